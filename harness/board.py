@@ -1,0 +1,178 @@
+"""Board profiles (TOML): which target, its settings, image slots and variables.
+
+A profile is loaded by name (``qemu-virt`` finds ``boards/qemu-virt.toml``) or by path.
+``--set section.key=value`` overrides any key before validation, ``--image slot=path`` fills an
+image slot, and ``{name}`` in a string value is replaced by an image slot or a variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import Section, load_toml
+from harness.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TOP_LEVEL_KEYS = {
+    "name",
+    "description",
+    "target",
+    "fallback",
+    "command",
+    "cwd",
+    "newline",
+    "send_delay",
+    "images",
+    "variables",
+}
+_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Board:
+    """A loaded board profile.
+
+    ``settings`` is the whole TOML document after overrides; each target reads and validates
+    its own section from it (``[qemu]``, ``[serial]``, ``[power]`` ...).
+    """
+
+    name: str
+    path: Path
+    target: str
+    description: str = ""
+    fallback: str | None = None
+    images: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)
+    newline: str = "\r"
+    send_delay: float = 0.0
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Section:
+        """A target's own table, for typed reading with file/key errors."""
+        value = self.settings.get(name, {})
+        return Section(value, self.path, name)
+
+    def expand(self, text: str, key: str, extra: Mapping[str, str] | None = None) -> str:
+        """Replace ``{slot}`` and ``{variable}`` in ``text``; an unknown name is a config error."""
+        values = {**self.variables, **self.images, **(extra or {})}
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                known = ", ".join(sorted(values)) or "none"
+                raise ConfigError(self.path, key, f"unknown variable {{{name}}}; known: {known}")
+            return str(values[name])
+
+        return _VARIABLE.sub(lookup, text)
+
+
+def search_path(kind: str) -> list[Path]:
+    """Folders searched for ``boards`` or ``testplans`` given by name: cwd, then the project."""
+    paths = [Path.cwd() / kind, PROJECT_ROOT / kind]
+    extra = os.environ.get(f"HARTBEAT_{kind.upper()}")
+    if extra:
+        paths[:0] = [Path(item) for item in extra.split(os.pathsep) if item]
+    unique: list[Path] = []
+    for path in paths:
+        if path not in unique:
+            unique.append(path)
+    return unique
+
+
+def resolve(name_or_path: str, kind: str) -> Path:
+    """The TOML file for a board or plan name, or the path as given."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or os.sep in name_or_path:
+        if not candidate.is_file():
+            raise ConfigError(candidate, "", f"no such {kind[:-1]} file")
+        return candidate
+    for folder in search_path(kind):
+        path = folder / f"{name_or_path}.toml"
+        if path.is_file():
+            return path
+    available = ", ".join(sorted({p.stem for folder in search_path(kind) for p in folder.glob("*.toml")}))
+    raise ConfigError(name_or_path, "", f"no {kind[:-1]} of that name; available: {available or 'none'}")
+
+
+def parse_assignments(items: Iterable[str], flag: str) -> list[tuple[str, str]]:
+    """``key=value`` pairs from repeated command-line flags."""
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(flag, item, "expected KEY=VALUE")
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def _toml_value(text: str) -> Any:
+    """``--set`` values are TOML when they parse (numbers, booleans, arrays), else strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(document: dict[str, Any], overrides: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """A copy of ``document`` with dotted keys set (``qemu.smp=2``)."""
+    result: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in document.items()}
+    for dotted, text in overrides:
+        parts = dotted.split(".")
+        table = result
+        for part in parts[:-1]:
+            child = table.get(part)
+            if child is None:
+                child = table[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError("--set", dotted, f"{part!r} is not a table")
+            else:
+                child = table[part] = dict(child)
+            table = child
+        table[parts[-1]] = _toml_value(text)
+    return result
+
+
+def load_board(
+    name_or_path: str,
+    *,
+    overrides: Iterable[tuple[str, str]] = (),
+    images: Iterable[tuple[str, str]] = (),
+) -> Board:
+    """Load, override and validate a board profile, including its target's own section."""
+    path = resolve(name_or_path, "boards")
+    document = apply_overrides(load_toml(path), overrides)
+    root = Section(document, path)
+    target = root.str("target", required=True) or ""
+    image_section = root.table("images")
+    slots = {slot: image_section.str(slot, required=True) or "" for slot in image_section.data}
+    for slot, value in images:
+        slots[slot] = value
+    variables_section = root.table("variables")
+    variables = {}
+    for key, value in variables_section.data.items():
+        if not isinstance(value, str | int | float):
+            raise variables_section.error(key, f"expected a string or number, got {value!r}")
+        variables[key] = str(value)
+    board = Board(
+        name=root.str("name", path.stem) or path.stem,
+        path=path,
+        target=target,
+        description=root.str("description", "") or "",
+        fallback=root.str("fallback"),
+        images=slots,
+        variables=variables,
+        newline=root.str("newline", "\r") or "\r",
+        send_delay=root.duration("send_delay", 0.0, allow_zero=True) or 0.0,
+        settings=document,
+    )
+    from harness.targets import validate_board
+
+    section_keys = validate_board(board)
+    root.reject_unknown(TOP_LEVEL_KEYS | section_keys)
+    return board

@@ -1,0 +1,175 @@
+"""Reading TOML plans and board profiles with errors that name the file and the key.
+
+Every value a user writes passes through :class:`Section`, so a wrong type, an unknown key or
+a bad duration is reported as ``file: key: expected ..., got ...`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object, source: str | Path, key: str, *, allow_zero: bool = False) -> float:
+    """Return seconds for ``"15s"``, ``"5m"``, ``"250ms"``, ``"1h"`` or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(source, key, f'expected a duration like "15s" or "5m", got {value!r}')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(source, key, f'expected a duration like "15s" or "5m", got {value!r}')
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ConfigError(source, key, f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+def compile_regex(value: object, source: str | Path, key: str) -> re.Pattern[str]:
+    """Compile a user's regular expression, reporting a syntax error against its key."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(source, key, f"expected a non-empty regular expression string, got {value!r}")
+    try:
+        # Patterns are matched line by line, so ^ and $ mean the start and end of a line.
+        return re.compile(value, re.MULTILINE)
+    except re.error as exc:
+        raise ConfigError(source, key, f"bad regular expression {value!r}: {exc}") from None
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or a syntax error becomes a :class:`ConfigError`."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+
+
+class Section:
+    """A TOML table being read: typed getters, and a check that no unknown key is left over.
+
+    ``prefix`` is the dotted path of the table inside the file (``milestone[2]``), so errors
+    point at the exact entry.
+    """
+
+    def __init__(self, data: Mapping[str, Any], source: str | Path, prefix: str = "") -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(source, prefix, f"expected a table, got {type(data).__name__}")
+        self.data = data
+        self.source = source
+        self.prefix = prefix
+        self._read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        """The dotted key used in error messages."""
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, problem: str) -> ConfigError:
+        """A :class:`ConfigError` for ``name`` in this table."""
+        return ConfigError(self.source, self.key(name), problem)
+
+    def _get(self, name: str, kinds: tuple[type, ...], expected: str, default: Any, required: bool) -> Any:
+        self._read.add(name)
+        if name not in self.data:
+            if required:
+                raise self.error(name, f"missing; expected {expected}")
+            return default
+        value = self.data[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise self.error(name, f"expected {expected}, got {value!r}")
+        return value
+
+    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+        """A string value."""
+        return self._get(name, (str,), "a string", default, required)
+
+    def bool(self, name: str, default: bool = False) -> bool:
+        """A boolean value."""
+        return self._get(name, (bool,), "true or false", default, False)
+
+    def int(self, name: str, default: int | None = None, *, required: bool = False) -> int | None:
+        """An integer value."""
+        return self._get(name, (int,), "an integer", default, required)
+
+    def number(self, name: str, default: float | None = None) -> float | None:
+        """An integer or float value."""
+        value = self._get(name, (int, float), "a number", default, False)
+        return None if value is None else float(value)
+
+    def duration(
+        self, name: str, default: float | None = None, *, required: bool = False, allow_zero: bool = False
+    ) -> float | None:
+        """A duration (``"15s"``) in seconds."""
+        self._read.add(name)
+        if name not in self.data:
+            if required:
+                raise self.error(name, 'missing; expected a duration like "30s"')
+            return default
+        return parse_duration(self.data[name], self.source, self.key(name), allow_zero=allow_zero)
+
+    def regex(self, name: str, *, required: bool = False) -> re.Pattern[str] | None:
+        """A regular expression, compiled."""
+        self._read.add(name)
+        if name not in self.data:
+            if required:
+                raise self.error(name, "missing; expected a regular expression")
+            return None
+        return compile_regex(self.data[name], self.source, self.key(name))
+
+    def str_list(self, name: str, default: Iterable[str] = ()) -> list[str]:
+        """A list of strings (a single string is accepted as a one-element list)."""
+        value = self._get(name, (list, str), "a list of strings", list(default), False)
+        if isinstance(value, str):
+            return [value]
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise ConfigError(self.source, f"{self.key(name)}[{index}]", f"expected a string, got {item!r}")
+        return list(value)
+
+    def table(self, name: str) -> Section:
+        """A sub-table (empty when absent)."""
+        value = self._get(name, (dict,), "a table", {}, False)
+        return Section(value, self.source, self.key(name))
+
+    def tables(self, name: str) -> list[Section]:
+        """An array of tables (``[[milestone]]``)."""
+        value = self._get(name, (list,), "an array of tables", [], False)
+        sections = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ConfigError(self.source, f"{self.key(name)}[{index}]", f"expected a table, got {item!r}")
+            sections.append(Section(item, self.source, f"{self.key(name)}[{index}]"))
+        return sections
+
+    def raw(self, name: str, default: Any = None) -> Any:
+        """The value as TOML gave it, for keys whose type depends on another key."""
+        self._read.add(name)
+        return self.data.get(name, default)
+
+    def reject_unknown(self, allowed_extra: Iterable[str] = ()) -> None:
+        """Raise for a key nobody read: a typo must not be silently ignored."""
+        known = self._read | set(allowed_extra)
+        for name in self.data:
+            if name not in known:
+                hint = _closest(name, known)
+                suggestion = f" (did you mean {hint!r}?)" if hint else ""
+                raise self.error(name, f"unknown key{suggestion}; known keys: {', '.join(sorted(known))}")
+
+
+def _closest(name: str, known: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None

@@ -1,0 +1,411 @@
+"""The console engine: one reader that logs every byte and a matcher that catches silence.
+
+A background thread drains the transport as fast as bytes arrive, so nothing the target prints
+is lost even while the test is busy elsewhere. It appends the raw bytes to ``console.raw`` and
+timestamped lines to ``console.log`` (flushed per read, so a killed run keeps everything), and
+keeps a bounded ring of recent lines for verdicts.
+
+The matcher runs in the caller's thread. It searches the text that arrived since the last
+call with each pattern once per block (C speed, linear in the input), confirms a hit on its own
+line, and also tries patterns on the pending partial line, because prompts end without a newline.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from re import Match, Pattern
+from typing import IO
+
+from harness.errors import TargetError, TransportClosed
+from harness.targets.base import Transport
+
+HISTORY_LINES = 200
+READ_SIZE = 65536
+# A line longer than this is matched in windows: a firehose without newlines must not make
+# every partial-line search rescan megabytes.
+PARTIAL_WINDOW = 4096
+# Text the matcher has not consumed yet is capped, so a console nobody waits on cannot grow
+# memory without bound; everything still reaches the log files.
+PENDING_LIMIT = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A pattern the matcher looks for.
+
+    ``kind`` is the caller's label (``expect``, ``fail``, ``reset``, ``prompt``); ``partial``
+    allows a match on the unfinished last line.
+    """
+
+    name: str
+    kind: str
+    regex: Pattern[str]
+    partial: bool = True
+
+
+@dataclass(frozen=True)
+class Matched:
+    """A watch matched ``line`` at ``t`` seconds after power-on."""
+
+    watch: Watch
+    match: Match[str]
+    line: str
+    t: float
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """Named groups of the match, without the ones that did not take part."""
+        return {k: v for k, v in self.match.groupdict().items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """No byte arrived for ``quiet_for`` seconds."""
+
+    quiet_for: float
+    t: float
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The deadline passed while output kept coming."""
+
+    t: float
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The console ended (process exited, port vanished)."""
+
+    reason: str
+    t: float
+
+
+Outcome = Matched | Quiet | TimedOut | Closed
+
+
+@dataclass
+class ConsoleFiles:
+    """The run folder's console files, written as bytes arrive."""
+
+    raw: IO[bytes]
+    log: IO[str]
+
+    @classmethod
+    def open(cls, folder: Path) -> ConsoleFiles:
+        """Create ``console.raw`` and ``console.log`` in ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(
+            raw=(folder / "console.raw").open("wb", buffering=0),
+            log=(folder / "console.log").open("w", encoding="utf-8", newline="\n"),
+        )
+
+    def close(self) -> None:
+        """Close both files."""
+        self.raw.close()
+        self.log.close()
+
+
+@dataclass
+class _Pending:
+    """Decoded text not yet seen by the matcher, with the arrival time of each piece."""
+
+    text: str = ""
+    # (offset into text, seconds since power-on) for each piece, ascending.
+    times: list[tuple[int, float]] = field(default_factory=list)
+
+    def time_at(self, offset: int) -> float:
+        """Arrival time of the piece holding ``offset``."""
+        t = self.times[0][1] if self.times else 0.0
+        for start, when in self.times:
+            if start > offset:
+                break
+            t = when
+        return t
+
+    def drop(self, count: int) -> None:
+        """Forget the first ``count`` characters."""
+        if count <= 0:
+            return
+        self.text = self.text[count:]
+        kept = [(max(0, start - count), when) for start, when in self.times if start >= count]
+        last_before = [when for start, when in self.times if start < count]
+        if last_before and (not kept or kept[0][0] > 0):
+            kept.insert(0, (0, last_before[-1]))
+        self.times = kept
+
+
+class Console:
+    """A live console: logs everything, answers ``wait_for`` and ``send``.
+
+    Call :meth:`start` before powering the target on and :meth:`mark_power_on` at power-on, so
+    timestamps count from there.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        files: ConsoleFiles | None = None,
+        *,
+        history: int = HISTORY_LINES,
+        send_delay: float = 0.0,
+    ) -> None:
+        self._transport = transport
+        self._files = files
+        self._send_delay = send_delay
+        self._cond = threading.Condition()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._history: deque[tuple[float, str]] = deque(maxlen=history)
+        self._partial = ""
+        self._partial_t = 0.0
+        self._carry_cr = False
+        self._arrived: list[tuple[float, str]] = []
+        self._pending = _Pending()
+        self._t0 = time.monotonic()
+        self._last_byte = self._t0
+        self._bytes = 0
+        self._dropped = 0
+        self._closed: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._reader, name="console-reader", daemon=True)
+
+    # -- reader thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start draining the transport."""
+        self._thread.start()
+
+    def mark_power_on(self) -> None:
+        """Make timestamps relative to now (the moment the target is powered on)."""
+        with self._cond:
+            self._t0 = time.monotonic()
+            self._last_byte = self._t0
+
+    def _reader(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._transport.read(READ_SIZE, 0.05)
+            except TransportClosed as exc:
+                self._finish(str(exc) or "console closed")
+                return
+            except (OSError, TargetError) as exc:
+                self._finish(f"console failed: {exc}")
+                return
+            if data:
+                self._ingest(data, time.monotonic())
+        self._finish("console stopped by the harness")
+
+    def _ingest(self, data: bytes, now: float) -> None:
+        if self._files:
+            self._files.raw.write(data)
+        text = self._decoder.decode(data)
+        if self._carry_cr:
+            text = "\r" + text
+        self._carry_cr = text.endswith("\r")
+        if self._carry_cr:
+            text = text[:-1]
+        text = text.replace("\r\n", "\n")
+        with self._cond:
+            t = now - self._t0
+            self._last_byte = now
+            self._bytes += len(data)
+            had_partial = bool(self._partial)
+            lines = (self._partial + text).split("\n")
+            complete, self._partial = lines[:-1], lines[-1]
+            if complete or not had_partial:
+                self._partial_t = t
+            if complete:
+                self._history.extend(zip(repeat(t), complete))
+                if self._files:
+                    prefix = f"[{t:12.6f}] "
+                    self._files.log.write(prefix + ("\n" + prefix).join(complete) + "\n")
+                    self._files.log.flush()
+            self._arrived.append((t, text))
+            self._cond.notify_all()
+
+    def _finish(self, reason: str) -> None:
+        with self._cond:
+            if self._closed is None:
+                self._closed = reason
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Stop the reader and write out the unfinished last line; idempotent."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        self._finish("console stopped by the harness")
+        with self._cond:
+            if self._partial and self._files and not self._files.log.closed:
+                self._files.log.write(f"[{self._partial_t:12.6f}] {self._partial}\n")
+                self._files.log.flush()
+                self._history.append((self._partial_t, self._partial))
+                self._partial = ""
+
+    # -- state --------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds since power-on."""
+        return time.monotonic() - self._t0
+
+    def quiet_for(self) -> float:
+        """Seconds since the last byte (or since power-on)."""
+        return time.monotonic() - self._last_byte
+
+    @property
+    def bytes_received(self) -> int:
+        """Total bytes read from the target."""
+        return self._bytes
+
+    @property
+    def closed(self) -> str | None:
+        """Why the console ended, or ``None`` while it is open."""
+        return self._closed
+
+    def last_lines(self, count: int = 20) -> list[tuple[float, str]]:
+        """The most recent lines with their timestamps, the unfinished one last."""
+        with self._cond:
+            lines = list(self._history)
+            if self._partial:
+                lines.append((self._partial_t, self._partial))
+            return lines[-count:]
+
+    # -- matcher ------------------------------------------------------------------------------
+
+    def _take_arrived(self) -> None:
+        pending = self._pending
+        for t, text in self._arrived:
+            pending.times.append((len(pending.text), t))
+            pending.text += text
+        self._arrived.clear()
+        overflow = len(pending.text) - PENDING_LIMIT
+        if overflow > 0:
+            cut = pending.text.find("\n", overflow) + 1 or overflow
+            self._dropped += cut
+            pending.drop(cut)
+
+    def _search(self, watches: Sequence[Watch]) -> Matched | None:
+        pending = self._pending
+        text = pending.text
+        end_complete = text.rfind("\n") + 1
+        best: tuple[int, int, Match[str], Watch] | None = None
+        for order, watch in enumerate(watches):
+            found = _first_line_match(watch.regex, text, 0, end_complete)
+            if found and (best is None or (found.start(), order) < (best[0], best[1])):
+                best = (found.start(), order, found, watch)
+        if best is None:
+            window = max(end_complete, len(text) - PARTIAL_WINDOW)
+            for order, watch in enumerate(watches):
+                if not watch.partial:
+                    continue
+                found = watch.regex.search(text, window)
+                if found and (best is None or (found.start(), order) < (best[0], best[1])):
+                    best = (found.start(), order, found, watch)
+        if best is None:
+            pending.drop(end_complete)
+            return None
+        start, _order, found, watch = best
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", start)
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        hit = Matched(watch, found, line, pending.time_at(start))
+        # Consume up to the end of the match only: the next pattern may be later on this line.
+        pending.drop(max(found.end(), start + 1))
+        return hit
+
+    def wait_for(
+        self,
+        watches: Sequence[Watch],
+        *,
+        deadline: float | None = None,
+        silence: float | None = None,
+        quiet_from: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+    ) -> Outcome:
+        """Wait until a watch matches, the console is quiet, the deadline passes or it closes.
+
+        ``deadline`` and ``quiet_from`` are in seconds since power-on; silence counts from the
+        later of the last byte and ``quiet_from`` (a command just typed restarts the clock).
+        Watches earlier in ``watches`` win when two match on the same line.
+        """
+        next_tick = time.monotonic()
+        while True:
+            with self._cond:
+                self._take_arrived()
+                hit = self._search(watches)
+                if hit:
+                    return hit
+                now = time.monotonic()
+                t = now - self._t0
+                if self._closed is not None:
+                    return Closed(self._closed, t)
+                waits = [0.25 if on_tick else 1.0]
+                if silence is not None:
+                    quiet_since = self._last_byte
+                    if quiet_from is not None:
+                        quiet_since = max(quiet_since, self._t0 + quiet_from)
+                    quiet = now - quiet_since
+                    if quiet >= silence:
+                        return Quiet(quiet, t)
+                    waits.append(silence - quiet)
+                if deadline is not None:
+                    if t >= deadline:
+                        return TimedOut(t)
+                    waits.append(deadline - t)
+                if not self._arrived:
+                    self._cond.wait(max(0.001, min(waits)))
+            if on_tick and time.monotonic() >= next_tick:
+                on_tick()
+                next_tick = time.monotonic() + 0.25
+
+    def drain(self, *, quiet: float, limit: float) -> None:
+        """Keep reading until the console is quiet for ``quiet`` s or ``limit`` s pass.
+
+        Used after a panic so the backtrace that follows the panic line reaches the log.
+        """
+        end = time.monotonic() + limit
+        with self._cond:
+            while self._closed is None:
+                now = time.monotonic()
+                if now >= end or now - self._last_byte >= quiet:
+                    break
+                self._cond.wait(min(end - now, quiet - (now - self._last_byte)))
+
+    def send(self, text: str) -> None:
+        """Type ``text``; with a per-character delay on boards whose UART drops fast input."""
+        data = text.encode("utf-8")
+        if self._send_delay <= 0:
+            self._transport.write(data)
+            return
+        for index in range(len(data)):
+            self._transport.write(data[index : index + 1])
+            time.sleep(self._send_delay)
+
+
+def _first_line_match(regex: Pattern[str], text: str, start: int, end: int) -> Match[str] | None:
+    """The first match of ``regex`` that lies within one line of ``text[start:end]``.
+
+    The block is searched once in C; a hit is re-run on its own line so a pattern such as
+    ``a\\s+b`` cannot match across a line break.
+    """
+    pos = start
+    while pos < end:
+        found = regex.search(text, pos, end)
+        if found is None:
+            return None
+        line_start = text.rfind("\n", 0, found.start()) + 1
+        line_end = text.find("\n", found.start(), end)
+        if line_end < 0:
+            line_end = end
+        confirmed = regex.search(text, line_start, line_end)
+        if confirmed:
+            return confirmed
+        pos = line_end + 1
+    return None

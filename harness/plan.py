@@ -1,0 +1,147 @@
+"""The testplan model: milestones in order, fail patterns, silence and deadlines (TOML)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import Section, compile_regex, load_toml
+from harness.errors import ConfigError
+
+DEFAULT_SILENCE = 15.0
+DEFAULT_TIMEOUT = 300.0
+DEFAULT_WITHIN = 60.0
+DEFAULT_FAIL_AFTER = 2.0
+
+# Patterns every plan fails fast on unless it sets `default_fail = false`: the crash reports of
+# Linux, OpenSBI, U-Boot and seL4 that never belong to a good boot.
+STANDARD_FAILS: tuple[tuple[str, str], ...] = (
+    ("kernel-panic", r"Kernel panic - not syncing: (?P<reason>.*)"),
+    ("oops", r"Oops(?: -|:) (?P<reason>.*)"),
+    ("unhandled-exception", r"Unhandled exception: (?P<reason>.*)"),
+    ("sbi-trap", r"sbi_trap_error: (?P<reason>.*)"),
+    ("sel4-fault", r"(?:Caught cap fault|vm fault on (?:code|data)|Caught unknown syscall)(?P<reason>.*)"),
+    ("unknown-command", r"Unknown command '(?P<reason>[^']*)'"),
+)
+
+
+@dataclass(frozen=True)
+class FailPattern:
+    """A line that ends the run at once as ``panic``; ``after`` seconds more are logged."""
+
+    name: str
+    regex: re.Pattern[str]
+    after: float = DEFAULT_FAIL_AFTER
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One step: optionally type something, then expect a line within a deadline.
+
+    ``send`` is a line (the board's newline is added), ``keys`` are typed as they are. With
+    ``prompt``, the step also waits for the prompt to come back; if it comes back before
+    ``expect`` matched, the check failed (verdict ``fail``). ``exits`` expects the target to
+    end (power-off); ``ssh`` runs a command on the booted board over SSH instead of the console.
+    """
+
+    name: str
+    expect: re.Pattern[str] | None
+    within: float
+    send: str | None = None
+    keys: str | None = None
+    prompt: re.Pattern[str] | None = None
+    silence: float | None = None
+    exits: bool = False
+    ssh: str | None = None
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A testplan: the milestones a boot must reach, in order, and what ends it early."""
+
+    name: str
+    path: Path
+    description: str
+    silence: float
+    timeout: float
+    milestones: tuple[Milestone, ...]
+    fails: tuple[FailPattern, ...]
+    resets: tuple[re.Pattern[str], ...]
+
+
+def load_plan(path: Path) -> Plan:
+    """Read and validate a testplan TOML file."""
+    root = Section(load_toml(path), path)
+    name = root.str("name", path.stem) or path.stem
+    description = root.str("description", "") or ""
+    silence = root.duration("silence", DEFAULT_SILENCE)
+    timeout = root.duration("timeout", DEFAULT_TIMEOUT)
+
+    milestones = tuple(_milestone(section) for section in root.tables("milestone"))
+    if not milestones:
+        raise ConfigError(path, "milestone", "no [[milestone]] entries; a plan needs at least one")
+    seen: set[str] = set()
+    for index, milestone in enumerate(milestones):
+        if milestone.name in seen:
+            raise ConfigError(path, f"milestone[{index}].name", f"duplicate milestone name {milestone.name!r}")
+        seen.add(milestone.name)
+
+    fails = [_fail(section) for section in root.tables("fail")]
+    if root.bool("default_fail", True):
+        fails.extend(FailPattern(name, compile_regex(pattern, path, name)) for name, pattern in STANDARD_FAILS)
+
+    reset_patterns = root.str_list("reset")
+    resets = tuple(compile_regex(pattern, path, f"reset[{index}]") for index, pattern in enumerate(reset_patterns))
+    if not resets and milestones[0].expect is not None:
+        resets = (milestones[0].expect,)
+
+    root.reject_unknown()
+    return Plan(
+        name=name,
+        path=path,
+        description=description,
+        silence=silence or DEFAULT_SILENCE,
+        timeout=timeout or DEFAULT_TIMEOUT,
+        milestones=milestones,
+        fails=tuple(fails),
+        resets=resets,
+    )
+
+
+def _milestone(section: Section) -> Milestone:
+    name = section.str("name", required=True) or ""
+    exits = section.bool("exits")
+    ssh = section.str("ssh")
+    expect = section.regex("expect", required=not exits and ssh is None)
+    milestone = Milestone(
+        name=name,
+        expect=expect,
+        within=section.duration("within", DEFAULT_WITHIN) or DEFAULT_WITHIN,
+        send=section.str("send"),
+        keys=section.str("keys"),
+        prompt=section.regex("prompt"),
+        silence=section.duration("silence"),
+        exits=exits,
+        ssh=ssh,
+        status=section.int("status"),
+    )
+    if milestone.send is not None and milestone.keys is not None:
+        raise section.error("keys", "give either `send` (a line) or `keys` (raw keys), not both")
+    if milestone.status is not None and ssh is None:
+        raise section.error("status", "only an `ssh` step has an exit status to check")
+    section.reject_unknown()
+    return milestone
+
+
+def _fail(section: Section) -> FailPattern:
+    regex = section.regex("pattern", required=True)
+    assert regex is not None
+    fail = FailPattern(
+        name=section.str("name", regex.pattern) or regex.pattern,
+        regex=regex,
+        after=section.duration("after", DEFAULT_FAIL_AFTER) or DEFAULT_FAIL_AFTER,
+    )
+    section.reject_unknown()
+    return fail

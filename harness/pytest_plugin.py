@@ -1,0 +1,1 @@
+"""pytest plugin: testplans as test items, and ``target``/``console`` fixtures."""

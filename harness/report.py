@@ -1,0 +1,118 @@
+"""Run reports: ``report.json`` (schema ``hartbeat.report/1``), ``junit.xml`` and the terminal summary."""
+
+from __future__ import annotations
+
+import json
+import platform
+import xml.etree.ElementTree as ET
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import harness
+from harness.verdict import Kind
+
+if TYPE_CHECKING:
+    from harness.runner import RunResult
+
+SCHEMA = "hartbeat.report/1"
+
+
+def versions() -> dict[str, str]:
+    """Versions of the harness and the libraries that touch the console."""
+    found = {"hartbeat": harness.__version__, "python": platform.python_version()}
+    for package in ("pexpect", "pyserial", "paramiko"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def report_dict(result: RunResult) -> dict[str, Any]:
+    """The report as a JSON-ready dictionary."""
+    return {
+        "schema": SCHEMA,
+        "plan": {
+            "name": result.plan.name,
+            "path": str(result.plan.path),
+            "description": result.plan.description,
+            "silence": result.plan.silence,
+            "timeout": result.plan.timeout,
+        },
+        "board": {"name": result.board.name, "path": str(result.board.path), "target": result.board.target},
+        "fallback": result.fallback,
+        "target": result.target,
+        "started": result.started,
+        "duration": round(result.duration, 3),
+        "verdict": result.verdict.as_dict(),
+        "milestones": [
+            {
+                "name": m.name,
+                "t": round(m.t, 6),
+                "delta": round(m.delta, 6),
+                "line": m.line,
+                "captures": m.captures,
+            }
+            for m in result.milestones
+        ],
+        "console": {"raw": "console.raw", "log": "console.log"},
+        "versions": versions(),
+    }
+
+
+def junit_xml(result: RunResult) -> str:
+    """A JUnit document with one test case for the plan, so CI dashboards show the verdict."""
+    verdict = result.verdict
+    suite = ET.Element(
+        "testsuite",
+        name=f"hartbeat.{result.board.name}",
+        tests="1",
+        failures="1" if verdict.kind not in (Kind.PASS, Kind.SKIP, Kind.ERROR) else "0",
+        errors="1" if verdict.kind is Kind.ERROR else "0",
+        skipped="1" if verdict.kind is Kind.SKIP else "0",
+        time=f"{result.duration:.3f}",
+    )
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        classname=f"{result.board.name}",
+        name=result.plan.name,
+        time=f"{result.duration:.3f}",
+    )
+    details = "\n".join(f"[{t:12.6f}] {line}" for t, line in verdict.last_lines)
+    if verdict.kind is Kind.SKIP:
+        ET.SubElement(case, "skipped", message=verdict.reason)
+    elif verdict.kind is Kind.ERROR:
+        ET.SubElement(case, "error", message=verdict.reason, type=verdict.kind.value).text = details
+    elif verdict.kind is not Kind.PASS:
+        ET.SubElement(case, "failure", message=verdict.reason, type=verdict.kind.value).text = details
+    milestones = "\n".join(f"{m.name}: {m.t:.3f} s" for m in result.milestones)
+    ET.SubElement(case, "system-out").text = milestones
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def write_report(result: RunResult) -> None:
+    """Write ``report.json`` and ``junit.xml`` into the run folder."""
+    folder = result.out_dir
+    (folder / "report.json").write_text(json.dumps(report_dict(result), indent=2) + "\n", encoding="utf-8")
+    (folder / "junit.xml").write_text(junit_xml(result) + "\n", encoding="utf-8")
+
+
+def summary(result: RunResult) -> str:
+    """The terminal summary: verdict, milestone times, and the last lines for a failure."""
+    verdict = result.verdict
+    out = [f"{result.plan.name} on {result.board.name}: {verdict.kind.value.upper()}"]
+    if result.fallback:
+        out.append(f"  note: {result.fallback}")
+    for m in result.milestones:
+        captured = " ".join(f"{k}={v}" for k, v in m.captures.items())
+        out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else ""))
+    if not verdict.passed:
+        out.append(f"  {verdict.reason}")
+        if verdict.kind is not Kind.SKIP:
+            out.append(f"  signature: {verdict.signature}")
+            if verdict.last_lines:
+                out.append("  last lines:")
+                out.extend(f"    [{t:10.3f}] {line}" for t, line in verdict.last_lines)
+    out.append(f"  report: {result.out_dir / 'report.json'}")
+    return "\n".join(out)

@@ -1,0 +1,185 @@
+"""The ``process`` target: any program whose console is its stdio (semu, Spike, TinyEMU ...).
+
+QEMU and the in-repo emulator are processes too and reuse :class:`ProcessTarget`; only the
+command line differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import time
+import tty
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pexpect
+
+from harness.board import Board
+from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
+
+TERMINATE_GRACE = 2.0
+
+
+class ProcessTransport:
+    """The console of a spawned process: its pseudo-terminal, through pexpect.
+
+    It exists before the process does (the runner opens the console first); reads before
+    power-on just wait.
+    """
+
+    def __init__(self) -> None:
+        self.child: pexpect.spawn | None = None
+        self._closed = False
+
+    def read(self, size: int, timeout: float) -> bytes:
+        """Bytes from the process, ``b""`` on timeout; ``TransportClosed`` once it has exited."""
+        child = self.child
+        if self._closed:
+            raise TransportClosed("console closed")
+        if child is None:
+            time.sleep(timeout)
+            return b""
+        try:
+            return child.read_nonblocking(size, timeout)
+        except pexpect.TIMEOUT:
+            return b""
+        except pexpect.EOF:
+            raise TransportClosed(exit_description(child)) from None
+        except (OSError, ValueError) as exc:
+            # The harness closed the pty while the reader was blocked on it.
+            raise TransportClosed(f"console closed: {exc}") from None
+
+    def write(self, data: bytes) -> None:
+        """Type bytes into the process's terminal."""
+        if self.child is None or self._closed:
+            raise TargetError("cannot type: the target is not powered on")
+        try:
+            self.child.send(data)
+        except OSError as exc:
+            raise TargetError(f"cannot type into the target: {exc}") from None
+
+    def close(self) -> None:
+        """Stop reading; the process itself is stopped by its target."""
+        self._closed = True
+
+
+def exit_description(child: pexpect.spawn) -> str:
+    """``process exited with status 0`` / ``process killed by signal 9``, once it is reaped."""
+    deadline = time.monotonic() + 1.0
+    while child.isalive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if child.isalive():
+        return "console closed while the process is still running"
+    if child.signalstatus is not None:
+        return f"process killed by signal {child.signalstatus}"
+    return f"process exited with status {child.exitstatus}"
+
+
+def _raw_terminal() -> None:
+    # Runs in the child before exec: a serial line passes bytes untouched (no echo, no
+    # newline translation, Ctrl-C is a byte), so the pty must behave the same.
+    tty.setraw(0)
+
+
+class ProcessTarget:
+    """A program whose stdin/stdout is the console; power off ends its whole process group."""
+
+    kind = "process"
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not argv:
+            raise TargetUnavailable(f"{name}: empty command line")
+        self.name = name
+        self.argv = list(argv)
+        self.cwd = cwd
+        self.env = dict(env) if env is not None else None
+        self._transport = ProcessTransport()
+        self.exit_status: int | None = None
+
+    def console(self) -> ProcessTransport:
+        """The process's terminal (bound at power-on)."""
+        return self._transport
+
+    def check_available(self) -> None:
+        """Raise :class:`TargetUnavailable` when the program cannot be found."""
+        program = self.argv[0]
+        if shutil.which(program) is None and not os.access(program, os.X_OK):
+            raise TargetUnavailable(f"{self.name}: program {program!r} not found (is it installed and on PATH?)")
+
+    def power_on(self) -> None:
+        """Start the process on a fresh pseudo-terminal."""
+        self.check_available()
+        env = None
+        if self.env is not None:
+            env = {**os.environ, **self.env}
+        try:
+            self._transport.child = pexpect.spawn(
+                self.argv[0],
+                self.argv[1:],
+                cwd=str(self.cwd) if self.cwd else None,
+                env=env,
+                echo=False,
+                preexec_fn=_raw_terminal,
+            )
+        except pexpect.ExceptionPexpect as exc:
+            raise TargetUnavailable(f"{self.name}: cannot start {self.argv[0]!r}: {exc}") from None
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs."""
+        child = self._transport.child
+        return child.pid if child is not None else None
+
+    def power_off(self) -> None:
+        """Terminate the process group, escalate to SIGKILL, and reap it. Safe to call twice."""
+        child = self._transport.child
+        if child is None:
+            return
+        if child.isalive():
+            _signal_group(child.pid, signal.SIGTERM)
+            deadline = time.monotonic() + TERMINATE_GRACE
+            while child.isalive() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        # Grandchildren may outlive a well-behaved parent; the group goes in any case.
+        _signal_group(child.pid, signal.SIGKILL)
+        self._transport.close()
+        with contextlib.suppress(OSError, pexpect.ExceptionPexpect):
+            child.close(force=True)
+        self.exit_status = child.exitstatus
+
+    def describe(self) -> dict[str, Any]:
+        """Kind and exact command line."""
+        return {"kind": self.kind, "name": self.name, "command": shlex.join(self.argv)}
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def from_board(board: Board, extra: Mapping[str, str]) -> ProcessTarget:
+    """A process target from a board's ``command`` (and optional ``cwd``)."""
+    command = board.settings.get("command")
+    argv = [board.expand(str(item), f"command[{index}]", extra) for index, item in enumerate(command or [])]
+    cwd = board.settings.get("cwd")
+    return ProcessTarget(board.name, argv, cwd=Path(board.expand(cwd, "cwd", extra)) if cwd else None)
+
+
+def validate(board: Board) -> set[str]:
+    """Check the ``command`` key; returns the extra top-level keys this target reads."""
+    command = board.settings.get("command")
+    if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+        raise ConfigError(board.path, "command", 'expected a list of strings, e.g. ["semu", "-k", "{kernel}"]')
+    return set()

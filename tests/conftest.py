@@ -1,0 +1,62 @@
+"""Shared fixtures: scripted console processes driven through the real ``process`` target."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.board import Board, load_board
+from harness.plan import Plan, load_plan
+from harness.runner import RunResult, Runner
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def write(path: Path, text: str) -> Path:
+    """Write dedented text and return the path."""
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def scripted_board(tmp_path: Path) -> Callable[[str], Path]:
+    """A board profile whose target plays the given console script."""
+
+    def make(script: str) -> Path:
+        script_path = write(tmp_path / "boot.script", script)
+        return write(
+            tmp_path / "scripted.toml",
+            f"""
+            name = "scripted"
+            target = "process"
+            command = ["{sys.executable}", "{SCRIPTS / 'scripted_board.py'}", "{script_path}"]
+            """,
+        )
+
+    return make
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Callable[[str], Path]:
+    """A testplan file from TOML text."""
+
+    def make(text: str) -> Path:
+        return write(tmp_path / "plan.toml", text)
+
+    return make
+
+
+@pytest.fixture
+def run_plan(tmp_path: Path) -> Callable[[Path, Path], RunResult]:
+    """Run a plan file on a board file through the real runner."""
+
+    def run(plan_path: Path, board_path: Path, **kwargs: object) -> RunResult:
+        plan: Plan = load_plan(plan_path)
+        board: Board = load_board(str(board_path))
+        return Runner(plan, board, out_dir=tmp_path / "run", **kwargs).run()
+
+    return run

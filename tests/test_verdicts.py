@@ -1,0 +1,189 @@
+"""Each verdict, produced by a real process playing a boot through the ``process`` target."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from harness.verdict import Kind
+
+BOOT = """
+say OpenSBI v1.2
+say Platform Name : scripted
+say U-Boot 2023.01
+say [init] mounting /dev/nvme0n1p8 at /usr...
+say fs-qrv: mounted qrvfs at /usr (dev=/dev/nvme0n1p8)
+"""
+
+PLAN = """
+name = "qsoe"
+silence = "{silence}"
+timeout = "{timeout}"
+
+[[milestone]]
+name = "opensbi"
+expect = 'OpenSBI v(?P<version>[0-9.]+)'
+within = "10s"
+
+[[milestone]]
+name = "uboot"
+expect = 'U-Boot (?P<uboot>\\d+\\.\\d+)'
+within = "10s"
+
+[[milestone]]
+name = "usr-mounted"
+expect = 'fs-qrv: mounted qrvfs at /usr'
+within = "10s"
+
+[[milestone]]
+name = "login"
+expect = 'login: $'
+within = "{within}"
+"""
+
+
+def plan_text(silence: str = "1s", timeout: str = "60s", within: str = "20s") -> str:
+    return PLAN.format(silence=silence, timeout=timeout, within=within)
+
+
+def test_silent_wedge_names_the_milestone_within_silence(scripted_board, plan_file, run_plan):
+    board = scripted_board(BOOT + "say tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh\nhang\n")
+    start = time.monotonic()
+    result = run_plan(plan_file(plan_text(silence="1s")), board)
+    elapsed = time.monotonic() - start
+    verdict = result.verdict
+    assert verdict.kind is Kind.WEDGE
+    assert verdict.milestone == "usr-mounted"
+    assert verdict.waiting_for == "login"
+    assert "wedged after milestone `usr-mounted`; console quiet for 1." in verdict.reason
+    assert "TM_REQ_SPAWN" in verdict.reason
+    assert verdict.last_lines[-1][1].startswith("tm_msg 0x11b")
+    assert verdict.signature == "wedge|usr-mounted|tm_msg 0x# <- TM_REQ_SPAWN exec level#.sh"
+    # Declared within silence + 0.5 s of the last byte, not at the 20 s deadline.
+    last_byte_t = verdict.last_lines[-1][0]
+    assert verdict.at - last_byte_t < 1.0 + 0.5
+    assert elapsed < 8
+
+
+def test_stall_when_output_continues_past_the_deadline(scripted_board, plan_file, run_plan):
+    board = scripted_board(BOOT + "trickle 0.05 tm_msg 0x200 <- TM_REQ_MMAP seq\n")
+    result = run_plan(plan_file(plan_text(silence="1s", within="2s")), board)
+    assert result.verdict.kind is Kind.STALL
+    assert result.verdict.milestone == "usr-mounted"
+    assert "did not come within its 2 s deadline" in result.verdict.reason
+    assert result.verdict.signature == "stall|usr-mounted|tm_msg 0x# <- TM_REQ_MMAP seq #"
+
+
+def test_stall_on_a_firehose_keeps_memory_and_log(scripted_board, plan_file, run_plan):
+    board = scripted_board(BOOT + "firehose tm_msg 0x200 <- TM_REQ_MMAP (spawn args page)\n")
+    result = run_plan(plan_file(plan_text(silence="1s", within="2s")), board)
+    assert result.verdict.kind is Kind.STALL
+    log_lines = (result.out_dir / "console.log").read_text().count("\n")
+    assert log_lines > 1000
+    assert len(result.verdict.last_lines) == 20
+
+
+def test_panic_fails_fast_and_captures_the_reason(scripted_board, plan_file, run_plan):
+    board = scripted_board(
+        BOOT
+        + "say Kernel panic - not syncing: fs-qrv: bad superblock magic 0xdeadbeef\n"
+        + "say  backtrace: 0x80201234 taskman_spawn+0x40\nhang\n"
+    )
+    start = time.monotonic()
+    result = run_plan(plan_file(plan_text(silence="30s")), board)
+    assert time.monotonic() - start < 10
+    verdict = result.verdict
+    assert verdict.kind is Kind.PANIC
+    assert verdict.captures["reason"] == "fs-qrv: bad superblock magic 0xdeadbeef"
+    assert verdict.milestone == "usr-mounted"
+    # The trailing backtrace is part of the evidence.
+    assert any("backtrace" in line for _t, line in verdict.last_lines)
+    assert verdict.signature == "panic|usr-mounted|Kernel panic - not syncing: fs-qrv: bad superblock magic 0x#"
+
+
+def test_banner_twice_is_a_reset(scripted_board, plan_file, run_plan):
+    board = scripted_board(BOOT.replace("say fs-qrv", "say OpenSBI v1.2\nsay fs-qrv") + "hang\n")
+    result = run_plan(plan_file(plan_text(silence="5s")), board)
+    assert result.verdict.kind is Kind.RESET
+    assert result.verdict.milestone == "uboot"
+
+
+def test_slow_boot_with_pauses_shorter_than_silence_passes(scripted_board, plan_file, run_plan):
+    script = "\n".join(f"{line}\nsleep 0.6" for line in BOOT.strip().splitlines()) + "\nput login: \nhang\n"
+    result = run_plan(plan_file(plan_text(silence="1s")), scripted_board(script))
+    assert result.verdict.kind is Kind.PASS, result.verdict.reason
+    names = [m.name for m in result.milestones]
+    assert names == ["opensbi", "uboot", "usr-mounted", "login"]
+    times = [m.t for m in result.milestones]
+    assert times == sorted(times) and times[-1] > 2.0
+    assert result.milestones[0].captures == {"version": "1.2"}
+    report = json.loads((result.out_dir / "report.json").read_text())
+    assert report["verdict"]["kind"] == "pass"
+    assert [m["name"] for m in report["milestones"]] == names
+    assert report["milestones"][1]["captures"] == {"uboot": "2023.01"}
+
+
+def test_non_utf8_bytes_do_not_break_anything(scripted_board, plan_file, run_plan):
+    script = "say \\xff\\xfe\\x80garbage\\xc3\nsay OpenSBI v1.2 \\xe2\\x82\n" + BOOT + "put login: \nhang\n"
+    result = run_plan(plan_file(plan_text()), scripted_board(script))
+    assert result.verdict.kind is Kind.PASS, result.verdict.reason
+    raw = (result.out_dir / "console.raw").read_bytes()
+    assert b"\xff\xfe\x80garbage" in raw
+    assert "\ufffd" in (result.out_dir / "console.log").read_text(encoding="utf-8")
+
+
+def test_command_check_passes_and_fails_on_output(scripted_board, plan_file, run_plan):
+    script = "put => \necho\nput => \necho\nput => \nhang\n"
+    plan = """
+    name = "cmd"
+    silence = "2s"
+    [[milestone]]
+    name = "prompt"
+    expect = '=> $'
+    within = "5s"
+    [[milestone]]
+    name = "echo-ok"
+    send = "marker42"
+    expect = '^marker42$'
+    prompt = '=> $'
+    within = "5s"
+    [[milestone]]
+    name = "echo-wrong"
+    send = "something-else"
+    expect = '^marker43$'
+    prompt = '=> $'
+    within = "5s"
+    """
+    result = run_plan(plan_file(plan), scripted_board(script))
+    assert [m.name for m in result.milestones] == ["prompt", "echo-ok"]
+    assert result.verdict.kind is Kind.FAIL
+    assert "echo-wrong" in result.verdict.reason
+
+
+def test_target_exit_is_a_milestone_or_an_error(scripted_board, plan_file, run_plan):
+    plan = """
+    name = "exit"
+    [[milestone]]
+    name = "banner"
+    expect = 'OpenSBI'
+    within = "5s"
+    [[milestone]]
+    name = "off"
+    exits = true
+    within = "5s"
+    """
+    result = run_plan(plan_file(plan), scripted_board("say OpenSBI v1.2\nexit 0\n"))
+    assert result.verdict.kind is Kind.PASS, result.verdict.reason
+    assert result.milestones[-1].name == "off"
+    crashed = run_plan(plan_file(plan_text()), scripted_board("say OpenSBI v1.2\nexit 3\n"))
+    assert crashed.verdict.kind is Kind.ERROR
+    assert "process exited with status 3" in crashed.verdict.reason
+
+
+def test_missing_program_is_a_skip(tmp_path, plan_file, run_plan):
+    board = tmp_path / "missing.toml"
+    board.write_text('name = "missing"\ntarget = "process"\ncommand = ["/nonexistent/semu", "-k", "x"]\n')
+    result = run_plan(plan_file(plan_text()), board)
+    assert result.verdict.kind is Kind.SKIP
+    assert result.verdict.exit_code == 125
+    assert "/nonexistent/semu" in result.verdict.reason
