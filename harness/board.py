@@ -28,6 +28,7 @@ TOP_LEVEL_KEYS = {
     "cwd",
     "newline",
     "send_delay",
+    "time_scale",
     "images",
     "variables",
 }
@@ -39,7 +40,8 @@ class Board:
     """A loaded board profile.
 
     ``settings`` is the whole TOML document after overrides; each target reads and validates
-    its own section from it (``[qemu]``, ``[serial]``, ``[power]`` ...).
+    its own section from it (``[qemu]``, ``[serial]``, ``[power]`` ...). ``time_scale``
+    stretches every deadline and silence limit of a plan, for targets slower than hardware.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Board:
     variables: Mapping[str, str] = field(default_factory=dict)
     newline: str = "\r"
     send_delay: float = 0.0
+    time_scale: float = 1.0
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> Section:
@@ -138,6 +141,13 @@ def apply_overrides(document: dict[str, Any], overrides: Iterable[tuple[str, str
     return result
 
 
+def _positive(root: Section, key: str) -> float:
+    value = root.number(key, 1.0) or 0.0
+    if value <= 0:
+        raise root.error(key, f"expected a positive number, got {value!r}")
+    return value
+
+
 def load_board(
     name_or_path: str,
     *,
@@ -169,6 +179,7 @@ def load_board(
         variables=variables,
         newline=root.str("newline", "\r") or "\r",
         send_delay=root.duration("send_delay", 0.0, allow_zero=True) or 0.0,
+        time_scale=_positive(root, "time_scale"),
         settings=document,
     )
     from harness.targets import validate_board

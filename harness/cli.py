@@ -16,7 +16,7 @@ from harness.check import preboot_findings
 from harness.errors import ConfigError, HartbeatError
 from harness.plan import load_plan
 from harness.report import summary
-from harness.runner import Interrupted, Runner, signals_raise
+from harness.runner import Interrupted, Runner, run_variables, signals_raise
 
 EXIT_USAGE = 2
 
@@ -102,7 +102,7 @@ def _load(args: argparse.Namespace) -> tuple:
     plan = load_plan(resolve(args.plan, "testplans"))
     images = tuple(parse_assignments(args.images, "--image"))
     board = load_board(args.board, overrides=parse_assignments(args.overrides, "--set"), images=images)
-    variables = dict(parse_assignments(args.variables, "--var"))
+    variables = run_variables(plan, board, dict(parse_assignments(args.variables, "--var")))
     return plan, board, images, variables
 
 
@@ -191,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HartbeatError as exc:
         print(f"hartbeat: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `hartbeat run ... | head` closed our stdout; the report is on disk already.
+        sys.stderr.close()
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ line, and also tries patterns on the pending partial line, because prompts end w
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 import time
 from collections import deque
@@ -34,6 +35,11 @@ PARTIAL_WINDOW = 4096
 # Text the matcher has not consumed yet is capped, so a console nobody waits on cannot grow
 # memory without bound; everything still reaches the log files.
 PENDING_LIMIT = 16 * 1024 * 1024
+# An unfinished line is matched only once the console has paused this long: a prompt is
+# followed by silence, while a line cut by a read boundary is completed within microseconds.
+# Without it, `Name : (?P<x>.+)$` would capture the first letter of a line still arriving.
+PARTIAL_SETTLE = 0.05
+_CR_NEWLINE = re.compile(r"\r+\n")
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ class Console:
         self._history: deque[tuple[float, str]] = deque(maxlen=history)
         self._partial = ""
         self._partial_t = 0.0
-        self._carry_cr = False
+        self._carry_cr = ""
         self._arrived: list[tuple[float, str]] = []
         self._pending = _Pending()
         self._t0 = time.monotonic()
@@ -205,13 +211,12 @@ class Console:
     def _ingest(self, data: bytes, now: float) -> None:
         if self._files:
             self._files.raw.write(data)
-        text = self._decoder.decode(data)
-        if self._carry_cr:
-            text = "\r" + text
-        self._carry_cr = text.endswith("\r")
-        if self._carry_cr:
-            text = text[:-1]
-        text = text.replace("\r\n", "\n")
+        # Consoles end lines with \r\n, and a tty in cooked mode on the way adds another \r;
+        # a run of \r split across two reads is held back until the next one.
+        text = self._carry_cr + self._decoder.decode(data)
+        stripped = text.rstrip("\r")
+        self._carry_cr = text[len(stripped) :]
+        text = _CR_NEWLINE.sub("\n", stripped)
         with self._cond:
             t = now - self._t0
             self._last_byte = now
@@ -291,7 +296,7 @@ class Console:
             self._dropped += cut
             pending.drop(cut)
 
-    def _search(self, watches: Sequence[Watch]) -> Matched | None:
+    def _search(self, watches: Sequence[Watch], partial_ok: bool) -> Matched | None:
         pending = self._pending
         text = pending.text
         end_complete = text.rfind("\n") + 1
@@ -300,7 +305,7 @@ class Console:
             found = _first_line_match(watch.regex, text, 0, end_complete)
             if found and (best is None or (found.start(), order) < (best[0], best[1])):
                 best = (found.start(), order, found, watch)
-        if best is None:
+        if best is None and partial_ok:
             window = max(end_complete, len(text) - PARTIAL_WINDOW)
             for order, watch in enumerate(watches):
                 if not watch.partial:
@@ -339,14 +344,17 @@ class Console:
         while True:
             with self._cond:
                 self._take_arrived()
-                hit = self._search(watches)
+                now = time.monotonic()
+                settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
+                hit = self._search(watches, partial_ok=settled)
                 if hit:
                     return hit
-                now = time.monotonic()
                 t = now - self._t0
                 if self._closed is not None:
                     return Closed(self._closed, t)
                 waits = [0.25 if on_tick else 1.0]
+                if not settled and self._pending.text and not self._pending.text.endswith("\n"):
+                    waits.append(PARTIAL_SETTLE - (now - self._last_byte))
                 if silence is not None:
                     quiet_since = self._last_byte
                     if quiet_from is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.config import Section, compile_regex, load_toml
@@ -69,6 +69,17 @@ class Plan:
     milestones: tuple[Milestone, ...]
     fails: tuple[FailPattern, ...]
     resets: tuple[re.Pattern[str], ...]
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def scaled(self, factor: float) -> Plan:
+        """The plan with every duration multiplied by ``factor`` (a slow target's ``time_scale``)."""
+        if factor == 1.0:
+            return self
+        milestones = tuple(
+            replace(m, within=m.within * factor, silence=m.silence * factor if m.silence else None)
+            for m in self.milestones
+        )
+        return replace(self, silence=self.silence * factor, timeout=self.timeout * factor, milestones=milestones)
 
 
 def load_plan(path: Path) -> Plan:
@@ -97,6 +108,13 @@ def load_plan(path: Path) -> Plan:
     if not resets and milestones[0].expect is not None:
         resets = (milestones[0].expect,)
 
+    variables_section = root.table("variables")
+    variables = {}
+    for key, value in variables_section.data.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise variables_section.error(key, f"expected a string or number, got {value!r}")
+        variables[key] = str(value)
+
     root.reject_unknown()
     return Plan(
         name=name,
@@ -107,6 +125,7 @@ def load_plan(path: Path) -> Plan:
         milestones=milestones,
         fails=tuple(fails),
         resets=resets,
+        variables=variables,
     )
 
 

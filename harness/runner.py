@@ -94,6 +94,18 @@ def default_out_dir(plan: Plan, board_name: str, root: Path = Path("runs")) -> P
     return candidate
 
 
+def run_variables(plan: Plan, board: Board, given: Mapping[str, str]) -> dict[str, str]:
+    """The variables a run expands ``{name}`` with.
+
+    The plan's ``[variables]`` are defaults that the board's own ``[variables]`` override;
+    values from the command line override both. ``seed`` is random per run unless given.
+    """
+    variables = {k: v for k, v in plan.variables.items() if k not in board.variables}
+    variables.update(given)
+    variables.setdefault("seed", str(random.randrange(1 << 31)))
+    return variables
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
@@ -115,8 +127,7 @@ class Runner:
         self.plan = plan
         self.board = board
         self.out_dir = out_dir or default_out_dir(plan, board.name)
-        self.variables = dict(variables or {})
-        self.variables.setdefault("seed", str(random.randrange(1 << 31)))
+        self.variables = run_variables(plan, board, variables or {})
         self.image_overrides = image_overrides
         self.status = status
         self.step_hooks = dict(step_hooks or {})
@@ -164,6 +175,7 @@ class Runner:
         interrupted: Interrupted | KeyboardInterrupt | None = None
         try:
             target = self._select_target()
+            self.plan = self.plan.scaled(self.board.time_scale)
             console = Console(target.console(), files, send_delay=self.board.send_delay)
             console.start()
             console.mark_power_on()

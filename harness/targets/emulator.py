@@ -1,0 +1,90 @@
+"""The ``emulator`` target: the in-repo RISC-V system emulator, run as its own process.
+
+It is driven exactly like QEMU (console on stdio, killable when it hangs); the board's
+``[emulator]`` section picks the machine and the interpreter (CPython, or PyPy when installed).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from harness.board import PROJECT_ROOT, Board
+from harness.check import Finding, check_boot_arguments
+from harness.errors import TargetUnavailable
+from harness.targets.process import ProcessTarget
+
+IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
+MACHINES = ("virt", "unmatched")
+
+
+def _settings(board: Board, extra: Mapping[str, str]) -> dict[str, Any]:
+    section = board.section("emulator")
+    values: dict[str, Any] = {
+        "machine": section.str("machine", "virt"),
+        "smp": section.int("smp", 1),
+        "memory": section.str("memory", "256M"),
+        "append": section.str("append"),
+        "python": section.str("python", sys.executable),
+        "extra": section.str_list("extra"),
+    }
+    if values["machine"] not in MACHINES:
+        raise section.error("machine", f"expected one of {', '.join(MACHINES)}, got {values['machine']!r}")
+    section.reject_unknown()
+    if values["append"] is not None:
+        values["append"] = board.expand(values["append"], "emulator.append", extra)
+    return values
+
+
+def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
+    """``python -m harness.emulator`` with QEMU-like options from the board."""
+    emu = _settings(board, extra)
+    argv = [emu["python"], "-m", "harness.emulator", "-M", emu["machine"], "-smp", str(emu["smp"])]
+    argv += ["-m", emu["memory"], "-serial", "stdio"]
+    for slot, option in IMAGE_OPTIONS.items():
+        if slot in board.images:
+            argv += [option, board.expand(board.images[slot], f"images.{slot}", extra)]
+    if emu["append"]:
+        argv += ["-append", emu["append"]]
+    return argv + emu["extra"]
+
+
+class EmulatorTarget(ProcessTarget):
+    """The in-repo emulator as a console process."""
+
+    kind = "emulator"
+
+    def __init__(self, board: Board, extra: Mapping[str, str]) -> None:
+        # The emulator is part of this package: make it importable whatever the cwd is.
+        path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        super().__init__(board.name, emulator_argv(board, extra), env={"PYTHONPATH": path})
+
+    def check_available(self) -> None:
+        """Skip (or fall back) when the chosen interpreter, e.g. pypy3, is not installed."""
+        if shutil.which(self.argv[0]) is None and not os.access(self.argv[0], os.X_OK):
+            raise TargetUnavailable(f"{self.name}: interpreter {self.argv[0]!r} not found")
+
+    def describe(self) -> dict[str, Any]:
+        """Kind and the exact command line."""
+        return {"kind": self.kind, "name": self.name, "command": shlex.join(self.argv)}
+
+
+def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
+    """An emulator target from a board profile."""
+    return EmulatorTarget(board, extra)
+
+
+def validate(board: Board) -> set[str]:
+    """Check the ``[emulator]`` section."""
+    _settings(board, {**{k: "" for k in board.images}, "seed": "0"})
+    return {"emulator"}
+
+
+def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
+    """Kernel/initrd/root= agreement, as for QEMU."""
+    emu = _settings(board, variables)
+    return check_boot_arguments(board, variables, append=emu["append"], has_disk=False)

@@ -1,0 +1,186 @@
+"""The ``qemu`` target: ``qemu-system-riscv64`` with its serial console on stdio and a QMP socket.
+
+The command line comes from the board's ``[qemu]`` section and its image slots (``bios``,
+``kernel``, ``initrd``, ``dtb``). QMP lets the harness pause the guest (a real wedge for the
+tests), reset it and quit cleanly; the exact command line goes into the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.board import Board
+from harness.check import Finding, check_boot_arguments
+from harness.config import Section
+from harness.errors import TargetError, TargetUnavailable
+from harness.targets.process import ProcessTarget
+from harness.targets.qmp import QMP
+
+DEFAULT_BINARY = "qemu-system-riscv64"
+IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
+
+
+def _settings(board: Board, extra: Mapping[str, str]) -> dict[str, Any]:
+    """The ``[qemu]`` section, typed and with variables expanded."""
+    section: Section = board.section("qemu")
+    values: dict[str, Any] = {
+        "binary": section.str("binary", DEFAULT_BINARY),
+        "machine": section.str("machine", required=True),
+        "cpu": section.str("cpu"),
+        "smp": section.int("smp", 1),
+        "memory": section.str("memory", "256M"),
+        "append": section.str("append"),
+        "drives": section.str_list("drives"),
+        "extra": section.str_list("extra"),
+        "no_reboot": section.bool("no_reboot", False),
+    }
+    section.reject_unknown()
+    for key in ("append", "binary"):
+        if values[key] is not None:
+            values[key] = board.expand(values[key], f"qemu.{key}", extra)
+    values["drives"] = [board.expand(d, f"qemu.drives[{i}]", extra) for i, d in enumerate(values["drives"])]
+    values["extra"] = [board.expand(e, f"qemu.extra[{i}]", extra) for i, e in enumerate(values["extra"])]
+    return values
+
+
+def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None) -> list[str]:
+    """The full QEMU command line for a board and a run's variables."""
+    qemu = _settings(board, extra)
+    argv = [qemu["binary"], "-machine", qemu["machine"], "-smp", str(qemu["smp"]), "-m", qemu["memory"]]
+    if qemu["cpu"]:
+        argv += ["-cpu", qemu["cpu"]]
+    # stdio without signal handling: a Ctrl-C typed at U-Boot must reach the guest, not kill QEMU.
+    argv += ["-display", "none", "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]
+    argv += ["-monitor", "none"]
+    if qmp_path is not None:
+        argv += ["-qmp", f"unix:{qmp_path},server=on,wait=off"]
+    for slot, option in IMAGE_OPTIONS.items():
+        if slot in board.images:
+            argv += [option, board.expand(board.images[slot], f"images.{slot}", extra)]
+    if qemu["append"]:
+        argv += ["-append", qemu["append"]]
+    for drive in qemu["drives"]:
+        argv += ["-drive", drive]
+    if qemu["no_reboot"]:
+        argv.append("-no-reboot")
+    return argv + qemu["extra"]
+
+
+class QemuTarget(ProcessTarget):
+    """QEMU as a process, plus a QMP channel for pause, reset and a clean quit."""
+
+    kind = "qemu"
+
+    def __init__(self, board: Board, extra: Mapping[str, str]) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="hartbeat-qemu-")
+        self.qmp_path = Path(self._tmp.name) / "qmp.sock"
+        super().__init__(board.name, qemu_argv(board, extra, self.qmp_path))
+        self.qmp = QMP(self.qmp_path)
+
+    def check_available(self) -> None:
+        """Skip (or fall back) when QEMU is not installed."""
+        if shutil.which(self.argv[0]) is None:
+            raise TargetUnavailable(
+                f"{self.name}: {self.argv[0]} not found; install Debian's qemu-system-misc (make deps)"
+            )
+
+    def power_on(self) -> None:
+        """Start QEMU and connect to its QMP socket."""
+        super().power_on()
+        try:
+            self.qmp.connect()
+        except TargetError as exc:
+            # QEMU refused its command line: its own message is on the console already.
+            raise TargetError(f"QEMU did not start: {exc}") from None
+
+    def pause(self) -> None:
+        """Stop the guest CPUs (the console goes quiet, QEMU stays alive)."""
+        self.qmp.command("stop")
+
+    def resume(self) -> None:
+        """Let the guest CPUs run again."""
+        self.qmp.command("cont")
+
+    def reset(self) -> None:
+        """Reset the machine as a reset button would."""
+        self.qmp.command("system_reset")
+
+    def power_off(self) -> None:
+        """Ask QEMU to quit, then make sure the process group is gone."""
+        child = self.console().child
+        if child is not None and child.isalive():
+            # If QEMU is already going, the group kill below finishes the job.
+            with contextlib.suppress(TargetError):
+                self.qmp.command("quit")
+        self.qmp.close()
+        super().power_off()
+        self._tmp.cleanup()
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, QEMU version and the exact command line."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "command": shlex.join(self.argv),
+            "version": qemu_version(self.argv[0]),
+        }
+
+
+@functools.cache
+def qemu_version(binary: str) -> str:
+    """``QEMU emulator version 7.2.22 ...`` first line, or ``unknown``."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.splitlines()[0] if out else "unknown"
+
+
+@functools.cache
+def known_machines(binary: str) -> frozenset[str] | None:
+    """Machine names from ``-machine help``; ``None`` when QEMU cannot be asked."""
+    try:
+        out = subprocess.run([binary, "-machine", "help"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return frozenset(m.group(1) for m in re.finditer(r"^(\S+)\s", out, re.MULTILINE) if m.group(1) != "Supported")
+
+
+def from_board(board: Board, extra: Mapping[str, str]) -> QemuTarget:
+    """A QEMU target from a board profile."""
+    return QemuTarget(board, extra)
+
+
+def validate(board: Board) -> set[str]:
+    """Check the ``[qemu]`` section's keys and types."""
+    _settings(board, {**{k: "" for k in board.images}, "seed": "0"})
+    return {"qemu"}
+
+
+def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
+    """The QEMU-specific checks before boot: machine name, and kernel/initrd/disk/root= agreement."""
+    qemu = _settings(board, variables)
+    findings: list[Finding] = []
+    machines = known_machines(qemu["binary"])
+    machine = qemu["machine"].split(",")[0]
+    if machines is not None and machine not in machines:
+        findings.append(
+            Finding(
+                "error",
+                str(board.path),
+                "qemu.machine",
+                f"{qemu['binary']} does not know machine {machine!r}; `{qemu['binary']} -machine help` lists "
+                f"{', '.join(sorted(machines)[:8])}...",
+            )
+        )
+    findings += check_boot_arguments(board, variables, append=qemu["append"], has_disk=bool(qemu["drives"]))
+    return findings
