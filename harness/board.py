@@ -174,7 +174,7 @@ def load_board(
         path=path,
         target=target,
         description=root.str("description", "") or "",
-        fallback=root.str("fallback"),
+        fallback=root.str("fallback") or None,
         images=slots,
         variables=variables,
         newline=root.str("newline", "\r") or "\r",

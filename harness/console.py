@@ -169,6 +169,7 @@ class Console:
         self._cond = threading.Condition()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._history: deque[tuple[float, str]] = deque(maxlen=history)
+        self._line_total = 0
         self._partial = ""
         self._partial_t = 0.0
         self._carry_cr = ""
@@ -228,6 +229,7 @@ class Console:
                 self._partial_t = t
             if complete:
                 self._history.extend(zip(repeat(t), complete))
+                self._line_total += len(complete)
                 if self._files:
                     prefix = f"[{t:12.6f}] "
                     self._files.log.write(prefix + ("\n" + prefix).join(complete) + "\n")
@@ -273,6 +275,17 @@ class Console:
     def closed(self) -> str | None:
         """Why the console ended, or ``None`` while it is open."""
         return self._closed
+
+    @property
+    def line_count(self) -> int:
+        """Complete lines received so far: a mark for :meth:`lines_since`."""
+        return self._line_total
+
+    def lines_since(self, mark: int) -> list[tuple[float, str]]:
+        """Complete lines received after :attr:`line_count` was ``mark`` (as far as the ring reaches)."""
+        with self._cond:
+            newer = self._line_total - mark
+            return list(self._history)[-newer:] if newer > 0 else []
 
     def last_lines(self, count: int = 20) -> list[tuple[float, str]]:
         """The most recent lines with their timestamps, the unfinished one last."""

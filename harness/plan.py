@@ -35,6 +35,11 @@ class FailPattern:
     after: float = DEFAULT_FAIL_AFTER
 
 
+def standard_fails() -> tuple[FailPattern, ...]:
+    """The crash patterns every plan (and the pytest console fixture) fails fast on."""
+    return tuple(FailPattern(name, re.compile(pattern, re.MULTILINE)) for name, pattern in STANDARD_FAILS)
+
+
 @dataclass(frozen=True)
 class Milestone:
     """One step: optionally type something, then expect a line within a deadline.
@@ -101,7 +106,7 @@ def load_plan(path: Path) -> Plan:
 
     fails = [_fail(section) for section in root.tables("fail")]
     if root.bool("default_fail", True):
-        fails.extend(FailPattern(name, compile_regex(pattern, path, name)) for name, pattern in STANDARD_FAILS)
+        fails.extend(standard_fails())
 
     reset_patterns = root.str_list("reset")
     resets = tuple(compile_regex(pattern, path, f"reset[{index}]") for index, pattern in enumerate(reset_patterns))

@@ -1,1 +1,181 @@
-"""pytest plugin: testplans as test items, and ``target``/``console`` fixtures."""
+"""pytest plugin: testplans as test items, and ``target``/``console`` fixtures.
+
+``pytest testplans/ --board qemu-virt`` collects every plan as one item whose verdict decides
+the outcome (a skip verdict skips). Python tests use the ``console`` fixture::
+
+    def test_version(console):
+        console.expect_milestone(r"=> $", "prompt", send="")
+        assert console.run("version").status == 0
+
+pytest-timeout is the outer guard: each plan item gets the plan's own timeout plus a margin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.board import Board, load_board, parse_assignments
+from harness.errors import ConfigError
+from harness.plan import DEFAULT_SILENCE, DEFAULT_TIMEOUT, Plan, load_plan, standard_fails
+from harness.report import summary
+from harness.runner import Runner, RunResult, default_out_dir, run_variables
+from harness.session import Session
+from harness.verdict import Kind, Verdict
+
+# Time for power-off and the report on top of the plan's own timeout, before pytest-timeout fires.
+TIMEOUT_MARGIN = 60.0
+_PLAN_MARK = re.compile(r"^\s*\[\[milestone\]\]", re.MULTILINE)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The plugin's options."""
+    group = parser.getgroup("hartbeat", "hartbeat boot-milestone testing")
+    group.addoption("--board", dest="hartbeat_board", help="board profile (name or path) to run testplans on")
+    group.addoption(
+        "--hartbeat-set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a board profile key"
+    )
+    group.addoption("--hartbeat-image", action="append", default=[], metavar="SLOT=PATH", help="fill an image slot")
+    group.addoption("--hartbeat-var", action="append", default=[], metavar="NAME=VALUE", help="set a variable")
+    group.addoption("--hartbeat-runs", default="runs", help="folder for run folders (default: runs)")
+
+
+def _board(config: pytest.Config) -> Board:
+    name = config.getoption("hartbeat_board")
+    if not name:
+        raise pytest.UsageError("hartbeat: give --board NAME to run testplans or use the target/console fixtures")
+    return load_board(
+        name,
+        overrides=parse_assignments(config.getoption("hartbeat_set"), "--hartbeat-set"),
+        images=parse_assignments(config.getoption("hartbeat_image"), "--hartbeat-image"),
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect ``*.toml`` testplans, only when ``--board`` is given."""
+    if file_path.suffix != ".toml" or not parent.config.getoption("hartbeat_board"):
+        return None
+    if not _PLAN_MARK.search(file_path.read_text(encoding="utf-8", errors="replace")):
+        return None
+    return PlanFile.from_parent(parent, path=file_path)
+
+
+class PlanFailed(Exception):
+    """A plan ended with a non-pass verdict."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        super().__init__(result.verdict.summary())
+
+
+class PlanFile(pytest.File):
+    """A testplan file: one item."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        """Load the plan; a malformed plan is a collection error with file and key."""
+        try:
+            plan = load_plan(self.path)
+        except ConfigError as exc:
+            raise self.CollectError(str(exc)) from None
+        yield PlanItem.from_parent(self, name=plan.name, plan=plan)
+
+
+class PlanItem(pytest.Item):
+    """One testplan on the board given with ``--board``."""
+
+    def __init__(self, *, plan: Plan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.add_marker(pytest.mark.timeout(plan.timeout * _scale(self.config) + TIMEOUT_MARGIN))
+
+    def runtest(self) -> None:
+        """Boot, watch, decide."""
+        board = _board(self.config)
+        variables = run_variables(
+            self.plan, board, dict(parse_assignments(self.config.getoption("hartbeat_var"), "--hartbeat-var"))
+        )
+        runs = Path(self.config.getoption("hartbeat_runs"))
+        runner = Runner(
+            self.plan,
+            board,
+            out_dir=default_out_dir(self.plan, board.name, runs),
+            variables=variables,
+            image_overrides=tuple(parse_assignments(self.config.getoption("hartbeat_image"), "--hartbeat-image")),
+        )
+        result = runner.run()
+        self.user_properties.append(("verdict", result.verdict.kind.value))
+        self.user_properties.append(("report", str(result.out_dir / "report.json")))
+        if result.verdict.kind is Kind.SKIP:
+            pytest.skip(result.verdict.reason)
+        if not result.verdict.passed:
+            raise PlanFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """The verdict summary and last lines instead of a traceback."""
+        if isinstance(excinfo.value, PlanFailed):
+            return summary(excinfo.value.result)
+        return str(super().repr_failure(excinfo, style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Where the item comes from, for pytest's report."""
+        return self.path, None, f"testplan {self.plan.name}"
+
+
+def _scale(config: pytest.Config) -> float:
+    try:
+        return _board(config).time_scale if config.getoption("hartbeat_board") else 1.0
+    except ConfigError:
+        return 1.0
+
+
+def _fixture_plan(name: str) -> Plan:
+    return Plan(
+        name=name,
+        path=Path(name),
+        description="pytest fixture session",
+        silence=DEFAULT_SILENCE,
+        timeout=DEFAULT_TIMEOUT,
+        milestones=(),
+        fails=standard_fails(),
+        resets=(),
+    )
+
+
+@pytest.fixture
+def console(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A powered-on target's console (from ``--board``) with hang-aware expects.
+
+    The run folder (console log, report) is written as for a plan; the target is powered off
+    afterwards whatever the test did.
+    """
+    try:
+        board = _board(request.config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    plan = _fixture_plan(re.sub(r"[^\w.-]+", "_", request.node.name))
+    runner = Runner(
+        plan, board, out_dir=default_out_dir(plan, board.name, Path(request.config.getoption("hartbeat_runs")))
+    )
+    session = Session(runner)
+    try:
+        runner.open()
+    except Exception as exc:
+        result = runner.close(runner.abort_verdict(exc))
+        if result.verdict.kind is Kind.SKIP:
+            pytest.skip(result.verdict.reason)
+        raise
+    try:
+        yield session
+    finally:
+        verdict = session.failure or Verdict(Kind.PASS, "python test session", milestone=None)
+        runner.close(verdict)
+
+
+@pytest.fixture
+def target(console: Session) -> Any:
+    """The powered-on target itself (QEMU target offers pause/resume/reset through QMP)."""
+    return console.runner.target

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.board import Board, load_board
-from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
+from harness.check import image_paths
+from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, Watch
 from harness.errors import HartbeatError, TargetError, TargetUnavailable
 from harness.plan import Milestone, Plan
 from harness.report import write_report
@@ -27,8 +28,8 @@ from harness.targets import Target, make_target
 from harness.verdict import Kind, Verdict, last_meaningful
 
 LAST_LINES = 20
-# Slots whose value is a word, not a file, mean "use the target's built-in default".
-NOT_A_FILE = {"none", "default", ""}
+# Lines kept after a panic line: the backtrace or register dump that follows it.
+TRAILING_LINES = 15
 
 
 class Interrupted(HartbeatError):
@@ -131,9 +132,14 @@ class Runner:
         self.image_overrides = image_overrides
         self.status = status
         self.step_hooks = dict(step_hooks or {})
+        self.console: Console | None = None
+        self._files: ConsoleFiles | None = None
         self._reached: list[MilestoneResult] = []
+        self._previous_t = 0.0
         self._target: Target | None = None
         self._fallback: str | None = None
+        self._started = ""
+        self._wall_start = time.monotonic()
 
     # -- target selection ---------------------------------------------------------------------
 
@@ -150,11 +156,8 @@ class Runner:
             return self._prepare(fallback)
 
     def _prepare(self, board: Board) -> Target:
-        for slot, value in board.images.items():
-            path = board.expand(value, f"images.{slot}", self.variables)
-            if path.lower() in NOT_A_FILE:
-                continue
-            if not Path(path).is_file():
+        for slot, path in image_paths(board, self.variables).items():
+            if not path.is_file():
                 raise TargetUnavailable(f"image slot {slot!r}: {path} does not exist")
         target = make_target(board, self.variables)
         target.check_available()
@@ -165,43 +168,63 @@ class Runner:
 
     def run(self) -> RunResult:
         """Run the plan; always returns a result with a verdict and writes the report."""
-        started = datetime.now().astimezone().isoformat(timespec="seconds")
-        wall_start = time.monotonic()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        files = ConsoleFiles.open(self.out_dir)
-        # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
-        write_report(self._result(Verdict(Kind.ERROR, "run did not finish: hartbeat was killed"), started, 0.0))
-        console: Console | None = None
-        interrupted: Interrupted | KeyboardInterrupt | None = None
         try:
-            target = self._select_target()
-            self.plan = self.plan.scaled(self.board.time_scale)
-            console = Console(target.console(), files, send_delay=self.board.send_delay)
-            console.start()
-            console.mark_power_on()
-            target.power_on()
-            verdict = self._steps(console)
-        except TargetUnavailable as exc:
-            verdict = Verdict(Kind.SKIP, f"cannot test: {exc}")
-        except (Interrupted, KeyboardInterrupt) as exc:
-            interrupted = exc
-            verdict = self._ended(
-                console, Kind.ERROR, str(exc) or "run interrupted by SIGINT", waiting_for=self._waiting()
-            )
-        except TargetError as exc:
-            verdict = self._ended(console, Kind.ERROR, f"target failed: {exc}", waiting_for=self._waiting())
-        finally:
-            self._power_off()
-            if console is not None:
-                console.stop()
-            files.close()
-        result = self._result(verdict, started, time.monotonic() - wall_start)
+            self.open()
+            verdict = self._steps()
+        except (TargetUnavailable, TargetError) as exc:
+            verdict = self.abort_verdict(exc)
+        except BaseException as exc:
+            # Interrupts, pytest-timeout, bugs: the evidence is still written before it propagates.
+            self.close(self.abort_verdict(exc))
+            raise
+        return self.close(verdict)
+
+    def open(self) -> Console:
+        """Create the run folder, pick the target, open its console, power it on.
+
+        Raises ``TargetUnavailable`` (skip) or ``TargetError`` (error); either way
+        :meth:`close` must follow to power off and write the report.
+        """
+        self._started = datetime.now().astimezone().isoformat(timespec="seconds")
+        self._wall_start = time.monotonic()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._files = ConsoleFiles.open(self.out_dir)
+        # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
+        write_report(self._result(Verdict(Kind.ERROR, "run did not finish: hartbeat was killed")))
+        target = self._select_target()
+        self.plan = self.plan.scaled(self.board.time_scale)
+        self.console = Console(target.console(), self._files, send_delay=self.board.send_delay)
+        self.console.start()
+        self.console.mark_power_on()
+        target.power_on()
+        return self.console
+
+    def abort_verdict(self, exc: BaseException) -> Verdict:
+        """The verdict for a run cut short by an exception: skip, or error with the evidence."""
+        if isinstance(exc, TargetUnavailable):
+            return Verdict(Kind.SKIP, f"cannot test: {exc}")
+        if isinstance(exc, TargetError):
+            reason = f"target failed: {exc}"
+        elif isinstance(exc, Interrupted):
+            reason = str(exc)
+        elif isinstance(exc, KeyboardInterrupt):
+            reason = "run interrupted by SIGINT"
+        else:
+            reason = f"run ended by {type(exc).__name__}: {exc}"
+        return self._ended(Kind.ERROR, reason, waiting_for=self._waiting())
+
+    def close(self, verdict: Verdict) -> RunResult:
+        """Power off, flush the console, and write the final report."""
+        self._power_off()
+        if self.console is not None:
+            self.console.stop()
+        if self._files is not None:
+            self._files.close()
+        result = self._result(verdict)
         write_report(result)
-        if interrupted is not None:
-            raise interrupted
         return result
 
-    def _result(self, verdict: Verdict, started: str, duration: float) -> RunResult:
+    def _result(self, verdict: Verdict) -> RunResult:
         return RunResult(
             plan=self.plan,
             board=self.board,
@@ -209,8 +232,8 @@ class Runner:
             milestones=tuple(self._reached),
             out_dir=self.out_dir,
             target=self._target.describe() if self._target else {"kind": self.board.target},
-            started=started,
-            duration=duration,
+            started=self._started,
+            duration=time.monotonic() - self._wall_start,
             fallback=self._fallback,
         )
 
@@ -223,6 +246,16 @@ class Runner:
             # The verdict is already decided; a failing switch is still worth the log.
             print(f"hartbeat: power off failed: {exc}")
 
+    @property
+    def reached(self) -> tuple[MilestoneResult, ...]:
+        """The milestones reached so far, in order."""
+        return tuple(self._reached)
+
+    @property
+    def target(self) -> Target | None:
+        """The target in use once :meth:`open` has picked it (the fallback, if it was needed)."""
+        return self._target
+
     def _waiting(self) -> str | None:
         index = len(self._reached)
         return self.plan.milestones[index].name if index < len(self.plan.milestones) else None
@@ -232,7 +265,6 @@ class Runner:
 
     def _ended(
         self,
-        console: Console | None,
         kind: Kind,
         reason: str,
         *,
@@ -241,6 +273,7 @@ class Runner:
         captures: dict[str, str] | None = None,
         lines: list[tuple[float, str]] | None = None,
     ) -> Verdict:
+        console = self.console
         if lines is None:
             lines = console.last_lines(LAST_LINES) if console else []
         return Verdict(
@@ -265,89 +298,87 @@ class Runner:
 
         return tick
 
-    def _steps(self, console: Console) -> Verdict:
-        plan = self.plan
-        previous_t = 0.0
-        fails = [Watch(f.name, "fail", f.regex, partial=False) for f in plan.fails]
-        resets = [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in plan.resets]
-        for index, milestone in enumerate(plan.milestones):
-            if milestone.send is not None:
-                console.send(
-                    self.board.expand(milestone.send, f"{milestone.name}.send", self.variables) + self.board.newline
-                )
-            if milestone.keys is not None:
-                console.send(self.board.expand(milestone.keys, f"{milestone.name}.keys", self.variables))
-            step_start = console.now()
-            if milestone.ssh is not None:
-                hook = self.step_hooks.get("ssh")
-                if hook is None:
-                    raise TargetError(f"milestone {milestone.name!r} runs `ssh` but the board has no [ssh] section")
-                failed = hook(milestone, console)
-                if failed is not None:
-                    return failed
-                self._record(milestone, console.now(), previous_t, "", {})
-                previous_t = console.now()
-                continue
-            deadline = min(max(previous_t, step_start) + milestone.within, plan.timeout)
-            silence = milestone.silence or plan.silence
-            watches = list(fails)
-            # A banner seen again once a later milestone was reached means the board reset.
-            if index >= 2:
-                watches += resets
-            expect_watch = Watch(milestone.name, "expect", milestone.expect) if milestone.expect else None
-            if expect_watch:
-                watches.append(expect_watch)
-            if milestone.prompt is not None:
-                watches.append(Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt))
-            wait_exit = expect_watch is None
-            while True:
-                outcome = console.wait_for(
-                    watches,
-                    deadline=deadline,
-                    silence=None if wait_exit and milestone.exits else silence,
-                    quiet_from=step_start,
-                    on_tick=self._tick(console, milestone.name),
-                )
-                if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
-                    self._record(milestone, outcome.t, previous_t, outcome.line, outcome.groups)
-                    previous_t = outcome.t
-                    if milestone.prompt is not None:
-                        # The check passed; the step ends when the prompt is back.
-                        watches = [*fails, Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt)]
-                        if index >= 2:
-                            watches += resets
-                        expect_watch = None
-                        continue
-                    if milestone.exits:
-                        watches = list(fails)
-                        wait_exit = True
-                        continue
-                    break
-                if isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
-                    if expect_watch is not None:
-                        return self._ended(
-                            console,
-                            Kind.FAIL,
-                            f"check `{milestone.name}` failed: the prompt came back without "
-                            f"/{milestone.expect.pattern if milestone.expect else ''}/ in the output",
-                            waiting_for=milestone.name,
-                        )
-                    break
-                if isinstance(outcome, Closed) and wait_exit and milestone.exits:
-                    if milestone.expect is None:
-                        self._record(milestone, outcome.t, previous_t, outcome.reason, {})
-                        previous_t = outcome.t
-                    break
-                return self._failure(console, milestone, outcome, step_start)
+    def _steps(self) -> Verdict:
+        for milestone in self.plan.milestones:
+            failed = self.step(milestone)
+            if failed is not None:
+                return failed
         return Verdict(
             Kind.PASS,
-            f"all {len(plan.milestones)} milestones reached",
+            f"all {len(self.plan.milestones)} milestones reached",
             milestone=self._last_name(),
-            at=console.now(),
+            at=self.console.now() if self.console else 0.0,
         )
 
-    def _record(self, milestone: Milestone, t: float, previous_t: float, line: str, captures: dict[str, str]) -> None:
-        self._reached.append(MilestoneResult(milestone.name, t, t - previous_t, line, captures))
+    def step(self, milestone: Milestone) -> Verdict | None:
+        """Run one milestone: type, then wait for it; ``None`` when reached, else the verdict.
+
+        Python tests (the pytest ``console`` fixture) call this with milestones of their own,
+        so they get the same wedge, stall and panic detection as a plan.
+        """
+        console = self.console
+        if console is None:
+            raise TargetError("the run is not open: call open() first")
+        if milestone.send is not None:
+            line = self.board.expand(milestone.send, f"{milestone.name}.send", self.variables)
+            console.send(line + self.board.newline)
+        if milestone.keys is not None:
+            console.send(self.board.expand(milestone.keys, f"{milestone.name}.keys", self.variables))
+        step_start = console.now()
+        if milestone.ssh is not None:
+            return self._ssh_step(milestone, console)
+        fails = [Watch(f.name, "fail", f.regex, partial=False) for f in self.plan.fails]
+        # A banner seen again once a later milestone was reached means the board reset.
+        if len(self._reached) >= 2:
+            fails += [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in self.plan.resets]
+        prompt = Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt) if milestone.prompt else None
+        phases: list[list[Watch]] = []
+        if milestone.expect is not None:
+            phases.append([*fails, Watch(milestone.name, "expect", milestone.expect), *([prompt] if prompt else [])])
+        if prompt is not None:
+            phases.append([*fails, prompt])
+        if milestone.exits:
+            phases.append(fails)
+        deadline = min(max(self._previous_t, step_start) + milestone.within, self.plan.timeout)
+        for phase, watches in enumerate(phases):
+            waiting_exit = milestone.exits and phase == len(phases) - 1
+            outcome = console.wait_for(
+                watches,
+                deadline=deadline,
+                # Going quiet is what a powered-off target does.
+                silence=None if waiting_exit else (milestone.silence or self.plan.silence),
+                quiet_from=step_start,
+                on_tick=self._tick(console, milestone.name),
+            )
+            if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
+                self._record(milestone, outcome.t, outcome.line, outcome.groups)
+            elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
+                if phase == 0:
+                    return self._ended(
+                        Kind.FAIL,
+                        f"check `{milestone.name}` failed: the prompt came back without "
+                        f"/{milestone.expect.pattern if milestone.expect else ''}/ in the output",
+                        waiting_for=milestone.name,
+                    )
+            elif isinstance(outcome, Closed) and waiting_exit:
+                if milestone.expect is None:
+                    self._record(milestone, outcome.t, outcome.reason, {})
+            else:
+                return self._failure(console, milestone, outcome, step_start)
+        return None
+
+    def _ssh_step(self, milestone: Milestone, console: Console) -> Verdict | None:
+        hook = self.step_hooks.get("ssh")
+        if hook is None:
+            raise TargetError(f"milestone {milestone.name!r} runs `ssh` but the board has no [ssh] section")
+        failed = hook(milestone, console)
+        if failed is None:
+            self._record(milestone, console.now(), "", {})
+        return failed
+
+    def _record(self, milestone: Milestone, t: float, line: str, captures: dict[str, str]) -> None:
+        self._reached.append(MilestoneResult(milestone.name, t, t - self._previous_t, line, captures))
+        self._previous_t = t
         if self.status:
             self.status(f"[{t:7.1f}s] reached {milestone.name}")
 
@@ -356,22 +387,21 @@ class Runner:
         after = f"after milestone `{last}`" if last else "before the first milestone"
         if isinstance(outcome, Matched) and outcome.watch.kind == "fail":
             fail = next(f for f in self.plan.fails if f.name == outcome.watch.name)
+            before, mark = console.last_lines(LAST_LINES), console.line_count
             console.drain(quiet=0.5, limit=fail.after)
-            lines = _around(console.last_lines(200), outcome.t, outcome.line)
+            trailing = console.lines_since(mark)[:TRAILING_LINES]
             reason = outcome.groups.get("reason")
             detail = f": {reason}" if reason else ""
             return self._ended(
-                console,
                 Kind.PANIC,
                 f"{fail.name}{detail} {after}, while waiting for `{milestone.name}` (line: {outcome.line.strip()})",
                 waiting_for=milestone.name,
                 key_line=outcome.line,
                 captures=outcome.groups,
-                lines=lines,
+                lines=before + trailing,
             )
         if isinstance(outcome, Matched) and outcome.watch.kind == "reset":
             return self._ended(
-                console,
                 Kind.RESET,
                 f"unexpected reset {after}: the boot banner came back ({outcome.line.strip()})",
                 waiting_for=milestone.name,
@@ -379,7 +409,6 @@ class Runner:
             )
         if isinstance(outcome, Closed):
             return self._ended(
-                console,
                 Kind.ERROR,
                 f"target ended {after}, while waiting for `{milestone.name}`: {outcome.reason}",
                 waiting_for=milestone.name,
@@ -390,17 +419,14 @@ class Runner:
         nothing_this_step = quiet >= outcome.t - step_start - 0.05
         if isinstance(outcome, Quiet) or nothing_this_step:
             return self._ended(
-                console,
                 Kind.WEDGE,
                 f"wedged {after}; console quiet for {quiet:.1f} s while waiting for `{milestone.name}`; "
                 f"last lines were: {tail}",
                 waiting_for=milestone.name,
                 lines=lines,
             )
-        assert isinstance(outcome, TimedOut)
         limit = "the plan timeout" if outcome.t >= self.plan.timeout else f"its {milestone.within:g} s deadline"
         return self._ended(
-            console,
             Kind.STALL,
             f"stalled {after}: output continues but `{milestone.name}` did not come within {limit}; "
             f"last lines were: {tail}",
@@ -412,11 +438,3 @@ class Runner:
 def _tail_text(lines: list[tuple[float, str]], count: int = 3) -> str:
     shown = [line.strip() for _t, line in lines if line.strip()][-count:]
     return " | ".join(shown) if shown else "(nothing)"
-
-
-def _around(lines: list[tuple[float, str]], t: float, text: str) -> list[tuple[float, str]]:
-    """The lines before the panic line and the trailing capture after it."""
-    for index in range(len(lines) - 1, -1, -1):
-        if lines[index] == (t, text):
-            return lines[max(0, index - LAST_LINES + 1) : index + 11]
-    return lines[-LAST_LINES:]

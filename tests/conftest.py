@@ -33,7 +33,7 @@ def scripted_board(tmp_path: Path) -> Callable[[str], Path]:
             f"""
             name = "scripted"
             target = "process"
-            command = ["{sys.executable}", "{SCRIPTS / 'scripted_board.py'}", "{script_path}"]
+            command = ["{sys.executable}", "{SCRIPTS / "scripted_board.py"}", "{script_path}"]
             """,
         )
 

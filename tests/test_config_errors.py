@@ -20,7 +20,11 @@ PLAN_CASES = [
     ("bad TOML", "name = \n", "plan.toml: not valid TOML"),
     ("unknown key", "silense = '5s'\n" + GOOD_PLAN, "plan.toml: silense: unknown key (did you mean 'silence'?)"),
     ("wrong type", "timeout = true\n" + GOOD_PLAN, "plan.toml: timeout: expected a duration"),
-    ("bad duration", GOOD_PLAN.replace("expect", "within = 'soon'\nexpect"), "milestone[0].within: expected a duration"),
+    (
+        "bad duration",
+        GOOD_PLAN.replace("expect", "within = 'soon'\nexpect"),
+        "milestone[0].within: expected a duration",
+    ),
     ("bad regex", GOOD_PLAN.replace("'OpenSBI'", "'OpenSBI ('"), "milestone[0].expect: bad regular expression"),
     ("no milestones", 'name = "x"\n', "plan.toml: milestone: no [[milestone]] entries"),
     ("missing expect", '[[milestone]]\nname = "a"\n', "milestone[0].expect: missing; expected a regular expression"),

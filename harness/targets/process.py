@@ -11,6 +11,7 @@ import os
 import shlex
 import shutil
 import signal
+import threading
 import time
 import tty
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,20 @@ class ProcessTransport:
     def __init__(self) -> None:
         self.child: pexpect.spawn | None = None
         self._closed = False
+        # The reader thread (at end of file) and power-off both reap the child; waitpid from
+        # two threads at once makes pexpect lose the exit status.
+        self.reap_lock = threading.Lock()
+
+    def alive(self) -> bool:
+        """True while the process runs; reaps it when it has ended."""
+        child = self.child
+        if child is None:
+            return False
+        with self.reap_lock:
+            try:
+                return child.isalive()
+            except pexpect.ExceptionPexpect:
+                return False
 
     def read(self, size: int, timeout: float) -> bytes:
         """Bytes from the process, ``b""`` on timeout; ``TransportClosed`` once it has exited."""
@@ -49,7 +64,7 @@ class ProcessTransport:
         except pexpect.TIMEOUT:
             return b""
         except pexpect.EOF:
-            raise TransportClosed(exit_description(child)) from None
+            raise TransportClosed(self.exit_description()) from None
         except (OSError, ValueError) as exc:
             # The harness closed the pty while the reader was blocked on it.
             raise TransportClosed(f"console closed: {exc}") from None
@@ -67,17 +82,17 @@ class ProcessTransport:
         """Stop reading; the process itself is stopped by its target."""
         self._closed = True
 
-
-def exit_description(child: pexpect.spawn) -> str:
-    """``process exited with status 0`` / ``process killed by signal 9``, once it is reaped."""
-    deadline = time.monotonic() + 1.0
-    while child.isalive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if child.isalive():
-        return "console closed while the process is still running"
-    if child.signalstatus is not None:
-        return f"process killed by signal {child.signalstatus}"
-    return f"process exited with status {child.exitstatus}"
+    def exit_description(self) -> str:
+        """``process exited with status 0`` / ``process killed by signal 9``, once it is reaped."""
+        deadline = time.monotonic() + 1.0
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child = self.child
+        if child is None or self.alive():
+            return "console closed while the process is still running"
+        if child.signalstatus is not None:
+            return f"process killed by signal {child.signalstatus}"
+        return f"process exited with status {child.exitstatus}"
 
 
 def _raw_terminal() -> None:
@@ -144,18 +159,19 @@ class ProcessTarget:
 
     def power_off(self) -> None:
         """Terminate the process group, escalate to SIGKILL, and reap it. Safe to call twice."""
-        child = self._transport.child
+        transport = self._transport
+        child = transport.child
         if child is None:
             return
-        if child.isalive():
+        if transport.alive():
             _signal_group(child.pid, signal.SIGTERM)
             deadline = time.monotonic() + TERMINATE_GRACE
-            while child.isalive() and time.monotonic() < deadline:
+            while transport.alive() and time.monotonic() < deadline:
                 time.sleep(0.02)
         # Grandchildren may outlive a well-behaved parent; the group goes in any case.
         _signal_group(child.pid, signal.SIGKILL)
-        self._transport.close()
-        with contextlib.suppress(OSError, pexpect.ExceptionPexpect):
+        transport.close()
+        with transport.reap_lock, contextlib.suppress(OSError, pexpect.ExceptionPexpect):
             child.close(force=True)
         self.exit_status = child.exitstatus
 

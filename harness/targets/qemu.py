@@ -116,8 +116,7 @@ class QemuTarget(ProcessTarget):
 
     def power_off(self) -> None:
         """Ask QEMU to quit, then make sure the process group is gone."""
-        child = self.console().child
-        if child is not None and child.isalive():
+        if self.console().alive():
             # If QEMU is already going, the group kill below finishes the job.
             with contextlib.suppress(TargetError):
                 self.qmp.command("quit")
