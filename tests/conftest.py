@@ -11,7 +11,7 @@ import pytest
 
 from harness.board import Board, load_board
 from harness.plan import Plan, load_plan
-from harness.runner import RunResult, Runner
+from harness.runner import Runner, RunResult
 
 SCRIPTS = Path(__file__).parent / "scripts"
 
