@@ -21,7 +21,11 @@ STANDARD_FAILS: tuple[tuple[str, str], ...] = (
     ("oops", r"Oops(?: -|:) (?P<reason>.*)"),
     ("unhandled-exception", r"Unhandled exception: (?P<reason>.*)"),
     ("sbi-trap", r"sbi_trap_error: (?P<reason>.*)"),
-    ("sel4-fault", r"(?:Caught cap fault|vm fault on (?:code|data)|Caught unknown syscall)(?P<reason>.*)"),
+    # One pattern per fault: a pattern that starts with a literal is scanned for at memory
+    # speed, an alternation is not (it was 10x slower on a trace firehose).
+    ("sel4-cap-fault", r"Caught cap fault(?P<reason>.*)"),
+    ("sel4-vm-fault", r"vm fault on (?:code|data)(?P<reason>.*)"),
+    ("sel4-unknown-syscall", r"Caught unknown syscall(?P<reason>.*)"),
     ("unknown-command", r"Unknown command '(?P<reason>[^']*)'"),
 )
 

@@ -96,7 +96,9 @@ class Session:
         reached = self.expect_milestone(
             rf"^{marker}(?P<status>\d+)\s*$", f"run: {command}", within=within, send=f"{command}; echo {marker}$?"
         )
-        lines = [line for t, line in console.last_lines(500) if t >= sent_at and t <= reached.t]
-        # Drop the echoed command line and the marker line itself.
-        output = [line for line in lines if marker not in line]
+        lines = [line for t, line in console.last_lines(500) if t >= sent_at]
+        # The output lies between the echoed command line and the marker line (both carry the
+        # marker); what follows is the next prompt.
+        marked = [index for index, line in enumerate(lines) if marker in line]
+        output = lines[marked[0] + 1 : marked[-1]] if len(marked) >= 2 else lines[: marked[-1]]
         return CommandResult(command, "\n".join(output).strip("\n"), int(reached.captures["status"]))

@@ -1,0 +1,56 @@
+# hartbeat: two commands on a fresh Debian machine.
+#   make demo   boot real OpenSBI + U-Boot on the in-repo emulator and check every milestone
+#   make test   the project's test suite (what CI runs)
+# Both install what is missing first: Debian packages (with sudo when not root) and a venv.
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+DEMO_BOARD  ?= emulator-unmatched
+DEMO_PLAN   ?= uboot-smoke
+PYTEST_ARGS ?=
+
+# The real components the tests boot and build with, all from Debian.
+APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
+                ser2net openssh-server git make
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test deps venv lint bench clean
+
+demo: deps venv
+	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
+
+test: deps venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if ! $(PYTHON) -c "import venv, ensurepip" 2>/dev/null; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	    if ! command -v apt-get >/dev/null; then \
+	        echo "hartbeat: this machine has no apt-get; install these Debian packages (or your system's equivalents):$$missing" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "hartbeat: installing Debian packages:$$missing"; \
+	    $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: deps venv
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

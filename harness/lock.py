@@ -1,0 +1,133 @@
+"""One run per board: an advisory file lock named after the board's console port.
+
+The lock file holds who took it (pid, user, host, plan, command, start time) as JSON, so a
+second run is refused with a message naming the holder. ``fcntl.flock`` locks die with their
+process, so a run killed with SIGKILL never leaves a stale lock behind; the file itself stays
+and is simply taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from harness.errors import BoardLocked
+
+# /run/lock is where Debian keeps device locks (tmpfs, world-writable, sticky); other systems
+# fall back to the temporary folder. HARTBEAT_LOCK_DIR lets a lab share locks elsewhere.
+SYSTEM_LOCK_DIR = Path("/run/lock")
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a board: written into the lock file, read back for the refusal message."""
+
+    pid: int
+    user: str
+    host: str
+    plan: str
+    command: str
+    started: str
+
+    def __str__(self) -> str:
+        plan = f" running plan {self.plan!r}" if self.plan else ""
+        return f"{self.user}@{self.host} (pid {self.pid}){plan} since {self.started} [{self.command}]"
+
+
+def lock_dir() -> Path:
+    """The folder for lock files: ``$HARTBEAT_LOCK_DIR``, ``/run/lock`` or the temp folder."""
+    configured = os.environ.get("HARTBEAT_LOCK_DIR")
+    if configured:
+        return Path(configured)
+    if os.access(SYSTEM_LOCK_DIR, os.W_OK):
+        return SYSTEM_LOCK_DIR
+    return Path(tempfile.gettempdir())
+
+
+def lock_path(port: str, folder: Path | None = None) -> Path:
+    """``hartbeat-dev_ttyUSB1.lock`` for ``/dev/ttyUSB1``; one name per port, whatever the board."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", port).strip("_") or "port"
+    return (folder or lock_dir()) / f"hartbeat-{slug}.lock"
+
+
+class BoardLock:
+    """An exclusive, non-blocking lock on one port; :meth:`acquire` raises :class:`BoardLocked`."""
+
+    def __init__(self, port: str, *, board: str, folder: Path | None = None) -> None:
+        self.port = port
+        self.board = board
+        self.path = lock_path(port, folder)
+        self._handle: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        """True while this object holds the lock."""
+        return self._handle is not None
+
+    def acquire(self, plan: str = "") -> None:
+        """Take the lock or raise :class:`BoardLocked` naming who has it. Idempotent."""
+        if self._handle is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # "a+" neither truncates the holder's record before we own the lock nor fails if absent.
+        handle = self.path.open("a+", encoding="utf-8")
+        with contextlib.suppress(OSError):
+            # Other users of the lab must be able to take the lock after us.
+            os.chmod(self.path, 0o666)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read()
+            handle.close()
+            raise BoardLocked(
+                f"board {self.board} ({self.port}) is in use by {_describe_holder(text)}; "
+                f"wait for that run to finish (lock file {self.path})"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(asdict(current_holder(plan))) + "\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        """Give the board back; safe to call when not held."""
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        with contextlib.suppress(OSError):
+            handle.seek(0)
+            handle.truncate()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def current_holder(plan: str) -> LockHolder:
+    """This process as a lock holder."""
+    return LockHolder(
+        pid=os.getpid(),
+        user=getpass.getuser(),
+        host=socket.gethostname(),
+        plan=plan,
+        command=" ".join(sys.argv),
+        started=datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        return str(LockHolder(**json.loads(text)))
+    except (ValueError, TypeError):
+        # The holder is between flock() and writing its record, or the file is foreign.
+        return "another process (no holder record yet)"
