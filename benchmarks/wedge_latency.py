@@ -8,6 +8,7 @@ milestone: its overshoot past the timeout, and what it reports (a bare TIMEOUT, 
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import tempfile
@@ -48,9 +49,9 @@ def main() -> None:
         (tmp / "boot.script").write_text(SCRIPT)
         (tmp / "plan.toml").write_text(PLAN)
         scripted = ROOT / "tests" / "scripts" / "scripted_board.py"
-        (tmp / "board.toml").write_text(
-            f'name = "scripted"\ntarget = "process"\ncommand = ["{sys.executable}", "{scripted}", "{tmp / "boot.script"}"]\n'
-        )
+        command = [sys.executable, str(scripted), str(tmp / "boot.script")]
+        board_text = f'name = "scripted"\ntarget = "process"\ncommand = {json.dumps(command)}\n'
+        (tmp / "board.toml").write_text(board_text)
         plan, board = load_plan(tmp / "plan.toml"), load_board(str(tmp / "board.toml"))
         overshoot = []
         for index in range(RUNS):
