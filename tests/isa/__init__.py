@@ -1,0 +1,1 @@
+"""ISA test programs and the differential test that runs them on QEMU and the emulator."""
