@@ -315,8 +315,10 @@ class Console:
         best: tuple[int, int, Match[str], Watch] | None = None
         for order, watch in enumerate(watches):
             found = _first_line_match(watch.regex, text, 0, end_complete)
-            if found and (best is None or (found.start(), order) < (best[0], best[1])):
-                best = (found.start(), order, found, watch)
+            # The earliest line wins; on one line, the earlier watch (a fail pattern) wins.
+            line_start = text.rfind("\n", 0, found.start()) + 1 if found else 0
+            if found and (best is None or (line_start, order) < (best[0], best[1])):
+                best = (line_start, order, found, watch)
         if best is None:
             window = max(end_complete, len(text) - PARTIAL_WINDOW)
             for order, watch in enumerate(watches):
@@ -326,12 +328,13 @@ class Console:
                 # A match that reaches the end of the text could still grow: wait for a pause.
                 if found and found.end() == len(text) and not settled:
                     continue
-                if found and (best is None or (found.start(), order) < (best[0], best[1])):
+                if found and (best is None or order < best[1]):
                     best = (found.start(), order, found, watch)
         if best is None:
             pending.drop(end_complete)
             return None
-        start, _order, found, watch = best
+        _line, _order, found, watch = best
+        start = found.start()
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", start)
         line = text[line_start : line_end if line_end >= 0 else len(text)]

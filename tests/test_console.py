@@ -1,0 +1,139 @@
+"""The console engine on a real pipe: line semantics, partial lines, priorities, bounded memory."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import console as engine
+from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
+from harness.errors import TransportClosed
+
+
+class PipeTransport:
+    """A console transport over an OS pipe: the test writes, the engine reads."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+
+    def read(self, size: int, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.read_fd], [], [], timeout)
+        if not ready:
+            return b""
+        data = os.read(self.read_fd, size)
+        if not data:
+            raise TransportClosed("pipe closed")
+        return data
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+
+    def feed(self, data: bytes) -> None:
+        os.write(self.write_fd, data)
+
+
+@pytest.fixture
+def pipe(tmp_path: Path):
+    transport = PipeTransport()
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files)
+    console.start()
+    yield transport, console
+    os.close(transport.write_fd)
+    console.stop()
+    files.close()
+
+
+def expect(pattern: str, kind: str = "expect", partial: bool = True) -> Watch:
+    return Watch(pattern, kind, re.compile(pattern, re.MULTILINE), partial)
+
+
+def test_prompt_on_unfinished_line_matches(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"U-Boot 2023.01\r\n=> ")
+    hit = console.wait_for([expect(r"=> $")], deadline=5)
+    assert isinstance(hit, Matched) and hit.line == "=> "
+
+
+def test_unfinished_line_is_not_captured_half_way(pipe) -> None:
+    transport, console = pipe
+
+    def later() -> None:
+        transport.feed(b"Platform Name : ri")
+        time.sleep(0.02)
+        transport.feed(b"scv-virtio,qemu\r\n")
+
+    threading.Thread(target=later).start()
+    hit = console.wait_for([expect(r"^Platform Name\s*: (?P<p>.+?)\s*$")], deadline=5)
+    assert isinstance(hit, Matched) and hit.groups == {"p": "riscv-virtio,qemu"}
+
+
+def test_no_match_across_lines_and_crlf_variants(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"alpha\r\r\nbeta\r")
+    transport.feed(b"\nalpha   beta\r\n")
+    hit = console.wait_for([expect(r"alpha\s+beta$")], deadline=5)
+    assert isinstance(hit, Matched) and hit.line == "alpha   beta"
+    assert [line for _t, line in console.last_lines(5)] == ["alpha", "beta", "alpha   beta"]
+
+
+def test_fail_pattern_wins_on_the_same_line_and_earlier_lines_win(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"login: Kernel panic - not syncing: boom\r\nlogin: \r\n")
+    hit = console.wait_for([expect("Kernel panic", "fail", False), expect("login: ")], deadline=5)
+    assert isinstance(hit, Matched) and hit.watch.kind == "fail"
+    transport.feed(b"one\r\nKernel panic - not syncing: two\r\n")
+    hit = console.wait_for([expect("Kernel panic", "fail", False), expect("^one$")], deadline=5)
+    assert isinstance(hit, Matched) and hit.watch.kind == "expect"
+
+
+def test_matching_continues_after_the_match_on_the_same_line(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"Hit any key to stop autoboot:  2 \r\n")
+    assert isinstance(console.wait_for([expect("Hit any key")], deadline=5), Matched)
+    rest = console.wait_for([expect(r"autoboot:\s+(?P<n>\d)")], deadline=5)
+    assert isinstance(rest, Matched) and rest.groups == {"n": "2"}
+    again = console.wait_for([expect("Hit any key")], deadline=console.now() + 0.3)
+    assert isinstance(again, TimedOut), "a consumed match was found twice"
+    transport.feed(b"abc def\r\n")
+    first = console.wait_for([expect("abc")], deadline=5)
+    second = console.wait_for([expect("def")], deadline=5)
+    assert isinstance(first, Matched) and isinstance(second, Matched)
+
+
+def test_silence_deadline_and_close(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"last words\r\n")
+    start = time.monotonic()
+    outcome = console.wait_for([expect("never")], silence=0.3, deadline=10)
+    assert isinstance(outcome, Quiet) and 0.25 < time.monotonic() - start < 0.8
+    outcome = console.wait_for([expect("never")], deadline=console.now() + 0.2)
+    assert isinstance(outcome, TimedOut)
+    os.close(transport.write_fd)
+    transport.write_fd = os.open(os.devnull, os.O_WRONLY)
+    outcome = console.wait_for([expect("never")], deadline=console.now() + 5)
+    assert isinstance(outcome, Closed) and "pipe closed" in outcome.reason
+
+
+def test_pending_text_is_bounded_and_logs_keep_everything(pipe, tmp_path: Path, monkeypatch) -> None:
+    transport, console = pipe
+    monkeypatch.setattr(engine, "PENDING_LIMIT", 64 * 1024)
+    line = b"x" * 99 + b"\n"
+    for _ in range(20):
+        transport.feed(line * 100)
+    transport.feed(b"END\n")
+    hit = console.wait_for([expect("^END$")], deadline=10)
+    assert isinstance(hit, Matched)
+    assert console.bytes_received == 20 * 100 * 100 + 4
+    time.sleep(0.1)
+    assert (tmp_path / "console.raw").stat().st_size == console.bytes_received
+    assert (tmp_path / "console.log").read_text().count("\n") == 2001
