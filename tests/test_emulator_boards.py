@@ -1,0 +1,55 @@
+"""The smoke plan on the in-repo emulator, through the same runner path as QEMU and the board."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
+UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
+
+pytestmark = pytest.mark.skipif(
+    not FIRMWARE.is_file() or not UBOOT.is_file(), reason="needs Debian's opensbi and u-boot-qemu (make deps)"
+)
+
+
+@pytest.mark.parametrize(
+    ("board", "platform"),
+    [("emulator-virt", "riscv-virtio,qemu"), ("emulator-unmatched", "SiFive HiFive Unmatched A00 (hartbeat emulator)")],
+)
+def test_uboot_smoke_on_the_emulator(tmp_path: Path, board: str, platform: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "uboot-smoke", "--board", board, "--out", str(tmp_path / "run")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["verdict"]["kind"] == "pass"
+    assert report["target"]["kind"] == "emulator"
+    assert report["fallback"] is None
+    captures = {k: v for m in report["milestones"] for k, v in m["captures"].items()}
+    assert captures["platform"] == platform
+    assert captures["version"].startswith("2023.01")
+    assert report["milestones"][-1]["name"] == "power-off"
+
+
+def test_listing_boards_and_plans() -> None:
+    boards = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "boards"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert boards.returncode == 0
+    for name in ("qemu-virt", "qemu-sifive-u", "emulator-virt", "emulator-unmatched"):
+        assert any(line.split()[0] == name for line in boards.stdout.splitlines())
+    assert "INVALID" not in boards.stdout
+    plans = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "plans"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "uboot-smoke" in plans.stdout and " 9 milestones" in plans.stdout
