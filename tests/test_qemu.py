@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +26,13 @@ pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-riscv64") is None or not FIRMWARE.is_file() or not UBOOT.is_file(),
     reason="needs qemu-system-misc, opensbi and u-boot-qemu (installed by `make deps`)",
 )
+
+
+def run_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest in a child process, with run folders under ``tmp_path/runs``."""
+    command = [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"]
+    command += ["--hartbeat-runs", str(tmp_path / "runs")]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def hartbeat(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -125,26 +131,7 @@ def test_missing_qemu_or_firmware_is_a_skip(tmp_path: Path, option: str | None, 
 
 def test_pytest_plugin_runs_plans_and_writes_junit(tmp_path: Path) -> None:
     xml = tmp_path / "out.xml"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "testplans/",
-            "--board",
-            "qemu-virt",
-            f"--junitxml={xml}",
-            "-q",
-            "--hartbeat-runs",
-            str(tmp_path / "runs"),
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_pytest(tmp_path, "testplans/", "--board", "qemu-virt", f"--junitxml={xml}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = xml.read_text()
     for plan in (ROOT / "testplans").glob("*.toml"):
@@ -159,25 +146,7 @@ def test_pytest_plugin_reports_a_failing_plan_with_its_verdict(tmp_path: Path) -
         'name = "never-login"\nsilence = "2s"\n[[milestone]]\nname = "opensbi"\nexpect = "OpenSBI"\n'
         '[[milestone]]\nname = "login"\nexpect = "login: $"\nwithin = "60s"\n'
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(plans),
-            "--board",
-            "qemu-virt",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--hartbeat-runs",
-            str(tmp_path / "runs"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_pytest(tmp_path, str(plans), "--board", "qemu-virt")
     assert proc.returncode == 1
     # Autoboot keeps U-Boot talking (bus scans, network retries) then it waits at the prompt: a wedge.
     assert "never-login on qemu-virt: WEDGE" in proc.stdout
@@ -195,29 +164,8 @@ def test_console_fixture_runs_commands_with_exit_status(tmp_path: Path) -> None:
         "    assert console.run('false').status == 1\n"
         "    assert target.describe()['kind'] == 'qemu'\n"
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(test_file),
-            "--board",
-            "qemu-virt",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--hartbeat-runs",
-            str(tmp_path / "runs"),
-            "--rootdir",
-            str(ROOT),
-            "-c",
-            str(ROOT / "pyproject.toml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ},
+    proc = run_pytest(
+        tmp_path, str(test_file), "--board", "qemu-virt", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     reports = list((tmp_path / "runs").glob("*/report.json"))
