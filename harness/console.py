@@ -13,6 +13,7 @@ line, and also tries patterns on the pending partial line, because prompts end w
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 import time
 from collections import deque
@@ -38,6 +39,9 @@ PENDING_LIMIT = 16 * 1024 * 1024
 # this long: a prompt is followed by silence, while a line cut by a read boundary is completed
 # within microseconds. Without it, `Name : (?P<x>.+)$` would capture a line half-way.
 PARTIAL_SETTLE = 0.05
+# A Linux printk timestamp, and the empty position before one that is not at a line start.
+_KMSG = re.compile(r"\[\s*\d+\.\d{6}\] ")
+_KMSG_MIDLINE = re.compile(r"(?<=[^\n])(?=\[\s*\d+\.\d{6}\] )")
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,8 @@ class Console:
         self._carry_cr = text[len(stripped) :]
         # str.replace runs at memory speed; a regex for \r+\n was the engine's slowest step.
         text = stripped.replace("\r\r\n", "\n").replace("\r\n", "\n") if "\r" in stripped else stripped
+        if "] " in text:
+            text = self._split_kernel_messages(text)
         with self._cond:
             t = now - self._t0
             self._last_byte = now
@@ -235,6 +241,14 @@ class Console:
                     self._files.log.flush()
             self._arrived.append((t, text))
             self._cond.notify_all()
+
+    def _split_kernel_messages(self, text: str) -> str:
+        # A kernel message printed into the middle of a prompt ("login: [   12.345678] random:
+        # crng init done") would hide the prompt from `login: $`; it goes on a line of its own.
+        text = _KMSG_MIDLINE.sub("\n", text)
+        if self._partial and _KMSG.match(text):
+            text = "\n" + text
+        return text
 
     def _finish(self, reason: str) -> None:
         with self._cond:

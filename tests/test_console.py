@@ -137,3 +137,18 @@ def test_pending_text_is_bounded_and_logs_keep_everything(pipe, tmp_path: Path, 
     time.sleep(0.1)
     assert (tmp_path / "console.raw").stat().st_size == console.bytes_received
     assert (tmp_path / "console.log").read_text().count("\n") == 2001
+
+
+def test_kernel_message_inside_a_prompt_line_does_not_hide_the_prompt(pipe) -> None:
+    transport, console = pipe
+    transport.feed(
+        b"Debian GNU/Linux 12 unmatched ttySIF0\r\n\r\nunmatched login: [   12.345678] random: crng init done\r\n"
+    )
+    hit = console.wait_for([expect(r"login: $")], deadline=2)
+    assert isinstance(hit, Matched), hit
+    transport.feed(b"# ")
+    transport.feed(b"[   13.000001] EXT4-fs (nvme0n1p2): mounted\r\n")
+    hit = console.wait_for([expect(r"^# $")], deadline=2)
+    assert isinstance(hit, Matched), hit
+    lines = [line for _t, line in console.last_lines(3)]
+    assert lines == ["[   12.345678] random: crng init done", "# ", "[   13.000001] EXT4-fs (nvme0n1p2): mounted"]
