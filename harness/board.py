@@ -32,6 +32,8 @@ TOP_LEVEL_KEYS = {
     "images",
     "variables",
 }
+# Image slot values that are words, not files: the target's own default.
+NOT_A_FILE = {"none", "default", ""}
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -141,6 +143,12 @@ def apply_overrides(document: dict[str, Any], overrides: Iterable[tuple[str, str
     return result
 
 
+def _anchor(value: str, folder: Path) -> str:
+    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
+        return value
+    return str((folder / value).resolve())
+
+
 def _positive(root: Section, key: str) -> float:
     value = root.number(key, 1.0) or 0.0
     if value <= 0:
@@ -160,9 +168,11 @@ def load_board(
     root = Section(document, path)
     target = root.str("target", required=True) or ""
     image_section = root.table("images")
-    slots = {slot: image_section.str(slot, required=True) or "" for slot in image_section.data}
+    # A relative image path in a profile is relative to the profile's folder (it travels with
+    # it); one given on the command line is relative to where the command runs.
+    slots = {slot: _anchor(image_section.str(slot, required=True) or "", path.parent) for slot in image_section.data}
     for slot, value in images:
-        slots[slot] = value
+        slots[slot] = _anchor(value, Path.cwd())
     variables_section = root.table("variables")
     variables = {}
     for key, value in variables_section.data.items():

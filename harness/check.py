@@ -14,12 +14,10 @@ from pathlib import Path
 
 import fdt
 
-from harness.board import Board
+from harness.board import NOT_A_FILE, Board
 from harness.errors import ConfigError
 from harness.plan import Plan
 from harness.targets import KINDS
-
-NOT_A_FILE = {"none", "default", ""}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.bisect_cli import add_parser as add_bisect
 from harness.board import load_board, parse_assignments, resolve, search_path
 from harness.check import preboot_findings
 from harness.errors import ConfigError, HartbeatError
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("boards", help="list the board profiles")
     sub.add_parser("plans", help="list the testplans")
+    add_bisect(sub)
     return parser
 
 
@@ -123,6 +125,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``hartbeat run``: check, boot, decide, report."""
     plan, board, images, variables = _load(args)
+    if not plan.runs_on(board.name):
+        print(
+            f"hartbeat: warning: plan {plan.name} is written for boards {', '.join(plan.boards)}, "
+            f"running it on {board.name} as asked",
+            file=sys.stderr,
+        )
     findings = preboot_findings(plan, board, variables)
     errors = [f for f in findings if f.level == "error"]
     for finding in findings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -79,6 +80,11 @@ class Plan:
     fails: tuple[FailPattern, ...]
     resets: tuple[re.Pattern[str], ...]
     variables: dict[str, str] = field(default_factory=dict)
+    boards: tuple[str, ...] = ()
+
+    def runs_on(self, board_name: str) -> bool:
+        """True when the plan names no boards, or one of its ``boards`` patterns matches."""
+        return not self.boards or any(fnmatch.fnmatchcase(board_name, pattern) for pattern in self.boards)
 
     def scaled(self, factor: float) -> Plan:
         """The plan with every duration multiplied by ``factor`` (a slow target's ``time_scale``)."""
@@ -124,6 +130,7 @@ def load_plan(path: Path) -> Plan:
             raise variables_section.error(key, f"expected a string or number, got {value!r}")
         variables[key] = str(value)
 
+    boards = tuple(root.str_list("boards"))
     root.reject_unknown()
     return Plan(
         name=name,
@@ -135,6 +142,7 @@ def load_plan(path: Path) -> Plan:
         fails=tuple(fails),
         resets=resets,
         variables=variables,
+        boards=boards,
     )
 
 

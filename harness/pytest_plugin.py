@@ -95,6 +95,8 @@ class PlanItem(pytest.Item):
     def runtest(self) -> None:
         """Boot, watch, decide."""
         board = _board(self.config)
+        if not self.plan.runs_on(board.name):
+            pytest.skip(f"plan {self.plan.name} is for boards {', '.join(self.plan.boards)}, not {board.name}")
         variables = run_variables(
             self.plan, board, dict(parse_assignments(self.config.getoption("hartbeat_var"), "--hartbeat-var"))
         )

@@ -24,6 +24,7 @@ from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, Watch
 from harness.errors import HartbeatError, TargetError, TargetUnavailable
 from harness.plan import Milestone, Plan
 from harness.report import write_report
+from harness.ssh import board_step_hooks, deploy_for_board
 from harness.targets import Target, make_target
 from harness.verdict import Kind, Verdict, last_meaningful
 
@@ -159,7 +160,7 @@ class Runner:
         for slot, path in image_paths(board, self.variables).items():
             if not path.is_file():
                 raise TargetUnavailable(f"image slot {slot!r}: {path} does not exist")
-        target = make_target(board, self.variables)
+        target = make_target(board, {**self.variables, "plan": self.plan.name})
         target.check_available()
         self._target = target
         return target
@@ -193,8 +194,12 @@ class Runner:
         write_report(self._result(Verdict(Kind.ERROR, "run did not finish: hartbeat was killed")))
         target = self._select_target()
         self.plan = self.plan.scaled(self.board.time_scale)
+        # The profile that won (maybe the fallback) decides the SSH steps and the deploy.
+        self.step_hooks = {**board_step_hooks(self.board, self.out_dir, self._last_name), **self.step_hooks}
         self.console = Console(target.console(), self._files, send_delay=self.board.send_delay)
         self.console.start()
+        # After the console (and so the board's lock) is taken, before the power cycle boots it.
+        deploy_for_board(self.board, self.variables, self.out_dir)
         self.console.mark_power_on()
         target.power_on()
         return self.console

@@ -10,6 +10,7 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
+from harness import ssh
 from harness.board import Board
 from harness.errors import ConfigError
 from harness.targets.base import Target, Transport
@@ -31,8 +32,12 @@ def _module(board: Board) -> ModuleType:
 
 
 def validate_board(board: Board) -> set[str]:
-    """Validate the target-specific part of a board; returns the top-level keys it uses."""
-    return _module(board).validate(board)
+    """Validate the target-specific part of a board and its ``[ssh]``/``[deploy]`` sections.
+
+    Returns the top-level keys they use. SSH checks and deploys work on any target: a QEMU
+    guest with a forwarded port is as good a place to run them as a board.
+    """
+    return _module(board).validate(board) | ssh.validate(board)
 
 
 def make_target(board: Board, extra: Mapping[str, str] | None = None) -> Target:

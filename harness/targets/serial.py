@@ -1,0 +1,279 @@
+"""The ``serial`` target: a real board, its console on a serial port, its power on a switch.
+
+The console is anything pyserial's ``serial_for_url`` opens: a local tty (``/dev/ttyUSB1``, the
+Unmatched's console on its FTDI chip), ``rfc2217://host:port`` (ser2net) or ``socket://``. It is
+opened, under a per-port lock, before the power cycle so the first bytes of SPL are never lost,
+and reopened when it vanishes (a USB serial adapter may disappear while the board is off); if
+it does not come back within ``reopen_timeout`` the run ends as ``error`` with its log kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import serial
+import serial.rfc2217
+
+from harness.board import Board
+from harness.check import Finding
+from harness.errors import TargetError, TargetUnavailable, TransportClosed
+from harness.lock import BoardLock
+from harness.power import Power, power_from_board
+
+DEFAULT_BAUDRATE = 115200
+DEFAULT_REOPEN_TIMEOUT = 10.0
+# How often a vanished port is looked for again; short, because a board that was just switched
+# on prints its first line within milliseconds of the port coming back.
+REOPEN_INTERVAL = 0.05
+
+PortOpener = Callable[[], serial.SerialBase]
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """``[serial]``: where the console is and how long a vanished port is waited for."""
+
+    port: str
+    baudrate: int = DEFAULT_BAUDRATE
+    reopen_timeout: float = DEFAULT_REOPEN_TIMEOUT
+
+    @property
+    def is_local(self) -> bool:
+        """A device path rather than a pyserial URL (``rfc2217://``, ``socket://`` ...)."""
+        return "://" not in self.port
+
+
+class KeepingRfc2217(serial.rfc2217.Serial):
+    """An RFC2217 client that keeps what arrives while it negotiates.
+
+    pyserial purges its input at the end of ``open()``; ser2net opens the device as soon as the
+    TCP connection is up, so a board switched on while the console reconnects would lose its
+    first lines (SPL, OpenSBI) in that purge.
+    """
+
+    _opening = False
+
+    def open(self) -> None:
+        """Connect and negotiate, without the final purge."""
+        self._opening = True
+        try:
+            super().open()
+        finally:
+            self._opening = False
+
+    def reset_input_buffer(self) -> None:
+        """Discard buffered input, except during :meth:`open`."""
+        if not self._opening:
+            super().reset_input_buffer()
+
+
+@dataclass(frozen=True)
+class Reopened:
+    """The console vanished ``lost_for`` seconds and came back (reported for diagnosis)."""
+
+    reason: str
+    lost_for: float
+
+
+class SerialTransport:
+    """A serial console that survives the port vanishing for up to ``reopen_timeout`` seconds."""
+
+    def __init__(self, url: str, opener: PortOpener, reopen_timeout: float) -> None:
+        self.url = url
+        self._opener = opener
+        self._reopen_timeout = reopen_timeout
+        self._port: serial.SerialBase | None = None
+        self._lost_at: float | None = None
+        self._lost_reason = ""
+        self._closed = False
+        self.reopened: list[Reopened] = []
+
+    def open(self) -> None:
+        """Open the port now; :class:`TargetError` when that fails."""
+        try:
+            self._port = self._opener()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise TargetError(f"cannot open console {self.url}: {exc}") from None
+
+    def read(self, size: int, timeout: float) -> bytes:
+        """Bytes from the port; ``b""`` on timeout or while a vanished port is waited for."""
+        if self._closed:
+            raise TransportClosed(f"console {self.url} closed")
+        port = self._port
+        if port is None:
+            return self._reopen(timeout)
+        try:
+            if port.timeout != timeout:
+                port.timeout = timeout
+            data = port.read(1)
+            waiting = port.in_waiting if data else 0
+            while waiting and len(data) < size:
+                data += port.read(min(waiting, size - len(data)))
+                waiting = port.in_waiting
+            return data
+        except (serial.SerialException, OSError) as exc:
+            if self._closed:
+                raise TransportClosed(f"console {self.url} closed") from None
+            self._lose(port, str(exc))
+            return b""
+
+    def _lose(self, port: serial.SerialBase, reason: str) -> None:
+        self._port = None
+        self._lost_at = time.monotonic()
+        self._lost_reason = reason
+        # The device is gone; closing only releases the file descriptor.
+        with contextlib.suppress(serial.SerialException, OSError):
+            port.close()
+
+    def _reopen(self, timeout: float) -> bytes:
+        lost_at = self._lost_at if self._lost_at is not None else time.monotonic()
+        try:
+            self._port = self._opener()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            lost_for = time.monotonic() - lost_at
+            if lost_for >= self._reopen_timeout:
+                raise TransportClosed(
+                    f"console {self.url} vanished ({self._lost_reason}) and did not come back within "
+                    f"{self._reopen_timeout:g} s (last try: {exc})"
+                ) from None
+            time.sleep(min(timeout, REOPEN_INTERVAL))
+            return b""
+        self.reopened.append(Reopened(self._lost_reason, round(time.monotonic() - lost_at, 3)))
+        self._lost_at = None
+        return b""
+
+    def write(self, data: bytes) -> None:
+        """Send bytes; :class:`TargetError` while the port is gone."""
+        port = self._port
+        if port is None or self._closed:
+            raise TargetError(f"cannot type: console {self.url} is not open ({self._lost_reason or 'closed'})")
+        try:
+            port.write(data)
+            port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise TargetError(f"cannot type into console {self.url}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the port for good; later reads raise :class:`TransportClosed`."""
+        self._closed = True
+        port, self._port = self._port, None
+        if port is not None:
+            # Closing a vanished device fails; it is closed either way.
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+
+
+class SerialTarget:
+    """A board on a serial console with a power switch; one run at a time per port."""
+
+    kind = "serial"
+
+    def __init__(self, name: str, settings: SerialSettings, power: Power, *, plan: str = "") -> None:
+        self.name = name
+        self.settings = settings
+        self.power = power
+        self.plan = plan
+        self._lock = BoardLock(settings.port, board=name)
+        self._transport = SerialTransport(settings.port, self._open_port, settings.reopen_timeout)
+        self._opened = False
+
+    def _open_port(self) -> serial.SerialBase:
+        kwargs: dict[str, Any] = {"baudrate": self.settings.baudrate, "timeout": REOPEN_INTERVAL}
+        if self.settings.is_local:
+            # Also keeps out terminal programs that honour flock (picocom, tio).
+            kwargs["exclusive"] = True
+        if self.settings.port.startswith("rfc2217://"):
+            return KeepingRfc2217(self.settings.port, **kwargs)
+        return serial.serial_for_url(self.settings.port, **kwargs)
+
+    def check_available(self) -> None:
+        """A local port must exist; a network console is only known once it is opened."""
+        if self.settings.is_local and not os.path.exists(self.settings.port):
+            raise TargetUnavailable(
+                f"{self.name}: serial port {self.settings.port} does not exist "
+                "(is the board's USB cable plugged in? see `ls /dev/serial/by-id/`)"
+            )
+
+    def console(self) -> SerialTransport:
+        """Take the board's lock and open its console (before any power is switched)."""
+        if not self._opened:
+            self._lock.acquire(self.plan)
+            try:
+                self._transport.open()
+            except TargetError:
+                self._lock.release()
+                raise
+            self._opened = True
+        return self._transport
+
+    def power_on(self) -> None:
+        """A power cycle, not just "on": the board may have been left running by someone."""
+        if not self._opened:
+            raise TargetError(f"{self.name}: console not open; the runner opens it before power-on")
+        self.power.switch.cycle(self.power.off_time)
+
+    def power_off(self) -> None:
+        """Switch off, close the console, give the board back. Only the lock holder touches power."""
+        if not self._lock.held:
+            return
+        try:
+            self.power.switch.off()
+        finally:
+            self._transport.close()
+            self._lock.release()
+            self._opened = False
+
+    def describe(self) -> dict[str, Any]:
+        """Port, speed, power backend, and every time the console vanished and came back."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "port": self.settings.port,
+            "baudrate": self.settings.baudrate,
+            "reopen_timeout": self.settings.reopen_timeout,
+            "power": {**self.power.switch.describe(), "off_time": self.power.off_time},
+            "lock": str(self._lock.path),
+            "console_reopened": [{"reason": r.reason, "lost_for": r.lost_for} for r in self._transport.reopened],
+        }
+
+
+def serial_settings(board: Board) -> SerialSettings:
+    """Read and check ``[serial]``."""
+    section = board.section("serial")
+    port = board.expand(section.str("port", required=True) or "", "serial.port")
+    baudrate = section.int("baudrate", DEFAULT_BAUDRATE)
+    if baudrate is None or baudrate <= 0:
+        raise section.error("baudrate", f"expected a positive integer such as 115200, got {baudrate!r}")
+    reopen_timeout = section.duration("reopen_timeout", DEFAULT_REOPEN_TIMEOUT, allow_zero=True)
+    section.reject_unknown()
+    return SerialSettings(
+        port=port,
+        baudrate=baudrate,
+        reopen_timeout=DEFAULT_REOPEN_TIMEOUT if reopen_timeout is None else reopen_timeout,
+    )
+
+
+def from_board(board: Board, extra: Mapping[str, str]) -> SerialTarget:
+    """A serial target from ``[serial]`` and ``[power]``; ``extra["plan"]`` goes into the lock record."""
+    return SerialTarget(board.name, serial_settings(board), power_from_board(board), plan=extra.get("plan", ""))
+
+
+def validate(board: Board) -> set[str]:
+    """Check ``[serial]`` and ``[power]``."""
+    serial_settings(board)
+    power_from_board(board)
+    return {"serial", "power"}
+
+
+def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
+    """Before boot: a missing local port means a skip (or the fallback), worth a warning."""
+    settings = serial_settings(board)
+    if settings.is_local and not os.path.exists(settings.port):
+        then = f"the run will use the fallback board {board.fallback}" if board.fallback else "the run will be a skip"
+        return [Finding("warning", str(board.path), "serial.port", f"{settings.port} does not exist; {then}")]
+    return []

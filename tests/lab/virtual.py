@@ -1,0 +1,319 @@
+"""The virtual lab: QEMU plays the board on a pseudo-terminal, with a switch, ser2net and sshd.
+
+Each piece stands in for real lab hardware, reached the way the harness reaches the real thing:
+
+* :class:`VirtualBoard` is QEMU with Debian's OpenSBI + U-Boot, its UART on a pty. A stable
+  symlink (``ttyLAB0``) points at the current pty, like ``/dev/serial/by-id/...``; it is
+  removed while the board is off, so every power cycle exercises "the port vanished".
+* :class:`PowerSwitchServer` is a smart plug on loopback HTTP (Tasmota-style ``/cm?cmnd=``).
+* :class:`Ser2net` exports the pty as RFC2217, :class:`Sshd` is a throw-away OpenSSH server.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import getpass
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+QEMU = "qemu-system-riscv64"
+OPENSBI = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
+UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
+# QEMU starts paused and runs once the console is attached: a real board's UART is wired
+# before it is powered, while a pty drops whatever is written before anyone opens it.
+ATTACH_TIMEOUT = 10.0
+
+
+def missing_tools(*tools: str) -> list[str]:
+    """The programs or files in ``tools`` that this machine lacks."""
+    return [tool for tool in tools if shutil.which(tool) is None and not Path(tool).exists()]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Wait until something listens on loopback ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def _opened_elsewhere(device: str, exclude_pid: int) -> bool:
+    """Whether a process other than ``exclude_pid`` has ``device`` open."""
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        if fd_dir.parent.name == str(exclude_pid):
+            continue
+        with contextlib.suppress(OSError):
+            for fd in fd_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == device:
+                        return True
+    return False
+
+
+class VirtualBoard:
+    """QEMU as a board; ``port`` is the stable symlink to its console."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = folder / "ttyLAB0"
+        self._sockets = Path(tempfile.mkdtemp(prefix="hb-lab-"))
+        self._process: subprocess.Popen[str] | None = None
+        self._idle_master: int | None = None
+        self.pty: str | None = None
+        self.boots = 0
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        """QEMU is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def plug_in(self) -> None:
+        """The console cable is in and the board is off: a silent port exists (a real FTDI does)."""
+        with self._lock:
+            master, slave = os.openpty()
+            self._idle_master = master
+            self._point_at(os.ttyname(slave))
+            os.close(slave)
+
+    def _point_at(self, device: str) -> None:
+        partial = self.port.with_name(self.port.name + ".new")
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        partial.symlink_to(device)
+        partial.replace(self.port)
+
+    def _unplug_idle(self) -> None:
+        master, self._idle_master = self._idle_master, None
+        if master is not None:
+            os.close(master)
+
+    def power_on(self) -> None:
+        """Start QEMU paused on a new pty, point the symlink at it, run once it is attached."""
+        with self._lock:
+            if self.running:
+                return
+            self._unplug_idle()
+            monitor = self._sockets / f"monitor-{self.boots}.sock"
+            process = subprocess.Popen(
+                [
+                    QEMU,
+                    *("-M", "virt", "-m", "256M", "-smp", "1"),
+                    *("-bios", str(OPENSBI), "-kernel", str(UBOOT)),
+                    *("-serial", "pty", "-display", "none", "-S"),
+                    *("-monitor", f"unix:{monitor},server=on,wait=off"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            found = re.search(r"(/dev/pts/\d+)", line)
+            if found is None:
+                process.kill()
+                raise RuntimeError(f"QEMU did not report its pty: {line!r}")
+            self._process, self.pty = process, found.group(1)
+            self.boots += 1
+            self._point_at(self.pty)
+            threading.Thread(target=self._run_when_attached, args=(process, self.pty, monitor), daemon=True).start()
+
+    def _run_when_attached(self, process: subprocess.Popen[str], pty: str, monitor: Path) -> None:
+        deadline = time.monotonic() + ATTACH_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None and not _opened_elsewhere(pty, process.pid):
+            time.sleep(0.01)
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as control:
+            control.connect(str(monitor))
+            control.sendall(b"cont\n")
+            time.sleep(0.1)
+
+    def power_off(self) -> None:
+        """Kill QEMU and remove the symlink: the console vanishes until the next power-on."""
+        with self._lock:
+            self._kill()
+            self._unplug_idle()
+            with contextlib.suppress(FileNotFoundError):
+                self.port.unlink()
+
+    def pull_console(self) -> None:
+        """The console cable is pulled mid-boot: QEMU, its pty and the device node go.
+
+        The symlink goes too: a dangling one could soon point at a pty number reused by another
+        process on this machine, a device that opens fine but is not the board.
+        """
+        with self._lock:
+            self._kill()
+            with contextlib.suppress(FileNotFoundError):
+                self.port.unlink()
+
+    def _kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Power off for good and remove the monitor sockets."""
+        self.power_off()
+        shutil.rmtree(self._sockets, ignore_errors=True)
+
+
+@dataclass
+class PowerSwitchServer:
+    """A Tasmota-like plug on loopback: ``/cm?cmnd=Power%20On`` / ``Power%20Off``, basic auth."""
+
+    board: VirtualBoard
+    user: str = "admin"
+    password: str = ""
+    requests: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        lab = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                lab.requests.append(self.path)
+                expected = "Basic " + base64.b64encode(f"{lab.user}:{lab.password}".encode()).decode()
+                if lab.password and self.headers.get("Authorization") != expected:
+                    self._reply(401, '{"WARNING":"Need user=<username>&password=<password>"}')
+                    return
+                command = parse_qs(urlsplit(self.path).query).get("cmnd", [""])[0].lower()
+                if command == "power on":
+                    lab.board.power_on()
+                elif command == "power off":
+                    lab.board.power_off()
+                elif command != "power":
+                    self._reply(400, '{"Command":"Unknown"}')
+                    return
+                self._reply(200, f'{{"POWER":"{"ON" if lab.board.running else "OFF"}"}}')
+
+            def _reply(self, status: int, body: str) -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test reads ``requests`` instead."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, command: str) -> str:
+        """The URL of a Tasmota command, e.g. ``Power On``."""
+        return f"http://127.0.0.1:{self.port}/cm?cmnd={command.replace(' ', '%20')}"
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class Ser2net:
+    """ser2net 4 exporting ``device`` as RFC2217 on a loopback port."""
+
+    def __init__(self, device: Path, folder: Path) -> None:
+        self.port = free_port()
+        config = folder / "ser2net.yaml"
+        config.write_text(
+            "%YAML 1.1\n---\n"
+            "connection: &lab\n"
+            f"  accepter: telnet(rfc2217),tcp,127.0.0.1,{self.port}\n"
+            f"  connector: serialdev,{device},115200n81,local\n"
+            "  options:\n"
+            "    kickolduser: true\n",
+            encoding="utf-8",
+        )
+        self.log = folder / "ser2net.log"
+        with self.log.open("w") as log:
+            # -u: no UUCP lock files in /var/lock; the harness has its own board lock.
+            self._process = subprocess.Popen(
+                ["ser2net", "-d", "-u", "-c", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.port)
+
+    @property
+    def url(self) -> str:
+        """The pyserial URL. A pty cannot set modem lines, so ser2net never acknowledges them."""
+        return f"rfc2217://127.0.0.1:{self.port}?ign_set_control"
+
+    def close(self) -> None:
+        """Stop ser2net (it ignores SIGTERM in debug mode, hence SIGKILL after a grace)."""
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+class Sshd:
+    """A throw-away OpenSSH server on loopback with its own host key and one authorised user key."""
+
+    def __init__(self, folder: Path, *, passphrase: str) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.host_key = folder / "ssh_host_ed25519_key"
+        self.user_key = folder / "id_ed25519"
+        self.passphrase = passphrase
+        for key, secret in ((self.host_key, ""), (self.user_key, passphrase)):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", secret, "-C", "hartbeat-lab", "-f", str(key)], check=True
+            )
+        authorized = folder / "authorized_keys"
+        authorized.write_text(self.user_key.with_suffix(".pub").read_text(), encoding="utf-8")
+        self.known_hosts = folder / "known_hosts"
+        host_public = self.host_key.with_name(self.host_key.name + ".pub").read_text().split()
+        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {host_public[0]} {host_public[1]}\n", encoding="utf-8")
+        config = folder / "sshd_config"
+        config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.host_key}\n"
+            f"AuthorizedKeysFile {authorized}\nPidFile none\nStrictModes no\nUsePAM no\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+            encoding="utf-8",
+        )
+        # sshd refuses to start without its privilege-separation folder.
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.log = folder / "sshd.log"
+        with self.log.open("w") as log:
+            self._process = subprocess.Popen(
+                ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_for_port(self.port)
+
+    @property
+    def user(self) -> str:
+        """The user the lab logs in as: whoever runs the tests (root in CI)."""
+        return getpass.getuser()
+
+    def close(self) -> None:
+        """Stop sshd."""
+        self._process.terminate()
+        self._process.wait(timeout=5)
