@@ -13,7 +13,6 @@ line, and also tries patterns on the pending partial line, because prompts end w
 from __future__ import annotations
 
 import codecs
-import re
 import threading
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from re import Match, Pattern
 from typing import IO
 
 from harness.errors import TargetError, TransportClosed
+from harness.interleave import untangle
 from harness.targets.base import Transport
 
 HISTORY_LINES = 200
@@ -39,9 +39,6 @@ PENDING_LIMIT = 16 * 1024 * 1024
 # this long: a prompt is followed by silence, while a line cut by a read boundary is completed
 # within microseconds. Without it, `Name : (?P<x>.+)$` would capture a line half-way.
 PARTIAL_SETTLE = 0.05
-# A Linux printk timestamp, and the empty position before one that is not at a line start.
-_KMSG = re.compile(r"\[\s*\d+\.\d{6}\] ")
-_KMSG_MIDLINE = re.compile(r"(?<=[^\n])(?=\[\s*\d+\.\d{6}\] )")
 
 
 @dataclass(frozen=True)
@@ -138,6 +135,13 @@ class _Pending:
             t = when
         return t
 
+    def insert(self, offset: int, text: str, t: float) -> None:
+        """Put ``text`` (arrived at ``t``) at ``offset``; what followed keeps its own time."""
+        after = self.time_at(offset) if offset < len(self.text) else t
+        shifted = [(start + len(text) if start >= offset else start, when) for start, when in self.times]
+        self.text = self.text[:offset] + text + self.text[offset:]
+        self.times = sorted([*shifted, (offset, t), (offset + len(text), after)])
+
     def drop(self, count: int) -> None:
         """Forget the first ``count`` characters."""
         if count <= 0:
@@ -175,7 +179,9 @@ class Console:
         self._partial = ""
         self._partial_t = 0.0
         self._carry_cr = ""
-        self._arrived: list[tuple[float, str]] = []
+        # (time, text, goes before the open line) in arrival order, for the matcher.
+        self._arrived: list[tuple[float, str, bool]] = []
+        self._held = ""
         self._pending = _Pending()
         self._t0 = time.monotonic()
         self._last_byte = self._t0
@@ -209,6 +215,8 @@ class Console:
                 return
             if data:
                 self._ingest(data, time.monotonic())
+            elif self._held:
+                self._release_held()
         self._finish("console stopped by the harness")
 
     def _ingest(self, data: bytes, now: float) -> None:
@@ -221,34 +229,44 @@ class Console:
         self._carry_cr = text[len(stripped) :]
         # str.replace runs at memory speed; a regex for \r+\n was the engine's slowest step.
         text = stripped.replace("\r\r\n", "\n").replace("\r\n", "\n") if "\r" in stripped else stripped
-        if "] " in text:
-            text = self._split_kernel_messages(text)
+        before = ""
+        if self._held or "[" in text:
+            untangled = untangle(self._partial, self._held + text)
+            before, text, self._held = untangled.before_open_line, untangled.text, untangled.held
         with self._cond:
-            t = now - self._t0
             self._last_byte = now
             self._bytes += len(data)
-            had_partial = bool(self._partial)
-            lines = (self._partial + text).split("\n")
-            complete, self._partial = lines[:-1], lines[-1]
-            if complete or not had_partial:
-                self._partial_t = t
-            if complete:
-                self._history.extend(zip(repeat(t), complete))
-                self._line_total += len(complete)
-                if self._files:
-                    prefix = f"[{t:12.6f}] "
-                    self._files.log.write(prefix + ("\n" + prefix).join(complete) + "\n")
-                    self._files.log.flush()
-            self._arrived.append((t, text))
-            self._cond.notify_all()
+            self._add_text(before, text, now - self._t0)
 
-    def _split_kernel_messages(self, text: str) -> str:
-        # A kernel message printed into the middle of a prompt ("login: [   12.345678] random:
-        # crng init done") would hide the prompt from `login: $`; it goes on a line of its own.
-        text = _KMSG_MIDLINE.sub("\n", text)
-        if self._partial and _KMSG.match(text):
-            text = "\n" + text
-        return text
+    def _release_held(self) -> None:
+        # Nothing followed what looked like the start of a kernel message: it was not one.
+        with self._cond:
+            if self._held and time.monotonic() - self._last_byte >= PARTIAL_SETTLE:
+                held, self._held = self._held, ""
+                self._add_text("", held, time.monotonic() - self._t0)
+
+    def _add_text(self, before_open_line: str, text: str, t: float) -> None:
+        """Log, remember and hand over decoded text (called with the lock held)."""
+        if before_open_line:
+            self._complete_lines(before_open_line.split("\n")[:-1], t)
+            self._arrived.append((t, before_open_line, True))
+        had_partial = bool(self._partial)
+        lines = (self._partial + text).split("\n")
+        complete, self._partial = lines[:-1], lines[-1]
+        if complete or not had_partial:
+            self._partial_t = t
+        if complete:
+            self._complete_lines(complete, t)
+        self._arrived.append((t, text, False))
+        self._cond.notify_all()
+
+    def _complete_lines(self, lines: list[str], t: float) -> None:
+        self._history.extend(zip(repeat(t), lines))
+        self._line_total += len(lines)
+        if self._files:
+            prefix = f"[{t:12.6f}] "
+            self._files.log.write(prefix + ("\n" + prefix).join(lines) + "\n")
+            self._files.log.flush()
 
     def _finish(self, reason: str) -> None:
         with self._cond:
@@ -312,9 +330,12 @@ class Console:
 
     def _take_arrived(self) -> None:
         pending = self._pending
-        for t, text in self._arrived:
-            pending.times.append((len(pending.text), t))
-            pending.text += text
+        for t, text, before_open_line in self._arrived:
+            if before_open_line:
+                pending.insert(pending.text.rfind("\n") + 1, text, t)
+            else:
+                pending.times.append((len(pending.text), t))
+                pending.text += text
         self._arrived.clear()
         overflow = len(pending.text) - PENDING_LIMIT
         if overflow > 0:

@@ -17,16 +17,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 
 from harness.board import Board
 from harness.config import Section
-from harness.console import Console
 from harness.errors import TargetError
 from harness.plan import Milestone
 from harness.verdict import Kind, Verdict
+
+if TYPE_CHECKING:
+    # Only for annotations: the console module imports the targets package, which imports this one.
+    from harness.console import Console
 
 log = logging.getLogger("hartbeat.ssh")
 
@@ -34,7 +37,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 RETRY_INTERVAL = 1.0
 OUTPUT_IN_REASON = 200
 NOT_A_FILE = {"none", "default", ""}
-StepHook = Callable[[Milestone, Console], Verdict | None]
+StepHook = Callable[[Milestone, "Console"], Verdict | None]
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,9 @@ def test_missing_image_is_reported_by_check_and_skipped_by_run(tmp_path: Path) -
     (tmp_path / "board.toml").write_text(GOOD_BOARD + '[images]\nkernel = "build/Image"\n')
     check = hartbeat("check", "plan.toml", "--board", "board.toml", cwd=tmp_path)
     assert check.returncode == 2
-    assert "board.toml: images.kernel: build/Image does not exist; build it or pass --image kernel=PATH" in check.stdout
+    # A relative image path in a profile is relative to the profile's folder.
+    missing = tmp_path / "build" / "Image"
+    assert f"board.toml: images.kernel: {missing} does not exist; build it or pass --image kernel=PATH" in check.stdout
     run = hartbeat("run", "plan.toml", "--board", "board.toml", "--out", "out", cwd=tmp_path)
     assert run.returncode == 125, run.stdout + run.stderr
     assert "SKIP" in run.stdout

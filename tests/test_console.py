@@ -139,16 +139,26 @@ def test_pending_text_is_bounded_and_logs_keep_everything(pipe, tmp_path: Path, 
     assert (tmp_path / "console.log").read_text().count("\n") == 2001
 
 
-def test_kernel_message_inside_a_prompt_line_does_not_hide_the_prompt(pipe) -> None:
+def test_kernel_messages_inside_a_prompt_line_go_on_lines_of_their_own(pipe) -> None:
     transport, console = pipe
-    transport.feed(
-        b"Debian GNU/Linux 12 unmatched ttySIF0\r\n\r\nunmatched login: [   12.345678] random: crng init done\r\n"
-    )
+    transport.feed(b"Debian GNU/Linux 12 unmatched ttySIF0\r\n\r\nunmatched lo")
+    transport.feed(b"[   12.345678] random: crng init done\r\ngin: ")
     hit = console.wait_for([expect(r"login: $")], deadline=2)
-    assert isinstance(hit, Matched), hit
-    transport.feed(b"# ")
-    transport.feed(b"[   13.000001] EXT4-fs (nvme0n1p2): mounted\r\n")
+    assert isinstance(hit, Matched) and hit.line == "unmatched login: ", hit
+    transport.feed(b"root\r\n# [   13.000001] EXT4-fs (nvme0n1p2): mounted\r\n")
     hit = console.wait_for([expect(r"^# $")], deadline=2)
     assert isinstance(hit, Matched), hit
-    lines = [line for _t, line in console.last_lines(3)]
-    assert lines == ["[   12.345678] random: crng init done", "# ", "[   13.000001] EXT4-fs (nvme0n1p2): mounted"]
+    lines = [line for _t, line in console.last_lines(4)]
+    assert lines == [
+        "[   12.345678] random: crng init done",
+        "unmatched login: root",
+        "[   13.000001] EXT4-fs (nvme0n1p2): mounted",
+        "# ",
+    ]
+
+
+def test_a_bracket_that_is_not_a_kernel_message_is_released(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"Select boot entry [1")
+    hit = console.wait_for([expect(r"entry \[1$")], deadline=2)
+    assert isinstance(hit, Matched), hit

@@ -2,13 +2,11 @@
 
 A board's kernel logs to the same console the login prompt is on, so ``login: `` is often
 followed on the same line by ``[   12.3] random: crng init done``, or even cut in two by it.
-The console engine puts a message that starts mid-line on a line of its own, which saves the
-first case; a prompt cut in two stays split (a strict xfail, see docs/real-board.md).
+The console engine moves a message that starts mid-line in front of the line it interrupted
+(harness/interleave.py), which saves both.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from harness.verdict import Kind
 
@@ -28,11 +26,6 @@ expect = 'login: $'
 within = "2s"
 """
 
-NEEDS_ENGINE = pytest.mark.xfail(
-    strict=True, reason="console engine does not yet rejoin a prompt cut in two by a kernel message"
-)
-
-
 def test_a_plain_prompt_matches(scripted_board, plan_file, run_plan):
     board = scripted_board("say Debian GNU/Linux 12 unmatched ttySIF0\nput unmatched login: \nhang\n")
     assert run_plan(plan_file(PLAN), board).verdict.kind is Kind.PASS
@@ -45,7 +38,6 @@ def test_prompt_followed_by_a_kernel_message_on_its_line(scripted_board, plan_fi
     assert run_plan(plan_file(PLAN), board).verdict.kind is Kind.PASS
 
 
-@NEEDS_ENGINE
 def test_prompt_cut_in_two_by_a_kernel_message(scripted_board, plan_file, run_plan):
     board = scripted_board(
         "say Debian GNU/Linux 12 unmatched ttySIF0\nsay unmatched lo[   12.345678] random: crng init done\n"
