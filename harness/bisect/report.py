@@ -1,0 +1,141 @@
+"""The answer of a bisect: first bad and last good build, the hang, every build tried; text and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+RESULT_NAME = "bisect.json"
+SCHEMA = "hartbeat.bisect/1"
+LAST_LINES = 10
+
+
+@dataclass(frozen=True)
+class Row:
+    """One build in the decision table."""
+
+    index: int
+    name: str
+    state: str
+    runs: int
+    seconds: float
+    verdicts: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Everything ``bisect.json`` holds; ``status`` is ``found`` or ``inconclusive``."""
+
+    status: str
+    reason: str
+    first_bad: str | None
+    last_good: str | None
+    remaining: tuple[str, ...]
+    signature: str | None
+    last_lines: tuple[str, ...]
+    rows: tuple[Row, ...]
+    total_boots: int
+    endpoint_boots: int
+    candidate_boots: int
+    wall_seconds: float
+    confidence: float
+    hang_rate: float
+    deterministic: bool
+    seed: int
+    out: str
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the culprit was found, 1 when the search ended without one."""
+        return 0 if self.status == "found" else 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+        data = asdict(self)
+        data["rows"] = [asdict(row) for row in self.rows]
+        return {"schema": SCHEMA, **data}
+
+    def write(self, folder: Path) -> Path:
+        """Write ``bisect.json`` into the bisect folder."""
+        path = folder / RESULT_NAME
+        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def text(self) -> str:
+        """The answer for a terminal."""
+        lines = [table(self.rows), ""]
+        if self.status == "found":
+            lines.append(f"first bad build: {self.first_bad}  (last good: {self.last_good})")
+        else:
+            lines.append(f"inconclusive: {self.reason}")
+            if self.remaining:
+                lines.append(f"the culprit is one of: {', '.join(self.remaining)}")
+        if self.signature:
+            lines.append(f"signature: {self.signature}")
+        if self.last_lines:
+            lines.append("last lines before the failure:")
+            lines.extend(f"  | {line}" for line in self.last_lines)
+        rate = "every boot (deterministic)" if self.deterministic else f"{self.hang_rate:.0%} of boots"
+        lines.append(
+            f"{self.total_boots} boots ({self.endpoint_boots} endpoint, {self.candidate_boots} candidate), "
+            f"{self.wall_seconds:.1f} s; hang shows in {rate}; confidence {self.confidence:.3f}; seed {self.seed}"
+        )
+        lines.append(f"details: {Path(self.out) / RESULT_NAME}")
+        return "\n".join(lines)
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The decision table, one line per build tried, in series order."""
+    header = f"{'#':>4}  {'build':24} {'state':7} {'runs':>4} {'seconds':>8}  {'verdicts':24} note"
+    body = [
+        f"{row.index:>4}  {row.name:24} {row.state:7} {row.runs:>4} {row.seconds:>8.1f}  {row.verdicts:24} {row.note}"
+        for row in sorted(rows, key=lambda r: r.index)
+    ]
+    return "\n".join([header, *body])
+
+
+def rows_from_events(events: Sequence[dict[str, Any]]) -> list[Row]:
+    """The decision table from a log's events (``hartbeat bisect --replay``)."""
+    runs: dict[int, list[dict[str, Any]]] = {}
+    keys: dict[int, str] = {}
+    names: dict[int, str] = {}
+    decisions: dict[int, dict[str, Any]] = {}
+    for event in events:
+        kind = event.get("event")
+        if kind == "run":
+            runs.setdefault(event["index"], []).append(event)
+        elif kind == "build" and event.get("key"):
+            keys[event["index"]] = event["key"]
+        elif kind == "decision":
+            decisions[event["index"]] = event
+        if "index" in event:
+            names[event["index"]] = event["build"]
+    rows = []
+    for index in sorted(set(runs) | set(decisions)):
+        tried = runs.get(index, [])
+        kinds = Counter(run["verdict"]["kind"] for run in tried)
+        decision = decisions.get(index)
+        notes = []
+        if decision and decision.get("cached_from"):
+            notes.append(f"same artefacts as {decision['cached_from']}")
+        if index in keys and keys.get(index - 1) == keys[index]:
+            notes.append(f"no-op change: same artefacts as {names.get(index - 1, index - 1)}")
+        if decision and decision["state"] == "skip":
+            notes.append(decision.get("reason", ""))
+        rows.append(
+            Row(
+                index=index,
+                name=names[index],
+                state=decision["state"] if decision else "undecided",
+                runs=len(tried),
+                seconds=round(sum(run["seconds"] for run in tried), 3),
+                verdicts=" ".join(f"{kind}x{count}" for kind, count in sorted(kinds.items())) or "-",
+                note="; ".join(n for n in notes if n),
+            )
+        )
+    return rows

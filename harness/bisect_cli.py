@@ -1,0 +1,223 @@
+"""``hartbeat bisect``: the command line of the bisect package (options, checks, output)."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from harness.bisect.bisector import Bisector, Settings, open_journal
+from harness.bisect.criterion import BadIf
+from harness.bisect.journal import LOG_NAME, read_events
+from harness.bisect.report import RESULT_NAME, rows_from_events, table
+from harness.bisect.series import FolderSeries, GitSeries, Series
+from harness.board import Board, load_board, parse_assignments, resolve
+from harness.errors import ConfigError
+from harness.plan import load_plan
+from harness.runner import Interrupted, signals_raise
+
+COPYABLE_TARGETS = {"process", "qemu", "emulator"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``bisect`` and its options."""
+    parser = subparsers.add_parser(
+        "bisect",
+        help="find the first build of a series that hangs",
+        description="Boot builds of an ordered series to find the first one showing the bad endpoint's hang.",
+    )
+    parser.add_argument("plan", nargs="?", help="testplan name (in testplans/) or path")
+    parser.add_argument(
+        "--board",
+        "-b",
+        dest="boards",
+        action="append",
+        default=[],
+        help="board profile; repeat to use several targets at once",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a board profile key (repeatable)",
+    )
+    parser.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable {NAME} (repeatable)",
+    )
+    source = parser.add_argument_group("builds")
+    source.add_argument(
+        "--builds", type=Path, metavar="DIR", help="folder with one subfolder per build (builds.toml or name order)"
+    )
+    source.add_argument("--repo", type=Path, metavar="DIR", help="git checkout to build revisions from")
+    source.add_argument("--good", metavar="REV", help="with --repo: a revision that passes")
+    source.add_argument("--bad", metavar="REV", help="with --repo: a revision that hangs")
+    source.add_argument(
+        "--build", dest="build_command", metavar="COMMAND", help="with --repo: shell command that builds a worktree"
+    )
+    source.add_argument(
+        "--build-timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="a build taking longer is a skip (default 1800)",
+    )
+    source.add_argument(
+        "--artifact",
+        dest="artifacts",
+        action="append",
+        default=[],
+        metavar="SLOT=PATH",
+        help="the file filling an image slot, relative to a build (repeatable)",
+    )
+    decide = parser.add_argument_group("deciding")
+    decide.add_argument(
+        "--bad-if",
+        choices=[b.value for b in BadIf],
+        default=BadIf.SIGNATURE.value,
+        help="bad = the bad endpoint's signature (default), any wedge, or any failure",
+    )
+    decide.add_argument(
+        "--check-endpoints",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="boot both endpoints first (default on)",
+    )
+    decide.add_argument(
+        "--endpoint-runs",
+        type=int,
+        default=5,
+        metavar="N",
+        help="runs of the bad endpoint to learn how often it hangs (default 5)",
+    )
+    decide.add_argument(
+        "--miss",
+        type=float,
+        default=0.05,
+        metavar="P",
+        help="a build is good once the chance of missing the hang is under P (default 0.05)",
+    )
+    decide.add_argument(
+        "--seed", type=int, help="master seed; every run's seed derives from it (default random, printed)"
+    )
+    run = parser.add_argument_group("running")
+    run.add_argument(
+        "--jobs", "-j", type=int, default=1, metavar="N", help="boot N copies of a process/QEMU/emulator board at once"
+    )
+    run.add_argument("--out", type=Path, metavar="DIR", help="bisect folder (default runs/bisect-<time>)")
+    run.add_argument("--resume", action="store_true", help="continue the bisect in --out; nothing decided is rerun")
+    run.add_argument("--replay", type=Path, metavar="LOG", help="print the decision table of a bisect.log and exit")
+    parser.set_defaults(handler=cmd_bisect)
+
+
+def cmd_bisect(args: argparse.Namespace) -> int:
+    """The ``bisect`` handler: 0 culprit found, 1 inconclusive; errors raise (exit 2)."""
+    if args.replay is not None:
+        return replay(args.replay)
+    _check(args)
+    plan = load_plan(resolve(args.plan, "testplans"))
+    boards = _boards(args)
+    out = args.out or Path("runs") / f"bisect-{datetime.now():%Y%m%d-%H%M%S}"
+    seed = _seed(args, out)
+    series = _series(args, boards[0], out)
+    settings = Settings(
+        plan=plan,
+        boards=boards,
+        variables=dict(parse_assignments(args.variables, "--var")),
+        out=out,
+        seed=seed,
+        bad_if=BadIf(args.bad_if),
+        miss=args.miss,
+        endpoint_runs=args.endpoint_runs,
+        check_endpoints=args.check_endpoints,
+    )
+    journal, restored = open_journal(settings, series.names, args.resume)
+    print(
+        f"hartbeat bisect: {len(series.names)} builds, {len(boards)} target(s), seed {seed}, log {journal.path}",
+        file=sys.stderr,
+    )
+    try:
+        with signals_raise():
+            answer = Bisector(settings, series, journal, restored).run()
+    except (Interrupted, KeyboardInterrupt):
+        print(f"hartbeat bisect: stopped; continue with the same options and --resume --out {out}", file=sys.stderr)
+        raise
+    print(answer.text())
+    return answer.exit_code
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.plan or not args.boards:
+        raise ConfigError("bisect", "", "give a PLAN and --board (or --replay LOG)")
+    if (args.builds is None) == (args.repo is None):
+        raise ConfigError("bisect", "", "give exactly one of --builds DIR or --repo DIR")
+    if args.repo is not None and not (args.good and args.bad and args.build_command):
+        raise ConfigError("--repo", str(args.repo), "needs --good REV, --bad REV and --build COMMAND")
+    if not 0.0 < args.miss < 1.0:
+        raise ConfigError("--miss", str(args.miss), "expected a probability between 0 and 1, e.g. 0.05")
+    if args.endpoint_runs < 1:
+        raise ConfigError("--endpoint-runs", str(args.endpoint_runs), "expected at least 1")
+    if args.jobs < 1:
+        raise ConfigError("--jobs", str(args.jobs), "expected at least 1")
+    if args.jobs > 1 and len(args.boards) > 1:
+        raise ConfigError("--jobs", str(args.jobs), "give either several --board or --jobs N copies of one board")
+    if args.resume and args.out is None:
+        raise ConfigError("--resume", "", "needs --out DIR, the folder of the bisect to continue")
+
+
+def _boards(args: argparse.Namespace) -> tuple[Board, ...]:
+    overrides = parse_assignments(args.overrides, "--set")
+    boards = tuple(load_board(name, overrides=overrides) for name in args.boards)
+    if args.jobs > 1:
+        if boards[0].target not in COPYABLE_TARGETS:
+            raise ConfigError(
+                "--jobs",
+                str(args.jobs),
+                f"board {boards[0].name} is a {boards[0].target} target, which has one copy; "
+                "give --board once per real board instead",
+            )
+        boards = boards * args.jobs
+    return boards
+
+
+def _seed(args: argparse.Namespace, out: Path) -> int:
+    if not args.resume:
+        return args.seed if args.seed is not None else random.randrange(1 << 31)
+    logged = int(read_events(out / LOG_NAME)[0]["seed"])
+    if args.seed is not None and args.seed != logged:
+        raise ConfigError("--seed", str(args.seed), f"the bisect in {out} used seed {logged}; drop --seed to resume")
+    return logged
+
+
+def _series(args: argparse.Namespace, board: Board, out: Path) -> Series:
+    artifacts = dict(parse_assignments(args.artifacts, "--artifact"))
+    unknown = sorted(set(artifacts) - set(board.images))
+    if unknown:
+        known = ", ".join(sorted(board.images)) or "none"
+        raise ConfigError("--artifact", unknown[0], f"board {board.name} has no such image slot; its slots: {known}")
+    if args.builds is not None:
+        return FolderSeries(args.builds, tuple(board.images), artifacts)
+    return GitSeries(args.repo, args.good, args.bad, args.build_command, artifacts, out, args.build_timeout)
+
+
+def replay(log: Path) -> int:
+    """Print the decision table (and the answer, if the bisect finished) of a log."""
+    events = read_events(log)
+    print(table(rows_from_events(events)))
+    result = next((e for e in reversed(events) if e.get("event") == "result"), None)
+    if result is None:
+        print("(unfinished: no answer yet)")
+    elif result["status"] == "found":
+        print(f"first bad build: {result['first_bad']}  (last good: {result['last_good']})")
+        print(f"{result['total_boots']} boots, confidence {result['confidence']:.3f}; see {log.parent / RESULT_NAME}")
+    else:
+        print(f"inconclusive: {result['reason']}")
+    return 0

@@ -1,0 +1,60 @@
+"""A killed bisect resumes: nothing decided is rerun, and the answer is the same."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from scripted_series import make_series
+
+from conftest import REPO, bisect_args, hartbeat
+
+
+def decisions(log: Path) -> list[int]:
+    """The builds decided so far, from the log."""
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [e["index"] for e in events if e["event"] == "decision"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_resume_after_kill(tmp_path: Path, scripted: tuple[Path, Path], sig: signal.Signals) -> None:
+    builds = make_series(tmp_path, 32, culprit=11)
+    out = tmp_path / "out"
+    args = bisect_args(*scripted, builds, out, "--seed", "9", "--endpoint-runs", "2")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    log = out / "bisect.log"
+    deadline = time.monotonic() + 60
+    while (not log.exists() or len(decisions(log)) < 4) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(sig)
+    process.communicate(timeout=30)
+    decided_before = decisions(log)
+    assert len(decided_before) >= 4 and not (out / "bisect.json").exists()
+    runs_before = len([line for line in log.read_text().splitlines() if '"event": "run"' in line])
+
+    done = hartbeat(*bisect_args(*scripted, builds, out, "--resume", "--endpoint-runs", "2"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((out / "bisect.json").read_text())
+    assert result["first_bad"] == "build-011" and result["seed"] == 9
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    new_runs = [e for e in events if e["event"] == "run"][runs_before:]
+    assert not {e["index"] for e in new_runs} & set(decided_before), "a decided build was booted again"
+    assert max(Counter(decisions(log)).values()) == 1, "a build was decided twice"
+
+
+def test_resume_needs_the_same_options(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
+    builds = make_series(tmp_path, 4, culprit=2)
+    out = tmp_path / "out"
+    assert hartbeat(*bisect_args(*scripted, builds, out, "--endpoint-runs", "1")).returncode == 0
+    done = hartbeat(*bisect_args(*scripted, builds, out, "--resume", "--endpoint-runs", "1", "--miss", "0.01"))
+    assert done.returncode == 2 and "miss" in done.stderr
+    again = hartbeat(*bisect_args(*scripted, builds, out, "--endpoint-runs", "1"))
+    assert again.returncode == 2 and "--resume" in again.stderr

@@ -1,0 +1,121 @@
+"""Bisect over fast scripted series: deterministic, flaky, unrelated panics, no-op builds, usage."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from scripted_series import make_series, write_plan_and_board
+
+from conftest import bisect_args, hartbeat
+
+Bisect = Callable[..., tuple[int, dict[str, Any]]]
+
+
+def test_deterministic_hang_in_log2_candidate_boots(
+    tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect
+) -> None:
+    builds = make_series(tmp_path, 32, culprit=19)
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "1")
+    assert code == 0
+    assert (result["first_bad"], result["last_good"]) == ("build-019", "build-018")
+    assert result["candidate_boots"] <= math.ceil(math.log2(32))
+    assert result["signature"] == "wedge|usr-mounted|tm_msg 0x# <- TM_REQ_SPAWN exec level#.sh"
+    assert result["last_lines"][-1].startswith("tm_msg 0x11b")
+    assert result["confidence"] == 1.0 and result["deterministic"]
+
+
+def test_unrelated_panic_builds_are_skipped(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    builds = make_series(tmp_path, 32, culprit=21, panics=range(12, 18))
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "2", "--endpoint-runs", "2")
+    assert code == 0 and result["first_bad"] == "build-021"
+    states = {row["name"]: row for row in result["rows"]}
+    skipped = [name for name, row in states.items() if row["state"] == "skip"]
+    assert skipped and all(12 <= int(name[-3:]) < 18 for name in skipped)
+    assert all("panic" in states[name]["note"] for name in skipped)
+
+
+def test_skips_next_to_the_culprit_are_inconclusive(
+    tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect
+) -> None:
+    builds = make_series(tmp_path, 16, culprit=8, panics=range(6, 9))
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "3", "--endpoint-runs", "2")
+    assert code == 1 and result["status"] == "inconclusive"
+    assert result["remaining"] == ["build-006", "build-007", "build-008", "build-009"]
+
+
+def test_identical_builds_are_not_rerun(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    builds = make_series(tmp_path, 16, culprit=9, noops=range(2, 9))
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "4", "--endpoint-runs", "2")
+    assert code == 0 and result["first_bad"] == "build-009"
+    rows = {row["name"]: row for row in result["rows"]}
+    assert "no-op change" in rows["build-008"]["note"]
+    cached = [row for row in rows.values() if "same artefacts as" in row["note"] and row["runs"] == 0]
+    assert cached, "a candidate equal to a build already decided must come from the cache"
+
+
+def test_flaky_hang_found_in_20_of_20_trials(tmp_path: Path) -> None:
+    plan, board = write_plan_and_board(tmp_path, silence=0.5)
+    builds = make_series(tmp_path, 8, culprit=5, hang_percent=30)
+
+    def trial(seed: int) -> dict[str, Any]:
+        out = tmp_path / f"trial-{seed}"
+        extra = ("--seed", str(seed), "--miss", "0.005", "--endpoint-runs", "8")
+        done = hartbeat(*bisect_args(plan, board, builds, out, *extra), timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads((out / "bisect.json").read_text())
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(trial, range(1, 21)))
+    found = [r["first_bad"] for r in results]
+    confidences = [r["confidence"] for r in results]
+    print("confidences", confidences, "boots", [r["total_boots"] for r in results])
+    assert found == ["build-005"] * 20
+    assert min(confidences) >= 0.95
+    assert all(not r["deterministic"] for r in results)
+
+
+def test_three_jobs_find_the_same_culprit(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    builds = make_series(tmp_path, 32, culprit=5)
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "5", "--jobs", "3")
+    assert code == 0 and result["first_bad"] == "build-005"
+    run_folders = list((tmp_path / "out" / "runs").glob("*/*"))
+    assert len(run_folders) == result["total_boots"]
+
+
+def test_bad_if_wedge_without_endpoint_checks(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    builds = make_series(tmp_path, 16, culprit=3)
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--bad-if", "wedge", "--no-check-endpoints")
+    assert code == 0 and result["first_bad"] == "build-003" and result["endpoint_boots"] == 0
+
+
+def test_good_endpoint_that_hangs_is_inconclusive(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    builds = make_series(tmp_path, 8, culprit=0)
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "6", "--endpoint-runs", "2")
+    assert code == 1 and "good endpoint build-000 is not good" in result["reason"]
+
+
+def test_usage_errors_are_one_line_exit_2(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
+    plan, board = scripted
+    for args in (
+        ["bisect", str(plan), "--board", str(board)],
+        ["bisect", str(plan), "--board", str(board), "--builds", str(tmp_path / "nope")],
+        ["bisect", str(plan), "--board", str(board), "--builds", str(tmp_path), "--miss", "2"],
+        ["bisect", "--replay", str(tmp_path / "missing.log")],
+    ):
+        done = hartbeat(*args)
+        assert done.returncode == 2, done
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_replay_prints_the_table(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    builds = make_series(tmp_path, 8, culprit=4)
+    out = tmp_path / "out"
+    bisect(*scripted, builds, out, "--seed", "8", "--endpoint-runs", "2")
+    done = hartbeat("bisect", "--replay", str(out / "bisect.log"))
+    assert done.returncode == 0
+    assert "build-004" in done.stdout and "first bad build: build-004" in done.stdout
