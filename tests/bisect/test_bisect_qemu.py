@@ -1,4 +1,4 @@
-"""Acceptance under QEMU: a 32-build qsoe-sim series (images/qsoe-sim) with a deterministic wedge."""
+"""Acceptance under QEMU and the in-repo emulator: a 32-build qsoe-sim series with a deterministic wedge."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_qemu_series_culprit_in_log2_candidate_boots(tmp_path: Path) -> None:
+@pytest.mark.parametrize("board", ["qemu-qsoe", "emulator-qsoe"])
+def test_series_culprit_in_log2_candidate_boots(tmp_path: Path, board: str) -> None:
     series = tmp_path / "series"
     subprocess.run(
         [
@@ -41,7 +42,7 @@ def test_qemu_series_culprit_in_log2_candidate_boots(tmp_path: Path) -> None:
     )
     out = tmp_path / "out"
     done = hartbeat(
-        "bisect", "qsoe-boot", "--board", "qemu-qsoe", "--builds", str(series), "--artifact", "kernel=qsoe.elf",
+        "bisect", "qsoe-boot", "--board", board, "--builds", str(series), "--artifact", "kernel=qsoe.elf",
         "--out", str(out), "--seed", "11", "--endpoint-runs", "3",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
