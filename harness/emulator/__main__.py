@@ -1,0 +1,171 @@
+"""Command line: ``python -m harness.emulator`` with QEMU-like options.
+
+    python -m harness.emulator -M virt|unmatched [-smp N] [-m 256M] [-bios PATH|none]
+        [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
+        [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch]
+
+Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
+0x80000000 (the firmware) with a0 = hart id, a1 = DTB (near the top of RAM) and a2 = the
+fw_dynamic info block. ``-kernel`` goes to the first 2 MiB boundary after the firmware
+(0x80200000 for OpenSBI fw_jump) unless it is an ELF. With ``-bios none`` the kernel itself
+is the entry point of all harts. Without ``-bios`` Debian's OpenSBI fw_dynamic.bin is used.
+On ``unmatched``, ``-smp`` counts all harts including the S7 monitor core (default 5).
+
+The console is stdin/stdout (a terminal is switched to raw mode, so Ctrl-C reaches the guest
+as 0x03) or, with ``-serial pty``, a new pseudo-terminal announced on stderr.
+
+Exit status: 0 after a guest power-off (test device 0x5555, e.g. SBI system reset
+shutdown); N for the test device's failure code (0xN3333); 3 for a guest reset request
+with ``-no-reboot`` (without it the machine restarts, as QEMU does); 2 for a bad command
+line or an unreadable file; 128+signal on SIGTERM/SIGINT. ``HARTBEAT_EMU_STATS=1`` prints
+the instruction count and MIPS to stderr on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from typing import NoReturn
+
+from .bus import BusError
+from .console import Console, pty_console, stdio_console
+from .dts import DtcError
+from .loader import LoadError
+from .machine import MIB, Machine, MachineConfig
+
+USAGE_STATUS = 2
+
+
+class UsageError(Exception):
+    """A bad command line; reported as one line on stderr with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parse_size(text: str) -> int:
+    """Parse ``-m`` sizes: a bare number is MiB (as in QEMU); K/M/G suffixes accepted."""
+    value = text.strip().upper().removeprefix("SIZE=")
+    units = {"K": 1 << 10, "M": MIB, "G": 1 << 30}
+    scale = MIB
+    if value and value[-1] in units:
+        scale = units[value[-1]]
+        value = value[:-1]
+    elif value.endswith("B") and value[-2:-1] in units:
+        scale = units[value[-2]]
+        value = value[:-2]
+    try:
+        size = int(float(value) * scale)
+    except ValueError:
+        raise UsageError(f"invalid memory size '{text}'") from None
+    if size <= 0 or size % 4096 or size > 3 << 30:
+        raise UsageError(f"unsupported memory size '{text}'")
+    return size
+
+
+def parse_smp(text: str) -> int:
+    """Parse ``-smp N`` or ``-smp cpus=N,...``."""
+    first = text.split(",")[0].removeprefix("cpus=")
+    if not first.isdigit() or not 1 <= int(first) <= 32:
+        raise UsageError(f"invalid -smp value '{text}'")
+    return int(first)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The option parser (single-dash long options, like QEMU)."""
+    p = _Parser(
+        prog="python -m harness.emulator",
+        allow_abbrev=False,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-M", "-machine", dest="machine", default="virt")
+    p.add_argument("-smp", dest="smp")
+    p.add_argument("-m", dest="memory", default="128M")
+    p.add_argument("-bios", dest="bios")
+    p.add_argument("-kernel", dest="kernel")
+    p.add_argument("-initrd", dest="initrd")
+    p.add_argument("-append", dest="append")
+    p.add_argument("-dtb", dest="dtb")
+    p.add_argument("-serial", dest="serial", default="stdio")
+    p.add_argument("-nographic", action="store_true")
+    p.add_argument("-display", dest="display")
+    p.add_argument("-dumpdtb", dest="dumpdtb")
+    p.add_argument("-no-reboot", dest="no_reboot", action="store_true")
+    p.add_argument("--report-stale-fetch", "-report-stale-fetch", dest="report_stale_fetch", action="store_true")
+    return p
+
+
+def config_from_args(argv: list[str]) -> tuple[MachineConfig, argparse.Namespace]:
+    """Turn the command line into a MachineConfig (raises UsageError)."""
+    args = build_parser().parse_args(argv)
+    if args.serial not in ("stdio", "mon:stdio", "pty"):
+        raise UsageError(f"unsupported -serial '{args.serial}' (use stdio or pty)")
+    config = MachineConfig(
+        board=args.machine.split(",")[0],
+        smp=parse_smp(args.smp) if args.smp else None,
+        ram_size=parse_size(args.memory),
+        bios=args.bios,
+        kernel=args.kernel,
+        initrd=args.initrd,
+        append=args.append,
+        dtb=args.dtb,
+        no_reboot=args.no_reboot,
+        report_stale_fetch=args.report_stale_fetch,
+    )
+    return config, args
+
+
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    try:
+        config, args = config_from_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        sys.stderr.write(f"hartbeat-emu: {exc}\n")
+        return USAGE_STATUS
+    console: Console | None = None
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if args.dumpdtb:
+            machine = Machine(config, Console(None, 1))
+            with open(args.dumpdtb, "wb") as f:
+                f.write(machine.dtb)
+            return 0
+        console = pty_console() if args.serial == "pty" else stdio_console()
+        machine = Machine(config, console)
+        started = time.monotonic()
+        try:
+            status = machine.run()
+        finally:
+            if os.environ.get("HARTBEAT_EMU_STATS") == "1":
+                elapsed = time.monotonic() - started
+                n = machine.instructions
+                sys.stderr.write(
+                    f"\r\nhartbeat-emu: {n} instructions in {elapsed:.2f} s "
+                    f"({n / elapsed / 1e6 if elapsed else 0:.2f} MIPS)\n"
+                )
+        return status
+    except (LoadError, DtcError, BusError, OSError) as exc:
+        if console is not None:
+            console.close()
+            console = None
+        sys.stderr.write(f"hartbeat-emu: {exc}\n")
+        return USAGE_STATUS
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    finally:
+        if console is not None:
+            console.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The physical address space: one RAM region plus memory-mapped devices."""
+
+from __future__ import annotations
+
+from .devices import Device
+
+
+class BusError(Exception):
+    """No RAM or device at the physical address (becomes an access fault)."""
+
+
+class Bus:
+    """Physical memory map. RAM is a ``bytearray`` so translated code can index it directly."""
+
+    def __init__(self, ram_base: int, ram_size: int) -> None:
+        self.ram_base = ram_base
+        self.ram_size = ram_size
+        self.ram = bytearray(ram_size)
+        self.ram_end = ram_base + ram_size
+        self.devices: list[tuple[int, int, Device]] = []
+
+    def map(self, base: int, size: int, device: Device) -> None:
+        """Place ``device`` at ``[base, base + size)``."""
+        self.devices.append((base, base + size, device))
+
+    def is_ram(self, paddr: int, size: int = 1) -> bool:
+        """True if ``[paddr, paddr + size)`` lies in RAM."""
+        return self.ram_base <= paddr and paddr + size <= self.ram_end
+
+    def _device(self, paddr: int) -> tuple[Device, int]:
+        for base, end, device in self.devices:
+            if base <= paddr < end:
+                return device, paddr - base
+        raise BusError(f"no device at {paddr:#x}")
+
+    def read(self, paddr: int, size: int) -> int:
+        """Read ``size`` bytes little-endian at ``paddr``."""
+        if self.ram_base <= paddr and paddr + size <= self.ram_end:
+            off = paddr - self.ram_base
+            return int.from_bytes(self.ram[off : off + size], "little")
+        device, offset = self._device(paddr)
+        return device.read(offset, size)
+
+    def write(self, paddr: int, size: int, value: int) -> None:
+        """Write the low ``size`` bytes of ``value`` at ``paddr``."""
+        if self.ram_base <= paddr and paddr + size <= self.ram_end:
+            off = paddr - self.ram_base
+            self.ram[off : off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+            return
+        device, offset = self._device(paddr)
+        device.write(offset, size, value)
+
+    def load(self, paddr: int, data: bytes) -> None:
+        """Copy an image into RAM (used by the loader)."""
+        if not self.is_ram(paddr, len(data)):
+            raise BusError(f"image at {paddr:#x}+{len(data):#x} does not fit in RAM")
+        off = paddr - self.ram_base
+        self.ram[off : off + len(data)] = data

@@ -1,0 +1,523 @@
+"""One RISC-V hart: architectural state, the block dispatch loop, traps and interrupts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import fpu, mmu
+from .alu import ALU_HELPERS
+from .bus import Bus, BusError
+from .clock import Clock
+from .csr import (
+    MSTATUS_FS,
+    MSTATUS_MIE,
+    MSTATUS_MPIE,
+    MSTATUS_MPP,
+    MSTATUS_MPRV,
+    MSTATUS_MXR,
+    MSTATUS_SD,
+    MSTATUS_SIE,
+    MSTATUS_SPIE,
+    MSTATUS_SPP,
+    MSTATUS_SUM,
+    MSTATUS_SXL,
+    MSTATUS_TSR,
+    MSTATUS_TVM,
+    MSTATUS_TW,
+    MSTATUS_UXL,
+    csr_op,
+    mode_allowed,
+)
+from .decode import Insn
+from .translate import Block, Entry, build_cold_block
+from .trap import (
+    BREAKPOINT,
+    ILLEGAL_INSN,
+    INSN_ACCESS,
+    IRQ_PRIORITY,
+    LOAD_ACCESS,
+    LOAD_MISALIGNED,
+    PRV_M,
+    PRV_S,
+    PRV_U,
+    STORE_ACCESS,
+    STORE_MISALIGNED,
+    Trap,
+)
+
+if TYPE_CHECKING:
+    from .codecache import CodeCache
+
+M64 = (1 << 64) - 1
+INTERRUPT_BIT = 1 << 63
+# Context key for untranslated (bare) addressing: every privilege shares it.
+BARE = PRV_M
+
+
+def _misa(has_s: bool, has_fd: bool) -> int:
+    letters = "IMACU" + ("S" if has_s else "") + ("FD" if has_fd else "")
+    value = 2 << 62
+    for letter in letters:
+        value |= 1 << (ord(letter) - ord("A"))
+    return value
+
+
+class Hart:
+    """A hart with RV64IMAC (+FD, +S/Sv39 when enabled).
+
+    ``has_s`` False models the FU740's S7 monitor core: M and U modes only, no MMU.
+    """
+
+    def __init__(
+        self, hartid: int, bus: Bus, clock: Clock, code: CodeCache, has_s: bool = True, has_fd: bool = True
+    ) -> None:
+        self.hartid = hartid
+        self.bus = bus
+        self.clock = clock
+        self.code = code
+        self.has_s = has_s
+        self.has_fd = has_fd
+        self.misa = _misa(has_s, has_fd)
+        self.x: list[int] = [0] * 32
+        self.f: list[int] = [0] * 32
+        self.icount = 0
+        # Instructions retired by self-looping blocks beyond the one count the dispatcher adds.
+        self.extra_count = [0]
+        self.blocks: dict[int, dict[int, Block]] = {}
+        self.templates: dict[str, Callable[..., int | None]] = {}
+        ram = bus.ram
+        view = memoryview(ram)
+        self.jit_globals: dict[str, object] = {
+            "M": M64,
+            "S": 1 << 63,
+            "ram": ram,
+            "mvb": view.cast("b"),
+            "mvh": view.cast("h"),
+            "mvH": view.cast("H"),
+            "mvi": view.cast("i"),
+            "mvI": view.cast("I"),
+            "mvq": view.cast("Q"),
+            "ld": self.ld,
+            "st": self.st,
+            "probe": self.probe,
+            "sysop": self.sysop,
+            "amo": self.amo,
+            "fpu": self.fpu,
+            "Trap": Trap,
+            "IC": self.extra_count,
+            "spin": self.spin,
+            **ALU_HELPERS,
+        }
+        self.reset(0)
+
+    def reset(self, pc: int) -> None:
+        """Put the hart in its reset state (M-mode, everything zero) starting at ``pc``."""
+        self.x[:] = [0] * 32
+        self.f[:] = [0] * 32
+        self.pc = pc
+        self.priv = PRV_M
+        self.wfi = False
+        self.yielding = False
+        self.reservation: int | None = None
+        self.cur_insn = 0
+        self.cur_pc = 0
+        self.fflags = 0
+        self.frm = 0
+        self.mstatus = 0
+        self.mie = 0
+        self.mip = 0
+        self.medeleg = 0
+        self.mideleg = 0
+        self.mtvec = 0
+        self.stvec = 0
+        self.mscratch = 0
+        self.sscratch = 0
+        self.mepc = 0
+        self.sepc = 0
+        self.mcause = 0
+        self.scause = 0
+        self.mtval = 0
+        self.stval = 0
+        self.mcounteren = 0
+        self.scounteren = 0
+        self.mcountinhibit = 0
+        self.satp = 0
+        self.pmpcfg = [0, 0]
+        self.pmpaddr = [0] * 16
+        self.cycle_offset = 0
+        self.blocks.clear()
+        self.tlb_sets: dict[int, tuple[dict[int, int], dict[int, int]]] = {
+            key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
+        }
+        self.jit_sets: dict[int, dict[int, Entry]] = {key: {} for key in (PRV_U, PRV_S, BARE)}
+        self._update_context()
+
+    # --- context (which TLB / block map the dispatch loop uses) -----------------------------
+
+    def _update_context(self) -> None:
+        dpriv = mmu.data_priv(self)
+        dkey = dpriv if mmu.translation_active(self, dpriv) else BARE
+        self.rtlb, self.wtlb = self.tlb_sets[dkey]
+        fkey = self.priv if mmu.translation_active(self, self.priv) else BARE
+        self.jit = self.jit_sets[fkey]
+
+    def flush_translations(self) -> None:
+        """Forget Sv39 translations (satp write, sfence.vma)."""
+        for key in (PRV_U, PRV_S):
+            r, w = self.tlb_sets[key]
+            r.clear()
+            w.clear()
+            self.jit_sets[key].clear()
+        self._update_context()
+
+    def flush_write_tlbs(self) -> None:
+        """Drop cached write permissions so the next store to each page takes the slow path."""
+        for _, w in self.tlb_sets.values():
+            w.clear()
+
+    def flush_jit(self) -> None:
+        """Forget virtual-pc to block mappings (after blocks were invalidated)."""
+        for jit in self.jit_sets.values():
+            jit.clear()
+
+    def set_priv(self, priv: int) -> None:
+        """Switch privilege mode."""
+        self.priv = priv
+        self._update_context()
+
+    def read_mstatus(self) -> int:
+        """mstatus as software sees it (SD and the fixed XLEN fields filled in)."""
+        value = self.mstatus
+        if value & MSTATUS_FS == MSTATUS_FS:
+            value |= MSTATUS_SD
+        if self.has_s:
+            value |= MSTATUS_UXL | MSTATUS_SXL
+        else:
+            value |= MSTATUS_UXL
+        return value
+
+    def write_mstatus(self, value: int) -> None:
+        """Store mstatus, legalising MPP and tracking FS conservatively as Dirty."""
+        old = self.mstatus
+        mpp = mode_allowed(self, (value >> 11) & 3)
+        value = (value & ~MSTATUS_MPP) | mpp << 11
+        if value & MSTATUS_FS:
+            # FS is tracked conservatively: any enabled state reads as Dirty (allowed by the spec).
+            value |= MSTATUS_FS
+        self.mstatus = value & ~(MSTATUS_SD | MSTATUS_UXL | MSTATUS_SXL)
+        if (old ^ value) & (MSTATUS_SUM | MSTATUS_MXR):
+            for key in (PRV_U, PRV_S):
+                r, w = self.tlb_sets[key]
+                r.clear()
+                w.clear()
+        self._update_context()
+
+    def cycles(self) -> int:
+        """cycle/instret value (one cycle per retired instruction)."""
+        return (self.icount + self.cycle_offset) & M64
+
+    def set_cycles(self, value: int) -> None:
+        """Make cycle/instret read ``value`` now."""
+        self.cycle_offset = value - self.icount
+
+    # --- dispatch loop ---------------------------------------------------------------------
+
+    def run(self, budget: int) -> int:
+        """Execute up to ``budget`` blocks; stop early on WFI. Return the blocks executed."""
+        x = self.x
+        left = budget
+        ic = 0
+        self.yielding = False
+        try:
+            while left > 0 and not self.wfi and not self.yielding:
+                if self.mip & self.mie:
+                    self.check_interrupts()
+                get = self.jit.get
+                rtlb, wtlb = self.rtlb, self.wtlb
+                pc: int | None = self.pc
+                try:
+                    while left:
+                        e = get(pc)  # type: ignore[arg-type]
+                        if e is None:
+                            e = self.lookup(pc)  # type: ignore[arg-type]
+                        fn, n = e
+                        left -= 1
+                        ic += n
+                        pc = fn(x, rtlb, wtlb)
+                        if pc is None:
+                            break
+                    else:
+                        self.pc = pc
+                except Trap as t:
+                    self.take_trap(t.cause, t.tval, t.pc)
+        finally:
+            self.icount += ic + self.extra_count[0]
+            self.extra_count[0] = 0
+        return budget - left
+
+    def lookup(self, pc: int) -> Entry:
+        """Find or translate the block at virtual ``pc`` in the current context."""
+        paddr = mmu.translate(self, pc, mmu.EXECUTE, self.priv, pc)
+        page = self.blocks.get(paddr >> 12)
+        block = page.get(pc) if page is not None else None
+        if block is None or block.pstart != paddr:
+            block = build_cold_block(self, pc, paddr)
+            self.code.register(self, block)
+        self.jit[pc] = block.entry
+        return block.entry
+
+    def promote(self, block: Block) -> Block:
+        """Replace a cold block by its compiled region; return ``block``."""
+        page = self.blocks.get(block.pstart >> 12)
+        if page is not None and block.vpc in page:
+            page[block.vpc] = block
+            self.jit[block.vpc] = block.entry
+        return block
+
+    def spin(self, pc: int) -> None:
+        """Called by a block that found itself spinning: yield the rest of the quantum."""
+        self.pc = pc
+        self.yielding = True
+
+    def fetch_half(self, paddr: int, pc: int) -> int:
+        """16 bits of instruction memory at ``paddr`` (an access fault names ``pc``)."""
+        try:
+            return self.bus.read(paddr, 2)
+        except BusError:
+            raise Trap(INSN_ACCESS, pc, pc) from None
+
+    def fetch_half_virtual(self, vaddr: int, pc: int) -> int:
+        """16 bits of instruction memory at virtual ``vaddr``."""
+        return self.fetch_half(mmu.translate(self, vaddr, mmu.EXECUTE, self.priv, vaddr), pc)
+
+    # --- traps and interrupts --------------------------------------------------------------
+
+    def take_trap(self, cause: int, tval: int, epc: int, interrupt: bool = False) -> None:
+        """Enter the M- or S-mode handler for ``cause`` (delegation per medeleg/mideleg)."""
+        self.wfi = False
+        deleg = self.mideleg if interrupt else self.medeleg
+        ms = self.mstatus
+        if self.priv != PRV_M and deleg >> cause & 1:
+            self.scause = cause | (INTERRUPT_BIT if interrupt else 0)
+            self.sepc = epc
+            self.stval = tval
+            ms &= ~(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP)
+            if self.mstatus & MSTATUS_SIE:
+                ms |= MSTATUS_SPIE
+            if self.priv == PRV_S:
+                ms |= MSTATUS_SPP
+            vector, priv = self.stvec, PRV_S
+        else:
+            self.mcause = cause | (INTERRUPT_BIT if interrupt else 0)
+            self.mepc = epc
+            self.mtval = tval
+            ms &= ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)
+            if self.mstatus & MSTATUS_MIE:
+                ms |= MSTATUS_MPIE
+            ms |= self.priv << 11
+            vector, priv = self.mtvec, PRV_M
+        self.mstatus = ms
+        self.priv = priv
+        self._update_context()
+        base = vector & ~3
+        self.pc = base + 4 * cause if vector & 1 and interrupt else base
+
+    def check_interrupts(self) -> bool:
+        """Take the highest-priority pending and enabled interrupt, if any."""
+        pending = self.mip & self.mie
+        if not pending:
+            return False
+        ms = self.mstatus
+        m_pending = pending & ~self.mideleg
+        if m_pending and (self.priv != PRV_M or ms & MSTATUS_MIE):
+            return self._take_interrupt(m_pending)
+        s_pending = pending & self.mideleg
+        if s_pending and (self.priv == PRV_U or (self.priv == PRV_S and ms & MSTATUS_SIE)):
+            return self._take_interrupt(s_pending)
+        return False
+
+    def _take_interrupt(self, pending: int) -> bool:
+        for irq in IRQ_PRIORITY:
+            if pending >> irq & 1:
+                self.take_trap(irq, 0, self.pc, interrupt=True)
+                return True
+        return False
+
+    # --- helpers called from translated code -------------------------------------------------
+
+    def _data_addr(self, vaddr: int, access: int, pc: int) -> int:
+        paddr = mmu.translate(self, vaddr, access, mmu.data_priv(self), pc)
+        bus = self.bus
+        if bus.is_ram(paddr & ~0xFFF, 0x1000):
+            offset = (paddr & ~0xFFF) - bus.ram_base
+            if access == mmu.READ:
+                self.rtlb[vaddr >> 12] = offset
+            elif not self.code.is_code_page(paddr >> 12):
+                self.wtlb[vaddr >> 12] = offset
+        return paddr
+
+    def probe(self, vaddr: int, write: int) -> int | None:
+        """TLB value for ``vaddr`` (filling the TLB), or None if the access would need the
+        slow path (fault, MMIO, code page). Never traps: the accesses themselves do."""
+        access = mmu.WRITE if write else mmu.READ
+        try:
+            self._data_addr(vaddr, access, 0)
+        except Trap:
+            return None
+        return (self.wtlb if write else self.rtlb).get(vaddr >> 12)
+
+    def ld(self, vaddr: int, size: int, signed: bool, pc: int) -> int:
+        """Load slow path: translation, TLB fill, MMIO, page-crossing accesses."""
+        if (vaddr & 0xFFF) + size > 0x1000:
+            value = 0
+            for i in range(size):
+                value |= self.ld((vaddr + i) & M64, 1, False, pc) << (8 * i)
+        else:
+            paddr = self._data_addr(vaddr, mmu.READ, pc)
+            try:
+                value = self.bus.read(paddr, size)
+            except BusError:
+                raise Trap(LOAD_ACCESS, vaddr, pc) from None
+        if signed and value >> (size * 8 - 1):
+            value -= 1 << (size * 8)
+        return value & M64
+
+    def st(self, vaddr: int, size: int, value: int, pc: int) -> None:
+        """Store slow path: translation, TLB fill, code invalidation, MMIO."""
+        if (vaddr & 0xFFF) + size > 0x1000:
+            # Translate both pages before writing anything so a fault leaves memory unchanged.
+            mmu.translate(self, (vaddr + size - 1) & M64, mmu.WRITE, mmu.data_priv(self), pc)
+            for i in range(size):
+                self.st((vaddr + i) & M64, 1, value >> (8 * i), pc)
+            return
+        paddr = self._data_addr(vaddr, mmu.WRITE, pc)
+        self.store_phys(paddr, size, value, vaddr, pc)
+
+    def store_phys(self, paddr: int, size: int, value: int, vaddr: int, pc: int) -> None:
+        """Write physical memory, invalidating translated code it overlaps."""
+        if self.bus.is_ram(paddr, size):
+            self.code.before_store(self, paddr, pc)
+        if self.code.is_code_page(paddr >> 12):
+            self.code.store(self, paddr, size, pc)
+        try:
+            self.bus.write(paddr, size, value)
+        except BusError:
+            raise Trap(STORE_ACCESS, vaddr, pc) from None
+
+    def _illegal(self, d: Insn, pc: int) -> Trap:
+        return Trap(ILLEGAL_INSN, d.raw, pc)
+
+    def sysop(self, d: Insn, pc: int) -> None:
+        """Execute a system instruction (CSR, ecall, xret, wfi, fences); sets ``self.pc``."""
+        op = d.op
+        nxt = (pc + d.length) & M64
+        priv = self.priv
+        if op.startswith("csr"):
+            self.cur_insn, self.cur_pc = d.raw, pc
+            operand = d.rs1 if op.endswith("i") else self.x[d.rs1]
+            csr_op(self, op, d.imm & 0xFFF, operand, d.rd, d.rs1)
+            self._update_context()
+            self.pc = nxt
+        elif op == "ecall":
+            self.take_trap({PRV_U: 8, PRV_S: 9, PRV_M: 11}[priv], 0, pc)
+        elif op == "ebreak":
+            self.take_trap(BREAKPOINT, pc, pc)
+        elif op == "mret":
+            if priv != PRV_M:
+                raise self._illegal(d, pc)
+            ms = self.mstatus
+            new = (ms >> 11) & 3
+            ms = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | MSTATUS_MPIE
+            if self.mstatus & MSTATUS_MPIE:
+                ms |= MSTATUS_MIE
+            ms |= mode_allowed(self, PRV_U) << 11
+            if new != PRV_M:
+                ms &= ~MSTATUS_MPRV
+            self.mstatus = ms
+            self.set_priv(new)
+            self.pc = self.mepc
+        elif op == "sret":
+            if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TSR):
+                raise self._illegal(d, pc)
+            ms = self.mstatus
+            new = PRV_S if ms & MSTATUS_SPP else PRV_U
+            ms = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | MSTATUS_SPIE
+            if self.mstatus & MSTATUS_SPIE:
+                ms |= MSTATUS_SIE
+            self.mstatus = ms
+            self.set_priv(new)
+            self.pc = self.sepc
+        elif op == "wfi":
+            if priv == PRV_U or (priv == PRV_S and self.mstatus & MSTATUS_TW):
+                raise self._illegal(d, pc)
+            self.wfi = True
+            self.pc = nxt
+        elif op == "sfence.vma":
+            if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TVM):
+                raise self._illegal(d, pc)
+            self.flush_translations()
+            self.pc = nxt
+        else:  # fence.i
+            self.code.fence_i(self)
+            self.pc = nxt
+
+    def amo(self, d: Insn, pc: int) -> None:
+        """Execute LR/SC or an AMO."""
+        op, width = d.op.split(".")
+        size = 4 if width == "w" else 8
+        addr = self.x[d.rs1]
+        x = self.x
+        if addr & (size - 1):
+            raise Trap(LOAD_MISALIGNED if op == "lr" else STORE_MISALIGNED, addr, pc)
+        if op == "lr":
+            value = self.ld(addr, size, True, pc)
+            self.reservation = addr
+        elif op == "sc":
+            ok = self.reservation == addr
+            self.reservation = None
+            if ok:
+                self.st(addr, size, x[d.rs2], pc)
+            value = 0 if ok else 1
+        else:
+            paddr = self._data_addr(addr, mmu.WRITE, pc)
+            try:
+                old = self.bus.read(paddr, size)
+            except BusError:
+                raise Trap(STORE_ACCESS, addr, pc) from None
+            new = _amo_result(op, old, x[d.rs2], size)
+            self.store_phys(paddr, size, new, addr, pc)
+            value = old - (1 << (size * 8)) if old >> (size * 8 - 1) else old
+            value &= M64
+        if d.rd:
+            x[d.rd] = value
+
+    def fpu(self, d: Insn, pc: int) -> None:
+        """Execute a floating-point instruction."""
+        if not self.mstatus & MSTATUS_FS:
+            raise self._illegal(d, pc)
+        fpu.execute(self, d, pc)
+
+
+def _amo_result(op: str, old: int, operand: int, size: int) -> int:
+    bits = size * 8
+    mask = (1 << bits) - 1
+    a, b = old & mask, operand & mask
+    sign = 1 << (bits - 1)
+    if op == "amoswap":
+        return b
+    if op == "amoadd":
+        return (a + b) & mask
+    if op == "amoxor":
+        return a ^ b
+    if op == "amoand":
+        return a & b
+    if op == "amoor":
+        return a | b
+    if op == "amomin":
+        return a if (a ^ sign) < (b ^ sign) else b
+    if op == "amomax":
+        return a if (a ^ sign) > (b ^ sign) else b
+    if op == "amominu":
+        return min(a, b)
+    return max(a, b)

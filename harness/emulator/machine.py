@@ -1,0 +1,218 @@
+"""A whole machine: RAM, devices, harts, boot images, and the round-robin scheduler."""
+
+from __future__ import annotations
+
+import struct
+import sys
+import time
+from dataclasses import dataclass
+
+from . import boards
+from .boards import Board
+from .bus import Bus
+from .clock import Clock
+from .codecache import CodeCache
+from .console import Console
+from .cpu import Hart
+from .devices.clint import Clint
+from .devices.plic import Plic, PlicContext
+from .devices.rom import Rom
+from .devices.sifive_uart import SifiveUart
+from .devices.test import MachineExit, MachineReset, TestDevice
+from .devices.uart16550 import Uart16550
+from .dts import DtOptions, compile_dts, render_dts
+from .loader import LoadedImage, LoadError, load_image, read_file
+
+MIB = 1 << 20
+# Dispatches (a block, or a compiled region running up to REGION_LIMIT blocks) a hart gets
+# before the scheduler moves on, polls the console and updates timers: at most a few ms.
+QUANTUM = 500
+FW_DYNAMIC_MAGIC = 0x4942534F
+FW_DYNAMIC_VERSION = 2
+NEXT_MODE_S = 1
+RESET_STATUS = 3
+
+# QEMU's reset vector: a0 = mhartid, a1 = DTB, a2 = fw_dynamic info, jump to the start address.
+RESET_STUB = (
+    0x00000297,  # auipc t0, 0
+    0x02828613,  # addi  a2, t0, 40
+    0xF1402573,  # csrr  a0, mhartid
+    0x0202B583,  # ld    a1, 32(t0)
+    0x0182B283,  # ld    t0, 24(t0)
+    0x00028067,  # jr    t0
+)
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    """What ``python -m harness.emulator`` was asked to build."""
+
+    board: str = "virt"
+    smp: int | None = None
+    ram_size: int = 128 * MIB
+    bios: str | None = None  # a path, "none", or None for the default firmware
+    kernel: str | None = None
+    initrd: str | None = None
+    append: str | None = None
+    dtb: str | None = None
+    no_reboot: bool = False
+    report_stale_fetch: bool = False
+
+
+DEFAULT_BIOS = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+
+
+class Machine:
+    """An emulated board. ``run()`` executes until power-off and returns the exit status."""
+
+    def __init__(self, config: MachineConfig, console: Console) -> None:
+        if config.board not in boards.BOARDS:
+            raise LoadError(f"unknown machine '{config.board}' (choose from {', '.join(boards.BOARDS)})")
+        self.config = config
+        self.board: Board = boards.BOARDS[config.board]
+        smp = config.smp if config.smp is not None else self.board.default_smp
+        if smp < self.board.min_smp:
+            raise LoadError(f"machine '{self.board.name}' needs at least {self.board.min_smp} harts")
+        self.smp = smp
+        self.console = console
+        self.clock = Clock(boards.TIMEBASE_HZ)
+        self.bus = Bus(boards.RAM_BASE, config.ram_size)
+        self.stale_fetches: list[str] = []
+        self.code = CodeCache(self._report_stale if config.report_stale_fetch else None)
+        specs = self.board.harts(smp)
+        self.harts = [Hart(i, self.bus, self.clock, self.code, s.has_s, s.has_fd) for i, s in enumerate(specs)]
+        for h in self.harts:
+            self.code.add_hart(h)
+        self.clint = Clint(len(self.harts), self.clock, self._set_irq)
+        contexts = [PlicContext(h, bit) for h, bit in self.board.plic_contexts(specs)]
+        self.plic = Plic(self.board.plic_ndev, contexts, self._set_irq)
+        uart_irq = self.board.uart_irq
+        uart_cls = Uart16550 if self.board.uart_kind == "ns16550a" else SifiveUart
+        self.uart = uart_cls(console.write, lambda level: self.plic.set_level(uart_irq, level))
+        self.bus.map(boards.TEST_BASE, 0x1000, TestDevice())
+        self.bus.map(boards.CLINT_BASE, boards.CLINT_SIZE, self.clint)
+        self.bus.map(boards.PLIC_BASE, boards.PLIC_SIZE, self.plic)
+        self.bus.map(self.board.uart_base, 0x1000, self.uart)
+        self.dtb_source: str | None = None
+        self._dtb_override = read_file(config.dtb) if config.dtb else None
+        self.instructions = 0
+        self._load()
+
+    def _report_stale(self, message: str) -> None:
+        self.stale_fetches.append(message)
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+    def _set_irq(self, hart: int, bit: int, level: bool) -> None:
+        h = self.harts[hart]
+        if level:
+            h.mip |= bit
+        else:
+            h.mip &= ~bit
+
+    # --- boot images -----------------------------------------------------------------------
+
+    def _load(self) -> None:
+        cfg = self.config
+        ram_end = boards.RAM_BASE + cfg.ram_size
+        bios = DEFAULT_BIOS if cfg.bios is None else cfg.bios
+        firmware_end = boards.RAM_BASE
+        if bios != "none":
+            firmware_end = load_image(self.bus, bios, boards.RAM_BASE).end
+        kernel: LoadedImage | None = None
+        if cfg.kernel:
+            # fw_jump expects the next stage at the first 2 MiB boundary after the firmware.
+            kernel_at = (firmware_end + 2 * MIB - 1) & ~(2 * MIB - 1)
+            kernel = load_image(self.bus, cfg.kernel, kernel_at)
+        initrd_span = None
+        if cfg.initrd:
+            base = kernel.entry if kernel else boards.RAM_BASE
+            start = (base + min(cfg.ram_size // 2, 128 * MIB)) & ~0xFFF
+            data = read_file(cfg.initrd)
+            if start + len(data) > ram_end:
+                raise LoadError(f"initrd '{cfg.initrd}' does not fit in RAM")
+            self.bus.load(start, data)
+            initrd_span = (start, start + len(data))
+        if self._dtb_override is not None:
+            dtb = self._dtb_override
+        else:
+            self.dtb_source = render_dts(self.board, self.smp, DtOptions(cfg.ram_size, cfg.append, initrd_span))
+            dtb = compile_dts(self.dtb_source)
+        self.dtb = dtb
+        dtb_addr = (min(ram_end, 0xC0000000) - len(dtb)) & ~(2 * MIB - 1)
+        self.bus.load(dtb_addr, dtb)
+        if bios == "none":
+            if kernel is None:
+                raise LoadError("-bios none needs -kernel")
+            start_addr = kernel.entry
+        else:
+            start_addr = boards.RAM_BASE
+        next_addr = kernel.entry if kernel else (firmware_end + 2 * MIB - 1) & ~(2 * MIB - 1)
+        rom = struct.pack("<6I", *RESET_STUB) + struct.pack("<QQ", start_addr, dtb_addr)
+        rom += struct.pack("<6Q", FW_DYNAMIC_MAGIC, FW_DYNAMIC_VERSION, next_addr, NEXT_MODE_S, 0, (1 << 64) - 1)
+        self.bus.map(boards.ROM_BASE, boards.ROM_SIZE, Rom(rom, boards.ROM_SIZE))
+        for h in self.harts:
+            h.reset(boards.ROM_BASE)
+
+    def reset(self) -> None:
+        """Reset the whole machine like a power cycle: fresh RAM, devices and harts, images
+        reloaded (RAM contents do not survive, unlike on some real boards)."""
+        self.__init__(self.config, self.console)  # type: ignore[misc]
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def step_round(self) -> bool:
+        """Give every runnable hart one quantum; return False if all harts are waiting."""
+        self.clint.update_timers(self.clock.mtime())
+        if self.uart.wants_input():
+            data = self.console.poll()
+            if data:
+                self.uart.receive(data)
+        ran = False
+        multi = len(self.harts) > 1
+        for h in self.harts:
+            if h.wfi:
+                if not h.mip & h.mie:
+                    continue
+                h.wfi = False
+            h.run(QUANTUM)
+            if multi:
+                # Another hart runs next: its stores may hit the reserved address, so LR/SC
+                # reservations do not survive a switch (SC then fails and software retries).
+                h.reservation = None
+            ran = True
+        self.console.flush()
+        return ran
+
+    def idle(self) -> None:
+        """Sleep until the next timer deadline or console input (every hart is in WFI)."""
+        timeout = min(self.clock.seconds_until(self.clint.next_deadline()), 0.05)
+        if self.uart.wants_input():
+            data = self.console.poll(timeout)
+            if data:
+                self.uart.receive(data)
+        else:
+            time.sleep(timeout)
+
+    def run(self, max_seconds: float | None = None) -> int:
+        """Run until the guest powers off (returning the exit status) or ``max_seconds`` pass.
+
+        A guest reset restarts the machine, or with ``no_reboot`` returns RESET_STATUS (3).
+        """
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                try:
+                    if not self.step_round():
+                        self.idle()
+                except MachineReset:
+                    self.console.flush()
+                    if self.config.no_reboot:
+                        return RESET_STATUS
+                    self.reset()
+            return -1
+        except MachineExit as exc:
+            return exc.status
+        finally:
+            self.console.flush()
+            self.instructions = sum(h.icount for h in self.harts)

@@ -1,0 +1,157 @@
+"""End to end through ``python -m harness.emulator``: U-Boot on both boards, -bios none SMP,
+console modes. These boot real firmware, so they are marked slow."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+from pexpect import fdpexpect
+
+from .conftest import GCC, PROGRAMS
+
+ROOT = Path(__file__).resolve().parents[2]
+FW_JUMP = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
+UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
+
+needs_firmware = pytest.mark.skipif(
+    not (FW_JUMP.exists() and UBOOT.exists()), reason="Debian opensbi/u-boot-qemu not installed"
+)
+needs_gcc = pytest.mark.skipif(shutil.which(GCC) is None, reason="riscv64-unknown-elf-gcc not installed")
+
+
+def spawn(*args: str, timeout: float = 120) -> pexpect.spawn:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = pexpect.spawn(sys.executable, ["-m", "harness.emulator", *args], env=env, cwd=str(ROOT), timeout=timeout)
+    return child
+
+
+def build(tmp_path: Path, name: str) -> Path:
+    elf = tmp_path / f"{name}.elf"
+    subprocess.run(
+        [
+            GCC,
+            "-march=rv64imac_zicsr",
+            "-mabi=lp64",
+            "-nostdlib",
+            "-nostartfiles",
+            "-Wl,--no-warn-rwx-segments",
+            "-T",
+            str(PROGRAMS / "link.ld"),
+            "-o",
+            str(elf),
+            str(PROGRAMS / f"{name}.S"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return elf
+
+
+@pytest.mark.slow
+@needs_firmware
+@pytest.mark.parametrize("board", ["virt", "unmatched"])
+def test_uboot_prompt_commands_and_poweroff(board: str) -> None:
+    child = spawn("-M", board, "-m", "256M", "-nographic", "-bios", str(FW_JUMP), "-kernel", str(UBOOT))
+    try:
+        child.expect("OpenSBI v")
+        child.expect("U-Boot 2023.01")
+        child.expect("Hit any key to stop autoboot")
+        child.send("\r")
+        child.expect("=> ")
+        child.send("echo marker42\r")
+        child.expect(r"marker42\r+\n")
+        child.expect("=> ")
+        child.send("version\r")
+        child.expect("U-Boot 2023.01")
+        child.expect("=> ")
+        child.send("poweroff\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+@pytest.mark.slow
+@needs_gcc
+def test_bios_none_smp_matches_qemu(tmp_path: Path) -> None:
+    elf = build(tmp_path, "smp_hello")
+    args = ["-M", "virt", "-smp", "2", "-bios", "none", "-kernel", str(elf), "-nographic"]
+    ours = subprocess.run(
+        [sys.executable, "-m", "harness.emulator", *args],
+        capture_output=True,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    assert ours.returncode == 0
+    assert ours.stdout == b"hart 0 ticket 0\nhart 1 ticket 1\n"
+    if shutil.which("qemu-system-riscv64"):
+        qemu = subprocess.run(
+            ["qemu-system-riscv64", *args], capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False
+        )
+        assert (qemu.returncode, qemu.stdout) == (ours.returncode, ours.stdout)
+
+
+@pytest.mark.slow
+@needs_gcc
+def test_stdio_tty_passes_ctrl_c_and_cr_to_the_guest(tmp_path: Path) -> None:
+    child = spawn("-M", "virt", "-bios", "none", "-kernel", str(build(tmp_path, "echo")), "-nographic", timeout=30)
+    try:
+        child.expect("ready")
+        child.send("\x03")
+        child.expect("got 03")
+        child.send("\r")
+        child.expect("got 0d")
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+@pytest.mark.slow
+@needs_gcc
+def test_serial_pty_console(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.emulator",
+            "-M",
+            "virt",
+            "-bios",
+            "none",
+            "-kernel",
+            str(build(tmp_path, "echo")),
+            "-serial",
+            "pty",
+            "-nographic",
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline().decode()
+        match = re.fullmatch(r"char device redirected to (/dev/pts/\d+) \(label serial0\)\n", line)
+        assert match, line
+        fd = os.open(match.group(1), os.O_RDWR | os.O_NOCTTY)
+        term = fdpexpect.fdspawn(fd, timeout=30)
+        term.send("A")
+        term.expect("got 41")
+        term.send("q")
+        assert proc.wait(timeout=30) == 0
+        os.close(fd)
+    finally:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,188 @@
+"""CSR access rules, trap entry/return and Sv39 translation, exercised on a bare Hart."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.emulator import mmu
+from harness.emulator.bus import Bus
+from harness.emulator.clock import Clock
+from harness.emulator.codecache import CodeCache
+from harness.emulator.cpu import Hart
+from harness.emulator.csr import csr_op, read_csr
+from harness.emulator.trap import ILLEGAL_INSN, LOAD_PAGE_FAULT, PRV_M, PRV_S, PRV_U, STORE_PAGE_FAULT, Trap
+
+BASE = 0x80000000
+
+
+def make_hart(has_s: bool = True, has_fd: bool = True) -> Hart:
+    return Hart(0, Bus(BASE, 1 << 20), Clock(10_000_000), CodeCache(), has_s=has_s, has_fd=has_fd)
+
+
+def illegal(h: Hart, kind: str, num: int, operand: int = 0, rd: int = 5, rs1: int = 0) -> bool:
+    try:
+        csr_op(h, kind, num, operand, rd, rs1)
+    except Trap as t:
+        assert t.cause == ILLEGAL_INSN
+        return True
+    return False
+
+
+def test_misa_describes_rv64imafdc_with_s_and_u() -> None:
+    letters = {chr(ord("A") + i) for i in range(26) if make_hart().misa >> i & 1}
+    assert letters == set("IMAFDCSU")
+    assert make_hart().misa >> 62 == 2
+    monitor = {chr(ord("A") + i) for i in range(26) if make_hart(False, False).misa >> i & 1}
+    assert monitor == set("IMACU")
+
+
+def test_privilege_and_read_only_checks() -> None:
+    h = make_hart()
+    assert illegal(h, "csrrw", 0xF14, 1, rs1=1)  # mhartid is read-only
+    assert not illegal(h, "csrrs", 0xF14)  # reading it with rs1=x0 is fine
+    h.set_priv(PRV_S)
+    assert illegal(h, "csrrs", 0x300)  # mstatus from S
+    assert not illegal(h, "csrrs", 0x100)  # sstatus from S
+    h.set_priv(PRV_U)
+    assert illegal(h, "csrrs", 0x100)
+
+
+def test_no_s_mode_hart_lacks_supervisor_csrs() -> None:
+    h = make_hart(has_s=False, has_fd=False)
+    for num in (0x180, 0x100, 0x302, 0x303, 0x001):  # satp sstatus medeleg mideleg fflags
+        assert illegal(h, "csrrs", num), hex(num)
+
+
+def test_mstatus_warl_fields() -> None:
+    h = make_hart()
+    csr_op(h, "csrrw", 0x300, 2 << 11, 0, 1)  # MPP=2 is reserved
+    assert (read_csr(h, 0x300) >> 11) & 3 != 2
+    csr_op(h, "csrrw", 0x300, 1 << 13, 0, 1)  # FS=Initial reads back non-zero, SD set when dirty
+    status = read_csr(h, 0x300)
+    assert status >> 13 & 3 != 0
+    assert (status >> 63) == (1 if status >> 13 & 3 == 3 else 0)
+    assert (status >> 32) & 3 == 2  # UXL = 64
+
+
+def test_sstatus_is_a_view_of_mstatus() -> None:
+    h = make_hart()
+    csr_op(h, "csrrw", 0x100, (1 << 1) | (1 << 3) | (1 << 18), 0, 1)  # SIE, MIE (masked), SUM
+    status = read_csr(h, 0x300)
+    assert status & (1 << 1) and status & (1 << 18)
+    assert not status & (1 << 3)
+
+
+def test_counter_enable_gates_lower_privileges() -> None:
+    h = make_hart()
+    h.set_priv(PRV_S)
+    assert illegal(h, "csrrs", 0xC01)  # time, mcounteren.TM clear
+    h.mcounteren = 0b111
+    assert not illegal(h, "csrrs", 0xC01)
+    h.set_priv(PRV_U)
+    assert illegal(h, "csrrs", 0xC00)  # scounteren clear
+    h.scounteren = 1
+    assert not illegal(h, "csrrs", 0xC00)
+
+
+def test_satp_rejects_unsupported_modes() -> None:
+    h = make_hart()
+    csr_op(h, "csrrw", 0x180, 9 << 60 | 5, 0, 1)  # Sv48: write ignored
+    assert h.satp == 0
+    csr_op(h, "csrrw", 0x180, 8 << 60 | 5, 0, 1)
+    assert h.satp == 8 << 60 | 5
+
+
+def test_trap_to_s_mode_when_delegated_and_sret_returns() -> None:
+    h = make_hart()
+    h.medeleg = 1 << 8
+    h.stvec = BASE + 0x100
+    h.mstatus |= 1 << 1  # SIE
+    h.set_priv(PRV_U)
+    h.take_trap(8, 0, BASE + 0x40)
+    assert (h.priv, h.pc, h.sepc, h.scause) == (PRV_S, BASE + 0x100, BASE + 0x40, 8)
+    assert h.mstatus & (1 << 5) and not h.mstatus & (1 << 1)  # SPIE=1, SIE=0
+    assert not h.mstatus & (1 << 8)  # SPP=U
+
+
+def test_interrupt_priority_and_vectoring() -> None:
+    h = make_hart()
+    h.mtvec = BASE + 0x200 | 1
+    h.mie = (1 << 7) | (1 << 11)
+    h.mip = (1 << 7) | (1 << 11)
+    h.mstatus |= 1 << 3
+    assert h.check_interrupts()
+    assert h.mcause == (1 << 63) | 11  # external beats timer
+    assert h.pc == BASE + 0x200 + 4 * 11
+
+
+def test_delegated_interrupt_not_taken_in_m_mode() -> None:
+    h = make_hart()
+    h.mideleg = 1 << 5
+    h.mie = h.mip = 1 << 5
+    h.mstatus |= (1 << 1) | (1 << 3)
+    assert not h.check_interrupts()  # S interrupts never preempt M-mode
+    h.set_priv(PRV_U)
+    assert h.check_interrupts()
+    assert h.priv == PRV_S
+
+
+def _map(h: Hart, va: int, pa: int, flags: int) -> None:
+    """Build a three-level Sv39 mapping of one 4 KiB page at the start of RAM."""
+    root, mid, leaf = BASE, BASE + 0x1000, BASE + 0x2000
+    bus = h.bus
+    bus.write(root + ((va >> 30) & 0x1FF) * 8, 8, (mid >> 12) << 10 | 1)
+    bus.write(mid + ((va >> 21) & 0x1FF) * 8, 8, (leaf >> 12) << 10 | 1)
+    bus.write(leaf + ((va >> 12) & 0x1FF) * 8, 8, (pa >> 12) << 10 | flags)
+    h.satp = 8 << 60 | root >> 12
+
+
+def test_sv39_translation_sets_accessed_and_dirty() -> None:
+    h = make_hart()
+    va, pa = 0x40001000, BASE + 0x5000
+    _map(h, va, pa, 0b0111)  # V R W, A/D clear
+    assert mmu.translate(h, va + 0x10, mmu.READ, PRV_S, 0) == pa + 0x10
+    pte_addr = BASE + 0x2000 + ((va >> 12) & 0x1FF) * 8
+    assert h.bus.read(pte_addr, 8) & (1 << 6)
+    assert not h.bus.read(pte_addr, 8) & (1 << 7)
+    mmu.translate(h, va, mmu.WRITE, PRV_S, 0)
+    assert h.bus.read(pte_addr, 8) & (1 << 7)
+
+
+def test_sv39_permission_faults() -> None:
+    h = make_hart()
+    va = 0x40001000
+    _map(h, va, BASE + 0x5000, 0b10011)  # V R U: user page, read-only
+    with pytest.raises(Trap) as exc:
+        mmu.translate(h, va, mmu.WRITE, PRV_U, 0)
+    assert exc.value.cause == STORE_PAGE_FAULT
+    with pytest.raises(Trap) as exc:
+        mmu.translate(h, va, mmu.READ, PRV_S, 0)  # S may not touch U pages without SUM
+    assert exc.value.cause == LOAD_PAGE_FAULT
+    h.mstatus |= 1 << 18
+    assert mmu.translate(h, va, mmu.READ, PRV_S, 0) == BASE + 0x5000
+    with pytest.raises(Trap):
+        mmu.translate(h, 1 << 40, mmu.READ, PRV_S, 0)  # not sign-extended from bit 38
+
+
+def test_mprv_uses_mpp_for_data_accesses() -> None:
+    h = make_hart()
+    _map(h, 0x40001000, BASE + 0x5000, 0b11000111)
+    h.mstatus |= (1 << 17) | (PRV_S << 11)
+    h.set_priv(PRV_M)
+    assert mmu.data_priv(h) == PRV_S
+    assert h.ld(0x40001000, 8, False, 0) == 0
+    h.bus.write(BASE + 0x5000, 8, 42)
+    assert h.ld(0x40001000, 8, False, 0) == 42
+    assert h.priv == PRV_M
+
+
+def test_sfence_flushes_cached_translations() -> None:
+    h = make_hart()
+    _map(h, 0x40001000, BASE + 0x5000, 0b11000111)
+    h.bus.write(BASE + 0x5000, 8, 1)
+    h.bus.write(BASE + 0x6000, 8, 2)
+    h.set_priv(PRV_S)
+    assert h.ld(0x40001000, 8, False, 0) == 1
+    _map(h, 0x40001000, BASE + 0x6000, 0b11000111)
+    h.flush_translations()
+    assert h.ld(0x40001000, 8, False, 0) == 2

@@ -1,0 +1,397 @@
+"""Bare-metal programs run in-process with -bios none: traps, privilege, interrupts, atomics."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import RunResult, needs_gcc
+
+pytestmark = needs_gcc
+
+
+def _ok(result: RunResult) -> None:
+    assert result.status == 0, (result.status, result.output)
+
+
+def test_unimplemented_csrs_raise_illegal_instruction(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+_start:
+    la t0, handler
+    csrw mtvec, t0
+    li s0, 0
+    csrr t1, 0x14d          # stimecmp: Sstc is not advertised
+    csrr t1, 0x30a          # menvcfg: priv 1.12 is not implemented
+    csrr t1, 0x3c0          # pmpaddr16: only 16 PMP entries
+    csrr t1, 0x7a0          # tselect: no debug triggers
+    csrr t1, 0x3a1          # pmpcfg1 does not exist on RV64
+    li t2, 5
+    bne s0, t2, bad
+    csrr t1, 0x3bf          # pmpaddr15 exists
+    csrr t1, 0xb03          # mhpmcounter3 exists, reads zero
+    bnez t1, bad
+    csrw mhartid, zero      # read-only CSR: illegal
+    li t2, 6
+    bne s0, t2, bad
+    PASS
+bad:
+    FAIL 1
+    .balign 4
+handler:
+    csrr t3, mcause
+    li t4, 2
+    bne t3, t4, bad2
+    csrr t3, mtval          # the faulting instruction's encoding
+    beqz t3, bad2
+    addi s0, s0, 1
+    csrr t3, mepc
+    addi t3, t3, 4
+    csrw mepc, t3
+    mret
+bad2:
+    FAIL 2
+""")
+    )
+
+
+def test_ecall_delegation_and_privilege_return(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+_start:
+    la t0, mhandler
+    csrw mtvec, t0
+    la t0, shandler
+    csrw stvec, t0
+    li t0, 1 << 8           # delegate ecall-from-U to S
+    csrw medeleg, t0
+    li t0, 3 << 11
+    csrc mstatus, t0        # MPP = U
+    la t0, user
+    csrw mepc, t0
+    mret
+user:
+    ecall
+    FAIL 1                  # never returns here
+    .balign 4
+shandler:
+    csrr t0, scause
+    li t1, 8
+    bne t0, t1, bad3
+    csrr t0, sepc
+    la t1, user
+    bne t0, t1, bad4
+    csrr t0, sstatus
+    andi t0, t0, 1 << 8     # SPP = U
+    bnez t0, bad5
+    ecall                   # ecall from S is not delegated: goes to M
+    FAIL 6
+    .balign 4
+mhandler:
+    csrr t0, mcause
+    li t1, 9
+    bne t0, t1, bad7
+    csrr t0, mstatus
+    srli t0, t0, 11
+    andi t0, t0, 3
+    li t1, 1                # MPP = S
+    bne t0, t1, bad8
+    PASS
+bad3: FAIL 3
+bad4: FAIL 4
+bad5: FAIL 5
+bad7: FAIL 7
+bad8: FAIL 8
+""")
+    )
+
+
+def test_vectored_timer_interrupt_wakes_wfi(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+    .equ CLINT, 0x2000000
+_start:
+    la t0, vectors
+    ori t0, t0, 1           # vectored mode
+    csrw mtvec, t0
+    li t0, CLINT + 0xbff8
+    ld t1, 0(t0)
+    li t2, 20000            # 2 ms at 10 MHz
+    add t1, t1, t2
+    li t0, CLINT + 0x4000
+    sd t1, 0(t0)
+    li t0, 1 << 7
+    csrs mie, t0
+    csrsi mstatus, 8
+1:  wfi
+    j 1b
+    .balign 64
+    .option push
+    .option norvc           # vector entries are 4 bytes apart
+vectors:
+    j bad
+    .rept 6
+    j bad
+    .endr
+    j timer                 # entry 7: machine timer
+    .option pop
+bad:
+    FAIL 1
+timer:
+    csrr t0, mcause
+    li t1, (1 << 63) | 7
+    bne t0, t1, bad
+    PASS
+""")
+    )
+
+
+def test_self_modifying_code_with_fence_i(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+_start:
+    li s1, 60               # run the function enough times for it to be compiled
+1:  call func
+    addi s1, s1, -1
+    bnez s1, 1b
+    li t0, 1
+    bne a0, t0, bad
+    la t0, func
+    lw t1, patch
+    sw t1, 0(t0)            # li a0, 1  ->  li a0, 2
+    fence.i
+    call func
+    li t0, 2
+    bne a0, t0, bad
+    PASS
+bad:
+    FAIL 1
+    .balign 4
+func:
+    .option push
+    .option norvc
+    li a0, 1
+    ret
+patch:
+    li a0, 2
+    .option pop
+""")
+    )
+
+
+def test_lr_sc_reservation_broken_by_other_hart(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(
+            r"""
+_start:
+    la s0, word
+    la s1, go
+    la s2, done
+    bnez a0, other
+    lr.w t0, (s0)
+    li t1, 1
+    sw t1, 0(s1)            # let hart 1 store to the reserved word
+1:  lw t1, 0(s2)
+    beqz t1, 1b
+    li t2, 7
+    sc.w t3, t2, (s0)
+    beqz t3, bad            # must fail: another hart wrote the word
+    li s3, 100
+2:  lr.w t0, (s0)           # uncontended LR/SC succeeds (retrying spurious failures)
+    sc.w t3, t2, (s0)
+    beqz t3, 3f
+    addi s3, s3, -1
+    bnez s3, 2b
+    j bad
+3:  lw t0, 0(s0)
+    li t1, 7
+    bne t0, t1, bad
+    PASS
+bad:
+    FAIL 1
+other:
+1:  lw t1, 0(s1)
+    beqz t1, 1b
+    li t1, 5
+    sw t1, 0(s0)
+    li t1, 1
+    sw t1, 0(s2)
+2:  wfi
+    j 2b
+    .data
+    .balign 8
+word: .word 0
+go:   .word 0
+done: .word 0
+""",
+            smp=2,
+        )
+    )
+
+
+def test_amo_results_are_sign_extended(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+_start:
+    la s0, val
+    li t0, -5
+    sw t0, 0(s0)
+    li t1, 3
+    amomax.w t2, t1, (s0)   # old -5 (sign-extended), new max(-5, 3) = 3
+    li t3, -5
+    bne t2, t3, bad
+    lw t2, 0(s0)
+    li t3, 3
+    bne t2, t3, bad
+    li t1, -1
+    amominu.w t2, t1, (s0)  # unsigned min(3, 0xffffffff) = 3
+    lw t2, 0(s0)
+    li t3, 3
+    bne t2, t3, bad
+    li t1, 10
+    amoadd.d t2, t1, (s0)
+    ld t2, 0(s0)
+    li t3, 13
+    bne t2, t3, bad
+    PASS
+bad:
+    FAIL 1
+    .data
+    .balign 8
+val: .dword 0
+""")
+    )
+
+
+def test_misaligned_accesses_work_across_pages(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+_start:
+    la s0, buf
+    li t4, 4093
+    add s1, s0, t4
+    li t0, 0x1122334455667788
+    sd t0, 0(s1)            # straddles the page boundary at buf+4096
+    ld t1, 0(s1)
+    bne t0, t1, bad
+    lhu t2, 2(s1)
+    li t3, 0x5566
+    bne t2, t3, bad
+    lw t2, 1(s1)
+    li t3, 0x44556677
+    bne t2, t3, bad
+    PASS
+bad:
+    FAIL 1
+    .data
+    .balign 4096
+buf: .space 8192
+""")
+    )
+
+
+def test_float_nan_boxing_and_rounding(run_asm) -> None:  # type: ignore[no-untyped-def]
+    _ok(
+        run_asm(r"""
+_start:
+    li t0, 1 << 13
+    csrs mstatus, t0        # FS = Initial
+    li t0, 0x3f800000       # 1.0f
+    fmv.d.x f1, t0          # not NaN-boxed: reads as the canonical NaN
+    fadd.s f2, f1, f1
+    fmv.x.w t1, f2
+    li t2, 0x7fc00000
+    bne t1, t2, bad
+    li t0, 0x3f800000
+    fmv.w.x f3, t0          # properly boxed 1.0f
+    li t0, 0x40400000       # 3.0f
+    fmv.w.x f4, t0
+    fdiv.s f5, f3, f4, rtz  # 1/3 rounded toward zero
+    fmv.x.w t1, f5
+    li t2, 0x3eaaaaaa
+    bne t1, t2, bad
+    fdiv.s f5, f3, f4, rup  # rounded up
+    fmv.x.w t1, f5
+    li t2, 0x3eaaaaab
+    bne t1, t2, bad
+    csrr t1, fflags
+    andi t1, t1, 1          # inexact
+    beqz t1, bad
+    fcvt.w.s t1, f1         # NaN converts to INT_MAX with invalid flag
+    li t2, 0x7fffffff
+    bne t1, t2, bad
+    csrr t1, fflags
+    andi t1, t1, 16
+    beqz t1, bad
+    PASS
+bad:
+    FAIL 1
+""")
+    )
+
+
+@pytest.mark.parametrize("board", ["virt", "unmatched"])
+def test_dtb_in_a1_and_hartid_in_a0(tmp_path, board: str) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import build_elf, run_elf
+
+    elf = build_elf(
+        tmp_path,
+        r"""
+_start:
+    csrr t0, mhartid
+    bne t0, a0, bad
+    lwu t1, 0(a1)
+    li t2, 0xedfe0dd0       # FDT magic, big-endian in memory
+    bne t1, t2, bad
+    bnez a0, park
+    PASS
+park:
+    wfi
+    j park
+bad:
+    FAIL 1
+""",
+    )
+    result = run_elf(elf, smp=2, board=board)
+    assert result.status == 0
+
+
+STALE_FETCH = r"""
+_start:
+    la t0, target
+    lw t1, insn
+    sw t1, 0(t0)            # write `li a0, 7` over code that was never executed
+    {fence}
+    jalr ra, t0
+    li t1, 7
+    bne a0, t1, bad
+    PASS
+bad:
+    FAIL 1
+    .balign 4
+    .option push
+    .option norvc
+insn:
+    li a0, 7
+    .section .data
+    .balign 4096
+target:
+    .word 0
+    ret
+    .option pop
+"""
+
+
+@pytest.mark.parametrize("fence", ["", "fence.i"])
+def test_stale_fetch_report_needs_missing_fence_i(tmp_path, fence: str) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import build_elf, run_elf
+
+    elf = build_elf(tmp_path, STALE_FETCH.format(fence=fence))
+    result = run_elf(elf, report_stale_fetch=True)
+    assert result.status == 0  # executes the new bytes either way, like QEMU
+    reports = result.machine.stale_fetches
+    if fence:
+        assert reports == []
+    else:
+        assert len(reports) == 1
+        assert reports[0].startswith("hartbeat-emu: stale instruction fetch at pc=0x8000")
+        assert "without fence.i" in reports[0]

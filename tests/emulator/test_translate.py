@@ -1,0 +1,208 @@
+"""Integer semantics of both execution paths (cold templates, compiled blocks) vs a reference."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from harness.emulator.bus import Bus
+from harness.emulator.clock import Clock
+from harness.emulator.codecache import CodeCache
+from harness.emulator.cpu import Hart
+from harness.emulator.translate import build_cold_block, build_hot_block
+
+M = (1 << 64) - 1
+BASE = 0x80000000
+
+
+def s64(v: int) -> int:
+    v &= M
+    return v - (1 << 64) if v >> 63 else v
+
+
+def s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def tdiv(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def ref_div(a: int, b: int) -> int:
+    return -1 if b == 0 else (a if (a, b) == (-(1 << 63), -1) else tdiv(a, b))
+
+
+def ref_rem(a: int, b: int) -> int:
+    return a if b == 0 else (0 if (a, b) == (-(1 << 63), -1) else a - b * tdiv(a, b))
+
+
+def ref_divw(a: int, b: int) -> int:
+    return -1 if b == 0 else (a if (a, b) == (-(1 << 31), -1) else tdiv(a, b))
+
+
+def ref_remw(a: int, b: int) -> int:
+    return a if b == 0 else (0 if (a, b) == (-(1 << 31), -1) else a - b * tdiv(a, b))
+
+
+# (funct7, funct3, opcode) -> reference on (a, b) as unsigned 64-bit; results are masked later.
+R_TYPE = {
+    "add": (0x00, 0, 0x33, lambda a, b: a + b),
+    "sub": (0x20, 0, 0x33, lambda a, b: a - b),
+    "sll": (0x00, 1, 0x33, lambda a, b: a << (b & 63)),
+    "slt": (0x00, 2, 0x33, lambda a, b: int(s64(a) < s64(b))),
+    "sltu": (0x00, 3, 0x33, lambda a, b: int(a < b)),
+    "xor": (0x00, 4, 0x33, lambda a, b: a ^ b),
+    "srl": (0x00, 5, 0x33, lambda a, b: a >> (b & 63)),
+    "sra": (0x20, 5, 0x33, lambda a, b: s64(a) >> (b & 63)),
+    "or": (0x00, 6, 0x33, lambda a, b: a | b),
+    "and": (0x00, 7, 0x33, lambda a, b: a & b),
+    "mul": (0x01, 0, 0x33, lambda a, b: a * b),
+    "mulh": (0x01, 1, 0x33, lambda a, b: (s64(a) * s64(b)) >> 64),
+    "mulhsu": (0x01, 2, 0x33, lambda a, b: (s64(a) * b) >> 64),
+    "mulhu": (0x01, 3, 0x33, lambda a, b: (a * b) >> 64),
+    "div": (0x01, 4, 0x33, lambda a, b: ref_div(s64(a), s64(b))),
+    "divu": (0x01, 5, 0x33, lambda a, b: a // b if b else M),
+    "rem": (0x01, 6, 0x33, lambda a, b: ref_rem(s64(a), s64(b))),
+    "remu": (0x01, 7, 0x33, lambda a, b: a % b if b else a),
+    "addw": (0x00, 0, 0x3B, lambda a, b: s32(a + b)),
+    "subw": (0x20, 0, 0x3B, lambda a, b: s32(a - b)),
+    "sllw": (0x00, 1, 0x3B, lambda a, b: s32(a << (b & 31))),
+    "srlw": (0x00, 5, 0x3B, lambda a, b: s32((a & 0xFFFFFFFF) >> (b & 31))),
+    "sraw": (0x20, 5, 0x3B, lambda a, b: s32(a) >> (b & 31)),
+    "mulw": (0x01, 0, 0x3B, lambda a, b: s32(a * b)),
+    "divw": (0x01, 4, 0x3B, lambda a, b: s32(ref_divw(s32(a), s32(b)))),
+    "divuw": (0x01, 5, 0x3B, lambda a, b: s32((a & 0xFFFFFFFF) // (b & 0xFFFFFFFF)) if b & 0xFFFFFFFF else -1),
+    "remw": (0x01, 6, 0x3B, lambda a, b: s32(ref_remw(s32(a), s32(b)))),
+    "remuw": (
+        0x01,
+        7,
+        0x3B,
+        lambda a, b: s32((a & 0xFFFFFFFF) % (b & 0xFFFFFFFF) if b & 0xFFFFFFFF else a),
+    ),
+}
+# funct3, opcode, reference on (a, imm)
+I_TYPE = {
+    "addi": (0, 0x13, lambda a, i: a + i),
+    "slti": (2, 0x13, lambda a, i: int(s64(a) < i)),
+    "sltiu": (3, 0x13, lambda a, i: int(a < (i & M))),
+    "xori": (4, 0x13, lambda a, i: a ^ (i & M)),
+    "ori": (6, 0x13, lambda a, i: a | (i & M)),
+    "andi": (7, 0x13, lambda a, i: a & (i & M)),
+    "addiw": (0, 0x1B, lambda a, i: s32(a + i)),
+}
+EDGE = [0, 1, 2, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63, M, (1 << 63) - 1, 0x123456789ABCDEF0]
+
+
+def make_hart() -> Hart:
+    bus = Bus(BASE, 1 << 16)
+    return Hart(0, bus, Clock(10_000_000), CodeCache())
+
+
+def run_one(hart: Hart, word: int, a: int, b: int, hot: bool) -> int:
+    # One instruction followed by `jal x0, 0` so the block ends deterministically.
+    hart.bus.ram[0:8] = word.to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little")
+    build = build_hot_block if hot else build_cold_block
+    block = build(hart, BASE, BASE)
+    hart.x[:] = [0] * 32
+    hart.x[5], hart.x[6] = a, b
+    block.entry[0](hart.x, hart.rtlb, hart.wtlb)
+    assert hart.x[0] == 0
+    return hart.x[7]
+
+
+def operand_pairs() -> list[tuple[int, int]]:
+    rng = random.Random(1234)
+    pairs = [(a, b) for a in EDGE for b in EDGE]
+    pairs += [(rng.getrandbits(64), rng.getrandbits(64)) for _ in range(30)]
+    return pairs
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+@pytest.mark.parametrize("name", sorted(R_TYPE))
+def test_register_ops_match_reference(name: str, hot: bool) -> None:
+    f7, f3, opc, ref = R_TYPE[name]
+    word = f7 << 25 | 6 << 20 | 5 << 15 | f3 << 12 | 7 << 7 | opc  # x7 = x5 op x6
+    hart = make_hart()
+    for a, b in operand_pairs():
+        assert run_one(hart, word, a, b, hot) == ref(a, b) & M, (name, hex(a), hex(b))
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+@pytest.mark.parametrize("name", sorted(I_TYPE))
+def test_immediate_ops_match_reference(name: str, hot: bool) -> None:
+    f3, opc, ref = I_TYPE[name]
+    hart = make_hart()
+    for imm in (-2048, -1, 0, 1, 2047, 0x555):
+        word = (imm & 0xFFF) << 20 | 5 << 15 | f3 << 12 | 7 << 7 | opc
+        for a in EDGE:
+            assert run_one(hart, word, a, 0, hot) == ref(a, imm) & M, (name, hex(a), imm)
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+def test_shift_immediates(hot: bool) -> None:
+    hart = make_hart()
+    for sh in (0, 1, 31, 32, 63):
+        srai = 0x10 << 26 | sh << 20 | 5 << 15 | 5 << 12 | 7 << 7 | 0x13
+        slli = sh << 20 | 5 << 15 | 1 << 12 | 7 << 7 | 0x13
+        assert run_one(hart, srai, 1 << 63, 0, hot) == (s64(1 << 63) >> sh) & M
+        assert run_one(hart, slli, M, 0, hot) == (M << sh) & M
+        if sh < 32:
+            sraiw = 0x20 << 25 | sh << 20 | 5 << 15 | 5 << 12 | 7 << 7 | 0x1B
+            assert run_one(hart, sraiw, 0x80000000, 0, hot) == (s32(0x80000000) >> sh) & M
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+def test_writes_to_x0_are_discarded(hot: bool) -> None:
+    hart = make_hart()
+    # add x0, x5, x6 then lw x0, 0(x0)-style side-effect-free: x0 must stay zero.
+    word = 6 << 20 | 5 << 15 | 0 << 7 | 0x33
+    hart.bus.ram[0:8] = word.to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little")
+    block = (build_hot_block if hot else build_cold_block)(hart, BASE, BASE)
+    hart.x[5], hart.x[6] = 3, 4
+    block.entry[0](hart.x, hart.rtlb, hart.wtlb)
+    assert hart.x[0] == 0
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+def test_branches_signed_and_unsigned(hot: bool) -> None:
+    hart = make_hart()
+    # blt/bge/bltu/bgeu x5, x6, +8 at BASE; both successors are `j .` so a compiled region
+    # stops in the successor that was taken.
+    for f3, a, b, taken in ((4, M, 0, True), (6, M, 0, False), (5, 0, M, True), (7, 0, M, False)):
+        word = (8 >> 1 & 0xF) << 8 | f3 << 12 | 5 << 15 | 6 << 20 | 0x63
+        hart.bus.ram[0:12] = word.to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little") * 2
+        block = (build_hot_block if hot else build_cold_block)(hart, BASE, BASE)
+        hart.x[5], hart.x[6] = a, b
+        nxt = block.entry[0](hart.x, hart.rtlb, hart.wtlb)
+        assert (hart.pc if nxt is None else nxt) == (BASE + 8 if taken else BASE + 4), (f3, taken)
+
+
+def _assemble_group_block(hart: Hart) -> None:
+    # sd x6, 0(x5); sd x7, 8(x5); ld x8, 8(x5); lw x9, 4(x5); jal x0, 0
+    words = [
+        6 << 20 | 5 << 15 | 3 << 12 | 0x23,
+        7 << 20 | 5 << 15 | 3 << 12 | 8 << 7 | 0x23,
+        8 << 20 | 5 << 15 | 3 << 12 | 8 << 7 | 0x03,
+        4 << 20 | 5 << 15 | 2 << 12 | 9 << 7 | 0x03,
+        0x0000006F,
+    ]
+    hart.bus.ram[0 : 4 * len(words)] = b"".join(w.to_bytes(4, "little") for w in words)
+
+
+@pytest.mark.parametrize("offset", [0x800, 0xFF8, 0x804, 0x1001], ids=["aligned", "page-crossing", "4-aligned", "odd"])
+def test_grouped_accesses_match_ungrouped_semantics(offset: int) -> None:
+    hart = make_hart()
+    _assemble_group_block(hart)
+    block = build_hot_block(hart, BASE, BASE)
+    hart.x[5] = BASE + 0x2000 + offset
+    hart.x[6], hart.x[7] = 0x1111111122222222, 0x80000000AAAAAAAA
+    block.entry[0](hart.x, hart.rtlb, hart.wtlb)
+    ram = hart.bus.ram
+    at = 0x2000 + offset
+    assert int.from_bytes(ram[at : at + 8], "little") == 0x1111111122222222
+    assert int.from_bytes(ram[at + 8 : at + 16], "little") == 0x80000000AAAAAAAA
+    assert hart.x[8] == 0x80000000AAAAAAAA
+    assert hart.x[9] == 0x11111111  # lw of the high word of x6, sign-extended (positive)
