@@ -15,6 +15,7 @@ from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.board import Board, load_board, parse_assignments, resolve
 from harness.errors import ConfigError
+from harness.options import add_override_options
 from harness.plan import load_plan
 from harness.runner import Interrupted, signals_raise
 
@@ -37,22 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         default=[],
         help="board profile; repeat to use several targets at once",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a board profile key (repeatable)",
-    )
-    parser.add_argument(
-        "--var",
-        dest="variables",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a variable {NAME} (repeatable)",
-    )
+    add_override_options(parser)
     source = parser.add_argument_group("builds")
     source.add_argument(
         "--builds", type=Path, metavar="DIR", help="folder with one subfolder per build (builds.toml or name order)"

@@ -15,6 +15,7 @@ from harness.bisect_cli import add_parser as add_bisect
 from harness.board import load_board, parse_assignments, resolve, search_path
 from harness.check import preboot_findings
 from harness.errors import ConfigError, HartbeatError
+from harness.options import add_override_options
 from harness.plan import load_plan
 from harness.report import summary
 from harness.runner import Interrupted, Runner, run_variables, signals_raise
@@ -47,14 +48,6 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", help="testplan name (in testplans/) or path to a .toml file")
     parser.add_argument("--board", "-b", required=True, help="board profile name (in boards/) or path")
     parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a board profile key, e.g. --set qemu.smp=2 (repeatable)",
-    )
-    parser.add_argument(
         "--image",
         dest="images",
         action="append",
@@ -62,14 +55,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="SLOT=PATH",
         help="fill an image slot, e.g. --image kernel=build/Image (repeatable)",
     )
-    parser.add_argument(
-        "--var",
-        dest="variables",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a variable used as {NAME} in the board or plan (repeatable)",
-    )
+    add_override_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
