@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 import xml.etree.ElementTree as ET
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 SCHEMA = "hartbeat.report/1"
 
 
+@functools.cache
 def versions() -> dict[str, str]:
-    """Versions of the harness and the libraries that touch the console."""
+    """Versions of the harness and the libraries that touch the console (looked up once)."""
     found = {"hartbeat": harness.__version__, "python": platform.python_version()}
     for package in ("pexpect", "pyserial", "paramiko"):
         try:
@@ -56,7 +58,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             for m in result.milestones
         ],
         "console": {"raw": "console.raw", "log": "console.log"},
-        "versions": versions(),
+        "versions": dict(versions()),
     }
 
 
