@@ -6,6 +6,7 @@ import os
 import select
 import sys
 import termios
+import time
 import tty
 
 
@@ -120,7 +121,11 @@ class MemoryConsole(Console):
         self._pending.clear()
 
     def poll(self, timeout: float = 0.0) -> bytes:
-        """Hand over all queued input at once."""
+        """Hand over all queued input at once; with none queued, wait ``timeout`` seconds."""
+        if not self._input:
+            if timeout:
+                time.sleep(timeout)
+            return b""
         data = bytes(self._input)
         self._input.clear()
         return data

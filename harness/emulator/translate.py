@@ -42,13 +42,13 @@ M = (1 << 64) - 1
 LM = "0xFFFFFFFFFFFFFFFF"
 LS = "0x8000000000000000"
 MAX_BLOCK = 48
-HOT_THRESHOLD = 100
+HOT_THRESHOLD = 500
 # A compiled region holds at most this many blocks and runs at most REGION_LIMIT of them per
 # call before returning to the dispatcher (which checks interrupts and the time slice).
 MAX_REGION = 12
 REGION_LIMIT = 64
 # Runs after which a successor block is worth compiling into its predecessor's region.
-WARM_THRESHOLD = 20
+WARM_THRESHOLD = 100
 # Successor blocks up to INLINE_MAX instructions are duplicated into their predecessors'
 # exits, up to INLINE_BUDGET duplicated instructions per region (compile time grows with it).
 INLINE_MAX = 12
@@ -143,7 +143,8 @@ ALU: dict[str, str] = {
     "mulh": f"((({{a}} ^ {LS}) - {LS}) * (({{b}} ^ {LS}) - {LS}) >> 64) & {LM}",
     "mulhsu": f"((({{a}} ^ {LS}) - {LS}) * {{b}} >> 64) & {LM}",
     "mulhu": "({a} * {b}) >> 64",
-    "addiw": _sx32("{a} + {i}"),
+    # The sign-extension bias is added to the immediate, which folds to one constant.
+    "addiw": f"(({{a}} + ({{i}} + 0x80000000) & 0xFFFFFFFF) - 0x80000000 & {LM})",
     "slliw": _sx32("{a} << {i}"),
     "srliw": _sx32("({a} & 0xFFFFFFFF) >> {i}"),
     "sraiw": f"(({{a}} + 0x80000000 & 0xFFFFFFFF) - 0x80000000 >> {{i}}) & {LM}",
@@ -390,6 +391,7 @@ def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) ->
     compile time for nothing (leaving the region just returns to the dispatcher).
     """
     blocks: dict[int, Sequence[tuple[Insn, int]]] = {vpc: insns}
+    heat: dict[int, int] = {}
     page = h.blocks.get(paddr >> 12, {})
     queue = _successors(insns)
     while queue and len(blocks) < MAX_REGION:
@@ -400,8 +402,10 @@ def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) ->
         if _uses_x_directly(known.insns):
             continue  # keep helper-heavy code out: it would disable register caching
         blocks[target] = known.insns
+        heat[target] = known.runs[0]
         queue += _successors(known.insns)
-    return blocks
+    # The dispatch chain tests blocks in this order: most frequently run first.
+    return {start: blocks[start] for start in sorted(blocks, key=lambda b: -heat.get(b, HOT_THRESHOLD))}
 
 
 def _spin_loops(blocks: dict[int, Sequence[tuple[Insn, int]]]) -> dict[int, set[int]]:

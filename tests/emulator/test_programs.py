@@ -146,10 +146,13 @@ timer:
 
 
 def test_self_modifying_code_with_fence_i(run_asm) -> None:  # type: ignore[no-untyped-def]
+    from harness.emulator.translate import HOT_THRESHOLD
+
+    assert HOT_THRESHOLD < 1000
     _ok(
         run_asm(r"""
 _start:
-    li s1, 60               # run the function enough times for it to be compiled
+    li s1, 1000             # run the function enough times for it to be compiled
 1:  call func
     addi s1, s1, -1
     bnez s1, 1b
@@ -395,3 +398,34 @@ def test_stale_fetch_report_needs_missing_fence_i(tmp_path, fence: str) -> None:
         assert len(reports) == 1
         assert reports[0].startswith("hartbeat-emu: stale instruction fetch at pc=0x8000")
         assert "without fence.i" in reports[0]
+
+
+RESET_PROGRAM = r"""
+_start:
+    bnez a0, 1f
+    li t0, UART
+    li t1, 'B'
+    sb t1, 0(t0)
+    li t0, TEST
+    li t1, 0x7777           # reset request
+    sw t1, 0(t0)
+1:  wfi
+    j 1b
+"""
+
+
+def test_reset_request_restarts_or_exits_with_status_3(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from harness.emulator.console import MemoryConsole
+    from harness.emulator.machine import RESET_STATUS, Machine, MachineConfig
+
+    from .conftest import build_elf
+
+    elf = str(build_elf(tmp_path, RESET_PROGRAM))
+    console = MemoryConsole()
+    restarted = Machine(MachineConfig(bios="none", kernel=elf), console)
+    assert restarted.run(max_seconds=1.0) == -1  # still running: every reset boots again
+    assert console.output.count(b"B") >= 2
+    console = MemoryConsole()
+    once = Machine(MachineConfig(bios="none", kernel=elf, no_reboot=True), console)
+    assert once.run(max_seconds=10.0) == RESET_STATUS
+    assert bytes(console.output) == b"B"
