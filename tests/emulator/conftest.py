@@ -46,29 +46,22 @@ class RunResult:
     machine: Machine
 
 
+def link(source: Path, elf: Path, march: str = "rv64imafdc_zicsr_zifencei", mabi: str = "lp64") -> Path:
+    """Assemble and link ``source`` at 0x80000000 (programs/link.ld) into ``elf``."""
+    subprocess.run(
+        [GCC, f"-march={march}", f"-mabi={mabi}", "-nostdlib", "-nostartfiles", "-Wl,--no-warn-rwx-segments",
+         "-T", str(PROGRAMS / "link.ld"), "-o", str(elf), str(source)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return elf
+
+
 def build_elf(tmp_path: Path, source: str, name: str = "prog", march: str = "rv64imafdc_zicsr_zifencei") -> Path:
     """Assemble ``source`` (after PRELUDE) linked at 0x80000000; return the ELF path."""
     src = tmp_path / f"{name}.S"
     src.write_text(PRELUDE + source)
-    elf = tmp_path / f"{name}.elf"
-    subprocess.run(
-        [
-            GCC,
-            f"-march={march}",
-            "-mabi=lp64",
-            "-nostdlib",
-            "-nostartfiles",
-            "-Wl,--no-warn-rwx-segments",
-            "-T",
-            str(PROGRAMS / "link.ld"),
-            "-o",
-            str(elf),
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return elf
+    return link(src, tmp_path / f"{name}.elf", march)
 
 
 def run_elf(

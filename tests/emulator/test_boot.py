@@ -15,7 +15,7 @@ import pexpect
 import pytest
 from pexpect import fdpexpect
 
-from .conftest import GCC, PROGRAMS
+from .conftest import PROGRAMS, link, needs_gcc
 
 ROOT = Path(__file__).resolve().parents[2]
 FW_JUMP = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
@@ -24,7 +24,6 @@ UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
 needs_firmware = pytest.mark.skipif(
     not (FW_JUMP.exists() and UBOOT.exists()), reason="Debian opensbi/u-boot-qemu not installed"
 )
-needs_gcc = pytest.mark.skipif(shutil.which(GCC) is None, reason="riscv64-unknown-elf-gcc not installed")
 
 
 def spawn(*args: str, timeout: float = 120) -> pexpect.spawn:
@@ -34,25 +33,7 @@ def spawn(*args: str, timeout: float = 120) -> pexpect.spawn:
 
 
 def build(tmp_path: Path, name: str) -> Path:
-    elf = tmp_path / f"{name}.elf"
-    subprocess.run(
-        [
-            GCC,
-            "-march=rv64imac_zicsr",
-            "-mabi=lp64",
-            "-nostdlib",
-            "-nostartfiles",
-            "-Wl,--no-warn-rwx-segments",
-            "-T",
-            str(PROGRAMS / "link.ld"),
-            "-o",
-            str(elf),
-            str(PROGRAMS / f"{name}.S"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return elf
+    return link(PROGRAMS / f"{name}.S", tmp_path / f"{name}.elf", "rv64imac_zicsr")
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from harness.emulator.bus import Bus
 from harness.emulator.loader import LoadError, load_elf, load_image
 
-from .conftest import GCC, PROGRAMS, build_elf, needs_gcc, run_elf
+from .conftest import build_elf, link, needs_gcc, run_elf
 
 BASE = 0x80000000
 
@@ -24,24 +23,7 @@ def test_elf_segments_land_at_their_physical_addresses(tmp_path: Path, march: st
         '.section .text.entry, "ax"\n.globl _start\n_start:\n  j _start\n'
         ".data\n.balign 8\nvalue: .word 0x12345678\n.bss\n.space 64\n"
     )
-    elf = tmp_path / "seg.elf"
-    subprocess.run(
-        [
-            GCC,
-            f"-march={march}",
-            f"-mabi={mabi}",
-            "-nostdlib",
-            "-nostartfiles",
-            "-Wl,--no-warn-rwx-segments",
-            "-T",
-            str(PROGRAMS / "link.ld"),
-            "-o",
-            str(elf),
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    elf = link(src, tmp_path / "seg.elf", march, mabi)
     bus = Bus(BASE, 1 << 20)
     bus.ram[:] = b"\xff" * (1 << 20)
     image = load_elf(bus, elf.read_bytes(), str(elf))
