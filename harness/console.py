@@ -24,7 +24,7 @@ from re import Match, Pattern
 from typing import IO
 
 from harness.errors import TargetError, TransportClosed
-from harness.interleave import untangle
+from harness.interleave import LOOK_BACK, interrupted_prefix
 from harness.targets.base import Transport
 
 HISTORY_LINES = 200
@@ -63,6 +63,8 @@ class Matched:
     match: Match[str]
     line: str
     t: float
+    # Index of the matched line among all lines since power-on (see Console.lines_around).
+    line_no: int = 0
 
     @property
     def groups(self) -> dict[str, str]:
@@ -120,11 +122,20 @@ class ConsoleFiles:
 
 @dataclass
 class _Pending:
-    """Decoded text not yet seen by the matcher, with the arrival time of each piece."""
+    """Decoded text not yet seen by the matcher, with the arrival time of each piece.
+
+    ``line_no`` is the index (since power-on) of the line the text starts in.
+    """
 
     text: str = ""
     # (offset into text, seconds since power-on) for each piece, ascending.
     times: list[tuple[int, float]] = field(default_factory=list)
+    line_no: int = 0
+
+    def append(self, text: str, t: float) -> None:
+        """Add a piece that arrived at ``t``."""
+        self.times.append((len(self.text), t))
+        self.text += text
 
     def time_at(self, offset: int) -> float:
         """Arrival time of the piece holding ``offset``."""
@@ -135,17 +146,11 @@ class _Pending:
             t = when
         return t
 
-    def insert(self, offset: int, text: str, t: float) -> None:
-        """Put ``text`` (arrived at ``t``) at ``offset``; what followed keeps its own time."""
-        after = self.time_at(offset) if offset < len(self.text) else t
-        shifted = [(start + len(text) if start >= offset else start, when) for start, when in self.times]
-        self.text = self.text[:offset] + text + self.text[offset:]
-        self.times = sorted([*shifted, (offset, t), (offset + len(text), after)])
-
     def drop(self, count: int) -> None:
         """Forget the first ``count`` characters."""
         if count <= 0:
             return
+        self.line_no += self.text.count("\n", 0, count)
         self.text = self.text[count:]
         kept = [(max(0, start - count), when) for start, when in self.times if start >= count]
         last_before = [when for start, when in self.times if start < count]
@@ -179,14 +184,11 @@ class Console:
         self._partial = ""
         self._partial_t = 0.0
         self._carry_cr = ""
-        # (time, text, goes before the open line) in arrival order, for the matcher.
-        self._arrived: list[tuple[float, str, bool]] = []
-        self._held = ""
         self._pending = _Pending()
+        self._interrupted_seen = (-1, -1)
         self._t0 = time.monotonic()
         self._last_byte = self._t0
         self._bytes = 0
-        self._dropped = 0
         self._closed: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._reader, name="console-reader", daemon=True)
@@ -202,6 +204,9 @@ class Console:
         with self._cond:
             self._t0 = time.monotonic()
             self._last_byte = self._t0
+            # What a board left running printed before the power cycle is in the log, but it
+            # must not satisfy (or fail) the first milestone of this boot.
+            self._pending = _Pending(line_no=self._line_total)
 
     def _reader(self) -> None:
         while not self._stop.is_set():
@@ -215,8 +220,6 @@ class Console:
                 return
             if data:
                 self._ingest(data, time.monotonic())
-            elif self._held:
-                self._release_held()
         self._finish("console stopped by the harness")
 
     def _ingest(self, data: bytes, now: float) -> None:
@@ -229,44 +232,30 @@ class Console:
         self._carry_cr = text[len(stripped) :]
         # str.replace runs at memory speed; a regex for \r+\n was the engine's slowest step.
         text = stripped.replace("\r\r\n", "\n").replace("\r\n", "\n") if "\r" in stripped else stripped
-        before = ""
-        if self._held or "[" in text:
-            untangled = untangle(self._partial, self._held + text)
-            before, text, self._held = untangled.before_open_line, untangled.text, untangled.held
         with self._cond:
+            t = now - self._t0
             self._last_byte = now
             self._bytes += len(data)
-            self._add_text(before, text, now - self._t0)
-
-    def _release_held(self) -> None:
-        # Nothing followed what looked like the start of a kernel message: it was not one.
-        with self._cond:
-            if self._held and time.monotonic() - self._last_byte >= PARTIAL_SETTLE:
-                held, self._held = self._held, ""
-                self._add_text("", held, time.monotonic() - self._t0)
-
-    def _add_text(self, before_open_line: str, text: str, t: float) -> None:
-        """Log, remember and hand over decoded text (called with the lock held)."""
-        if before_open_line:
-            self._complete_lines(before_open_line.split("\n")[:-1], t)
-            self._arrived.append((t, before_open_line, True))
-        had_partial = bool(self._partial)
-        lines = (self._partial + text).split("\n")
-        complete, self._partial = lines[:-1], lines[-1]
-        if complete or not had_partial:
-            self._partial_t = t
-        if complete:
-            self._complete_lines(complete, t)
-        self._arrived.append((t, text, False))
-        self._cond.notify_all()
-
-    def _complete_lines(self, lines: list[str], t: float) -> None:
-        self._history.extend(zip(repeat(t), lines))
-        self._line_total += len(lines)
-        if self._files:
-            prefix = f"[{t:12.6f}] "
-            self._files.log.write(prefix + ("\n" + prefix).join(lines) + "\n")
-            self._files.log.flush()
+            had_partial = bool(self._partial)
+            lines = (self._partial + text).split("\n")
+            complete, self._partial = lines[:-1], lines[-1]
+            if complete or not had_partial:
+                self._partial_t = t
+            if complete:
+                self._history.extend(zip(repeat(t), complete))
+                self._line_total += len(complete)
+                if self._files:
+                    prefix = f"[{t:12.6f}] "
+                    self._files.log.write(prefix + ("\n" + prefix).join(complete) + "\n")
+                    self._files.log.flush()
+            pending = self._pending
+            pending.append(text, t)
+            # Bounded even while nobody waits (an SSH step, a busy test): the oldest unmatched
+            # text goes, the log files keep it.
+            overflow = len(pending.text) - PENDING_LIMIT
+            if overflow > 0:
+                pending.drop(pending.text.find("\n", overflow) + 1 or overflow)
+            self._cond.notify_all()
 
     def _finish(self, reason: str) -> None:
         with self._cond:
@@ -307,16 +296,14 @@ class Console:
         """Why the console ended, or ``None`` while it is open."""
         return self._closed
 
-    @property
-    def line_count(self) -> int:
-        """Complete lines received so far: a mark for :meth:`lines_since`."""
-        return self._line_total
-
-    def lines_since(self, mark: int) -> list[tuple[float, str]]:
-        """Complete lines received after :attr:`line_count` was ``mark`` (as far as the ring reaches)."""
+    def lines_around(self, line_no: int, before: int, after: int) -> list[tuple[float, str]]:
+        """Line ``line_no`` (a :attr:`Matched.line_no`) with ``before - 1`` lines before it and
+        up to ``after`` after it, as far as the ring of recent lines still holds them."""
         with self._cond:
-            newer = self._line_total - mark
-            return list(self._history)[-newer:] if newer > 0 else []
+            first = self._line_total - len(self._history)
+            lines = list(self._history)
+            start = max(0, line_no - before + 1 - first)
+            return lines[start : max(0, line_no + 1 + after - first)]
 
     def last_lines(self, count: int = 20) -> list[tuple[float, str]]:
         """The most recent lines with their timestamps, the unfinished one last."""
@@ -327,21 +314,6 @@ class Console:
             return lines[-count:]
 
     # -- matcher ------------------------------------------------------------------------------
-
-    def _take_arrived(self) -> None:
-        pending = self._pending
-        for t, text, before_open_line in self._arrived:
-            if before_open_line:
-                pending.insert(pending.text.rfind("\n") + 1, text, t)
-            else:
-                pending.times.append((len(pending.text), t))
-                pending.text += text
-        self._arrived.clear()
-        overflow = len(pending.text) - PENDING_LIMIT
-        if overflow > 0:
-            cut = pending.text.find("\n", overflow) + 1 or overflow
-            self._dropped += cut
-            pending.drop(cut)
 
     def _search(self, watches: Sequence[Watch], settled: bool) -> Matched | None:
         pending = self._pending
@@ -357,26 +329,40 @@ class Console:
         if best is None:
             window = max(end_complete, len(text) - PARTIAL_WINDOW)
             for order, watch in enumerate(watches):
-                if not watch.partial:
-                    continue
-                found = watch.regex.search(text, window)
-                # A match that reaches the end of the text could still grow: wait for a pause.
-                if found and found.end() == len(text) and not settled:
-                    continue
+                found = _partial_match(watch, text, window, settled)
                 if found and (best is None or order < best[1]):
                     best = (found.start(), order, found, watch)
         if best is None:
-            pending.drop(end_complete)
-            return None
+            hit = self._search_interrupted(watches, text[end_complete:], settled)
+            pending.drop(len(text) if hit else end_complete)
+            return hit
         _line, _order, found, watch = best
         start = found.start()
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", start)
         line = text[line_start : line_end if line_end >= 0 else len(text)]
-        hit = Matched(watch, found, line, pending.time_at(start))
+        line_no = pending.line_no + text.count("\n", 0, start)
+        hit = Matched(watch, found, line, pending.time_at(start), line_no)
         # Consume up to the end of the match only: the next pattern may be later on this line.
         pending.drop(max(found.end(), start + 1))
         return hit
+
+    def _search_interrupted(self, watches: Sequence[Watch], open_text: str, settled: bool) -> Matched | None:
+        """Prompt watches on the open line joined to a line a kernel message cut into."""
+        # Only while the open line is untouched by earlier matches, and once per interruption.
+        mark = (self._line_total, len(self._partial))
+        if open_text != self._partial or mark == self._interrupted_seen:
+            return None
+        prefix = interrupted_prefix([line for _t, line in list(self._history)[-LOOK_BACK:]])
+        if prefix is None:
+            return None
+        candidate = prefix + open_text
+        for watch in watches:
+            found = _partial_match(watch, candidate, 0, settled)
+            if found:
+                self._interrupted_seen = mark
+                return Matched(watch, found, candidate, self._partial_t, self._line_total)
+        return None
 
     def wait_for(
         self,
@@ -396,7 +382,6 @@ class Console:
         next_tick = time.monotonic()
         while True:
             with self._cond:
-                self._take_arrived()
                 now = time.monotonic()
                 settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
                 hit = self._search(watches, settled=settled)
@@ -420,8 +405,8 @@ class Console:
                     if t >= deadline:
                         return TimedOut(t)
                     waits.append(deadline - t)
-                if not self._arrived:
-                    self._cond.wait(max(0.001, min(waits)))
+                # The reader needs the lock to add text, so nothing arrived since the search.
+                self._cond.wait(max(0.001, min(waits)))
             if on_tick and time.monotonic() >= next_tick:
                 on_tick()
                 next_tick = time.monotonic() + 0.25
@@ -448,6 +433,17 @@ class Console:
         for index in range(len(data)):
             self._transport.write(data[index : index + 1])
             time.sleep(self._send_delay)
+
+
+def _partial_match(watch: Watch, text: str, start: int, settled: bool) -> Match[str] | None:
+    """A partial-line watch on ``text[start:]``; a match reaching the end waits for a pause."""
+    if not watch.partial:
+        return None
+    found = watch.regex.search(text, start)
+    # A match that reaches the end of the text could still grow with the next read.
+    if found and found.end() == len(text) and not settled:
+        return None
+    return found
 
 
 def _first_line_match(regex: Pattern[str], text: str, start: int, end: int) -> Match[str] | None:

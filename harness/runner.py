@@ -392,9 +392,11 @@ class Runner:
         after = f"after milestone `{last}`" if last else "before the first milestone"
         if isinstance(outcome, Matched) and outcome.watch.kind == "fail":
             fail = next(f for f in self.plan.fails if f.name == outcome.watch.name)
-            before, mark = console.last_lines(LAST_LINES), console.line_count
+            # The reader is usually ahead of the matcher: take the lines around the panic line
+            # itself, the ones before it now (before a backtrace burst pushes them out of the ring).
+            before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
-            trailing = console.lines_since(mark)[:TRAILING_LINES]
+            trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
             reason = outcome.groups.get("reason")
             detail = f": {reason}" if reason else ""
             return self._ended(

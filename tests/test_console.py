@@ -139,26 +139,32 @@ def test_pending_text_is_bounded_and_logs_keep_everything(pipe, tmp_path: Path, 
     assert (tmp_path / "console.log").read_text().count("\n") == 2001
 
 
-def test_kernel_messages_inside_a_prompt_line_go_on_lines_of_their_own(pipe) -> None:
+def test_a_prompt_cut_by_a_kernel_message_still_matches_and_the_text_stays_as_printed(pipe) -> None:
     transport, console = pipe
     transport.feed(b"Debian GNU/Linux 12 unmatched ttySIF0\r\n\r\nunmatched lo")
     transport.feed(b"[   12.345678] random: crng init done\r\ngin: ")
     hit = console.wait_for([expect(r"login: $")], deadline=2)
     assert isinstance(hit, Matched) and hit.line == "unmatched login: ", hit
+    # Once only: the same interruption does not satisfy the next prompt wait.
+    again = console.wait_for([expect(r"login: $")], deadline=console.now() + 0.3)
+    assert isinstance(again, TimedOut)
     transport.feed(b"root\r\n# [   13.000001] EXT4-fs (nvme0n1p2): mounted\r\n")
     hit = console.wait_for([expect(r"^# $")], deadline=2)
-    assert isinstance(hit, Matched), hit
-    lines = [line for _t, line in console.last_lines(4)]
+    assert isinstance(hit, Matched) and hit.line == "# ", hit
+    lines = [line for _t, line in console.last_lines(3)]
     assert lines == [
-        "[   12.345678] random: crng init done",
-        "unmatched login: root",
-        "[   13.000001] EXT4-fs (nvme0n1p2): mounted",
-        "# ",
+        "unmatched lo[   12.345678] random: crng init done",
+        "gin: root",
+        "# [   13.000001] EXT4-fs (nvme0n1p2): mounted",
     ]
 
 
-def test_a_bracket_that_is_not_a_kernel_message_is_released(pipe) -> None:
+def test_log_listings_with_kernel_timestamps_are_not_rewritten(pipe) -> None:
     transport, console = pipe
-    transport.feed(b"Select boot entry [1")
-    hit = console.wait_for([expect(r"entry \[1$")], deadline=2)
-    assert isinstance(hit, Matched), hit
+    transport.feed(
+        b"Nov 21 unmatched kernel: [    1.234567] eth0: link up\r\n"
+        b"Nov 21 unmatched kernel: [    2.000000] eth0: carrier\r\nroot@unmatched:~# "
+    )
+    hit = console.wait_for([expect(r"^root@unmatched:~# $")], deadline=2)
+    assert isinstance(hit, Matched) and hit.line == "root@unmatched:~# "
+    assert next(line for _t, line in console.last_lines(3)).startswith("Nov 21 unmatched kernel: [")
