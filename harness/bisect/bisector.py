@@ -335,7 +335,13 @@ class Bisector:
         found = not reason and search.found
         first_bad = search.first_bad
         evidence = self._evidence(first_bad) if found else None
-        goods = [(i, d.passes) for i, d in self.decided.items() if d.state is State.GOOD]
+        # A good decision with no passes of its own (a cache hit, an endpoint assumed good) adds
+        # no doubt: its evidence is counted where it was gathered, or the user vouched for it.
+        goods = [
+            (i, d.passes)
+            for i, d in self.decided.items()
+            if d.state is State.GOOD and d.passes > 0 and i < first_bad
+        ]
         return Answer(
             status="found" if found else "inconclusive",
             reason=reason,

@@ -35,8 +35,9 @@ class Criterion:
         """GOOD for a pass, BAD for the hang, OTHER for anything that cannot tell."""
         if verdict.kind is Kind.PASS:
             return Outcome.GOOD
-        # A target that could not be used says nothing about the build, whatever the mode.
-        if verdict.kind is Kind.SKIP:
+        # A target that could not be used, or broke (a power switch, a lost port), says nothing
+        # about the build, whatever the mode: syzkaller's wrong bisections came from exactly that.
+        if verdict.kind in (Kind.SKIP, Kind.ERROR):
             return Outcome.OTHER
         if self.bad_if is BadIf.ANY:
             return Outcome.BAD

@@ -27,6 +27,7 @@ class Journal:
         self.path = path
         # Every event of the log, earlier sessions' included: the answer is built from these.
         self.events: list[dict[str, Any]] = list(earlier or [])
+        _cut_torn_line(path)
         self._handle = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
 
@@ -43,6 +44,17 @@ class Journal:
         """Close the file."""
         with self._lock:
             self._handle.close()
+
+
+def _cut_torn_line(path: Path) -> None:
+    # A run killed mid-write leaves half a line; appending after it would glue the next event on.
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(end)
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

@@ -39,15 +39,19 @@ class Search:
         self.states[index] = state
 
     @property
-    def last_good(self) -> int:
-        """The highest build known good (0 if none is decided: the good endpoint)."""
-        return max((i for i, s in self.states.items() if s is State.GOOD), default=0)
+    def first_bad(self) -> int:
+        """The lowest build known bad (the bad endpoint if none).
+
+        A bad run is proof (it showed the hang's signature), so it bounds the culprit even when
+        a build above it passed: with a flaky hang such a pass was luck.
+        """
+        return min((i for i, s in self.states.items() if s is State.BAD), default=self.size - 1)
 
     @property
-    def first_bad(self) -> int:
-        """The lowest build known bad above the last good one (the bad endpoint if none)."""
-        low = self.last_good
-        return min((i for i, s in self.states.items() if s is State.BAD and i > low), default=self.size - 1)
+    def last_good(self) -> int:
+        """The highest build known good below the first bad one (0: the good endpoint)."""
+        high = self.first_bad
+        return max((i for i, s in self.states.items() if s is State.GOOD and i < high), default=0)
 
     def testable(self) -> list[int]:
         """Undecided builds strictly between the last good and the first bad."""

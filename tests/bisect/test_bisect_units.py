@@ -104,7 +104,8 @@ def test_criterion_modes() -> None:
     assert by_signature.classify(panic) is Outcome.OTHER
     assert by_signature.classify(Verdict(Kind.PASS, "ok")) is Outcome.GOOD
     assert Criterion(BadIf.WEDGE).classify(panic) is Outcome.OTHER
-    assert Criterion(BadIf.ANY).classify(error) is Outcome.BAD
+    # A harness error (power switch, lost port) is never the build's hang, even with --bad-if any.
+    assert Criterion(BadIf.ANY).classify(error) is Outcome.OTHER
     assert Criterion(BadIf.ANY).classify(Verdict(Kind.SKIP, "no image")) is Outcome.OTHER
 
 
@@ -170,3 +171,44 @@ def test_a_log_must_start_with_a_start_event(tmp_path: Path) -> None:
     (tmp_path / "bisect.log").write_text('{"event": "run"}\n')
     with pytest.raises(ConfigError, match="not a hartbeat bisect log"):
         read_events(tmp_path / "bisect.log")
+
+
+def test_a_pass_above_a_known_bad_build_does_not_move_the_answer() -> None:
+    from harness.bisect.search import Search, State
+
+    search = Search(size=12)
+    search.decide(0, State.GOOD)
+    search.decide(11, State.BAD)
+    # Two targets at once on a flaky hang: build 3 showed the hang, build 7 passed by luck.
+    search.decide(3, State.BAD)
+    search.decide(7, State.GOOD)
+    assert search.first_bad == 3
+    assert search.last_good == 0
+    assert search.testable() == [1, 2]
+
+
+def test_harness_errors_are_never_the_hang() -> None:
+    from harness.bisect.criterion import BadIf, Criterion, Outcome
+    from harness.verdict import Kind, Verdict
+
+    for mode in BadIf:
+        assert Criterion(mode, "wedge|x|y").classify(Verdict(Kind.ERROR, "power switch failed")) is Outcome.OTHER
+
+
+def test_good_decisions_without_passes_do_not_zero_the_confidence() -> None:
+    from harness.bisect.stats import HangRate, confidence
+
+    rate = HangRate.from_endpoint(5, 0, 5)
+    assert confidence(rate, [(5, 1)]) == 1.0
+
+
+def test_a_torn_log_line_is_cut_before_appending(tmp_path) -> None:
+    from harness.bisect.journal import Journal, read_events
+
+    log = tmp_path / "bisect.log"
+    log.write_text('{"event": "start"}\n{"event": "run", "bu')
+    journal = Journal(log, read_events(log))
+    journal.write("run", build="b1")
+    journal.write("run", build="b2")
+    journal.close()
+    assert [e.get("build") for e in read_events(log)] == [None, "b1", "b2"]
