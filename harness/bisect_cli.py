@@ -111,7 +111,8 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     _check(args)
     plan = load_plan(resolve(args.plan, "testplans"))
     boards = _boards(args)
-    out = args.out or Path("runs") / f"bisect-{datetime.now():%Y%m%d-%H%M%S}"
+    # Absolute: git worktrees are created from inside the repository, not from here.
+    out = (args.out or Path("runs") / f"bisect-{datetime.now():%Y%m%d-%H%M%S}").resolve()
     seed = _seed(args, out)
     series = _series(args, boards[0], out)
     settings = Settings(

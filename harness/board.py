@@ -172,6 +172,9 @@ def load_board(
     # it); one given on the command line is relative to where the command runs.
     slots = {slot: _anchor(image_section.str(slot, required=True) or "", path.parent) for slot in image_section.data}
     for slot, value in images:
+        if slot not in slots:
+            known = ", ".join(sorted(slots)) or "none"
+            raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
         slots[slot] = _anchor(value, Path.cwd())
     variables_section = root.table("variables")
     variables = {}

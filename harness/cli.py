@@ -120,7 +120,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     findings = preboot_findings(plan, board, variables)
     errors = [f for f in findings if f.level == "error"]
     for finding in findings:
-        print(finding, file=sys.stderr)
+        # A missing image is reported by the run itself, as the reason for its skip.
+        if not finding.unavailable:
+            print(f"hartbeat: {finding}", file=sys.stderr)
     status = StatusLine()
     # A missing image is not a configuration error: the runner records it as a skip (125), which
     # is what `git bisect run` needs for a build that did not produce its artefact.

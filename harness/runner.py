@@ -146,6 +146,10 @@ class Runner:
 
     def _select_target(self) -> Target:
         board = self.board
+        # A missing image is this build's problem, not the board's: no fallback can fix it.
+        for slot, path in image_paths(board, self.variables).items():
+            if not path.is_file():
+                raise TargetUnavailable(f"image slot {slot!r}: {path} does not exist")
         try:
             return self._prepare(board)
         except TargetUnavailable as exc:

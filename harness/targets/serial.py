@@ -116,9 +116,13 @@ class SerialTransport:
                 data += port.read(min(waiting, size - len(data)))
                 waiting = port.in_waiting
             return data
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+            # pyserial raises TypeError/AttributeError when the port is closed under a blocked
+            # read, which is how power-off ends the reader.
             if self._closed:
                 raise TransportClosed(f"console {self.url} closed") from None
+            if not isinstance(exc, serial.SerialException | OSError):
+                raise
             self._lose(port, str(exc))
             return b""
 
