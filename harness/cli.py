@@ -90,14 +90,14 @@ def _load(args: argparse.Namespace) -> tuple:
     plan = load_plan(resolve(args.plan, "testplans"))
     images = tuple(parse_assignments(args.images, "--image"))
     board = load_board(args.board, overrides=parse_assignments(args.overrides, "--set"), images=images)
-    variables = run_variables(plan, board, dict(parse_assignments(args.variables, "--var")))
+    variables = dict(parse_assignments(args.variables, "--var"))
     return plan, board, images, variables
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``hartbeat check``: print every finding; 0 when none is an error."""
     plan, board, _images, variables = _load(args)
-    findings = preboot_findings(plan, board, variables)
+    findings = preboot_findings(plan, board, run_variables(plan, board, variables))
     for finding in findings:
         print(finding)
     errors = sum(1 for f in findings if f.level == "error")
@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"running it on {board.name} as asked",
             file=sys.stderr,
         )
-    findings = preboot_findings(plan, board, variables)
+    findings = preboot_findings(plan, board, run_variables(plan, board, variables))
     errors = [f for f in findings if f.level == "error"]
     for finding in findings:
         # A missing image is reported by the run itself, as the reason for its skip.

@@ -94,7 +94,10 @@ class Plan:
             replace(m, within=m.within * factor, silence=m.silence * factor if m.silence else None)
             for m in self.milestones
         )
-        return replace(self, silence=self.silence * factor, timeout=self.timeout * factor, milestones=milestones)
+        fails = tuple(replace(f, after=f.after * factor) for f in self.fails)
+        return replace(
+            self, silence=self.silence * factor, timeout=self.timeout * factor, milestones=milestones, fails=fails
+        )
 
 
 def load_plan(path: Path) -> Plan:

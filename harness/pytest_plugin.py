@@ -12,6 +12,7 @@ pytest-timeout is the outer guard: each plan item gets the plan's own timeout pl
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,9 @@ import pytest
 
 from harness.board import Board, load_board, parse_assignments
 from harness.errors import ConfigError
-from harness.plan import DEFAULT_SILENCE, DEFAULT_TIMEOUT, Plan, load_plan, standard_fails
+from harness.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
 from harness.report import summary
-from harness.runner import Runner, RunResult, default_out_dir, run_variables
+from harness.runner import Runner, RunResult, default_out_dir
 from harness.session import Session
 from harness.verdict import Kind, Verdict
 
@@ -97,9 +98,7 @@ class PlanItem(pytest.Item):
         board = _board(self.config)
         if not self.plan.runs_on(board.name):
             pytest.skip(f"plan {self.plan.name} is for boards {', '.join(self.plan.boards)}, not {board.name}")
-        variables = run_variables(
-            self.plan, board, dict(parse_assignments(self.config.getoption("hartbeat_var"), "--hartbeat-var"))
-        )
+        variables = dict(parse_assignments(self.config.getoption("hartbeat_var"), "--hartbeat-var"))
         runs = Path(self.config.getoption("hartbeat_runs"))
         runner = Runner(
             self.plan,
@@ -140,7 +139,8 @@ def _fixture_plan(name: str) -> Plan:
         path=Path(name),
         description="pytest fixture session",
         silence=DEFAULT_SILENCE,
-        timeout=DEFAULT_TIMEOUT,
+        # Each expect has its own deadline; the session as a whole is bounded by pytest-timeout.
+        timeout=math.inf,
         milestones=(),
         fails=standard_fails(),
         resets=(),
@@ -165,7 +165,7 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
     session = Session(runner)
     try:
         runner.open()
-    except Exception as exc:
+    except BaseException as exc:
         result = runner.close(runner.abort_verdict(exc))
         if result.verdict.kind is Kind.SKIP:
             pytest.skip(result.verdict.reason)
@@ -173,8 +173,32 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
     try:
         yield session
     finally:
-        verdict = session.failure or Verdict(Kind.PASS, "python test session", milestone=None)
-        runner.close(verdict)
+        runner.close(_session_verdict(session, request.node))
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Remember whether the test body failed, for the session's report."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+def _session_verdict(session: Session, node: pytest.Item) -> Verdict:
+    """The console's own verdict, else the test's outcome: a failed assert is not a pass."""
+    if session.failure is not None:
+        return session.failure
+    if node.stash.get(_CALL_FAILED, False):
+        return Verdict(
+            Kind.FAIL,
+            f"python test {node.name} failed",
+            milestone=session.runner.reached[-1].name if session.runner.reached else None,
+        )
+    return Verdict(Kind.PASS, "python test session", milestone=None)
 
 
 @pytest.fixture

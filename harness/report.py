@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import platform
 import xml.etree.ElementTree as ET
 from importlib import metadata
@@ -39,7 +40,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             "path": str(result.plan.path),
             "description": result.plan.description,
             "silence": result.plan.silence,
-            "timeout": result.plan.timeout,
+            # A pytest console session has no overall timeout (inf is not JSON).
+            "timeout": result.plan.timeout if math.isfinite(result.plan.timeout) else None,
         },
         "board": {"name": result.board.name, "path": str(result.board.path), "target": result.board.target},
         "fallback": result.fallback,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from harness.targets import Target, make_target
 from harness.verdict import Kind, Verdict, last_meaningful
 
 LAST_LINES = 20
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
 
@@ -129,7 +131,10 @@ class Runner:
         self.plan = plan
         self.board = board
         self.out_dir = out_dir or default_out_dir(plan, board.name)
-        self.variables = run_variables(plan, board, variables or {})
+        # The caller's variables and a fixed seed; the board's and the plan's defaults join them
+        # for whichever board ends up running (the fallback may define others).
+        self._given = {"seed": str(random.randrange(1 << 31)), **(variables or {})}
+        self.variables = run_variables(plan, board, self._given)
         self.image_overrides = image_overrides
         self.status = status
         self.step_hooks = dict(step_hooks or {})
@@ -161,6 +166,7 @@ class Runner:
             return self._prepare(fallback)
 
     def _prepare(self, board: Board) -> Target:
+        self.variables = run_variables(self.plan, board, self._given)
         for slot, path in image_paths(board, self.variables).items():
             if not path.is_file():
                 raise TargetUnavailable(f"image slot {slot!r}: {path} does not exist")
@@ -223,14 +229,22 @@ class Runner:
         return self._ended(Kind.ERROR, reason, waiting_for=self._waiting())
 
     def close(self, verdict: Verdict) -> RunResult:
-        """Power off, flush the console, and write the final report."""
-        self._power_off()
-        if self.console is not None:
-            self.console.stop()
-        if self._files is not None:
-            self._files.close()
-        result = self._result(verdict)
-        write_report(result)
+        """Power off, flush the console, and write the final report.
+
+        A second Ctrl-C or SIGTERM while this runs is held until the report is written: an
+        impatient user must not leave a board powered and a report saying "killed".
+        """
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+        try:
+            self._power_off()
+            if self.console is not None:
+                self.console.stop()
+            if self._files is not None:
+                self._files.close()
+            result = self._result(verdict)
+            write_report(result)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return result
 
     def _result(self, verdict: Verdict) -> RunResult:
@@ -251,9 +265,10 @@ class Runner:
             return
         try:
             self._target.power_off()
-        except HartbeatError as exc:
-            # The verdict is already decided; a failing switch is still worth the log.
-            print(f"hartbeat: power off failed: {exc}")
+        except Exception as exc:
+            # Whatever a backend raises (paramiko, http.client), the report must still follow;
+            # the verdict is already decided, and a failing switch is still worth saying.
+            print(f"hartbeat: power off failed: {exc}", file=sys.stderr)
 
     @property
     def reached(self) -> tuple[MilestoneResult, ...]:
@@ -362,7 +377,7 @@ class Runner:
             if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
                 self._record(milestone, outcome.t, outcome.line, outcome.groups)
             elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
-                if phase == 0:
+                if phase == 0 and milestone.expect is not None:
                     return self._ended(
                         Kind.FAIL,
                         f"check `{milestone.name}` failed: the prompt came back without "

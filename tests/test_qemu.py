@@ -153,7 +153,7 @@ def test_pytest_plugin_reports_a_failing_plan_with_its_verdict(tmp_path: Path) -
     assert "signature: wedge|opensbi|" in proc.stdout
 
 
-def test_console_fixture_runs_commands_with_exit_status(tmp_path: Path) -> None:
+def test_console_fixture_runs_commands_and_reports_failed_asserts(tmp_path: Path) -> None:
     test_file = tmp_path / "test_uboot_console.py"
     test_file.write_text(
         "def test_commands(console, target):\n"
@@ -163,14 +163,24 @@ def test_console_fixture_runs_commands_with_exit_status(tmp_path: Path) -> None:
         "    assert ok.status == 0 and ok.output == 'hello-from-pytest', ok\n"
         "    assert console.run('false').status == 1\n"
         "    assert target.describe()['kind'] == 'qemu'\n"
+        "\n"
+        "def test_a_failing_assert(console):\n"
+        "    console.expect_milestone(r'OpenSBI v', 'opensbi', within=30)\n"
+        "    assert 1 == 2\n"
     )
     proc = run_pytest(
         tmp_path, str(test_file), "--board", "qemu-virt", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    reports = list((tmp_path / "runs").glob("*/report.json"))
-    assert len(reports) == 1
-    assert json.loads(reports[0].read_text())["verdict"]["kind"] == "pass"
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 1 passed" in proc.stdout
+    verdicts = {
+        json.loads(path.read_text())["plan"]["name"]: json.loads(path.read_text())["verdict"]
+        for path in (tmp_path / "runs").glob("*/report.json")
+    }
+    assert verdicts["test_commands"]["kind"] == "pass"
+    # A failed assert is not a pass in the session's report, even though the console was fine.
+    assert verdicts["test_a_failing_assert"]["kind"] == "fail"
+    assert verdicts["test_a_failing_assert"]["milestone"] == "opensbi"
 
 
 def test_missing_qemu_falls_back_to_the_emulator_and_says_so(tmp_path: Path) -> None:

@@ -78,6 +78,11 @@ class ProcessTransport:
         except OSError as exc:
             raise TargetError(f"cannot type into the target: {exc}") from None
 
+    @property
+    def closed(self) -> bool:
+        """True once the target has released the process."""
+        return self._closed
+
     def close(self) -> None:
         """Stop reading; the process itself is stopped by its target."""
         self._closed = True
@@ -121,7 +126,6 @@ class ProcessTarget:
         self.cwd = cwd
         self.env = dict(env) if env is not None else None
         self._transport = ProcessTransport()
-        self.exit_status: int | None = None
 
     def console(self) -> ProcessTransport:
         """The process's terminal (bound at power-on)."""
@@ -161,7 +165,8 @@ class ProcessTarget:
         """Terminate the process group, escalate to SIGKILL, and reap it. Safe to call twice."""
         transport = self._transport
         child = transport.child
-        if child is None:
+        # Once closed, the pid may already belong to another process: never signal it again.
+        if child is None or transport.closed:
             return
         if transport.alive():
             _signal_group(child.pid, signal.SIGTERM)
@@ -173,7 +178,6 @@ class ProcessTarget:
         transport.close()
         with transport.reap_lock, contextlib.suppress(OSError, pexpect.ExceptionPexpect):
             child.close(force=True)
-        self.exit_status = child.exitstatus
 
     def describe(self) -> dict[str, Any]:
         """Kind and exact command line."""
