@@ -176,12 +176,7 @@ def load_board(
             known = ", ".join(sorted(slots)) or "none"
             raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
         slots[slot] = _anchor(value, Path.cwd())
-    variables_section = root.table("variables")
-    variables = {}
-    for key, value in variables_section.data.items():
-        if not isinstance(value, str | int | float):
-            raise variables_section.error(key, f"expected a string or number, got {value!r}")
-        variables[key] = str(value)
+    variables = root.variables("variables")
     board = Board(
         name=root.str("name", path.stem) or path.stem,
         path=path,

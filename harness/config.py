@@ -155,6 +155,16 @@ class Section:
             sections.append(Section(item, self.source, f"{self.key(name)}[{index}]"))
         return sections
 
+    def variables(self, name: str) -> dict[str, str]:
+        """A table of ``{name}`` variables: strings or numbers, kept as strings."""
+        table = self.table(name)
+        values = {}
+        for key, value in table.data.items():
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise table.error(key, f"expected a string or number, got {value!r}")
+            values[key] = str(value)
+        return values
+
     def raw(self, name: str, default: Any = None) -> Any:
         """The value as TOML gave it, for keys whose type depends on another key."""
         self._read.add(name)

@@ -126,12 +126,7 @@ def load_plan(path: Path) -> Plan:
     if not resets and milestones[0].expect is not None:
         resets = (milestones[0].expect,)
 
-    variables_section = root.table("variables")
-    variables = {}
-    for key, value in variables_section.data.items():
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise variables_section.error(key, f"expected a string or number, got {value!r}")
-        variables[key] = str(value)
+    variables = root.variables("variables")
 
     boards = tuple(root.str_list("boards"))
     root.reject_unknown()

@@ -7,18 +7,15 @@ It is driven exactly like QEMU (console on stdio, killable when it hangs); the b
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from harness.board import PROJECT_ROOT, Board
 from harness.check import Finding, check_boot_arguments
-from harness.errors import TargetUnavailable
 from harness.targets.process import ProcessTarget
+from harness.targets.qemu_style import image_arguments, placeholder_variables
 
-IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
 MACHINES = ("virt", "unmatched")
 
 
@@ -45,12 +42,7 @@ def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
     emu = _settings(board, extra)
     argv = [emu["python"], "-m", "harness.emulator", "-M", emu["machine"], "-smp", str(emu["smp"])]
     argv += ["-m", emu["memory"], "-serial", "stdio"]
-    for slot, option in IMAGE_OPTIONS.items():
-        if slot in board.images:
-            argv += [option, board.expand(board.images[slot], f"images.{slot}", extra)]
-    if emu["append"]:
-        argv += ["-append", emu["append"]]
-    return argv + emu["extra"]
+    return argv + image_arguments(board, extra, emu["append"]) + emu["extra"]
 
 
 class EmulatorTarget(ProcessTarget):
@@ -63,15 +55,6 @@ class EmulatorTarget(ProcessTarget):
         path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         super().__init__(board.name, emulator_argv(board, extra), env={"PYTHONPATH": path})
 
-    def check_available(self) -> None:
-        """Skip (or fall back) when the chosen interpreter, e.g. pypy3, is not installed."""
-        if shutil.which(self.argv[0]) is None and not os.access(self.argv[0], os.X_OK):
-            raise TargetUnavailable(f"{self.name}: interpreter {self.argv[0]!r} not found")
-
-    def describe(self) -> dict[str, Any]:
-        """Kind and the exact command line."""
-        return {"kind": self.kind, "name": self.name, "command": shlex.join(self.argv)}
-
 
 def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
     """An emulator target from a board profile."""
@@ -80,7 +63,7 @@ def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
 
 def validate(board: Board) -> set[str]:
     """Check the ``[emulator]`` section."""
-    _settings(board, {**{k: "" for k in board.images}, "seed": "0"})
+    _settings(board, placeholder_variables(board))
     return {"emulator"}
 
 

@@ -23,10 +23,10 @@ from harness.check import Finding, check_boot_arguments
 from harness.config import Section
 from harness.errors import TargetError, TargetUnavailable
 from harness.targets.process import ProcessTarget
+from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.qmp import QMP
 
 DEFAULT_BINARY = "qemu-system-riscv64"
-IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
 
 
 def _settings(board: Board, extra: Mapping[str, str]) -> dict[str, Any]:
@@ -63,11 +63,7 @@ def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None) -> 
     argv += ["-monitor", "none"]
     if qmp_path is not None:
         argv += ["-qmp", f"unix:{qmp_path},server=on,wait=off"]
-    for slot, option in IMAGE_OPTIONS.items():
-        if slot in board.images:
-            argv += [option, board.expand(board.images[slot], f"images.{slot}", extra)]
-    if qemu["append"]:
-        argv += ["-append", qemu["append"]]
+    argv += image_arguments(board, extra, qemu["append"])
     for drive in qemu["drives"]:
         argv += ["-drive", drive]
     if qemu["no_reboot"]:
@@ -161,7 +157,7 @@ def from_board(board: Board, extra: Mapping[str, str]) -> QemuTarget:
 
 def validate(board: Board) -> set[str]:
     """Check the ``[qemu]`` section's keys and types."""
-    _settings(board, {**{k: "" for k in board.images}, "seed": "0"})
+    _settings(board, placeholder_variables(board))
     return {"qemu"}
 
 
