@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from harness.errors import BoardLocked
+from harness.errors import BoardLocked, TargetError
 
 # /run/lock is where Debian keeps device locks (tmpfs, world-writable, sticky); other systems
 # fall back to the temporary folder. HARTBEAT_LOCK_DIR lets a lab share locks elsewhere.
@@ -79,15 +79,13 @@ class BoardLock:
         """Take the lock or raise :class:`BoardLocked` naming who has it. Idempotent."""
         if self._handle is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # "a+" neither truncates the holder's record before we own the lock nor fails if absent.
-        handle = self.path.open("a+", encoding="utf-8")
-        with contextlib.suppress(OSError):
-            # Other users of the lab must be able to take the lock after us.
-            os.chmod(self.path, 0o666)
+        handle = self._open()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as exc:
+            if not isinstance(exc, BlockingIOError):
+                handle.close()
+                raise TargetError(f"cannot lock board {self.board}: {self.path}: {exc.strerror}") from None
             handle.seek(0)
             text = handle.read()
             handle.close()
@@ -100,6 +98,26 @@ class BoardLock:
         handle.write(json.dumps(asdict(current_holder(plan))) + "\n")
         handle.flush()
         self._handle = handle
+
+    def _open(self) -> IO[str]:
+        # Without O_CREAT when the file exists: with fs.protected_regular (systemd's default) an
+        # O_CREAT open of another user's file in the sticky /run/lock fails even when it is 0666.
+        # Neither way truncates the holder's record before we own the lock.
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_RDWR)
+            except FileNotFoundError:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                # Other users of the lab must be able to take the lock after us (umask aside).
+                with contextlib.suppress(OSError):
+                    os.fchmod(fd, 0o666)
+        except OSError as exc:
+            raise TargetError(
+                f"cannot open the lock file of board {self.board}: {self.path}: {exc.strerror}; "
+                "set HARTBEAT_LOCK_DIR to a folder every lab user can write"
+            ) from None
+        return os.fdopen(fd, "r+", encoding="utf-8")
 
     def release(self) -> None:
         """Give the board back; safe to call when not held."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import threading
 import tomllib
@@ -180,20 +183,21 @@ class GitSeries:
             git(self.repo, "worktree", "add", "--detach", str(tree), sha)
         try:
             with (folder / "build.log").open("w", encoding="utf-8") as log:
+                # Its own session, so a timeout stops make and the compilers too, not only bash,
+                # before the worktree is removed under them.
+                build = subprocess.Popen(
+                    ["bash", "-c", self.command], cwd=tree, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
                 try:
-                    result = subprocess.run(
-                        ["bash", "-c", self.command],
-                        cwd=tree,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        timeout=self.timeout,
-                        check=False,
-                    )
+                    status = build.wait(timeout=self.timeout)
                 except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(build.pid, signal.SIGKILL)
+                    build.wait()
                     return f"build timed out after {self.timeout:g} s (see {folder / 'build.log'})"
-            if result.returncode != 0:
+            if status != 0:
                 tail = " | ".join((folder / "build.log").read_text(errors="replace").splitlines()[-BUILD_LOG_TAIL:])
-                return f"build failed with status {result.returncode}: {tail}"
+                return f"build failed with status {status}: {tail}"
             for slot, rel in self.artifacts.items():
                 source = tree / rel
                 if not source.is_file():
