@@ -11,6 +11,7 @@ import random
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ LAST_LINES = 20
 HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
+
+
+class Stopped(HartbeatError):
+    """The caller asked a run in progress to end (its stop event was set)."""
 
 
 class Interrupted(HartbeatError):
@@ -127,6 +132,7 @@ class Runner:
         image_overrides: tuple[tuple[str, str], ...] = (),
         status: StatusCallback | None = None,
         step_hooks: Mapping[str, Callable[[Milestone, Console], Verdict | None]] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.plan = plan
         self.board = board
@@ -138,6 +144,8 @@ class Runner:
         self.image_overrides = image_overrides
         self.status = status
         self.step_hooks = dict(step_hooks or {})
+        # Set by a caller running boots in threads (bisect) to end them at once on a signal.
+        self._stop = stop
         self.console: Console | None = None
         self._files: ConsoleFiles | None = None
         self._reached: list[MilestoneResult] = []
@@ -312,13 +320,17 @@ class Runner:
         )
 
     def _tick(self, console: Console, waiting: str) -> Callable[[], None] | None:
-        if self.status is None:
+        status, stop = self.status, self._stop
+        if status is None and stop is None:
             return None
-        status = self.status
 
         def tick() -> None:
-            last = self._last_name() or "power-on"
-            status(f"[{console.now():7.1f}s] {last} -> waiting for {waiting}, quiet {console.quiet_for():4.1f}s")
+            if stop is not None and stop.is_set():
+                raise Stopped("run stopped: the harness is shutting down")
+            if status is not None:
+                last = self._last_name() or "power-on"
+                quiet = console.quiet_for()
+                status(f"[{console.now():7.1f}s] {last} -> waiting for {waiting}, quiet {quiet:4.1f}s")
 
         return tick
 

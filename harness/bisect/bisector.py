@@ -22,6 +22,7 @@ from harness.bisect.trials import BoardPool, Booter, RunRecord
 from harness.board import Board
 from harness.errors import ConfigError, HartbeatError
 from harness.plan import Plan
+from harness.runner import Stopped
 from harness.verdict import Verdict
 
 T = TypeVar("T")
@@ -32,9 +33,6 @@ ENDPOINT_PATIENCE = 4
 class Inconclusive(HartbeatError):
     """The search cannot go on (an endpoint does not behave as given); the answer says why."""
 
-
-class Stopped(HartbeatError):
-    """Bisect is shutting down after a signal; no new run starts."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,9 @@ class Bisector:
         self.series = series
         self.journal = journal
         self.pool = BoardPool(settings.boards)
-        self.booter = Booter(settings.plan, settings.variables, settings.out, settings.seed)
+        # Set on a signal: no new run starts, and runs in progress end within a quarter second.
+        self._stop = threading.Event()
+        self.booter = Booter(settings.plan, settings.variables, settings.out, settings.seed, self._stop)
         self.cache = VerdictCache()
         self.history: dict[int, tuple[RunRecord, ...]] = {}
         self.decided: dict[int, Decision] = {}
@@ -122,7 +122,6 @@ class Bisector:
         self.rate = HangRate(1, 0, deterministic=True)
         self._builds: dict[int, Build | Unbuildable] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
 
     def _restore(self, restored: Restored) -> None:
         for index, events in restored.runs.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,8 +78,11 @@ class RunRecord:
 class Booter:
     """Runs a plan on a build: the board's image slots filled from the build's artefacts."""
 
-    def __init__(self, plan: Plan, variables: Mapping[str, str], out: Path, master_seed: int) -> None:
+    def __init__(
+        self, plan: Plan, variables: Mapping[str, str], out: Path, master_seed: int, stop: threading.Event
+    ) -> None:
         self.plan = plan
+        self.stop = stop
         self.variables = dict(variables)
         self.out = out
         self.master_seed = master_seed
@@ -95,6 +99,7 @@ class Booter:
             out_dir=out_dir,
             variables={**self.variables, "seed": str(seed)},
             image_overrides=tuple(images.items()),
+            stop=self.stop,
         )
         result = runner.run()
         return RunRecord(
