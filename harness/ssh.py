@@ -261,16 +261,30 @@ class CommandResult:
 
 
 def run_command(client: paramiko.SSHClient, command: str, timeout: float) -> CommandResult:
-    """Run ``command``; :class:`TimeoutError` when it is still running after ``timeout`` s."""
-    _stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
-    channel = stdout.channel
+    """Run ``command``; :class:`TimeoutError` when it is still running after ``timeout`` s in all.
+
+    The deadline is for the whole command: paramiko's own timeout is per read, so a command that
+    prints a line every few seconds would never time out.
+    """
+    deadline = time.monotonic() + timeout
     try:
-        out = stdout.read().decode("utf-8", "replace")
-        err = stderr.read().decode("utf-8", "replace")
-    except TimeoutError as exc:
-        channel.close()
-        raise TimeoutError(f"`{command}` still running after {timeout:g} s") from exc
-    return CommandResult(channel.recv_exit_status(), out, err)
+        _stdin, stdout, _stderr = client.exec_command(command)
+        channel = stdout.channel
+        out, err = bytearray(), bytearray()
+        while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+            if channel.recv_ready():
+                out += channel.recv(65536)
+            elif channel.recv_stderr_ready():
+                err += channel.recv_stderr(65536)
+            elif time.monotonic() >= deadline:
+                channel.close()
+                raise TimeoutError(f"`{command}` still running after {timeout:g} s")
+            else:
+                time.sleep(0.02)
+        status = channel.recv_exit_status()
+    except paramiko.SSHException as exc:
+        raise TargetError(f"ssh `{command}` failed: {exc}") from None
+    return CommandResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
 def step_hook(settings: SshSettings, log_path: Path, last_reached: Callable[[], str | None]) -> StepHook:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from harness.verdict import Kind
@@ -88,3 +89,20 @@ def test_an_unknown_host_key_is_refused(lab, sshd, monkeypatch):
     assert result.verdict.kind is Kind.ERROR
     assert "unknown host key, refused" in result.verdict.reason
     assert not (lab.folder / "tftp").exists()
+
+
+def test_an_ssh_command_that_keeps_printing_times_out_as_a_whole(lab, sshd, monkeypatch):
+    monkeypatch.setenv("LAB_KEY_PASSPHRASE", KEY_PASSPHRASE)
+    extra = ssh_tables(sshd, known_hosts=sshd.known_hosts, dest=lab.folder / "tftp").split("\n[deploy]")[0]
+    plan = """
+        [[milestone]]
+        name = "trickle"
+        ssh = "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 1; done"
+        within = "3s"
+        """
+    start = time.monotonic()
+    result = lab.run(lab.board_file(extra=extra), plan)
+    assert result.verdict.kind is Kind.STALL, result.verdict.summary()
+    assert "still running after" in result.verdict.reason
+    # A per-read timeout would have let it run its full 8 s.
+    assert time.monotonic() - start < 7.5
