@@ -7,6 +7,7 @@ target off and writes the log and the report before it propagates.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import signal
@@ -31,7 +32,7 @@ from harness.targets import Target, make_target
 from harness.verdict import Kind, Verdict, last_meaningful
 
 LAST_LINES = 20
-HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
 
@@ -61,6 +62,27 @@ def signals_raise() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends, then deliver what came.
+
+    Python runs signal handlers in the main thread only, so there (and only there) a handler
+    that records the signal keeps a second Ctrl-C from cutting the report short.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in HELD_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            os.kill(os.getpid(), received[0])
 
 
 @dataclass(frozen=True)
@@ -242,8 +264,7 @@ class Runner:
         A second Ctrl-C or SIGTERM while this runs is held until the report is written: an
         impatient user must not leave a board powered and a report saying "killed".
         """
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
-        try:
+        with _signals_deferred():
             self._power_off()
             if self.console is not None:
                 self.console.stop()
@@ -251,8 +272,6 @@ class Runner:
                 self._files.close()
             result = self._result(verdict)
             write_report(result)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return result
 
     def _result(self, verdict: Verdict) -> RunResult:

@@ -59,7 +59,7 @@ def test_signal_mid_run(tmp_path: Path, scripted_board, sig: signal.Signals) -> 
     wait_for(lambda: (out / "console.log").exists() and (out / "console.log").read_text().count("trace line") > 20)
     target_pid = int(pidfile.read_text())
     proc.send_signal(sig)
-    _stdout, stderr = proc.communicate(timeout=20)
+    _stdout, stderr = proc.communicate(timeout=60)
     assert "Traceback" not in stderr
 
     report = json.loads((out / "report.json").read_text())

@@ -65,8 +65,9 @@ class ProcessTransport:
             return b""
         except pexpect.EOF:
             raise TransportClosed(self.exit_description()) from None
-        except (OSError, ValueError) as exc:
-            # The harness closed the pty while the reader was blocked on it.
+        except (OSError, ValueError, pexpect.ExceptionPexpect) as exc:
+            # The harness closed the pty while the reader was blocked on it, or pexpect's own
+            # reaping on EOF raced with power-off's.
             raise TransportClosed(f"console closed: {exc}") from None
 
     def write(self, data: bytes) -> None:
