@@ -55,6 +55,9 @@ def test_signal_mid_run(tmp_path: Path, scripted_board, sig: signal.Signals) -> 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test suite started in the background by a shell inherits SIGINT ignored, and Python
+        # then keeps ignoring it; a user's Ctrl-C reaches a default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     wait_for(lambda: (out / "console.log").exists() and (out / "console.log").read_text().count("trace line") > 20)
     target_pid = int(pidfile.read_text())
