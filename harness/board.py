@@ -77,6 +77,16 @@ class Board:
         return _VARIABLE.sub(lookup, text)
 
 
+    def image_files(self, variables: Mapping[str, str], slots: Iterable[str] = ()) -> dict[str, Path]:
+        """The image slots that name files (``slots``, or all of them), expanded."""
+        files = {}
+        for slot in tuple(slots) or tuple(self.images):
+            expanded = self.expand(self.images[slot], f"images.{slot}", variables)
+            if expanded.lower() not in NOT_A_FILE:
+                files[slot] = Path(expanded)
+        return files
+
+
 def search_path(kind: str) -> list[Path]:
     """Folders searched for ``boards`` or ``testplans`` given by name: cwd, then the project."""
     paths = [Path.cwd() / kind, PROJECT_ROOT / kind]

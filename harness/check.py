@@ -14,7 +14,7 @@ from pathlib import Path
 
 import fdt
 
-from harness.board import NOT_A_FILE, Board
+from harness.board import Board
 from harness.errors import ConfigError
 from harness.plan import Plan
 from harness.targets import KINDS
@@ -35,20 +35,10 @@ class Finding:
         return f"{self.level}: {where}: {self.message}"
 
 
-def image_paths(board: Board, variables: Mapping[str, str]) -> dict[str, Path]:
-    """Image slots that name files, expanded."""
-    paths = {}
-    for slot, value in board.images.items():
-        expanded = board.expand(value, f"images.{slot}", variables)
-        if expanded.lower() not in NOT_A_FILE:
-            paths[slot] = Path(expanded)
-    return paths
-
-
 def check_images(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """Every image slot names a readable file."""
     findings = []
-    for slot, path in image_paths(board, variables).items():
+    for slot, path in board.image_files(variables).items():
         if not path.exists():
             findings.append(
                 Finding(
@@ -128,7 +118,7 @@ def check_boot_arguments(
     The project's seed: a guest panicked with ``VFS: Cannot open root device ""`` because the
     DTB's bootargs had no ``root=`` while only a disk was given.
     """
-    images = image_paths(board, variables)
+    images = board.image_files(variables)
     source = str(board.path)
     kernel, initrd, dtb = images.get("kernel"), images.get("initrd"), images.get("dtb")
     findings: list[Finding] = []

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.board import Board, load_board
-from harness.check import image_paths
 from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, Watch
 from harness.errors import HartbeatError, TargetError, TargetUnavailable
 from harness.plan import Milestone, Plan
@@ -35,6 +34,10 @@ LAST_LINES = 20
 HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
+
+
+class MissingImage(TargetUnavailable):
+    """An image slot names a file that is not there: the run is a skip, on no other board."""
 
 
 class Stopped(HartbeatError):
@@ -181,12 +184,11 @@ class Runner:
 
     def _select_target(self) -> Target:
         board = self.board
-        # A missing image is this build's problem, not the board's: no fallback can fix it.
-        for slot, path in image_paths(board, self.variables).items():
-            if not path.is_file():
-                raise TargetUnavailable(f"image slot {slot!r}: {path} does not exist")
         try:
             return self._prepare(board)
+        except MissingImage:
+            # This build's problem, not the board's: no fallback can fix it.
+            raise
         except TargetUnavailable as exc:
             if not board.fallback:
                 raise
@@ -197,9 +199,9 @@ class Runner:
 
     def _prepare(self, board: Board) -> Target:
         self.variables = run_variables(self.plan, board, self._given)
-        for slot, path in image_paths(board, self.variables).items():
+        for slot, path in board.image_files(self.variables).items():
             if not path.is_file():
-                raise TargetUnavailable(f"image slot {slot!r}: {path} does not exist")
+                raise MissingImage(f"image slot {slot!r}: {path} does not exist")
         target = make_target(board, {**self.variables, "plan": self.plan.name})
         target.check_available()
         self._target = target

@@ -25,7 +25,7 @@ from harness.board import Board
 from harness.config import Section
 from harness.errors import TargetError
 from harness.plan import Milestone
-from harness.verdict import Kind, Verdict
+from harness.verdict import Kind, Verdict, last_meaningful
 
 if TYPE_CHECKING:
     # Only for annotations: the console module imports the targets package, which imports this one.
@@ -36,7 +36,6 @@ log = logging.getLogger("hartbeat.ssh")
 DEFAULT_CONNECT_TIMEOUT = 10.0
 RETRY_INTERVAL = 1.0
 OUTPUT_IN_REASON = 200
-NOT_A_FILE = {"none", "default", ""}
 StepHook = Callable[[Milestone, "Console"], Verdict | None]
 
 
@@ -353,7 +352,7 @@ def _step_verdict(
         waiting_for=milestone.name,
         at=at,
         last_lines=tuple(lines),
-        key_line=next((line for _t, line in reversed(lines) if line.strip()), ""),
+        key_line=last_meaningful(lines),
     )
 
 
@@ -373,23 +372,13 @@ def _append(path: Path, text: str) -> None:
 # -- deploy -------------------------------------------------------------------------------------
 
 
-def image_files(board: Board, variables: Mapping[str, str], slots: tuple[str, ...]) -> dict[str, Path]:
-    """The files to copy: the chosen slots (or all) that name a file."""
-    files = {}
-    for slot in slots or tuple(board.images):
-        path = board.expand(board.images[slot], f"images.{slot}", variables)
-        if path.lower() not in NOT_A_FILE:
-            files[slot] = Path(path)
-    return files
-
-
 def deploy(settings: DeploySettings, board: Board, variables: Mapping[str, str], log_path: Path) -> None:
     """Copy the image files to ``dest`` by SFTP; each lands under a temporary name, then is renamed.
 
     The rename keeps a TFTP server from ever handing out half a kernel.
     """
     dest = board.expand(settings.dest, "deploy.dest", {**variables, "board": board.name})
-    files = image_files(board, variables, settings.slots)
+    files = board.image_files(variables, settings.slots)
     client = connect(settings.ssh)
     try:
         sftp = client.open_sftp()
