@@ -76,7 +76,6 @@ class Board:
 
         return _VARIABLE.sub(lookup, text)
 
-
     def image_files(self, variables: Mapping[str, str], slots: Iterable[str] = ()) -> dict[str, Path]:
         """The image slots that name files (``slots``, or all of them), expanded."""
         files = {}

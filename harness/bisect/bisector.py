@@ -34,7 +34,6 @@ class Inconclusive(HartbeatError):
     """The search cannot go on (an endpoint does not behave as given); the answer says why."""
 
 
-
 @dataclass(frozen=True)
 class Settings:
     """Everything a bisect needs besides the series; ``seed`` is the master seed."""
@@ -337,9 +336,7 @@ class Bisector:
         # A good decision with no passes of its own (a cache hit, an endpoint assumed good) adds
         # no doubt: its evidence is counted where it was gathered, or the user vouched for it.
         goods = [
-            (i, d.passes)
-            for i, d in self.decided.items()
-            if d.state is State.GOOD and d.passes > 0 and i < first_bad
+            (i, d.passes) for i, d in self.decided.items() if d.state is State.GOOD and d.passes > 0 and i < first_bad
         ]
         return Answer(
             status="found" if found else "inconclusive",

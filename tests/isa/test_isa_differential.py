@@ -188,7 +188,6 @@ def run_machine(argv: list[str], timeout: float) -> Run:
     return Run(proc.returncode, proc.stdout.decode("latin-1"))
 
 
-
 @pytest.fixture(scope="session")
 def elves(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Build every program once per session into a temporary folder."""

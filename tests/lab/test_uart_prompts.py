@@ -26,6 +26,7 @@ expect = 'login: $'
 within = "2s"
 """
 
+
 def test_a_plain_prompt_matches(scripted_board, plan_file, run_plan):
     board = scripted_board("say Debian GNU/Linux 12 unmatched ttySIF0\nput unmatched login: \nhang\n")
     assert run_plan(plan_file(PLAN), board).verdict.kind is Kind.PASS
