@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 # The real components the tests boot and build with, all from Debian.
 APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
-                ser2net openssh-server git make
+                ser2net openssh-server git make chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

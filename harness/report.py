@@ -1,4 +1,5 @@
-"""Run reports: ``report.json`` (schema ``hartbeat.report/1``), ``junit.xml`` and the terminal summary."""
+"""Run reports: ``report.json`` (schema ``hartbeat.report/1``), ``junit.xml``, ``report.html`` and the
+terminal summary. Each file a run writes is one entry of :data:`FORMATS`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import json
 import math
 import platform
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import harness
+from harness.html_report import render_run
+from harness.recorded import LOG, read_log
 from harness.verdict import Kind
 
 if TYPE_CHECKING:
@@ -95,11 +99,23 @@ def junit_xml(result: RunResult) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
+def html_page(result: RunResult) -> str:
+    """The run's ``report.html``: the report and the console log as written so far."""
+    return render_run(report_dict(result), read_log(result.out_dir / LOG))
+
+
+# Every file a run writes besides the console logs: name and how to render it from the result.
+FORMATS: tuple[tuple[str, Callable[[RunResult], str]], ...] = (
+    ("report.json", lambda result: json.dumps(report_dict(result), indent=2) + "\n"),
+    ("junit.xml", lambda result: junit_xml(result) + "\n"),
+    ("report.html", html_page),
+)
+
+
 def write_report(result: RunResult) -> None:
-    """Write ``report.json`` and ``junit.xml`` into the run folder."""
-    folder = result.out_dir
-    (folder / "report.json").write_text(json.dumps(report_dict(result), indent=2) + "\n", encoding="utf-8")
-    (folder / "junit.xml").write_text(junit_xml(result) + "\n", encoding="utf-8")
+    """Write every format of :data:`FORMATS` into the run folder."""
+    for name, render in FORMATS:
+        (result.out_dir / name).write_text(render(result), encoding="utf-8")
 
 
 def summary(result: RunResult) -> str:
@@ -118,5 +134,5 @@ def summary(result: RunResult) -> str:
             if verdict.last_lines:
                 out.append("  last lines:")
                 out.extend(f"    [{t:10.3f}] {line}" for t, line in verdict.last_lines)
-    out.append(f"  report: {result.out_dir / 'report.json'}")
+    out.append(f"  report: {result.out_dir / 'report.json'} ({result.out_dir / 'report.html'})")
     return "\n".join(out)

@@ -1,0 +1,128 @@
+"""A run folder read back: its ``report.json`` and its timestamped ``console.log``.
+
+The HTML report, ``hartbeat report``, ``calibrate`` and ``compare`` read finished runs through
+this module only, so the on-disk layout is known in one place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HartbeatError
+
+REPORT = "report.json"
+LOG = "console.log"
+# `[    12.345678] text`: the console engine's log line (seconds since power-on).
+_LOG_LINE = re.compile(r"^\[\s*(-?\d+(?:\.\d+)?)\] ?(.*)$")
+
+
+class RunFolderError(HartbeatError):
+    """A folder given as a run is not one, or its report cannot be read."""
+
+
+@dataclass(frozen=True)
+class RecordedMilestone:
+    """A milestone as report.json stores it."""
+
+    name: str
+    t: float
+    delta: float
+    line: str
+    captures: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A finished run: the report's fields that readers need, and the raw report."""
+
+    folder: Path
+    report: dict[str, Any]
+    milestones: tuple[RecordedMilestone, ...]
+
+    @property
+    def plan_name(self) -> str:
+        """The plan's name."""
+        return str(self.report.get("plan", {}).get("name", "?"))
+
+    @property
+    def board_name(self) -> str:
+        """The board profile that ran (the fallback, if it was used)."""
+        return str(self.report.get("board", {}).get("name", "?"))
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        """The verdict as report.json stores it."""
+        verdict: dict[str, Any] = self.report.get("verdict", {})
+        return verdict
+
+    @property
+    def kind(self) -> str:
+        """The verdict kind (``pass``, ``wedge``, ...)."""
+        return str(self.verdict.get("kind", "error"))
+
+    def log_lines(self) -> list[tuple[float, str]]:
+        """The console log as (seconds since power-on, text) pairs; empty when there is none."""
+        return read_log(self.folder / LOG)
+
+
+def read_log(path: Path) -> list[tuple[float, str]]:
+    """Parse a ``console.log``; a line without a timestamp continues at the previous time."""
+    if not path.is_file():
+        return []
+    lines: list[tuple[float, str]] = []
+    t = 0.0
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        found = _LOG_LINE.match(raw)
+        if found:
+            t = float(found.group(1))
+            lines.append((t, found.group(2)))
+        else:
+            lines.append((t, raw))
+    return lines
+
+
+def load_run(folder: Path) -> RecordedRun:
+    """Read a run folder; raises :class:`RunFolderError` naming what is missing or malformed."""
+    path = folder / REPORT
+    if not path.is_file():
+        raise RunFolderError(f"{folder}: not a run folder (no {REPORT})")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{path}: cannot read the report: {exc}") from None
+    if not isinstance(report, dict) or not str(report.get("schema", "")).startswith("hartbeat.report/"):
+        raise RunFolderError(f"{path}: not a hartbeat report (key `schema` should be hartbeat.report/1)")
+    milestones = tuple(
+        RecordedMilestone(
+            name=str(item["name"]),
+            t=float(item["t"]),
+            delta=float(item["delta"]),
+            line=str(item.get("line", "")),
+            captures=dict(item.get("captures", {})),
+        )
+        for item in report.get("milestones", [])
+    )
+    return RecordedRun(folder, report, milestones)
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Every run folder at or below ``root`` (bisect folders nest them), in path order."""
+    if (root / REPORT).is_file():
+        return [root]
+    return sorted(path.parent for path in root.rglob(REPORT))
+
+
+def longest_quiet(times: list[float], start: float, end: float) -> float:
+    """The longest stretch in ``[start, end]`` with no console line (times ascending).
+
+    Lines are stamped when they complete, so this is the longest wait a ``silence`` limit had
+    to sit through before the milestone at ``end``.
+    """
+    inside = [t for t in times if start < t < end]
+    edges = [start, *inside, end]
+    return max((b - a for a, b in itertools.pairwise(edges)), default=0.0)

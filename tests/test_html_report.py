@@ -1,0 +1,122 @@
+"""report.html in a real browser: headless Chromium renders the page and its DOM is checked."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.html_report import PAGE, write_index
+from harness.recorded import load_run
+from harness.verdict import Kind
+
+BOOT = """
+say OpenSBI v1.2
+say U-Boot 2023.01
+say fs-qrv: mounted qrvfs at /usr (dev=/dev/nvme0n1p8)
+say tm_msg 0x30b   <- TM_REQ_ACCESS   [ -x /usr/sbin/sysinit/level1.sh ]
+say tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh
+hang
+"""
+
+PLAN = """
+name = "qsoe"
+silence = "1s"
+timeout = "30s"
+
+[[milestone]]
+name = "opensbi"
+expect = 'OpenSBI v(?P<version>[0-9.]+)'
+within = "10s"
+
+[[milestone]]
+name = "usr-mounted"
+expect = 'fs-qrv: mounted qrvfs at /usr'
+within = "10s"
+
+[[milestone]]
+name = "login"
+expect = 'login: $'
+within = "10s"
+"""
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Debian's headless Chromium with a fresh profile and no network services."""
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.skip("Debian package chromium is not installed (make deps installs it)")
+    profile = tmp_path / "chromium-profile"
+    return subprocess.run(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+@pytest.fixture
+def wedge_run(scripted_board, plan_file, run_plan):
+    result = run_plan(plan_file(PLAN), scripted_board(BOOT))
+    assert result.verdict.kind is Kind.WEDGE
+    return result
+
+
+def test_report_page_shows_verdict_timeline_and_last_lines(tmp_path, wedge_run):
+    page = wedge_run.out_dir / PAGE
+    assert page.is_file()
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert '<div class="kind">WEDGE</div>' in dom
+    assert "wedge|usr-mounted|tm_msg 0x# &lt;- TM_REQ_SPAWN exec level#.sh" in dom
+    for name in ("opensbi", "usr-mounted", "login?"):
+        assert f'<div class="name">{name}</div>' in dom
+    # The quiet stretch before the wedge is drawn as such, about the plan's 1 s silence long.
+    assert 'class="bar quiet"' in dom and "quiet 1." in dom
+    # The last line before the silence is highlighted in the log and listed under the verdict.
+    assert dom.count('class="l last"') == 5
+    assert "TM_REQ_SPAWN    exec level1.sh" in dom.split('id="lastlines"')[1]
+    assert "version</td><td>1.2" in dom
+
+
+def test_log_search_filters_lines_in_the_browser(tmp_path, wedge_run):
+    url = (wedge_run.out_dir / PAGE).as_uri() + "#q=TM_REQ"
+    dom = chromium(tmp_path, "--dump-dom", url).stdout
+    assert "2 matching lines" in dom
+    assert dom.count('class="l last hit"') == 2
+    assert dom.count('style="display: none;"') == 3
+
+
+def test_screenshot_of_the_report(tmp_path, wedge_run):
+    shot = tmp_path / "report.png"
+    chromium(tmp_path, "--window-size=1000,760", f"--screenshot={shot}", (wedge_run.out_dir / PAGE).as_uri())
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+def test_index_page_lists_every_run_with_its_page(tmp_path, scripted_board, plan_file, run_plan):
+    root = tmp_path / "runs"
+    for index, boot in enumerate((BOOT.replace("hang", "put unmatched login: "), BOOT)):
+        result = run_plan(plan_file(PLAN), scripted_board(boot))
+        shutil.copytree(result.out_dir, root / f"run-{index}")
+        (root / f"run-{index}" / PAGE).unlink()
+    path, count = write_index(root)
+    assert count == 2
+    dom = chromium(tmp_path, "--dump-dom", path.as_uri()).stdout
+    assert '<a href="run-0/report.html">run-0</a>' in dom and "<b>PASS</b>" in dom
+    assert '<a href="run-1/report.html">run-1</a>' in dom and "<b>WEDGE</b>" in dom
+    # Pages missing from older run folders are written from their report and log.
+    assert (root / "run-1" / PAGE).read_text().count("TM_REQ_SPAWN") >= 2
+    assert load_run(root / "run-0").kind == "pass"
