@@ -43,7 +43,11 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,labgrid]'
+	# pyserial and labgrid's fork pyserial-labgrid write the same `serial` files, and whichever pip
+	# wrote last wins: the fork (pyserial 3.5 plus two RFC2217 fixes) is the one labgrid and the
+	# serial tests run against, so it is written last.
+	$(BIN)/pip install -q --no-deps --force-reinstall pyserial-labgrid
 	touch $@
 
 lint: venv

@@ -17,6 +17,7 @@ BACKENDS = {
     "command": "harness.power.command",
     "http": "harness.power.http",
     "ssh": "harness.power.ssh",
+    "labgrid": "harness.power.labgrid",
 }
 
 __all__ = ["BACKENDS", "Power", "PowerSwitch", "power_from_board"]

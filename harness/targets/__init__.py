@@ -20,6 +20,7 @@ KINDS = {
     "qemu": "harness.targets.qemu",
     "emulator": "harness.targets.emulator",
     "serial": "harness.targets.serial",
+    "labgrid": "harness.targets.labgrid",
 }
 
 __all__ = ["KINDS", "Target", "Transport", "make_target", "validate_board"]

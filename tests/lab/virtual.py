@@ -182,7 +182,7 @@ class VirtualBoard:
 
 @dataclass
 class PowerSwitchServer:
-    """A Tasmota-like plug on loopback: ``/cm?cmnd=Power%20On`` / ``Power%20Off``, basic auth."""
+    """A plug on loopback: Tasmota's ``/cm?cmnd=Power%20On`` (basic auth) and Shelly Gen 1's ``/relay/0``."""
 
     board: VirtualBoard
     user: str = "admin"
@@ -193,8 +193,25 @@ class PowerSwitchServer:
         lab = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                """Shelly's Gen 1 relay API (labgrid's ``shelly_gen1`` model): ``turn=on|off``."""
+                lab.requests.append(f"POST {self.path}")
+                length = int(self.headers.get("Content-Length") or 0)
+                turn = parse_qs(self.rfile.read(length).decode()).get("turn", [""])[0]
+                if not self.path.startswith("/relay/0") or turn not in ("on", "off"):
+                    self._reply(400, '{"error":"unknown relay or turn"}')
+                    return
+                lab.board.power_on() if turn == "on" else lab.board.power_off()
+                self._relay_state()
+
+            def _relay_state(self) -> None:
+                self._reply(200, f'{{"ison":{"true" if lab.board.running else "false"}}}')
+
             def do_GET(self) -> None:
                 lab.requests.append(self.path)
+                if self.path.startswith("/relay/0"):
+                    self._relay_state()
+                    return
                 expected = "Basic " + base64.b64encode(f"{lab.user}:{lab.password}".encode()).decode()
                 if lab.password and self.headers.get("Authorization") != expected:
                     self._reply(401, '{"WARNING":"Need user=<username>&password=<password>"}')
@@ -236,15 +253,17 @@ class PowerSwitchServer:
 
 
 class Ser2net:
-    """ser2net 4 exporting ``device`` as RFC2217 on a loopback port."""
+    """ser2net 4 exporting ``device`` on a loopback port, as RFC2217 or (``raw``) plain TCP."""
 
-    def __init__(self, device: Path, folder: Path) -> None:
+    def __init__(self, device: Path, folder: Path, *, raw: bool = False) -> None:
         self.port = free_port()
+        self.raw = raw
         config = folder / "ser2net.yaml"
+        accepter = "tcp" if raw else "telnet(rfc2217),tcp"
         config.write_text(
             "%YAML 1.1\n---\n"
             "connection: &lab\n"
-            f"  accepter: telnet(rfc2217),tcp,127.0.0.1,{self.port}\n"
+            f"  accepter: {accepter},127.0.0.1,{self.port}\n"
             f"  connector: serialdev,{device},115200n81,local\n"
             "  options:\n"
             "    kickolduser: true\n",
@@ -261,6 +280,8 @@ class Ser2net:
     @property
     def url(self) -> str:
         """The pyserial URL. A pty cannot set modem lines, so ser2net never acknowledges them."""
+        if self.raw:
+            return f"socket://127.0.0.1:{self.port}"
         return f"rfc2217://127.0.0.1:{self.port}?ign_set_control"
 
     def close(self) -> None:

@@ -1,0 +1,191 @@
+"""The labgrid lab on loopback: a coordinator, two exporters, two places around virtual boards.
+
+Everything is real: labgrid's coordinator and exporters (started here, stopped here), ser2net
+(RFC2217 for one board, raw TCP for the other), the boards' plug switched by labgrid's
+``shelly_gen1`` power model, QEMU booting U-Boot on a pty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .conftest import UBOOT_PLAN, write
+from .labgrid_lab import LabBoard, LabgridCoordinator, tool
+from .virtual import OPENSBI, QEMU, UBOOT, missing_tools
+
+pytestmark = pytest.mark.slow
+
+PLACES = ("unmatched-1", "unmatched-2")
+
+
+@dataclass
+class GridLab:
+    """The lab: its coordinator, and one virtual board per place."""
+
+    folder: Path
+    coordinator: LabgridCoordinator
+    boards: dict[str, LabBoard]
+
+    def board_file(self, place: str, *, wait: str = "20s", extra: str = "") -> Path:
+        """A board profile naming ``place`` on this lab's coordinator."""
+        return write(
+            self.folder / f"{place}.toml",
+            f"""
+            name = "lab-{place}"
+            target = "labgrid"
+            send_delay = "2ms"
+
+            [labgrid]
+            place = "{place}"
+            coordinator = "{self.coordinator.address}"
+            wait = "{wait}"
+            off_time = "0.2s"
+            reopen_timeout = "5s"
+            {extra}
+            """,
+        )
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> Iterator[GridLab]:
+    """Two boards on two exporters (``lab-host-a``: RFC2217, ``lab-host-b``: raw TCP), two places."""
+    missing = missing_tools(QEMU, str(OPENSBI), str(UBOOT), "ser2net", tool("labgrid-coordinator"))
+    if missing:
+        pytest.skip(
+            f"labgrid lab needs {', '.join(missing)} (Debian: qemu-system-misc ser2net; pip: hartbeat[labgrid])"
+        )
+    boards: dict[str, LabBoard] = {}
+    coordinator = LabgridCoordinator(tmp_path / "coordinator")
+    try:
+        for place, exporter, raw in ((PLACES[0], "lab-host-a", False), (PLACES[1], "lab-host-b", True)):
+            boards[place] = LabBoard(tmp_path / place, raw=raw)
+            coordinator.export(exporter, {place: boards[place].resources()})
+            coordinator.add_place(place, f"{exporter}/{place}/*", {"board": "unmatched"})
+        yield GridLab(tmp_path, coordinator, boards)
+    finally:
+        coordinator.close()
+        for board in boards.values():
+            board.close()
+
+
+def hartbeat(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    """``hartbeat`` as a child process, as a user types it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # A suite started in the background inherits SIGINT ignored; Ctrl-C must reach hartbeat.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def test_uboot_smoke_on_each_place_and_report_names_the_lab(grid: GridLab) -> None:
+    plan = write(grid.folder / "plan.toml", UBOOT_PLAN)
+    for place, exporter, protocol in ((PLACES[0], "lab-host-a", "rfc2217"), (PLACES[1], "lab-host-b", "socket")):
+        out = grid.folder / f"run-{place}"
+        child = hartbeat("run", str(plan), "--board", str(grid.board_file(place)), "--out", str(out))
+        output, _ = child.communicate(timeout=180)
+        assert child.returncode == 0, output
+        report = json.loads((out / "report.json").read_text())
+        target = report["target"]
+        assert target["place"] == place
+        assert target["exporters"] == [exporter]
+        assert f"{exporter}/{place}/NetworkSerialPort/NetworkSerialPort" in target["resources"]
+        assert target["console"].startswith(f"{protocol}://127.0.0.1:{grid.boards[place].ser2net.port}")
+        assert target["power"]["driver"] == "NetworkPowerDriver"
+        assert target["power"]["model"] == "shelly_gen1"
+        # labgrid's driver switched the plug: Shelly's relay API, not the Tasmota URLs.
+        assert any(r.startswith("POST /relay/0") for r in grid.boards[place].switch.requests)
+        assert grid.coordinator.holder(place) is None, "the place must be free after the run"
+
+
+def test_busy_place_is_a_skip_naming_the_holder_within_the_wait(grid: GridLab) -> None:
+    grid.coordinator.client("-p", PLACES[0], "acquire", user="alice")
+    plan = write(grid.folder / "plan.toml", UBOOT_PLAN)
+    out = grid.folder / "run"
+    start = time.monotonic()
+    child = hartbeat("run", str(plan), "--board", str(grid.board_file(PLACES[0], wait="3s")), "--out", str(out))
+    output, _ = child.communicate(timeout=120)
+    elapsed = time.monotonic() - start
+    assert child.returncode == 125, output
+    assert "alice" in output and PLACES[0] in output, output
+    assert json.loads((out / "report.json").read_text())["verdict"]["kind"] == "skip"
+    # The wait is honoured (3 s) with a generous bound for a loaded machine (process start, gRPC).
+    assert 3.0 <= elapsed < 60, elapsed
+    assert grid.coordinator.holder(PLACES[0]).endswith("/alice")
+    assert not grid.boards[PLACES[0]].switch.requests, "a skipped run must not touch the power"
+
+
+def test_place_freed_when_the_holder_releases_during_the_wait(grid: GridLab) -> None:
+    grid.coordinator.client("-p", PLACES[0], "acquire", user="alice")
+    plan = write(grid.folder / "plan.toml", UBOOT_PLAN)
+    out = grid.folder / "run"
+    child = hartbeat("run", str(plan), "--board", str(grid.board_file(PLACES[0], wait="90s")), "--out", str(out))
+    time.sleep(3)
+    grid.coordinator.client("-p", PLACES[0], "release", user="alice")
+    output, _ = child.communicate(timeout=180)
+    assert child.returncode == 0, output
+    assert json.loads((out / "report.json").read_text())["target"]["waited"] >= 2.0
+
+
+def _wait_for_boot(out: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = out / "console.log"
+        if log.exists() and "U-Boot" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no U-Boot output in {out} within {timeout} s")
+
+
+HANG_PLAN = (
+    UBOOT_PLAN
+    + """
+[[milestone]]
+name = "never"
+expect = 'this line never comes'
+within = "120s"
+silence = "120s"
+"""
+)
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_place_is_free_after_an_interrupt(grid: GridLab, how: str) -> None:
+    """Ctrl-C and SIGTERM release at once; after SIGKILL the next hartbeat run releases it."""
+    plan = write(grid.folder / "plan.toml", HANG_PLAN.replace('timeout = "60s"', 'timeout = "200s"'))
+    board = grid.board_file(PLACES[0])
+    out = grid.folder / "run"
+    child = hartbeat("run", str(plan), "--board", str(board), "--out", str(out))
+    _wait_for_boot(out)
+    assert grid.coordinator.holder(PLACES[0]) is not None
+    os.kill(child.pid, getattr(signal, how))
+    output, _ = child.communicate(timeout=60)
+    if how != "SIGKILL":
+        assert child.returncode == 128 + getattr(signal, how), output
+        assert grid.coordinator.holder(PLACES[0]) is None, output
+        assert not grid.boards[PLACES[0]].board.running, "the board must be switched off"
+        return
+    # labgrid keeps an acquisition when its client dies; the next run finds our dead record.
+    assert grid.coordinator.holder(PLACES[0]) is not None
+    again = grid.folder / "again"
+    child = hartbeat(
+        "run", str(write(grid.folder / "smoke.toml", UBOOT_PLAN)), "--board", str(board), "--out", str(again)
+    )
+    output, _ = child.communicate(timeout=180)
+    assert child.returncode == 0, output
+    log = json.loads((again / "report.json").read_text())["target"]["lab_log"]
+    assert any("left acquired by a hartbeat run that is gone" in line for line in log), log
+    assert grid.coordinator.holder(PLACES[0]) is None
