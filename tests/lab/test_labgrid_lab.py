@@ -56,26 +56,45 @@ class GridLab:
         )
 
 
-@pytest.fixture
-def grid(tmp_path: Path) -> Iterator[GridLab]:
-    """Two boards on two exporters (``lab-host-a``: RFC2217, ``lab-host-b``: raw TCP), two places."""
+@pytest.fixture(scope="module")
+def lab_grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LabgridCoordinator, dict[str, LabBoard]]]:
+    """Two boards on two exporters (``lab-host-a``: RFC2217, ``lab-host-b``: raw TCP), two places.
+
+    Started once per module (a coordinator, two exporters and the places take ~15 s here);
+    :func:`grid` gives each test the lab back free and switched off.
+    """
     missing = missing_tools(QEMU, str(OPENSBI), str(UBOOT), "ser2net", tool("labgrid-coordinator"))
     if missing:
         pytest.skip(
             f"labgrid lab needs {', '.join(missing)} (Debian: qemu-system-misc ser2net; pip: hartbeat[labgrid])"
         )
+    folder = tmp_path_factory.mktemp("labgrid")
     boards: dict[str, LabBoard] = {}
-    coordinator = LabgridCoordinator(tmp_path / "coordinator")
+    coordinator = LabgridCoordinator(folder / "coordinator")
     try:
         for place, exporter, raw in ((PLACES[0], "lab-host-a", False), (PLACES[1], "lab-host-b", True)):
-            boards[place] = LabBoard(tmp_path / place, raw=raw)
+            boards[place] = LabBoard(folder / place, raw=raw)
             coordinator.export(exporter, {place: boards[place].resources()})
             coordinator.add_place(place, f"{exporter}/{place}/*", {"board": "unmatched"})
-        yield GridLab(tmp_path, coordinator, boards)
+        yield coordinator, boards
     finally:
         coordinator.close()
         for board in boards.values():
             board.close()
+
+
+@pytest.fixture
+def grid(lab_grid: tuple[LabgridCoordinator, dict[str, LabBoard]], tmp_path: Path) -> Iterator[GridLab]:
+    """The module's lab with every place free and every board off; files go to the test's folder."""
+    coordinator, boards = lab_grid
+    for board in boards.values():
+        board.switch.requests.clear()
+        board.board.power_off()
+        board.board.plug_in()
+    yield GridLab(tmp_path, coordinator, boards)
+    for place in boards:
+        if coordinator.holder(place) is not None:
+            coordinator.client("-p", place, "release", "--kick")
 
 
 def hartbeat(*args: str, **kwargs: object) -> subprocess.Popen[str]:
