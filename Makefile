@@ -50,8 +50,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps --force-reinstall pyserial-labgrid
 	touch $@
 
+# What CI checks besides the tests: lint, formatting, and strict typing of the library.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict harness
 
 bench: deps venv
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
