@@ -1,8 +1,9 @@
 """Board profiles (TOML): which target, its settings, image slots and variables.
 
-A profile is loaded by name (``qemu-virt`` finds ``boards/qemu-virt.toml``) or by path.
+A profile is found by name (``qemu-virt`` finds ``boards/qemu-virt.toml``) or by path.
 ``--set section.key=value`` overrides any key before validation, ``--image slot=path`` fills an
 image slot, and ``{name}`` in a string value is replaced by an image slot or a variable.
+:func:`harness.profiles.load_board` reads and validates one into a :class:`Board`.
 """
 
 from __future__ import annotations
@@ -15,23 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import Section, load_toml
+from harness.config import Section
 from harness.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TOP_LEVEL_KEYS = {
-    "name",
-    "description",
-    "target",
-    "fallback",
-    "command",
-    "cwd",
-    "newline",
-    "send_delay",
-    "time_scale",
-    "images",
-    "variables",
-}
 # Image slot values that are words, not files: the target's own default.
 NOT_A_FILE = {"none", "default", ""}
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -150,57 +138,3 @@ def apply_overrides(document: dict[str, Any], overrides: Iterable[tuple[str, str
             table = child
         table[parts[-1]] = _toml_value(text)
     return result
-
-
-def _anchor(value: str, folder: Path) -> str:
-    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
-        return value
-    return str((folder / value).resolve())
-
-
-def _positive(root: Section, key: str) -> float:
-    value = root.number(key, 1.0) or 0.0
-    if value <= 0:
-        raise root.error(key, f"expected a positive number, got {value!r}")
-    return value
-
-
-def load_board(
-    name_or_path: str,
-    *,
-    overrides: Iterable[tuple[str, str]] = (),
-    images: Iterable[tuple[str, str]] = (),
-) -> Board:
-    """Load, override and validate a board profile, including its target's own section."""
-    path = resolve(name_or_path, "boards")
-    document = apply_overrides(load_toml(path), overrides)
-    root = Section(document, path)
-    target = root.str("target", required=True) or ""
-    image_section = root.table("images")
-    # A relative image path in a profile is relative to the profile's folder (it travels with
-    # it); one given on the command line is relative to where the command runs.
-    slots = {slot: _anchor(image_section.str(slot, required=True) or "", path.parent) for slot in image_section.data}
-    for slot, value in images:
-        if slot not in slots:
-            known = ", ".join(sorted(slots)) or "none"
-            raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
-        slots[slot] = _anchor(value, Path.cwd())
-    variables = root.variables("variables")
-    board = Board(
-        name=root.str("name", path.stem) or path.stem,
-        path=path,
-        target=target,
-        description=root.str("description", "") or "",
-        fallback=root.str("fallback") or None,
-        images=slots,
-        variables=variables,
-        newline=root.str("newline", "\r") or "\r",
-        send_delay=root.duration("send_delay", 0.0, allow_zero=True) or 0.0,
-        time_scale=_positive(root, "time_scale"),
-        settings=document,
-    )
-    from harness.targets import validate_board
-
-    section_keys = validate_board(board)
-    root.reject_unknown(TOP_LEVEL_KEYS | section_keys)
-    return board

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from re import Match, Pattern
-from typing import IO
+from typing import IO, Protocol, runtime_checkable
 
 from harness.errors import TargetError, TransportClosed
 from harness.interleave import LOOK_BACK, interrupted_prefix
-from harness.targets.base import Transport
 
 HISTORY_LINES = 200
 READ_SIZE = 65536
@@ -39,6 +38,23 @@ PENDING_LIMIT = 16 * 1024 * 1024
 # this long: a prompt is followed by silence, while a line cut by a read boundary is completed
 # within microseconds. Without it, `Name : (?P<x>.+)$` would capture a line half-way.
 PARTIAL_SETTLE = 0.05
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A byte stream to and from the target's console."""
+
+    def read(self, size: int, timeout: float) -> bytes:
+        """Up to ``size`` bytes; ``b""`` after ``timeout`` seconds without data.
+
+        Raises :class:`harness.errors.TransportClosed` when the stream has ended for good.
+        """
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to the target."""
+
+    def close(self) -> None:
+        """Release the stream; reading afterwards raises ``TransportClosed``."""
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.board import Board, load_board, parse_assignments
-from harness.errors import ConfigError
+from harness.board import Board, parse_assignments
+from harness.errors import ConfigError, TargetUnavailable
 from harness.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
+from harness.profiles import load_board
 from harness.report import summary
-from harness.runner import Runner, RunResult, default_out_dir
+from harness.results import RunResult
+from harness.runner import Runner, default_out_dir
 from harness.session import Session
 from harness.verdict import Kind, Verdict
 
@@ -164,23 +166,21 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
     )
     session = Session(runner)
     try:
-        runner.open()
-    except BaseException as exc:
-        result = runner.close(runner.abort_verdict(exc))
-        if result.verdict.kind is Kind.SKIP:
-            pytest.skip(result.verdict.reason)
-        raise
-    try:
-        yield session
-    finally:
-        runner.close(_session_verdict(session, request.node))
+        with runner.lifecycle():
+            yield session
+            runner.conclude(_session_verdict(session, request.node))
+    except TargetUnavailable as exc:
+        # Recorded as the run's skip verdict by the lifecycle; the test is skipped, not failed.
+        pytest.skip(f"cannot test: {exc}")
 
 
 _CALL_FAILED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember whether the test body failed, for the session's report."""
     report = yield
     if report.when == "call":

@@ -10,15 +10,13 @@ import platform
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import harness
 from harness.html_report import render_run
 from harness.recorded import LOG, read_log
+from harness.results import RunResult
 from harness.verdict import Kind
-
-if TYPE_CHECKING:
-    from harness.runner import RunResult
 
 SCHEMA = "hartbeat.report/1"
 

@@ -7,31 +7,29 @@ target off and writes the log and the report before it propagates.
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from harness.board import Board, load_board
-from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, Watch
+from harness.board import Board
+from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.errors import HartbeatError, TargetError, TargetUnavailable
 from harness.plan import Milestone, Plan
+from harness.profiles import load_board
 from harness.report import write_report
-from harness.ssh import board_step_hooks, deploy_for_board
+from harness.results import MilestoneResult, RunResult
+from harness.signals import Interrupted, signals_deferred
+from harness.ssh.deploy import deploy_for_board
+from harness.ssh.step import board_step_hooks
 from harness.targets import Target, make_target
-from harness.verdict import Kind, Verdict, last_meaningful
+from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 
-LAST_LINES = 20
-HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
 
@@ -42,76 +40,6 @@ class MissingImage(TargetUnavailable):
 
 class Stopped(HartbeatError):
     """The caller asked a run in progress to end (its stop event was set)."""
-
-
-class Interrupted(HartbeatError):
-    """The harness received a termination signal; the run is recorded as ``error``."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"run interrupted by {signal.Signals(signum).name}")
-
-
-@contextmanager
-def signals_raise() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Interrupted` in the main thread for the duration."""
-
-    def handler(signum: int, _frame: object) -> None:
-        raise Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP until the block ends, then deliver what came.
-
-    Python runs signal handlers in the main thread only, so there (and only there) a handler
-    that records the signal keeps a second Ctrl-C from cutting the report short.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in HELD_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            os.kill(os.getpid(), received[0])
-
-
-@dataclass(frozen=True)
-class MilestoneResult:
-    """A milestone reached: when, how long after the previous one, and what it captured."""
-
-    name: str
-    t: float
-    delta: float
-    line: str
-    captures: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Everything a run produced; ``report.json`` is this, serialised."""
-
-    plan: Plan
-    board: Board
-    verdict: Verdict
-    milestones: tuple[MilestoneResult, ...]
-    out_dir: Path
-    target: dict[str, Any]
-    started: str
-    duration: float
-    fallback: str | None = None
 
 
 StatusCallback = Callable[[str], None]
@@ -179,6 +107,8 @@ class Runner:
         self._fallback: str | None = None
         self._started = ""
         self._wall_start = time.monotonic()
+        self._verdict: Verdict | None = None
+        self.result: RunResult | None = None
 
     # -- target selection ---------------------------------------------------------------------
 
@@ -212,15 +142,33 @@ class Runner:
     def run(self) -> RunResult:
         """Run the plan; always returns a result with a verdict and writes the report."""
         try:
-            self.open()
-            verdict = self._steps()
-        except (TargetUnavailable, TargetError) as exc:
-            verdict = self.abort_verdict(exc)
+            with self.lifecycle():
+                self.conclude(self._steps())
+        except (TargetUnavailable, TargetError):
+            pass  # the lifecycle recorded it as the run's skip or error verdict
+        assert self.result is not None
+        return self.result
+
+    @contextmanager
+    def lifecycle(self) -> Iterator[Console]:
+        """Open the run, yield its console, and close it whatever happens.
+
+        The body decides the verdict with :meth:`conclude`. An exception from opening or from
+        the body becomes the verdict (:meth:`abort_verdict`), is recorded, and propagates; the
+        target is powered off and the report written in every case, and :attr:`result` set.
+        """
+        try:
+            console = self.open()
+            yield console
         except BaseException as exc:
             # Interrupts, pytest-timeout, bugs: the evidence is still written before it propagates.
             self.close(self.abort_verdict(exc))
             raise
-        return self.close(verdict)
+        self.close(self._verdict or Verdict(Kind.ERROR, "run ended without a verdict", milestone=self._last_name()))
+
+    def conclude(self, verdict: Verdict) -> None:
+        """Set the verdict the run's :meth:`lifecycle` closes with."""
+        self._verdict = verdict
 
     def open(self) -> Console:
         """Create the run folder, pick the target, open its console, power it on.
@@ -258,7 +206,7 @@ class Runner:
             reason = "run interrupted by SIGINT"
         else:
             reason = f"run ended by {type(exc).__name__}: {exc}"
-        return self._ended(Kind.ERROR, reason, waiting_for=self._waiting())
+        return concluded(Kind.ERROR, reason, Step(self._waiting(), self._last_name()), self._evidence())
 
     def close(self, verdict: Verdict) -> RunResult:
         """Power off, flush the console, and write the final report.
@@ -266,7 +214,7 @@ class Runner:
         A second Ctrl-C or SIGTERM while this runs is held until the report is written: an
         impatient user must not leave a board powered and a report saying "killed".
         """
-        with _signals_deferred():
+        with signals_deferred():
             self._power_off()
             if self.console is not None:
                 self.console.stop()
@@ -274,6 +222,7 @@ class Runner:
                 self._files.close()
             result = self._result(verdict)
             write_report(result)
+        self.result = result
         return result
 
     def _result(self, verdict: Verdict) -> RunResult:
@@ -316,29 +265,14 @@ class Runner:
     def _last_name(self) -> str | None:
         return self._reached[-1].name if self._reached else None
 
-    def _ended(
-        self,
-        kind: Kind,
-        reason: str,
-        *,
-        waiting_for: str | None = None,
-        key_line: str | None = None,
-        captures: dict[str, str] | None = None,
-        lines: list[tuple[float, str]] | None = None,
-    ) -> Verdict:
+    def _evidence(self, lines: list[tuple[float, str]] | None = None) -> Evidence:
+        """The console's state now: the time, ``lines`` (default the last ones) and its silence."""
         console = self.console
+        if console is None:
+            return Evidence(at=0.0, lines=tuple(lines or ()))
         if lines is None:
-            lines = console.last_lines(LAST_LINES) if console else []
-        return Verdict(
-            kind=kind,
-            reason=reason,
-            milestone=self._last_name(),
-            waiting_for=waiting_for,
-            at=console.now() if console else 0.0,
-            last_lines=tuple(lines),
-            key_line=key_line if key_line is not None else last_meaningful(lines),
-            captures=captures or {},
-        )
+            lines = console.last_lines(LAST_LINES)
+        return Evidence(at=console.now(), lines=tuple(lines), quiet=console.quiet_for())
 
     def _tick(self, console: Console, waiting: str) -> Callable[[], None] | None:
         status, stop = self.status, self._stop
@@ -411,12 +345,7 @@ class Runner:
                 self._record(milestone, outcome.t, outcome.line, outcome.groups)
             elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
                 if phase == 0 and milestone.expect is not None:
-                    return self._ended(
-                        Kind.FAIL,
-                        f"check `{milestone.name}` failed: the prompt came back without "
-                        f"/{milestone.expect.pattern if milestone.expect else ''}/ in the output",
-                        waiting_for=milestone.name,
-                    )
+                    return self._failure(console, milestone, outcome, step_start)
             elif isinstance(outcome, Closed) and waiting_exit:
                 if milestone.expect is None:
                     self._record(milestone, outcome.t, outcome.reason, {})
@@ -439,9 +368,16 @@ class Runner:
         if self.status:
             self.status(f"[{t:7.1f}s] reached {milestone.name}")
 
-    def _failure(self, console: Console, milestone: Milestone, outcome: Any, step_start: float) -> Verdict:
-        last = self._last_name()
-        after = f"after milestone `{last}`" if last else "before the first milestone"
+    def _failure(self, console: Console, milestone: Milestone, outcome: Outcome, step_start: float) -> Verdict:
+        """Gather the console's evidence for an outcome that is not the milestone, and judge it."""
+        step = Step(
+            milestone=milestone.name,
+            reached=self._last_name(),
+            started=step_start,
+            within=milestone.within,
+            plan_timeout=self.plan.timeout,
+            expect=milestone.expect.pattern if milestone.expect else None,
+        )
         if isinstance(outcome, Matched) and outcome.watch.kind == "fail":
             fail = next(f for f in self.plan.fails if f.name == outcome.watch.name)
             # The reader is usually ahead of the matcher: take the lines around the panic line
@@ -449,51 +385,5 @@ class Runner:
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
-            reason = outcome.groups.get("reason")
-            detail = f": {reason}" if reason else ""
-            return self._ended(
-                Kind.PANIC,
-                f"{fail.name}{detail} {after}, while waiting for `{milestone.name}` (line: {outcome.line.strip()})",
-                waiting_for=milestone.name,
-                key_line=outcome.line,
-                captures=outcome.groups,
-                lines=before + trailing,
-            )
-        if isinstance(outcome, Matched) and outcome.watch.kind == "reset":
-            return self._ended(
-                Kind.RESET,
-                f"unexpected reset {after}: the boot banner came back ({outcome.line.strip()})",
-                waiting_for=milestone.name,
-                key_line=outcome.line,
-            )
-        if isinstance(outcome, Closed):
-            return self._ended(
-                Kind.ERROR,
-                f"target ended {after}, while waiting for `{milestone.name}`: {outcome.reason}",
-                waiting_for=milestone.name,
-            )
-        quiet = console.quiet_for()
-        lines = console.last_lines(LAST_LINES)
-        tail = _tail_text(lines)
-        nothing_this_step = quiet >= outcome.t - step_start - 0.05
-        if isinstance(outcome, Quiet) or nothing_this_step:
-            return self._ended(
-                Kind.WEDGE,
-                f"wedged {after}; console quiet for {quiet:.1f} s while waiting for `{milestone.name}`; "
-                f"last lines were: {tail}",
-                waiting_for=milestone.name,
-                lines=lines,
-            )
-        limit = "the plan timeout" if outcome.t >= self.plan.timeout else f"its {milestone.within:g} s deadline"
-        return self._ended(
-            Kind.STALL,
-            f"stalled {after}: output continues but `{milestone.name}` did not come within {limit}; "
-            f"last lines were: {tail}",
-            waiting_for=milestone.name,
-            lines=lines,
-        )
-
-
-def _tail_text(lines: list[tuple[float, str]], count: int = 3) -> str:
-    shown = [line.strip() for _t, line in lines if line.strip()][-count:]
-    return " | ".join(shown) if shown else "(nothing)"
+            return judge(outcome, step, self._evidence(before + trailing))
+        return judge(outcome, step, self._evidence())

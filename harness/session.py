@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from harness.console import Console
 from harness.plan import DEFAULT_WITHIN, Milestone
-from harness.runner import MilestoneResult, Runner
+from harness.results import MilestoneResult
+from harness.runner import Runner
 from harness.verdict import Verdict
 
 

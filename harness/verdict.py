@@ -1,11 +1,20 @@
-"""Verdicts: what a run ended as, the evidence, and a signature two runs of one hang share."""
+"""Verdicts: what a run ended as, the evidence, and a signature two runs of one hang share.
+
+:func:`judge` turns how a step ended (a console outcome) into a verdict. It is a pure function
+of the outcome, the step it ended and the console lines gathered as evidence, so a recorded
+console can be judged again without a target.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from harness.console import Closed, Matched, Outcome, Quiet
 
 
 class Kind(StrEnum):
@@ -116,9 +125,141 @@ class Verdict:
         )
 
 
-def last_meaningful(lines: tuple[tuple[float, str], ...] | list[tuple[float, str]]) -> str:
+def last_meaningful(lines: Sequence[tuple[float, str]]) -> str:
     """The last non-blank line: the one a person reads first after a silence."""
     for _t, line in reversed(lines):
         if line.strip():
             return line
     return ""
+
+
+# Console lines kept as a verdict's evidence: the ones before the event.
+LAST_LINES = 20
+
+
+@dataclass(frozen=True)
+class Step:
+    """The step an outcome ended: what it waited for, and where the run stood.
+
+    ``started`` is the step's start in seconds since power-on; ``within`` its own deadline and
+    ``plan_timeout`` the plan's overall limit, both in seconds; ``expect`` the pattern text of a
+    check whose prompt came back without it.
+    """
+
+    milestone: str | None
+    reached: str | None
+    started: float = 0.0
+    within: float = math.inf
+    plan_timeout: float = math.inf
+    expect: str | None = None
+
+    @property
+    def after(self) -> str:
+        """Where the run stood, for a reason: ``after milestone `x``` or before the first one."""
+        return f"after milestone `{self.reached}`" if self.reached else "before the first milestone"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the console showed when a step ended.
+
+    ``at`` is seconds since power-on, ``lines`` the timestamped lines shown with the verdict
+    (for a panic, the lines around the panic line), ``quiet`` how long no byte had come.
+    """
+
+    at: float
+    lines: tuple[tuple[float, str], ...] = ()
+    quiet: float = 0.0
+
+
+def concluded(
+    kind: Kind,
+    reason: str,
+    step: Step,
+    evidence: Evidence,
+    *,
+    key_line: str | None = None,
+    captures: dict[str, str] | None = None,
+) -> Verdict:
+    """A verdict for ``step`` with ``evidence``; the key line defaults to the last meaningful line."""
+    return Verdict(
+        kind=kind,
+        reason=reason,
+        milestone=step.reached,
+        waiting_for=step.milestone,
+        at=evidence.at,
+        last_lines=evidence.lines,
+        key_line=key_line if key_line is not None else last_meaningful(evidence.lines),
+        captures=captures or {},
+    )
+
+
+def judge(outcome: Outcome, step: Step, evidence: Evidence) -> Verdict:
+    """The verdict for a step that ended without its milestone.
+
+    A ``fail`` watch is a panic, a ``reset`` watch an unexpected reset, a ``prompt`` watch a
+    failed check (the prompt came back without ``step.expect``), a closed console an error;
+    a deadline with no byte during the step, or silence, is a wedge, and a deadline with output
+    still coming a stall. Only the arguments are read: a recorded console can be judged again.
+    """
+    after = step.after
+    if isinstance(outcome, Matched):
+        kind = outcome.watch.kind
+        if kind == "fail":
+            reason = outcome.groups.get("reason")
+            detail = f": {reason}" if reason else ""
+            return concluded(
+                Kind.PANIC,
+                f"{outcome.watch.name}{detail} {after}, while waiting for `{step.milestone}` "
+                f"(line: {outcome.line.strip()})",
+                step,
+                evidence,
+                key_line=outcome.line,
+                captures=outcome.groups,
+            )
+        if kind == "reset":
+            return concluded(
+                Kind.RESET,
+                f"unexpected reset {after}: the boot banner came back ({outcome.line.strip()})",
+                step,
+                evidence,
+                key_line=outcome.line,
+            )
+        if kind == "prompt":
+            return concluded(
+                Kind.FAIL,
+                f"check `{step.milestone}` failed: the prompt came back without /{step.expect or ''}/ in the output",
+                step,
+                evidence,
+            )
+        raise ValueError(f"a matched {kind!r} watch reaches its milestone; it is not a verdict")
+    if isinstance(outcome, Closed):
+        return concluded(
+            Kind.ERROR,
+            f"target ended {after}, while waiting for `{step.milestone}`: {outcome.reason}",
+            step,
+            evidence,
+        )
+    tail = _tail_text(evidence.lines)
+    nothing_this_step = evidence.quiet >= outcome.t - step.started - 0.05
+    if isinstance(outcome, Quiet) or nothing_this_step:
+        return concluded(
+            Kind.WEDGE,
+            f"wedged {after}; console quiet for {evidence.quiet:.1f} s while waiting for `{step.milestone}`; "
+            f"last lines were: {tail}",
+            step,
+            evidence,
+        )
+    limit = "the plan timeout" if outcome.t >= step.plan_timeout else f"its {step.within:g} s deadline"
+    return concluded(
+        Kind.STALL,
+        f"stalled {after}: output continues but `{step.milestone}` did not come within {limit}; "
+        f"last lines were: {tail}",
+        step,
+        evidence,
+    )
+
+
+def _tail_text(lines: Sequence[tuple[float, str]], count: int = 3) -> str:
+    shown = [line.strip() for _t, line in lines if line.strip()][-count:]
+    return " | ".join(shown) if shown else "(nothing)"

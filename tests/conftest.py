@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import Board, load_board
+from harness.board import Board
 from harness.plan import Plan, load_plan
-from harness.runner import Runner, RunResult
+from harness.profiles import load_board
+from harness.results import RunResult
+from harness.runner import Runner
 
 SCRIPTS = Path(__file__).parent / "scripts"
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import load_board, resolve
+from harness.board import resolve
 from harness.plan import Milestone, load_plan
+from harness.profiles import load_board
 from harness.runner import Runner
 from harness.targets.qemu import QemuTarget
 from harness.verdict import Kind

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import ssh
 from harness.board import Board
 from harness.config import Section
 from harness.errors import PowerError, TargetError
 from harness.power.base import DEFAULT_TIMEOUT, off_wait_on
+from harness.ssh.client import connect, run_command
+from harness.ssh.settings import SshSettings, describe, read_settings
 
 REPLY_LIMIT = 300
 
@@ -23,7 +24,7 @@ class SshSwitch:
 
     name = "ssh"
 
-    def __init__(self, settings: ssh.SshSettings, commands: dict[str, str], timeout: float) -> None:
+    def __init__(self, settings: SshSettings, commands: dict[str, str], timeout: float) -> None:
         self.settings = settings
         self.commands = commands
         self.timeout = timeout
@@ -31,11 +32,11 @@ class SshSwitch:
     def _run(self, label: str) -> None:
         command = self.commands[label]
         try:
-            client = ssh.connect(self.settings)
+            client = connect(self.settings)
         except TargetError as exc:
             raise PowerError(f"power backend ssh: {label}: {exc}") from None
         try:
-            result = ssh.run_command(client, command, self.timeout)
+            result = run_command(client, command, self.timeout)
         except TimeoutError as exc:
             raise PowerError(f"power backend ssh: {label} on {self.settings.where}: {exc}") from None
         except (OSError, EOFError) as exc:
@@ -65,12 +66,12 @@ class SshSwitch:
 
     def describe(self) -> dict[str, Any]:
         """Where the controller is and the commands."""
-        return {"backend": self.name, **ssh.describe(self.settings), **self.commands}
+        return {"backend": self.name, **describe(self.settings), **self.commands}
 
 
 def from_section(section: Section, board: Board) -> SshSwitch:
     """Read the controller's login and the ``on``/``off``/``cycle`` commands."""
-    settings = ssh.read_settings(section, board)
+    settings = read_settings(section, board)
     commands = {}
     for key in ("on", "off", "cycle"):
         command = section.str(key, required=key != "cycle")

@@ -10,10 +10,10 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
-from harness import ssh
 from harness.board import Board
+from harness.console import Transport
 from harness.errors import ConfigError
-from harness.targets.base import Target, Transport
+from harness.targets.base import Target
 
 KINDS = {
     "process": "harness.targets.process",
@@ -23,7 +23,7 @@ KINDS = {
     "labgrid": "harness.targets.labgrid",
 }
 
-__all__ = ["KINDS", "Target", "Transport", "make_target", "validate_board"]
+__all__ = ["KINDS", "Target", "Transport", "make_target", "validate_target"]
 
 
 def _module(board: Board) -> ModuleType:
@@ -32,15 +32,13 @@ def _module(board: Board) -> ModuleType:
     return importlib.import_module(KINDS[board.target])
 
 
-def validate_board(board: Board) -> set[str]:
-    """Validate the target-specific part of a board and its ``[ssh]``/``[deploy]`` sections.
-
-    Returns the top-level keys they use. SSH checks and deploys work on any target: a QEMU
-    guest with a forwarded port is as good a place to run them as a board.
-    """
-    return _module(board).validate(board) | ssh.validate(board)
+def validate_target(board: Board) -> set[str]:
+    """Validate the target kind's own part of a board; returns the top-level keys it uses."""
+    keys: set[str] = _module(board).validate(board)
+    return keys
 
 
 def make_target(board: Board, extra: Mapping[str, str] | None = None) -> Target:
     """Build the target a board profile describes; ``extra`` adds per-run variables."""
-    return _module(board).from_board(board, dict(extra or {}))
+    target: Target = _module(board).from_board(board, dict(extra or {}))
+    return target

@@ -8,22 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-
-@runtime_checkable
-class Transport(Protocol):
-    """A byte stream to and from the target's console."""
-
-    def read(self, size: int, timeout: float) -> bytes:
-        """Up to ``size`` bytes; ``b""`` after ``timeout`` seconds without data.
-
-        Raises :class:`harness.errors.TransportClosed` when the stream has ended for good.
-        """
-
-    def write(self, data: bytes) -> None:
-        """Send bytes to the target."""
-
-    def close(self) -> None:
-        """Release the stream; reading afterwards raises ``TransportClosed``."""
+from harness.console import Transport
 
 
 @runtime_checkable

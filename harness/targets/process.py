@@ -34,7 +34,7 @@ class ProcessTransport:
     """
 
     def __init__(self) -> None:
-        self.child: pexpect.spawn | None = None
+        self.child: pexpect.spawn[bytes] | None = None
         self._closed = False
         # The reader thread (at end of file) and power-off both reap the child; waitpid from
         # two threads at once makes pexpect lose the exit status.
@@ -60,7 +60,8 @@ class ProcessTransport:
             time.sleep(timeout)
             return b""
         try:
-            return child.read_nonblocking(size, timeout)
+            data: bytes = child.read_nonblocking(size, timeout)
+            return data
         except pexpect.TIMEOUT:
             return b""
         except pexpect.EOF:

@@ -46,7 +46,8 @@ class QMP:
                 raise TargetError("QMP connection closed by QEMU")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def command(self, name: str, **arguments: Any) -> Any:
         """Run a QMP command and return its ``return`` value; events on the way are skipped."""

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import load_board
 from harness.plan import load_plan
-from harness.runner import Runner, RunResult
+from harness.profiles import load_board
+from harness.results import RunResult
+from harness.runner import Runner
 
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools
 

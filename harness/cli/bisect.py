@@ -13,11 +13,12 @@ from harness.bisect.criterion import BadIf
 from harness.bisect.journal import LOG_NAME, read_events
 from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
-from harness.board import Board, load_board, parse_assignments, resolve
+from harness.board import Board, parse_assignments, resolve
+from harness.cli.common import add_override_options
 from harness.errors import ConfigError
-from harness.options import add_override_options
 from harness.plan import load_plan
-from harness.runner import Interrupted, signals_raise
+from harness.profiles import load_board
+from harness.signals import Interrupted, signals_raise
 
 COPYABLE_TARGETS = {"process", "qemu", "emulator"}
 

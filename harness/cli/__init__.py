@@ -1,0 +1,53 @@
+"""The ``hartbeat`` command line: one module per command, each registering its own parser.
+
+Exit codes follow ``git bisect run``: 0 pass, 1 any failing verdict, 125 skip (cannot test),
+2 usage or configuration error; an interrupted run exits 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from harness.cli import bisect, check, lists, run
+from harness.cli.common import EXIT_USAGE
+from harness.errors import HartbeatError
+from harness.signals import Interrupted
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="hartbeat",
+        description="Boot-milestone testing and hang bisection "
+        "for the HiFive Unmatched, QEMU and the in-repo emulator.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run.add_parser(sub)
+    check.add_parser(sub)
+    lists.add_parsers(sub)
+    bisect.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hartbeat`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except Interrupted as exc:
+        print(f"hartbeat: {exc}; the console log and report were written", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("hartbeat: interrupted; the console log and report were written", file=sys.stderr)
+        return 130
+    except HartbeatError as exc:
+        print(f"hartbeat: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # `hartbeat run ... | head` closed our stdout; the report is on disk already.
+        sys.stderr.close()
+        return 1

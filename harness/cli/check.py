@@ -1,0 +1,30 @@
+"""``hartbeat check``: validate a plan, a board and its images without booting."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.check import preboot_findings
+from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
+from harness.runner import run_variables
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``check`` and its options."""
+    check = subparsers.add_parser("check", help="validate a plan, a board and its images without booting")
+    add_target_options(check)
+    check.set_defaults(handler=cmd_check)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``hartbeat check``: print every finding; 0 when none is an error."""
+    plan, board, _images, variables = load_target_args(args)
+    findings = preboot_findings(plan, board, run_variables(plan, board, variables))
+    for finding in findings:
+        print(finding)
+    errors = sum(1 for f in findings if f.level == "error")
+    print(
+        f"{plan.path}: {len(plan.milestones)} milestones; {board.path}: target {board.target}; "
+        f"{errors} error(s), {len(findings) - errors} warning(s)"
+    )
+    return EXIT_USAGE if errors else 0

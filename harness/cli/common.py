@@ -1,0 +1,56 @@
+"""What the commands share: exit codes, the ``--set``/``--var`` options, and loading a plan and a board."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.board import Board, parse_assignments, resolve
+from harness.plan import Plan, load_plan
+from harness.profiles import load_board
+
+# Exit codes follow `git bisect run`, plus 2 for a usage or configuration error.
+EXIT_USAGE = 2
+
+
+def add_override_options(parser: argparse.ArgumentParser) -> None:
+    """``--set SECTION.KEY=VALUE`` and ``--var NAME=VALUE``, both repeatable."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a board profile key, e.g. --set qemu.smp=2 (repeatable)",
+    )
+    parser.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable used as {NAME} in the board or plan (repeatable)",
+    )
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """A plan, ``--board``, ``--image`` and the override options: what ``run`` and ``check`` take."""
+    parser.add_argument("plan", help="testplan name (in testplans/) or path to a .toml file")
+    parser.add_argument("--board", "-b", required=True, help="board profile name (in boards/) or path")
+    parser.add_argument(
+        "--image",
+        dest="images",
+        action="append",
+        default=[],
+        metavar="SLOT=PATH",
+        help="fill an image slot, e.g. --image kernel=build/Image (repeatable)",
+    )
+    add_override_options(parser)
+
+
+def load_target_args(args: argparse.Namespace) -> tuple[Plan, Board, tuple[tuple[str, str], ...], dict[str, str]]:
+    """The plan, the board, the image overrides and the variables the arguments name."""
+    plan = load_plan(resolve(args.plan, "testplans"))
+    images = tuple(parse_assignments(args.images, "--image"))
+    board = load_board(args.board, overrides=parse_assignments(args.overrides, "--set"), images=images)
+    variables = dict(parse_assignments(args.variables, "--var"))
+    return plan, board, images, variables

@@ -1,0 +1,36 @@
+"""``hartbeat boards`` and ``hartbeat plans``: the profiles and testplans found, one a line."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.board import search_path
+from harness.errors import ConfigError
+from harness.plan import load_plan
+from harness.profiles import load_board
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``boards`` and ``plans``."""
+    subparsers.add_parser("boards", help="list the board profiles").set_defaults(handler=lambda _args: _list("boards"))
+    subparsers.add_parser("plans", help="list the testplans").set_defaults(handler=lambda _args: _list("testplans"))
+
+
+def _list(kind: str) -> int:
+    seen = set()
+    for folder in search_path(kind):
+        for path in sorted(folder.glob("*.toml")):
+            if path.stem in seen:
+                continue
+            seen.add(path.stem)
+            try:
+                if kind == "boards":
+                    board = load_board(str(path))
+                    detail = f"{board.target:9} {board.description}"
+                else:
+                    plan = load_plan(path)
+                    detail = f"{len(plan.milestones):2} milestones  {plan.description}"
+            except ConfigError as exc:
+                detail = f"INVALID: {exc}"
+            print(f"{path.stem:24} {detail}")
+    return 0

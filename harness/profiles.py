@@ -1,0 +1,91 @@
+"""Loading a board profile: read it, apply the command line's overrides, validate every section.
+
+Validation lives here, above the targets and the SSH settings, because it asks each of them
+about its own section; :mod:`harness.board` below stays a plain description of a profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.board import NOT_A_FILE, Board, apply_overrides, resolve
+from harness.config import Section, load_toml
+from harness.errors import ConfigError
+from harness.ssh.settings import validate as validate_ssh
+from harness.targets import validate_target
+
+TOP_LEVEL_KEYS = {
+    "name",
+    "description",
+    "target",
+    "fallback",
+    "command",
+    "cwd",
+    "newline",
+    "send_delay",
+    "time_scale",
+    "images",
+    "variables",
+}
+
+
+def _anchor(value: str, folder: Path) -> str:
+    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
+        return value
+    return str((folder / value).resolve())
+
+
+def _positive(root: Section, key: str) -> float:
+    value = root.number(key, 1.0) or 0.0
+    if value <= 0:
+        raise root.error(key, f"expected a positive number, got {value!r}")
+    return value
+
+
+def load_board(
+    name_or_path: str,
+    *,
+    overrides: Iterable[tuple[str, str]] = (),
+    images: Iterable[tuple[str, str]] = (),
+) -> Board:
+    """Load, override and validate a board profile, including its target's own section."""
+    path = resolve(name_or_path, "boards")
+    document = apply_overrides(load_toml(path), overrides)
+    root = Section(document, path)
+    target = root.str("target", required=True) or ""
+    image_section = root.table("images")
+    # A relative image path in a profile is relative to the profile's folder (it travels with
+    # it); one given on the command line is relative to where the command runs.
+    slots = {slot: _anchor(image_section.str(slot, required=True) or "", path.parent) for slot in image_section.data}
+    for slot, value in images:
+        if slot not in slots:
+            known = ", ".join(sorted(slots)) or "none"
+            raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
+        slots[slot] = _anchor(value, Path.cwd())
+    variables = root.variables("variables")
+    board = Board(
+        name=root.str("name", path.stem) or path.stem,
+        path=path,
+        target=target,
+        description=root.str("description", "") or "",
+        fallback=root.str("fallback") or None,
+        images=slots,
+        variables=variables,
+        newline=root.str("newline", "\r") or "\r",
+        send_delay=root.duration("send_delay", 0.0, allow_zero=True) or 0.0,
+        time_scale=_positive(root, "time_scale"),
+        settings=document,
+    )
+    section_keys = validate_board(board)
+    root.reject_unknown(TOP_LEVEL_KEYS | section_keys)
+    return board
+
+
+def validate_board(board: Board) -> set[str]:
+    """Validate the target-specific part of a board and its ``[ssh]``/``[deploy]`` sections.
+
+    Returns the top-level keys they use. SSH checks and deploys work on any target: a QEMU
+    guest with a forwarded port is as good a place to run them as a board.
+    """
+    return validate_target(board) | validate_ssh(board)

@@ -1,0 +1,37 @@
+"""What a run produced: the milestones it reached and its verdict, as ``report.json`` stores them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.board import Board
+from harness.plan import Plan
+from harness.verdict import Verdict
+
+
+@dataclass(frozen=True)
+class MilestoneResult:
+    """A milestone reached: when, how long after the previous one, and what it captured."""
+
+    name: str
+    t: float
+    delta: float
+    line: str
+    captures: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run produced; ``report.json`` is this, serialised."""
+
+    plan: Plan
+    board: Board
+    verdict: Verdict
+    milestones: tuple[MilestoneResult, ...]
+    out_dir: Path
+    target: dict[str, Any]
+    started: str
+    duration: float
+    fallback: str | None = None
