@@ -1,4 +1,7 @@
-"""``hartbeat boards`` and ``hartbeat plans``: the profiles and testplans found, one a line."""
+"""``hartbeat boards`` and ``hartbeat plans``: the profiles and testplans found, one a line.
+
+``hartbeat boards --coordinator [HOST:PORT]`` lists a labgrid coordinator's places instead.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,24 @@ from harness.profiles import load_board
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``boards`` and ``plans``."""
-    subparsers.add_parser("boards", help="list the board profiles").set_defaults(handler=lambda _args: _list("boards"))
+    boards = subparsers.add_parser("boards", help="list the board profiles, or a labgrid coordinator's places")
+    boards.add_argument(
+        "--coordinator",
+        nargs="?",
+        const="",
+        metavar="HOST:PORT",
+        help="list the places of this labgrid coordinator (default: $LG_COORDINATOR)",
+    )
+    boards.set_defaults(handler=_boards)
     subparsers.add_parser("plans", help="list the testplans").set_defaults(handler=lambda _args: _list("testplans"))
+
+
+def _boards(args: argparse.Namespace) -> int:
+    if args.coordinator is None:
+        return _list("boards")
+    from harness.cli.places import print_places
+
+    return print_places(args.coordinator or None)
 
 
 def _list(kind: str) -> int:

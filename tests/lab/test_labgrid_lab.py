@@ -23,6 +23,7 @@ from .conftest import UBOOT_PLAN, write
 from .labgrid_lab import LabBoard, LabgridCoordinator, tool
 from .virtual import OPENSBI, QEMU, UBOOT, missing_tools
 
+pytest.importorskip("labgrid", reason="the labgrid extra is not installed")
 pytestmark = pytest.mark.slow
 
 PLACES = ("unmatched-1", "unmatched-2")
@@ -208,3 +209,24 @@ def test_place_is_free_after_an_interrupt(grid: GridLab, how: str) -> None:
     log = json.loads((again / "report.json").read_text())["target"]["lab_log"]
     assert any("left acquired by a hartbeat run that is gone" in line for line in log), log
     assert grid.coordinator.holder(PLACES[0]) is None
+
+
+def test_boards_lists_the_coordinators_places_with_holder_and_resources(grid: GridLab) -> None:
+    grid.coordinator.client("-p", PLACES[1], "acquire", user="alice")
+    child = hartbeat("boards", "--coordinator", grid.coordinator.address)
+    output, _ = child.communicate(timeout=60)
+    assert child.returncode == 0, output
+    lines = {line.split()[0]: line for line in output.splitlines() if line.startswith("unmatched-")}
+    assert set(lines) == set(PLACES), output
+    assert " free " in lines[PLACES[0]] and "lab-host-a" in lines[PLACES[0]]
+    assert "acquired by" in lines[PLACES[1]] and lines[PLACES[1]].split()[3].endswith("/alice")
+    assert f"rfc2217://127.0.0.1:{grid.boards[PLACES[0]].ser2net.port}" in lines[PLACES[0]]
+    assert f"raw://127.0.0.1:{grid.boards[PLACES[1]].ser2net.port}" in lines[PLACES[1]]
+    assert "shelly_gen1" in lines[PLACES[0]] and "board=unmatched" in lines[PLACES[0]]
+
+
+def test_an_unreachable_coordinator_is_an_error_naming_it() -> None:
+    child = hartbeat("boards", "--coordinator", "127.0.0.1:9")
+    output, _ = child.communicate(timeout=60)
+    assert child.returncode == 2, output
+    assert "127.0.0.1:9" in output and "labgrid-coordinator" in output
