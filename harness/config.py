@@ -11,7 +11,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from harness.errors import ConfigError
 
@@ -93,17 +93,30 @@ class Section:
             raise self.error(name, f"expected {expected}, got {value!r}")
         return value
 
-    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    # Named after the TOML types rather than `str`/`int`/`bool`, which inside the class would
+    # shadow the builtins in every annotation below.
+    @overload
+    def string(self, name: str, default: str, *, required: bool = False) -> str: ...
+    @overload
+    def string(self, name: str, default: None = None, *, required: bool = False) -> str | None: ...
+    def string(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
         """A string value."""
-        return self._get(name, (str,), "a string", default, required)
+        value: str | None = self._get(name, (str,), "a string", default, required)
+        return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def boolean(self, name: str, default: bool = False) -> bool:
         """A boolean value."""
-        return self._get(name, (bool,), "true or false", default, False)
+        value: bool = self._get(name, (bool,), "true or false", default, False)
+        return value
 
-    def int(self, name: str, default: int | None = None, *, required: bool = False) -> int | None:
+    @overload
+    def integer(self, name: str, default: int, *, required: bool = False) -> int: ...
+    @overload
+    def integer(self, name: str, default: None = None, *, required: bool = False) -> int | None: ...
+    def integer(self, name: str, default: int | None = None, *, required: bool = False) -> int | None:
         """An integer value."""
-        return self._get(name, (int,), "an integer", default, required)
+        value: int | None = self._get(name, (int,), "an integer", default, required)
+        return value
 
     def number(self, name: str, default: float | None = None) -> float | None:
         """An integer or float value."""

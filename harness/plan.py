@@ -103,8 +103,8 @@ class Plan:
 def load_plan(path: Path) -> Plan:
     """Read and validate a testplan TOML file."""
     root = Section(load_toml(path), path)
-    name = root.str("name", path.stem) or path.stem
-    description = root.str("description", "") or ""
+    name = root.string("name", path.stem) or path.stem
+    description = root.string("description", "") or ""
     silence = root.duration("silence", DEFAULT_SILENCE)
     timeout = root.duration("timeout", DEFAULT_TIMEOUT)
 
@@ -118,7 +118,7 @@ def load_plan(path: Path) -> Plan:
         seen.add(milestone.name)
 
     fails = [_fail(section) for section in root.tables("fail")]
-    if root.bool("default_fail", True):
+    if root.boolean("default_fail", True):
         fails.extend(standard_fails())
 
     reset_patterns = root.str_list("reset")
@@ -145,21 +145,21 @@ def load_plan(path: Path) -> Plan:
 
 
 def _milestone(section: Section) -> Milestone:
-    name = section.str("name", required=True) or ""
-    exits = section.bool("exits")
-    ssh = section.str("ssh")
+    name = section.string("name", required=True) or ""
+    exits = section.boolean("exits")
+    ssh = section.string("ssh")
     expect = section.regex("expect", required=not exits and ssh is None)
     milestone = Milestone(
         name=name,
         expect=expect,
         within=section.duration("within", DEFAULT_WITHIN) or DEFAULT_WITHIN,
-        send=section.str("send"),
-        keys=section.str("keys"),
+        send=section.string("send"),
+        keys=section.string("keys"),
         prompt=section.regex("prompt"),
         silence=section.duration("silence"),
         exits=exits,
         ssh=ssh,
-        status=section.int("status"),
+        status=section.integer("status"),
     )
     if milestone.send is not None and milestone.keys is not None:
         raise section.error("keys", "give either `send` (a line) or `keys` (raw keys), not both")
@@ -173,7 +173,7 @@ def _fail(section: Section) -> FailPattern:
     regex = section.regex("pattern", required=True)
     assert regex is not None
     fail = FailPattern(
-        name=section.str("name", regex.pattern) or regex.pattern,
+        name=section.string("name", regex.pattern) or regex.pattern,
         regex=regex,
         after=section.duration("after", DEFAULT_FAIL_AFTER) or DEFAULT_FAIL_AFTER,
     )

@@ -53,11 +53,11 @@ def load_board(
     path = resolve(name_or_path, "boards")
     document = apply_overrides(load_toml(path), overrides)
     root = Section(document, path)
-    target = root.str("target", required=True) or ""
+    target = root.string("target", required=True) or ""
     image_section = root.table("images")
     # A relative image path in a profile is relative to the profile's folder (it travels with
     # it); one given on the command line is relative to where the command runs.
-    slots = {slot: _anchor(image_section.str(slot, required=True) or "", path.parent) for slot in image_section.data}
+    slots = {slot: _anchor(image_section.string(slot, required=True) or "", path.parent) for slot in image_section.data}
     for slot, value in images:
         if slot not in slots:
             known = ", ".join(sorted(slots)) or "none"
@@ -65,14 +65,14 @@ def load_board(
         slots[slot] = _anchor(value, Path.cwd())
     variables = root.variables("variables")
     board = Board(
-        name=root.str("name", path.stem) or path.stem,
+        name=root.string("name", path.stem) or path.stem,
         path=path,
         target=target,
-        description=root.str("description", "") or "",
-        fallback=root.str("fallback") or None,
+        description=root.string("description", "") or "",
+        fallback=root.string("fallback") or None,
         images=slots,
         variables=variables,
-        newline=root.str("newline", "\r") or "\r",
+        newline=root.string("newline", "\r") or "\r",
         send_delay=root.duration("send_delay", 0.0, allow_zero=True) or 0.0,
         time_scale=_positive(root, "time_scale"),
         settings=document,

@@ -34,7 +34,7 @@ class Power:
 def power_from_board(board: Board) -> Power:
     """The ``[power]`` section of a board as a switch; a bad key is a :class:`ConfigError`."""
     section = board.section("power")
-    backend = section.str("backend", required=True) or ""
+    backend = section.string("backend", required=True) or ""
     if backend not in BACKENDS:
         raise section.error("backend", f"unknown power backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     off_time = section.duration("off_time", DEFAULT_OFF_TIME, allow_zero=True)

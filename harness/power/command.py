@@ -107,7 +107,7 @@ def _action(section: Section, board: Board, key: str, shell: bool, *, required: 
 
 def from_section(section: Section, board: Board) -> CommandSwitch:
     """Read ``on``, ``off``, ``cycle``, ``shell`` and ``timeout``."""
-    shell = section.bool("shell")
+    shell = section.boolean("shell")
     on = _action(section, board, "on", shell, required=True)
     off = _action(section, board, "off", shell, required=True)
     assert on is not None and off is not None

@@ -167,13 +167,13 @@ def _request(section: Section, board: Board, key: str, method: str, *, required:
         table = Section(value, section.source, section.key(key))
     else:
         raise section.error(key, f"expected a URL or a table {{ url, method, body }}, got {value!r}")
-    url = board.expand(table.str("url", required=True) or "", table.key("url"))
+    url = board.expand(table.string("url", required=True) or "", table.key("url"))
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise table.error("url", f"expected an http:// or https:// URL, got {redact_url(url)!r}")
-    action_method = (table.str("method", method) or method).upper()
+    action_method = (table.string("method", method) or method).upper()
     if action_method not in METHODS:
         raise table.error("method", f"expected one of {', '.join(sorted(METHODS))}, got {action_method!r}")
-    body = table.str("body")
+    body = table.string("body")
     table.reject_unknown()
     return Request(url=url, method=action_method, body=body)
 
@@ -190,7 +190,7 @@ def _statuses(section: Section) -> tuple[int, ...]:
 
 def from_section(section: Section, board: Board) -> HttpSwitch:
     """Read the URLs, the method, the credentials' variable names and the expected reply."""
-    method = (section.str("method", "GET") or "GET").upper()
+    method = (section.string("method", "GET") or "GET").upper()
     if method not in METHODS:
         raise section.error("method", f"expected one of {', '.join(sorted(METHODS))}, got {method!r}")
     requests = {}
@@ -199,9 +199,9 @@ def from_section(section: Section, board: Board) -> HttpSwitch:
         if request is not None:
             requests[key] = request
     auth = Auth(
-        user=section.str("user"),
-        password_env=section.str("password_env"),
-        token_env=section.str("token_env"),
+        user=section.string("user"),
+        password_env=section.string("password_env"),
+        token_env=section.string("token_env"),
     )
     if auth.password_env and auth.user is None:
         raise section.error("password_env", "basic auth needs `user` as well")
@@ -210,6 +210,6 @@ def from_section(section: Section, board: Board) -> HttpSwitch:
         auth=auth,
         expect_status=_statuses(section),
         expect_body=section.regex("expect_body"),
-        content_type=section.str("content_type", "application/json") or "application/json",
+        content_type=section.string("content_type", "application/json") or "application/json",
         timeout=section.duration("timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT,
     )

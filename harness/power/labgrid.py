@@ -112,9 +112,9 @@ def place_switch(coordinator: Coordinator, place: str) -> DriverSwitch | None:
 
 def from_section(section: Section, board: Board) -> DriverSwitch:
     """``[power]`` with ``model``, ``host`` and ``index``: checked against labgrid's models."""
-    model = section.str("model", required=True) or ""
-    host = section.str("host", required=True) or ""
-    index = section.int("index", 0)
+    model = section.string("model", required=True) or ""
+    host = section.string("host", required=True) or ""
+    index = section.integer("index", 0)
     require_labgrid()
     import labgrid.driver.power
 

@@ -74,7 +74,7 @@ def from_section(section: Section, board: Board) -> SshSwitch:
     settings = read_settings(section, board)
     commands = {}
     for key in ("on", "off", "cycle"):
-        command = section.str(key, required=key != "cycle")
+        command = section.string(key, required=key != "cycle")
         if command is not None:
             commands[key] = board.expand(command, section.key(key))
     timeout = section.duration("command_timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT

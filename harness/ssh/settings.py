@@ -47,23 +47,23 @@ class DeploySettings:
 
 def read_settings(section: Section, board: Board) -> SshSettings:
     """Read the login keys of ``section``; the caller rejects unknown keys after its own."""
-    port = section.int("port", 22)
+    port = section.integer("port", 22)
     if port is None or not 0 < port < 65536:
         raise section.error("port", f"expected a TCP port 1-65535, got {port!r}")
-    key_file = section.str("key_file")
-    known_hosts = section.str("known_hosts")
+    key_file = section.string("key_file")
+    known_hosts = section.string("known_hosts")
     return SshSettings(
-        host=board.expand(section.str("host", required=True) or "", section.key("host")),
+        host=board.expand(section.string("host", required=True) or "", section.key("host")),
         section=section.prefix,
         source=str(section.source),
         port=port,
-        user=section.str("user", "root") or "root",
+        user=section.string("user", "root") or "root",
         key_file=str(Path(board.expand(key_file, section.key("key_file"))).expanduser()) if key_file else None,
-        password_env=section.str("password_env"),
+        password_env=section.string("password_env"),
         known_hosts=str(Path(board.expand(known_hosts, section.key("known_hosts"))).expanduser())
         if known_hosts
         else None,
-        insecure_ignore_host_key=section.bool("insecure_ignore_host_key"),
+        insecure_ignore_host_key=section.boolean("insecure_ignore_host_key"),
         timeout=section.duration("timeout", DEFAULT_CONNECT_TIMEOUT) or DEFAULT_CONNECT_TIMEOUT,
     )
 
@@ -93,7 +93,7 @@ def deploy_settings_from(board: Board) -> DeploySettings:
     section = board.section("deploy")
     settings = DeploySettings(
         ssh=read_settings(section, board),
-        dest=section.str("dest", required=True) or "",
+        dest=section.string("dest", required=True) or "",
         slots=tuple(section.str_list("slots")),
     )
     unknown = [slot for slot in settings.slots if slot not in board.images]

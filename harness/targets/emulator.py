@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from harness.board import PROJECT_ROOT, Board
 from harness.check import Finding, check_boot_arguments
@@ -19,30 +19,43 @@ from harness.targets.qemu_style import image_arguments, placeholder_variables
 MACHINES = ("virt", "unmatched")
 
 
-def _settings(board: Board, extra: Mapping[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """The ``[emulator]`` section, typed, with the run's variables expanded."""
+
+    machine: str = "virt"
+    smp: int = 1
+    memory: str = "256M"
+    append: str | None = None
+    python: str = sys.executable
+    extra: tuple[str, ...] = ()
+
+
+def emulator_settings(board: Board, extra: Mapping[str, str]) -> EmulatorSettings:
+    """Read and check ``[emulator]``."""
     section = board.section("emulator")
-    values: dict[str, Any] = {
-        "machine": section.str("machine", "virt"),
-        "smp": section.int("smp", 1),
-        "memory": section.str("memory", "256M"),
-        "append": section.str("append"),
-        "python": section.str("python", sys.executable),
-        "extra": section.str_list("extra"),
-    }
-    if values["machine"] not in MACHINES:
-        raise section.error("machine", f"expected one of {', '.join(MACHINES)}, got {values['machine']!r}")
+    machine = section.string("machine", "virt")
+    if machine not in MACHINES:
+        raise section.error("machine", f"expected one of {', '.join(MACHINES)}, got {machine!r}")
+    append = section.string("append")
+    settings = EmulatorSettings(
+        machine=machine,
+        smp=section.integer("smp", 1),
+        memory=section.string("memory", "256M"),
+        append=None if append is None else board.expand(append, "emulator.append", extra),
+        python=section.string("python", sys.executable),
+        extra=tuple(section.str_list("extra")),
+    )
     section.reject_unknown()
-    if values["append"] is not None:
-        values["append"] = board.expand(values["append"], "emulator.append", extra)
-    return values
+    return settings
 
 
 def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
     """``python -m harness.emulator`` with QEMU-like options from the board."""
-    emu = _settings(board, extra)
-    argv = [emu["python"], "-m", "harness.emulator", "-M", emu["machine"], "-smp", str(emu["smp"])]
-    argv += ["-m", emu["memory"], "-serial", "stdio"]
-    return argv + image_arguments(board, extra, emu["append"]) + emu["extra"]
+    emu = emulator_settings(board, extra)
+    argv = [emu.python, "-m", "harness.emulator", "-M", emu.machine, "-smp", str(emu.smp)]
+    argv += ["-m", emu.memory, "-serial", "stdio"]
+    return argv + image_arguments(board, extra, emu.append) + list(emu.extra)
 
 
 class EmulatorTarget(ProcessTarget):
@@ -63,11 +76,11 @@ def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
 
 def validate(board: Board) -> set[str]:
     """Check the ``[emulator]`` section."""
-    _settings(board, placeholder_variables(board))
+    emulator_settings(board, placeholder_variables(board))
     return {"emulator"}
 
 
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """Kernel/initrd/root= agreement, as for QEMU."""
-    emu = _settings(board, variables)
-    return check_boot_arguments(board, variables, append=emu["append"], has_disk=False)
+    emu = emulator_settings(board, variables)
+    return check_boot_arguments(board, variables, append=emu.append, has_disk=False)

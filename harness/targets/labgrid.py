@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import serial
 
@@ -23,7 +23,7 @@ from harness.errors import HartbeatError, TargetError, TargetUnavailable
 from harness.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.power.base import DEFAULT_OFF_TIME
 from harness.power.labgrid import DriverSwitch, place_switch
-from harness.targets.serial import DEFAULT_REOPEN_TIMEOUT, REOPEN_INTERVAL, KeepingRfc2217, SerialTransport
+from harness.targets.serial import DEFAULT_REOPEN_TIMEOUT, REOPEN_INTERVAL, KeepingRfc2217, Port, SerialTransport
 
 DEFAULT_WAIT = 120.0
 SERIAL_CLASSES = ("NetworkSerialPort",)
@@ -90,10 +90,10 @@ class LabgridTarget:
             raise
         self._info = info
 
-    def _open_port(self, url: str) -> serial.SerialBase:
+    def _open_port(self, url: str) -> Port:
         if url.startswith("rfc2217://"):
             return KeepingRfc2217(url, baudrate=self._baudrate, timeout=REOPEN_INTERVAL)
-        return serial.serial_for_url(url, baudrate=self._baudrate, timeout=REOPEN_INTERVAL)
+        return cast(Port, serial.serial_for_url(url, baudrate=self._baudrate, timeout=REOPEN_INTERVAL))
 
     def console(self) -> SerialTransport:
         """Open the place's console (before any power is switched)."""
@@ -148,8 +148,8 @@ class LabgridTarget:
 def labgrid_settings(board: Board) -> LabgridSettings:
     """Read and check ``[labgrid]``."""
     section = board.section("labgrid")
-    place = board.expand(section.str("place", required=True) or "", "labgrid.place")
-    coordinator = coordinator_address(section.str("coordinator"))
+    place = board.expand(section.string("place", required=True) or "", "labgrid.place")
+    coordinator = coordinator_address(section.string("coordinator"))
     wait = section.duration("wait", DEFAULT_WAIT, allow_zero=True)
     reopen_timeout = section.duration("reopen_timeout", DEFAULT_REOPEN_TIMEOUT, allow_zero=True)
     off_time = section.duration("off_time", DEFAULT_OFF_TIME, allow_zero=True)

@@ -168,15 +168,16 @@ class ProcessTarget:
         transport = self._transport
         child = transport.child
         # Once closed, the pid may already belong to another process: never signal it again.
-        if child is None or transport.closed:
+        if child is None or child.pid is None or transport.closed:
             return
+        pid = child.pid
         if transport.alive():
-            _signal_group(child.pid, signal.SIGTERM)
+            _signal_group(pid, signal.SIGTERM)
             deadline = time.monotonic() + TERMINATE_GRACE
             while transport.alive() and time.monotonic() < deadline:
                 time.sleep(0.02)
         # Grandchildren may outlive a well-behaved parent; the group goes in any case.
-        _signal_group(child.pid, signal.SIGKILL)
+        _signal_group(pid, signal.SIGKILL)
         transport.close()
         with transport.reap_lock, contextlib.suppress(OSError, pexpect.ExceptionPexpect):
             child.close(force=True)

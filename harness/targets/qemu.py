@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,46 +30,58 @@ from harness.targets.qmp import QMP
 DEFAULT_BINARY = "qemu-system-riscv64"
 
 
-def _settings(board: Board, extra: Mapping[str, str]) -> dict[str, Any]:
-    """The ``[qemu]`` section, typed and with variables expanded."""
+@dataclass(frozen=True)
+class QemuSettings:
+    """The ``[qemu]`` section, typed, with the run's variables expanded."""
+
+    machine: str
+    binary: str = DEFAULT_BINARY
+    cpu: str | None = None
+    smp: int = 1
+    memory: str = "256M"
+    append: str | None = None
+    drives: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    no_reboot: bool = False
+
+
+def qemu_settings(board: Board, extra: Mapping[str, str]) -> QemuSettings:
+    """Read and check ``[qemu]``, expanding ``{name}`` in the values that take variables."""
     section: Section = board.section("qemu")
-    values: dict[str, Any] = {
-        "binary": section.str("binary", DEFAULT_BINARY),
-        "machine": section.str("machine", required=True),
-        "cpu": section.str("cpu"),
-        "smp": section.int("smp", 1),
-        "memory": section.str("memory", "256M"),
-        "append": section.str("append"),
-        "drives": section.str_list("drives"),
-        "extra": section.str_list("extra"),
-        "no_reboot": section.bool("no_reboot", False),
-    }
+    binary = section.string("binary", DEFAULT_BINARY)
+    append = section.string("append")
+    settings = QemuSettings(
+        machine=section.string("machine", required=True) or "",
+        binary=board.expand(binary, "qemu.binary", extra),
+        cpu=section.string("cpu"),
+        smp=section.integer("smp", 1),
+        memory=section.string("memory", "256M"),
+        append=None if append is None else board.expand(append, "qemu.append", extra),
+        drives=tuple(board.expand(d, f"qemu.drives[{i}]", extra) for i, d in enumerate(section.str_list("drives"))),
+        extra=tuple(board.expand(e, f"qemu.extra[{i}]", extra) for i, e in enumerate(section.str_list("extra"))),
+        no_reboot=section.boolean("no_reboot", False),
+    )
     section.reject_unknown()
-    for key in ("append", "binary"):
-        if values[key] is not None:
-            values[key] = board.expand(values[key], f"qemu.{key}", extra)
-    values["drives"] = [board.expand(d, f"qemu.drives[{i}]", extra) for i, d in enumerate(values["drives"])]
-    values["extra"] = [board.expand(e, f"qemu.extra[{i}]", extra) for i, e in enumerate(values["extra"])]
-    return values
+    return settings
 
 
 def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None) -> list[str]:
     """The full QEMU command line for a board and a run's variables."""
-    qemu = _settings(board, extra)
-    argv = [qemu["binary"], "-machine", qemu["machine"], "-smp", str(qemu["smp"]), "-m", qemu["memory"]]
-    if qemu["cpu"]:
-        argv += ["-cpu", qemu["cpu"]]
+    qemu = qemu_settings(board, extra)
+    argv = [qemu.binary, "-machine", qemu.machine, "-smp", str(qemu.smp), "-m", qemu.memory]
+    if qemu.cpu:
+        argv += ["-cpu", qemu.cpu]
     # stdio without signal handling: a Ctrl-C typed at U-Boot must reach the guest, not kill QEMU.
     argv += ["-display", "none", "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]
     argv += ["-monitor", "none"]
     if qmp_path is not None:
         argv += ["-qmp", f"unix:{qmp_path},server=on,wait=off"]
-    argv += image_arguments(board, extra, qemu["append"])
-    for drive in qemu["drives"]:
+    argv += image_arguments(board, extra, qemu.append)
+    for drive in qemu.drives:
         argv += ["-drive", drive]
-    if qemu["no_reboot"]:
+    if qemu.no_reboot:
         argv.append("-no-reboot")
-    return argv + qemu["extra"]
+    return argv + list(qemu.extra)
 
 
 class QemuTarget(ProcessTarget):
@@ -157,25 +170,25 @@ def from_board(board: Board, extra: Mapping[str, str]) -> QemuTarget:
 
 def validate(board: Board) -> set[str]:
     """Check the ``[qemu]`` section's keys and types."""
-    _settings(board, placeholder_variables(board))
+    qemu_settings(board, placeholder_variables(board))
     return {"qemu"}
 
 
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """The QEMU-specific checks before boot: machine name, and kernel/initrd/disk/root= agreement."""
-    qemu = _settings(board, variables)
+    qemu = qemu_settings(board, variables)
     findings: list[Finding] = []
-    machines = known_machines(qemu["binary"])
-    machine = qemu["machine"].split(",")[0]
+    machines = known_machines(qemu.binary)
+    machine = qemu.machine.split(",")[0]
     if machines is not None and machine not in machines:
         findings.append(
             Finding(
                 "error",
                 str(board.path),
                 "qemu.machine",
-                f"{qemu['binary']} does not know machine {machine!r}; `{qemu['binary']} -machine help` lists "
+                f"{qemu.binary} does not know machine {machine!r}; `{qemu.binary} -machine help` lists "
                 f"{', '.join(sorted(machines)[:8])}...",
             )
         )
-    findings += check_boot_arguments(board, variables, append=qemu["append"], has_disk=bool(qemu["drives"]))
+    findings += check_boot_arguments(board, variables, append=qemu.append, has_disk=bool(qemu.drives))
     return findings

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import serial
 import serial.rfc2217
@@ -31,7 +31,35 @@ DEFAULT_REOPEN_TIMEOUT = 10.0
 # on prints its first line within milliseconds of the port coming back.
 REOPEN_INTERVAL = 0.05
 
-PortOpener = Callable[[], serial.SerialBase]
+
+
+class Port(Protocol):
+    """What the transport uses of an open pyserial port.
+
+    Every concrete pyserial class has ``in_waiting``, but their common base does not declare it,
+    so the openers' ``SerialBase`` is narrowed to this.
+    """
+
+    timeout: float | None
+
+    @property
+    def in_waiting(self) -> int:
+        """Bytes ready to read without waiting."""
+
+    def read(self, size: int = 1) -> bytes:
+        """Up to ``size`` bytes within ``timeout``."""
+
+    def write(self, data: bytes, /) -> int | None:
+        """Send bytes."""
+
+    def flush(self) -> None:
+        """Wait until what was written is sent."""
+
+    def close(self) -> None:
+        """Release the port."""
+
+
+PortOpener = Callable[[], Port]
 
 
 @dataclass(frozen=True)
@@ -87,7 +115,7 @@ class SerialTransport:
         self.url = url
         self._opener = opener
         self._reopen_timeout = reopen_timeout
-        self._port: serial.SerialBase | None = None
+        self._port: Port | None = None
         self._lost_at: float | None = None
         self._lost_reason = ""
         self._closed = False
@@ -126,7 +154,7 @@ class SerialTransport:
             self._lose(port, str(exc))
             return b""
 
-    def _lose(self, port: serial.SerialBase, reason: str) -> None:
+    def _lose(self, port: Port, reason: str) -> None:
         self._port = None
         self._lost_at = time.monotonic()
         self._lost_reason = reason
@@ -186,14 +214,14 @@ class SerialTarget:
         self._transport = SerialTransport(settings.port, self._open_port, settings.reopen_timeout)
         self._opened = False
 
-    def _open_port(self) -> serial.SerialBase:
+    def _open_port(self) -> Port:
         kwargs: dict[str, Any] = {"baudrate": self.settings.baudrate, "timeout": REOPEN_INTERVAL}
         if self.settings.is_local:
             # Also keeps out terminal programs that honour flock (picocom, tio).
             kwargs["exclusive"] = True
         if self.settings.port.startswith("rfc2217://"):
             return KeepingRfc2217(self.settings.port, **kwargs)
-        return serial.serial_for_url(self.settings.port, **kwargs)
+        return cast(Port, serial.serial_for_url(self.settings.port, **kwargs))
 
     def check_available(self) -> None:
         """A local port must exist; a network console is only known once it is opened."""
@@ -249,8 +277,8 @@ class SerialTarget:
 def serial_settings(board: Board) -> SerialSettings:
     """Read and check ``[serial]``."""
     section = board.section("serial")
-    port = board.expand(section.str("port", required=True) or "", "serial.port")
-    baudrate = section.int("baudrate", DEFAULT_BAUDRATE)
+    port = board.expand(section.string("port", required=True) or "", "serial.port")
+    baudrate = section.integer("baudrate", DEFAULT_BAUDRATE)
     if baudrate is None or baudrate <= 0:
         raise section.error("baudrate", f"expected a positive integer such as 115200, got {baudrate!r}")
     reopen_timeout = section.duration("reopen_timeout", DEFAULT_REOPEN_TIMEOUT, allow_zero=True)
