@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import check_boot_arguments, dtb_bootargs, is_linux_image
 from harness.profiles import load_board
+from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
 
 pytestmark = pytest.mark.skipif(shutil.which("dtc") is None, reason="needs dtc (device-tree-compiler, make deps)")
 

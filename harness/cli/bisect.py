@@ -19,8 +19,7 @@ from harness.errors import ConfigError
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.signals import Interrupted, signals_raise
-
-COPYABLE_TARGETS = {"process", "qemu", "emulator"}
+from harness.targets import target_kind
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -97,7 +96,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     run = parser.add_argument_group("running")
     run.add_argument(
-        "--jobs", "-j", type=int, default=1, metavar="N", help="boot N copies of a process/QEMU/emulator board at once"
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="boot N copies of one process, QEMU or emulator board at once",
     )
     run.add_argument("--out", type=Path, metavar="DIR", help="bisect folder (default runs/bisect-<time>)")
     run.add_argument("--resume", action="store_true", help="continue the bisect in --out; nothing decided is rerun")
@@ -165,12 +169,13 @@ def _boards(args: argparse.Namespace) -> tuple[Board, ...]:
     overrides = parse_assignments(args.overrides, "--set")
     boards = tuple(load_board(name, overrides=overrides) for name in args.boards)
     if args.jobs > 1:
-        if boards[0].target not in COPYABLE_TARGETS:
+        copies = target_kind(boards[0].target, boards[0].path).copies
+        if copies is not None and args.jobs > copies:
             raise ConfigError(
                 "--jobs",
                 str(args.jobs),
-                f"board {boards[0].name} is a {boards[0].target} target, which has one copy; "
-                "give --board once per real board instead",
+                f"board {boards[0].name} is a {boards[0].target} target, which has "
+                f"{'one copy' if copies == 1 else f'{copies} copies'}; give --board once per real board instead",
             )
         boards = boards * args.jobs
     return boards

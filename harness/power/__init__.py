@@ -1,7 +1,8 @@
 """Power backends: how a real board is switched on and off (``[power]`` in its profile).
 
-Each backend lives in its own module with ``from_section(section, board) -> PowerSwitch``,
-which reads and checks its keys without touching the hardware.
+The registry: each backend is one module that ends with ``BACKEND = PowerBackend(name, build)``
+(``build(section, board) -> PowerSwitch`` reads and checks its keys without touching the
+hardware) and one line in :data:`BACKENDS`; a backend's module is imported only when used.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import importlib
 from dataclasses import dataclass
 
 from harness.board import Board
-from harness.power.base import DEFAULT_OFF_TIME, PowerSwitch
+from harness.config import Section
+from harness.power.base import DEFAULT_OFF_TIME, PowerBackend, PowerSwitch
 
+# name -> the module that defines its BACKEND: adding a backend is one module and one line here.
 BACKENDS = {
     "manual": "harness.power.manual",
     "command": "harness.power.command",
@@ -20,7 +23,7 @@ BACKENDS = {
     "labgrid": "harness.power.labgrid",
 }
 
-__all__ = ["BACKENDS", "Power", "PowerSwitch", "power_from_board"]
+__all__ = ["BACKENDS", "Power", "PowerBackend", "PowerSwitch", "power_backend", "power_from_board"]
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,21 @@ class Power:
     off_time: float
 
 
+def power_backend(name: str, section: Section) -> PowerBackend:
+    """The registered backend ``name``; an unknown one is an error on ``section``'s ``backend`` key."""
+    if name not in BACKENDS:
+        raise section.error("backend", f"unknown power backend {name!r}; expected one of {', '.join(BACKENDS)}")
+    backend = importlib.import_module(BACKENDS[name]).BACKEND
+    if not isinstance(backend, PowerBackend) or backend.name != name:
+        raise TypeError(f"{BACKENDS[name]}.BACKEND must be the PowerBackend named {name!r}")
+    return backend
+
+
 def power_from_board(board: Board) -> Power:
     """The ``[power]`` section of a board as a switch; a bad key is a :class:`ConfigError`."""
     section = board.section("power")
     backend = section.string("backend", required=True) or ""
-    if backend not in BACKENDS:
-        raise section.error("backend", f"unknown power backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     off_time = section.duration("off_time", DEFAULT_OFF_TIME, allow_zero=True)
-    switch = importlib.import_module(BACKENDS[backend]).from_section(section, board)
+    switch = power_backend(backend, section).build(section, board)
     section.reject_unknown()
     return Power(switch=switch, off_time=DEFAULT_OFF_TIME if off_time is None else off_time)

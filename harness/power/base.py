@@ -1,9 +1,14 @@
-"""The :class:`PowerSwitch` protocol every power backend implements."""
+"""The :class:`PowerSwitch` protocol every power backend implements, and what a backend is."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from harness.board import Board
+from harness.config import Section
 
 DEFAULT_OFF_TIME = 2.0
 DEFAULT_TIMEOUT = 10.0
@@ -36,3 +41,15 @@ def off_wait_on(switch: PowerSwitch, off_time: float) -> None:
     switch.off()
     time.sleep(off_time)
     switch.on()
+
+
+@dataclass(frozen=True)
+class PowerBackend:
+    """One power backend, as the registry in :mod:`harness.power` knows it.
+
+    ``build`` reads and checks the ``[power]`` keys of a board (the section's ``backend`` and
+    ``off_time`` are read already) without touching the hardware, and returns the switch.
+    """
+
+    name: str
+    build: Callable[[Section, Board], PowerSwitch]

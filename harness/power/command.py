@@ -14,7 +14,7 @@ from typing import Any
 from harness.board import Board
 from harness.config import Section
 from harness.errors import PowerError
-from harness.power.base import DEFAULT_TIMEOUT, off_wait_on
+from harness.power.base import DEFAULT_TIMEOUT, PowerBackend, off_wait_on
 
 REPLY_LIMIT = 300
 
@@ -114,3 +114,6 @@ def from_section(section: Section, board: Board) -> CommandSwitch:
     cycle = _action(section, board, "cycle", shell, required=False)
     timeout = section.duration("timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
     return CommandSwitch(on, off, cycle, timeout)
+
+
+BACKEND = PowerBackend(name="command", build=from_section)

@@ -20,7 +20,7 @@ from typing import Any
 from harness.board import Board
 from harness.config import Section
 from harness.errors import PowerError
-from harness.power.base import DEFAULT_TIMEOUT, off_wait_on
+from harness.power.base import DEFAULT_TIMEOUT, PowerBackend, off_wait_on
 
 REPLY_LIMIT = 200
 METHODS = {"GET", "POST", "PUT", "PATCH"}
@@ -213,3 +213,6 @@ def from_section(section: Section, board: Board) -> HttpSwitch:
         content_type=section.string("content_type", "application/json") or "application/json",
         timeout=section.duration("timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT,
     )
+
+
+BACKEND = PowerBackend(name="http", build=from_section)

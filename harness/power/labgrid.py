@@ -17,7 +17,7 @@ from harness.board import Board
 from harness.config import Section
 from harness.errors import PowerError
 from harness.places import Coordinator, require_labgrid
-from harness.power.base import off_wait_on
+from harness.power.base import PowerBackend, off_wait_on
 
 # labgrid's power resources and the driver that switches each, in labgrid-client's order.
 PLACE_DRIVERS = {
@@ -122,3 +122,6 @@ def from_section(section: Section, board: Board) -> DriverSwitch:
     if model not in models:
         raise section.error("model", f"labgrid has no power model {model!r}; expected one of {', '.join(models)}")
     return local_switch(model, host, index or 0, board.name)
+
+
+BACKEND = PowerBackend(name="labgrid", build=from_section)

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from harness.board import Board
 from harness.config import Section
 from harness.errors import PowerError
+from harness.power.base import PowerBackend
 
 
 class ManualSwitch:
@@ -53,3 +54,6 @@ class ManualSwitch:
 def from_section(section: Section, board: Board) -> ManualSwitch:
     """The manual switch has no settings."""
     return ManualSwitch(board.name)
+
+
+BACKEND = PowerBackend(name="manual", build=from_section)

@@ -12,7 +12,7 @@ from typing import Any
 from harness.board import Board
 from harness.config import Section
 from harness.errors import PowerError, TargetError
-from harness.power.base import DEFAULT_TIMEOUT, off_wait_on
+from harness.power.base import DEFAULT_TIMEOUT, PowerBackend, off_wait_on
 from harness.ssh.client import connect, run_command
 from harness.ssh.settings import SshSettings, describe, read_settings
 
@@ -79,3 +79,6 @@ def from_section(section: Section, board: Board) -> SshSwitch:
             commands[key] = board.expand(command, section.key(key))
     timeout = section.duration("command_timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
     return SshSwitch(settings, commands, timeout)
+
+
+BACKEND = PowerBackend(name="ssh", build=from_section)

@@ -1,20 +1,22 @@
-"""Targets: the serial board, QEMU, the in-repo emulator and any console process.
+"""Targets: the serial board, QEMU, the in-repo emulator, any console process, a labgrid place.
 
-Each kind lives in its own module with ``validate(board) -> set[str]`` (checks its settings,
-returns the top-level keys it owns) and ``from_board(board, extra) -> Target``.
+The registry: each kind is one module that ends with ``KIND = TargetKind(...)`` (name, validate,
+build, preflight, copies; see :class:`~harness.targets.base.TargetKind`) and one line in
+:data:`KINDS`. A kind's module is imported only when a board of that kind is used, so loading a
+QEMU profile never imports pyserial or labgrid.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from types import ModuleType
 
 from harness.board import Board
 from harness.console import Transport
 from harness.errors import ConfigError
-from harness.targets.base import Target
+from harness.targets.base import Target, TargetKind
 
+# name -> the module that defines its KIND: adding a target kind is one module and one line here.
 KINDS = {
     "process": "harness.targets.process",
     "qemu": "harness.targets.qemu",
@@ -23,22 +25,27 @@ KINDS = {
     "labgrid": "harness.targets.labgrid",
 }
 
-__all__ = ["KINDS", "Target", "Transport", "make_target", "validate_target"]
+__all__ = ["KINDS", "Target", "TargetKind", "Transport", "make_target", "target_kind", "validate_target"]
 
 
-def _module(board: Board) -> ModuleType:
-    if board.target not in KINDS:
-        raise ConfigError(board.path, "target", f"unknown target {board.target!r}; expected one of {', '.join(KINDS)}")
-    return importlib.import_module(KINDS[board.target])
+def target_kind(name: str, source: object = "target") -> TargetKind:
+    """The registered kind ``name``; an unknown one is a :class:`ConfigError` listing the kinds.
+
+    ``source`` names where the name came from (a board profile's path) for the message.
+    """
+    if name not in KINDS:
+        raise ConfigError(str(source), "target", f"unknown target {name!r}; expected one of {', '.join(KINDS)}")
+    kind = importlib.import_module(KINDS[name]).KIND
+    if not isinstance(kind, TargetKind) or kind.name != name:
+        raise TypeError(f"{KINDS[name]}.KIND must be the TargetKind named {name!r}")
+    return kind
 
 
 def validate_target(board: Board) -> set[str]:
     """Validate the target kind's own part of a board; returns the top-level keys it uses."""
-    keys: set[str] = _module(board).validate(board)
-    return keys
+    return target_kind(board.target, board.path).validate(board)
 
 
 def make_target(board: Board, extra: Mapping[str, str] | None = None) -> Target:
     """Build the target a board profile describes; ``extra`` adds per-run variables."""
-    target: Target = _module(board).from_board(board, dict(extra or {}))
-    return target
+    return target_kind(board.target, board.path).build(board, dict(extra or {}))

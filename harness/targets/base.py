@@ -1,4 +1,4 @@
-"""What every target offers the runner: power, a console transport, a description.
+"""What every target offers the runner (power, a console transport, a description), and what a kind is.
 
 A board on a serial port, QEMU and the in-repo emulator all implement :class:`Target`, so the
 runner, the verdicts and the reports cannot tell them apart.
@@ -6,9 +6,13 @@ runner, the verdicts and the reports cannot tell them apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from harness.board import Board
 from harness.console import Transport
+from harness.findings import Finding
 
 
 @runtime_checkable
@@ -38,3 +42,25 @@ class Target(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What ran, for the report: kind, command line or port, versions."""
+
+
+def no_preflight(_board: Board, _variables: Mapping[str, str]) -> list[Finding]:
+    """A kind with no checks of its own before boot."""
+    return []
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of target, as the registry in :mod:`harness.targets` knows it.
+
+    ``validate`` checks a board's own section(s) and returns the top-level keys it used;
+    ``build`` makes the target for a run (with the run's variables); ``preflight`` lists what
+    is wrong before boot; ``copies`` is how many targets of one profile can run at once (``None``:
+    as many as the machine holds, e.g. processes; 1: one physical board or place).
+    """
+
+    name: str
+    validate: Callable[[Board], set[str]]
+    build: Callable[[Board, Mapping[str, str]], Target]
+    preflight: Callable[[Board, Mapping[str, str]], list[Finding]] = no_preflight
+    copies: int | None = 1

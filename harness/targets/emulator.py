@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.board import PROJECT_ROOT, Board
-from harness.check import Finding, check_boot_arguments
+from harness.findings import Finding
+from harness.targets.base import TargetKind
+from harness.targets.linux_boot import check_boot_arguments
 from harness.targets.process import ProcessTarget
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 
@@ -84,3 +86,6 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """Kernel/initrd/root= agreement, as for QEMU."""
     emu = emulator_settings(board, variables)
     return check_boot_arguments(board, variables, append=emu.append, has_disk=False)
+
+
+KIND = TargetKind(name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None)

@@ -18,11 +18,12 @@ from typing import Any, cast
 import serial
 
 from harness.board import Board
-from harness.check import Finding
 from harness.errors import HartbeatError, TargetError, TargetUnavailable
+from harness.findings import Finding
 from harness.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.power.base import DEFAULT_OFF_TIME
 from harness.power.labgrid import DriverSwitch, place_switch
+from harness.targets.base import TargetKind
 from harness.targets.serial import DEFAULT_REOPEN_TIMEOUT, REOPEN_INTERVAL, KeepingRfc2217, Port, SerialTransport
 
 DEFAULT_WAIT = 120.0
@@ -183,3 +184,6 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     except TargetUnavailable as exc:
         return [Finding("warning", str(board.path), "target", f"{exc}; the run will be a skip")]
     return []
+
+
+KIND = TargetKind(name="labgrid", validate=validate, build=from_board, preflight=preflight, copies=1)

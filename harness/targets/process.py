@@ -22,6 +22,7 @@ import pexpect
 
 from harness.board import Board
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
+from harness.targets.base import TargetKind
 
 TERMINATE_GRACE = 2.0
 
@@ -206,3 +207,6 @@ def validate(board: Board) -> set[str]:
     if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
         raise ConfigError(board.path, "command", 'expected a list of strings, e.g. ["semu", "-k", "{kernel}"]')
     return set()
+
+
+KIND = TargetKind(name="process", validate=validate, build=from_board, copies=None)

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.board import Board
-from harness.check import Finding, check_boot_arguments
 from harness.config import Section
 from harness.errors import TargetError, TargetUnavailable
+from harness.findings import Finding
+from harness.targets.base import TargetKind
+from harness.targets.linux_boot import check_boot_arguments
 from harness.targets.process import ProcessTarget
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.qmp import QMP
@@ -192,3 +194,6 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
         )
     findings += check_boot_arguments(board, variables, append=qemu.append, has_disk=bool(qemu.drives))
     return findings
+
+
+KIND = TargetKind(name="qemu", validate=validate, build=from_board, preflight=preflight, copies=None)

@@ -20,17 +20,17 @@ import serial
 import serial.rfc2217
 
 from harness.board import Board
-from harness.check import Finding
 from harness.errors import TargetError, TargetUnavailable, TransportClosed
+from harness.findings import Finding
 from harness.lock import BoardLock
 from harness.power import Power, power_from_board
+from harness.targets.base import TargetKind
 
 DEFAULT_BAUDRATE = 115200
 DEFAULT_REOPEN_TIMEOUT = 10.0
 # How often a vanished port is looked for again; short, because a board that was just switched
 # on prints its first line within milliseconds of the port coming back.
 REOPEN_INTERVAL = 0.05
-
 
 
 class Port(Protocol):
@@ -309,3 +309,6 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
         then = f"the run will use the fallback board {board.fallback}" if board.fallback else "the run will be a skip"
         return [Finding("warning", str(board.path), "serial.port", f"{settings.port} does not exist; {then}")]
     return []
+
+
+KIND = TargetKind(name="serial", validate=validate, build=from_board, preflight=preflight, copies=1)

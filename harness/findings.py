@@ -1,0 +1,20 @@
+"""A finding: one problem known before boot, named by file and key, with the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found before boot; ``error`` stops a run, ``warning`` does not."""
+
+    level: str
+    source: str
+    key: str
+    message: str
+    unavailable: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.key}" if self.key else self.source
+        return f"{self.level}: {where}: {self.message}"
