@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ from harness.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Image slot values that are words, not files: the target's own default.
 NOT_A_FILE = {"none", "default", ""}
-_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `{name}` is a variable; `$${` is a literal `${` (U-Boot's own variables), `{{` and `}}` literal braces.
+_VARIABLE = re.compile(r"\$\$\{|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LITERAL = {"$${": "${", "{{": "{", "}}": "}"}
 
 
 @dataclass(frozen=True)
@@ -51,16 +53,31 @@ class Board:
         value = self.settings.get(name, {})
         return Section(value, self.path, name)
 
-    def expand(self, text: str, key: str, extra: Mapping[str, str] | None = None) -> str:
-        """Replace ``{slot}`` and ``{variable}`` in ``text``; an unknown name is a config error."""
+    def expand(
+        self,
+        text: str,
+        key: str,
+        extra: Mapping[str, str] | None = None,
+        *,
+        quote: Callable[[str], str] | None = None,
+    ) -> str:
+        """Replace ``{slot}`` and ``{variable}`` in ``text``; an unknown name is a config error.
+
+        ``$${`` gives a literal ``${`` and ``{{``/``}}`` literal braces. ``quote`` is applied to
+        each substituted value: a shell command string passes ``shlex.quote``, so a value such
+        as ``x;touch PWNED`` stays one word.
+        """
         values = {**self.variables, **self.images, **(extra or {})}
 
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name is None:
+                return _LITERAL[match.group(0)]
             if name not in values:
                 known = ", ".join(sorted(values)) or "none"
                 raise ConfigError(self.path, key, f"unknown variable {{{name}}}; known: {known}")
-            return str(values[name])
+            value = str(values[name])
+            return quote(value) if quote else value
 
         return _VARIABLE.sub(lookup, text)
 

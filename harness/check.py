@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from harness.board import Board
 from harness.errors import ConfigError
 from harness.findings import Finding
-from harness.plan import Plan
+from harness.patterns import SEARCH_BUDGET, has_nested_quantifier
+from harness.plan import STANDARD_FAILS, Plan
 from harness.targets import target_kind
 
 
@@ -58,9 +59,34 @@ def check_plan_against_board(plan: Plan, board: Board, variables: Mapping[str, s
     return findings
 
 
+def check_patterns(plan: Plan) -> list[Finding]:
+    """A warning for each pattern that quantifies a quantified group (``(a+)+``)."""
+    written: list[tuple[str, str]] = []
+    for index, milestone in enumerate(plan.milestones):
+        for key, pattern in (("expect", milestone.expect), ("prompt", milestone.prompt)):
+            if pattern is not None:
+                written.append((f"milestone[{index}].{key}", pattern.pattern))
+    standard = {source for _name, source in STANDARD_FAILS}
+    fails = enumerate(plan.fails)
+    written += [(f"fail[{i}].pattern", f.regex.pattern) for i, f in fails if f.regex.pattern not in standard]
+    return [
+        Finding(
+            "warning",
+            str(plan.path),
+            key,
+            f"/{source}/ has a nested quantifier: on a line that almost matches it can backtrack for "
+            f"hours; a search that takes over {SEARCH_BUDGET:g} s ends the run as error. Write it without "
+            "the outer repetition (e.g. a+ instead of (a+)+)",
+        )
+        for key, source in written
+        if has_nested_quantifier(source)
+    ]
+
+
 def preboot_findings(plan: Plan, board: Board, variables: Mapping[str, str]) -> list[Finding]:
-    """All findings: images, plan/board agreement, and the target's own checks."""
+    """All findings: images, plan/board agreement, patterns, and the target's own checks."""
     findings = check_images(board, variables)
     findings += check_plan_against_board(plan, board, variables)
+    findings += check_patterns(plan)
     findings += target_kind(board.target).preflight(board, variables)
     return findings

@@ -7,20 +7,39 @@ a bad duration is reported as ``file: key: expected ..., got ...`` instead of a 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, overload
 
+import regex
+
 from harness.errors import ConfigError
+from harness.patterns import check_compiles
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# No boot, build or bisect step waits a week: a longer duration is a typo (or `inf`), and one
+# that large would overflow the timers it feeds.
+MAX_DURATION = 7 * 24 * 3600.0
+# Integers beyond this are no port, count or size any target takes.
+MAX_INT = 1 << 40
 
 
-def parse_duration(value: object, source: str | Path, key: str, *, allow_zero: bool = False) -> float:
-    """Return seconds for ``"15s"``, ``"5m"``, ``"250ms"``, ``"1h"`` or a bare number of seconds."""
+def _finite(value: float, limit: float) -> bool:
+    return math.isfinite(value) and abs(value) <= limit
+
+
+def parse_duration(
+    value: object, source: str | Path, key: str, *, allow_zero: bool = False, limit: float = MAX_DURATION
+) -> float:
+    """Return seconds for ``"15s"``, ``"5m"``, ``"250ms"``, ``"1h"`` or a bare number of seconds.
+
+    NaN, infinities and anything over ``limit`` seconds are refused: each would make a run that
+    never ends or a report that is not valid JSON.
+    """
     if isinstance(value, bool):
         raise ConfigError(source, key, f'expected a duration like "15s" or "5m", got {value!r}')
     if isinstance(value, int | float):
@@ -30,6 +49,8 @@ def parse_duration(value: object, source: str | Path, key: str, *, allow_zero: b
         if not match:
             raise ConfigError(source, key, f'expected a duration like "15s" or "5m", got {value!r}')
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not _finite(seconds, limit):
+        raise ConfigError(source, key, f"expected a finite duration of at most {limit:g} s, got {value!r}")
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(source, key, f"expected a positive duration, got {value!r}")
     return seconds
@@ -41,9 +62,18 @@ def compile_regex(value: object, source: str | Path, key: str) -> re.Pattern[str
         raise ConfigError(source, key, f"expected a non-empty regular expression string, got {value!r}")
     try:
         # Patterns are matched line by line, so ^ and $ mean the start and end of a line.
-        return re.compile(value, re.MULTILINE)
-    except re.error as exc:
-        raise ConfigError(source, key, f"bad regular expression {value!r}: {exc}") from None
+        compiled = re.compile(value, re.MULTILINE)
+        # The console searches with the bounded engine (harness.patterns): it must take it too.
+        check_compiles(value, re.MULTILINE)
+    except (re.error, regex.error, OverflowError, ValueError) as exc:
+        raise ConfigError(source, key, f"bad regular expression {_shorten(value)!r}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(source, key, f"regular expression {_shorten(value)!r} is nested too deeply") from None
+    return compiled
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -57,6 +87,10 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not UTF-8 text (byte {exc.start}): TOML files must be UTF-8") from None
+    except RecursionError:
+        raise ConfigError(path, "", "not valid TOML: arrays or tables nested too deeply") from None
 
 
 class Section:
@@ -110,29 +144,43 @@ class Section:
         return value
 
     @overload
-    def integer(self, name: str, default: int, *, required: bool = False) -> int: ...
+    def integer(self, name: str, default: int, *, required: bool = False, limit: int = ...) -> int: ...
     @overload
-    def integer(self, name: str, default: None = None, *, required: bool = False) -> int | None: ...
-    def integer(self, name: str, default: int | None = None, *, required: bool = False) -> int | None:
-        """An integer value."""
+    def integer(self, name: str, default: None = None, *, required: bool = False, limit: int = ...) -> int | None: ...
+    def integer(
+        self, name: str, default: int | None = None, *, required: bool = False, limit: int = MAX_INT
+    ) -> int | None:
+        """An integer value, at most ``limit`` in size."""
         value: int | None = self._get(name, (int,), "an integer", default, required)
+        if value is not None and name in self.data and abs(value) > limit:
+            raise self.error(name, f"expected an integer of at most {limit}, got {value!r}")
         return value
 
-    def number(self, name: str, default: float | None = None) -> float | None:
-        """An integer or float value."""
+    def number(self, name: str, default: float | None = None, *, limit: float = MAX_INT) -> float | None:
+        """An integer or float value: finite, at most ``limit`` in size."""
         value = self._get(name, (int, float), "a number", default, False)
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        if not _finite(float(value), limit):
+            raise self.error(name, f"expected a finite number of at most {limit:g}, got {value!r}")
+        return float(value)
 
     def duration(
-        self, name: str, default: float | None = None, *, required: bool = False, allow_zero: bool = False
+        self,
+        name: str,
+        default: float | None = None,
+        *,
+        required: bool = False,
+        allow_zero: bool = False,
+        limit: float = MAX_DURATION,
     ) -> float | None:
-        """A duration (``"15s"``) in seconds."""
+        """A duration (``"15s"``) in seconds, at most ``limit``."""
         self._read.add(name)
         if name not in self.data:
             if required:
                 raise self.error(name, 'missing; expected a duration like "30s"')
             return default
-        return parse_duration(self.data[name], self.source, self.key(name), allow_zero=allow_zero)
+        return parse_duration(self.data[name], self.source, self.key(name), allow_zero=allow_zero, limit=limit)
 
     def regex(self, name: str, *, required: bool = False) -> re.Pattern[str] | None:
         """A regular expression, compiled."""

@@ -13,6 +13,7 @@ line, and also tries patterns on the pending partial line, because prompts end w
 from __future__ import annotations
 
 import codecs
+import contextlib
 import threading
 import time
 from collections import deque
@@ -20,11 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from re import Match, Pattern
 from typing import IO, Protocol, runtime_checkable
 
 from harness.errors import TargetError, TransportClosed
 from harness.interleave import LOOK_BACK, interrupted_prefix
+from harness.patterns import AnyMatch, AnyPattern, search
 
 HISTORY_LINES = 200
 READ_SIZE = 65536
@@ -38,6 +39,11 @@ PENDING_LIMIT = 16 * 1024 * 1024
 # this long: a prompt is followed by silence, while a line cut by a read boundary is completed
 # within microseconds. Without it, `Name : (?P<x>.+)$` would capture a line half-way.
 PARTIAL_SETTLE = 0.05
+# The unfinished line kept for the matcher and the verdict's last lines: a target that prints
+# megabytes without a newline must cost linear time and bounded memory. A line longer than
+# LONG_LINE is matched on its last LONG_LINE_KEEP characters; the log files keep all of it.
+LONG_LINE = 1024 * 1024
+LONG_LINE_KEEP = LONG_LINE // 2
 
 
 @runtime_checkable
@@ -62,13 +68,15 @@ class Watch:
     """A pattern the matcher looks for.
 
     ``kind`` is the caller's label (``expect``, ``fail``, ``reset``, ``prompt``); ``partial``
-    allows a match on the unfinished last line.
+    allows a match on the unfinished last line; ``key`` is where the pattern was written
+    (``plan.toml: milestone[2].expect``), for the error when it is too slow to search.
     """
 
     name: str
     kind: str
-    regex: Pattern[str]
+    regex: AnyPattern
     partial: bool = True
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class Matched:
     """A watch matched ``line`` at ``t`` seconds after power-on."""
 
     watch: Watch
-    match: Match[str]
+    match: AnyMatch
     line: str
     t: float
     # Index of the matched line among all lines since power-on (see Console.lines_around).
@@ -105,10 +113,15 @@ class TimedOut:
 
 @dataclass(frozen=True)
 class Closed:
-    """The console ended (process exited, port vanished)."""
+    """The console ended (process exited, port vanished).
+
+    ``harness_side`` is true when the harness ended it, not the target: the console log could
+    not be written (a full disk).
+    """
 
     reason: str
     t: float
+    harness_side: bool = False
 
 
 Outcome = Matched | Quiet | TimedOut | Closed
@@ -131,9 +144,10 @@ class ConsoleFiles:
         )
 
     def close(self) -> None:
-        """Close both files."""
-        self.raw.close()
-        self.log.close()
+        """Close both files; a disk that filled up must not turn closing into a traceback."""
+        for handle in (self.raw, self.log):
+            with contextlib.suppress(OSError):
+                handle.close()
 
 
 @dataclass
@@ -161,6 +175,26 @@ class _Pending:
                 break
             t = when
         return t
+
+    def cut(self, start: int, end: int) -> None:
+        """Forget ``text[start:end]``, a stretch without newlines in the middle of a long line."""
+        if end <= start:
+            return
+        removed = end - start
+        self.text = self.text[:start] + self.text[end:]
+        moved: list[tuple[int, float]] = []
+        for offset, when in self.times:
+            if offset < start:
+                moved.append((offset, when))
+            elif offset < end:
+                # A piece that began inside the cut now begins where the cut was.
+                if moved and moved[-1][0] == start:
+                    moved[-1] = (start, when)
+                else:
+                    moved.append((start, when))
+            else:
+                moved.append((offset - removed, when))
+        self.times = moved
 
     def drop(self, count: int) -> None:
         """Forget the first ``count`` characters."""
@@ -199,6 +233,13 @@ class Console:
         self._line_total = 0
         self._partial = ""
         self._partial_t = 0.0
+        # The unfinished line was longer than LONG_LINE and only its tail is kept.
+        self._partial_cut = False
+        # Length of the unfinished line so far, however much of it is kept.
+        self._open_len = 0
+        # console.log is written as text arrives; True while its last line is unfinished.
+        self._log_mid_line = False
+        self._write_error: str | None = None
         self._carry_cr = ""
         self._pending = _Pending()
         self._interrupted_seen = (-1, -1)
@@ -239,39 +280,95 @@ class Console:
         self._finish("console stopped by the harness")
 
     def _ingest(self, data: bytes, now: float) -> None:
-        if self._files:
-            self._files.raw.write(data)
+        self._write(lambda files: files.raw.write(data))
         # Consoles end lines with \r\n, and a tty in cooked mode on the way adds another \r;
-        # a run of \r split across two reads is held back until the next one.
+        # a run of \r split across two reads is held back until the next one. A bare \r (some
+        # consoles end lines with it alone) ends a line too.
         text = self._carry_cr + self._decoder.decode(data)
         stripped = text.rstrip("\r")
         self._carry_cr = text[len(stripped) :]
         # str.replace runs at memory speed; a regex for \r+\n was the engine's slowest step.
-        text = stripped.replace("\r\r\n", "\n").replace("\r\n", "\n") if "\r" in stripped else stripped
+        if "\r" in stripped:
+            text = stripped.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+        else:
+            text = stripped
         with self._cond:
             t = now - self._t0
             self._last_byte = now
             self._bytes += len(data)
-            had_partial = bool(self._partial)
-            lines = (self._partial + text).split("\n")
-            complete, self._partial = lines[:-1], lines[-1]
-            if complete or not had_partial:
-                self._partial_t = t
-            if complete:
-                self._history.extend(zip(repeat(t), complete))
-                self._line_total += len(complete)
-                if self._files:
-                    prefix = f"[{t:12.6f}] "
-                    self._files.log.write(prefix + ("\n" + prefix).join(complete) + "\n")
-                    self._files.log.flush()
+            self._add_lines(text, t)
+            if self._files:
+                self._write(lambda files: self._log_text(files, text, t))
             pending = self._pending
             pending.append(text, t)
-            # Bounded even while nobody waits (an SSH step, a busy test): the oldest unmatched
-            # text goes, the log files keep it.
-            overflow = len(pending.text) - PENDING_LIMIT
-            if overflow > 0:
-                pending.drop(pending.text.find("\n", overflow) + 1 or overflow)
+            self._bound_pending(text)
             self._cond.notify_all()
+
+    def _add_lines(self, text: str, t: float) -> None:
+        """Split ``text`` onto the unfinished line; complete lines go to the ring of recent ones."""
+        had_partial = bool(self._partial) or self._partial_cut
+        lines = (self._partial + text).split("\n")
+        complete, self._partial = lines[:-1], lines[-1]
+        if complete:
+            if self._partial_cut:
+                complete[0] = "\u2026" + complete[0]
+                self._partial_cut = False
+            self._history.extend(zip(repeat(t), complete))
+            self._line_total += len(complete)
+        if complete or not had_partial:
+            self._partial_t = t
+        if len(self._partial) > LONG_LINE:
+            self._partial = self._partial[-LONG_LINE_KEEP:]
+            self._partial_cut = True
+
+    def _bound_pending(self, text: str) -> None:
+        """Keep the matcher's text bounded: per long line, and in total while nobody waits."""
+        pending = self._pending
+        newline = text.rfind("\n")
+        self._open_len = len(text) - newline - 1 if newline >= 0 else self._open_len + len(text)
+        open_part = min(self._open_len, len(pending.text))
+        if open_part > LONG_LINE:
+            end = len(pending.text) - LONG_LINE_KEEP
+            pending.cut(len(pending.text) - open_part, end)
+        # Bounded even while nobody waits (an SSH step, a busy test): the oldest unmatched
+        # text goes, the log files keep it.
+        overflow = len(pending.text) - PENDING_LIMIT
+        if overflow > 0:
+            pending.drop(pending.text.find("\n", overflow) + 1 or overflow)
+
+    def _log_text(self, files: ConsoleFiles, text: str, t: float) -> None:
+        """Append ``text`` to console.log, each line prefixed with the time it started at."""
+        out = []
+        parts = text.split("\n")
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            if not self._log_mid_line:
+                if last and not part:
+                    break
+                out.append(f"[{t:12.6f}] ")
+                self._log_mid_line = True
+            out.append(part)
+            if not last:
+                out.append("\n")
+                self._log_mid_line = False
+        files.log.write("".join(out))
+        files.log.flush()
+
+    def _write(self, action: Callable[[ConsoleFiles], object]) -> None:
+        """Run a write to the console files; a full or broken disk ends the console, once."""
+        files = self._files
+        if files is None or self._write_error is not None:
+            return
+        try:
+            action(files)
+        except (OSError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            where = getattr(files.raw, "name", "the run folder")
+            self._write_error = f"cannot write the console log ({where}): {detail}"
+            # The verdict must name the disk, not blame the target: the console ends here and
+            # the runner powers the target off.
+            self._stop.set()
+            self._finish(self._write_error)
 
     def _finish(self, reason: str) -> None:
         with self._cond:
@@ -280,17 +377,21 @@ class Console:
             self._cond.notify_all()
 
     def stop(self) -> None:
-        """Stop the reader and write out the unfinished last line; idempotent."""
+        """Stop the reader and end the unfinished last line; idempotent."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
         self._finish("console stopped by the harness")
         with self._cond:
-            if self._partial and self._files and not self._files.log.closed:
-                self._files.log.write(f"[{self._partial_t:12.6f}] {self._partial}\n")
-                self._files.log.flush()
-                self._history.append((self._partial_t, self._partial))
+            files = self._files
+            if self._log_mid_line and files and not files.log.closed:
+                self._write(lambda handle: _end_line(handle.log))
+                self._log_mid_line = False
+            if self._partial or self._partial_cut:
+                prefix = "\u2026" if self._partial_cut else ""
+                self._history.append((self._partial_t, prefix + self._partial))
                 self._partial = ""
+                self._partial_cut = False
 
     # -- state --------------------------------------------------------------------------------
 
@@ -306,6 +407,11 @@ class Console:
     def bytes_received(self) -> int:
         """Total bytes read from the target."""
         return self._bytes
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the console files could not be written (a full disk), or ``None``."""
+        return self._write_error
 
     @property
     def closed(self) -> str | None:
@@ -325,8 +431,8 @@ class Console:
         """The most recent lines with their timestamps, the unfinished one last."""
         with self._cond:
             lines = list(self._history)
-            if self._partial:
-                lines.append((self._partial_t, self._partial))
+            if self._partial or self._partial_cut:
+                lines.append((self._partial_t, ("\u2026" if self._partial_cut else "") + self._partial))
             return lines[-count:]
 
     # -- matcher ------------------------------------------------------------------------------
@@ -335,9 +441,9 @@ class Console:
         pending = self._pending
         text = pending.text
         end_complete = text.rfind("\n") + 1
-        best: tuple[int, int, Match[str], Watch] | None = None
+        best: tuple[int, int, AnyMatch, Watch] | None = None
         for order, watch in enumerate(watches):
-            found = _first_line_match(watch.regex, text, 0, end_complete)
+            found = _first_line_match(watch, text, 0, end_complete)
             # The earliest line wins; on one line, the earlier watch (a fail pattern) wins.
             line_start = text.rfind("\n", 0, found.start()) + 1 if found else 0
             if found and (best is None or (line_start, order) < (best[0], best[1])):
@@ -367,7 +473,7 @@ class Console:
         """Prompt watches on the open line joined to a line a kernel message cut into."""
         # Only while the open line is untouched by earlier matches, and once per interruption.
         mark = (self._line_total, len(self._partial))
-        if open_text != self._partial or mark == self._interrupted_seen:
+        if self._partial_cut or open_text != self._partial or mark == self._interrupted_seen:
             return None
         prefix = interrupted_prefix([line for _t, line in list(self._history)[-LOOK_BACK:]])
         if prefix is None:
@@ -405,7 +511,7 @@ class Console:
                     return hit
                 t = now - self._t0
                 if self._closed is not None:
-                    return Closed(self._closed, t)
+                    return Closed(self._closed, t, harness_side=self._write_error is not None)
                 waits = [0.25 if on_tick else 1.0]
                 if not settled and self._pending.text and not self._pending.text.endswith("\n"):
                     waits.append(PARTIAL_SETTLE - (now - self._last_byte))
@@ -451,33 +557,42 @@ class Console:
             time.sleep(self._send_delay)
 
 
-def _partial_match(watch: Watch, text: str, start: int, settled: bool) -> Match[str] | None:
+def _end_line(log: IO[str]) -> None:
+    log.write("\n")
+    log.flush()
+
+
+def _label(watch: Watch) -> str:
+    return watch.key or f"{watch.kind} pattern of `{watch.name}`"
+
+
+def _partial_match(watch: Watch, text: str, start: int, settled: bool) -> AnyMatch | None:
     """A partial-line watch on ``text[start:]``; a match reaching the end waits for a pause."""
     if not watch.partial:
         return None
-    found = watch.regex.search(text, start)
+    found = search(watch.regex, text, start, label=_label(watch))
     # A match that reaches the end of the text could still grow with the next read.
     if found and found.end() == len(text) and not settled:
         return None
     return found
 
 
-def _first_line_match(regex: Pattern[str], text: str, start: int, end: int) -> Match[str] | None:
-    """The first match of ``regex`` that lies within one line of ``text[start:end]``.
+def _first_line_match(watch: Watch, text: str, start: int, end: int) -> AnyMatch | None:
+    """The first match of the watch's regex that lies within one line of ``text[start:end]``.
 
     The block is searched once in C; a hit is re-run on its own line so a pattern such as
     ``a\\s+b`` cannot match across a line break.
     """
     pos = start
     while pos < end:
-        found = regex.search(text, pos, end)
+        found = search(watch.regex, text, pos, end, label=_label(watch))
         if found is None:
             return None
         line_start = text.rfind("\n", 0, found.start()) + 1
         line_end = text.find("\n", found.start(), end)
         if line_end < 0:
             line_end = end
-        confirmed = regex.search(text, line_start, line_end)
+        confirmed = search(watch.regex, text, line_start, line_end, label=_label(watch))
         if confirmed:
             return confirmed
         pos = line_end + 1

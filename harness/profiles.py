@@ -36,8 +36,14 @@ def _anchor(value: str, folder: Path) -> str:
     return str((folder / value).resolve())
 
 
+# A target a thousand times slower than hardware is no target; a bigger factor is a typo.
+MAX_TIME_SCALE = 1000.0
+# A UART that needs more than a second per character is broken, not slow.
+MAX_SEND_DELAY = 1.0
+
+
 def _positive(root: Section, key: str) -> float:
-    value = root.number(key, 1.0) or 0.0
+    value = root.number(key, 1.0, limit=MAX_TIME_SCALE) or 0.0
     if value <= 0:
         raise root.error(key, f"expected a positive number, got {value!r}")
     return value
@@ -73,7 +79,7 @@ def load_board(
         images=slots,
         variables=variables,
         newline=root.string("newline", "\r") or "\r",
-        send_delay=root.duration("send_delay", 0.0, allow_zero=True) or 0.0,
+        send_delay=root.duration("send_delay", 0.0, allow_zero=True, limit=MAX_SEND_DELAY) or 0.0,
         time_scale=_positive(root, "time_scale"),
         settings=document,
     )

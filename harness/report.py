@@ -16,6 +16,7 @@ import harness
 from harness.html_report import render_run
 from harness.recorded import LOG, read_log
 from harness.results import RunResult
+from harness.text import printable, printable_tree
 from harness.verdict import Kind
 
 SCHEMA = "hartbeat.report/1"
@@ -34,8 +35,8 @@ def versions() -> dict[str, str]:
 
 
 def report_dict(result: RunResult) -> dict[str, Any]:
-    """The report as a JSON-ready dictionary."""
-    return {
+    """The report as a JSON-ready dictionary, console text made printable."""
+    report = {
         "schema": SCHEMA,
         "plan": {
             "name": result.plan.name,
@@ -64,11 +65,13 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "console": {"raw": "console.raw", "log": "console.log"},
         "versions": dict(versions()),
     }
+    return printable_tree(report)  # type: ignore[no-any-return]
 
 
 def junit_xml(result: RunResult) -> str:
     """A JUnit document with one test case for the plan, so CI dashboards show the verdict."""
     verdict = result.verdict
+    reason = printable(verdict.reason)
     suite = ET.Element(
         "testsuite",
         name=f"hartbeat.{result.board.name}",
@@ -85,13 +88,13 @@ def junit_xml(result: RunResult) -> str:
         name=result.plan.name,
         time=f"{result.duration:.3f}",
     )
-    details = "\n".join(f"[{t:12.6f}] {line}" for t, line in verdict.last_lines)
+    details = "\n".join(f"[{t:12.6f}] {printable(line)}" for t, line in verdict.last_lines)
     if verdict.kind is Kind.SKIP:
-        ET.SubElement(case, "skipped", message=verdict.reason)
+        ET.SubElement(case, "skipped", message=reason)
     elif verdict.kind is Kind.ERROR:
-        ET.SubElement(case, "error", message=verdict.reason, type=verdict.kind.value).text = details
+        ET.SubElement(case, "error", message=reason, type=verdict.kind.value).text = details
     elif verdict.kind is not Kind.PASS:
-        ET.SubElement(case, "failure", message=verdict.reason, type=verdict.kind.value).text = details
+        ET.SubElement(case, "failure", message=reason, type=verdict.kind.value).text = details
     milestones = "\n".join(f"{m.name}: {m.t:.3f} s" for m in result.milestones)
     ET.SubElement(case, "system-out").text = milestones
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
@@ -99,7 +102,7 @@ def junit_xml(result: RunResult) -> str:
 
 def html_page(result: RunResult) -> str:
     """The run's ``report.html``: the report and the console log as written so far."""
-    return render_run(report_dict(result), read_log(result.out_dir / LOG))
+    return render_run(report_dict(result), [(t, printable(line)) for t, line in read_log(result.out_dir / LOG)])
 
 
 # Every file a run writes besides the console logs: name and how to render it from the result.
@@ -126,11 +129,11 @@ def summary(result: RunResult) -> str:
         captured = " ".join(f"{k}={v}" for k, v in m.captures.items())
         out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else ""))
     if not verdict.passed:
-        out.append(f"  {verdict.reason}")
+        out.append(f"  {printable(verdict.reason)}")
         if verdict.kind is not Kind.SKIP:
             out.append(f"  signature: {verdict.signature}")
             if verdict.last_lines:
                 out.append("  last lines:")
-                out.extend(f"    [{t:10.3f}] {line}" for t, line in verdict.last_lines)
+                out.extend(f"    [{t:10.3f}] {printable(line)}" for t, line in verdict.last_lines)
     out.append(f"  report: {result.out_dir / 'report.json'} ({result.out_dir / 'report.html'})")
     return "\n".join(out)

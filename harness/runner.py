@@ -20,6 +20,7 @@ from pathlib import Path
 from harness.board import Board
 from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.errors import HartbeatError, TargetError, TargetUnavailable
+from harness.patterns import PatternTooSlow
 from harness.plan import Milestone, Plan
 from harness.profiles import load_board
 from harness.report import write_report
@@ -144,7 +145,7 @@ class Runner:
         try:
             with self.lifecycle():
                 self.conclude(self._steps())
-        except (TargetUnavailable, TargetError):
+        except (TargetUnavailable, TargetError, PatternTooSlow):
             pass  # the lifecycle recorded it as the run's skip or error verdict
         assert self.result is not None
         return self.result
@@ -200,7 +201,7 @@ class Runner:
             return Verdict(Kind.SKIP, f"cannot test: {exc}")
         if isinstance(exc, TargetError):
             reason = f"target failed: {exc}"
-        elif isinstance(exc, Interrupted):
+        elif isinstance(exc, Interrupted | PatternTooSlow):
             reason = str(exc)
         elif isinstance(exc, KeyboardInterrupt):
             reason = "run interrupted by SIGINT"
@@ -318,14 +319,23 @@ class Runner:
         step_start = console.now()
         if milestone.ssh is not None:
             return self._ssh_step(milestone, console)
-        fails = [Watch(f.name, "fail", f.regex, partial=False) for f in self.plan.fails]
+        where = self._plan_key(milestone)
+        fails = [
+            Watch(f.name, "fail", f.regex, partial=False, key=f"{self.plan.path}: fail[{i}].pattern")
+            for i, f in enumerate(self.plan.fails)
+        ]
         # A banner seen again once a later milestone was reached means the board reset.
         if len(self._reached) >= 2:
             fails += [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in self.plan.resets]
-        prompt = Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt) if milestone.prompt else None
+        prompt = (
+            Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt, key=f"{where}.prompt")
+            if milestone.prompt
+            else None
+        )
         phases: list[list[Watch]] = []
         if milestone.expect is not None:
-            phases.append([*fails, Watch(milestone.name, "expect", milestone.expect), *([prompt] if prompt else [])])
+            expect = Watch(milestone.name, "expect", milestone.expect, key=f"{where}.expect")
+            phases.append([*fails, expect, *([prompt] if prompt else [])])
         if prompt is not None:
             phases.append([*fails, prompt])
         if milestone.exits:
@@ -352,6 +362,13 @@ class Runner:
             else:
                 return self._failure(console, milestone, outcome, step_start)
         return None
+
+    def _plan_key(self, milestone: Milestone) -> str:
+        """``plan.toml: milestone[2]`` for a plan milestone, its name for a test's own one."""
+        names = [m.name for m in self.plan.milestones]
+        if milestone.name in names:
+            return f"{self.plan.path}: milestone[{names.index(milestone.name)}]"
+        return f"milestone `{milestone.name}`"
 
     def _ssh_step(self, milestone: Milestone, console: Console) -> Verdict | None:
         hook = self.step_hooks.get("ssh")

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from harness.console import Closed, Matched, Outcome, Quiet
+from harness.text import printable
 
 
 class Kind(StrEnum):
@@ -48,7 +49,8 @@ def normalise_line(line: str) -> str:
     ``[  12.5] tm_msg 0x11b <- TM_REQ_SPAWN pid 42`` becomes ``tm_msg 0x# <- TM_REQ_SPAWN pid #``,
     so the same hang seen on two boots (other pids, other addresses) compares equal.
     """
-    text = _TIMESTAMP.sub("", line)
+    # Colour codes are presentation: the same hang in colour and without has one signature.
+    text = _TIMESTAMP.sub("", printable(line))
     # Hex first, through a placeholder, so the number pass does not eat the 0 of "0x".
     text = _HEX.sub("\0", text)
     text = _LONG_HEX.sub("#", text)
@@ -233,6 +235,9 @@ def judge(outcome: Outcome, step: Step, evidence: Evidence) -> Verdict:
                 evidence,
             )
         raise ValueError(f"a matched {kind!r} watch reaches its milestone; it is not a verdict")
+    if isinstance(outcome, Closed) and outcome.harness_side:
+        # The disk filled up, not the target: the verdict names the disk.
+        return concluded(Kind.ERROR, f"{outcome.reason} {after}, while waiting for `{step.milestone}`", step, evidence)
     if isinstance(outcome, Closed):
         return concluded(
             Kind.ERROR,

@@ -57,22 +57,56 @@ def _cut_torn_line(path: Path) -> None:
             handle.truncate(end)
 
 
+# The fields each event must carry, and their types, for --resume and --replay to use it.
+_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "start": {"seed": int},
+    "run": {"index": int, "build": str, "verdict": dict, "seconds": (int, float)},
+    "build": {"index": int, "build": str},
+    "decision": {"index": int, "build": str, "state": str},
+    "signature": {"signature": str},
+    "result": {"status": str},
+}
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
-    """Every event of a log; a torn last line (killed mid-write) is dropped."""
+    """Every event of a log; a torn last line (killed mid-write) is dropped.
+
+    A damaged line (not a JSON object, binary bytes, an event without the fields it needs) is a
+    :class:`ConfigError` naming the line, never a traceback.
+    """
     if not path.is_file():
         raise ConfigError(path, "", "no bisect log here; give the --out folder of an earlier bisect")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
     events = []
     for number, line in enumerate(lines, 1):
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
+            event = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             if number == len(lines):
                 break
-            raise ConfigError(path, f"line {number}", "not JSON; the log is damaged") from None
+            raise ConfigError(path, f"line {number}", "not UTF-8 JSON; the log is damaged") from None
+        _check_event(path, number, event)
+        events.append(event)
     if not events or events[0].get("event") != "start":
         raise ConfigError(path, "line 1", "not a hartbeat bisect log (no start event)")
     return events
+
+
+def _check_event(path: Path, number: int, event: object) -> None:
+    if not isinstance(event, dict):
+        raise ConfigError(path, f"line {number}", f"expected a JSON object, got {type(event).__name__}; damaged log")
+    for name, kinds in _REQUIRED.get(str(event.get("event")), {}).items():
+        value = event.get(name)
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise ConfigError(
+                path, f"line {number}", f"{event.get('event')} event without a valid {name!r} ({value!r}); damaged log"
+            )
+    verdict = event.get("verdict")
+    if isinstance(verdict, dict) and not isinstance(verdict.get("kind"), str):
+        raise ConfigError(path, f"line {number}", "run event whose verdict has no kind; damaged log")
 
 
 @dataclass(frozen=True)

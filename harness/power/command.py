@@ -96,7 +96,8 @@ def _action(section: Section, board: Board, key: str, shell: bool, *, required: 
     if shell:
         if not isinstance(value, str) or not value.strip():
             raise section.error(key, f"with shell = true, expected one command string, got {value!r}")
-        return Action((board.expand(value, section.key(key)),), shell=True)
+        # Substituted values are quoted: an image path from `--image` must not inject commands.
+        return Action((board.expand(value, section.key(key), quote=shlex.quote),), shell=True)
     if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
         raise section.error(
             key,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from harness.board import Board
@@ -76,7 +77,8 @@ def from_section(section: Section, board: Board) -> SshSwitch:
     for key in ("on", "off", "cycle"):
         command = section.string(key, required=key != "cycle")
         if command is not None:
-            commands[key] = board.expand(command, section.key(key))
+            # The controller runs it through its shell: substituted values are quoted.
+            commands[key] = board.expand(command, section.key(key), quote=shlex.quote)
     timeout = section.duration("command_timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
     return SshSwitch(settings, commands, timeout)
 
