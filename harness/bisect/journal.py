@@ -71,8 +71,8 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
 def read_events(path: Path) -> list[dict[str, Any]]:
     """Every event of a log; a torn last line (killed mid-write) is dropped.
 
-    A damaged line (not a JSON object, binary bytes, an event without the fields it needs) is a
-    :class:`ConfigError` naming the line, never a traceback.
+    A damaged line (binary bytes, not a JSON object) is a :class:`ConfigError` naming the line,
+    never a traceback; :func:`check_events` also checks each event's fields.
     """
     if not path.is_file():
         raise ConfigError(path, "", "no bisect log here; give the --out folder of an earlier bisect")
@@ -88,16 +88,25 @@ def read_events(path: Path) -> list[dict[str, Any]]:
             if number == len(lines):
                 break
             raise ConfigError(path, f"line {number}", "not UTF-8 JSON; the log is damaged") from None
-        _check_event(path, number, event)
+        if not isinstance(event, dict):
+            raise ConfigError(
+                path, f"line {number}", f"expected a JSON object, got {type(event).__name__}; damaged log"
+            )
         events.append(event)
     if not events or events[0].get("event") != "start":
         raise ConfigError(path, "line 1", "not a hartbeat bisect log (no start event)")
     return events
 
 
-def _check_event(path: Path, number: int, event: object) -> None:
-    if not isinstance(event, dict):
-        raise ConfigError(path, f"line {number}", f"expected a JSON object, got {type(event).__name__}; damaged log")
+def check_events(path: Path, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` when every one has the fields ``--resume`` and ``--replay`` read, else a
+    :class:`ConfigError` naming the damaged line."""
+    for number, event in enumerate(events, 1):
+        _check_event(path, number, event)
+    return events
+
+
+def _check_event(path: Path, number: int, event: dict[str, Any]) -> None:
     for name, kinds in _REQUIRED.get(str(event.get("event")), {}).items():
         value = event.get(name)
         if not isinstance(value, kinds) or isinstance(value, bool):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.bisect.bisector import Bisector, Settings, open_journal
 from harness.bisect.criterion import BadIf
-from harness.bisect.journal import LOG_NAME, read_events
+from harness.bisect.journal import LOG_NAME, check_events, read_events
 from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.board import Board, parse_assignments, resolve
@@ -184,7 +184,8 @@ def _boards(args: argparse.Namespace) -> tuple[Board, ...]:
 def _seed(args: argparse.Namespace, out: Path) -> int:
     if not args.resume:
         return args.seed if args.seed is not None else random.randrange(1 << 31)
-    logged = int(read_events(out / LOG_NAME)[0]["seed"])
+    # Every line is checked here, before the bisector folds them: a damaged log is one error line.
+    logged = int(check_events(out / LOG_NAME, read_events(out / LOG_NAME))[0]["seed"])
     if args.seed is not None and args.seed != logged:
         raise ConfigError("--seed", str(args.seed), f"the bisect in {out} used seed {logged}; drop --seed to resume")
     return logged
@@ -203,7 +204,7 @@ def _series(args: argparse.Namespace, board: Board, out: Path) -> Series:
 
 def replay(log: Path) -> int:
     """Print the decision table (and the answer, if the bisect finished) of a log."""
-    events = read_events(log)
+    events = check_events(log, read_events(log))
     print(table(rows_from_events(events)))
     result = next((e for e in reversed(events) if e.get("event") == "result"), None)
     if result is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import load_board
 from harness.power import power_from_board
+from harness.profiles import load_board
 
 from .helpers import hartbeat, write
 
