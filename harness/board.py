@@ -45,6 +45,8 @@ class Board:
     variables: Mapping[str, str] = field(default_factory=dict)
     newline: str = "\r"
     send_delay: float = 0.0
+    # Seconds without a prompt (and without output) before the newline is typed again; 0: never.
+    prompt_retry: float = 0.0
     time_scale: float = 1.0
     settings: Mapping[str, Any] = field(default_factory=dict)
 

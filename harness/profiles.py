@@ -24,6 +24,7 @@ TOP_LEVEL_KEYS = {
     "cwd",
     "newline",
     "send_delay",
+    "prompt_retry",
     "time_scale",
     "images",
     "variables",
@@ -80,6 +81,7 @@ def load_board(
         variables=variables,
         newline=root.string("newline", "\r") or "\r",
         send_delay=root.duration("send_delay", 0.0, allow_zero=True, limit=MAX_SEND_DELAY) or 0.0,
+        prompt_retry=root.duration("prompt_retry", 0.0, allow_zero=True) or 0.0,
         time_scale=_positive(root, "time_scale"),
         settings=document,
     )

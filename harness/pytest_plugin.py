@@ -90,6 +90,10 @@ class PlanFile(pytest.File):
 class PlanItem(pytest.Item):
     """One testplan on the board given with ``--board``."""
 
+    # A plan uses no fixtures. Other plugins read this from every item as if it were a function
+    # (labgrid's, which the labgrid extra installs and pytest loads, does).
+    fixturenames: tuple[str, ...] = ()
+
     def __init__(self, *, plan: Plan, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan = plan

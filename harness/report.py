@@ -48,6 +48,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         },
         "board": {"name": result.board.name, "path": str(result.board.path), "target": result.board.target},
         "fallback": result.fallback,
+        "events": list(result.events),
         "target": result.target,
         "started": result.started,
         "duration": round(result.duration, 3),
@@ -125,6 +126,8 @@ def summary(result: RunResult) -> str:
     out = [f"{result.plan.name} on {result.board.name}: {verdict.kind.value.upper()}"]
     if result.fallback:
         out.append(f"  note: {result.fallback}")
+    for event in result.events:
+        out.append(f"  note: {event}")
     for m in result.milestones:
         captured = " ".join(f"{k}={v}" for k, v in m.captures.items())
         out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else ""))

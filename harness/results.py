@@ -35,3 +35,5 @@ class RunResult:
     started: str
     duration: float
     fallback: str | None = None
+    # What the harness did on its own during the run (each prompt retry), in order.
+    events: tuple[str, ...] = ()

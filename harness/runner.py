@@ -106,6 +106,7 @@ class Runner:
         self._previous_t = 0.0
         self._target: Target | None = None
         self._fallback: str | None = None
+        self._events: list[str] = []
         self._started = ""
         self._wall_start = time.monotonic()
         self._verdict: Verdict | None = None
@@ -237,6 +238,7 @@ class Runner:
             started=self._started,
             duration=time.monotonic() - self._wall_start,
             fallback=self._fallback,
+            events=tuple(self._events),
         )
 
     def _power_off(self) -> None:
@@ -289,6 +291,38 @@ class Runner:
                 status(f"[{console.now():7.1f}s] {last} -> waiting for {waiting}, quiet {quiet:4.1f}s")
 
         return tick
+
+    def _prompt_retry(
+        self, console: Console, milestone: Milestone, prompt: Watch | None, tick: Callable[[], None] | None
+    ) -> Callable[[], None] | None:
+        """``tick``, plus typing the newline again while a typed command's prompt does not come.
+
+        A UART with a small receive FIFO (the FU740's holds 8 bytes) can drop the newline: the
+        command sits in the board's line buffer and the console stays quiet. Only a quiet console
+        is retried, so output still arriving is never typed into.
+        """
+        every = self.board.prompt_retry
+        if every <= 0 or prompt is None or milestone.send is None:
+            return tick
+        last_typed = console.now()
+
+        def retrying_tick() -> None:
+            nonlocal last_typed
+            if tick is not None:
+                tick()
+            quiet, now = console.quiet_for(), console.now()
+            if quiet >= every and now - last_typed >= every:
+                console.send(self.board.newline)
+                last_typed = now
+                event = (
+                    f"prompt_retry: at {now:.1f} s, no prompt for `{milestone.name}` and the console quiet "
+                    f"{quiet:.1f} s: typed the newline again"
+                )
+                self._events.append(event)
+                if self.status:
+                    self.status(f"[{now:7.1f}s] {event}")
+
+        return retrying_tick
 
     def _steps(self) -> Verdict:
         for milestone in self.plan.milestones:
@@ -349,7 +383,7 @@ class Runner:
                 # Going quiet is what a powered-off target does.
                 silence=None if waiting_exit else (milestone.silence or self.plan.silence),
                 quiet_from=step_start,
-                on_tick=self._tick(console, milestone.name),
+                on_tick=self._prompt_retry(console, milestone, prompt, self._tick(console, milestone.name)),
             )
             if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
                 self._record(milestone, outcome.t, outcome.line, outcome.groups)

@@ -9,6 +9,7 @@ Each line of the script is one action:
   hang              stop printing, stay alive
   expect TEXT       read input lines until one contains TEXT
   echo              read one input line and print it back
+  drop-newline      lose the next line ending typed (a UART FIFO overrun), keep the characters
   exit N            exit with status N
   pid PATH          write this process's id to PATH
 """
@@ -28,13 +29,21 @@ def text_bytes(text: str) -> bytes:
     return ast.literal_eval("b'" + text.replace("'", "\\'") + "'")
 
 
+# Line endings still to lose (drop-newline).
+dropping = 0
+
+
 def read_line() -> str:
+    global dropping
     chars = []
     while True:
         ch = sys.stdin.buffer.read(1)
         if not ch:
             sys.exit(0)
         if ch in (b"\r", b"\n"):
+            if dropping:
+                dropping -= 1
+                continue
             return b"".join(chars).decode(errors="replace")
         chars.append(ch)
 
@@ -68,6 +77,9 @@ def main(path: str) -> None:
         elif verb == "expect":
             while arg not in read_line():
                 pass
+        elif verb == "drop-newline":
+            global dropping
+            dropping += 1
         elif verb == "echo":
             out(read_line().encode() + b"\r\n")
         elif verb == "pid":
