@@ -16,13 +16,17 @@ APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test deps venv lint bench clean
+.PHONY: demo test check deps venv lint bench clean
 
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
 
 test: deps venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The fast tier for developers: no boots, no processes; seconds instead of minutes.
+check: venv
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

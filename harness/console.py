@@ -17,7 +17,8 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -249,6 +250,7 @@ class Console:
         self._closed: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._reader, name="console-reader", daemon=True)
+        self._captures: list[list[tuple[float, str]]] = []
 
     # -- reader thread ------------------------------------------------------------------------
 
@@ -314,6 +316,8 @@ class Console:
                 complete[0] = "\u2026" + complete[0]
                 self._partial_cut = False
             self._history.extend(zip(repeat(t), complete))
+            for capture in self._captures:
+                capture.extend(zip(repeat(t), complete))
             self._line_total += len(complete)
         if complete or not had_partial:
             self._partial_t = t
@@ -434,6 +438,24 @@ class Console:
             if self._partial or self._partial_cut:
                 lines.append((self._partial_t, ("\u2026" if self._partial_cut else "") + self._partial))
             return lines[-count:]
+
+    @contextmanager
+    def capture(self) -> Iterator[list[tuple[float, str]]]:
+        """Every line that arrives while the block runs, however many: the ring keeps only the last.
+
+        The list fills as lines complete; when the block ends, the unfinished last line (a
+        prompt) is added too, as :meth:`last_lines` shows it.
+        """
+        lines: list[tuple[float, str]] = []
+        with self._cond:
+            self._captures.append(lines)
+        try:
+            yield lines
+        finally:
+            with self._cond:
+                self._captures.remove(lines)
+                if self._partial:
+                    lines.append((self._partial_t, self._partial))
 
     # -- matcher ------------------------------------------------------------------------------
 

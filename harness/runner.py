@@ -87,6 +87,7 @@ class Runner:
         status: StatusCallback | None = None,
         step_hooks: Mapping[str, Callable[[Milestone, Console], Verdict | None]] | None = None,
         stop: threading.Event | None = None,
+        target: Target | None = None,
     ) -> None:
         self.plan = plan
         self.board = board
@@ -100,6 +101,8 @@ class Runner:
         self.step_hooks = dict(step_hooks or {})
         # Set by a caller running boots in threads (bisect) to end them at once on a signal.
         self._stop = stop
+        # A target given by the caller (a test's FakeTarget) instead of one built from the board.
+        self._given_target = target
         self.console: Console | None = None
         self._files: ConsoleFiles | None = None
         self._reached: list[MilestoneResult] = []
@@ -134,7 +137,7 @@ class Runner:
         for slot, path in board.image_files(self.variables).items():
             if not path.is_file():
                 raise MissingImage(f"image slot {slot!r}: {path} does not exist")
-        target = make_target(board, {**self.variables, "plan": self.plan.name})
+        target = self._given_target or make_target(board, {**self.variables, "plan": self.plan.name})
         target.check_available()
         self._target = target
         return target

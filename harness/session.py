@@ -93,11 +93,13 @@ class Session:
         marker = f"__hb{next(self._markers)}__"
         console = self.runner.console
         assert console is not None
-        sent_at = console.now()
-        reached = self.expect_milestone(
-            rf"^{marker}(?P<status>\d+)\s*$", f"run: {command}", within=within, send=f"{command}; echo {marker}$?"
-        )
-        lines = [line for t, line in console.last_lines(500) if t >= sent_at]
+        # Captured rather than read back from the console's ring of recent lines, which holds
+        # only the last few hundred: a long output must not lose its start.
+        with console.capture() as captured:
+            reached = self.expect_milestone(
+                rf"^{marker}(?P<status>\d+)\s*$", f"run: {command}", within=within, send=f"{command}; echo {marker}$?"
+            )
+        lines = [line for _t, line in captured]
         # The output lies between the echoed command line and the marker line (both carry the
         # marker); what follows is the next prompt.
         marked = [index for index, line in enumerate(lines) if marker in line]

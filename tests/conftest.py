@@ -15,6 +15,30 @@ from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner
 
+TESTS = Path(__file__).resolve().parent
+# The fast tier (`make check`, `pytest -m "not slow"`): modules that boot nothing and spawn no
+# process, so they run in seconds. Every other test is marked `slow` here (a new test module is
+# slow until it is listed), which keeps the fast tier fast without a marker in each file.
+FAST = (
+    "fast/",
+    "test_console.py",
+    "bisect/test_bisect_units.py",
+    "emulator/test_decode.py",
+    "emulator/test_cpu_state.py",
+    "emulator/test_fpu.py",
+    "emulator/test_devices.py",
+    "emulator/test_translate.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test outside :data:`FAST` as ``slow``."""
+    for item in items:
+        relative = item.path.resolve().relative_to(TESTS).as_posix()
+        if not any(relative == name or relative.startswith(name) for name in FAST):
+            item.add_marker(pytest.mark.slow)
+
+
 SCRIPTS = Path(__file__).parent / "scripts"
 
 

@@ -1,0 +1,149 @@
+"""The runner, its verdicts and the pytest session on a FakeTarget: no process, no firmware, milliseconds."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.board import Board
+from harness.plan import Milestone, Plan, standard_fails
+from harness.runner import Runner
+from harness.session import Session
+from harness.targets.fake import FakeTarget
+from harness.verdict import Kind, Verdict
+
+BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
+
+
+def plan(*milestones: Milestone, silence: float = 0.5, timeout: float = 20.0) -> Plan:
+    return Plan(
+        name="fake-plan",
+        path=Path("fake-plan.toml"),
+        description="",
+        silence=silence,
+        timeout=timeout,
+        milestones=milestones,
+        fails=standard_fails(),
+        resets=(re.compile("OpenSBI v"),),
+    )
+
+
+def step(name: str, pattern: str, within: float = 5.0, **kwargs: Any) -> Milestone:
+    return Milestone(name=name, expect=re.compile(pattern, re.MULTILINE), within=within, **kwargs)
+
+
+BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
+
+
+def run(tmp_path: Path, target: FakeTarget, the_plan: Plan) -> tuple[Runner, Kind]:
+    runner = Runner(the_plan, BOARD, out_dir=tmp_path / "run", target=target)
+    result = runner.run()
+    return runner, result.verdict.kind
+
+
+def test_a_boot_that_prints_every_milestone_passes_and_writes_the_report(tmp_path: Path) -> None:
+    the_plan = plan(
+        step("opensbi", r"OpenSBI v(?P<version>\S+)"),
+        step("uboot", r"U-Boot 20\d\d"),
+        step("prompt", r"=> $"),
+    )
+    runner, kind = run(tmp_path, FakeTarget(boot=BOOT), the_plan)
+    assert kind is Kind.PASS
+    assert [m.name for m in runner.reached] == ["opensbi", "uboot", "prompt"]
+    assert runner.reached[0].captures == {"version": "1.2"}
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["verdict"]["kind"] == "pass"
+    assert "U-Boot 2023.01" in (tmp_path / "run" / "console.log").read_text()
+
+
+def test_silence_after_a_milestone_is_a_wedge_naming_the_last_line(tmp_path: Path) -> None:
+    the_plan = plan(step("opensbi", r"OpenSBI"), step("linux", r"Linux version"), silence=0.3)
+    start = time.monotonic()
+    runner, kind = run(tmp_path, FakeTarget(boot="OpenSBI v1.2\r\nstarting kernel\r\n"), the_plan)
+    assert kind is Kind.WEDGE
+    assert runner.result is not None
+    verdict = runner.result.verdict
+    assert verdict.milestone == "opensbi" and verdict.waiting_for == "linux"
+    assert verdict.key_line == "starting kernel"
+    # Declared after the silence, long before the 5 s deadline (generous bound: a loaded machine).
+    assert time.monotonic() - start < 4.0
+
+
+def test_output_that_keeps_coming_past_the_deadline_is_a_stall(tmp_path: Path) -> None:
+    target = FakeTarget(boot="OpenSBI v1.2\r\n")
+    stop = threading.Event()
+
+    def chatter() -> None:
+        while not stop.wait(0.05):
+            target.transport.feed("retrying dhcp\r\n")
+
+    thread = threading.Thread(target=chatter, daemon=True)
+    thread.start()
+    try:
+        _runner, kind = run(tmp_path, target, plan(step("opensbi", "OpenSBI"), step("linux", "Linux", within=0.6)))
+    finally:
+        stop.set()
+        thread.join()
+    assert kind is Kind.STALL
+
+
+def test_a_panic_line_is_a_panic_with_its_reason_and_the_lines_after_it(tmp_path: Path) -> None:
+    boot = "OpenSBI v1.2\r\nKernel panic - not syncing: VFS: Unable to mount root fs\r\nCPU: 0 PID: 1\r\n"
+    runner, kind = run(tmp_path, FakeTarget(boot=boot), plan(step("opensbi", "OpenSBI"), step("login", "login:")))
+    assert kind is Kind.PANIC
+    assert runner.result is not None
+    verdict = runner.result.verdict
+    assert "VFS: Unable to mount root fs" in verdict.reason
+    assert verdict.captures["reason"] == "VFS: Unable to mount root fs"
+    assert any("CPU: 0 PID: 1" in line for _t, line in verdict.last_lines)
+
+
+def test_the_banner_coming_back_after_two_milestones_is_a_reset(tmp_path: Path) -> None:
+    target = FakeTarget(boot="OpenSBI v1.2\r\nU-Boot 2023.01\r\n", reply=lambda line: "OpenSBI v1.2\r\n")
+    the_plan = plan(step("opensbi", "OpenSBI"), step("uboot", "U-Boot"), step("linux", "Linux", send="boot"))
+    _runner, kind = run(tmp_path, target, the_plan)
+    assert kind is Kind.RESET
+
+
+def test_a_console_that_ends_is_an_error_and_an_absent_target_a_skip(tmp_path: Path) -> None:
+    target = FakeTarget(boot="OpenSBI v1.2\r\n")
+    target.transport.end("fake board unplugged")
+    _runner, kind = run(tmp_path, target, plan(step("opensbi", "OpenSBI"), step("linux", "Linux")))
+    assert kind is Kind.ERROR
+    _runner, kind = run(tmp_path / "absent", FakeTarget(available=False), plan(step("opensbi", "OpenSBI")))
+    assert kind is Kind.SKIP
+
+
+def test_a_check_whose_prompt_returns_without_the_expected_output_fails(tmp_path: Path) -> None:
+    target = FakeTarget(boot=BOOT, reply=lambda line: "bad\r\n=> ")
+    the_plan = plan(
+        step("prompt", r"=> $"),
+        step("version", r"U-Boot 2023", send="version", prompt=re.compile(r"=> $")),
+    )
+    runner, kind = run(tmp_path, target, the_plan)
+    assert kind is Kind.FAIL
+    assert runner.result is not None and "the prompt came back without" in runner.result.verdict.reason
+
+
+def shell(line: str) -> str | None:
+    """A tiny shell: `seq N; echo MARKER$?` prints 1..N and the marker with status 0."""
+    match = re.fullmatch(r"seq (\d+); echo (\S+)\$\?", line)
+    if not match:
+        return None
+    numbers = "".join(f"{i}\r\n" for i in range(1, int(match.group(1)) + 1))
+    return f"{numbers}{match.group(2)}0\r\n# "
+
+
+def test_session_run_keeps_all_of_a_long_output(tmp_path: Path) -> None:
+    """Longer than the console's 200-line ring: the output's first lines must not be lost."""
+    runner = Runner(plan(silence=2.0), BOARD, out_dir=tmp_path / "run", target=FakeTarget(boot="# ", reply=shell))
+    session = Session(runner)
+    with runner.lifecycle():
+        result = session.run("seq 300", within=10.0)
+        runner.conclude(session.failure or Verdict(Kind.PASS, "python test session"))
+    assert result.status == 0
+    assert result.output.splitlines() == [str(i) for i in range(1, 301)]
