@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import harness
 from harness.cli import bisect, check, lists, run
 from harness.cli.common import EXIT_USAGE
 from harness.errors import HartbeatError
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Boot-milestone testing and hang bisection "
         "for the HiFive Unmatched, QEMU and the in-repo emulator.",
     )
+    parser.add_argument("--version", action="version", version=f"hartbeat {harness.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parser(sub)
     check.add_parser(sub)
