@@ -49,3 +49,7 @@ class PowerError(TargetError):
 
 class BoardLocked(HartbeatError):
     """Another run holds the board; the message names the holder."""
+
+
+class OutputError(HartbeatError):
+    """The run folder cannot be created or written (read-only, full, a file in the way)."""

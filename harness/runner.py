@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.board import Board
 from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Watch
-from harness.errors import HartbeatError, TargetError, TargetUnavailable
+from harness.errors import HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.patterns import PatternTooSlow
 from harness.plan import Milestone, Plan
 from harness.profiles import load_board
@@ -111,6 +111,8 @@ class Runner:
         self._fallback: str | None = None
         self._events: list[str] = []
         self._started = ""
+        # The run folder could not be created: there is nothing to write a report into.
+        self._unwritable = False
         self._wall_start = time.monotonic()
         self._verdict: Verdict | None = None
         self.result: RunResult | None = None
@@ -183,10 +185,15 @@ class Runner:
         """
         self._started = datetime.now().astimezone().isoformat(timespec="seconds")
         self._wall_start = time.monotonic()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._files = ConsoleFiles.open(self.out_dir)
-        # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
-        write_report(self._result(Verdict(Kind.ERROR, "run did not finish: hartbeat was killed")))
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._files = ConsoleFiles.open(self.out_dir)
+            # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
+            write_report(self._result(Verdict(Kind.ERROR, "run did not finish: hartbeat was killed")))
+        except OSError as exc:
+            # Before anything is powered: a configuration problem (exit 2), not a verdict.
+            self._unwritable = True
+            raise OutputError(f"--out {self.out_dir}: cannot write the run folder: {_why(exc)}") from None
         target = self._select_target()
         self.plan = self.plan.scaled(self.board.time_scale)
         # The profile that won (maybe the fallback) decides the SSH steps and the deploy.
@@ -226,7 +233,12 @@ class Runner:
             if self._files is not None:
                 self._files.close()
             result = self._result(verdict)
-            write_report(result)
+            if not self._unwritable:
+                try:
+                    write_report(result)
+                except OSError as exc:
+                    # A full disk must not hide the verdict: it is still printed and returned.
+                    print(f"hartbeat: cannot write the report in {self.out_dir}: {_why(exc)}", file=sys.stderr)
         self.result = result
         return result
 
@@ -441,3 +453,9 @@ class Runner:
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
             return judge(outcome, step, self._evidence(before + trailing))
         return judge(outcome, step, self._evidence())
+
+
+def _why(exc: OSError) -> str:
+    """``No space left on device`` or ``Read-only file system`` (the errno's text and the path)."""
+    text = exc.strerror or str(exc)
+    return f"{text} ({exc.filename})" if exc.filename else text

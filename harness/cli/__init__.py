@@ -41,10 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except Interrupted as exc:
-        print(f"hartbeat: {exc}; the console log and report were written", file=sys.stderr)
+        print(f"hartbeat: {exc}{_written(args)}", file=sys.stderr)
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print("hartbeat: interrupted; the console log and report were written", file=sys.stderr)
+        print(f"hartbeat: interrupted{_written(args)}", file=sys.stderr)
         return 130
     except HartbeatError as exc:
         print(f"hartbeat: error: {exc}", file=sys.stderr)
@@ -53,3 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `hartbeat run ... | head` closed our stdout; the report is on disk already.
         sys.stderr.close()
         return 1
+
+
+def _written(args: argparse.Namespace) -> str:
+    """Where the interrupted run's evidence is; nothing when it stopped before a folder existed."""
+    folder = getattr(args, "run_folder", None)
+    if folder is not None and (folder / "report.json").is_file():
+        return f"; the console log and report were written to {folder}"
+    return "; nothing was written (interrupted before the run began)"

@@ -70,6 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"hartbeat: not starting: {len(errors)} error(s) found before boot", file=sys.stderr)
         return EXIT_USAGE
     runner = Runner(plan, board, out_dir=args.out, variables=variables, image_overrides=images, status=status)
+    # For the interrupt message: where the evidence is, once there is a folder.
+    args.run_folder = runner.out_dir
     try:
         with signals_raise():
             result = runner.run()

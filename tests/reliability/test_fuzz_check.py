@@ -29,7 +29,25 @@ SECTIONS = {
     "power": ["backend", "on", "off", "shell", "url", "off_time", "timeout"],
     "ssh": ["host", "port", "user", "timeout", "key_file"],
 }
-REGEX_PIECES = ["a", "(", ")", "[", "]", "+", "*", "?", "{2}", "{9999999999}", "\\", "^", "$", "(?P<x>", "|", ".", "\\d"]
+REGEX_PIECES = [
+    "a",
+    "(",
+    ")",
+    "[",
+    "]",
+    "+",
+    "*",
+    "?",
+    "{2}",
+    "{9999999999}",
+    "\\",
+    "^",
+    "$",
+    "(?P<x>",
+    "|",
+    ".",
+    "\\d",
+]
 
 
 def value(rng: random.Random, depth: int = 0) -> Any:
@@ -145,7 +163,9 @@ def test_fuzzed_plans_and_boards_never_raise_tracebacks(tmp_path: Path, capsys: 
         except SystemExit as exc:  # argparse only
             pytest.fail(f"case {number}: exit {exc.code}")
         except Exception as exc:
-            pytest.fail(f"case {number}: {type(exc).__name__}: {exc}\n--- plan\n{plan_bytes!r}\n--- board\n{board_bytes!r}")
+            pytest.fail(
+                f"case {number}: {type(exc).__name__}: {exc}\n--- plan\n{plan_bytes!r}\n--- board\n{board_bytes!r}"
+            )
         out, err = capsys.readouterr()
         if code == 2 and err:
             outcomes["config error"] += 1
