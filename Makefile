@@ -12,11 +12,12 @@ PYTEST_ARGS ?=
 
 # The real components the tests boot and build with, all from Debian.
 APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
-                ser2net openssh-server git make chromium
+                ser2net openssh-server git make chromium \
+                linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross flex bison bc cpio libelf-dev libssl-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check deps venv lint bench clean
+.PHONY: demo test check deps venv lint bench clean linux-image
 
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
@@ -53,6 +54,11 @@ $(VENV)/.installed: pyproject.toml
 	# serial tests run against, so it is written last.
 	$(BIN)/pip install -q --no-deps --force-reinstall pyserial-labgrid
 	touch $@
+
+# The tiny Linux kernel and initramfs for the linux-boot and linux-stress plans (cached, see
+# images/linux/README.md): 2-3 minutes the first time, instant after.
+linux-image: deps
+	$(PYTHON) images/linux/build.py
 
 # What CI checks besides the tests: lint, formatting, and strict typing of the library.
 lint: venv

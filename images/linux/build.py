@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Build hartbeat's Linux test image: a tiny riscv64 kernel and an initramfs with our init.
+
+    python3 images/linux/build.py [--quiet]
+
+The kernel is Debian's ``linux-source-6.1`` configured with ``make tinyconfig`` plus
+``kernel.config``, cross-built with ``riscv64-linux-gnu-gcc``; the initramfs holds ``init.c``
+and ``hbtest.c`` built static. Results are cached outside the checkout, in
+``${XDG_CACHE_HOME:-~/.cache}/hartbeat/linux/<hash>/``, where the hash covers every input: the
+fragment, the init sources, the source package's version, the compiler's version and this
+script. Each cache entry is built in a temporary folder and renamed into place when complete,
+so a folder that exists is whole and matches its inputs (a changed input is a new hash, never a
+stale hit). ``images/linux/out`` is then pointed at the entry the boards boot. The last line
+printed is the entry's path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FRAGMENT = HERE / "kernel.config"
+INIT_SOURCES = (HERE / "init.c", HERE / "hbtest.c")
+SOURCE_PACKAGE = "linux-source-6.1"
+TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+CROSS = "riscv64-linux-gnu-"
+TARGET_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror", "-s", "-pthread")
+# The initramfs: device nodes the kernel needs before devtmpfs is mounted, our init, the tests.
+CPIO_LIST = """\
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /bin 0755 0 0
+file /init {init} 0755 0 0
+file /bin/hbtest {hbtest} 0755 0 0
+"""
+
+
+class BuildError(Exception):
+    """A tool is missing or a build step failed; the message says which and what to do."""
+
+
+def cache_root() -> Path:
+    """``${XDG_CACHE_HOME:-~/.cache}/hartbeat/linux``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hartbeat" / "linux"
+
+
+def _output(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    except FileNotFoundError:
+        raise BuildError(f"{argv[0]} not found; install the Debian packages (make deps)") from None
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"{' '.join(argv)} failed: {exc.stderr.strip()}") from None
+
+
+def source_version() -> str:
+    """The source package's Debian version (the tarball's identity)."""
+    if not TARBALL.is_file():
+        raise BuildError(f"{TARBALL} not found; install Debian's {SOURCE_PACKAGE} (make deps)")
+    version = _output(["dpkg-query", "-W", "-f=${Version}", SOURCE_PACKAGE])
+    if not version:
+        raise BuildError(f"{SOURCE_PACKAGE} is not installed (dpkg-query knows no version); make deps")
+    return version
+
+
+def compiler_version() -> str:
+    """The cross compiler's version line."""
+    return _output([f"{CROSS}gcc", "--version"]).splitlines()[0]
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()[:20]
+
+
+def kernel_key(fragment: bytes, version: str, compiler: str) -> str:
+    """Hash of what the kernel depends on."""
+    script = Path(__file__).read_bytes()
+    return _digest(b"kernel", script, fragment, version.encode(), compiler.encode())
+
+
+def image_key(kernel: str, sources: dict[str, bytes]) -> str:
+    """Hash of the whole image: the kernel's inputs and the init sources."""
+    return _digest(b"image", kernel.encode(), *(sources[name] for name in sorted(sources)))
+
+
+def _run(argv: list[str], cwd: Path | None, log: Path, quiet: bool) -> None:
+    if not quiet:
+        print(f"build: {' '.join(argv)}", file=sys.stderr, flush=True)
+    with log.open("a") as out:
+        proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
+        raise BuildError(f"{' '.join(argv)} failed (status {proc.returncode}); last lines of {log}:\n{tail}")
+
+
+def _publish(temp: Path, final: Path) -> Path:
+    """Rename a finished temporary folder into place; a concurrent winner's copy is kept."""
+    try:
+        temp.rename(final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        shutil.rmtree(temp, ignore_errors=True)
+    return final
+
+
+def extracted_source(root: Path, version: str, quiet: bool) -> Path:
+    """The unpacked source tree for this package version (unpacked once, atomically)."""
+    final = root / f"src-{version}"
+    if final.is_dir():
+        return final / "linux-source-6.1"
+    temp = Path(tempfile.mkdtemp(prefix=".src-", dir=root))
+    if not quiet:
+        print(f"build: unpacking {TARBALL}", file=sys.stderr, flush=True)
+    try:
+        _run(["tar", "-xf", str(TARBALL), "-C", str(temp)], None, temp.parent / f"{temp.name}.log", quiet)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    (temp.parent / f"{temp.name}.log").unlink(missing_ok=True)
+    return _publish(temp, final) / "linux-source-6.1"
+
+
+def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: str, quiet: bool) -> Path:
+    """``Image`` and its ``.config`` in ``root/kernel-<key>/``."""
+    final = root / f"kernel-{key}"
+    if final.is_dir():
+        return final
+    temp = Path(tempfile.mkdtemp(prefix=".kernel-", dir=root))
+    build = temp / "build"
+    log = temp / "build.log"
+    # The bytes that were hashed are the bytes that are built, even if the file changes meanwhile.
+    fragment_copy = temp / "kernel.config"
+    fragment_copy.write_bytes(fragment)
+    make = ["make", "-C", str(source), f"O={build}", "ARCH=riscv", f"CROSS_COMPILE={CROSS}"]
+    # No build host, user or time in `Linux version ...`: the same inputs give the same bytes.
+    make += ["KBUILD_BUILD_USER=hartbeat", "KBUILD_BUILD_HOST=hartbeat", f"KBUILD_BUILD_TIMESTAMP={version}"]
+    try:
+        _run([*make, "tinyconfig"], None, log, quiet)
+        merge = source / "scripts" / "kconfig" / "merge_config.sh"
+        _run(["sh", str(merge), "-m", "-O", str(build), str(build / ".config"), str(fragment_copy)], build, log, quiet)
+        _run([*make, "olddefconfig"], None, log, quiet)
+        check_config(fragment.decode(), build / ".config")
+        _run([*make, f"-j{os.cpu_count() or 2}", "Image"], None, log, quiet)
+        shutil.copy2(build / "arch" / "riscv" / "boot" / "Image", temp / "Image")
+        shutil.copy2(build / ".config", temp / "config")
+        shutil.rmtree(build)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return _publish(temp, final)
+
+
+def check_config(fragment: str, config: Path) -> None:
+    """Every line of the fragment made it into the final configuration."""
+    final = set(config.read_text().splitlines())
+    missing = []
+    for line in fragment.splitlines():
+        line = line.strip()
+        if line.startswith(("CONFIG_", "# CONFIG_")) and line not in final:
+            missing.append(line)
+    if missing:
+        raise BuildError(
+            f"{FRAGMENT}: Kconfig did not keep {', '.join(missing)} (a dependency is missing); "
+            f"see {config} for what it chose"
+        )
+
+
+def build_initramfs(source: Path, temp: Path, sources: dict[str, bytes], quiet: bool) -> None:
+    """``init``, ``hbtest`` and ``initramfs.cpio`` (the kernel's own gen_init_cpio) in ``temp``."""
+    log = temp / "build.log"
+    cc = f"{CROSS}gcc"
+    for name, text in sources.items():
+        src = temp / name
+        src.write_bytes(text)
+        _run([cc, *TARGET_CFLAGS, "-o", str(temp / src.stem), str(src)], None, log, quiet)
+    gen = temp / "gen_init_cpio"
+    _run(["cc", "-O2", "-o", str(gen), str(source / "usr" / "gen_init_cpio.c")], None, log, quiet)
+    listing = temp / "initramfs.list"
+    listing.write_text(CPIO_LIST.format(init=temp / "init", hbtest=temp / "hbtest"))
+    with (temp / "initramfs.cpio").open("wb") as out:
+        proc = subprocess.run([str(gen), str(listing)], stdout=out, stderr=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        raise BuildError(f"gen_init_cpio failed: {proc.stderr.decode(errors='replace').strip()}")
+    gen.unlink()
+
+
+def point_out_link(entry: Path) -> None:
+    """Make ``images/linux/out`` name ``entry`` (replaced atomically)."""
+    link = HERE / "out"
+    temp = HERE / f".out-{os.getpid()}"
+    temp.unlink(missing_ok=True)
+    temp.symlink_to(entry)
+    temp.replace(link)
+
+
+def build(quiet: bool = False) -> Path:
+    """Build (or find in the cache) the kernel and initramfs; returns the cache entry."""
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    version, compiler = source_version(), compiler_version()
+    fragment = FRAGMENT.read_bytes()
+    sources = {path.name: path.read_bytes() for path in INIT_SOURCES}
+    kkey = kernel_key(fragment, version, compiler)
+    final = root / image_key(kkey, sources)
+    # One builder at a time per cache: a second one waits and then finds the entry done.
+    with (root / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not final.is_dir():
+            source = extracted_source(root, version, quiet)
+            kernel = build_kernel(root, source, kkey, fragment, version, quiet)
+            temp = Path(tempfile.mkdtemp(prefix=".image-", dir=root))
+            try:
+                build_initramfs(source, temp, sources, quiet)
+                shutil.copy2(kernel / "Image", temp / "Image")
+                shutil.copy2(kernel / "config", temp / "config")
+                (temp / "inputs.txt").write_text(f"{SOURCE_PACKAGE} {version}\n{compiler}\nkernel {kkey}\n")
+            except BaseException:
+                shutil.rmtree(temp, ignore_errors=True)
+                raise
+            _publish(temp, final)
+    point_out_link(final)
+    return final
+
+
+def main() -> int:
+    """Command line: build, print the cache entry."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quiet", action="store_true", help="print only the result")
+    args = parser.parse_args()
+    try:
+        entry = build(quiet=args.quiet)
+    except BuildError as exc:
+        print(f"images/linux/build.py: {exc}", file=sys.stderr)
+        return 1
+    print(entry)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
