@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,19 @@ class Board:
                 files[slot] = Path(expanded)
         return files
 
+    def with_plan_images(self, images: Mapping[str, str], given: Iterable[str] = ()) -> Board:
+        """The board with a plan's ``[images]`` filling the slots it has, except those in ``given``.
+
+        A plan that boots its own payload (linux-boot's kernel and initramfs) names it; the
+        board keeps its firmware and every slot the plan does not name, and a slot given on the
+        command line (``--image``) wins over the plan.
+        """
+        keep = set(given)
+        filled = {slot: value for slot, value in images.items() if slot in self.images and slot not in keep}
+        if not filled:
+            return self
+        return replace(self, images={**self.images, **filled})
+
 
 def search_path(kind: str) -> list[Path]:
     """Folders searched for ``boards`` or ``testplans`` given by name: cwd, then the project."""
@@ -157,3 +170,10 @@ def apply_overrides(document: dict[str, Any], overrides: Iterable[tuple[str, str
             table = child
         table[parts[-1]] = _toml_value(text)
     return result
+
+
+def anchor_image(value: str, folder: Path) -> str:
+    """An image path from a file in ``folder``: relative paths are made absolute from there."""
+    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
+        return value
+    return str((folder / value).resolve())

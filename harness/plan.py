@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.board import anchor_image
 from harness.config import Section, compile_regex, load_toml
 from harness.errors import ConfigError
 
@@ -28,6 +29,11 @@ STANDARD_FAILS: tuple[tuple[str, str], ...] = (
     ("sel4-vm-fault", r"vm fault on (?:code|data)(?P<reason>.*)"),
     ("sel4-unknown-syscall", r"Caught unknown syscall(?P<reason>.*)"),
     ("unknown-command", r"Unknown command '(?P<reason>[^']*)'"),
+    # Linux's watchdogs: a lockup or stall is a verdict, not a line in the log nobody reads.
+    ("soft-lockup", r"BUG: soft lockup - (?P<reason>.*)"),
+    ("rcu-stall", r"rcu: INFO: rcu_\w+ (?P<reason>(?:self-detected stall|detected stalls).*)"),
+    ("kernel-fault", r"Unable to handle kernel (?P<reason>.*)"),
+    ("kernel-bug", r"kernel BUG at (?P<reason>.*)"),
 )
 
 
@@ -81,6 +87,7 @@ class Plan:
     resets: tuple[re.Pattern[str], ...]
     variables: dict[str, str] = field(default_factory=dict)
     boards: tuple[str, ...] = ()
+    images: dict[str, str] = field(default_factory=dict)
 
     def runs_on(self, board_name: str) -> bool:
         """True when the plan names no boards, or one of its ``boards`` patterns matches."""
@@ -129,6 +136,11 @@ def load_plan(path: Path) -> Plan:
     variables = root.variables("variables")
 
     boards = tuple(root.str_list("boards"))
+    image_table = root.table("images")
+    # A relative path is relative to the plan's folder, as a board's image paths are to its own.
+    images = {
+        slot: anchor_image(image_table.string(slot, required=True) or "", path.parent) for slot in image_table.data
+    }
     root.reject_unknown()
     return Plan(
         name=name,
@@ -141,6 +153,7 @@ def load_plan(path: Path) -> Plan:
         resets=resets,
         variables=variables,
         boards=boards,
+        images=images,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.board import NOT_A_FILE, Board, apply_overrides, resolve
+from harness.board import Board, anchor_image, apply_overrides, resolve
 from harness.config import Section, load_toml
 from harness.errors import ConfigError
 from harness.ssh.settings import validate as validate_ssh
@@ -29,12 +29,6 @@ TOP_LEVEL_KEYS = {
     "images",
     "variables",
 }
-
-
-def _anchor(value: str, folder: Path) -> str:
-    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
-        return value
-    return str((folder / value).resolve())
 
 
 # A target a thousand times slower than hardware is no target; a bigger factor is a typo.
@@ -64,12 +58,14 @@ def load_board(
     image_section = root.table("images")
     # A relative image path in a profile is relative to the profile's folder (it travels with
     # it); one given on the command line is relative to where the command runs.
-    slots = {slot: _anchor(image_section.string(slot, required=True) or "", path.parent) for slot in image_section.data}
+    slots = {
+        slot: anchor_image(image_section.string(slot, required=True) or "", path.parent) for slot in image_section.data
+    }
     for slot, value in images:
         if slot not in slots:
             known = ", ".join(sorted(slots)) or "none"
             raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
-        slots[slot] = _anchor(value, Path.cwd())
+        slots[slot] = anchor_image(value, Path.cwd())
     variables = root.variables("variables")
     board = Board(
         name=root.string("name", path.stem) or path.stem,

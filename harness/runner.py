@@ -135,6 +135,8 @@ class Runner:
             return self._prepare(fallback)
 
     def _prepare(self, board: Board) -> Target:
+        board = board.with_plan_images(self.plan.images, (slot for slot, _ in self.image_overrides))
+        self.board = board
         self.variables = run_variables(self.plan, board, self._given)
         for slot, path in board.image_files(self.variables).items():
             if not path.is_file():

@@ -52,5 +52,7 @@ def load_target_args(args: argparse.Namespace) -> tuple[Plan, Board, tuple[tuple
     plan = load_plan(resolve(args.plan, "testplans"))
     images = tuple(parse_assignments(args.images, "--image"))
     board = load_board(args.board, overrides=parse_assignments(args.overrides, "--set"), images=images)
+    # The plan's own payload (linux-boot's kernel and initramfs) fills the board's slots it names.
+    board = board.with_plan_images(plan.images, (slot for slot, _ in images))
     variables = dict(parse_assignments(args.variables, "--var"))
     return plan, board, images, variables

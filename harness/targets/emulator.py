@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from harness.board import PROJECT_ROOT, Board
 from harness.findings import Finding
 from harness.targets.base import TargetKind
-from harness.targets.linux_boot import check_boot_arguments
+from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 
 MACHINES = ("virt", "unmatched")
+# The Linux name of each machine's UART, for the console= check.
+MACHINE_UARTS = {"virt": "ttyS", "unmatched": "ttySIF"}
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,11 @@ def validate(board: Board) -> set[str]:
 
 
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
-    """Kernel/initrd/root= agreement, as for QEMU."""
+    """Kernel/initrd/root= agreement and the Linux console, as for QEMU."""
     emu = emulator_settings(board, variables)
-    return check_boot_arguments(board, variables, append=emu.append, has_disk=False)
+    findings = check_boot_arguments(board, variables, append=emu.append, has_disk=False)
+    uart = MACHINE_UARTS[emu.machine]
+    return findings + check_console(board, variables, append=emu.append, uart=uart, key="emulator.append")
 
 
 KIND = TargetKind(name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None)

@@ -1,4 +1,5 @@
-"""Checks before a Linux guest boots: kernel, initrd, disk and ``root=`` must agree.
+"""Checks before a Linux guest boots: kernel, initrd, disk and ``root=`` must agree, and
+``console=`` must name the machine's UART.
 
 The QEMU and emulator targets run them as part of their pre-boot checks.
 """
@@ -81,3 +82,30 @@ def check_boot_arguments(
             )
         )
     return findings
+
+
+def check_console(
+    board: Board, variables: Mapping[str, str], *, append: str | None, uart: str, key: str
+) -> list[Finding]:
+    """A Linux kernel's ``console=`` must name the machine's UART (``uart`` is its name, e.g. ttyS).
+
+    With ``console=ttyS0`` on a SiFive UART the kernel boots silently after its early console:
+    the run would look like a hang, so it is an error before boot.
+    """
+    kernel = board.image_files(variables).get("kernel")
+    if kernel is None or not kernel.is_file() or not is_linux_image(kernel):
+        return []
+    consoles = [word.split("=", 1)[1].split(",")[0] for word in (append or "").split() if word.startswith("console=")]
+    wanted = f"{uart}0"
+    if wanted in consoles:
+        return []
+    named = f"console={' console='.join(consoles)}" if consoles else "no console="
+    return [
+        Finding(
+            "error",
+            str(board.path),
+            key,
+            f"Linux kernel {kernel} gets {named} but this machine's UART is {wanted}: "
+            f"its output after the early console would be lost; add console={wanted} to {key}",
+        )
+    ]

@@ -24,12 +24,14 @@ from harness.config import Section
 from harness.errors import TargetError, TargetUnavailable
 from harness.findings import Finding
 from harness.targets.base import TargetKind
-from harness.targets.linux_boot import check_boot_arguments
+from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.qmp import QMP
 
 DEFAULT_BINARY = "qemu-system-riscv64"
+# The Linux name of each machine's first UART, for the console= check.
+MACHINE_UARTS = {"virt": "ttyS", "sifive_u": "ttySIF", "spike": "hvc"}
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,9 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
             )
         )
     findings += check_boot_arguments(board, variables, append=qemu.append, has_disk=bool(qemu.drives))
+    uart = MACHINE_UARTS.get(machine)
+    if uart is not None:
+        findings += check_console(board, variables, append=qemu.append, uart=uart, key="qemu.append")
     return findings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.board import Board
+from harness.board import NOT_A_FILE, Board
 
 IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
 
@@ -13,8 +13,14 @@ def image_arguments(board: Board, extra: Mapping[str, str], append: str | None) 
     """``-bios``/``-kernel``/``-initrd``/``-dtb`` from the board's image slots, and ``-append``."""
     argv: list[str] = []
     for slot, option in IMAGE_OPTIONS.items():
-        if slot in board.images:
-            argv += [option, board.expand(board.images[slot], f"images.{slot}", extra)]
+        if slot not in board.images:
+            continue
+        value = board.expand(board.images[slot], f"images.{slot}", extra)
+        # `-bios none` and `-bios default` mean something to QEMU; an empty slot of any other kind
+        # is left out (a board keeps an `initrd = "none"` slot for plans that boot Linux to fill).
+        if value.lower() in NOT_A_FILE and (slot != "bios" or not value):
+            continue
+        argv += [option, value]
     if append:
         argv += ["-append", append]
     return argv

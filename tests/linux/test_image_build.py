@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from harness.check import is_linux_image
+from harness.targets.linux_boot import is_linux_image
 
 from .conftest import BUILD_SCRIPT
 
