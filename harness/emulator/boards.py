@@ -20,15 +20,21 @@ TIMEBASE_HZ = 10_000_000
 
 @dataclass(frozen=True)
 class HartSpec:
-    """One core: S-mode + Sv39 MMU, and F/D, or neither (the FU740's S7 monitor core)."""
+    """One core: S-mode + Sv39 MMU, and F/D, or neither (the FU740's S7 monitor core).
+
+    ``has_sstc``: the Sstc extension (``stimecmp``), as QEMU's virt CPUs have; the FU740's
+    U74 cores do not.
+    """
 
     has_s: bool
     has_fd: bool
+    has_sstc: bool = False
 
     @property
     def isa(self) -> str:
         """The ``riscv,isa`` string for the device tree."""
-        return "rv64imafdc" if self.has_fd else "rv64imac"
+        base = "rv64imafdc" if self.has_fd else "rv64imac"
+        return base + "_sstc" if self.has_sstc else base
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,14 @@ class Board:
     first_hart_is_monitor: bool
     default_smp: int
     min_smp: int
+    sstc: bool = False
 
     def harts(self, smp: int) -> list[HartSpec]:
         """Hart list for ``-smp smp``.
 
         As on QEMU's sifive_u, ``smp`` counts every hart, the S7 monitor core (hart 0) included.
         """
-        u74 = HartSpec(has_s=True, has_fd=True)
+        u74 = HartSpec(has_s=True, has_fd=True, has_sstc=self.sstc)
         if self.first_hart_is_monitor:
             return [HartSpec(has_s=False, has_fd=False)] + [u74] * (smp - 1)
         return [u74] * smp
@@ -77,6 +84,7 @@ VIRT = Board(
     first_hart_is_monitor=False,
     default_smp=1,
     min_smp=1,
+    sstc=True,
 )
 
 # The FU740 memory map. The compatible string deliberately avoids "sifive,fu740": OpenSBI's

@@ -1,28 +1,46 @@
-"""The machine timer (mtime), driven by the host's monotonic clock."""
+"""The machine timer (mtime): guest time derived from executed instructions, not the host clock.
+
+Like QEMU's ``-icount``, time advances by a fixed number of ticks per instruction, so the
+same image boots the same way however loaded the host is: a slow host no longer sees more
+timer ticks per boot, and two runs of the same image print the same text. The machine
+advances the clock after each scheduling round by the instructions of its busiest hart (the
+harts run side by side, as on real hardware) and, when every hart waits in ``wfi``, jumps
+straight to the next timer deadline instead of sleeping on the host.
+"""
 
 from __future__ import annotations
 
-import time
+M64 = (1 << 64) - 1
+# A nominal 100 MIPS guest: one 10 MHz mtime tick per 10 instructions. Guest delays (a 2 s
+# sleep) cost nothing when the guest waits in wfi; busy-waits cost their instructions.
+INSTRUCTIONS_PER_TICK = 10
 
 
 class Clock:
-    """mtime at ``frequency`` Hz following ``time.monotonic_ns`` so guest delays take real time."""
+    """mtime at ``frequency`` Hz, advanced by :meth:`advance` and :meth:`skip_to`."""
 
-    def __init__(self, frequency: int) -> None:
+    def __init__(self, frequency: int, instructions_per_tick: int = INSTRUCTIONS_PER_TICK) -> None:
         self.frequency = frequency
-        self._origin_ns = time.monotonic_ns()
-        self._offset = 0
+        self.instructions_per_tick = instructions_per_tick
+        self._ticks = 0
+        # Instructions executed since the last whole tick.
+        self._spare = 0
 
     def mtime(self) -> int:
         """Current mtime value."""
-        return ((time.monotonic_ns() - self._origin_ns) * self.frequency // 1_000_000_000 + self._offset) & (
-            (1 << 64) - 1
-        )
+        return self._ticks & M64
 
     def set_mtime(self, value: int) -> None:
         """Make mtime read ``value`` now (a guest write to the mtime register)."""
-        self._offset += value - self.mtime()
+        self._ticks = value & M64
 
-    def seconds_until(self, deadline: int) -> float:
-        """Host seconds until mtime reaches ``deadline`` (0 if already passed)."""
-        return max(0.0, (deadline - self.mtime()) / self.frequency)
+    def advance(self, instructions: int) -> None:
+        """Account for ``instructions`` executed (on the busiest hart) since the last call."""
+        whole, self._spare = divmod(self._spare + instructions, self.instructions_per_tick)
+        self._ticks = (self._ticks + whole) & M64
+
+    def skip_to(self, deadline: int) -> None:
+        """Jump to ``deadline`` (every hart is idle until then); never backwards."""
+        if deadline > self._ticks:
+            self._ticks = deadline & M64
+            self._spare = 0

@@ -70,9 +70,19 @@ class Hart:
     """
 
     def __init__(
-        self, hartid: int, bus: Bus, clock: Clock, code: CodeCache, has_s: bool = True, has_fd: bool = True
+        self,
+        hartid: int,
+        bus: Bus,
+        clock: Clock,
+        code: CodeCache,
+        has_s: bool = True,
+        has_fd: bool = True,
+        has_sstc: bool = False,
     ) -> None:
         self.hartid = hartid
+        # Sstc (stimecmp, menvcfg.STCE): state and behaviour live in csr.py; the machine
+        # raises STIP from it each round (sstc_update).
+        self.has_sstc = has_sstc
         self.bus = bus
         self.clock = clock
         self.code = code
@@ -146,6 +156,8 @@ class Hart:
         self.pmpcfg = [0, 0]
         self.pmpaddr = [0] * 16
         self.cycle_offset = 0
+        self.menvcfg = 0
+        self.stimecmp = (1 << 64) - 1
         self.blocks.clear()
         self.tlb_sets: dict[int, tuple[dict[int, int], dict[int, int]]] = {
             key: ({}, {}) for key in (PRV_U, PRV_S, BARE)

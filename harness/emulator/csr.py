@@ -56,7 +56,9 @@ CSR_FFLAGS, CSR_FRM, CSR_FCSR = 0x001, 0x002, 0x003
 CSR_CYCLE, CSR_TIME, CSR_INSTRET = 0xC00, 0xC01, 0xC02
 CSR_SSTATUS, CSR_SIE, CSR_STVEC, CSR_SCOUNTEREN = 0x100, 0x104, 0x105, 0x106
 CSR_SSCRATCH, CSR_SEPC, CSR_SCAUSE, CSR_STVAL, CSR_SIP = 0x140, 0x141, 0x142, 0x143, 0x144
-CSR_SATP = 0x180
+CSR_SATP, CSR_STIMECMP, CSR_MENVCFG = 0x180, 0x14D, 0x30A
+# menvcfg.STCE: stimecmp drives STIP (Sstc), and S-mode may access stimecmp.
+ENVCFG_STCE = 1 << 63
 CSR_MSTATUS, CSR_MISA, CSR_MEDELEG, CSR_MIDELEG, CSR_MIE, CSR_MTVEC = 0x300, 0x301, 0x302, 0x303, 0x304, 0x305
 CSR_MCOUNTEREN, CSR_MCOUNTINHIBIT = 0x306, 0x320
 CSR_MSCRATCH, CSR_MEPC, CSR_MCAUSE, CSR_MTVAL, CSR_MIP = 0x340, 0x341, 0x342, 0x343, 0x344
@@ -157,7 +159,27 @@ def _read(h: Hart, num: int) -> int | None:
             return h.satp
     if 0x3B0 <= num <= 0x3BF:
         return h.pmpaddr[num - 0x3B0]
+    if h.has_sstc and num in (CSR_MENVCFG, CSR_STIMECMP):
+        return _read_sstc(h, num)
     return table.get(num)
+
+
+def _read_sstc(h: Hart, num: int) -> int | None:
+    if num == CSR_MENVCFG:
+        return h.menvcfg
+    # From S-mode only when M-mode enabled it (STCE) and lets S read time (mcounteren.TM).
+    if h.priv == PRV_S and not (h.menvcfg & ENVCFG_STCE and h.mcounteren & 2):
+        return None
+    return h.stimecmp
+
+
+def sstc_update(h: Hart, now: int) -> None:
+    """With menvcfg.STCE set, STIP is ``mtime >= stimecmp`` (and not writable through mip)."""
+    if h.menvcfg & ENVCFG_STCE:
+        if now >= h.stimecmp:
+            h.mip |= MIP_STIP
+        else:
+            h.mip &= ~MIP_STIP
 
 
 def write_csr(h: Hart, num: int, value: int) -> None:
@@ -187,6 +209,8 @@ def write_csr(h: Hart, num: int, value: int) -> None:
         h.mie = (h.mie & ~h.mideleg) | (value & h.mideleg)
     elif num == CSR_MIP:
         mask = S_INTERRUPTS if s else 0
+        if h.menvcfg & ENVCFG_STCE:
+            mask &= ~MIP_STIP
         h.mip = (h.mip & ~mask) | (value & mask)
     elif num == CSR_SIP:
         mask = MIP_SSIP & h.mideleg
@@ -237,6 +261,13 @@ def write_csr(h: Hart, num: int, value: int) -> None:
         h.pmpcfg[(num - 0x3A0) >> 1] = value
     elif 0x3B0 <= num <= 0x3BF:
         h.pmpaddr[num - 0x3B0] = value & PMPADDR_MASK
+    elif num == CSR_MENVCFG:
+        # Only STCE is implemented; the other fields (CBIE, PBMTE...) read as zero (WARL).
+        h.menvcfg = value & ENVCFG_STCE
+        sstc_update(h, h.clock.mtime())
+    elif num == CSR_STIMECMP:
+        h.stimecmp = value
+        sstc_update(h, h.clock.mtime())
     # Remaining readable CSRs (hpm counters/events, ids) are read-only zero or WARL-ignored.
 
 

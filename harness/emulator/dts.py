@@ -41,6 +41,7 @@ def render_dts(board: Board, smp: int, opts: DtOptions) -> str:
     add(f"\tcompatible = {', '.join(_quote(c) for c in board.compatible)};")
     add(f"\tmodel = {_quote(board.model)};")
     uart_node = f"serial@{board.uart_base:x}"
+    sifive_uart = board.uart_kind != "ns16550a"
     add("\tchosen {")
     add(f'\t\tstdout-path = "/soc/{uart_node}";')
     if opts.bootargs is not None:
@@ -56,6 +57,11 @@ def render_dts(board: Board, smp: int, opts: DtOptions) -> str:
     add("\t\toffset = <0>;\n\t\tvalue = <0x7777>;\n\t};")
     add(f'\tmemory@{RAM_BASE:x} {{\n\t\tdevice_type = "memory";')
     add(f"\t\treg = <{_cells(RAM_BASE)} {_cells(opts.ram_size)}>;\n\t}};")
+    if sifive_uart:
+        # Linux's sifive serial driver takes its rate from a clock, not clock-frequency (without
+        # one: "unable to find controller clock", no console). On the FU740 the PRCI supplies it.
+        add('\tuartclk: uart-clock {\n\t\tcompatible = "fixed-clock";\n\t\t#clock-cells = <0>;')
+        add(f'\t\tclock-frequency = <{UART_CLOCK_HZ}>;\n\t\tclock-output-names = "uartclk";\n\t}};')
     add("\tcpus {\n\t\t#address-cells = <1>;\n\t\t#size-cells = <0>;")
     add(f"\t\ttimebase-frequency = <{TIMEBASE_HZ}>;")
     for i, spec in enumerate(harts):
@@ -79,7 +85,10 @@ def render_dts(board: Board, smp: int, opts: DtOptions) -> str:
     add(f"\t\tuart0: {uart_node} {{")
     add(f"\t\t\tcompatible = {uart_compat};\n\t\t\treg = <{_cells(board.uart_base)} {_cells(uart_size)}>;")
     add(f"\t\t\tinterrupt-parent = <&plic>;\n\t\t\tinterrupts = <{board.uart_irq}>;")
-    add(f"\t\t\tclock-frequency = <{UART_CLOCK_HZ}>;\n\t\t}};")
+    add(f"\t\t\tclock-frequency = <{UART_CLOCK_HZ}>;")
+    if sifive_uart:
+        add("\t\t\tclocks = <&uartclk>;")
+    add("\t\t};")
     add(f"\t\ttest: test@{TEST_BASE:x} {{")
     add('\t\t\tcompatible = "sifive,test1", "sifive,test0", "syscon";')
     add(f"\t\t\treg = <{_cells(TEST_BASE)} {_cells(0x1000)}>;\n\t\t}};")

@@ -14,7 +14,8 @@ from .clock import Clock
 from .codecache import CodeCache
 from .console import Console
 from .cpu import Hart
-from .devices.clint import Clint
+from .csr import ENVCFG_STCE, sstc_update
+from .devices.clint import NEVER, Clint
 from .devices.plic import Plic, PlicContext
 from .devices.rom import Rom
 from .devices.sifive_uart import SifiveUart
@@ -27,6 +28,16 @@ MIB = 1 << 20
 # Dispatches (a block, or a compiled region running up to REGION_LIMIT blocks) a hart gets
 # before the scheduler moves on, polls the console and updates timers: at most a few ms.
 QUANTUM = 500
+# A hart that found itself in a spin-wait yields its quantum at once; guest time still passes
+# as if it had spun on (about this many instructions), or a loop waiting for mtime to move
+# would take many rounds per tick.
+SPIN_CREDIT = QUANTUM * 4
+# How long the host waits for console input when no timer is armed and every hart is idle.
+IDLE_POLL_S = 0.05
+# How long it waits for input before an idle skip: an idle guest at a prompt would otherwise
+# race through its timers at full host speed. Only the pacing depends on the host, not what
+# the guest computes.
+IDLE_SKIP_WAIT_S = 0.001
 FW_DYNAMIC_MAGIC = 0x4942534F
 FW_DYNAMIC_VERSION = 2
 NEXT_MODE_S = 1
@@ -80,7 +91,10 @@ class Machine:
         self.stale_fetches: list[str] = []
         self.code = CodeCache(self._report_stale if config.report_stale_fetch else None)
         specs = self.board.harts(smp)
-        self.harts = [Hart(i, self.bus, self.clock, self.code, s.has_s, s.has_fd) for i, s in enumerate(specs)]
+        self.harts = [
+            Hart(i, self.bus, self.clock, self.code, s.has_s, s.has_fd, s.has_sstc) for i, s in enumerate(specs)
+        ]
+        self.sstc_harts = [h for h in self.harts if h.has_sstc]
         for h in self.harts:
             self.code.add_hart(h)
         self.clint = Clint(len(self.harts), self.clock, self._set_irq)
@@ -161,38 +175,73 @@ class Machine:
 
     # --- scheduling ------------------------------------------------------------------------
 
+    def _update_timers(self) -> None:
+        now = self.clock.mtime()
+        self.clint.update_timers(now)
+        for h in self.sstc_harts:
+            sstc_update(h, now)
+
     def step_round(self) -> bool:
-        """Give every runnable hart one quantum; return False if all harts are waiting."""
-        self.clint.update_timers(self.clock.mtime())
+        """Give every runnable hart one quantum; return False if all harts are waiting.
+
+        Guest time then advances by the busiest hart's instructions: the harts run side by side.
+        """
+        self._update_timers()
         if self.uart.wants_input():
             data = self.console.poll()
             if data:
                 self.uart.receive(data)
         ran = False
+        busiest = 0
         multi = len(self.harts) > 1
         for h in self.harts:
             if h.wfi:
                 if not h.mip & h.mie:
                     continue
                 h.wfi = False
+            before = h.icount
             h.run(QUANTUM)
+            executed = h.icount - before
+            busiest = max(busiest, SPIN_CREDIT if h.yielding and executed < SPIN_CREDIT else executed)
             if multi:
                 # Another hart runs next: its stores may hit the reserved address, so LR/SC
                 # reservations do not survive a switch (SC then fails and software retries).
                 h.reservation = None
             ran = True
+        self.clock.advance(busiest)
         self.console.flush()
         return ran
 
+    def next_deadline(self) -> int:
+        """The earliest timer compare value still ahead of mtime (mtimecmp, or stimecmp where
+        Sstc is on); NEVER if none. One already passed woke nobody (its interrupt is masked)."""
+        now = self.clock.mtime()
+        compares = list(self.clint.mtimecmp)
+        compares += [h.stimecmp for h in self.sstc_harts if h.menvcfg & ENVCFG_STCE]
+        return min((c for c in compares if c > now), default=NEVER)
+
     def idle(self) -> None:
-        """Sleep until the next timer deadline or console input (every hart is in WFI)."""
-        timeout = min(self.clock.seconds_until(self.clint.next_deadline()), 0.05)
-        if self.uart.wants_input():
-            data = self.console.poll(timeout)
+        """Every hart waits in WFI: take console input, else skip guest time to the next timer.
+
+        Skipping (rather than sleeping on the host) is what keeps guest time independent of
+        the host: a guest sleep of 2 s costs no host time at all. With no timer armed, only
+        input can wake the machine, and the host waits for it.
+        """
+        wants_input = self.uart.wants_input()
+        if wants_input:
+            data = self.console.poll(IDLE_SKIP_WAIT_S)
+            if data:
+                self.uart.receive(data)
+                return
+        deadline = self.next_deadline()
+        if deadline != NEVER:
+            self.clock.skip_to(deadline)
+        elif wants_input:
+            data = self.console.poll(IDLE_POLL_S)
             if data:
                 self.uart.receive(data)
         else:
-            time.sleep(timeout)
+            time.sleep(IDLE_POLL_S)
 
     def run(self, max_seconds: float | None = None) -> int:
         """Run until the guest powers off (returning the exit status) or ``max_seconds`` pass.

@@ -20,8 +20,8 @@ _start:
     la t0, handler
     csrw mtvec, t0
     li s0, 0
-    csrr t1, 0x14d          # stimecmp: Sstc is not advertised
-    csrr t1, 0x30a          # menvcfg: priv 1.12 is not implemented
+    csrr t1, 0x7b0          # dcsr: debug mode only
+    csrr t1, 0x7a1          # tdata1: no debug triggers
     csrr t1, 0x3c0          # pmpaddr16: only 16 PMP entries
     csrr t1, 0x7a0          # tselect: no debug triggers
     csrr t1, 0x3a1          # pmpcfg1 does not exist on RV64

@@ -28,10 +28,6 @@ class Clint:
         for hart, cmp in enumerate(self.mtimecmp):
             self.set_irq(hart, MIP_MTIP, now >= cmp)
 
-    def next_deadline(self) -> int:
-        """Earliest mtimecmp over all harts."""
-        return min(self.mtimecmp)
-
     def read(self, offset: int, size: int) -> int:
         """Read msip, mtimecmp or mtime (32-bit halves allowed)."""
         if offset >= MTIME:
