@@ -99,6 +99,13 @@ class KeepingRfc2217(serial.rfc2217.Serial):
         if not self._opening:
             super().reset_input_buffer()
 
+    def _telnet_read_loop(self) -> None:
+        # ser2net drops the connection when its device vanishes (a board powered off), sometimes
+        # while pyserial's reader thread answers an option: the broken pipe would print a
+        # traceback from that thread. The transport sees the port lost and reopens it anyway.
+        with contextlib.suppress(OSError):
+            super()._telnet_read_loop()  # type: ignore[misc]  # private in the stubs, the loop itself
+
 
 @dataclass(frozen=True)
 class Reopened:
