@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -107,8 +108,12 @@ class Board:
 
 
 def search_path(kind: str) -> list[Path]:
-    """Folders searched for ``boards`` or ``testplans`` given by name: cwd, then the project."""
-    paths = [Path.cwd() / kind, PROJECT_ROOT / kind]
+    """Folders searched for ``boards`` or ``testplans`` given by name.
+
+    ``$HARTBEAT_BOARDS`` / ``$HARTBEAT_TESTPLANS`` first, then the current folder, the checkout,
+    and last the copies an installed wheel puts in ``<prefix>/share/hartbeat``.
+    """
+    paths = [Path.cwd() / kind, PROJECT_ROOT / kind, Path(sys.prefix) / "share" / "hartbeat" / kind]
     extra = os.environ.get(f"HARTBEAT_{kind.upper()}")
     if extra:
         paths[:0] = [Path(item) for item in extra.split(os.pathsep) if item]
