@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
+from harness.clock import REAL_CLOCK, Clock
 from harness.errors import TargetError, TransportClosed
 from harness.interleave import LOOK_BACK, interrupted_prefix
 from harness.patterns import AnyMatch, AnyPattern, search
@@ -130,25 +130,42 @@ Outcome = Matched | Quiet | TimedOut | Closed
 
 @dataclass
 class ConsoleFiles:
-    """The run folder's console files, written as bytes arrive."""
+    """The run folder's console files, written as bytes arrive.
+
+    ``console.timing`` says when each piece of ``console.raw`` came, one line per event, in
+    seconds since power-on (since the console opened, before the ``p`` line):
+    ``d T N`` N bytes arrived; ``s T N`` N bytes typed (written when the typing ended);
+    ``p T`` power-on (times restart at 0); ``c T REASON`` the target ended the console;
+    ``e T`` the harness stopped recording. ``hartbeat replay`` reads it.
+    """
 
     raw: IO[bytes]
     log: IO[str]
+    timing: IO[str] | None = None
 
     @classmethod
     def open(cls, folder: Path) -> ConsoleFiles:
-        """Create ``console.raw`` and ``console.log`` in ``folder``."""
+        """Create ``console.raw``, ``console.log`` and ``console.timing`` in ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         return cls(
             raw=(folder / "console.raw").open("wb", buffering=0),
             log=(folder / "console.log").open("w", encoding="utf-8", newline="\n"),
+            timing=(folder / "console.timing").open("w", encoding="utf-8", newline="\n"),
         )
 
+    def event(self, kind: str, t: float, detail: object = "") -> None:
+        """Append one timing line (flushed: a killed run keeps its timing like its log)."""
+        if self.timing is None or self.timing.closed:
+            return
+        self.timing.write(f"{kind} {t:.9f} {detail}".rstrip() + "\n")
+        self.timing.flush()
+
     def close(self) -> None:
-        """Close both files; a disk that filled up must not turn closing into a traceback."""
-        for handle in (self.raw, self.log):
-            with contextlib.suppress(OSError):
-                handle.close()
+        """Close the files; a disk that filled up must not turn closing into a traceback."""
+        for handle in (self.raw, self.log, self.timing):
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
 
 
 @dataclass
@@ -224,7 +241,9 @@ class Console:
         *,
         history: int = HISTORY_LINES,
         send_delay: float = 0.0,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
+        self._clock = clock
         self._transport = transport
         self._files = files
         self._send_delay = send_delay
@@ -244,10 +263,11 @@ class Console:
         self._carry_cr = ""
         self._pending = _Pending()
         self._interrupted_seen = (-1, -1)
-        self._t0 = time.monotonic()
+        self._t0 = clock.monotonic()
         self._last_byte = self._t0
         self._bytes = 0
         self._closed: str | None = None
+        self._closed_t = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._reader, name="console-reader", daemon=True)
         self._captures: list[list[tuple[float, str]]] = []
@@ -261,8 +281,9 @@ class Console:
     def mark_power_on(self) -> None:
         """Make timestamps relative to now (the moment the target is powered on)."""
         with self._cond:
-            self._t0 = time.monotonic()
+            self._t0 = self._clock.monotonic()
             self._last_byte = self._t0
+            self._write(lambda files: files.event("p", 0.0))
             # What a board left running printed before the power cycle is in the log, but it
             # must not satisfy (or fail) the first milestone of this boot.
             self._pending = _Pending(line_no=self._line_total)
@@ -272,16 +293,20 @@ class Console:
             try:
                 data = self._transport.read(READ_SIZE, 0.05)
             except TransportClosed as exc:
-                self._finish(str(exc) or "console closed")
+                self.end(str(exc) or "console closed")
                 return
             except (OSError, TargetError) as exc:
-                self._finish(f"console failed: {exc}")
+                self.end(f"console failed: {exc}")
                 return
             if data:
-                self._ingest(data, time.monotonic())
+                self.ingest(data, self._clock.monotonic())
         self._finish("console stopped by the harness")
 
-    def _ingest(self, data: bytes, now: float) -> None:
+    def ingest(self, data: bytes, now: float) -> None:
+        """Take bytes that arrived at ``now`` (on the console's clock).
+
+        The reader thread calls this for every read; a replay calls it for every recorded one.
+        """
         self._write(lambda files: files.raw.write(data))
         # Consoles end lines with \r\n, and a tty in cooked mode on the way adds another \r;
         # a run of \r split across two reads is held back until the next one. A bare \r (some
@@ -298,6 +323,7 @@ class Console:
             t = now - self._t0
             self._last_byte = now
             self._bytes += len(data)
+            self._write(lambda files: files.event("d", t, len(data)))
             self._add_lines(text, t)
             if self._files:
                 self._write(lambda files: self._log_text(files, text, t))
@@ -374,10 +400,18 @@ class Console:
             self._stop.set()
             self._finish(self._write_error)
 
+    def end(self, reason: str) -> None:
+        """The target ended the console (process exited, port vanished): record when, and why."""
+        with self._cond:
+            if self._closed is None:
+                self._write(lambda files: files.event("c", self._clock.monotonic() - self._t0, reason))
+            self._finish(reason)
+
     def _finish(self, reason: str) -> None:
         with self._cond:
             if self._closed is None:
                 self._closed = reason
+                self._closed_t = self._clock.monotonic() - self._t0
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -387,6 +421,7 @@ class Console:
             self._thread.join(timeout=2.0)
         self._finish("console stopped by the harness")
         with self._cond:
+            self._write(lambda handle: handle.event("e", self._clock.monotonic() - self._t0))
             files = self._files
             if self._log_mid_line and files and not files.log.closed:
                 self._write(lambda handle: _end_line(handle.log))
@@ -401,11 +436,11 @@ class Console:
 
     def now(self) -> float:
         """Seconds since power-on."""
-        return time.monotonic() - self._t0
+        return self._clock.monotonic() - self._t0
 
     def quiet_for(self) -> float:
         """Seconds since the last byte (or since power-on)."""
-        return time.monotonic() - self._last_byte
+        return self._clock.monotonic() - self._last_byte
 
     @property
     def bytes_received(self) -> int:
@@ -523,17 +558,19 @@ class Console:
         later of the last byte and ``quiet_from`` (a command just typed restarts the clock).
         Watches earlier in ``watches`` win when two match on the same line.
         """
-        next_tick = time.monotonic()
+        clock = self._clock
+        next_tick = clock.monotonic()
         while True:
             with self._cond:
-                now = time.monotonic()
+                now = clock.monotonic()
                 settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
                 hit = self._search(watches, settled=settled)
                 if hit:
                     return hit
                 t = now - self._t0
                 if self._closed is not None:
-                    return Closed(self._closed, t, harness_side=self._write_error is not None)
+                    # When it closed, not when this loop noticed: an exit milestone's time.
+                    return Closed(self._closed, self._closed_t, harness_side=self._write_error is not None)
                 waits = [0.25 if on_tick else 1.0]
                 if not settled and self._pending.text and not self._pending.text.endswith("\n"):
                     waits.append(PARTIAL_SETTLE - (now - self._last_byte))
@@ -550,33 +587,36 @@ class Console:
                         return TimedOut(t)
                     waits.append(deadline - t)
                 # The reader needs the lock to add text, so nothing arrived since the search.
-                self._cond.wait(max(0.001, min(waits)))
-            if on_tick and time.monotonic() >= next_tick:
+                clock.wait(self._cond, max(0.001, min(waits)))
+            if on_tick and clock.monotonic() >= next_tick:
                 on_tick()
-                next_tick = time.monotonic() + 0.25
+                next_tick = clock.monotonic() + 0.25
 
     def drain(self, *, quiet: float, limit: float) -> None:
         """Keep reading until the console is quiet for ``quiet`` s or ``limit`` s pass.
 
         Used after a panic so the backtrace that follows the panic line reaches the log.
         """
-        end = time.monotonic() + limit
+        end = self._clock.monotonic() + limit
         with self._cond:
             while self._closed is None:
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 if now >= end or now - self._last_byte >= quiet:
                     break
-                self._cond.wait(min(end - now, quiet - (now - self._last_byte)))
+                self._clock.wait(self._cond, min(end - now, quiet - (now - self._last_byte)))
 
     def send(self, text: str) -> None:
         """Type ``text``; with a per-character delay on boards whose UART drops fast input."""
         data = text.encode("utf-8")
         if self._send_delay <= 0:
             self._transport.write(data)
-            return
-        for index in range(len(data)):
-            self._transport.write(data[index : index + 1])
-            time.sleep(self._send_delay)
+        else:
+            for index in range(len(data)):
+                self._transport.write(data[index : index + 1])
+                self._clock.sleep(self._send_delay)
+        with self._cond:
+            # When the typing ended: a replay restarts the silence clock from here, as live.
+            self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, len(data)))
 
 
 def _end_line(log: IO[str]) -> None:

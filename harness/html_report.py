@@ -71,7 +71,8 @@ if (location.hash.startsWith('#q=')) {
 """
 
 
-def _e(text: object) -> str:
+def escape(text: object) -> str:
+    """Text made safe for HTML content and attribute values."""
     return html.escape(str(text), quote=True)
 
 
@@ -81,7 +82,7 @@ def _pct(value: float, span: float) -> str:
 
 def _bar(start: float, end: float, span: float, css: str, title: str) -> str:
     style = f"left:{_pct(start, span)};width:{_pct(end - start, span)}"
-    return f'<div class="bar {css}" style="{style}" title="{_e(title)}"></div>'
+    return f'<div class="bar {css}" style="{style}" title="{escape(title)}"></div>'
 
 
 def _axis(span: float) -> str:
@@ -93,14 +94,21 @@ def _axis(span: float) -> str:
     return f'<div class="axis">{"".join(ticks)}</div>'
 
 
-def timeline(report: dict[str, Any], label: str = "") -> str:
-    """Milestone bars on a seconds scale; a failed step ends in its waiting bar or quiet stretch."""
+def timeline_span(report: dict[str, Any]) -> float:
+    """The seconds a run's timeline covers: to its verdict, its last milestone or its last line."""
     verdict = report.get("verdict", {})
-    milestones = report.get("milestones", [])
     at = float(verdict.get("at", 0.0))
     last_t = max((float(item["t"]) for item in verdict.get("last_lines", [])), default=0.0)
-    span = max([at, last_t, *(float(m["t"]) for m in milestones), 0.001])
-    return _timeline_rows(milestones, verdict, span, label)
+    return max([at, last_t, *(float(m["t"]) for m in report.get("milestones", [])), 0.001])
+
+
+def timeline(report: dict[str, Any], label: str = "", span: float | None = None) -> str:
+    """Milestone bars on a seconds scale; a failed step ends in its waiting bar or quiet stretch.
+
+    ``span`` puts several timelines on one scale (``compare``); by default the run's own.
+    """
+    verdict = report.get("verdict", {})
+    return _timeline_rows(report.get("milestones", []), verdict, span or timeline_span(report), label)
 
 
 def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any], span: float, label: str) -> str:
@@ -110,7 +118,7 @@ def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any]
         t = float(m["t"])
         bar = _bar(previous, t, span, "", f"{m['name']}: {previous:.3f} -> {t:.3f} s")
         rows.append(
-            f'<div class="row"><div class="name">{_e(m["name"])}</div><div class="track">{bar}</div>'
+            f'<div class="row"><div class="name">{escape(m["name"])}</div><div class="track">{bar}</div>'
             f'<div class="time">{t:.3f} s (+{t - previous:.3f})</div></div>'
         )
         previous = t
@@ -130,22 +138,22 @@ def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any]
             bars.append(_bar(previous, at, span, "waiting", f"waiting {at - previous:.3f} s"))
             note = f"{kind} at {at:.3f} s"
         rows.append(
-            f'<div class="row"><div class="name">{_e(waiting)}?</div><div class="track">{"".join(bars)}</div>'
-            f'<div class="time">{_e(note)}</div></div>'
+            f'<div class="row"><div class="name">{escape(waiting)}?</div><div class="track">{"".join(bars)}</div>'
+            f'<div class="time">{escape(note)}</div></div>'
         )
-    title = f"<div><b>{_e(label)}</b></div>" if label else ""
+    title = f"<div><b>{escape(label)}</b></div>" if label else ""
     return f'{title}<div class="tl">{"".join(rows)}{_axis(span)}</div>'
 
 
 def _captures(report: dict[str, Any]) -> str:
     rows = [
-        f"<tr><td>{_e(m['name'])}</td><td>{_e(key)}</td><td>{_e(value)}</td></tr>"
+        f"<tr><td>{escape(m['name'])}</td><td>{escape(key)}</td><td>{escape(value)}</td></tr>"
         for m in report.get("milestones", [])
         for key, value in m.get("captures", {}).items()
     ]
     verdict = report.get("verdict", {})
     rows += [
-        f"<tr><td>verdict</td><td>{_e(key)}</td><td>{_e(value)}</td></tr>"
+        f"<tr><td>verdict</td><td>{escape(key)}</td><td>{escape(value)}</td></tr>"
         for key, value in verdict.get("captures", {}).items()
     ]
     if not rows:
@@ -170,9 +178,8 @@ def _log(lines: Sequence[tuple[float, str]], last: set[tuple[float, str]]) -> st
         anchor = ""
         if css == "l last" and first_last:
             anchor, first_last = ' id="last"', False
-        out.append(
-            f'<div class="{css}"{anchor} data-x="{_e(text)}"><span class="t">[{t:11.6f}]</span> {_e(text)}</div>'
-        )
+        safe = escape(text)
+        out.append(f'<div class="{css}"{anchor} data-x="{safe}"><span class="t">[{t:11.6f}]</span> {safe}</div>')
     return "".join(out)
 
 
@@ -184,26 +191,27 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
     board = report.get("board", {}).get("name", "?")
     last_lines = [(float(item["t"]), str(item["line"])) for item in verdict.get("last_lines", [])]
     last = {(round(t, 6), text) for t, text in last_lines} if kind != "pass" else set()
-    head = [f'<div class="verdict k-{_e(kind)}" id="verdict"><div class="kind">{_e(kind.upper())}</div>']
-    head.append(f"<div>{_e(plan)} on {_e(board)}; started {_e(report.get('started', ''))}, ")
+    head = [f'<div class="verdict k-{escape(kind)}" id="verdict"><div class="kind">{escape(kind.upper())}</div>']
+    head.append(f"<div>{escape(plan)} on {escape(board)}; started {escape(report.get('started', ''))}, ")
     head.append(f"{float(report.get('duration', 0.0)):.2f} s</div>")
     if kind != "pass":
-        head.append(f'<div id="reason">{_e(verdict.get("reason", ""))}</div>')
-        head.append(f'<div>signature: <span class="sig" id="signature">{_e(verdict.get("signature", ""))}</span></div>')
+        head.append(f'<div id="reason">{escape(verdict.get("reason", ""))}</div>')
+        signature = escape(verdict.get("signature", ""))
+        head.append(f'<div>signature: <span class="sig" id="signature">{signature}</span></div>')
     if report.get("fallback"):
-        head.append(f"<div>note: {_e(report['fallback'])}</div>")
+        head.append(f"<div>note: {escape(report['fallback'])}</div>")
     head.append("</div>")
     body = ["".join(head), "<h2>Timeline</h2>", timeline(report)]
     if kind != "pass" and last_lines:
         shown = "\n".join(f"[{t:11.6f}] {text}" for t, text in last_lines)
         body.append(
-            f'<h2>Last lines before the {_e(kind)} (<a href="#last">in the log</a>)</h2>'
-            f'<pre class="lastlines" id="lastlines">{_e(shown)}</pre>'
+            f'<h2>Last lines before the {escape(kind)} (<a href="#last">in the log</a>)</h2>'
+            f'<pre class="lastlines" id="lastlines">{escape(shown)}</pre>'
         )
     body += ["<h2>Captures</h2>", _captures(report)]
     target = report.get("target", {})
     if target.get("command"):
-        body.append(f"<h2>Target</h2><pre>{_e(target.get('command'))}\n{_e(target.get('version', ''))}</pre>")
+        body.append(f"<h2>Target</h2><pre>{escape(target.get('command'))}\n{escape(target.get('version', ''))}</pre>")
     body.append(
         f'<h2>Console log ({len(lines)} lines)</h2><input id="q" placeholder="search (regular expression)">'
         f' <span id="n"></span><div class="log" id="log">{_log(lines, last)}</div>'
@@ -215,8 +223,8 @@ def page(title: str, body: str, *, script: str = "") -> str:
     """A complete HTML document with the report style."""
     js = f"<script>{script}</script>" if script else ""
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>{body}{js}</body></html>\n"
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}{js}</body></html>\n"
     )
 
 
@@ -242,10 +250,11 @@ def write_index(root: Path) -> tuple[Path, int]:
         verdict = run.verdict
         name = folder.relative_to(root).as_posix() if folder != root else "."
         rows.append(
-            f'<tr class="k-{_e(run.kind)}"><td><a href="{_e(link)}">{_e(name)}</a></td>'
-            f"<td>{_e(run.report.get('started', ''))}</td><td>{_e(run.plan_name)}</td><td>{_e(run.board_name)}</td>"
-            f"<td><b>{_e(run.kind.upper())}</b></td><td>{float(run.report.get('duration', 0.0)):.2f}</td>"
-            f'<td class="sig">{_e(verdict.get("signature", ""))}</td></tr>'
+            f'<tr class="k-{escape(run.kind)}"><td><a href="{escape(link)}">{escape(name)}</a></td>'
+            f"<td>{escape(run.report.get('started', ''))}</td><td>{escape(run.plan_name)}</td>"
+            f"<td>{escape(run.board_name)}</td>"
+            f"<td><b>{escape(run.kind.upper())}</b></td><td>{float(run.report.get('duration', 0.0)):.2f}</td>"
+            f'<td class="sig">{escape(verdict.get("signature", ""))}</td></tr>'
         )
     counts = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     table = (
@@ -253,5 +262,5 @@ def write_index(root: Path) -> tuple[Path, int]:
         "<th>seconds</th><th>signature</th></tr>" + "".join(rows) + "</table>"
     )
     path = root / INDEX
-    path.write_text(page(f"{len(folders)} runs in {root}", f"<p>{_e(counts)}</p>{table}"), encoding="utf-8")
+    path.write_text(page(f"{len(folders)} runs in {root}", f"<p>{escape(counts)}</p>{table}"), encoding="utf-8")
     return path, len(folders)

@@ -46,7 +46,13 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             # A pytest console session has no overall timeout (inf is not JSON).
             "timeout": result.plan.timeout if math.isfinite(result.plan.timeout) else None,
         },
-        "board": {"name": result.board.name, "path": str(result.board.path), "target": result.board.target},
+        "board": {
+            "name": result.board.name,
+            "path": str(result.board.path),
+            "target": result.board.target,
+            # The plan's limits above are multiplied by it; calibrate and replay divide it out.
+            "time_scale": result.board.time_scale,
+        },
         "fallback": result.fallback,
         "events": list(result.events),
         "target": result.target,

@@ -208,6 +208,16 @@ class Runner:
         target.power_on()
         return self.console
 
+    def replay_on(self, console: Console) -> RunResult:
+        """Run the plan's steps on a console that needs no target: a recording played back.
+
+        The steps, the matching and the verdicts are the live run's own; nothing is written.
+        """
+        self._started = datetime.now().astimezone().isoformat(timespec="seconds")
+        self.plan = self.plan.scaled(self.board.time_scale)
+        self.console = console
+        return self._result(self._steps())
+
     def abort_verdict(self, exc: BaseException) -> Verdict:
         """The verdict for a run cut short by an exception: skip, or error with the evidence."""
         if isinstance(exc, TargetUnavailable):

@@ -1,0 +1,44 @@
+"""The console engine's source of time.
+
+A live console reads the monotonic clock and waits on its condition variable; a replay of a
+recorded run gives the same engine a clock whose time is the recording's, so a recorded console
+is judged by exactly the code that judged it live.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Monotonic seconds, and waiting for a condition or a time."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+
+    def wait(self, cond: threading.Condition, timeout: float) -> None:
+        """Wait on ``cond`` (held by the caller) until notified or ``timeout`` seconds pass."""
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+
+
+class RealClock:
+    """The host's monotonic clock."""
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    def wait(self, cond: threading.Condition, timeout: float) -> None:
+        """``cond.wait(timeout)``."""
+        cond.wait(timeout)
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep(seconds)``."""
+        time.sleep(seconds)
+
+
+REAL_CLOCK = RealClock()

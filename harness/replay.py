@@ -1,0 +1,136 @@
+"""``hartbeat replay``: judge a recorded run again, without a target.
+
+The recording (``console.raw`` + ``console.timing``, or ``console.log``) is played into the
+console engine on the recording's own clock (:mod:`harness.replay_clock`), and the runner's own
+steps judge it, with the run's plan or another one. With the same plan the verdict, its
+signature and the milestone times are the live run's; with a new plan they are what that plan
+would have said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.board import Board
+from harness.console import Console
+from harness.errors import HartbeatError
+from harness.plan import Milestone, Plan, load_plan
+from harness.recorded import RecordedRun, load_run
+from harness.replay_clock import Playback, Recording, load_recording
+from harness.results import RunResult
+from harness.runner import Runner
+from harness.verdict import Kind, Verdict
+
+# What replay types: the recording already holds what the live run typed and its echo, so only
+# the moment of typing matters (the playback moves to it), never the text.
+TYPED = "(typed)"
+
+
+class ReplayError(HartbeatError):
+    """A run cannot be replayed (no recording, no plan to judge it with)."""
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A replay's result next to the live run it replayed."""
+
+    live: RecordedRun
+    result: RunResult
+    exact: bool
+
+    @property
+    def verdict(self) -> Verdict:
+        """The replay's verdict."""
+        return self.result.verdict
+
+    def differences(self, tolerance: float = 0.001) -> list[str]:
+        """How the replay differs from the live run: kind, milestone, signature, times."""
+        live = self.live.verdict
+        out = []
+        for key, mine in (
+            ("kind", self.verdict.kind.value),
+            ("milestone", self.verdict.milestone),
+            ("signature", self.verdict.signature),
+        ):
+            if live.get(key) != mine:
+                out.append(f"{key}: live {live.get(key)!r}, replay {mine!r}")
+        recorded = [(m.name, m.t) for m in self.live.milestones]
+        replayed = [(m.name, m.t) for m in self.result.milestones]
+        if [name for name, _t in recorded] != [name for name, _t in replayed]:
+            out.append(f"milestones: live {[n for n, _ in recorded]}, replay {[n for n, _ in replayed]}")
+        else:
+            for (name, t_live), (_name, t_replay) in zip(recorded, replayed, strict=True):
+                if abs(t_live - t_replay) > tolerance:
+                    out.append(f"milestone {name}: live {t_live:.6f} s, replay {t_replay:.6f} s")
+        return out
+
+
+def replayable(run: RecordedRun) -> str | None:
+    """Why a run cannot be replayed with its own plan, or ``None`` when it can."""
+    if run.kind == Kind.SKIP.value:
+        return "the live run was a skip: the target never powered on"
+    plan_path = Path(str(run.report.get("plan", {}).get("path", "")))
+    if not plan_path.is_file():
+        return f"its plan {plan_path} is not a file (a pytest console session, or moved): give --plan"
+    if not (run.folder / "console.timing").is_file() and not (run.folder / "console.log").is_file():
+        return "it has no console recording"
+    return None
+
+
+def _board(run: RecordedRun) -> Board:
+    recorded = run.report.get("board", {})
+    scale = recorded.get("time_scale")
+    return Board(
+        name=str(recorded.get("name", "recorded")),
+        path=Path(str(recorded.get("path", "recorded"))),
+        target="replay",
+        # Reports from before time_scale was recorded: the plan limits show it against the file.
+        time_scale=float(scale) if scale is not None else 1.0,
+    )
+
+
+def _typing_only(plan: Plan) -> Plan:
+    def placeholder(m: Milestone) -> Milestone:
+        return replace(
+            m,
+            send=TYPED if m.send is not None else None,
+            keys=TYPED if m.keys is not None else None,
+        )
+
+    return replace(plan, milestones=tuple(placeholder(m) for m in plan.milestones))
+
+
+def _ssh_from_recording(run: RecordedRun, playback: Playback) -> Callable[[Milestone, Console], Verdict | None]:
+    """SSH steps ran over the network, not the console: their recorded outcome stands."""
+    reached = {m.name: m for m in run.milestones}
+
+    def hook(milestone: Milestone, _console: Console) -> Verdict | None:
+        if milestone.name in reached:
+            playback.advance_to(reached[milestone.name].t)
+            return None
+        return Verdict.from_dict(run.verdict)
+
+    return hook
+
+
+def replay(folder: Path, plan_path: Path | None = None) -> Replayed:
+    """Replay the run in ``folder`` through its own plan, or the plan at ``plan_path``."""
+    run = load_run(folder)
+    if plan_path is None:
+        reason = replayable(run)
+        if reason:
+            raise ReplayError(f"{folder}: cannot replay: {reason}")
+        plan_path = Path(str(run.report["plan"]["path"]))
+    plan = load_plan(plan_path)
+    recording: Recording = load_recording(folder)
+    playback = Playback(recording)
+    console = playback.console()
+    runner = Runner(
+        _typing_only(plan),
+        _board(run),
+        out_dir=folder,
+        step_hooks={"ssh": _ssh_from_recording(run, playback)},
+    )
+    return Replayed(run, runner.replay_on(console), recording.exact)

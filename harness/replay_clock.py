@@ -1,0 +1,184 @@
+"""A recorded console played back on the recording's own time.
+
+:class:`Playback` is a :class:`~harness.clock.Clock` and a transport at once: the console engine
+asks it for the time and waits on it, and instead of sleeping it advances to the next recorded
+read and hands those bytes to :meth:`Console.ingest`, exactly as the reader thread did live.
+Typing moves time to the moment the live run finished typing. The same engine then matches,
+times out and goes quiet as it did live, in milliseconds instead of the run's seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.console import Console
+from harness.errors import HartbeatError
+from harness.recorded import read_log
+
+TIMING = "console.timing"
+RAW = "console.raw"
+LOG = "console.log"
+# What a replay says when it runs past the end of what was recorded.
+RECORDING_ENDS = "the recording ends here (the live run was stopped)"
+
+
+class RecordingError(HartbeatError):
+    """A run folder's console recording is missing or does not fit together."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One recorded console event; ``t`` is seconds since power-on (since opening, before it).
+
+    ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``c`` (the target
+    ended the console) or ``e`` (the harness stopped recording).
+    """
+
+    kind: str
+    t: float
+    data: bytes = b""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """The events of one run, in order, and whether they carry exact read timing."""
+
+    events: tuple[Event, ...]
+    exact: bool
+
+
+def load_recording(folder: Path) -> Recording:
+    """``console.raw`` + ``console.timing`` (exact), else ``console.log`` (one read per line)."""
+    timing = folder / TIMING
+    if timing.is_file() and (folder / RAW).is_file():
+        return Recording(_from_timing(timing, (folder / RAW).read_bytes()), exact=True)
+    log = folder / LOG
+    if log.is_file():
+        return Recording(_from_log(log), exact=False)
+    raise RecordingError(f"{folder}: no console recording ({TIMING} with {RAW}, or {LOG})")
+
+
+def _from_timing(path: Path, raw: bytes) -> tuple[Event, ...]:
+    events: list[Event] = []
+    offset = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        kind, _sep, rest = line.partition(" ")
+        when, _sep, detail = rest.partition(" ")
+        try:
+            t = float(when)
+            if kind == "d":
+                size = int(detail)
+                events.append(Event("d", t, raw[offset : offset + size]))
+                offset += size
+            elif kind in ("s", "p", "c", "e"):
+                events.append(Event(kind, t, detail=detail))
+            else:
+                raise ValueError(f"unknown event {kind!r}")
+        except ValueError as exc:
+            raise RecordingError(f"{path}:{number}: expected `KIND SECONDS [DETAIL]`, got {line!r} ({exc})") from None
+    if offset != len(raw):
+        # A run killed mid-read can leave bytes without their timing line: they arrived last.
+        events.append(Event("d", events[-1].t if events else 0.0, raw[offset:]))
+    return tuple(events)
+
+
+def _from_log(path: Path) -> tuple[Event, ...]:
+    # Without the timing file only whole lines have times, stamped when they completed; an
+    # unfinished last line (a prompt) comes at the time the log gave it. Power-on is the start.
+    events = [Event("p", 0.0)]
+    events += [Event("d", t, (text + "\n").encode("utf-8")) for t, text in read_log(path)]
+    return tuple(events)
+
+
+class Playback:
+    """Plays a recording into a console: its clock, and the transport it types into.
+
+    Events before power-on are fed first with their own times, then the console is marked as
+    powered on and later events come at ``base + t``, so the clock never runs backwards.
+    """
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+        events = list(recording.events)
+        power_on = next((i for i, e in enumerate(events) if e.kind == "p"), None)
+        self._before = events[:power_on] if power_on is not None else []
+        self._events = deque(events[power_on + 1 :] if power_on is not None else events)
+        self._now = 0.0
+        self._base = 0.0
+        self._console: Console | None = None
+        # A log-only recording has no typing events to play on to.
+        self._typed = any(event.kind == "s" for event in self._events)
+
+    # -- the clock ----------------------------------------------------------------------------
+
+    def monotonic(self) -> float:
+        """The recording's time now."""
+        return self._now
+
+    def wait(self, cond: threading.Condition, timeout: float) -> None:
+        """Advance to the next recorded event if it comes within ``timeout``, else by ``timeout``."""
+        until = self._now + max(0.0, timeout)
+        if self._events and self._base + self._events[0].t <= until:
+            self._apply(self._events.popleft())
+        else:
+            self._now = until
+
+    def sleep(self, seconds: float) -> None:
+        """Typing delays pass like any wait."""
+        self._now += max(0.0, seconds)
+
+    def advance_to(self, t: float) -> None:
+        """Play every event up to ``t`` seconds after power-on (a step that was not on the console)."""
+        while self._events and self._events[0].t <= t:
+            self._apply(self._events.popleft())
+        self._now = max(self._now, self._base + t)
+
+    # -- the transport ------------------------------------------------------------------------
+
+    def read(self, size: int, timeout: float) -> bytes:
+        """Never called: the playback feeds the console itself (there is no reader thread)."""
+        raise RecordingError("a playback is not read from; it feeds the console")
+
+    def write(self, data: bytes) -> None:
+        """Typing: play on to the moment the live run finished typing (its next ``s`` event)."""
+        while self._typed and self._events:
+            event = self._events.popleft()
+            self._apply(event)
+            if event.kind == "s":
+                return
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # -- feeding the console ------------------------------------------------------------------
+
+    def console(self) -> Console:
+        """A console engine on this playback, powered on, with the pre-power-on bytes fed."""
+        console = Console(self, None, clock=self)
+        self._console = console
+        for event in self._before:
+            self._now = max(self._now, event.t)
+            if event.kind == "d":
+                console.ingest(event.data, self._now)
+        self._base = self._now
+        console.mark_power_on()
+        return console
+
+    def _apply(self, event: Event) -> None:
+        console = self._console
+        if console is None:
+            raise RecordingError("playback.console() must be called before the playback runs")
+        self._now = max(self._now, self._base + event.t)
+        if event.kind == "d":
+            console.ingest(event.data, self._now)
+        elif event.kind == "c":
+            console.end(event.detail or "console closed")
+        elif event.kind == "e":
+            console.end(RECORDING_ENDS)
+        if self.recording.exact and not self._events and event.kind not in ("c", "e"):
+            # A recording cut off without an end line (the run was killed) ends where it stops.
+            console.end(RECORDING_ENDS)

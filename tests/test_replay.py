@@ -1,0 +1,132 @@
+"""Replay: a recorded run judged again through the runner's own steps gives the live verdict."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.replay import replay
+from harness.verdict import Kind
+
+BOOT = """
+say OpenSBI v1.2
+say U-Boot 2023.01
+say fs-qrv: mounted qrvfs at /usr (dev=/dev/nvme0n1p8)
+"""
+
+PLAN = """
+name = "qsoe"
+silence = "{silence}"
+timeout = "60s"
+
+[[milestone]]
+name = "opensbi"
+expect = 'OpenSBI v(?P<version>[0-9.]+)'
+within = "10s"
+
+[[milestone]]
+name = "uboot"
+expect = 'U-Boot (?P<uboot>\\d+\\.\\d+)'
+within = "10s"
+
+[[milestone]]
+name = "usr-mounted"
+expect = 'fs-qrv: mounted qrvfs at /usr'
+within = "10s"
+
+[[milestone]]
+name = "login"
+expect = 'login: $'
+within = "{within}"
+"""
+
+COMMANDS = """
+name = "cmd"
+silence = "2s"
+[[milestone]]
+name = "prompt"
+expect = '=> $'
+within = "5s"
+[[milestone]]
+name = "echo-ok"
+send = "marker42"
+expect = '^marker42$'
+prompt = '=> $'
+within = "5s"
+[[milestone]]
+name = "echo-wrong"
+send = "something-else"
+expect = '^marker43$'
+prompt = '=> $'
+within = "5s"
+[[milestone]]
+name = "off"
+send = "poweroff"
+exits = true
+within = "5s"
+"""
+
+# One script per verdict kind, played by a real process through the process target.
+CASES = {
+    Kind.PASS: (PLAN, "sleep 0.3\n" + BOOT + "sleep 0.4\nput unmatched login: \nhang\n"),
+    Kind.WEDGE: (PLAN, BOOT + "say tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh\nhang\n"),
+    Kind.STALL: (PLAN.replace('within = "{within}"', 'within = "1.5s"'), BOOT + "trickle 0.05 tm_msg 0x200 seq\n"),
+    Kind.PANIC: (PLAN, BOOT + "say Kernel panic - not syncing: bad magic 0xdead\nsay  backtrace: 0x8020\nhang\n"),
+    Kind.RESET: (PLAN, BOOT.replace("say fs-qrv", "say OpenSBI v1.2\nsay fs-qrv") + "hang\n"),
+    Kind.FAIL: (COMMANDS, "put => \necho\nput => \necho\nput => \nhang\n"),
+    Kind.ERROR: (PLAN, "say OpenSBI v1.2\nsleep 0.2\nexit 3\n"),
+}
+
+
+@pytest.mark.parametrize("kind", list(CASES), ids=[kind.value for kind in CASES])
+def test_replay_equals_the_live_verdict(kind, scripted_board, plan_file, run_plan):
+    plan, script = CASES[kind]
+    live = run_plan(plan_file(plan.format(silence="1s", within="20s")), scripted_board(script))
+    assert live.verdict.kind is kind, live.verdict.reason
+    started = time.monotonic()
+    replayed = replay(live.out_dir)
+    assert replayed.exact
+    assert replayed.differences() == []
+    assert replayed.verdict.signature == live.verdict.signature
+    assert [m.name for m in replayed.result.milestones] == [m.name for m in live.milestones]
+    assert [line for _t, line in replayed.verdict.last_lines] == [line for _t, line in live.verdict.last_lines]
+    for (t_replay, _line), (t_live, _same) in zip(replayed.verdict.last_lines, live.verdict.last_lines, strict=True):
+        assert abs(t_replay - t_live) < 0.001
+    # The recorded clock stands in for the real one: no waiting for silences and deadlines.
+    assert time.monotonic() - started < 1.0 + live.duration / 2
+
+
+def test_exit_milestone_time_is_when_the_console_closed(scripted_board, plan_file, run_plan):
+    plan = COMMANDS.replace("^marker43$", "^something-else$")
+    live = run_plan(plan_file(plan), scripted_board("put => \necho\nput => \necho\nput => \nexpect poweroff\nexit 0\n"))
+    assert live.verdict.kind is Kind.PASS, live.verdict.reason
+    replayed = replay(live.out_dir)
+    assert replayed.differences() == []
+    assert abs(replayed.result.milestones[-1].t - live.milestones[-1].t) < 0.001
+
+
+def test_a_new_plan_judges_the_recording_anew(tmp_path, scripted_board, plan_file, run_plan):
+    live = run_plan(
+        plan_file(PLAN.format(silence="3s", within="20s")),
+        scripted_board(BOOT + "sleep 1.5\nsay tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh\nhang\n"),
+    )
+    assert live.verdict.kind is Kind.WEDGE
+    assert live.verdict.at - live.verdict.last_lines[-1][0] >= 3.0
+    tighter = tmp_path / "tighter.toml"
+    tighter.write_text(PLAN.format(silence="1s", within="20s"))
+    replayed = replay(live.out_dir, tighter)
+    # A 1 s silence names the wedge 2 s sooner after the same last byte, and the 1.5 s pause
+    # before that last line, also longer than 1 s, is now the wedge: the plan is too tight.
+    assert replayed.verdict.kind is Kind.WEDGE
+    assert replayed.verdict.key_line.startswith("fs-qrv: mounted")
+    assert replayed.verdict.at < live.verdict.at - 2.0
+
+
+def test_log_only_recording_replays_approximately(scripted_board, plan_file, run_plan):
+    live = run_plan(plan_file(PLAN.format(silence="1s", within="20s")), scripted_board(CASES[Kind.WEDGE][1]))
+    (live.out_dir / "console.timing").unlink()
+    replayed = replay(live.out_dir)
+    assert not replayed.exact
+    assert replayed.verdict.kind is Kind.WEDGE
+    assert replayed.verdict.signature == live.verdict.signature
