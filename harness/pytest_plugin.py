@@ -7,6 +7,9 @@ the outcome (a skip verdict skips). Python tests use the ``console`` fixture::
         console.expect_milestone(r"=> $", "prompt", send="")
         assert console.run("version").status == 0
 
+Tests marked ``@pytest.mark.hartbeat(state="uboot-shell")`` share one boot per state (see
+:mod:`harness.pytest_states`).
+
 pytest-timeout is the outer guard: each plan item gets the plan's own timeout plus a margin.
 """
 
@@ -24,6 +27,7 @@ from harness.board import Board, parse_assignments
 from harness.errors import ConfigError, TargetUnavailable
 from harness.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
 from harness.profiles import load_board
+from harness.pytest_states import StateBoots, StateNotReached
 from harness.report import summary
 from harness.results import RunResult
 from harness.runner import Runner, default_out_dir
@@ -45,6 +49,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hartbeat-image", action="append", default=[], metavar="SLOT=PATH", help="fill an image slot")
     group.addoption("--hartbeat-var", action="append", default=[], metavar="NAME=VALUE", help="set a variable")
     group.addoption("--hartbeat-runs", default="runs", help="folder for run folders (default: runs)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``hartbeat`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "hartbeat(state, plan=None): the console fixture starts in this state, reached by the plan of that "
+        "name; tests in the same state share one boot",
+    )
 
 
 def _board(config: pytest.Config) -> Board:
@@ -160,6 +173,10 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
     The run folder (console log, report) is written as for a plan; the target is powered off
     afterwards whatever the test did.
     """
+    marker = request.node.get_closest_marker("hartbeat")
+    if marker is not None and marker.kwargs.get("state"):
+        yield from _shared_console(request, str(marker.kwargs["state"]), marker.kwargs.get("plan"))
+        return
     try:
         board = _board(request.config)
     except ConfigError as exc:
@@ -179,6 +196,35 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
 
 
 _CALL_FAILED = pytest.StashKey[bool]()
+_STATES = pytest.StashKey[StateBoots]()
+
+
+def _shared_console(request: pytest.FixtureRequest, state: str, plan: str | None) -> Iterator[Session]:
+    """The console of the session's boot in ``state`` (booted now if none is on, or it broke)."""
+    boots = request.config.stash.get(_STATES, None)
+    if boots is None:
+        try:
+            board = _board(request.config)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        boots = request.config.stash[_STATES] = StateBoots(board, Path(request.config.getoption("hartbeat_runs")))
+    try:
+        boot = boots.session_for(state, plan)
+    except TargetUnavailable as exc:
+        pytest.skip(f"cannot test: {exc}")
+    except StateNotReached as exc:
+        pytest.fail(str(exc), pytrace=False)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"@pytest.mark.hartbeat(state={state!r}): {exc}") from None
+    yield boot.session
+    boots.finished(boot, request.node.name, request.node.stash.get(_CALL_FAILED, False))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Switch off the board of the last shared boot and write its report."""
+    boots = session.config.stash.get(_STATES, None)
+    if boots is not None:
+        boots.end()
 
 
 @pytest.hookimpl(wrapper=True)
