@@ -165,6 +165,26 @@ class Section:
             raise self.error(name, f"expected a finite number of at most {limit:g}, got {value!r}")
         return float(value)
 
+    @overload
+    def duration(
+        self,
+        name: str,
+        default: float,
+        *,
+        required: bool = False,
+        allow_zero: bool = False,
+        limit: float = MAX_DURATION,
+    ) -> float: ...
+    @overload
+    def duration(
+        self,
+        name: str,
+        default: None = None,
+        *,
+        required: bool = False,
+        allow_zero: bool = False,
+        limit: float = MAX_DURATION,
+    ) -> float | None: ...
     def duration(
         self,
         name: str,

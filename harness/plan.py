@@ -111,7 +111,7 @@ def load_plan(path: Path) -> Plan:
     """Read and validate a testplan TOML file."""
     root = Section(load_toml(path), path)
     name = root.string("name", path.stem) or path.stem
-    description = root.string("description", "") or ""
+    description = root.string("description", "")
     silence = root.duration("silence", DEFAULT_SILENCE)
     timeout = root.duration("timeout", DEFAULT_TIMEOUT)
 
@@ -165,7 +165,7 @@ def _milestone(section: Section) -> Milestone:
     milestone = Milestone(
         name=name,
         expect=expect,
-        within=section.duration("within", DEFAULT_WITHIN) or DEFAULT_WITHIN,
+        within=section.duration("within", DEFAULT_WITHIN),
         send=section.string("send"),
         keys=section.string("keys"),
         prompt=section.regex("prompt"),
@@ -188,7 +188,7 @@ def _fail(section: Section) -> FailPattern:
     fail = FailPattern(
         name=section.string("name", regex.pattern) or regex.pattern,
         regex=regex,
-        after=section.duration("after", DEFAULT_FAIL_AFTER) or DEFAULT_FAIL_AFTER,
+        after=section.duration("after", DEFAULT_FAIL_AFTER),
     )
     section.reject_unknown()
     return fail

@@ -51,4 +51,4 @@ def power_from_board(board: Board) -> Power:
     off_time = section.duration("off_time", DEFAULT_OFF_TIME, allow_zero=True)
     switch = power_backend(backend, section).build(section, board)
     section.reject_unknown()
-    return Power(switch=switch, off_time=DEFAULT_OFF_TIME if off_time is None else off_time)
+    return Power(switch=switch, off_time=off_time)

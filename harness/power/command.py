@@ -113,7 +113,7 @@ def from_section(section: Section, board: Board) -> CommandSwitch:
     off = _action(section, board, "off", shell, required=True)
     assert on is not None and off is not None
     cycle = _action(section, board, "cycle", shell, required=False)
-    timeout = section.duration("timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
+    timeout = section.duration("timeout", DEFAULT_TIMEOUT)
     return CommandSwitch(on, off, cycle, timeout)
 
 

@@ -211,7 +211,7 @@ def from_section(section: Section, board: Board) -> HttpSwitch:
         expect_status=_statuses(section),
         expect_body=section.regex("expect_body"),
         content_type=section.string("content_type", "application/json") or "application/json",
-        timeout=section.duration("timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT,
+        timeout=section.duration("timeout", DEFAULT_TIMEOUT),
     )
 
 

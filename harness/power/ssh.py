@@ -79,7 +79,7 @@ def from_section(section: Section, board: Board) -> SshSwitch:
         if command is not None:
             # The controller runs it through its shell: substituted values are quoted.
             commands[key] = board.expand(command, section.key(key), quote=shlex.quote)
-    timeout = section.duration("command_timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT
+    timeout = section.duration("command_timeout", DEFAULT_TIMEOUT)
     return SshSwitch(settings, commands, timeout)
 
 

@@ -64,7 +64,7 @@ def read_settings(section: Section, board: Board) -> SshSettings:
         if known_hosts
         else None,
         insecure_ignore_host_key=section.boolean("insecure_ignore_host_key"),
-        timeout=section.duration("timeout", DEFAULT_CONNECT_TIMEOUT) or DEFAULT_CONNECT_TIMEOUT,
+        timeout=section.duration("timeout", DEFAULT_CONNECT_TIMEOUT),
     )
 
 

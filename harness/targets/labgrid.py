@@ -158,9 +158,9 @@ def labgrid_settings(board: Board) -> LabgridSettings:
     return LabgridSettings(
         place=place,
         coordinator=coordinator,
-        wait=DEFAULT_WAIT if wait is None else wait,
-        reopen_timeout=DEFAULT_REOPEN_TIMEOUT if reopen_timeout is None else reopen_timeout,
-        off_time=DEFAULT_OFF_TIME if off_time is None else off_time,
+        wait=wait,
+        reopen_timeout=reopen_timeout,
+        off_time=off_time,
     )
 
 

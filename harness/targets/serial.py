@@ -293,7 +293,7 @@ def serial_settings(board: Board) -> SerialSettings:
     return SerialSettings(
         port=port,
         baudrate=baudrate,
-        reopen_timeout=DEFAULT_REOPEN_TIMEOUT if reopen_timeout is None else reopen_timeout,
+        reopen_timeout=reopen_timeout,
     )
 
 
