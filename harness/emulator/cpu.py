@@ -95,7 +95,7 @@ class Hart:
         # Instructions retired by self-looping blocks beyond the one count the dispatcher adds.
         self.extra_count = [0]
         self.blocks: dict[int, dict[int, Block]] = {}
-        self.templates: dict[str, Callable[..., int | None]] = {}
+        self.templates: dict[str, Callable[..., Callable[..., int | None]]] = {}
         ram = bus.ram
         view = memoryview(ram)
         self.jit_globals: dict[str, object] = {
@@ -260,6 +260,7 @@ class Hart:
                         if pc is None:
                             break
                     else:
+                        assert pc is not None  # no break: every block returned its successor's address
                         self.pc = pc
                 except Trap as t:
                     self.take_trap(t.cause, t.tval, t.pc)
