@@ -17,7 +17,7 @@ APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check deps venv lint bench clean linux-image
+.PHONY: demo test check deps venv lint bench clean linux-image linux-distro
 
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
@@ -59,6 +59,10 @@ $(VENV)/.installed: pyproject.toml
 # images/linux/README.md): 2-3 minutes the first time, instant after.
 linux-image: deps
 	$(PYTHON) images/linux/build.py
+
+# Debian's own riscv64 kernel (trixie's linux-image-*-riscv64), fetched with a private apt state.
+linux-distro: deps
+	$(PYTHON) images/linux/distro.py
 
 # What CI checks besides the tests: lint, formatting, and strict typing of the library.
 lint: venv
