@@ -1,19 +1,25 @@
 """A target that lives in Python: the runner, verdicts, sessions and bisect logic tested in milliseconds.
 
-Not a board kind (no profile names it): a test builds a :class:`FakeTarget` and hands it to
-``Runner(..., target=...)``. What the "board" prints at power-on is ``boot``; each line the
-harness types is echoed, as a terminal does, and answered by ``reply(line)``. Output can also be
-pushed at any time with :meth:`FakeTransport.feed`, and the console ended with :meth:`FakeTransport.end`.
+A test builds a :class:`FakeTarget` and hands it to ``Runner(..., target=...)``. What the
+"board" prints at power-on is ``boot``; each line the harness types is echoed, as a terminal
+does, and answered by ``reply(line)``. Output can also be pushed at any time with
+:meth:`FakeTransport.feed`, and the console ended with :meth:`FakeTransport.end`.
+
+It is also a complete target kind (:data:`KIND`, a ``[fake]`` section with ``boot`` and a
+``[fake.replies]`` table of typed line -> reply), left out of the registry so no user profile
+picks it by accident; a test registers it with one line, as a new kind would be.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from harness.board import Board
 from harness.errors import TargetUnavailable, TransportClosed
+from harness.targets.base import TargetKind
 
 Reply = Callable[[str], str | None]
 
@@ -125,3 +131,28 @@ class FakeTarget:
     def describe(self) -> dict[str, Any]:
         """For the report."""
         return {"kind": self.kind, "name": self.name}
+
+
+def _replies(board: Board) -> dict[str, str]:
+    section = board.section("fake")
+    table = section.table("replies")
+    replies = {line: table.string(line, required=True) or "" for line in table.data}
+    section.string("boot")
+    section.reject_unknown()
+    return replies
+
+
+def validate(board: Board) -> set[str]:
+    """Check ``[fake]``: ``boot`` (a string) and ``replies`` (a table of strings)."""
+    _replies(board)
+    return {"fake"}
+
+
+def from_board(board: Board, extra: Mapping[str, str]) -> FakeTarget:
+    """A fake target printing ``fake.boot`` and answering each line found in ``fake.replies``."""
+    replies = _replies(board)
+    boot = board.expand(board.section("fake").string("boot", ""), "fake.boot", extra)
+    return FakeTarget(board.name, boot=boot, reply=replies.get, newline=board.newline)
+
+
+KIND = TargetKind(name="fake", validate=validate, build=from_board, copies=None)
