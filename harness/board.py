@@ -50,6 +50,8 @@ class Board:
     prompt_retry: float = 0.0
     time_scale: float = 1.0
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # The command line's `--set` pairs, so a fallback board gets the ones that apply to it.
+    overrides: tuple[tuple[str, str], ...] = ()
 
     def section(self, name: str) -> Section:
         """A target's own table, for typed reading with file/key errors."""

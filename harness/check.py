@@ -6,14 +6,17 @@ finding is one line naming the file, the key and the fix.
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from harness.board import Board
 from harness.errors import ConfigError
 from harness.findings import Finding
 from harness.patterns import SEARCH_BUDGET, has_nested_quantifier
 from harness.plan import STANDARD_FAILS, Plan
+from harness.profiles import load_fallback
 from harness.targets import target_kind
 
 
@@ -21,7 +24,9 @@ def check_images(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """Every image slot names a readable file."""
     findings = []
     for slot, path in board.image_files(variables).items():
-        if not path.exists():
+        if _symlink_loop(path):
+            findings.append(Finding("error", str(board.path), f"images.{slot}", f"{path} is a symlink loop"))
+        elif not path.exists():
             findings.append(
                 Finding(
                     "error",
@@ -34,6 +39,25 @@ def check_images(board: Board, variables: Mapping[str, str]) -> list[Finding]:
         elif not path.is_file() or not os.access(path, os.R_OK):
             findings.append(Finding("error", str(board.path), f"images.{slot}", f"{path} is not a readable file"))
     return findings
+
+
+def _symlink_loop(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def check_fallback(board: Board, image_overrides: Iterable[tuple[str, str]]) -> list[Finding]:
+    """The fallback board exists, loads, and takes the same ``--image`` slots."""
+    if board.fallback is None:
+        return []
+    try:
+        load_fallback(board, image_overrides)
+    except ConfigError as exc:
+        return [Finding("error", str(board.path), "fallback", exc.problem)]
+    return []
 
 
 def check_plan_against_board(plan: Plan, board: Board, variables: Mapping[str, str]) -> list[Finding]:
@@ -83,9 +107,12 @@ def check_patterns(plan: Plan) -> list[Finding]:
     ]
 
 
-def preboot_findings(plan: Plan, board: Board, variables: Mapping[str, str]) -> list[Finding]:
-    """All findings: images, plan/board agreement, patterns, and the target's own checks."""
+def preboot_findings(
+    plan: Plan, board: Board, variables: Mapping[str, str], image_overrides: Iterable[tuple[str, str]] = ()
+) -> list[Finding]:
+    """All findings: images, plan/board agreement, patterns, the fallback, and the target's own checks."""
     findings = check_images(board, variables)
+    findings += check_fallback(board, image_overrides)
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
     findings += target_kind(board.target).preflight(board, variables)

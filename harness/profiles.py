@@ -20,8 +20,6 @@ TOP_LEVEL_KEYS = {
     "description",
     "target",
     "fallback",
-    "command",
-    "cwd",
     "newline",
     "send_delay",
     "prompt_retry",
@@ -44,6 +42,42 @@ def _positive(root: Section, key: str) -> float:
     return value
 
 
+def _fallback(root: Section) -> str | None:
+    """``fallback = "name"``, or ``false`` (and ``""``) for none."""
+    value = root.raw("fallback")
+    if value is None or value is False or value == "":
+        return None
+    if not isinstance(value, str):
+        raise root.error("fallback", f"expected a board name or false, got {value!r}")
+    return value
+
+
+# Keys every profile has: a `--set` of one of these follows the run to its fallback board.
+_GENERAL_OVERRIDES = {"time_scale", "send_delay", "newline", "prompt_retry", "variables"}
+
+
+def load_fallback(board: Board, images: Iterable[tuple[str, str]] = ()) -> Board:
+    """The board's ``fallback`` profile, with the ``--set`` overrides and ``--image`` slots given
+    for the board: a ``--set time_scale=5`` applies to whichever board runs.
+
+    An override of a section the fallback does not have (``serial.port`` for a QEMU fallback)
+    is the original board's own and is left out; an ``--image`` slot the fallback lacks is a
+    :class:`ConfigError`, since the fallback would not boot the image asked for.
+    """
+    if board.fallback is None:
+        raise ConfigError(board.path, "fallback", "the board has no fallback")
+    try:
+        path = resolve(board.fallback, "boards")
+    except ConfigError as exc:
+        raise ConfigError(board.path, "fallback", f"{exc.problem} (no board profile {board.fallback!r})") from None
+    own = load_toml(path)
+    overrides = [(k, v) for k, v in board.overrides if k.split(".")[0] in _GENERAL_OVERRIDES | set(own)]
+    try:
+        return load_board(str(path), overrides=overrides, images=images)
+    except ConfigError as exc:
+        raise ConfigError(board.path, "fallback", f"fallback board {board.fallback}: {exc}") from None
+
+
 def load_board(
     name_or_path: str,
     *,
@@ -62,6 +96,8 @@ def load_board(
         slot: anchor_image(image_section.string(slot, required=True) or "", path.parent) for slot in image_section.data
     }
     for slot, value in images:
+        if not value.strip():
+            raise ConfigError("--image", slot, f"no path given; write --image {slot}=PATH (or {slot}=none)")
         if slot not in slots:
             known = ", ".join(sorted(slots)) or "none"
             raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
@@ -72,7 +108,7 @@ def load_board(
         path=path,
         target=target,
         description=root.string("description", ""),
-        fallback=root.string("fallback") or None,
+        fallback=_fallback(root),
         images=slots,
         variables=variables,
         newline=root.string("newline", "\r") or "\r",
@@ -80,6 +116,7 @@ def load_board(
         prompt_retry=root.duration("prompt_retry", 0.0, allow_zero=True),
         time_scale=_positive(root, "time_scale"),
         settings=document,
+        overrides=tuple(overrides),
     )
     section_keys = validate_board(board)
     root.reject_unknown(TOP_LEVEL_KEYS | section_keys)

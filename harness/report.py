@@ -54,6 +54,11 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             "time_scale": result.board.time_scale,
         },
         "fallback": result.fallback,
+        # Which board really ran and why: a lab's CI must not go green on QEMU unnoticed.
+        "ran_on": result.ran_on,
+        "fallback_for": (
+            None if result.fallback_for is None else {"board": result.fallback_for[0], "reason": result.fallback_for[1]}
+        ),
         "events": list(result.events),
         "target": result.target,
         "started": result.started,
@@ -88,6 +93,11 @@ def junit_xml(result: RunResult) -> str:
         skipped="1" if verdict.kind is Kind.SKIP else "0",
         time=f"{result.duration:.3f}",
     )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="board", value=result.board.name)
+    if result.fallback_for is not None:
+        ET.SubElement(properties, "property", name="fallback_for", value=printable(result.fallback_for[0]))
+        ET.SubElement(properties, "property", name="fallback_reason", value=printable(result.fallback_for[1]))
     case = ET.SubElement(
         suite,
         "testcase",
@@ -103,7 +113,8 @@ def junit_xml(result: RunResult) -> str:
     elif verdict.kind is not Kind.PASS:
         ET.SubElement(case, "failure", message=reason, type=verdict.kind.value).text = details
     milestones = "\n".join(f"{m.name}: {m.t:.3f} s" for m in result.milestones)
-    ET.SubElement(case, "system-out").text = milestones
+    ran_on = printable(result.ran_on) + "\n" if result.fallback_for else ""
+    ET.SubElement(case, "system-out").text = ran_on + milestones
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
@@ -129,7 +140,10 @@ def write_report(result: RunResult) -> None:
 def summary(result: RunResult) -> str:
     """The terminal summary: verdict, milestone times, and the last lines for a failure."""
     verdict = result.verdict
-    out = [f"{result.plan.name} on {result.board.name}: {verdict.kind.value.upper()}"]
+    if result.fallback_for is None:
+        out = [f"{result.plan.name} on {result.board.name}: {verdict.kind.value.upper()}"]
+    else:
+        out = [f"{result.plan.name}: {printable(result.ran_on)}"]
     if result.fallback:
         out.append(f"  note: {result.fallback}")
     for event in result.events:

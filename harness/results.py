@@ -35,5 +35,17 @@ class RunResult:
     started: str
     duration: float
     fallback: str | None = None
+    # (the board asked for, why it could not be used) when the fallback board ran instead.
+    fallback_for: tuple[str, str] | None = None
+
+    @property
+    def ran_on(self) -> str:
+        """``PASS on qemu-sifive-u, fallback for unmatched: /dev/ttyUSB1 missing`` (or ``PASS``)."""
+        kind = self.verdict.kind.value.upper()
+        if self.fallback_for is None:
+            return kind
+        asked, why = self.fallback_for
+        return f"{kind} on {self.board.name}, fallback for {asked}: {why}"
+
     # What the harness did on its own during the run (each prompt retry), in order.
     events: tuple[str, ...] = ()

@@ -22,7 +22,7 @@ from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Wat
 from harness.errors import HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.patterns import PatternTooSlow
 from harness.plan import Milestone, Plan
-from harness.profiles import load_board
+from harness.profiles import load_fallback
 from harness.report import write_report
 from harness.results import MilestoneResult, RunResult
 from harness.signals import Interrupted, signals_deferred
@@ -109,6 +109,8 @@ class Runner:
         self._previous_t = 0.0
         self._target: Target | None = None
         self._fallback: str | None = None
+        # (the board asked for, why it could not be used) once the fallback runs instead.
+        self._fallback_for: tuple[str, str] | None = None
         self._events: list[str] = []
         self._started = ""
         # The run folder could not be created: there is nothing to write a report into.
@@ -129,8 +131,9 @@ class Runner:
         except TargetUnavailable as exc:
             if not board.fallback:
                 raise
-            fallback = load_board(board.fallback, images=self.image_overrides)
+            fallback = load_fallback(board, self.image_overrides)
             self._fallback = f"{board.name} unavailable ({exc}); ran on fallback board {fallback.name}"
+            self._fallback_for = (board.name, str(exc))
             self.board = fallback
             return self._prepare(fallback)
 
@@ -265,6 +268,7 @@ class Runner:
             started=self._started,
             duration=time.monotonic() - self._wall_start,
             fallback=self._fallback,
+            fallback_for=self._fallback_for,
             events=tuple(self._events),
         )
 

@@ -18,8 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``hartbeat check``: print every finding; 0 when none is an error."""
-    plan, board, _images, variables = load_target_args(args)
-    findings = preboot_findings(plan, board, run_variables(plan, board, variables))
+    plan, board, images, variables = load_target_args(args)
+    findings = preboot_findings(plan, board, run_variables(plan, board, variables), images)
     for finding in findings:
         print(finding)
     errors = sum(1 for f in findings if f.level == "error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from harness.board import Board, parse_assignments, resolve
 from harness.plan import Plan, load_plan
@@ -45,6 +46,11 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         help="fill an image slot, e.g. --image kernel=build/Image (repeatable)",
     )
     add_override_options(parser)
+    parser.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="never run the board's fallback: an unavailable board is a skip (as `fallback = false`)",
+    )
 
 
 def load_target_args(args: argparse.Namespace) -> tuple[Plan, Board, tuple[tuple[str, str], ...], dict[str, str]]:
@@ -54,5 +60,7 @@ def load_target_args(args: argparse.Namespace) -> tuple[Plan, Board, tuple[tuple
     board = load_board(args.board, overrides=parse_assignments(args.overrides, "--set"), images=images)
     # The plan's own payload (linux-boot's kernel and initramfs) fills the board's slots it names.
     board = board.with_plan_images(plan.images, (slot for slot, _ in images))
+    if getattr(args, "no_fallback", False):
+        board = dataclasses.replace(board, fallback=None)
     variables = dict(parse_assignments(args.variables, "--var"))
     return plan, board, images, variables

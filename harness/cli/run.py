@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"running it on {board.name} as asked",
             file=sys.stderr,
         )
-    findings = preboot_findings(plan, board, run_variables(plan, board, variables))
+    findings = preboot_findings(plan, board, run_variables(plan, board, variables), images)
     errors = [f for f in findings if f.level == "error"]
     for finding in findings:
         # A missing image is reported by the run itself, as the reason for its skip.
@@ -68,6 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # is what `git bisect run` needs for a build that did not produce its artefact.
     if any(not f.unavailable for f in errors):
         print(f"hartbeat: not starting: {len(errors)} error(s) found before boot", file=sys.stderr)
+        return EXIT_USAGE
+    if args.out is not None and (args.out / "report.json").exists():
+        # Overwriting would lose the earlier run's evidence without a word.
+        print(f"hartbeat: error: --out {args.out} already holds a run; pick another folder", file=sys.stderr)
         return EXIT_USAGE
     runner = Runner(plan, board, out_dir=args.out, variables=variables, image_overrides=images, status=status)
     # For the interrupt message: where the evidence is, once there is a folder.

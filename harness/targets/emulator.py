@@ -42,9 +42,12 @@ def emulator_settings(board: Board, extra: Mapping[str, str]) -> EmulatorSetting
     if machine not in MACHINES:
         raise section.error("machine", f"expected one of {', '.join(MACHINES)}, got {machine!r}")
     append = section.string("append")
+    smp = section.integer("smp", 1)
+    if not 1 <= smp <= 64:
+        raise section.error("smp", f"expected a number of harts from 1 to 64, got {smp}")
     settings = EmulatorSettings(
         machine=machine,
-        smp=section.integer("smp", 1),
+        smp=smp,
         memory=section.string("memory", "256M"),
         append=None if append is None else board.expand(append, "emulator.append", extra),
         python=section.string("python", sys.executable),

@@ -22,6 +22,7 @@ import pexpect
 
 from harness.board import Board
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
+from harness.findings import Finding
 from harness.targets.base import TargetKind
 
 TERMINATE_GRACE = 2.0
@@ -143,6 +144,9 @@ class ProcessTarget:
     def power_on(self) -> None:
         """Start the process on a fresh pseudo-terminal."""
         self.check_available()
+        if self.cwd is not None and not self.cwd.is_dir():
+            # pexpect would fork first and fail in the child, which then runs our own clean-up.
+            raise TargetError(f"{self.name}: cwd {self.cwd} is not a folder")
         env = None
         if self.env is not None:
             env = {**os.environ, **self.env}
@@ -206,7 +210,22 @@ def validate(board: Board) -> set[str]:
     command = board.settings.get("command")
     if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
         raise ConfigError(board.path, "command", 'expected a list of strings, e.g. ["semu", "-k", "{kernel}"]')
-    return set()
+    cwd = board.settings.get("cwd")
+    if cwd is not None and (not isinstance(cwd, str) or not cwd):
+        raise ConfigError(board.path, "cwd", f"expected a folder path string, got {cwd!r}")
+    # Only a process board has a command line and a working folder: elsewhere they are typos.
+    return {"command", "cwd"}
 
 
-KIND = TargetKind(name="process", validate=validate, build=from_board, copies=None)
+def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
+    """Before boot: the working folder exists (the child would fail after the fork)."""
+    cwd = board.settings.get("cwd")
+    if cwd is None:
+        return []
+    folder = Path(board.expand(cwd, "cwd", variables))
+    if folder.is_dir():
+        return []
+    return [Finding("error", str(board.path), "cwd", f"{folder} is not a folder; create it or fix `cwd`")]
+
+
+KIND = TargetKind(name="process", validate=validate, build=from_board, preflight=preflight, copies=None)

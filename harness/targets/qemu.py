@@ -58,7 +58,7 @@ def qemu_settings(board: Board, extra: Mapping[str, str]) -> QemuSettings:
         machine=section.string("machine", required=True) or "",
         binary=board.expand(binary, "qemu.binary", extra),
         cpu=section.string("cpu"),
-        smp=section.integer("smp", 1),
+        smp=_cpus(section),
         memory=section.string("memory", "256M"),
         append=None if append is None else board.expand(append, "qemu.append", extra),
         drives=tuple(board.expand(d, f"qemu.drives[{i}]", extra) for i, d in enumerate(section.str_list("drives"))),
@@ -67,6 +67,17 @@ def qemu_settings(board: Board, extra: Mapping[str, str]) -> QemuSettings:
     )
     section.reject_unknown()
     return settings
+
+
+# QEMU's riscv64 `virt` takes up to 512 harts; 0 or more than that is a typo, not a machine.
+MAX_SMP = 512
+
+
+def _cpus(section: Section) -> int:
+    smp = section.integer("smp", 1)
+    if not 1 <= smp <= MAX_SMP:
+        raise section.error("smp", f"expected a number of CPUs from 1 to {MAX_SMP}, got {smp}")
+    return smp
 
 
 def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None) -> list[str]:

@@ -129,11 +129,15 @@ class SerialTransport:
         self.reopened: list[Reopened] = []
 
     def open(self) -> None:
-        """Open the port now; :class:`TargetError` when that fails."""
+        """Open the port now; :class:`TargetUnavailable` when that fails.
+
+        Nothing has been read or switched yet, so an unreachable console (ser2net down, a
+        refused ``rfc2217://``) says nothing about the build: a skip, as a missing port is.
+        """
         try:
             self._port = self._opener()
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise TargetError(f"cannot open console {self.url}: {exc}") from None
+            raise TargetUnavailable(f"cannot open console {self.url}: {exc}") from None
 
     def read(self, size: int, timeout: float) -> bytes:
         """Bytes from the port; ``b""`` on timeout or while a vanished port is waited for."""
@@ -244,7 +248,7 @@ class SerialTarget:
             self._lock.acquire(self.plan)
             try:
                 self._transport.open()
-            except TargetError:
+            except (TargetError, TargetUnavailable):
                 self._lock.release()
                 raise
             self._opened = True
