@@ -130,15 +130,23 @@ def resolve(name_or_path: str, kind: str) -> Path:
     """The TOML file for a board or plan name, or the path as given."""
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml" or os.sep in name_or_path:
-        if not candidate.is_file():
+        if not _is_file(candidate):
             raise ConfigError(candidate, "", f"no such {kind[:-1]} file")
         return candidate
     for folder in search_path(kind):
         path = folder / f"{name_or_path}.toml"
-        if path.is_file():
+        if _is_file(path):
             return path
     available = ", ".join(sorted({p.stem for folder in search_path(kind) for p in folder.glob("*.toml")}))
     raise ConfigError(name_or_path, "", f"no {kind[:-1]} of that name; available: {available or 'none'}")
+
+
+def _is_file(path: Path) -> bool:
+    # A name too long for the file system (or with a NUL byte) names no file; not a traceback.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def parse_assignments(items: Iterable[str], flag: str) -> list[tuple[str, str]]:

@@ -144,7 +144,7 @@ class ProcessTarget:
     def power_on(self) -> None:
         """Start the process on a fresh pseudo-terminal."""
         self.check_available()
-        if self.cwd is not None and not self.cwd.is_dir():
+        if self.cwd is not None and not _is_dir(self.cwd):
             # pexpect would fork first and fail in the child, which then runs our own clean-up.
             raise TargetError(f"{self.name}: cwd {self.cwd} is not a folder")
         env = None
@@ -192,6 +192,13 @@ class ProcessTarget:
         return {"kind": self.kind, "name": self.name, "command": shlex.join(self.argv)}
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -223,8 +230,9 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     if cwd is None:
         return []
     folder = Path(board.expand(cwd, "cwd", variables))
-    if folder.is_dir():
-        return []
+    with contextlib.suppress(OSError, ValueError):
+        if folder.is_dir():
+            return []
     return [Finding("error", str(board.path), "cwd", f"{folder} is not a folder; create it or fix `cwd`")]
 
 
