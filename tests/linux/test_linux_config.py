@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import load_plan
+from harness.plan import load_plan, standard_fails
 from harness.profiles import load_board
 from harness.targets import emulator, qemu
 
@@ -93,3 +93,25 @@ def test_a_plan_fills_the_boards_image_slots_and_the_command_line_wins(tmp_path:
     assert "dtb" not in filled.images
     given = board.with_plan_images(plan.images, given=["kernel"])
     assert given.images["kernel"] == board.images["kernel"]
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("[   48.1] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [swapper/0:1]", "soft-lockup"),
+        ("[   60.2] rcu: INFO: rcu_sched self-detected stall on CPU", "rcu-stall"),
+        ("[   60.2] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", "rcu-stall"),
+        ("[    1.3] Unable to handle kernel paging request at virtual address 0000000000000008", "kernel-fault"),
+        ("[    2.0] kernel BUG at mm/memory.c:1234!", "kernel-bug"),
+    ],
+)
+def test_linux_watchdog_reports_are_default_fail_patterns(line: str, name: str) -> None:
+    matches = [f for f in standard_fails() if f.regex.search(line)]
+    assert [f.name for f in matches] == [name]
+    reason = matches[0].regex.search(line)
+    assert reason is not None and reason.group("reason")
+
+
+def test_a_healthy_boot_line_is_no_watchdog_report() -> None:
+    healthy = "[    0.1] rcu: Hierarchical RCU implementation.\n[    0.2] watchdog: initialized"
+    assert not any(f.regex.search(healthy) for f in standard_fails())
