@@ -17,12 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.config import Section
+from harness.config import NOT_A_FILE, Section
 from harness.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Image slot values that are words, not files: the target's own default.
-NOT_A_FILE = {"none", "default", ""}
 # `{name}` is a variable; `$${` is a literal `${` (U-Boot's own variables), `{{` and `}}` literal braces.
 _VARIABLE = re.compile(r"\$\$\{|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LITERAL = {"$${": "${", "{{": "{", "}}": "}"}
@@ -185,10 +183,3 @@ def apply_overrides(document: dict[str, Any], overrides: Iterable[tuple[str, str
             table = child
         table[parts[-1]] = _toml_value(text)
     return result
-
-
-def anchor_image(value: str, folder: Path) -> str:
-    """An image path from a file in ``folder``: relative paths are made absolute from there."""
-    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
-        return value
-    return str((folder / value).resolve())

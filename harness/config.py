@@ -19,6 +19,17 @@ import regex
 from harness.errors import ConfigError
 from harness.patterns import check_compiles
 
+# Image slot values that are words, not files: the target's own default.
+NOT_A_FILE = {"none", "default", ""}
+
+
+def anchor_image(value: str, folder: Path) -> str:
+    """An image path from a file in ``folder`` (a board or a plan): relative paths start there."""
+    if value.lower() in NOT_A_FILE or value.startswith(("/", "{")):
+        return value
+    return str((folder / value).resolve())
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 # No boot, build or bisect step waits a week: a longer duration is a typo (or `inf`), and one

@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.board import anchor_image
-from harness.config import Section, compile_regex, load_toml
+from harness.config import Section, anchor_image, compile_regex, load_toml
 from harness.errors import ConfigError
 
 DEFAULT_SILENCE = 15.0

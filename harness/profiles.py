@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.board import Board, anchor_image, apply_overrides, resolve
-from harness.config import Section, load_toml
+from harness.board import Board, apply_overrides, resolve
+from harness.config import Section, anchor_image, load_toml
 from harness.errors import ConfigError
 from harness.ssh.settings import validate as validate_ssh
 from harness.targets import validate_target

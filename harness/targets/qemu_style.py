@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.board import NOT_A_FILE, Board
+from harness.board import Board
+from harness.config import NOT_A_FILE
 
 IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
 
