@@ -99,7 +99,10 @@ def worker_pexpect(source: str, window: bool) -> dict[str, object]:
         consumed = None
     except pexpect.TIMEOUT:
         found = "timeout"
-        consumed = len(child.before or b"") + len(child.buffer or b"")
+        # After a TIMEOUT, `before` holds everything this expect read; without a search window
+        # `buffer` holds the same bytes again (and with one, the last window of them), so only
+        # `before` counts: adding both overstated pexpect's rate 2x.
+        consumed = len(child.before or b"")
     elapsed = time.perf_counter() - start
     child.close(force=True)
     return {"seconds": elapsed, "bytes": consumed, "rss_mb": _rss_mb(), "found": found}
