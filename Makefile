@@ -6,6 +6,9 @@
 PYTHON      ?= python3
 VENV        := .venv
 BIN         := $(VENV)/bin
+# The peers for benchmarks/peers.py (labgrid, pytest-embedded) live in their own venv: pytest-embedded's
+# pytest plugin must not load into the project's test sessions.
+BENCH_VENV  := .venv-bench
 DEMO_BOARD  ?= emulator-unmatched
 DEMO_PLAN   ?= uboot-smoke
 PYTEST_ARGS ?=
@@ -17,7 +20,7 @@ APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check deps venv lint bench clean linux-image linux-distro
+.PHONY: demo test check deps venv bench-venv lint bench clean linux-image linux-distro
 
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
@@ -70,8 +73,21 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict harness
 
-bench: deps venv
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+bench-venv: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q -e '.[bench]'
+	# As in .venv: labgrid's pyserial fork is written last, so labgrid runs against its own serial.
+	$(BENCH_VENV)/bin/pip install -q --no-deps --force-reinstall pyserial-labgrid
+	touch $@
+
+# Every benchmark, then the peers; the figures go to benchmarks/results/<date>.json and the
+# README's benchmark section is regenerated from the newest results file.
+bench: deps venv bench-venv
+	$(BIN)/python benchmarks/run_all.py --peers-python $(BENCH_VENV)/bin/python
+	$(BIN)/python benchmarks/readme_table.py
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info

@@ -73,7 +73,7 @@ class Settings:
     runs: int = 5
 
 
-TINY = Settings(megabytes=2, budget=5.0, peer_timeout=3.0, silence=2.0, runs=1)
+TINY = Settings(megabytes=2, budget=3.0, peer_timeout=2.0, silence=1.5, runs=1)
 
 
 # -- helpers shared by the workers -----------------------------------------------------------
@@ -465,7 +465,7 @@ def cell(workload: str, data: dict[str, Any]) -> str:
         return f"n/a: {data['unavailable']}"
     if workload == "firehose":
         caught = "panic caught" if data["caught"] else f"panic missed ({data['found']})"
-        return f"{data['mb_per_s']:.2f} MB/s, {data['bytes'] / 1e6:.1f} MB in {data['seconds']:.1f} s, {caught}"
+        return f"{data['mb_per_s']:.3g} MB/s, {data['bytes'] / 1e6:.3g} MB in {data['seconds']:.1f} s, {caught}"
     if workload in ("wedge", "panic"):
         named = (
             "milestone named"
@@ -493,24 +493,32 @@ def table(results: dict[str, Any]) -> str:
         if all(workload not in figures.get(peer, {}) for peer in PEERS):
             continue
         cells = [cell(workload, figures.get(peer, {}).get(workload, {"unavailable": "not run"})) for peer in PEERS]
-        lines.append(f"| {LABELS[workload]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {LABELS[workload]} | " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     for peer, row in results["ratios"].items():
         if row:
-            parts = ", ".join(f"{workload} {value:.1f}x" for workload, value in row.items())
+            parts = ", ".join(
+                f"{workload} {value:.0f}x" if value >= 100 else f"{workload} {value:.1f}x"
+                for workload, value in row.items()
+            )
             lines.append(f"- hartbeat vs {peer}: {parts}")
     return "\n".join(lines)
 
 
 def failure_messages(results: dict[str, Any]) -> str:
-    """The first line of each tool's wedge and panic failure, as its user reads it."""
+    """Each tool's wedge and panic failure as its user reads it: the line giving the reason.
+
+    That is hartbeat's reason line (under its verdict and milestone times) and the peers' first
+    line (a pexpect TIMEOUT and what follows it).
+    """
     out = []
     for peer in PEERS:
         for workload in ("wedge", "panic"):
             data = results["figures"].get(peer, {}).get(workload, {})
             if "message" in data:
-                first = next((line.strip() for line in data["message"].splitlines() if line.strip()), "")
-                out.append(f"  {peer:16s} {workload:6s}: {first[:150]}")
+                lines = [line.strip() for line in data["message"].splitlines() if line.strip()]
+                reason = next((line for line in lines if "milestone `" in line), lines[0] if lines else "")
+                out.append(f"  {peer:16s} {workload:6s}: {reason[:160]}")
     return "\n".join(out)
 
 
@@ -561,7 +569,7 @@ def main() -> int:
         f"{settings.peer_timeout or 'their default (30 s)'}, {settings.runs} U-Boot run(s) each"
     )
     print(table(results))
-    print("failure messages (first line):")
+    print("failure messages (the reason line):")
     print(failure_messages(results))
     if options.json:
         options.json.parent.mkdir(parents=True, exist_ok=True)
