@@ -138,8 +138,9 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
     """One workload through ``hartbeat``'s runner, as ``hartbeat run PLAN --board BOARD`` runs it."""
     import dataclasses
 
-    from harness.board import load_board, resolve
+    from harness.board import resolve
     from harness.plan import load_plan
+    from harness.profiles import load_board
     from harness.report import summary
     from harness.runner import Runner
 
@@ -565,7 +566,7 @@ def main() -> int:
     results["ratios"] = ratios(figures)
     print(
         f"peers: {settings.megabytes} MB firehose (budget {settings.budget:.0f} s per peer), silence "
-        f"{settings.silence:.0f} s for hartbeat, peers' expect timeout "
+        f"{settings.silence:g} s for hartbeat, peers' expect timeout "
         f"{settings.peer_timeout or 'their default (30 s)'}, {settings.runs} U-Boot run(s) each"
     )
     print(table(results))

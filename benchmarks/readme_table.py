@@ -41,7 +41,7 @@ def section(results: dict[str, Any], name: str) -> str:
         timeout = settings["peer_timeout"] or "their default, 30"
         lines += [
             f"**Peers** (`benchmarks/peers.py`): {settings['megabytes']} MB firehose with a panic line in the middle "
-            f"(budget {settings['budget']:.0f} s per peer); hartbeat's plan silence {settings['silence']:.0f} s, "
+            f"(budget {settings['budget']:.0f} s per peer); hartbeat's plan silence {settings['silence']:g} s, "
             f"the peers' expect timeout {timeout} s; median of {settings['runs']} U-Boot runs each. Ratios: how "
             "many times faster (throughput) or sooner (latencies, wall time) hartbeat is.",
             "",

@@ -1,8 +1,9 @@
 """benchmarks/peers.py in its tiny mode, so the peer benchmark cannot rot between `make bench` runs.
 
 It runs with the peers' venv (`.venv-bench`, made by `make bench`) when there is one, so the
-labgrid and pytest-embedded rows are measured too; with the test venv alone the peers are not
-installed and their cells must say so. hartbeat's own rows are checked either way.
+labgrid and pytest-embedded rows are measured too. With the test venv alone, a peer that is not
+installed (pytest-embedded; labgrid comes with the `labgrid` extra) must say so in its cells.
+hartbeat's own rows are checked either way.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_PYTHON = REPO / ".venv-bench" / "bin" / "python"
 
 
-def peers_installed(python: Path | str) -> bool:
-    """True when labgrid and pytest-embedded import under ``python``."""
-    probe = subprocess.run([str(python), "-c", "import labgrid, pytest_embedded"], capture_output=True, check=False)
+def installed(python: Path | str, module: str) -> bool:
+    """True when ``module`` imports under ``python``."""
+    probe = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, check=False)
     return probe.returncode == 0
 
 
@@ -51,9 +52,9 @@ def test_peers_tiny_run_measures_every_workload(tmp_path: Path) -> None:
     # A panic with the target alive ends the run without waiting for any timeout.
     assert ours["panic"]["latency"] < silence + 3 and ours["panic"]["says_panic"], ours["panic"]
     assert ours["uboot"]["verdicts"] == ["pass"], ours["uboot"]
-    for peer in ("labgrid", "pytest-embedded"):
+    for peer, module in (("labgrid", "labgrid"), ("pytest-embedded", "pytest_embedded")):
         figures = results["figures"][peer]
-        if peers_installed(python):
+        if installed(python, module):
             for workload in ("firehose", "wedge", "panic", "uboot"):
                 assert "unavailable" not in figures[workload], (peer, workload, figures[workload])
             timeout = results["settings"]["peer_timeout"]
