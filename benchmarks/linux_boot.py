@@ -7,7 +7,7 @@ instructions executed (the guest clock counts them, so the count is the same eve
     python benchmarks/linux_boot.py                 # tiny kernel (make linux-image first)
     python benchmarks/linux_boot.py --distro        # also Debian's kernel (make linux-distro)
 
-Prints one Markdown table row per target. Exits 1 when a boot does not reach the prompt.
+Prints one line per target. Exits 1 when a boot does not reach the prompt.
 """
 
 from __future__ import annotations
@@ -76,18 +76,23 @@ def main() -> int:
     parser.add_argument("--no-emulator", action="store_true", help="QEMU only")
     args = parser.parse_args()
     # The tiny image is built (or found in its cache) first; the distro kernel must be fetched.
-    subprocess.run([sys.executable, str(REPO / "images" / "linux" / "build.py"), "--quiet"], check=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "images" / "linux" / "build.py"), "--quiet"], check=True, stdout=subprocess.DEVNULL
+    )
     kernels = [("tiny", OUT / "Image")] + ([("distro", DISTRO)] if args.distro else [])
-    print("| target | kernel | seconds to prompt | instructions |")
-    print("|---|---|---|---|")
     for label, kernel in kernels:
         for board, smp in QEMU_BOARDS:
-            print(f"| {board}, {smp} hart(s) | {label} | {qemu_seconds(board, smp, kernel):.2f} | - |", flush=True)
+            seconds = qemu_seconds(board, smp, kernel)
+            print(f"{board}, {smp} hart(s), {label} kernel: {seconds:.2f} s to the prompt", flush=True)
         if args.no_emulator:
             continue
         for machine_name, smp, console_name in EMULATOR_MACHINES:
             seconds, instructions = emulator_boot(machine_name, smp, console_name, kernel)
-            print(f"| emulator {machine_name}, {smp} hart(s) | {label} | {seconds:.1f} | {instructions / 1e6:.1f} M |")
+            print(
+                f"emulator {machine_name}, {smp} hart(s), {label} kernel: {seconds:.1f} s to the prompt, "
+                f"{instructions / 1e6:.1f} M instructions",
+                flush=True,
+            )
     return 0
 
 
