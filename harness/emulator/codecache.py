@@ -22,6 +22,7 @@ from .translate import Block
 
 if TYPE_CHECKING:
     from .cpu import Hart
+    from .interp import Op
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,28 @@ class CodeCache:
         """Record a freshly translated block; its page leaves every write TLB."""
         ppn = block.pstart >> 12
         hart.blocks.setdefault(ppn, {})[block.vpc] = block
+        self._add_owner(hart, ppn)
+        if self.report is not None:
+            self._check_fetch(hart, block)
+
+    def page(self, hart: Hart, ppn: int) -> list[Op | None]:
+        """The interpreter's slot list for physical page ``ppn`` on ``hart`` (created empty and
+        registered as code on first use, which takes the page out of every write TLB)."""
+        code = hart.pages.get(ppn)
+        if code is None:
+            code = hart.pages[ppn] = [None] * 2048
+            hart.page_live[ppn] = 0
+            self._add_owner(hart, ppn)
+        return code
+
+    def decoded(self, hart: Hart, paddr: int, length: int, vpc: int) -> None:
+        """The interpreter decoded ``length`` bytes at ``paddr`` into its page list."""
+        ppn = paddr >> 12
+        hart.page_live[ppn] = hart.page_live.get(ppn, 0) + 1
+        if self.report is not None:
+            self._check_bytes(hart, vpc, paddr, paddr + length)
+
+    def _add_owner(self, hart: Hart, ppn: int) -> None:
         owners = self.page_harts.get(ppn)
         if owners is None:
             self.page_harts[ppn] = {hart}
@@ -63,8 +86,6 @@ class CodeCache:
                 h.flush_write_tlbs()
         else:
             owners.add(hart)
-        if self.report is not None:
-            self._check_fetch(hart, block)
 
     def before_store(self, writer: Hart, paddr: int, pc: int) -> None:
         """Slow-path hook run before a store to RAM at ``paddr`` (stale-fetch bookkeeping)."""
@@ -85,6 +106,9 @@ class CodeCache:
         ppn = paddr >> 12
         end = paddr + size
         for hart in list(self.page_harts.get(ppn, ())):
+            if ppn in hart.pages:
+                self._clear_slots(hart, writer, ppn, paddr, end)
+                continue
             page = hart.blocks.get(ppn, {})
             stale = [vpc for vpc, b in page.items() if b.pstart < end and paddr < b.pend]
             if not stale:
@@ -98,6 +122,30 @@ class CodeCache:
         if not self.page_harts.get(ppn, True):
             del self.page_harts[ppn]
 
+    def _clear_slots(self, hart: Hart, writer: Hart, ppn: int, paddr: int, end: int) -> None:
+        """Forget the interpreter's decoded instructions overlapping ``[paddr, end)``; a page
+        left with none stops being code (so stores to it take the fast path again)."""
+        code = hart.pages[ppn]
+        # A 4-byte instruction starting 2 bytes before the store overlaps it too.
+        first = max(0, (paddr & 0xFFF) - 2) >> 1
+        last = ((end - 1) & 0xFFF) >> 1 if end - 1 >> 12 == ppn else 2047
+        cleared = 0
+        for slot in range(first, last + 1):
+            if code[slot] is not None:
+                code[slot] = None
+                cleared += 1
+        if not cleared:
+            return
+        if hart is writer:
+            hart.code_changed = True
+        live = hart.page_live[ppn] - cleared
+        hart.page_live[ppn] = live
+        if live <= 0:
+            del hart.pages[ppn]
+            del hart.page_live[ppn]
+            self.page_harts[ppn].discard(hart)
+            hart.flush_jit()
+
     def fence_i(self, hart: Hart) -> None:
         """fence.i on ``hart``: its fetches are coherent with memory again."""
         if self.report is None:
@@ -108,18 +156,23 @@ class CodeCache:
             h.flush_write_tlbs()
 
     def _check_fetch(self, hart: Hart, block: Block) -> None:
-        ppn = block.pstart >> 12
+        self._check_bytes(hart, block.vpc, block.pstart, block.pend)
+
+    def _check_bytes(self, hart: Hart, vpc: int, pstart: int, pend: int) -> None:
+        """Report a fetch of ``[pstart, pend)`` (at virtual ``vpc``) that differs from the
+        bytes the hart last synchronised with fence.i."""
+        ppn = pstart >> 12
         snap = self.snapshots[hart.hartid].get(ppn)
         if snap is None or self.report is None:
             return
-        start, end = block.pstart & 0xFFF, block.pend - (ppn << 12)
-        off = block.pstart - hart.bus.ram_base
+        start, end = pstart & 0xFFF, pend - (ppn << 12)
+        off = pstart - hart.bus.ram_base
         current = bytes(hart.bus.ram[off : off + end - start])
-        if current == snap.data[start:end] or (hart.hartid, block.vpc) in self.reported:
+        if current == snap.data[start:end] or (hart.hartid, vpc) in self.reported:
             return
-        self.reported.add((hart.hartid, block.vpc))
+        self.reported.add((hart.hartid, vpc))
         self.report(
-            f"hartbeat-emu: stale instruction fetch at pc={block.vpc:#x} "
+            f"hartbeat-emu: stale instruction fetch at pc={vpc:#x} "
             f"(code page written at pc={snap.writer_pc:#x} by hart {snap.writer_hart} without fence.i)"
         )
 

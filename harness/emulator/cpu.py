@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import fpu, mmu
+from . import fpu, interp, mmu
 from .alu import ALU_HELPERS
 from .bus import Bus, BusError
 from .clock import Clock
@@ -53,6 +55,16 @@ M64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
 # Context key for untranslated (bare) addressing: every privilege shares it.
 BARE = PRV_M
+ENGINES = ("interp", "blocks")
+
+
+def default_engine() -> str:
+    """The execution engine: ``HARTBEAT_EMU_ENGINE`` if set, else the predecoding interpreter
+    on PyPy (whose JIT compiles its one loop) and the block translator on CPython."""
+    chosen = os.environ.get("HARTBEAT_EMU_ENGINE")
+    if chosen in ENGINES:
+        return chosen
+    return "interp" if sys.implementation.name == "pypy" else "blocks"
 
 
 def _misa(has_s: bool, has_fd: bool) -> int:
@@ -89,7 +101,14 @@ class Hart:
         self.has_s = has_s
         self.has_fd = has_fd
         self.misa = _misa(has_s, has_fd)
-        self.x: list[int] = [0] * 32
+        # x[32] is the interpreter's sink for writes to x0 (see interp.py).
+        self.x: list[int] = [0] * 33
+        self.engine = default_engine()
+        # Predecoded instructions per physical page (interpreter engine, see interp.py).
+        self.pages: dict[int, list[interp.Op | None]] = {}
+        self.page_live: dict[int, int] = {}
+        # Set when a store rewrote code this hart decoded, so the interpreter re-fetches.
+        self.code_changed = False
         self.f: list[int] = [0] * 32
         self.icount = 0
         # Instructions retired by self-looping blocks beyond the one count the dispatcher adds.
@@ -123,7 +142,7 @@ class Hart:
 
     def reset(self, pc: int) -> None:
         """Put the hart in its reset state (M-mode, everything zero) starting at ``pc``."""
-        self.x[:] = [0] * 32
+        self.x[:] = [0] * 33
         self.f[:] = [0] * 32
         self.pc = pc
         self.priv = PRV_M
@@ -159,6 +178,11 @@ class Hart:
         self.menvcfg = 0
         self.stimecmp = (1 << 64) - 1
         self.blocks.clear()
+        self.pages.clear()
+        self.page_live.clear()
+        self.itlb_sets: dict[int, dict[int, tuple[int, list[interp.Op | None]]]] = {
+            key: {} for key in (PRV_U, PRV_S, BARE)
+        }
         self.tlb_sets: dict[int, tuple[dict[int, int], dict[int, int]]] = {
             key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
         }
@@ -173,6 +197,7 @@ class Hart:
         self.rtlb, self.wtlb = self.tlb_sets[dkey]
         fkey = self.priv if mmu.translation_active(self, self.priv) else BARE
         self.jit = self.jit_sets[fkey]
+        self.itlb = self.itlb_sets[fkey]
 
     def flush_translations(self) -> None:
         """Forget Sv39 translations (satp write, sfence.vma)."""
@@ -181,6 +206,7 @@ class Hart:
             r.clear()
             w.clear()
             self.jit_sets[key].clear()
+            self.itlb_sets[key].clear()
         self._update_context()
 
     def flush_write_tlbs(self) -> None:
@@ -192,6 +218,8 @@ class Hart:
         """Forget virtual-pc to block mappings (after blocks were invalidated)."""
         for jit in self.jit_sets.values():
             jit.clear()
+        for itlb in self.itlb_sets.values():
+            itlb.clear()
 
     def set_priv(self, priv: int) -> None:
         """Switch privilege mode."""
@@ -236,7 +264,13 @@ class Hart:
     # --- dispatch loop ---------------------------------------------------------------------
 
     def run(self, budget: int) -> int:
-        """Execute up to ``budget`` blocks; stop early on WFI. Return the blocks executed."""
+        """Execute up to ``budget`` blocks (or the interpreter's equivalent); stop early on
+        WFI. Return the budget used."""
+        if self.engine == "interp":
+            return interp.run(self, budget)
+        return self._run_blocks(budget)
+
+    def _run_blocks(self, budget: int) -> int:
         x = self.x
         left = budget
         ic = 0
@@ -302,7 +336,8 @@ class Hart:
 
     def fetch_half_virtual(self, vaddr: int, pc: int) -> int:
         """16 bits of instruction memory at virtual ``vaddr``."""
-        return self.fetch_half(mmu.translate(self, vaddr, mmu.EXECUTE, self.priv, vaddr), pc)
+        # A fault names the instruction (epc = pc) and the missing half (tval = vaddr).
+        return self.fetch_half(mmu.translate(self, vaddr, mmu.EXECUTE, self.priv, pc), pc)
 
     # --- traps and interrupts --------------------------------------------------------------
 

@@ -1,0 +1,583 @@
+"""The PyPy-first execution engine: one small dispatch loop over predecoded instructions.
+
+PyPy's tracing JIT compiles the loop of ``run`` once, as a tree of guards on the opcode
+kind, and every guest instruction then runs through that machine code: new guest code costs
+a decode, not a compile. (The block translator in ``translate.py`` generates Python per guest
+region, which suits CPython but makes PyPy trace thousands of functions.)
+
+* Instructions are decoded once into ``Op`` records kept per hart and physical page
+  (``Hart.pages``: a list with one slot per halfword), found through an instruction TLB from
+  virtual page to that list. A store into a page with decoded code takes the slow path (such
+  pages never enter a write TLB) and clears the slots it overlaps (``CodeCache.store``).
+* Loads and stores that hit the data TLB go straight to the RAM ``bytearray`` with
+  ``struct`` (PyPy turns ``unpack_from``/``pack_into`` into raw memory accesses; memoryview
+  indexing is many times slower there); everything else takes ``Hart.ld``/``Hart.st``.
+* Registers and the pc are held *signed* (-2**63 <= v < 2**63) while the loop runs: PyPy
+  keeps such ints in machine words, while every unsigned value at or above 2**63 (each
+  kernel address, each -1) would be a heap-allocated big integer. ``run`` converts to the
+  hart's unsigned ``x`` at its exits and around the helpers (system instructions, AMOs,
+  floating point) for the registers they touch.
+* Writes to x0 go to a scratch register (index 32) that no instruction reads, so no
+  instruction needs an rd == 0 test.
+* Interrupts are checked when ``run`` starts and after every system instruction (nothing
+  else changes ``mip``/``mie`` within a quantum); traps unwind to the loop as ``Trap``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from . import mmu
+from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
+from .decode import Insn, decode
+from .trap import ILLEGAL_INSN, Trap
+
+if TYPE_CHECKING:
+    from .cpu import Hart
+
+M = (1 << 64) - 1
+SIGN = 1 << 63
+MAXS = SIGN - 1
+MINS = -SIGN
+VPN = (1 << 52) - 1
+# x[ZERO_SINK] receives writes to x0 (see the module docstring).
+ZERO_SINK = 32
+# Instructions a hart runs per unit of the scheduler's budget (which counts block dispatches
+# for the block engine), so a quantum lasts about as long on both engines.
+INSNS_PER_BUDGET = 16
+
+_Q = struct.Struct("<Q")
+_q = struct.Struct("<q")
+_I = struct.Struct("<I")
+_i = struct.Struct("<i")
+_H = struct.Struct("<H")
+_h = struct.Struct("<h")
+_b = struct.Struct("<b")
+LD_Q, ST_Q = _Q.unpack_from, _Q.pack_into
+LD_I, ST_I = _I.unpack_from, _I.pack_into
+LD_i = _i.unpack_from
+LD_q, ST_q = _q.unpack_from, _q.pack_into
+LD_H, ST_H = _H.unpack_from, _H.pack_into
+LD_h = _h.unpack_from
+LD_b = _b.unpack_from
+
+# Operation kinds, grouped so the dispatch tests ranges before single kinds. The order inside
+# a group puts the most frequent operations first.
+(
+    ADDI,
+    LUI,
+    AUIPC,
+    SLLI,
+    SRLI,
+    SRAI,
+    ANDI,
+    ORI,
+    XORI,
+    SLTI,
+    SLTIU,
+    ADDIW,
+    SLLIW,
+    SRLIW,
+    SRAIW,
+    ADD,
+    SUB,
+    AND,
+    OR,
+    XOR,
+    SLL,
+    SRL,
+    SRA,
+    SLT,
+    SLTU,
+    ADDW,
+    SUBW,
+    SLLW,
+    SRLW,
+    SRAW,
+    MUL,
+    MULW,
+    MULH,
+    MULHSU,
+    MULHU,
+    DIV,
+    DIVU,
+    REM,
+    REMU,
+    DIVW,
+    DIVUW,
+    REMW,
+    REMUW,
+    LD,
+    LW,
+    LWU,
+    LBU,
+    LB,
+    LH,
+    LHU,
+    SD,
+    SW,
+    SB,
+    SH,
+    BEQ,
+    BNE,
+    BLT,
+    BGE,
+    BLTU,
+    BGEU,
+    JAL,
+    JALR,
+    FENCE,
+    AMO,
+    FPU,
+    SYSTEM,
+    ILLEGAL,
+) = range(67)
+
+FIRST_REG_ALU = ADD
+FIRST_LOAD = LD
+FIRST_STORE = SD
+FIRST_BRANCH = BEQ
+
+KINDS: dict[str, int] = {
+    "addi": ADDI,
+    "lui": LUI,
+    "auipc": AUIPC,
+    "slli": SLLI,
+    "srli": SRLI,
+    "srai": SRAI,
+    "andi": ANDI,
+    "ori": ORI,
+    "xori": XORI,
+    "slti": SLTI,
+    "sltiu": SLTIU,
+    "addiw": ADDIW,
+    "slliw": SLLIW,
+    "srliw": SRLIW,
+    "sraiw": SRAIW,
+    "add": ADD,
+    "sub": SUB,
+    "and": AND,
+    "or": OR,
+    "xor": XOR,
+    "sll": SLL,
+    "srl": SRL,
+    "sra": SRA,
+    "slt": SLT,
+    "sltu": SLTU,
+    "addw": ADDW,
+    "subw": SUBW,
+    "sllw": SLLW,
+    "srlw": SRLW,
+    "sraw": SRAW,
+    "mul": MUL,
+    "mulw": MULW,
+    "mulh": MULH,
+    "mulhsu": MULHSU,
+    "mulhu": MULHU,
+    "div": DIV,
+    "divu": DIVU,
+    "rem": REM,
+    "remu": REMU,
+    "divw": DIVW,
+    "divuw": DIVUW,
+    "remw": REMW,
+    "remuw": REMUW,
+    "ld": LD,
+    "lw": LW,
+    "lwu": LWU,
+    "lbu": LBU,
+    "lb": LB,
+    "lh": LH,
+    "lhu": LHU,
+    "sd": SD,
+    "sw": SW,
+    "sb": SB,
+    "sh": SH,
+    "beq": BEQ,
+    "bne": BNE,
+    "blt": BLT,
+    "bge": BGE,
+    "bltu": BLTU,
+    "bgeu": BGEU,
+    "jal": JAL,
+    "jalr": JALR,
+    "fence": FENCE,
+    "illegal": ILLEGAL,
+}
+SYSTEM_OPS = {"ecall", "ebreak", "mret", "sret", "wfi", "sfence.vma", "fence.i"}
+CSR_OPS = {"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"}
+
+
+class Op:
+    """A decoded instruction as the dispatch loop reads it: small ints only.
+
+    ``rd`` is ZERO_SINK for x0; ``insn`` is the full decode, for the helpers (system, AMO,
+    floating point) that take it.
+    """
+
+    __slots__ = ("imm", "insn", "kind", "length", "rd", "rs1", "rs2")
+
+    def __init__(self, kind: int, d: Insn) -> None:
+        self.kind = kind
+        self.rd = d.rd or ZERO_SINK
+        self.rs1 = d.rs1
+        self.rs2 = d.rs2
+        self.imm = d.imm
+        self.length = d.length
+        self.insn = d
+
+
+def make_op(d: Insn, has_fd: bool) -> Op:
+    """The ``Op`` for decoded instruction ``d`` on a hart with (or without) F/D."""
+    op = d.op
+    kind = KINDS.get(op)
+    if kind is not None:
+        return Op(kind, d)
+    if op in SYSTEM_OPS or op in CSR_OPS:
+        return Op(SYSTEM, d)
+    if op.startswith(("lr.", "sc.", "amo")):
+        return Op(AMO, d)
+    if not has_fd:
+        return Op(ILLEGAL, d)
+    return Op(FPU, d)
+
+
+def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
+    """Decode the instruction at virtual ``pc`` (physical ``paddr``) into its slot of the
+    page's list ``code``. An instruction whose upper half lies on the next page is decoded
+    on every execution instead (that page's mapping may change independently)."""
+    word = h.fetch_half(paddr, pc)
+    straddles = False
+    if word & 3 == 3:
+        if paddr & 0xFFF == 0xFFE:
+            straddles = True
+            word |= h.fetch_half_virtual((pc + 2) & M, pc) << 16
+        else:
+            word |= h.fetch_half(paddr + 2, pc) << 16
+    op = make_op(decode(word, h.has_fd), h.has_fd)
+    if not straddles:
+        code[(paddr & 0xFFF) >> 1] = op
+        h.code.decoded(h, paddr, op.length, pc)
+    return op
+
+
+def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
+    """Physical page address and slot list for the page holding virtual ``pc`` (filling the
+    instruction TLB)."""
+    paddr = mmu.translate(h, pc, mmu.EXECUTE, h.priv, pc) & ~0xFFF
+    code = h.code.page(h, paddr >> 12)
+    h.itlb[pc >> 12] = (paddr, code)
+    return paddr, code
+
+
+def _signed(v: int) -> int:
+    return v - ((v >> 63) << 64)
+
+
+def _wrap(v: int) -> int:
+    """``v`` reduced to the signed 64-bit range."""
+    return ((v + SIGN) & M) - SIGN
+
+
+def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
+    """Run an AMO or FP instruction on the hart's unsigned registers."""
+    x = h.x
+    # rd too: an FP op's rd may name an f register, leaving x[rd] as it was.
+    x[op.rs1] = xs[op.rs1] & M
+    x[op.rs2] = xs[op.rs2] & M
+    x[op.rd] = xs[op.rd] & M
+    d = op.insn
+    upc = pc & M
+    if op.kind == AMO:
+        h.amo(d, upc)
+    else:
+        h.fpu(d, upc)
+    x[0] = 0
+    xs[op.rd] = _signed(x[op.rd])
+
+
+def run(h: Hart, budget: int) -> int:
+    """Execute about ``budget * INSNS_PER_BUDGET`` instructions on ``h``; stop early on WFI
+    or a yield. Return the budget used."""
+    ux = h.x
+    xs = [_signed(v) for v in ux]
+    try:
+        _loop(h, xs, budget * INSNS_PER_BUDGET)
+    finally:
+        for r in range(1, 32):
+            ux[r] = xs[r] & M
+    return budget
+
+
+def _loop(h: Hart, x: list[int], limit: int) -> None:
+    ram = h.bus.ram
+    n = 0
+    h.yielding = False
+    try:
+        while n < limit and not h.wfi and not h.yielding:
+            if h.mip & h.mie:
+                h.check_interrupts()
+            pc = _signed(h.pc)
+            R = h.rtlb
+            W = h.wtlb
+            itlb = h.itlb
+            vpn = -1 << 60
+            base = 0
+            code: list[Op | None] = []
+            try:
+                while n < limit:
+                    if pc >> 12 != vpn:
+                        entry = itlb.get(pc >> 12 & VPN)
+                        if entry is None:
+                            vpn = -1 << 60
+                            base, code = fetch_page(h, pc & M)
+                        else:
+                            base, code = entry
+                        vpn = pc >> 12
+                    op = code[(pc & 0xFFF) >> 1]
+                    if op is None:
+                        op = fetch_op(h, pc & M, base | (pc & 0xFFF), code)
+                    n += 1
+                    k = op.kind
+                    if k < FIRST_REG_ALU:
+                        a = x[op.rs1]
+                        i = op.imm
+                        if k == ADDI:
+                            r = a + i
+                            if r > MAXS or r < MINS:
+                                r = _wrap(r)
+                            x[op.rd] = r
+                        elif k == LUI:
+                            x[op.rd] = i
+                        elif k == AUIPC:
+                            r = pc + i
+                            if r > MAXS or r < MINS:
+                                r = _wrap(r)
+                            x[op.rd] = r
+                        elif k == SLLI:
+                            r = (a & (M >> i)) << i
+                            if r > MAXS:
+                                r -= 1 << 64
+                            x[op.rd] = r
+                        elif k == SRLI:
+                            x[op.rd] = (a >> i) & (M >> i) if i else a
+                        elif k == SRAI:
+                            x[op.rd] = a >> i
+                        elif k == ANDI:
+                            x[op.rd] = a & i
+                        elif k == ORI:
+                            x[op.rd] = a | i
+                        elif k == XORI:
+                            x[op.rd] = a ^ i
+                        elif k == SLTI:
+                            x[op.rd] = 1 if a < i else 0
+                        elif k == SLTIU:
+                            x[op.rd] = 1 if (a ^ MINS) < (i ^ MINS) else 0
+                        elif k == ADDIW:
+                            x[op.rd] = ((a + i + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                        elif k == SLLIW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) << i) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                        elif k == SRLIW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) >> i) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                        else:  # SRAIW
+                            x[op.rd] = ((a + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> i
+                        pc += op.length
+                    elif k < FIRST_LOAD:
+                        a = x[op.rs1]
+                        b = x[op.rs2]
+                        if k == ADD:
+                            r = a + b
+                            if r > MAXS or r < MINS:
+                                r = _wrap(r)
+                            x[op.rd] = r
+                        elif k == SUB:
+                            r = a - b
+                            if r > MAXS or r < MINS:
+                                r = _wrap(r)
+                            x[op.rd] = r
+                        elif k == AND:
+                            x[op.rd] = a & b
+                        elif k == OR:
+                            x[op.rd] = a | b
+                        elif k == XOR:
+                            x[op.rd] = a ^ b
+                        elif k == SLL:
+                            sh = b & 63
+                            r = (a & (M >> sh)) << sh
+                            if r > MAXS:
+                                r -= 1 << 64
+                            x[op.rd] = r
+                        elif k == SRL:
+                            sh = b & 63
+                            x[op.rd] = (a >> sh) & (M >> sh) if sh else a
+                        elif k == SRA:
+                            x[op.rd] = a >> (b & 63)
+                        elif k == SLT:
+                            x[op.rd] = 1 if a < b else 0
+                        elif k == SLTU:
+                            x[op.rd] = 1 if (a ^ MINS) < (b ^ MINS) else 0
+                        elif k == ADDW:
+                            x[op.rd] = ((a + b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                        elif k == SUBW:
+                            x[op.rd] = ((a - b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                        elif k == SLLW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) << (b & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                        elif k == SRLW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) >> (b & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                        elif k == SRAW:
+                            x[op.rd] = ((a + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> (b & 31)
+                        elif k == MUL:
+                            r = a * b
+                            if r > MAXS or r < MINS:
+                                r = _wrap(r)
+                            x[op.rd] = r
+                        elif k == MULW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                        elif k == MULH:
+                            x[op.rd] = (a * b) >> 64
+                        elif k == MULHSU:
+                            x[op.rd] = (a * (b & M)) >> 64
+                        elif k == MULHU:
+                            x[op.rd] = _signed(((a & M) * (b & M)) >> 64)
+                        elif k == DIV:
+                            x[op.rd] = _signed(div(a & M, b & M))
+                        elif k == DIVU:
+                            x[op.rd] = _signed(divu(a & M, b & M))
+                        elif k == REM:
+                            x[op.rd] = _signed(rem(a & M, b & M))
+                        elif k == REMU:
+                            x[op.rd] = _signed(remu(a & M, b & M))
+                        elif k == DIVW:
+                            x[op.rd] = _signed(divw(a & M, b & M))
+                        elif k == DIVUW:
+                            x[op.rd] = _signed(divuw(a & M, b & M))
+                        elif k == REMW:
+                            x[op.rd] = _signed(remw(a & M, b & M))
+                        else:  # REMUW
+                            x[op.rd] = _signed(remuw(a & M, b & M))
+                        pc += op.length
+                    elif k < FIRST_STORE:
+                        a = x[op.rs1] + op.imm
+                        p = R.get(a >> 12 & VPN)
+                        o = a & 0xFFF
+                        if k == LD:
+                            if p is not None and not a & 7:
+                                x[op.rd] = LD_q(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _signed(h.ld(a & M, 8, False, pc & M))
+                        elif k == LW:
+                            if p is not None and not a & 3:
+                                x[op.rd] = LD_i(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _signed(h.ld(a & M, 4, True, pc & M))
+                        elif k == LWU:
+                            if p is not None and not a & 3:
+                                x[op.rd] = LD_I(ram, p | o)[0]
+                            else:
+                                x[op.rd] = h.ld(a & M, 4, False, pc & M)
+                        elif k == LBU:
+                            if p is not None:
+                                x[op.rd] = ram[p | o]
+                            else:
+                                x[op.rd] = h.ld(a & M, 1, False, pc & M)
+                        elif k == LB:
+                            if p is not None:
+                                x[op.rd] = LD_b(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _signed(h.ld(a & M, 1, True, pc & M))
+                        elif k == LH:
+                            if p is not None and not a & 1:
+                                x[op.rd] = LD_h(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _signed(h.ld(a & M, 2, True, pc & M))
+                        elif p is not None and not a & 1:  # LHU
+                            x[op.rd] = LD_H(ram, p | o)[0]
+                        else:
+                            x[op.rd] = h.ld(a & M, 2, False, pc & M)
+                        pc += op.length
+                    elif k < FIRST_BRANCH:
+                        a = x[op.rs1] + op.imm
+                        v = x[op.rs2]
+                        p = W.get(a >> 12 & VPN)
+                        o = a & 0xFFF
+                        if k == SD:
+                            if p is not None and not a & 7:
+                                ST_q(ram, p | o, v)
+                            else:
+                                h.st(a & M, 8, v & M, pc & M)
+                        elif k == SW:
+                            if p is not None and not a & 3:
+                                ST_I(ram, p | o, v & 0xFFFFFFFF)
+                            else:
+                                h.st(a & M, 4, v & 0xFFFFFFFF, pc & M)
+                        elif k == SB:
+                            if p is not None:
+                                ram[p | o] = v & 0xFF
+                            else:
+                                h.st(a & M, 1, v & 0xFF, pc & M)
+                        elif p is not None and not a & 1:  # SH
+                            ST_H(ram, p | o, v & 0xFFFF)
+                        else:
+                            h.st(a & M, 2, v & 0xFFFF, pc & M)
+                        pc += op.length
+                        if h.code_changed:
+                            # The store rewrote decoded code: look the page up again.
+                            h.code_changed = False
+                            vpn = -1 << 60
+                    elif k < JAL:
+                        a = x[op.rs1]
+                        b = x[op.rs2]
+                        if k == BEQ:
+                            taken = a == b
+                        elif k == BNE:
+                            taken = a != b
+                        elif k == BLT:
+                            taken = a < b
+                        elif k == BGE:
+                            taken = a >= b
+                        elif k == BLTU:
+                            taken = (a ^ MINS) < (b ^ MINS)
+                        else:  # BGEU
+                            taken = (a ^ MINS) >= (b ^ MINS)
+                        if taken:
+                            pc += op.imm
+                        else:
+                            pc += op.length
+                    elif k == JAL:
+                        x[op.rd] = pc + op.length
+                        pc += op.imm
+                    elif k == JALR:
+                        t = (x[op.rs1] + op.imm) & -2
+                        if t > MAXS or t < MINS:
+                            t = _wrap(t)
+                        x[op.rd] = pc + op.length
+                        pc = t
+                    elif k == FENCE:
+                        pc += op.length
+                    elif k == SYSTEM:
+                        h.icount += n
+                        limit -= n
+                        n = 0
+                        d = op.insn
+                        ux = h.x
+                        ux[d.rs1] = x[d.rs1] & M
+                        ux[d.rd] = x[d.rd] & M
+                        h.sysop(d, pc & M)
+                        ux[0] = 0
+                        x[d.rd] = _signed(ux[d.rd])
+                        break
+                    elif k == ILLEGAL:
+                        raise Trap(ILLEGAL_INSN, op.insn.raw, pc & M)
+                    else:  # AMO, FPU
+                        _call_helper(h, x, op, pc)
+                        pc += op.length
+                        if h.code_changed:
+                            h.code_changed = False
+                            vpn = -1 << 60
+                else:
+                    h.pc = pc & M
+            except Trap as t:
+                h.take_trap(t.cause, t.tval, t.pc)
+    finally:
+        h.icount += n
