@@ -398,7 +398,9 @@ class Hart:
         paddr = mmu.translate(self, vaddr, access, mmu.data_priv(self), pc)
         bus = self.bus
         if bus.is_ram(paddr & ~0xFFF, 0x1000):
-            offset = (paddr & ~0xFFF) - bus.ram_base
+            # A machine-word int on PyPy even when paddr is a big one (see interp._signed), so
+            # the TLB hit path never does big-integer arithmetic.
+            offset = interp.machine_int((paddr & ~0xFFF) - bus.ram_base)
             if access == mmu.READ:
                 self.rtlb[vaddr >> 12] = offset
             elif not self.code.is_code_page(paddr >> 12):

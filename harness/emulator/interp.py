@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from .cpu import Hart
 
 M = (1 << 64) - 1
-SIGN = 1 << 63
-MAXS = SIGN - 1
-MINS = -SIGN
+# Spelled so that PyPy holds them as machine words (1 << 63 - 1 would stay a big integer).
+MAXS = 0x7FFFFFFFFFFFFFFF
+MINS = -MAXS - 1
 VPN = (1 << 52) - 1
 # x[ZERO_SINK] receives writes to x0 (see the module docstring).
 ZERO_SINK = 32
@@ -272,12 +272,15 @@ def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
 
 
 def _signed(v: int) -> int:
-    return v - ((v >> 63) << 64)
+    """``v`` (any integer) reduced to the signed 64-bit range, as a machine-word int on PyPy.
+
+    PyPy keeps the result of arithmetic on a big integer big even when it fits a word again,
+    and every later operation on it slow; a round trip through ``struct`` gives a word."""
+    return _q.unpack(_Q.pack(v & M))[0]  # type: ignore[no-any-return]
 
 
-def _wrap(v: int) -> int:
-    """``v`` reduced to the signed 64-bit range."""
-    return ((v + SIGN) & M) - SIGN
+# SRL_MASK[n]: the bits a logical right shift by n keeps (a machine-word int for every n).
+SRL_MASK = tuple(-1 if n == 0 else MAXS >> (n - 1) for n in range(64))
 
 
 def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
@@ -346,22 +349,22 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         if k == ADDI:
                             r = a + i
                             if r > MAXS or r < MINS:
-                                r = _wrap(r)
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == LUI:
                             x[op.rd] = i
                         elif k == AUIPC:
                             r = pc + i
                             if r > MAXS or r < MINS:
-                                r = _wrap(r)
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == SLLI:
-                            r = (a & (M >> i)) << i
-                            if r > MAXS:
-                                r -= 1 << 64
+                            r = a << i
+                            if r > MAXS or r < MINS:
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == SRLI:
-                            x[op.rd] = (a >> i) & (M >> i) if i else a
+                            x[op.rd] = (a >> i) & SRL_MASK[i]
                         elif k == SRAI:
                             x[op.rd] = a >> i
                         elif k == ANDI:
@@ -389,12 +392,12 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         if k == ADD:
                             r = a + b
                             if r > MAXS or r < MINS:
-                                r = _wrap(r)
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == SUB:
                             r = a - b
                             if r > MAXS or r < MINS:
-                                r = _wrap(r)
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == AND:
                             x[op.rd] = a & b
@@ -403,14 +406,13 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         elif k == XOR:
                             x[op.rd] = a ^ b
                         elif k == SLL:
-                            sh = b & 63
-                            r = (a & (M >> sh)) << sh
-                            if r > MAXS:
-                                r -= 1 << 64
+                            r = a << (b & 63)
+                            if r > MAXS or r < MINS:
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == SRL:
                             sh = b & 63
-                            x[op.rd] = (a >> sh) & (M >> sh) if sh else a
+                            x[op.rd] = (a >> sh) & SRL_MASK[sh]
                         elif k == SRA:
                             x[op.rd] = a >> (b & 63)
                         elif k == SLT:
@@ -430,14 +432,14 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         elif k == MUL:
                             r = a * b
                             if r > MAXS or r < MINS:
-                                r = _wrap(r)
+                                r = _signed(r)
                             x[op.rd] = r
                         elif k == MULW:
                             x[op.rd] = (((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
                         elif k == MULH:
-                            x[op.rd] = (a * b) >> 64
+                            x[op.rd] = _signed((a * b) >> 64)
                         elif k == MULHSU:
-                            x[op.rd] = (a * (b & M)) >> 64
+                            x[op.rd] = _signed((a * (b & M)) >> 64)
                         elif k == MULHU:
                             x[op.rd] = _signed(((a & M) * (b & M)) >> 64)
                         elif k == DIV:
@@ -475,12 +477,12 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                             if p is not None and not a & 3:
                                 x[op.rd] = LD_I(ram, p | o)[0]
                             else:
-                                x[op.rd] = h.ld(a & M, 4, False, pc & M)
+                                x[op.rd] = _signed(h.ld(a & M, 4, False, pc & M))
                         elif k == LBU:
                             if p is not None:
                                 x[op.rd] = ram[p | o]
                             else:
-                                x[op.rd] = h.ld(a & M, 1, False, pc & M)
+                                x[op.rd] = _signed(h.ld(a & M, 1, False, pc & M))
                         elif k == LB:
                             if p is not None:
                                 x[op.rd] = LD_b(ram, p | o)[0]
@@ -494,7 +496,7 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         elif p is not None and not a & 1:  # LHU
                             x[op.rd] = LD_H(ram, p | o)[0]
                         else:
-                            x[op.rd] = h.ld(a & M, 2, False, pc & M)
+                            x[op.rd] = _signed(h.ld(a & M, 2, False, pc & M))
                         pc += op.length
                     elif k < FIRST_BRANCH:
                         a = x[op.rs1] + op.imm
@@ -550,7 +552,7 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                     elif k == JALR:
                         t = (x[op.rs1] + op.imm) & -2
                         if t > MAXS or t < MINS:
-                            t = _wrap(t)
+                            t = _signed(t)
                         x[op.rd] = pc + op.length
                         pc = t
                     elif k == FENCE:
@@ -581,3 +583,8 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                 h.take_trap(t.cause, t.tval, t.pc)
     finally:
         h.icount += n
+
+
+def machine_int(v: int) -> int:
+    """A non-negative ``v`` below 2**63 as a machine-word int on PyPy (see ``_signed``)."""
+    return _signed(v)
