@@ -46,6 +46,8 @@ ZERO_SINK = 32
 # Instructions a hart runs per unit of the scheduler's budget (which counts block dispatches
 # for the block engine), so a quantum lasts about as long on both engines.
 INSNS_PER_BUDGET = 16
+# Registers are compared every SPIN_CHECK_MASK + 1 iterations of a store-free loop.
+SPIN_CHECK_MASK = 31
 
 _Q = struct.Struct("<Q")
 _q = struct.Struct("<q")
@@ -327,6 +329,11 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
             itlb = h.itlb
             vpn = -1 << 60
             base = 0
+            # Spin-wait detection: the target of the last backward branch, how often it was
+            # taken in a row with no store in between, and the registers at the last check.
+            spin_pc = 1
+            spin_n = 0
+            spin_regs: list[int] = []
             code: list[Op | None] = []
             try:
                 while n < limit:
@@ -523,6 +530,7 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         else:
                             h.st(a & M, 2, v & 0xFFFF, pc & M)
                         pc += op.length
+                        spin_pc = 1
                         if h.code_changed:
                             # The store rewrote decoded code: look the page up again.
                             h.code_changed = False
@@ -542,10 +550,27 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                             taken = (a ^ MINS) < (b ^ MINS)
                         else:  # BGEU
                             taken = (a ^ MINS) >= (b ^ MINS)
-                        if taken:
+                        if not taken:
+                            pc += op.length
+                        elif op.imm >= 0:
                             pc += op.imm
                         else:
-                            pc += op.length
+                            pc += op.imm
+                            if pc != spin_pc:
+                                spin_pc = pc
+                                spin_n = 0
+                                spin_regs = []
+                            else:
+                                spin_n += 1
+                                if not spin_n & SPIN_CHECK_MASK:
+                                    regs = x[:32]
+                                    if regs == spin_regs:
+                                        # A loop that neither stores nor changes a register
+                                        # waits for another hart or a device: yield.
+                                        h.pc = pc & M
+                                        h.yielding = True
+                                        break
+                                    spin_regs = regs
                     elif k == JAL:
                         x[op.rd] = pc + op.length
                         pc += op.imm
@@ -574,6 +599,7 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                     else:  # AMO, FPU
                         _call_helper(h, x, op, pc)
                         pc += op.length
+                        spin_pc = 1
                         if h.code_changed:
                             h.code_changed = False
                             vpn = -1 << 60
