@@ -1,25 +1,36 @@
-"""Speed of the in-repo RISC-V emulator (harness/emulator).
+"""Speed of the in-repo RISC-V emulator (harness/emulator) next to QEMU, measured in one run.
 
-Prints, for CPython (and PyPy when ``pypy3`` is on PATH):
-  * MIPS on a bare-metal compute loop (CRC-32, a prime sieve and an insertion sort), built at
-    run time with riscv64-unknown-elf-gcc into a temporary directory;
-  * seconds from start to the U-Boot ``=>`` prompt (Debian OpenSBI fw_jump + U-Boot on -M virt,
-    including U-Boot's 2 s autoboot countdown), next to QEMU's time for the same boot measured
-    in this run, and the ratio.
+Workloads, each on QEMU, on the emulator under CPython and (when ``pypy3`` is on PATH) under
+PyPy; every emulator figure comes from a separate process started like the harness starts it:
+  * a bare-metal compute loop (CRC-32, a prime sieve and an insertion sort), built at run
+    time with riscv64-unknown-elf-gcc into a temporary directory, to power-off;
+  * Debian OpenSBI fw_jump + U-Boot on -M virt to "Hit any key to stop autoboot", and on to
+    the ``=>`` prompt (after U-Boot's 2 s countdown, which on the emulator is guest time);
+  * the same on -M unmatched with all 5 harts (to compare with 1 hart on virt);
+  * hartbeat's tiny Linux (tinyconfig 6.1, ``make linux-image``) to its shell prompt, when
+    its kernel and initramfs are in ~/.cache/hartbeat/linux.
 
-Usage: python benchmarks/emulator_speed.py [--skip-boot] [--skip-compute] [--iterations N]
+Per workload and machine it prints wall seconds, guest instructions (the emulator's count at
+the mark), MIPS (instructions per wall second) and the ratio to QEMU's seconds; for the last
+mark also the emulator's CPU seconds and MIPS per CPU second, the figure that matters when
+the host is shared (wall time then includes waiting for a core).
+
+Usage: python benchmarks/emulator_speed.py [--iterations N] [--skip-linux] [--only NAME]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
@@ -27,7 +38,9 @@ import pexpect
 ROOT = Path(__file__).resolve().parent.parent
 FW_JUMP = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
-STATS_RE = re.compile(r"hartbeat-emu: (\d+) instructions in ([\d.]+) s")
+LINUX_CACHE = Path.home() / ".cache" / "hartbeat" / "linux"
+STATS_RE = re.compile(rb"hartbeat-emu: (\d+) instructions in [\d.]+ s \([\d.]+ MIPS; ([\d.]+) s of CPU")
+TIMEOUT_S = 900
 
 START_S = r"""
     .section .text.entry, "ax"
@@ -112,99 +125,147 @@ SECTIONS {
 """
 
 
+@dataclass(frozen=True)
+class Workload:
+    """A machine command line (after the program name) and the console texts that mark it."""
+
+    name: str
+    args: tuple[str, ...]
+    marks: tuple[tuple[str, str], ...]  # (label, text): the time to each text is a figure
+    qemu: bool = True
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Wall seconds to one mark; the emulator's instructions and CPU seconds when known."""
+
+    seconds: float
+    instructions: int | None = None
+    cpu: float | None = None
+
+
 def build_compute_elf(workdir: Path, iterations: int) -> Path:
     """Assemble and link the compute benchmark; return the ELF path."""
     (workdir / "start.S").write_text(START_S)
     (workdir / "bench.c").write_text(BENCH_C)
     (workdir / "link.ld").write_text(LINK_LD)
     elf = workdir / "bench.elf"
+    flags = ["-O2", "-march=rv64imac_zicsr", "-mabi=lp64", "-mcmodel=medany", "-nostdlib", "-nostartfiles"]
+    flags += ["-ffreestanding", f"-DITERATIONS={iterations}", "-Wl,--no-warn-rwx-segments"]
+    sources = [str(workdir / "start.S"), str(workdir / "bench.c")]
     subprocess.run(
-        [
-            "riscv64-unknown-elf-gcc",
-            "-O2",
-            "-march=rv64imac_zicsr",
-            "-mabi=lp64",
-            "-mcmodel=medany",
-            "-nostdlib",
-            "-nostartfiles",
-            "-ffreestanding",
-            f"-DITERATIONS={iterations}",
-            "-Wl,--no-warn-rwx-segments",
-            "-T",
-            str(workdir / "link.ld"),
-            "-o",
-            str(elf),
-            str(workdir / "start.S"),
-            str(workdir / "bench.c"),
-        ],
-        check=True,
+        ["riscv64-unknown-elf-gcc", *flags, "-T", str(workdir / "link.ld"), "-o", str(elf), *sources], check=True
     )
     return elf
 
 
-def run_compute(python: str, elf: Path) -> tuple[int, float]:
-    """Run the compute ELF on the emulator under ``python``; return (instructions, seconds)."""
-    env = dict(os.environ, HARTBEAT_EMU_STATS="1", PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [python, "-m", "harness.emulator", "-M", "virt", "-bios", "none", "-kernel", str(elf), "-nographic"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    match = STATS_RE.search(proc.stderr)
-    if proc.returncode != 0 or not match:
-        raise RuntimeError(f"compute run failed (status {proc.returncode}): {proc.stderr.strip()}")
-    return int(match.group(1)), float(match.group(2))
+def tiny_linux() -> tuple[Path, Path] | None:
+    """The newest tiny kernel and initramfs ``make linux-image`` left in the cache, if any."""
+    builds = [d for d in LINUX_CACHE.glob("*") if (d / "Image").is_file() and (d / "initramfs.cpio").is_file()]
+    if not builds:
+        return None
+    newest = max(builds, key=lambda d: (d / "Image").stat().st_mtime)
+    return newest / "Image", newest / "initramfs.cpio"
 
 
-def seconds_to_prompt(argv: list[str], env: dict[str, str] | None = None) -> float:
-    """Seconds from spawning ``argv`` until U-Boot prints its ``=>`` prompt (autoboot included)."""
+def measure(argv: list[str], marks: tuple[tuple[str, str], ...], env: dict[str, str]) -> list[Figure]:
+    """Spawn ``argv``; the wall seconds to each mark (or to exit, for an empty text); the
+    emulator's instruction count when it stops (SIGTERM right after the last mark)."""
     started = time.monotonic()
-    child = pexpect.spawn(argv[0], argv[1:], env=env, timeout=300, cwd=str(ROOT))
+    child = pexpect.spawn(argv[0], argv[1:], env=env, timeout=TIMEOUT_S, cwd=str(ROOT))
+    log = io.BytesIO()
+    child.logfile_read = log
+    times: list[float] = []
     try:
-        child.expect("Hit any key to stop autoboot")
-        child.expect("=> ")
-        return time.monotonic() - started
+        for _, text in marks:
+            child.expect(pexpect.EOF if not text else re.escape(text))
+            times.append(time.monotonic() - started)
+        if child.isalive():
+            child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF)
     finally:
-        child.terminate(force=True)
+        child.close(force=True)
+    match = STATS_RE.search(log.getvalue())
+    last = len(times) - 1
+    if match is None:
+        return [Figure(t) for t in times]
+    # Only the last mark's counts are known: earlier marks are shown with seconds only.
+    count, cpu = int(match.group(1)), float(match.group(2))
+    return [Figure(t, count, cpu) if i == last else Figure(t) for i, t in enumerate(times)]
 
 
-def boot_argv(python: str | None) -> list[str]:
-    """Command line booting OpenSBI fw_jump + U-Boot on virt, on the emulator or on QEMU."""
-    common = ["-M", "virt", "-m", "256M", "-nographic", "-bios", FW_JUMP, "-kernel", UBOOT]
-    if python is None:
-        return ["qemu-system-riscv64", *common]
-    return [python, "-m", "harness.emulator", *common]
+def interpreters() -> list[tuple[str, str]]:
+    """(label, python) for each interpreter the emulator can run under here."""
+    found = [("CPython", sys.executable)]
+    pypy = shutil.which("pypy3")
+    if pypy:
+        found.append(("PyPy", pypy))
+    return found
+
+
+def workloads(elf: Path, skip_linux: bool) -> list[Workload]:
+    """Every workload this machine can run."""
+    uboot = ("-m", "256M", "-nographic", "-bios", FW_JUMP, "-kernel", UBOOT)
+    found = [
+        Workload("compute loop", ("-M", "virt", "-bios", "none", "-kernel", str(elf), "-nographic"), (("exit", ""),)),
+        Workload(
+            "OpenSBI + U-Boot, virt, 1 hart",
+            ("-M", "virt", "-smp", "1", *uboot),
+            (("to 'Hit any key'", "Hit any key to stop autoboot"), ("to the prompt", "=> ")),
+        ),
+        Workload(
+            "OpenSBI + U-Boot, unmatched, 5 harts",
+            ("-M", "unmatched", "-smp", "5", *uboot),
+            (("to 'Hit any key'", "Hit any key to stop autoboot"), ("to the prompt", "=> ")),
+            qemu=False,
+        ),
+    ]
+    linux = None if skip_linux else tiny_linux()
+    if linux is not None:
+        kernel, initrd = linux
+        args = ("-M", "virt", "-m", "256M", "-nographic", "-bios", FW_JUMP, "-kernel", str(kernel))
+        args += ("-initrd", str(initrd), "-append", "console=ttyS0 earlycon")
+        found.append(Workload("tiny Linux 6.1, virt, 1 hart", args, (("to the shell", "hartbeat# "),)))
+    return found
+
+
+def row(label: str, figure: Figure, qemu: Figure | None) -> str:
+    """One printed line of figures."""
+    text = f"    {label:<9} {figure.seconds:7.2f} s"
+    if figure.instructions is not None and figure.cpu is not None:
+        mips = figure.instructions / figure.seconds / 1e6
+        text += f"  {figure.instructions:>11,} instructions  {mips:6.2f} MIPS"
+        text += f"  ({figure.cpu:.2f} s of CPU: {figure.instructions / figure.cpu / 1e6:.2f} MIPS)"
+    if qemu is not None and label != "QEMU":
+        text += f"  {figure.seconds / qemu.seconds:5.1f}x QEMU"
+    return text
 
 
 def main() -> int:
-    """Run the benchmark and print the figures."""
+    """Run every workload and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-boot", action="store_true")
-    parser.add_argument("--skip-compute", action="store_true")
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=100, help="rounds of the compute loop")
+    parser.add_argument("--skip-linux", action="store_true", help="leave out the tiny Linux boot")
+    parser.add_argument("--only", help="run only the workloads whose name contains this text")
     args = parser.parse_args()
-    pythons = [("CPython", sys.executable)]
-    if shutil.which("pypy3"):
-        pythons.append(("PyPy", shutil.which("pypy3") or "pypy3"))
-    if not args.skip_compute:
-        with tempfile.TemporaryDirectory() as tmp:
-            elf = build_compute_elf(Path(tmp), args.iterations)
-            for label, python in pythons:
-                n, secs = run_compute(python, elf)
-                print(f"compute loop, {label}: {n} instructions in {secs:.2f} s = {n / secs / 1e6:.2f} MIPS")
-    if not args.skip_boot:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        qemu = seconds_to_prompt(boot_argv(None)) if shutil.which("qemu-system-riscv64") else None
-        if qemu is not None:
-            print(f"U-Boot prompt, QEMU: {qemu:.2f} s")
-        for label, python in pythons:
-            secs = seconds_to_prompt(boot_argv(python), env)
-            ratio = f" ({secs / qemu:.1f}x QEMU)" if qemu else ""
-            print(f"U-Boot prompt, emulator on {label}: {secs:.2f} s{ratio}")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HARTBEAT_EMU_STATS="1")
+    have_qemu = shutil.which("qemu-system-riscv64") is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        elf = build_compute_elf(Path(tmp), args.iterations)
+        for work in workloads(elf, args.skip_linux):
+            if args.only and args.only not in work.name:
+                continue
+            runs: list[tuple[str, list[Figure]]] = []
+            if work.qemu and have_qemu:
+                runs.append(("QEMU", measure(["qemu-system-riscv64", *work.args], work.marks, env)))
+            for label, python in interpreters():
+                runs.append((label, measure([python, "-m", "harness.emulator", *work.args], work.marks, env)))
+            reference = dict(runs).get("QEMU")
+            for index, (mark, _) in enumerate(work.marks):
+                print(f"{work.name}, {mark}:")
+                for label, figures in runs:
+                    print(row(label, figures[index], reference[index] if reference else None))
+            sys.stdout.flush()
     return 0
 
 

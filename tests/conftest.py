@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable
@@ -29,6 +30,20 @@ FAST = (
     "emulator/test_devices.py",
     "emulator/test_translate.py",
 )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(sys.executable, id="cpython"),
+        pytest.param(
+            "pypy3", id="pypy", marks=pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 not installed")
+        ),
+    ]
+)
+def emulator_python(request: pytest.FixtureRequest) -> str:
+    """The interpreter an emulator process runs under: this CPython, and Debian's PyPy (the
+    default when installed, see ``harness.targets.emulator``); each picks its own engine."""
+    return str(request.param)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

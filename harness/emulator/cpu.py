@@ -12,6 +12,7 @@ from .alu import ALU_HELPERS
 from .bus import Bus, BusError
 from .clock import Clock
 from .csr import (
+    CSR_TIME,
     MSTATUS_FS,
     MSTATUS_MIE,
     MSTATUS_MPIE,
@@ -56,6 +57,8 @@ INTERRUPT_BIT = 1 << 63
 # Context key for untranslated (bare) addressing: every privilege shares it.
 BARE = PRV_M
 ENGINES = ("interp", "blocks")
+# Reads of the time CSR in one quantum after which the hart yields (see sysop).
+TIME_POLLS_PER_QUANTUM = 8
 
 
 def default_engine() -> str:
@@ -109,6 +112,7 @@ class Hart:
         self.page_live: dict[int, int] = {}
         # Set when a store rewrote code this hart decoded, so the interpreter re-fetches.
         self.code_changed = False
+        self.time_polls = 0
         self.f: list[int] = [0] * 32
         self.icount = 0
         # Instructions retired by self-looping blocks beyond the one count the dispatcher adds.
@@ -266,6 +270,7 @@ class Hart:
     def run(self, budget: int) -> int:
         """Execute up to ``budget`` blocks (or the interpreter's equivalent); stop early on
         WFI. Return the budget used."""
+        self.time_polls = 0
         if self.engine == "interp":
             return interp.run(self, budget)
         return self._run_blocks(budget)
@@ -308,7 +313,7 @@ class Hart:
         paddr = mmu.translate(self, pc, mmu.EXECUTE, self.priv, pc)
         page = self.blocks.get(paddr >> 12)
         block = page.get(pc) if page is not None else None
-        if block is None or block.pstart != paddr:
+        if block is None or block.pstart != paddr or _straddles(block):
             block = build_cold_block(self, pc, paddr)
             self.code.register(self, block)
         self.jit[pc] = block.entry
@@ -466,9 +471,16 @@ class Hart:
         if op.startswith("csr"):
             self.cur_insn, self.cur_pc = d.raw, pc
             operand = d.rs1 if op.endswith("i") else self.x[d.rs1]
-            csr_op(self, op, d.imm & 0xFFF, operand, d.rd, d.rs1)
+            csr = d.imm & 0xFFF
+            csr_op(self, op, csr, operand, d.rd, d.rs1)
             self._update_context()
             self.pc = nxt
+            if csr == CSR_TIME:
+                # Guest time only moves between scheduling rounds, so a hart polling it
+                # again and again this quantum waits for nothing: yield (a spin-wait).
+                self.time_polls += 1
+                if self.time_polls >= TIME_POLLS_PER_QUANTUM:
+                    self.yielding = True
         elif op == "ecall":
             self.take_trap({PRV_U: 8, PRV_S: 9, PRV_M: 11}[priv], 0, pc)
         elif op == "ebreak":
@@ -547,6 +559,13 @@ class Hart:
         if not self.mstatus & MSTATUS_FS:
             raise self._illegal(d, pc)
         fpu.execute(self, d, pc)
+
+
+def _straddles(block: Block) -> bool:
+    """True if the block's last instruction ends on the next page: that half came through
+    a mapping that may have changed since, so the block is decoded again, never reused."""
+    d, pc = block.insns[-1]
+    return (pc & 0xFFF) + d.length > 0x1000
 
 
 def _amo_result(op: str, old: int, operand: int, size: int) -> int:

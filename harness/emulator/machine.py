@@ -22,16 +22,18 @@ from .devices.sifive_uart import SifiveUart
 from .devices.test import MachineExit, MachineReset, TestDevice
 from .devices.uart16550 import Uart16550
 from .dts import DtOptions, compile_dts, render_dts
+from .interp import INSNS_PER_BUDGET
 from .loader import LoadedImage, LoadError, load_image, read_file
 
 MIB = 1 << 20
 # Dispatches (a block, or a compiled region running up to REGION_LIMIT blocks) a hart gets
 # before the scheduler moves on, polls the console and updates timers: at most a few ms.
 QUANTUM = 500
-# A hart that found itself in a spin-wait yields its quantum at once; guest time still passes
-# as if it had spun on (about this many instructions), or a loop waiting for mtime to move
-# would take many rounds per tick.
-SPIN_CREDIT = QUANTUM * 4
+# A hart that found itself in a spin-wait (or polling the time CSR) yields its quantum at
+# once; guest time still passes as if it had spun on for a whole quantum of the interpreter
+# (whose quanta are the longer), or a loop waiting for mtime to move would take many rounds
+# per tick.
+SPIN_CREDIT = QUANTUM * INSNS_PER_BUDGET
 # How long the host waits for console input when no timer is armed and every hart is idle.
 IDLE_POLL_S = 0.05
 # How long it waits for input before an idle skip: an idle guest at a prompt would otherwise

@@ -1,12 +1,14 @@
 """The ``emulator`` target: the in-repo RISC-V system emulator, run as its own process.
 
 It is driven exactly like QEMU (console on stdio, killable when it hangs); the board's
-``[emulator]`` section picks the machine and the interpreter (CPython, or PyPy when installed).
+``[emulator]`` section picks the machine and the interpreter: Debian's ``pypy3`` when it is
+installed (its JIT runs the emulator several times faster), else this CPython.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +21,14 @@ from harness.targets.process import ProcessTarget
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 
 MACHINES = ("virt", "unmatched")
+PYPY = "pypy3"
+
+
+def default_python() -> str:
+    """The interpreter the emulator runs under unless the board names one: PyPy if on PATH."""
+    return shutil.which(PYPY) or sys.executable
+
+
 # The Linux name of each machine's UART, for the console= check.
 MACHINE_UARTS = {"virt": "ttyS", "unmatched": "ttySIF"}
 
@@ -31,7 +41,7 @@ class EmulatorSettings:
     smp: int = 1
     memory: str = "256M"
     append: str | None = None
-    python: str = sys.executable
+    python: str = ""
     extra: tuple[str, ...] = ()
 
 
@@ -50,7 +60,7 @@ def emulator_settings(board: Board, extra: Mapping[str, str]) -> EmulatorSetting
         smp=smp,
         memory=section.string("memory", "256M"),
         append=None if append is None else board.expand(append, "emulator.append", extra),
-        python=section.string("python", sys.executable),
+        python=section.string("python") or default_python(),
         extra=tuple(section.str_list("extra")),
     )
     section.reject_unknown()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.emulator.console import MemoryConsole
+from harness.emulator.cpu import ENGINES
 from harness.emulator.machine import Machine, MachineConfig
 
 GCC = "riscv64-unknown-elf-gcc"
@@ -33,6 +34,15 @@ PRELUDE = r"""
     .section .text.entry, "ax"
     .globl _start
 """
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once per execution engine (the interpreter PyPy uses by default, the
+    block translator CPython uses), both in this CPython process."""
+    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", request.param)
+    return str(request.param)
+
 
 needs_gcc = pytest.mark.skipif(shutil.which(GCC) is None, reason="riscv64-unknown-elf-gcc not installed")
 

@@ -26,9 +26,9 @@ needs_firmware = pytest.mark.skipif(
 )
 
 
-def spawn(*args: str, timeout: float = 120) -> pexpect.spawn:
+def spawn(*args: str, timeout: float = 120, python: str = sys.executable) -> pexpect.spawn:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    child = pexpect.spawn(sys.executable, ["-m", "harness.emulator", *args], env=env, cwd=str(ROOT), timeout=timeout)
+    child = pexpect.spawn(python, ["-m", "harness.emulator", *args], env=env, cwd=str(ROOT), timeout=timeout)
     return child
 
 
@@ -39,8 +39,9 @@ def build(tmp_path: Path, name: str) -> Path:
 @pytest.mark.slow
 @needs_firmware
 @pytest.mark.parametrize("board", ["virt", "unmatched"])
-def test_uboot_prompt_commands_and_poweroff(board: str) -> None:
-    child = spawn("-M", board, "-m", "256M", "-nographic", "-bios", str(FW_JUMP), "-kernel", str(UBOOT))
+def test_uboot_prompt_commands_and_poweroff(board: str, emulator_python: str) -> None:
+    args = ("-M", board, "-m", "256M", "-nographic", "-bios", str(FW_JUMP), "-kernel", str(UBOOT))
+    child = spawn(*args, python=emulator_python)
     try:
         child.expect("OpenSBI v")
         child.expect("U-Boot 2023.01")

@@ -12,6 +12,9 @@ from harness.emulator.loader import LoadError, load_elf, load_image
 
 from .conftest import build_elf, link, needs_gcc, run_elf
 
+# Every test here runs a program on both execution engines.
+pytestmark = pytest.mark.usefixtures("engine")
+
 BASE = 0x80000000
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from .conftest import RunResult, needs_gcc
 
-pytestmark = needs_gcc
+pytestmark = [needs_gcc, pytest.mark.usefixtures("engine")]
 
 
 def _ok(result: RunResult) -> None:

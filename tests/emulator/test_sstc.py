@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.emulator.boards import UNMATCHED, VIRT
 from harness.emulator.dts import DtOptions, render_dts
 
 from .conftest import build_elf, needs_gcc, run_elf
+
+# Every test here runs a program on both execution engines.
+pytestmark = pytest.mark.usefixtures("engine")
 
 SSTC_PROGRAM = r"""
 _start:
