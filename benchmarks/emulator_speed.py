@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FW_JUMP = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
 LINUX_CACHE = Path.home() / ".cache" / "hartbeat" / "linux"
-STATS_RE = re.compile(rb"hartbeat-emu: (\d+) instructions in [\d.]+ s \([\d.]+ MIPS; ([\d.]+) s of CPU")
+STATS_RE = re.compile(
+    rb"hartbeat-emu: (\d+) instructions in [\d.]+ s \([\d.]+ MIPS\)\r?\nhartbeat-emu: ([\d.]+) s of CPU"
+)
 TIMEOUT_S = 900
 
 START_S = r"""

@@ -36,6 +36,9 @@ from .decode import Insn
 from .translate import Block, Entry, build_cold_block
 from .trap import (
     BREAKPOINT,
+    ECALL_M,
+    ECALL_S,
+    ECALL_U,
     ILLEGAL_INSN,
     INSN_ACCESS,
     IRQ_PRIORITY,
@@ -482,7 +485,7 @@ class Hart:
                 if self.time_polls >= TIME_POLLS_PER_QUANTUM:
                     self.yielding = True
         elif op == "ecall":
-            self.take_trap({PRV_U: 8, PRV_S: 9, PRV_M: 11}[priv], 0, pc)
+            self.take_trap({PRV_U: ECALL_U, PRV_S: ECALL_S, PRV_M: ECALL_M}[priv], 0, pc)
         elif op == "ebreak":
             self.take_trap(BREAKPOINT, pc, pc)
         elif op == "mret":

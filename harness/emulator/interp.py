@@ -245,6 +245,9 @@ def make_op(d: Insn, has_fd: bool) -> Op:
     return Op(FPU, d)
 
 
+_OPS: dict[int, Op] = {}
+
+
 def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
     """Decode the instruction at virtual ``pc`` (physical ``paddr``) into its slot of the
     page's list ``code``. An instruction whose upper half lies on the next page is decoded
@@ -257,7 +260,13 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
             word |= h.fetch_half_virtual((pc + 2) & M, pc) << 16
         else:
             word |= h.fetch_half(paddr + 2, pc) << 16
-    op = make_op(decode(word, h.has_fd), h.has_fd)
+    # An Op depends on the instruction word alone (not on its address), so one serves every
+    # copy of that word: most of a kernel's instructions recur, and decoding is the cost of
+    # code that runs once.
+    key = word | h.has_fd << 32
+    op = _OPS.get(key)
+    if op is None:
+        op = _OPS[key] = make_op(decode(word, h.has_fd), h.has_fd)
     if not straddles:
         code[(paddr & 0xFFF) >> 1] = op
         h.code.decoded(h, paddr, op.length, pc)

@@ -25,12 +25,14 @@ Registers hold unsigned 64-bit values; signed comparisons flip the sign bit
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING
 
 from .decode import Insn, decode
+from .trap import ILLEGAL_INSN
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -251,7 +253,7 @@ def emit(d: Insn, sp: Spelling, lines: list[str]) -> str | None:
     if op == "fence":
         return None
     if op == "illegal":
-        lines.append(f"raise Trap(2, {sp.raw}, {sp.pc})")
+        lines.append(f"raise Trap({ILLEGAL_INSN}, {sp.raw}, {sp.pc})")
         return "None"
     if op in SYSTEM or op in CSR_OPS:
         return f"sysop({sp.insn}, {sp.pc})"
@@ -287,6 +289,13 @@ def _decode_block(h: Hart, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]]
 # --- cold blocks: template interpretation ------------------------------------------------
 
 
+def _compile(src: str, name: str) -> CodeType:
+    """Compile generated source, registered with ``linecache`` so that a traceback through
+    it shows the generated lines (regions are few, so keeping their text costs little)."""
+    linecache.cache[name] = (len(src), None, src.splitlines(keepends=True), name)
+    return compile(src, name, "exec")
+
+
 def _compile_template(op: str) -> object:
     lines: list[str] = []
     exit_expr = emit(Insn(op), TEMPLATE_SPELLING, lines)
@@ -294,7 +303,7 @@ def _compile_template(op: str) -> object:
     if exit_expr is not None:
         body += f"\n        return {exit_expr}"
     src = f"def factory({TEMPLATE_ARGS}):\n    def t(x, R, W):\n{body}\n    return t\n"
-    return compile(src, f"<template {op}>", "exec").co_consts[0]
+    return _compile(src, f"<template {op}>").co_consts[0]
 
 
 _TEMPLATE_CODE: dict[str, object] = {}
@@ -644,7 +653,7 @@ def _compile_region(h: Hart, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc:
     writer = _RegionWriter(blocks)
     src = writer.source(vpc)
     scope: dict[str, object] = {}
-    exec(compile(src, f"<region {vpc:#x}>", "exec"), h.jit_globals, scope)
+    exec(_compile(src, f"<region {vpc:#x}>"), h.jit_globals, scope)
     return scope["make"](*writer.consts.values())  # type: ignore[operator, no-any-return]
 
 

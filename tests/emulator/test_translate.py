@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import traceback
 
 import pytest
 
+from harness.emulator import interp
 from harness.emulator.bus import Bus
 from harness.emulator.clock import Clock
 from harness.emulator.codecache import CodeCache
 from harness.emulator.cpu import Hart
 from harness.emulator.translate import build_cold_block, build_hot_block
+from harness.emulator.trap import ILLEGAL_INSN, Trap
 
 M = (1 << 64) - 1
 BASE = 0x80000000
@@ -101,14 +104,26 @@ def make_hart() -> Hart:
     return Hart(0, bus, Clock(10_000_000), CodeCache())
 
 
-def run_one(hart: Hart, word: int, a: int, b: int, hot: bool) -> int:
+# How an instruction runs: a cold block, a compiled region, or the interpreter engine.
+MODES = ["cold", "hot", "interp"]
+
+
+def run_one(hart: Hart, word: int, a: int, b: int, mode: str) -> int:
     # One instruction followed by `jal x0, 0` so the block ends deterministically.
     hart.bus.ram[0:8] = word.to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little")
-    build = build_hot_block if hot else build_cold_block
-    block = build(hart, BASE, BASE)
-    hart.x[:] = [0] * 32
+    hart.x[:] = [0] * 33
     hart.x[5], hart.x[6] = a, b
-    block.entry[0](hart.x, hart.rtlb, hart.wtlb)
+    if mode == "interp":
+        # The RAM was written behind the code cache's back: forget what was decoded.
+        hart.pages.clear()
+        hart.page_live.clear()
+        hart.flush_jit()
+        hart.pc = BASE
+        interp.run(hart, 1)
+    else:
+        build = build_hot_block if mode == "hot" else build_cold_block
+        block = build(hart, BASE, BASE)
+        block.entry[0](hart.x, hart.rtlb, hart.wtlb)
     assert hart.x[0] == 0
     return hart.x[7]
 
@@ -120,38 +135,38 @@ def operand_pairs() -> list[tuple[int, int]]:
     return pairs
 
 
-@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(R_TYPE))
-def test_register_ops_match_reference(name: str, hot: bool) -> None:
+def test_register_ops_match_reference(name: str, mode: str) -> None:
     f7, f3, opc, ref = R_TYPE[name]
     word = f7 << 25 | 6 << 20 | 5 << 15 | f3 << 12 | 7 << 7 | opc  # x7 = x5 op x6
     hart = make_hart()
     for a, b in operand_pairs():
-        assert run_one(hart, word, a, b, hot) == ref(a, b) & M, (name, hex(a), hex(b))
+        assert run_one(hart, word, a, b, mode) == ref(a, b) & M, (name, hex(a), hex(b))
 
 
-@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(I_TYPE))
-def test_immediate_ops_match_reference(name: str, hot: bool) -> None:
+def test_immediate_ops_match_reference(name: str, mode: str) -> None:
     f3, opc, ref = I_TYPE[name]
     hart = make_hart()
     for imm in (-2048, -1, 0, 1, 2047, 0x555):
         word = (imm & 0xFFF) << 20 | 5 << 15 | f3 << 12 | 7 << 7 | opc
         for a in EDGE:
-            assert run_one(hart, word, a, 0, hot) == ref(a, imm) & M, (name, hex(a), imm)
+            assert run_one(hart, word, a, 0, mode) == ref(a, imm) & M, (name, hex(a), imm)
 
 
-@pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
-def test_shift_immediates(hot: bool) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_shift_immediates(mode: str) -> None:
     hart = make_hart()
     for sh in (0, 1, 31, 32, 63):
         srai = 0x10 << 26 | sh << 20 | 5 << 15 | 5 << 12 | 7 << 7 | 0x13
         slli = sh << 20 | 5 << 15 | 1 << 12 | 7 << 7 | 0x13
-        assert run_one(hart, srai, 1 << 63, 0, hot) == (s64(1 << 63) >> sh) & M
-        assert run_one(hart, slli, M, 0, hot) == (M << sh) & M
+        assert run_one(hart, srai, 1 << 63, 0, mode) == (s64(1 << 63) >> sh) & M
+        assert run_one(hart, slli, M, 0, mode) == (M << sh) & M
         if sh < 32:
             sraiw = 0x20 << 25 | sh << 20 | 5 << 15 | 5 << 12 | 7 << 7 | 0x1B
-            assert run_one(hart, sraiw, 0x80000000, 0, hot) == (s32(0x80000000) >> sh) & M
+            assert run_one(hart, sraiw, 0x80000000, 0, mode) == (s32(0x80000000) >> sh) & M
 
 
 @pytest.mark.parametrize("hot", [False, True], ids=["cold", "hot"])
@@ -251,3 +266,15 @@ def test_compiled_regions_agree_with_interpretation_on_random_code() -> None:
             build(hart, BASE, BASE).entry[0](hart.x, hart.rtlb, hart.wtlb)
             states.append((list(hart.x), bytes(hart.bus.ram[0x2000:0x8000])))
         assert states[0] == states[1], [hex(w) for w in words]
+
+
+def test_generated_code_shows_in_tracebacks() -> None:
+    """A trap raised inside a compiled region shows the generated line in its traceback."""
+    hart = make_hart()
+    hart.bus.ram[0:4] = (0).to_bytes(4, "little")  # an all-zero halfword is illegal
+    block = build_hot_block(hart, BASE, BASE)
+    with pytest.raises(Trap) as caught:
+        block.entry[0](hart.x, hart.rtlb, hart.wtlb)
+    text = "".join(traceback.format_exception(caught.type, caught.value, caught.tb))
+    assert f'File "<region {BASE:#x}>"' in text
+    assert f"raise Trap({ILLEGAL_INSN}, 0x0, {BASE:#x})" in text
