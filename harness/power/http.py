@@ -24,7 +24,7 @@ from harness.power.base import DEFAULT_TIMEOUT, PowerBackend, off_wait_on
 
 REPLY_LIMIT = 200
 METHODS = {"GET", "POST", "PUT", "PATCH"}
-_SECRET_QUERY_KEY = re.compile(r"pass|token|secret|key|auth", re.IGNORECASE)
+_SECRET_QUERY_KEY = re.compile(r"pass|pwd|passwd|^pw$|token|secret|key|auth|sig|session|cred", re.IGNORECASE)
 # A plug or PDU sits on the lab network: an http_proxy meant for the internet must not catch it.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -105,7 +105,8 @@ class HttpSwitch:
                 status, body = reply.status, reply.read(4096).decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             status, body = exc.code, exc.read(4096).decode("utf-8", "replace")
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            # http.client.InvalidURL is a ValueError: a URL the checks above let through.
             reason = getattr(exc, "reason", exc)
             raise PowerError(f"power backend http: {label}: {shown}: no reply: {reason}") from None
         reply_text = " ".join(body.split())[:REPLY_LIMIT] or "(empty body)"
@@ -168,8 +169,21 @@ def _request(section: Section, board: Board, key: str, method: str, *, required:
     else:
         raise section.error(key, f"expected a URL or a table {{ url, method, body }}, got {value!r}")
     url = board.expand(table.string("url", required=True) or "", table.key("url"))
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
         raise table.error("url", f"expected an http:// or https:// URL, got {redact_url(url)!r}")
+    if "@" in parts.netloc:
+        # A password in a profile ends up in reports, logs and shell history; the user alone
+        # would silently be dropped. Both have their own keys.
+        raise table.error(
+            "url",
+            f"credentials in the URL ({redact_url(url)!r}) are refused: set `user` and name an environment "
+            "variable holding the password in `password_env` (or a token in `token_env`)",
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise table.error("url", f"bad port in {redact_url(url)!r}: {exc}") from None
     action_method = (table.string("method", method) or method).upper()
     if action_method not in METHODS:
         raise table.error("method", f"expected one of {', '.join(sorted(METHODS))}, got {action_method!r}")
