@@ -55,19 +55,46 @@ def lock_dir() -> Path:
     return Path(tempfile.gettempdir())
 
 
+def physical_port(port: str) -> str:
+    """One spelling per physical console: a device path with its symlinks resolved
+    (``/dev/serial/by-id/...`` and ``/dev/ttyUSB1`` are one board), a network console as the
+    resolved address and port (``localhost`` and ``127.0.0.1`` are one ser2net port, whatever
+    the URL scheme)."""
+    scheme, sep, rest = port.partition("://")
+    if not sep:
+        # A device path; anything else (a labgrid place's name) is already one spelling.
+        return os.path.realpath(port) if port.startswith("/") else port
+    netloc = rest.split("/", 1)[0].split("?", 1)[0]
+    host, _, number = netloc.rpartition(":")
+    host = host.strip("[]") or netloc
+    if not number.isdigit():
+        return port
+    try:
+        infos = socket.getaddrinfo(host, int(number), type=socket.SOCK_STREAM)
+        addresses = sorted({str(info[4][0]) for info in infos})
+    except (OSError, UnicodeError, ValueError):
+        return f"{scheme}://{host}:{number}"
+    # `localhost` resolves to 127.0.0.1 and ::1: any loopback address is this machine.
+    if any(a.startswith("127.") or a == "::1" for a in addresses):
+        return f"net://loopback:{number}"
+    return f"net://{addresses[0]}:{number}" if addresses else f"{scheme}://{host}:{number}"
+
+
 def lock_path(port: str, folder: Path | None = None) -> Path:
-    """``hartbeat-dev_ttyUSB1.lock`` for ``/dev/ttyUSB1``; one name per port, whatever the board."""
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", port).strip("_") or "port"
+    """``hartbeat-dev_ttyUSB1.lock`` for ``/dev/ttyUSB1``; one name per physical port, however it
+    is spelled (see :func:`physical_port`)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", physical_port(port)).strip("_") or "port"
     return (folder or lock_dir()) / f"hartbeat-{slug}.lock"
 
 
 class BoardLock:
     """An exclusive, non-blocking lock on one port; :meth:`acquire` raises :class:`BoardLocked`."""
 
-    def __init__(self, port: str, *, board: str, folder: Path | None = None) -> None:
+    def __init__(self, port: str, *, board: str, folder: Path | None = None, path: Path | None = None) -> None:
         self.port = port
         self.board = board
-        self.path = lock_path(port, folder)
+        # `path` names the lock file itself (a bisect folder's own lock).
+        self.path = path or lock_path(port, folder)
         self._handle: IO[str] | None = None
 
     @property

@@ -16,7 +16,8 @@ from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.board import Board, parse_assignments, resolve
 from harness.cli.common import add_override_options
 from harness.errors import ConfigError
-from harness.plan import load_plan
+from harness.lock import BoardLock
+from harness.plan import Plan, load_plan
 from harness.profiles import load_board
 from harness.signals import Interrupted, signals_raise
 from harness.targets import target_kind
@@ -118,6 +119,18 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     boards = _boards(args)
     # Absolute: git worktrees are created from inside the repository, not from here.
     out = (args.out or Path("runs") / f"bisect-{datetime.now():%Y%m%d-%H%M%S}").resolve()
+    # One bisect per folder: a second one (a --resume racing a running bisect) would interleave
+    # its boots and corrupt the log. flock dies with the process, so a killed bisect leaves none.
+    folder_lock = BoardLock(str(out), board="bisect folder", path=out / "bisect.lock")
+    out.mkdir(parents=True, exist_ok=True)
+    folder_lock.acquire("bisect")
+    try:
+        return _bisect(args, plan, boards, out)
+    finally:
+        folder_lock.release()
+
+
+def _bisect(args: argparse.Namespace, plan: Plan, boards: tuple[Board, ...], out: Path) -> int:
     seed = _seed(args, out)
     series = _series(args, boards[0], out)
     settings = Settings(
