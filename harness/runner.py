@@ -207,6 +207,11 @@ class Runner:
         self.console.start()
         # After the console (and so the board's lock) is taken, before the power cycle boots it.
         deploy_for_board(self.board, self.variables, self.out_dir)
+        # A board's off phase (off, `off_time` for the rails to drain) comes before power-on: the
+        # times and deadlines of the plan count from the moment the power comes back.
+        switch_off = getattr(target, "switch_off_before_on", None)
+        if callable(switch_off):
+            switch_off()
         self.console.mark_power_on()
         target.power_on()
         return self.console

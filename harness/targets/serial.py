@@ -224,6 +224,7 @@ class SerialTarget:
         self._lock = BoardLock(settings.port, board=name)
         self._transport = SerialTransport(settings.port, self._open_port, settings.reopen_timeout)
         self._opened = False
+        self._off_done = False
 
     def _open_port(self) -> Port:
         kwargs: dict[str, Any] = {"baudrate": self.settings.baudrate, "timeout": REOPEN_INTERVAL}
@@ -254,10 +255,26 @@ class SerialTarget:
             self._opened = True
         return self._transport
 
+    def switch_off_before_on(self) -> None:
+        """The first half of the power cycle: off, then ``off_time`` for the rails to drain.
+
+        The runner calls it before it starts the clock, so ``off_time`` does not count against
+        the first milestone; :meth:`power_on` then only switches on.
+        """
+        if not self._opened:
+            raise TargetError(f"{self.name}: console not open; the runner opens it before power-on")
+        self.power.switch.off()
+        time.sleep(self.power.off_time)
+        self._off_done = True
+
     def power_on(self) -> None:
         """A power cycle, not just "on": the board may have been left running by someone."""
         if not self._opened:
             raise TargetError(f"{self.name}: console not open; the runner opens it before power-on")
+        if self._off_done:
+            self._off_done = False
+            self.power.switch.on()
+            return
         self.power.switch.cycle(self.power.off_time)
 
     def power_off(self) -> None:
