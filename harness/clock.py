@@ -24,6 +24,9 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None:
         """Let ``seconds`` pass."""
 
+    def judged(self) -> None:
+        """The engine just decided on a silence or a deadline; the evidence is gathered next."""
+
 
 class RealClock:
     """The host's monotonic clock."""
@@ -39,6 +42,9 @@ class RealClock:
     def sleep(self, seconds: float) -> None:
         """``time.sleep(seconds)``."""
         time.sleep(seconds)
+
+    def judged(self) -> None:
+        """Nothing to do: live, the evidence is whatever has arrived by now."""
 
 
 REAL_CLOCK = RealClock()

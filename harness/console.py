@@ -136,7 +136,8 @@ class ConsoleFiles:
     seconds since power-on (since the console opened, before the ``p`` line):
     ``d T N`` N bytes arrived; ``s T N`` N bytes typed (written when the typing ended);
     ``p T`` power-on (times restart at 0); ``c T REASON`` the target ended the console;
-    ``e T`` the harness stopped recording. ``hartbeat replay`` reads it.
+    ``j T`` the matcher decided on a silence or a deadline; ``e T`` the harness stopped
+    recording. ``hartbeat replay`` reads it.
     """
 
     raw: IO[bytes]
@@ -580,10 +581,12 @@ class Console:
                         quiet_since = max(quiet_since, self._t0 + quiet_from)
                     quiet = now - quiet_since
                     if quiet >= silence:
+                        self._judged(t)
                         return Quiet(quiet, t)
                     waits.append(silence - quiet)
                 if deadline is not None:
                     if t >= deadline:
+                        self._judged(t)
                         return TimedOut(t)
                     waits.append(deadline - t)
                 # The reader needs the lock to add text, so nothing arrived since the search.
@@ -591,6 +594,16 @@ class Console:
             if on_tick and clock.monotonic() >= next_tick:
                 on_tick()
                 next_tick = clock.monotonic() + 0.25
+
+    def _judged(self, t: float) -> None:
+        """Record when the engine decided on silence or a deadline, and let a playback catch up.
+
+        Live, the verdict's evidence is what had arrived by the moment the matcher noticed, a
+        little after the deadline; on a firehose that is more lines, so a replay gathers its
+        evidence at the recorded moment too.
+        """
+        self._write(lambda files: files.event("j", t))
+        self._clock.judged()
 
     def drain(self, *, quiet: float, limit: float) -> None:
         """Keep reading until the console is quiet for ``quiet`` s or ``limit`` s pass.

@@ -21,6 +21,9 @@ from harness.recorded import read_log
 TIMING = "console.timing"
 RAW = "console.raw"
 LOG = "console.log"
+# A live decision recorded this long after the replay's own is taken as the same decision, made
+# late by a loaded host; a later one belongs to another step (a replay with another plan).
+JUDGED_WINDOW = 1.0
 # What a replay says when it runs past the end of what was recorded.
 RECORDING_ENDS = "the recording ends here (the live run was stopped)"
 
@@ -34,7 +37,8 @@ class Event:
     """One recorded console event; ``t`` is seconds since power-on (since opening, before it).
 
     ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``c`` (the target
-    ended the console) or ``e`` (the harness stopped recording).
+    ended the console), ``j`` (the matcher decided on silence or a deadline) or ``e`` (the
+    harness stopped recording).
     """
 
     kind: str
@@ -74,7 +78,7 @@ def _from_timing(path: Path, raw: bytes) -> tuple[Event, ...]:
                 size = int(detail)
                 events.append(Event("d", t, raw[offset : offset + size]))
                 offset += size
-            elif kind in ("s", "p", "c", "e"):
+            elif kind in ("s", "p", "c", "j", "e"):
                 events.append(Event(kind, t, detail=detail))
             else:
                 raise ValueError(f"unknown event {kind!r}")
@@ -121,7 +125,9 @@ class Playback:
 
     def wait(self, cond: threading.Condition, timeout: float) -> None:
         """Advance to the next recorded event if it comes within ``timeout``, else by ``timeout``."""
-        until = self._now + max(0.0, timeout)
+        # At least a microsecond: real time always moves on, and a wait computed as "the rest of
+        # the silence" can round to nothing, which would spin forever on a clock that does not.
+        until = self._now + max(1e-6, timeout)
         if self._events and self._base + self._events[0].t <= until:
             self._apply(self._events.popleft())
         else:
@@ -130,6 +136,14 @@ class Playback:
     def sleep(self, seconds: float) -> None:
         """Typing delays pass like any wait."""
         self._now += max(0.0, seconds)
+
+    def judged(self) -> None:
+        """Play on to the moment the live matcher made this decision, if it made it about now."""
+        index = next((i for i, e in enumerate(self._events) if e.kind == "j"), None)
+        if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
+            return
+        for _ in range(index + 1):
+            self._apply(self._events.popleft())
 
     def advance_to(self, t: float) -> None:
         """Play every event up to ``t`` seconds after power-on (a step that was not on the console)."""

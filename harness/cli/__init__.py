@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import harness
-from harness.cli import bisect, check, lists, run
+from harness.cli import bisect, calibrate, check, compare, lists, replay, report, run
 from harness.cli.common import EXIT_USAGE
 from harness.errors import HartbeatError
 from harness.signals import Interrupted
@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_parser(sub)
     lists.add_parsers(sub)
     bisect.add_parser(sub)
+    replay.add_parser(sub)
+    calibrate.add_parser(sub)
+    report.add_parser(sub)
+    compare.add_parser(sub)
     return parser
 
 

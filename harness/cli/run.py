@@ -24,6 +24,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="for `git bisect run`: exit 1 only when the verdict's signature contains TEXT; "
         "any other failure exits 125 (skip)",
     )
+    run.add_argument(
+        "--follow",
+        action="store_true",
+        help="print each milestone as it is reached and the console's lines as they come (for slow boards)",
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -46,6 +51,43 @@ class StatusLine:
         if self.enabled and self._width:
             sys.stderr.write("\r" + " " * self._width + "\r")
             sys.stderr.flush()
+
+
+class Follow:
+    """``--follow``: the console's lines as they reach console.log, and each milestone as reached.
+
+    It is the runner's status callback, called on every milestone and four times a second while
+    waiting; each call prints what the log gained since the last one, so lines and milestones
+    come out in order, on stdout, for a terminal or a pipe.
+    """
+
+    def __init__(self, log: Path) -> None:
+        self._log = log
+        self._offset = 0
+
+    def __call__(self, text: str) -> None:
+        self._tail()
+        # The periodic "waiting for" line is the plain status line's; milestones and notes print.
+        if " -> waiting for " not in text:
+            print(f"== {text}", flush=True)
+
+    def _tail(self) -> None:
+        try:
+            with self._log.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return
+        # Only whole lines: the unfinished one comes with the next call.
+        end = data.rfind(b"\n") + 1
+        if end:
+            self._offset += end
+            sys.stdout.write("  | " + data[:end].decode("utf-8", "replace").replace("\n", "\n  | ")[:-4])
+            sys.stdout.flush()
+
+    def finish(self) -> None:
+        """Print what the log still holds when the run ends."""
+        self._tail()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,6 +116,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"hartbeat: error: --out {args.out} already holds a run; pick another folder", file=sys.stderr)
         return EXIT_USAGE
     runner = Runner(plan, board, out_dir=args.out, variables=variables, image_overrides=images, status=status)
+    follow = Follow(runner.out_dir / "console.log") if args.follow else None
+    if follow is not None:
+        runner.status = follow
     # For the interrupt message: where the evidence is, once there is a folder.
     args.run_folder = runner.out_dir
     try:
@@ -81,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = runner.run()
     finally:
         status.clear()
+        if follow is not None:
+            follow.finish()
     print(summary(result))
     code = result.verdict.exit_code
     if args.expect_signature and code == 1 and args.expect_signature not in result.verdict.signature:
