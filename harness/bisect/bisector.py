@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter
@@ -13,21 +14,38 @@ from typing import Any, TypeVar
 
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
-from harness.bisect.journal import LOG_NAME, VERSION, Journal, Restored, read_events
-from harness.bisect.report import LAST_LINES, Answer, rows_from_events
+from harness.bisect.journal import LOG_NAME, VERSION, Journal, Restored, read_events, total_wall
+from harness.bisect.posterior import Evidence, choose, entropy, hang_rate, information, posterior, rate_given
+from harness.bisect.posterior import verify_runs as posterior_verify_runs
+from harness.bisect.progress import Progress
+from harness.bisect.report import LAST_LINES, Answer, Located, rows_from_events
 from harness.bisect.search import Search, State
 from harness.bisect.series import Build, Series, Unbuildable
-from harness.bisect.stats import HangRate, confidence
+from harness.bisect.stats import MAX_RUNS, HangRate, confidence
 from harness.bisect.trials import BoardPool, Booter, RunRecord
 from harness.board import Board
 from harness.errors import ConfigError, HartbeatError
 from harness.plan import Plan
 from harness.runner import Stopped
-from harness.verdict import Verdict
 
 T = TypeVar("T")
+
+
+def _outcome_word(record: RunRecord | Unbuildable, criterion: Criterion) -> str:
+    if isinstance(record, Unbuildable):
+        return "cannot be built"
+    return {Outcome.BAD: "hung", Outcome.GOOD: "passed", Outcome.OTHER: "failed otherwise"}[
+        criterion.classify(record.verdict)
+    ]
+
+
 # A bad endpoint that has not failed after this many times its endpoint runs does not reproduce.
 ENDPOINT_PATIENCE = 4
+# A bayes bisect whose answer fails verification searches on; after this many failures it gives up.
+MAX_VERIFY = 3
+# A bayes bisect never boots more than this many times the series' length (a hang too rare to find).
+MAX_BOOTS_PER_BUILD = 20
+STRATEGIES = ("bayes", "repeat")
 
 
 class Inconclusive(HartbeatError):
@@ -47,6 +65,8 @@ class Settings:
     miss: float
     endpoint_runs: int
     check_endpoints: bool
+    strategy: str = "bayes"
+    confidence: float = 0.99
 
     def start_event(self, names: Sequence[str]) -> dict[str, Any]:
         """What the log's first line records, and what ``--resume`` must find unchanged."""
@@ -59,6 +79,8 @@ class Settings:
             "endpoint_runs": self.endpoint_runs,
             "check_endpoints": self.check_endpoints,
             "seed": self.seed,
+            "strategy": self.strategy,
+            "confidence": self.confidence,
         }
 
 
@@ -75,7 +97,9 @@ class Decision:
     cached_from: str | None = None
 
 
-RESUMED_KEYS = ("names", "plan", "bad_if", "miss", "endpoint_runs", "check_endpoints")
+RESUMED_KEYS = ("names", "plan", "bad_if", "miss", "endpoint_runs", "check_endpoints", "strategy", "confidence")
+# What a log from before a key existed meant by it.
+RESUMED_DEFAULTS = {"strategy": "repeat", "confidence": 0.99}
 
 
 def open_journal(settings: Settings, names: Sequence[str], resume: bool) -> tuple[Journal, Restored | None]:
@@ -91,40 +115,57 @@ def open_journal(settings: Settings, names: Sequence[str], resume: bool) -> tupl
     restored = Restored.from_events(events)
     expected = settings.start_event(names)
     for key in RESUMED_KEYS:
-        if restored.start.get(key) != expected[key]:
+        earlier = restored.start.get(key, RESUMED_DEFAULTS.get(key))
+        if earlier != expected[key]:
             raise ConfigError(
                 path,
                 key,
-                f"the earlier bisect used {restored.start.get(key)!r}, this one {expected[key]!r}; "
+                f"the earlier bisect used {earlier!r}, this one {expected[key]!r}; "
                 "resume with the same options or start a new --out",
             )
-    return Journal(path, events), restored
+    journal = Journal(path, events)
+    if restored.result is None:
+        journal.write("session")
+    return journal, restored
 
 
 class Bisector:
     """One bisect over a series; :meth:`run` returns the answer and writes ``bisect.json``."""
 
-    def __init__(self, settings: Settings, series: Series, journal: Journal, restored: Restored | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        series: Series,
+        journal: Journal,
+        restored: Restored | None,
+        progress: Progress | None = None,
+    ) -> None:
         self.settings = settings
         self.series = series
         self.journal = journal
+        self.restored = restored
         self.pool = BoardPool(settings.boards)
+        self.progress = progress or Progress(None, False, settings.strategy)
         # Set on a signal: no new run starts, and runs in progress end within a quarter second.
         self._stop = threading.Event()
         self.booter = Booter(settings.plan, settings.variables, settings.out, settings.seed, self._stop)
         self.cache = VerdictCache()
         self.history: dict[int, tuple[RunRecord, ...]] = {}
         self.decided: dict[int, Decision] = {}
+        self._attempts: dict[int, int] = {}
         if restored is not None:
             self._restore(restored)
         self.criterion = Criterion(settings.bad_if, restored.signature if restored else None)
         self.rate = HangRate(1, 0, deterministic=True)
         self._builds: dict[int, Build | Unbuildable] = {}
         self._lock = threading.Lock()
+        self._verify_note = ""
+        self._verified: bool | None = None
 
     def _restore(self, restored: Restored) -> None:
         for index, events in restored.runs.items():
             self.history[index] = tuple(RunRecord.from_event(event) for event in events)
+            self._attempts[index] = max(record.attempt for record in self.history[index])
         for index, event in restored.decisions.items():
             self.decided[index] = Decision(
                 index,
@@ -142,28 +183,36 @@ class Bisector:
 
     def run(self) -> Answer:
         """Bisect; on a signal, stop starting runs and let the exception through (the log is complete)."""
+        if self.restored is not None and self.restored.result is not None:
+            # A finished bisect: nothing to boot; its answer, with the totals of every session.
+            return Answer.from_dict(self.restored.result, rows_from_events(self.journal.events))
         started = time.monotonic()
         executor = ThreadPoolExecutor(max_workers=self.pool.size, thread_name_prefix="bisect")
         self._executor = executor
+        self.progress.start()
         try:
             search = Search(len(self.series.names))
             if self.series.eager:
                 for index in range(len(self.series.names)):
                     self._build(index)
+            mass = 0.0
             try:
                 self._endpoints()
-                while points := search.next_candidates(self.pool.size):
-                    for decision in self._parallel([self._decider(i, "candidate") for i in points]):
-                        search.decide(decision.index, decision.state)
+                if self.settings.strategy == "bayes":
+                    mass = self._bayes(search)
+                else:
+                    self._repeat(search)
                 reason = "" if search.found else "every build left between the last good and first bad is a skip"
             except Inconclusive as exc:
                 reason = str(exc)
-            answer = self._answer(search, reason, time.monotonic() - started)
+            answer = self._answer(search, reason, time.monotonic() - started, mass)
         except BaseException:
             self._stop.set()
             executor.shutdown(wait=False, cancel_futures=True)
+            self.progress.close()
             raise
         executor.shutdown()
+        self.progress.close()
         self.journal.write("result", **{k: v for k, v in answer.as_dict().items() if k != "rows"})
         answer.write(self.settings.out)
         return answer
@@ -186,19 +235,30 @@ class Bisector:
             self.journal.write("build", index=index, build=prepared.name, key=None, reason=prepared.reason)
         return prepared
 
+    def _boot(self, board: Board, build: Build, phase: str) -> RunRecord:
+        """One new run of a build (its attempt number follows every earlier run of it), logged."""
+        if self._stop.is_set():
+            raise Stopped("bisect is stopping")
+        with self._lock:
+            attempt = self._attempts.get(build.index, 0) + 1
+            self._attempts[build.index] = attempt
+        self.progress.boot_started()
+        try:
+            record = self.booter.boot(board, build, attempt, phase)
+        finally:
+            self.progress.boot_finished()
+        self.journal.write("run", **record.as_event(self.criterion.classify(record.verdict)))
+        with self._lock:
+            self.history[build.index] = (*self.history.get(build.index, ()), record)
+        return record
+
     def _boots(self, index: int, board: Board, build: Build, phase: str) -> Iterator[RunRecord]:
         """The runs of a build: those already in the log first, then new ones for as long as asked."""
         yield from self.history.get(index, ())
-        attempt = len(self.history.get(index, ()))
         while True:
-            if self._stop.is_set():
-                raise Stopped("bisect is stopping")
-            attempt += 1
-            record = self.booter.boot(board, build, attempt, phase)
-            self.journal.write("run", **record.as_event(self.criterion.classify(record.verdict)))
-            yield record
+            yield self._boot(board, build, phase)
 
-    def _record(self, decision: Decision, seconds: float, runs: int) -> Decision:
+    def _record(self, decision: Decision, seconds: float, runs: int, quiet: bool = False) -> Decision:
         self.decided[decision.index] = decision
         if decision.key:
             self.cache.put(decision.key, decision.state.value, decision.name)
@@ -214,7 +274,32 @@ class Bisector:
             key=decision.key,
             cached_from=decision.cached_from,
         )
+        note = f" ({decision.reason})" if decision.reason else ""
+        if not quiet:
+            self.progress.decision(f"{decision.name} {decision.state.value} after {runs} run(s){note}")
         return decision
+
+    # -- the repeat strategy --------------------------------------------------------------------
+
+    def _repeat(self, search: Search) -> None:
+        """Split the range; decide each candidate by repeating it until it hangs or passed enough."""
+        for index, decision in self.decided.items():
+            search.decide(index, decision.state)
+        round_number = 0
+        while points := search.next_candidates(self.pool.size):
+            round_number += 1
+            testable = len(search.testable())
+            per_build = self.rate.runs_needed(self.settings.miss)
+            self.progress.update(
+                round=round_number,
+                left=f"{testable} builds left between {self.series.names[search.last_good]} and "
+                f"{self.series.names[search.first_bad]}",
+                boots_left=math.ceil(math.log2(testable + 1)) * per_build,
+            )
+            for decision in self._parallel([self._decider(i, "candidate") for i in points]):
+                search.decide(decision.index, decision.state)
+        if search.found:
+            self._verify_repeat(search)
 
     def _decider(self, index: int, phase: str) -> Callable[[Board], Decision]:
         return lambda board: self._decide(index, board, phase)
@@ -254,6 +339,226 @@ class Bisector:
             passes += 1
         return self._record(Decision(index, build.name, State.GOOD, passes, "", build.key), seconds, runs)
 
+    def _verify_repeat(self, search: Search) -> None:
+        """Boot the culprit and the last good build again; an answer that does not hold is inconclusive."""
+        runs = self.rate.runs_needed(1.0 - self.settings.confidence)
+        held, note = self._verify(search.first_bad, search.last_good, runs)
+        self._verified, self._verify_note = held, note
+        if not held:
+            raise Inconclusive(f"the answer did not hold: {note}")
+
+    # -- the bayes strategy ---------------------------------------------------------------------
+
+    def _evidence(self) -> Evidence:
+        """Every run of the log (endpoints, candidates, verifications) as evidence about the culprit."""
+        size = len(self.series.names)
+        evidence = Evidence.empty(size, deterministic_hint=self.rate.deterministic)
+        for index, records in self.history.items():
+            for record in records:
+                outcome = self.criterion.classify(record.verdict)
+                evidence = (
+                    evidence.skip(index) if outcome is Outcome.OTHER else evidence.add(index, outcome is Outcome.BAD)
+                )
+        for index, decision in self.decided.items():
+            if decision.state is State.SKIP:
+                evidence = evidence.skip(index)
+        # A build with the same bytes as its predecessor cannot be the first bad one.
+        for index in range(1, size):
+            this, before = self._builds.get(index), self._builds.get(index - 1)
+            if isinstance(this, Build) and isinstance(before, Build) and this.key == before.key:
+                evidence = evidence.exclude(index)
+        return evidence
+
+    def _bayes(self, search: Search) -> float:
+        """Boot where the expected information is largest until one build holds the confidence; verify it."""
+        evidence = self._evidence()
+        limit = MAX_BOOTS_PER_BUILD * len(self.series.names)
+        failed_verifications = 0
+        round_number = 0
+        gain = 1.0
+        while True:
+            mass = posterior(evidence)
+            group = self._group(mass, evidence)
+            top = group[-1]
+            held = sum(mass[i] for i in group)
+            round_number += 1
+            self._show(round_number, mass, top, evidence, gain)
+            if held >= self.settings.confidence:
+                if len(group) > 1:
+                    self._untestable(search, group)
+                    names = ", ".join(self.series.names[i] for i in group)
+                    raise Inconclusive(f"the culprit is one of {names} (posterior {held:.3f}); the others are skips")
+                last_good = max((i for i in range(top) if i not in evidence.skipped), default=0)
+                runs = self._bayes_verify_runs(top, evidence)
+                ok, note = self._verify(top, last_good, runs)
+                evidence = self._evidence()
+                if ok:
+                    self._verified, self._verify_note = True, note
+                    self._settle(search, top, last_good, evidence)
+                    return posterior(evidence)[top]
+                failed_verifications += 1
+                self.progress.decision(f"verification failed, searching on: {note}")
+                if failed_verifications >= MAX_VERIFY:
+                    self._verified, self._verify_note = False, note
+                    raise Inconclusive(f"the answer did not hold {MAX_VERIFY} times; last: {note}")
+                continue
+            picks = choose(evidence, mass, self.pool.size)
+            if not picks:
+                self._untestable(search, group)
+                raise Inconclusive(f"no boot can tell the builds left apart (posterior {held:.3f})")
+            if sum(evidence.hangs) + sum(evidence.passes) >= limit:
+                raise Inconclusive(f"no answer after {limit} boots; the hang is too rare to bisect")
+            gain = information(mass, rate_given(evidence), picks) / len(picks)
+            seen = []
+            for index, record in self._parallel([self._once(i) for i in picks]):
+                evidence = self._observe(evidence, index, record)
+                seen.append(f"{self.series.names[index]} {_outcome_word(record, self.criterion)}")
+            after = posterior(evidence)
+            best = max(range(len(after)), key=lambda i: (after[i], -i))
+            self.progress.decision(
+                f"round {round_number}: {', '.join(seen)}; most likely culprit {self.series.names[best]} "
+                f"({after[best]:.3f})"
+            )
+
+    def _group(self, mass: Sequence[float], evidence: Evidence) -> list[int]:
+        """The likeliest answer: a testable build and the skipped builds right below it.
+
+        Boots cannot tell a skipped build from the next testable one above it, so their masses
+        add up; the group with the most mass (the lowest on a tie) is the answer in the making.
+        """
+        best: list[int] = []
+        best_mass = -1.0
+        run: list[int] = []
+        for index in range(evidence.low, evidence.size):
+            run.append(index)
+            if index in evidence.skipped:
+                continue
+            held = sum(mass[i] for i in run)
+            if held > best_mass + 1e-12:
+                best, best_mass = run, held
+            run = []
+        return best or [evidence.size - 1]
+
+    def _untestable(self, search: Search, group: Sequence[int]) -> None:
+        """Record an answer that stops at skipped builds, so the remaining range is the group."""
+        for index in group[:-1]:
+            search.decide(index, State.SKIP)
+        search.decide(group[0] - 1, State.GOOD)
+        search.decide(group[-1], State.BAD)
+
+    def _once(self, index: int) -> Callable[[Board], tuple[int, RunRecord | Unbuildable]]:
+        def job(board: Board) -> tuple[int, RunRecord | Unbuildable]:
+            build = self._build(index)
+            if isinstance(build, Unbuildable):
+                return index, build
+            return index, self._boot(board, build, "candidate")
+
+        return job
+
+    def _observe(self, evidence: Evidence, index: int, record: RunRecord | Unbuildable) -> Evidence:
+        """Fold one boot into the evidence; a build's first hang or another failure is a decision."""
+        name = self.series.names[index]
+        if isinstance(record, Unbuildable):
+            if index not in self.decided:
+                self._record(Decision(index, name, State.SKIP, 0, record.reason), 0.0, 0)
+            return evidence.skip(index)
+        outcome = self.criterion.classify(record.verdict)
+        if outcome is Outcome.OTHER:
+            if index not in self.decided:
+                reason = f"another failure: {record.verdict.signature}"
+                self._record(Decision(index, name, State.SKIP, evidence.passes[index], reason, record.key), 0.0, 1)
+            return evidence.skip(index)
+        if outcome is Outcome.BAD and index not in self.decided:
+            runs = len(self.history.get(index, ()))
+            self._record(Decision(index, name, State.BAD, evidence.passes[index], "", record.key), record.seconds, runs)
+        return evidence.add(index, outcome is Outcome.BAD)
+
+    def _bayes_verify_runs(self, culprit: int, evidence: Evidence) -> int:
+        hangs, passes = evidence.suffix()
+        return posterior_verify_runs(
+            hangs[culprit], passes[culprit], 1.0 - self.settings.confidence, evidence.deterministic, MAX_RUNS
+        )
+
+    def _settle(self, search: Search, culprit: int, last_good: int, evidence: Evidence) -> None:
+        """The answer as decisions: the culprit bad, every build tried below it good (by the posterior)."""
+        for index in range(last_good + 1):
+            tried = evidence.passes[index]
+            if tried and index not in self.decided:
+                build = self._builds.get(index)
+                key = build.key if isinstance(build, Build) else None
+                decision = Decision(index, self.series.names[index], State.GOOD, tried, "posterior", key)
+                self._record(decision, 0.0, tried, quiet=True)
+        for index, decision in self.decided.items():
+            search.decide(index, decision.state)
+        search.decide(last_good, State.GOOD)
+        search.decide(culprit, State.BAD)
+        for index in range(last_good + 1, culprit):
+            search.decide(index, State.SKIP)
+
+    def _show(self, round_number: int, mass: Sequence[float], top: int, evidence: Evidence, gain: float) -> None:
+        left = 1.0 - mass[top]
+        # The bits still to learn, at the information the last round's boots expected to give.
+        bits = max(entropy(mass) - entropy([self.settings.confidence, 1.0 - self.settings.confidence]), 0.0)
+        hangs, passes = evidence.suffix()
+        verify = posterior_verify_runs(
+            hangs[top], passes[top], 1.0 - self.settings.confidence, evidence.deterministic, MAX_RUNS
+        )
+        estimate = math.ceil(bits / gain) if gain > 0 else None
+        self.progress.update(
+            round=round_number,
+            left=f"top {self.series.names[top]} {mass[top]:.2f}, mass left {left:.2f}",
+            boots_left=None if estimate is None else estimate + verify + 1,
+        )
+
+    # -- verification ---------------------------------------------------------------------------
+
+    def _verify(self, culprit: int, last_good: int, runs: int) -> tuple[bool, str]:
+        """Boot the culprit until it hangs and the last good build until it passed ``runs`` times."""
+        names = self.series.names
+        self.progress.update(left=f"verifying {names[culprit]} and {names[last_good]}", boots_left=runs + 1)
+
+        culprit, last_good = self._source(culprit), self._source(last_good)
+
+        def culprit_job(board: Board) -> tuple[int, int]:
+            build = self._build(culprit)
+            assert isinstance(build, Build)  # it hung, so it was built
+            for attempt in range(1, runs + 1):
+                outcome = self.criterion.classify(self._boot(board, build, "verify").verdict)
+                if outcome is Outcome.BAD:
+                    return attempt, 1
+            return runs, 0
+
+        def good_job(board: Board) -> tuple[int, int]:
+            build = self._build(last_good)
+            if isinstance(build, Unbuildable):
+                return 0, 0
+            for attempt in range(1, runs + 1):
+                outcome = self.criterion.classify(self._boot(board, build, "verify").verdict)
+                if outcome is not Outcome.GOOD:
+                    return attempt, 1
+            return runs, 0
+
+        (culprit_runs, culprit_hangs), (good_runs, good_fails) = self._parallel([culprit_job, good_job])
+        parts = [
+            f"{names[culprit]} hung again (boot {culprit_runs} of up to {runs})"
+            if culprit_hangs
+            else f"{names[culprit]} did not hang in {culprit_runs} boots",
+            f"{names[last_good]} failed on boot {good_runs}"
+            if good_fails
+            else f"{names[last_good]} passed {good_runs} of {good_runs} boots",
+        ]
+        held = bool(culprit_hangs) and not good_fails
+        note = "; ".join(parts)
+        self.progress.decision(f"verify: {note}: {'the answer held' if held else 'the answer did not hold'}")
+        return held, note
+
+    def _source(self, index: int) -> int:
+        """The build whose boots decided ``index``: itself, or the one it shares artefacts with."""
+        decision = self.decided.get(index)
+        if decision is not None and decision.cached_from is not None:
+            return self.series.names.index(decision.cached_from)
+        return index
+
     # -- endpoints ------------------------------------------------------------------------------
 
     def _endpoints(self) -> None:
@@ -267,6 +572,7 @@ class Bisector:
         if isinstance(bad, Unbuildable):
             raise Inconclusive(f"the bad endpoint {bad.name} cannot be tested: {bad.reason}")
         wanted = self.settings.endpoint_runs if self.settings.check_endpoints else 1
+        self.progress.update(left=f"booting the bad endpoint {bad.name} {wanted} times")
         records = self._endpoint_runs(bad, wanted)
         if self.criterion.signature is None and self.settings.bad_if is BadIf.SIGNATURE:
             self._learn_signature(bad, records)
@@ -280,10 +586,28 @@ class Bisector:
             self._assume_endpoints(HangRate(hangs, 0, deterministic=True))
             return
         self.rate = HangRate.from_endpoint(hangs, passes, self.settings.endpoint_runs)
-        good = self._parallel([self._decider(0, "endpoint")])[0]
+        if self.settings.strategy == "bayes":
+            good = self._good_endpoint_once()
+        else:
+            good = self._parallel([self._decider(0, "endpoint")])[0]
         if good.state is not State.GOOD:
             detail = good.reason or "it shows the hang"
             raise Inconclusive(f"the good endpoint {good.name} is not good: {detail}")
+
+    def _good_endpoint_once(self) -> Decision:
+        """Bayes: one boot of the good endpoint catches a wrong range; the posterior needs no more."""
+        if 0 in self.decided:
+            return self.decided[0]
+        build = self._build(0)
+        if isinstance(build, Unbuildable):
+            return self._record(Decision(0, build.name, State.SKIP, 0, build.reason), 0.0, 0)
+        records = list(self.history.get(0, ())) or self._parallel([lambda board: self._boot(board, build, "endpoint")])
+        outcome = self.criterion.classify(records[-1].verdict)
+        if outcome is Outcome.GOOD:
+            return self._record(Decision(0, build.name, State.GOOD, 1, "good endpoint", build.key), 0.0, 1)
+        reason = "" if outcome is Outcome.BAD else f"another failure: {records[-1].verdict.signature}"
+        state = State.BAD if outcome is Outcome.BAD else State.SKIP
+        return self._record(Decision(0, build.name, state, 0, reason, build.key), 0.0, 1)
 
     def _assume_endpoints(self, rate: HangRate) -> None:
         """``--no-check-endpoints``: the endpoints are as given and the hang is deterministic."""
@@ -299,20 +623,12 @@ class Bisector:
         limit = wanted * ENDPOINT_PATIENCE
         while len(records) < wanted or (not any(can_define_hang(r.verdict) for r in records) and len(records) < limit):
             count = max(wanted - len(records), 1)
-            first = len(records) + 1
-            batch = self._parallel([self._endpoint_job(bad, first + i) for i in range(count)])
+            batch = self._parallel([self._endpoint_job(bad) for _ in range(count)])
             records.extend(batch)
         return records
 
-    def _endpoint_job(self, bad: Build, attempt: int) -> Callable[[Board], RunRecord]:
-        def job(board: Board) -> RunRecord:
-            if self._stop.is_set():
-                raise Stopped("bisect is stopping")
-            record = self.booter.boot(board, bad, attempt, "endpoint")
-            self.journal.write("run", **record.as_event(self.criterion.classify(record.verdict)))
-            return record
-
-        return job
+    def _endpoint_job(self, bad: Build) -> Callable[[Board], RunRecord]:
+        return lambda board: self._boot(board, bad, "endpoint")
 
     def _learn_signature(self, bad: Build, records: Sequence[RunRecord]) -> None:
         """The hang is the most frequent failure of the bad endpoint; harness errors do not count."""
@@ -325,19 +641,34 @@ class Bisector:
 
     # -- the answer -----------------------------------------------------------------------------
 
-    def _answer(self, search: Search, reason: str, wall: float) -> Answer:
+    def _answer(self, search: Search, reason: str, wall: float, mass: float) -> Answer:
         names = self.series.names
         events = self.journal.events
         runs = [e for e in events if e.get("event") == "run"]
         endpoint_boots = sum(1 for e in runs if e["phase"] == "endpoint")
+        verify_boots = sum(1 for e in runs if e["phase"] == "verify")
         found = not reason and search.found
         first_bad = search.first_bad
-        evidence = self._evidence(first_bad) if found else None
-        # A good decision with no passes of its own (a cache hit, an endpoint assumed good) adds
-        # no doubt: its evidence is counted where it was gathered, or the user vouched for it.
-        goods = [
-            (i, d.passes) for i, d in self.decided.items() if d.state is State.GOOD and d.passes > 0 and i < first_bad
-        ]
+        hung = self._run_of(first_bad, Outcome.BAD) if found else None
+        passed = self._run_of(search.last_good, Outcome.GOOD) if found else None
+        evidence = hung.verdict if hung else None
+        if self.settings.strategy == "bayes":
+            posterior_evidence = self._evidence()
+            rate = hang_rate(posterior_evidence, posterior(posterior_evidence))
+            deterministic = posterior_evidence.deterministic
+            answer_confidence = mass if found else 0.0
+        else:
+            # A good decision with no passes of its own (a cache hit, an endpoint assumed good) adds
+            # no doubt: its evidence is counted where it was gathered, or the user vouched for it.
+            goods = [
+                (i, d.passes)
+                for i, d in self.decided.items()
+                if d.state is State.GOOD and d.passes > 0 and i < first_bad
+            ]
+            rate, deterministic = self.rate.estimate, self.rate.deterministic
+            answer_confidence = confidence(self.rate, goods) if found else 0.0
+        commit = self.series.describe(first_bad) if found else None
+        timed = evidence.last_lines[-LAST_LINES:] if evidence else ()
         return Answer(
             status="found" if found else "inconclusive",
             reason=reason,
@@ -345,28 +676,32 @@ class Bisector:
             last_good=names[search.last_good] if found else None,
             remaining=() if found else tuple(names[i] for i in search.remaining()),
             signature=evidence.signature if evidence else self.criterion.signature,
-            last_lines=tuple(line for _t, line in evidence.last_lines[-LAST_LINES:]) if evidence else (),
+            last_lines=tuple(line for _t, line in timed),
             rows=tuple(rows_from_events(events)),
             total_boots=len(runs),
             endpoint_boots=endpoint_boots,
-            candidate_boots=len(runs) - endpoint_boots,
-            wall_seconds=round(wall, 3),
-            confidence=round(confidence(self.rate, goods), 6) if found else 0.0,
-            hang_rate=round(self.rate.estimate, 4),
-            deterministic=self.rate.deterministic,
+            candidate_boots=len(runs) - endpoint_boots - verify_boots,
+            wall_seconds=round(total_wall(events, wall), 3),
+            confidence=round(answer_confidence, 6),
+            hang_rate=round(rate, 4),
+            deterministic=deterministic,
             seed=self.settings.seed,
             out=str(self.settings.out),
+            strategy=self.settings.strategy,
+            verify_boots=verify_boots,
+            verified=self._verified,
+            verify_note=self._verify_note,
+            last_line_times=tuple(round(t, 3) for t, _line in timed),
+            culprit=Located(hung.out_dir, str(Path(hung.out_dir) / "console.log")) if hung else None,
+            last_good_run=Located(passed.out_dir, str(Path(passed.out_dir) / "console.log")) if passed else None,
+            subject=commit.subject if commit else None,
+            author=commit.author if commit else None,
+            sessions=1 + sum(1 for e in events if e.get("event") == "session"),
         )
 
-    def _evidence(self, index: int) -> Verdict | None:
-        """The verdict of the run that showed the hang on a build (or on the build it shares artefacts with)."""
-        decision = self.decided.get(index)
-        names = self.series.names
-        if decision is not None and decision.cached_from is not None:
-            index = names.index(decision.cached_from)
-        for event in reversed(self.journal.events):
-            if event.get("event") == "run" and event["index"] == index:
-                verdict = RunRecord.from_event(event).verdict
-                if self.criterion.classify(verdict) is Outcome.BAD:
-                    return verdict
+    def _run_of(self, index: int, wanted: Outcome) -> RunRecord | None:
+        """The latest run of a build (or of the build it shares artefacts with) with the outcome wanted."""
+        for record in reversed(self.history.get(self._source(index), ())):
+            if self.criterion.classify(record.verdict) is wanted:
+                return record
         return None

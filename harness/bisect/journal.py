@@ -1,14 +1,17 @@
 """``bisect.log``: one JSON object per line, flushed as it happens, so a killed bisect can resume.
 
-Events: ``start`` (the configuration and the master seed), ``run`` (one boot and its verdict),
-``signature`` (the hang, from the bad endpoint), ``decision`` (a build is good, bad or skip) and
-``result`` (the answer). A run still going when bisect died has no line and is redone.
+Events: ``start`` (the configuration, the strategy and the master seed), ``session`` (a
+``--resume`` began), ``run`` (one boot and its verdict), ``signature`` (the hang, from the bad
+endpoint), ``decision`` (a build is good, bad or skip) and ``result`` (the answer). Every event
+carries ``at``, the wall-clock time it was written, so the whole bisect's time adds up over
+sessions. A run still going when bisect died has no line and is redone.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ class Journal:
 
     def write(self, event: str, **data: Any) -> None:
         """Append one event and flush it to the OS, so a SIGKILL loses nothing written."""
-        record = {"event": event, **data}
+        record = {"event": event, **data, "at": round(time.time(), 3)}
         line = json.dumps(record, sort_keys=True)
         with self._lock:
             self.events.append(record)
@@ -126,6 +129,7 @@ class Restored:
     runs: dict[int, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)
     signature: str | None = None
+    result: dict[str, Any] | None = None
 
     @classmethod
     def from_events(cls, events: list[dict[str, Any]]) -> Restored:
@@ -133,6 +137,7 @@ class Restored:
         runs: dict[int, list[dict[str, Any]]] = {}
         decisions: dict[int, dict[str, Any]] = {}
         signature = None
+        result = None
         for event in events:
             kind = event.get("event")
             if kind == "run":
@@ -141,4 +146,22 @@ class Restored:
                 decisions[event["index"]] = event
             elif kind == "signature":
                 signature = event["signature"]
-        return cls(events[0], {i: tuple(r) for i, r in runs.items()}, decisions, signature)
+            elif kind == "result":
+                result = event
+        return cls(events[0], {i: tuple(r) for i, r in runs.items()}, decisions, signature, result)
+
+
+def total_wall(events: list[dict[str, Any]], current: float) -> float:
+    """The wall time of every session of a bisect: earlier ones from their events, plus ``current``.
+
+    A session runs from its ``start`` or ``session`` event to its last event; a log written before
+    events carried ``at`` counts the current session only.
+    """
+    sessions: list[list[float]] = []
+    for event in events:
+        if event.get("event") in ("start", "session"):
+            sessions.append([])
+        if "at" in event and sessions:
+            sessions[-1].append(float(event["at"]))
+    earlier = sessions[:-1]
+    return current + sum(max(times) - min(times) for times in earlier if times)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,21 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Located:
+    """A run's folder and its ``console.log``: where the evidence for the answer is."""
+
+    run: str
+    console_log: str
+
+
+@dataclass(frozen=True)
 class Answer:
-    """Everything ``bisect.json`` holds; ``status`` is ``found`` or ``inconclusive``."""
+    """Everything ``bisect.json`` holds; ``status`` is ``found`` or ``inconclusive``.
+
+    ``culprit`` is the run in which the first bad build hung, ``last_good_run`` one in which the
+    last good build passed; ``last_lines`` (with ``last_line_times``, seconds since power-on) come
+    from the culprit's run. ``verified`` says whether the answer held when booted again.
+    """
 
     status: str
     reason: str
@@ -48,6 +61,40 @@ class Answer:
     deterministic: bool
     seed: int
     out: str
+    strategy: str = "repeat"
+    verify_boots: int = 0
+    verified: bool | None = None
+    verify_note: str = ""
+    last_line_times: tuple[float, ...] = ()
+    culprit: Located | None = None
+    last_good_run: Located | None = None
+    subject: str | None = None
+    author: str | None = None
+    sessions: int = 1
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], rows: Sequence[Row]) -> Answer:
+        """The answer as a ``result`` event or ``bisect.json`` holds it (keys it does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and k != "rows"}
+        for name in ("remaining", "last_lines", "last_line_times"):
+            values[name] = tuple(values.get(name, ()))
+        for name in ("culprit", "last_good_run"):
+            if values.get(name) is not None:
+                values[name] = Located(**values[name])
+        return cls(**values, rows=tuple(rows))
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        """What a person does next with the answer."""
+        if self.status != "found":
+            return ()
+        steps = []
+        if self.subject is not None:
+            steps.append(f"git show {self.first_bad}")
+        if self.culprit and self.last_good_run:
+            steps.append(f"hartbeat compare {self.last_good_run.run} {self.culprit.run}")
+        return tuple(steps)
 
     @property
     def exit_code(self) -> int:
@@ -58,6 +105,7 @@ class Answer:
         """The JSON document."""
         data = asdict(self)
         data["rows"] = [asdict(row) for row in self.rows]
+        data["next_steps"] = list(self.next_steps)
         return {"schema": SCHEMA, **data}
 
     def write(self, folder: Path) -> Path:
@@ -71,20 +119,37 @@ class Answer:
         lines = [table(self.rows), ""]
         if self.status == "found":
             lines.append(f"first bad build: {self.first_bad}  (last good: {self.last_good})")
+            if self.subject is not None:
+                lines.append(f"  commit: {self.subject}  ({self.author})")
         else:
             lines.append(f"inconclusive: {self.reason}")
             if self.remaining:
                 lines.append(f"the culprit is one of: {', '.join(self.remaining)}")
         if self.signature:
             lines.append(f"signature: {self.signature}")
+        if self.culprit:
+            lines.append(f"hang:   {self.culprit.console_log}")
+        if self.last_good_run:
+            lines.append(f"passed: {self.last_good_run.console_log}")
         if self.last_lines:
-            lines.append("last lines before the failure:")
-            lines.extend(f"  | {line}" for line in self.last_lines)
+            origin = f" (run {self.culprit.run})" if self.culprit else ""
+            lines.append(f"last lines before the failure{origin}:")
+            times = self.last_line_times or (None,) * len(self.last_lines)
+            for t, line in zip(times, self.last_lines, strict=True):
+                stamp = f"[{t:9.3f}] " if t is not None else ""
+                lines.append(f"  | {stamp}{line}")
+        if self.verified is not None:
+            outcome = "the answer held" if self.verified else "the answer did NOT hold"
+            lines.append(f"verified: {self.verify_note}: {outcome}")
         rate = "every boot (deterministic)" if self.deterministic else f"{self.hang_rate:.0%} of boots"
+        sessions = f" over {self.sessions} sessions" if self.sessions > 1 else ""
         lines.append(
-            f"{self.total_boots} boots ({self.endpoint_boots} endpoint, {self.candidate_boots} candidate), "
-            f"{self.wall_seconds:.1f} s; hang shows in {rate}; confidence {self.confidence:.3f}; seed {self.seed}"
+            f"{self.total_boots} boots ({self.endpoint_boots} endpoint, {self.candidate_boots} candidate, "
+            f"{self.verify_boots} verify){sessions}, {self.wall_seconds:.1f} s; strategy {self.strategy}; "
+            f"hang shows in {rate}; confidence {self.confidence:.3f}; seed {self.seed}"
         )
+        for step in self.next_steps:
+            lines.append(f"next: {step}")
         lines.append(f"details: {Path(self.out) / RESULT_NAME}")
         return "\n".join(lines)
 

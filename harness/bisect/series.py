@@ -44,6 +44,14 @@ class Unbuildable:
     reason: str
 
 
+@dataclass(frozen=True)
+class Commit:
+    """What git says about a build of a git range: the subject line and the author."""
+
+    subject: str
+    author: str
+
+
 class Series(Protocol):
     """An ordered series of builds, oldest (good) first."""
 
@@ -54,6 +62,10 @@ class Series(Protocol):
 
     def prepare(self, index: int) -> Build | Unbuildable:
         """The build's artefacts, building it first if needed."""
+        ...
+
+    def describe(self, index: int) -> Commit | None:
+        """The commit a build comes from, when the series is a git range."""
         ...
 
 
@@ -103,6 +115,10 @@ class FolderSeries:
         if missing:
             raise ConfigError(manifest, "builds", f"no such subfolder: {', '.join(missing)}")
         return tuple(names)
+
+    def describe(self, index: int) -> Commit | None:
+        """A folder of builds has no commits."""
+        return None
 
     def prepare(self, index: int) -> Build | Unbuildable:
         """The artefacts already in the build's folder."""
@@ -157,6 +173,13 @@ class GitSeries:
         self.commits = (good_sha, *later.split())
         self.names = tuple(git(self.repo, "rev-parse", "--short=10", sha) for sha in self.commits)
         self._git_lock = threading.Lock()
+
+    def describe(self, index: int) -> Commit | None:
+        """The commit's subject and author (``Name <mail>``)."""
+        subject, _, author = git(self.repo, "log", "-1", "--format=%s%x00%an <%ae>", self.commits[index]).partition(
+            "\0"
+        )
+        return Commit(subject, author)
 
     def prepare(self, index: int) -> Build | Unbuildable:
         """Build the commit (or reuse the artefacts of an earlier build of it)."""

@@ -58,6 +58,11 @@ def test_git_range(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((out / "bisect.json").read_text())
     assert result["first_bad"] == shas[7][:10] and result["last_good"] == shas[6][:10]
+    # The answer names the commit and says what to do next.
+    assert (result["subject"], result["author"]) == ("build 7", "t <t@t>")
+    assert result["next_steps"][0] == f"git show {shas[7][:10]}"
+    assert result["next_steps"][1].startswith("hartbeat compare ")
+    assert "commit: build 7  (t <t@t>)" in done.stdout and f"next: git show {shas[7][:10]}" in done.stdout
     assert "worktree" not in git(repo, "worktree", "list").split("\n", 1)[-1], "worktrees must be removed"
 
 

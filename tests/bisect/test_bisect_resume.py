@@ -22,11 +22,11 @@ def decisions(log: Path) -> list[int]:
     return [e["index"] for e in events if e["event"] == "decision"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_resume_after_kill(tmp_path: Path, scripted: tuple[Path, Path], sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "strategy"), [(signal.SIGTERM, "bayes"), (signal.SIGKILL, "repeat")])
+def test_resume_after_kill(tmp_path: Path, scripted: tuple[Path, Path], sig: signal.Signals, strategy: str) -> None:
     builds = make_series(tmp_path, 32, culprit=11)
     out = tmp_path / "out"
-    args = bisect_args(*scripted, builds, out, "--seed", "9", "--endpoint-runs", "2")
+    args = bisect_args(*scripted, builds, out, "--seed", "9", "--endpoint-runs", "2", "--strategy", strategy)
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", *args], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
@@ -45,9 +45,19 @@ def test_resume_after_kill(tmp_path: Path, scripted: tuple[Path, Path], sig: sig
     result = json.loads((out / "bisect.json").read_text())
     assert result["first_bad"] == "build-011" and result["seed"] == 9
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    new_runs = [e for e in events if e["event"] == "run"][runs_before:]
+    # Verification boots the culprit and the last good build again on purpose.
+    new_runs = [e for e in events if e["event"] == "run" and e["phase"] != "verify"][runs_before:]
     assert not {e["index"] for e in new_runs} & set(decided_before), "a decided build was booted again"
     assert max(Counter(decisions(log)).values()) == 1, "a build was decided twice"
+    assert result["strategy"] == strategy and result["sessions"] == 2 and result["verified"] is True
+    assert result["total_boots"] == len([e for e in events if e["event"] == "run"])
+
+    # Resuming a finished bisect boots nothing and reports the whole bisect, both sessions.
+    again = hartbeat(*bisect_args(*scripted, builds, out, "--resume", "--endpoint-runs", "2"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(log.read_text().splitlines()) == len(events)
+    assert f"{result['total_boots']} boots" in again.stdout and "over 2 sessions" in again.stdout
+    assert f"{result['wall_seconds']:.1f} s" in again.stdout
 
 
 def test_resume_needs_the_same_options(tmp_path: Path, scripted: tuple[Path, Path]) -> None:

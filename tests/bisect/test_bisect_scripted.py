@@ -50,12 +50,24 @@ def test_skips_next_to_the_culprit_are_inconclusive(
 
 def test_identical_builds_are_not_rerun(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
     builds = make_series(tmp_path, 16, culprit=9, noops=range(2, 9))
-    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "4", "--endpoint-runs", "2")
+    extra = ("--seed", "4", "--endpoint-runs", "2", "--strategy", "repeat")
+    code, result = bisect(*scripted, builds, tmp_path / "out", *extra)
     assert code == 0 and result["first_bad"] == "build-009"
     rows = {row["name"]: row for row in result["rows"]}
     assert "no-op change" in rows["build-008"]["note"]
     cached = [row for row in rows.values() if "same artefacts as" in row["note"] and row["runs"] == 0]
     assert cached, "a candidate equal to a build already decided must come from the cache"
+
+
+def test_bayes_never_blames_a_no_op_build(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:
+    # Builds 2..8 are byte-identical to build 1: none of them can be the first bad build, so the
+    # posterior puts no mass on them and three boots (plus endpoints and verify) settle it.
+    builds = make_series(tmp_path, 16, culprit=9, noops=range(2, 9))
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "4", "--endpoint-runs", "2")
+    assert code == 0 and (result["first_bad"], result["strategy"]) == ("build-009", "bayes")
+    assert result["candidate_boots"] <= 3
+    rows = {row["name"]: row for row in result["rows"]}
+    assert "no-op change" in rows["build-008"]["note"]
 
 
 def test_flaky_hang_found_in_20_of_20_trials(tmp_path: Path) -> None:
