@@ -24,6 +24,7 @@ FAST = (
     "fast/",
     "test_console.py",
     "bisect/test_bisect_units.py",
+    "bisect/test_bisect_posterior.py",
     "emulator/test_decode.py",
     "emulator/test_cpu_state.py",
     "emulator/test_fpu.py",

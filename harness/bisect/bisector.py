@@ -185,7 +185,10 @@ class Bisector:
         """Bisect; on a signal, stop starting runs and let the exception through (the log is complete)."""
         if self.restored is not None and self.restored.result is not None:
             # A finished bisect: nothing to boot; its answer, with the totals of every session.
-            return Answer.from_dict(self.restored.result, rows_from_events(self.journal.events))
+            try:
+                return Answer.from_dict(self.restored.result, rows_from_events(self.journal.events))
+            except (TypeError, KeyError, ValueError) as exc:
+                raise ConfigError(self.journal.path, "result", f"cannot be read ({exc}); damaged log") from None
         started = time.monotonic()
         executor = ThreadPoolExecutor(max_workers=self.pool.size, thread_name_prefix="bisect")
         self._executor = executor

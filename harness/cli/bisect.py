@@ -8,9 +8,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness.bisect.bisector import Bisector, Settings, open_journal
+from harness.bisect.bisector import STRATEGIES, Bisector, Settings, open_journal
 from harness.bisect.criterion import BadIf
 from harness.bisect.journal import LOG_NAME, check_events, read_events
+from harness.bisect.progress import Progress
 from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.board import Board, parse_assignments, resolve
@@ -67,6 +68,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     decide = parser.add_argument_group("deciding")
     decide.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="bayes (default): boot where a posterior over the culprit learns most, stop at --confidence; "
+        "repeat: split the range, repeat each candidate until --miss",
+    )
+    decide.add_argument(
+        "--confidence",
+        type=float,
+        default=0.99,
+        metavar="P",
+        help="bayes: stop when one build is the culprit with this posterior probability; both: verify "
+        "the answer to it (default 0.99)",
+    )
+    decide.add_argument(
         "--bad-if",
         choices=[b.value for b in BadIf],
         default=BadIf.SIGNATURE.value,
@@ -90,7 +105,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         type=float,
         default=0.05,
         metavar="P",
-        help="a build is good once the chance of missing the hang is under P (default 0.05)",
+        help="repeat: a build is good once the chance of missing the hang is under P (default 0.05)",
     )
     decide.add_argument(
         "--seed", type=int, help="master seed; every run's seed derives from it (default random, printed)"
@@ -132,6 +147,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 
 def _bisect(args: argparse.Namespace, plan: Plan, boards: tuple[Board, ...], out: Path) -> int:
     seed = _seed(args, out)
+    strategy = _strategy(args, out)
     series = _series(args, boards[0], out)
     settings = Settings(
         plan=plan,
@@ -143,15 +159,21 @@ def _bisect(args: argparse.Namespace, plan: Plan, boards: tuple[Board, ...], out
         miss=args.miss,
         endpoint_runs=args.endpoint_runs,
         check_endpoints=args.check_endpoints,
+        strategy=strategy,
+        confidence=args.confidence,
     )
     journal, restored = open_journal(settings, series.names, args.resume)
     print(
-        f"hartbeat bisect: {len(series.names)} builds, {len(boards)} target(s), seed {seed}, log {journal.path}",
+        f"hartbeat bisect: {len(series.names)} builds, {len(boards)} target(s), strategy {strategy}, "
+        f"seed {seed}, log {journal.path}",
         file=sys.stderr,
     )
+    if restored is not None and restored.result is not None:
+        print("hartbeat bisect: this bisect had finished; its answer, over every session:", file=sys.stderr)
+    progress = Progress(sys.stderr, sys.stderr.isatty(), strategy)
     try:
         with signals_raise():
-            answer = Bisector(settings, series, journal, restored).run()
+            answer = Bisector(settings, series, journal, restored, progress).run()
     except (Interrupted, KeyboardInterrupt):
         print(f"hartbeat bisect: stopped; continue with the same options and --resume --out {out}", file=sys.stderr)
         raise
@@ -166,6 +188,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("bisect", "", "give exactly one of --builds DIR or --repo DIR")
     if args.repo is not None and not (args.good and args.bad and args.build_command):
         raise ConfigError("--repo", str(args.repo), "needs --good REV, --bad REV and --build COMMAND")
+    if not 0.5 <= args.confidence < 1.0:
+        raise ConfigError("--confidence", str(args.confidence), "expected a probability from 0.5 to below 1, e.g. 0.99")
     if not 0.0 < args.miss < 1.0:
         raise ConfigError("--miss", str(args.miss), "expected a probability between 0 and 1, e.g. 0.05")
     if args.endpoint_runs < 1:
@@ -204,6 +228,18 @@ def _seed(args: argparse.Namespace, out: Path) -> int:
     return logged
 
 
+def _strategy(args: argparse.Namespace, out: Path) -> str:
+    # A resumed bisect goes on as it began; a log from before strategies existed was a repeat one.
+    if not args.resume:
+        return str(args.strategy or STRATEGIES[0])
+    logged = str(read_events(out / LOG_NAME)[0].get("strategy", "repeat"))
+    if logged not in STRATEGIES:
+        raise ConfigError(out / LOG_NAME, "line 1", f"unknown strategy {logged!r}; damaged log")
+    if args.strategy is not None and args.strategy != logged:
+        raise ConfigError("--strategy", args.strategy, f"the bisect in {out} uses {logged}; drop --strategy to resume")
+    return logged
+
+
 def _series(args: argparse.Namespace, board: Board, out: Path) -> Series:
     artifacts = dict(parse_assignments(args.artifacts, "--artifact"))
     unknown = sorted(set(artifacts) - set(board.images))
@@ -224,7 +260,11 @@ def replay(log: Path) -> int:
         print("(unfinished: no answer yet)")
     elif result["status"] == "found":
         print(f"first bad build: {result['first_bad']}  (last good: {result['last_good']})")
-        print(f"{result['total_boots']} boots, confidence {result['confidence']:.3f}; see {log.parent / RESULT_NAME}")
+        strategy = events[0].get("strategy", "repeat")
+        print(
+            f"{result['total_boots']} boots, strategy {strategy}, confidence {result['confidence']:.3f}; "
+            f"see {log.parent / RESULT_NAME}"
+        )
     else:
         print(f"inconclusive: {result['reason']}")
     return 0
