@@ -15,7 +15,16 @@ from typing import Any, TypeVar
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
 from harness.bisect.journal import LOG_NAME, VERSION, Journal, Restored, read_events, total_wall
-from harness.bisect.posterior import Evidence, choose, entropy, hang_rate, information, posterior, rate_given
+from harness.bisect.posterior import (
+    Evidence,
+    choose,
+    contradicted,
+    entropy,
+    hang_rate,
+    information,
+    posterior,
+    rate_given,
+)
 from harness.bisect.posterior import verify_runs as posterior_verify_runs
 from harness.bisect.progress import Progress
 from harness.bisect.report import LAST_LINES, Answer, Located, rows_from_events
@@ -46,6 +55,8 @@ MAX_VERIFY = 3
 # A bayes bisect never boots more than this many times the series' length (a hang too rare to find).
 MAX_BOOTS_PER_BUILD = 20
 STRATEGIES = ("bayes", "repeat")
+# Bayes: this many other failures (more than the build's passes and hangs) make a build a skip.
+OTHER_LIMIT = 2
 
 
 class Inconclusive(HartbeatError):
@@ -359,9 +370,10 @@ class Bisector:
         for index, records in self.history.items():
             for record in records:
                 outcome = self.criterion.classify(record.verdict)
-                evidence = (
-                    evidence.skip(index) if outcome is Outcome.OTHER else evidence.add(index, outcome is Outcome.BAD)
-                )
+                # Another failure says nothing about the hang; whether it made the build a skip
+                # is in the log's decisions.
+                if outcome is not Outcome.OTHER:
+                    evidence = evidence.add(index, outcome is Outcome.BAD)
         for index, decision in self.decided.items():
             if decision.state is State.SKIP:
                 evidence = evidence.skip(index)
@@ -405,6 +417,15 @@ class Bisector:
                     self._verified, self._verify_note = False, note
                     raise Inconclusive(f"the answer did not hold {MAX_VERIFY} times; last: {note}")
                 continue
+            odd = contradicted(evidence)
+            if odd is not None:
+                name = self.series.names[odd]
+                raise Inconclusive(
+                    f"{name} showed the hang but then passed {evidence.passes[odd]} times, far more than the bad "
+                    "endpoint's hang rate allows: the signature also strikes builds without the bug (a loaded "
+                    "host, a flaky target?); check the runs of "
+                    f"{name}, or bisect with another --bad-if or more --endpoint-runs"
+                )
             picks = choose(evidence, mass, self.pool.size)
             if not picks:
                 self._untestable(search, group)
@@ -467,13 +488,20 @@ class Bisector:
             return evidence.skip(index)
         outcome = self.criterion.classify(record.verdict)
         if outcome is Outcome.OTHER:
+            # One other failure may be the host's (a slow hart on a loaded machine); a build is a
+            # skip once other failures recur and outnumber the runs that could tell.
+            runs = self.history.get(index, ())
+            others = sum(1 for r in runs if self.criterion.classify(r.verdict) is Outcome.OTHER)
+            if others < OTHER_LIMIT or others <= len(runs) - others:
+                return evidence
             if index not in self.decided:
                 reason = f"another failure: {record.verdict.signature}"
-                self._record(Decision(index, name, State.SKIP, evidence.passes[index], reason, record.key), 0.0, 1)
+                decision = Decision(index, name, State.SKIP, evidence.passes[index], reason, record.key)
+                self._record(decision, 0.0, len(runs))
             return evidence.skip(index)
         if outcome is Outcome.BAD and index not in self.decided:
-            runs = len(self.history.get(index, ()))
-            self._record(Decision(index, name, State.BAD, evidence.passes[index], "", record.key), record.seconds, runs)
+            count = len(self.history.get(index, ()))
+            self._record(Decision(index, name, State.BAD, evidence.passes[index], "", record.key), record.seconds, count)
         return evidence.add(index, outcome is Outcome.BAD)
 
     def _bayes_verify_runs(self, culprit: int, evidence: Evidence) -> int:
@@ -483,13 +511,21 @@ class Bisector:
         )
 
     def _settle(self, search: Search, culprit: int, last_good: int, evidence: Evidence) -> None:
-        """The answer as decisions: the culprit bad, every build tried below it good (by the posterior)."""
+        """The answer as decisions: every build tried below the culprit good, above it bad (by the posterior)."""
         for index in range(last_good + 1):
             tried = evidence.passes[index]
             if tried and index not in self.decided:
                 build = self._builds.get(index)
                 key = build.key if isinstance(build, Build) else None
                 decision = Decision(index, self.series.names[index], State.GOOD, tried, "posterior", key)
+                self._record(decision, 0.0, tried, quiet=True)
+        # A build above the culprit that only passed is bad too: its passes were the hang's misses.
+        for index in range(culprit + 1, evidence.size):
+            tried = evidence.passes[index]
+            if tried and index not in self.decided:
+                build = self._builds.get(index)
+                key = build.key if isinstance(build, Build) else None
+                decision = Decision(index, self.series.names[index], State.BAD, tried, "posterior", key)
                 self._record(decision, 0.0, tried, quiet=True)
         for index, decision in self.decided.items():
             search.decide(index, decision.state)

@@ -216,3 +216,22 @@ def verify_runs(hangs: int, passes: int, miss: float, deterministic: bool, cap: 
         if chance < miss:
             return n
     return cap
+
+
+def contradicted(evidence: Evidence, floor: float = 1e-4) -> int | None:
+    """A build that hung but passed too often for the bad endpoint's hang rate, if any.
+
+    The model has no false alarms: one hang makes a build bad for good. A failure with the hang's
+    signature that can strike any build (a slow host, a flaky board) breaks that, and the search
+    would then boot that build forever. Its passes tell: a bad build passes ``s`` times in a row
+    with chance E[(1 - p)**s] under the endpoint's Beta posterior; below ``floor``, stop.
+    """
+    last = evidence.size - 1
+    hangs, passes = evidence.hangs[last], evidence.passes[last]
+    for index in range(last):
+        if evidence.hangs[index] and evidence.passes[index]:
+            runs = evidence.passes[index]
+            chance = math.exp(_log_beta(hangs + 1, passes + 1 + runs) - _log_beta(hangs + 1, passes + 1))
+            if chance < floor:
+                return index
+    return None

@@ -190,6 +190,8 @@ def rows_from_events(events: Sequence[dict[str, Any]]) -> list[Row]:
             notes.append(f"same artefacts as {decision['cached_from']}")
         if index in keys and keys.get(index - 1) == keys[index]:
             notes.append(f"no-op change: same artefacts as {names.get(index - 1, index - 1)}")
+        if decision and decision.get("reason") == "posterior":
+            notes.append("by the posterior")
         if decision and decision["state"] == "skip":
             notes.append(decision.get("reason", ""))
         rows.append(

@@ -8,7 +8,16 @@ import random
 
 import pytest
 
-from harness.bisect.posterior import Evidence, choose, entropy, hang_rate, information, posterior, verify_runs
+from harness.bisect.posterior import (
+    Evidence,
+    choose,
+    contradicted,
+    entropy,
+    hang_rate,
+    information,
+    posterior,
+    verify_runs,
+)
 from harness.bisect.progress import ERASE, Progress, Status, render
 
 
@@ -118,3 +127,16 @@ def test_progress_redraws_on_a_terminal_and_prints_decisions_elsewhere() -> None
     log.update(round=1, left="x")
     log.decision("build-003 bad")
     assert plain.getvalue().count("\n") == 1 and "build-003 bad" in plain.getvalue()
+
+
+def test_a_build_that_hung_once_and_then_passes_forever_is_a_contradiction() -> None:
+    evidence = Evidence.empty(10)
+    for hung in (True, True, False, True, False):
+        evidence = evidence.add(9, hung)
+    evidence = evidence.add(4, True)
+    for _ in range(8):
+        evidence = evidence.add(4, False)
+    assert contradicted(evidence) is None  # 8 misses of a ~60 % hang: unlikely, not impossible
+    for _ in range(60):
+        evidence = evidence.add(4, False)
+    assert contradicted(evidence) == 4
