@@ -500,8 +500,8 @@ class Bisector:
                 self._record(decision, 0.0, len(runs))
             return evidence.skip(index)
         if outcome is Outcome.BAD and index not in self.decided:
-            count = len(self.history.get(index, ()))
-            self._record(Decision(index, name, State.BAD, evidence.passes[index], "", record.key), record.seconds, count)
+            decision = Decision(index, name, State.BAD, evidence.passes[index], "", record.key)
+            self._record(decision, record.seconds, len(self.history.get(index, ())))
         return evidence.add(index, outcome is Outcome.BAD)
 
     def _bayes_verify_runs(self, culprit: int, evidence: Evidence) -> int:
