@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -38,6 +39,8 @@ class ProcessTransport:
     def __init__(self) -> None:
         self.child: pexpect.spawn[bytes] | None = None
         self._closed = False
+        # The started program has exited; its children may still write to the terminal.
+        self._child_exited = False
         # The reader thread (at end of file) and power-off both reap the child; waitpid from
         # two threads at once makes pexpect lose the exit status.
         self.reap_lock = threading.Lock()
@@ -61,17 +64,36 @@ class ProcessTransport:
         if child is None:
             time.sleep(timeout)
             return b""
+        if self._child_exited:
+            return self._read_after_exit(child, size, timeout)
         try:
             data: bytes = child.read_nonblocking(size, timeout)
             return data
         except pexpect.TIMEOUT:
             return b""
         except pexpect.EOF:
-            raise TransportClosed(self.exit_description()) from None
+            # pexpect reports EOF once the program it started has exited, but a launcher script
+            # may have left the real console program (its child) writing to the terminal: read
+            # until the last writer closes it.
+            self._child_exited = True
+            return self._read_after_exit(child, size, timeout)
         except (OSError, ValueError, pexpect.ExceptionPexpect) as exc:
             # The harness closed the pty while the reader was blocked on it, or pexpect's own
             # reaping on EOF raced with power-off's.
             raise TransportClosed(f"console closed: {exc}") from None
+
+    def _read_after_exit(self, child: pexpect.spawn[bytes], size: int, timeout: float) -> bytes:
+        """Read the terminal directly: EIO (or end of file) once no process holds it open."""
+        try:
+            ready, _, _ = select.select([child.child_fd], [], [], timeout)
+            if not ready:
+                return b""
+            data = os.read(child.child_fd, size)
+        except (OSError, ValueError):
+            data = b""
+        if not data:
+            raise TransportClosed(self.exit_description())
+        return data
 
     def write(self, data: bytes) -> None:
         """Type bytes into the process's terminal."""
