@@ -84,10 +84,11 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	touch $@
 
 # Every benchmark, then the peers; the figures go to benchmarks/results/<date>.json and the
-# README's benchmark section is regenerated from the newest results file.
+# README's benchmark section is regenerated from the newest results file, also when a benchmark
+# failed (its figures and error are kept); make fails after.
 bench: deps venv bench-venv
-	$(BIN)/python benchmarks/run_all.py --peers-python $(BENCH_VENV)/bin/python
-	$(BIN)/python benchmarks/readme_table.py
+	$(BIN)/python benchmarks/run_all.py --peers-python $(BENCH_VENV)/bin/python; status=$$?; \
+	$(BIN)/python benchmarks/readme_table.py && exit $$status
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs build *.egg-info

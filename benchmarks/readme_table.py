@@ -58,6 +58,8 @@ def section(results: dict[str, Any], name: str) -> str:
     for bench in results["benchmarks"]:
         printed = "<br>".join(line.strip().replace("|", "\\|") for line in bench["output"] if line.strip())
         status = "" if bench["exit"] == 0 else f" (exit {bench['exit']})"
+        if bench.get("error"):
+            printed += "<br>error: " + bench["error"][-1].strip().replace("|", "\\|")
         lines.append(f"| `{bench['script']}`{status} | {bench['seconds']:.0f} | {printed} |")
     return "\n".join(lines)
 

@@ -32,21 +32,29 @@ NOT_BENCHMARKS = {"run_all.py", "readme_table.py", "peers.py"}
 LIMIT = 900.0
 
 
-def run_streamed(command: list[str]) -> tuple[int, list[str], float]:
-    """Run ``command``, echoing its output; its exit status, output lines and wall time."""
+def run_streamed(command: list[str]) -> tuple[int, list[str], float, list[str]]:
+    """Run ``command``, echoing its output; its exit status, output lines, wall time, error tail."""
     start = time.monotonic()
     lines: list[str] = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=BENCHMARKS.parent) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            print(line, end="", flush=True)
-            lines.append(line.rstrip("\n"))
-        try:
-            code = proc.wait(timeout=LIMIT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-    return code, lines, time.monotonic() - start
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=BENCHMARKS.parent)
+        with proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                print(line, end="", flush=True)
+                lines.append(line.rstrip("\n"))
+            try:
+                code = proc.wait(timeout=LIMIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+        errors.seek(0)
+        error_lines = errors.read().splitlines()
+    # A failure keeps the end of its error output (a traceback's last lines say what broke).
+    tail = error_lines[-5:] if code != 0 else []
+    if tail:
+        print("\n".join(tail), file=sys.stderr)
+    return code, lines, time.monotonic() - start, tail
 
 
 def main() -> int:
@@ -62,8 +70,9 @@ def main() -> int:
     failed = []
     for script in scripts:
         print(f"== {script.name}", flush=True)
-        code, lines, wall = run_streamed([sys.executable, str(script)])
-        benchmarks.append({"script": script.name, "exit": code, "seconds": round(wall, 1), "output": lines})
+        code, lines, wall, tail = run_streamed([sys.executable, str(script)])
+        entry = {"script": script.name, "exit": code, "seconds": round(wall, 1), "output": lines}
+        benchmarks.append(entry | {"error": tail} if tail else entry)
         if code != 0:
             failed.append(script.name)
     peers: dict[str, Any] | None = None
@@ -71,7 +80,9 @@ def main() -> int:
         print("== peers.py", flush=True)
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder) / "peers.json"
-            code, _lines, _wall = run_streamed([options.peers_python, str(BENCHMARKS / "peers.py"), "--json", str(out)])
+            code, _lines, _wall, _tail = run_streamed(
+                [options.peers_python, str(BENCHMARKS / "peers.py"), "--json", str(out)]
+            )
             peers = json.loads(out.read_text()) if out.exists() else None
         if code != 0 or peers is None:
             failed.append("peers.py")
