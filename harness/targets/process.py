@@ -203,8 +203,13 @@ class ProcessTarget:
             deadline = time.monotonic() + TERMINATE_GRACE
             while transport.alive() and time.monotonic() < deadline:
                 time.sleep(0.02)
-        # Grandchildren may outlive a well-behaved parent; the group goes in any case.
+        # Grandchildren may outlive a well-behaved parent; the group goes in any case, and so
+        # does anything that left it (setsid) but still holds the console.
+        holders = _terminal_holders(child.child_fd)
         _signal_group(pid, signal.SIGKILL)
+        for holder in holders:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(holder, signal.SIGKILL)
         transport.close()
         with transport.reap_lock, contextlib.suppress(OSError, pexpect.ExceptionPexpect):
             child.close(force=True)
@@ -219,6 +224,26 @@ def _is_dir(path: Path) -> bool:
         return path.is_dir()
     except (OSError, ValueError):
         return False
+
+
+def _terminal_holders(master_fd: int) -> list[int]:
+    """The processes (other than this one) with the console's pty open, found through /proc."""
+    try:
+        info = Path(f"/proc/self/fdinfo/{master_fd}").read_text()
+    except OSError:
+        return []
+    index = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("tty-index:")), None)
+    if index is None:
+        return []
+    terminal = f"/dev/pts/{index}"
+    holders = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == terminal for fd in (proc / "fd").iterdir()):
+                holders.append(int(proc.name))
+    return holders
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

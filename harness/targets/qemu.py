@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import shlex
 import shutil
@@ -30,6 +31,27 @@ from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.qmp import QMP
 
 DEFAULT_BINARY = "qemu-system-riscv64"
+TMP_PREFIX = "hartbeat-qemu-"
+
+
+def sweep_stale_folders() -> None:
+    """Remove the QMP folders of runs that were killed (SIGKILL leaves them behind)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        owner = folder.name.removeprefix(TMP_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's run
+    return True
+
+
 # The Linux name of each machine's first UART, for the console= check.
 MACHINE_UARTS = {"virt": "ttyS", "sifive_u": "ttySIF", "spike": "hvc"}
 
@@ -105,7 +127,9 @@ class QemuTarget(ProcessTarget):
     kind = "qemu"
 
     def __init__(self, board: Board, extra: Mapping[str, str]) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="hartbeat-qemu-")
+        sweep_stale_folders()
+        # The pid in the name tells a later run whether this folder's owner is still alive.
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         self.qmp_path = Path(self._tmp.name) / "qmp.sock"
         super().__init__(board.name, qemu_argv(board, extra, self.qmp_path))
         self.qmp = QMP(self.qmp_path)
