@@ -535,23 +535,42 @@ class Hart:
         x = self.x
         if addr & (size - 1):
             raise Trap(LOAD_MISALIGNED if op == "lr" else STORE_MISALIGNED, addr, pc)
+        # A TLB hit is RAM that this context may access (the write TLB: also writable, not
+        # code, A/D set), as for plain loads and stores: no page walk, no bus.
+        ram = self.bus.ram
         if op == "lr":
-            value = self.ld(addr, size, True, pc)
+            base = self.rtlb.get(addr >> 12)
+            if base is None:
+                value = self.ld(addr, size, True, pc)
+            else:
+                o = base | (addr & 0xFFF)
+                value = int.from_bytes(ram[o : o + size], "little", signed=True) & M64
             self.reservation = addr
         elif op == "sc":
             ok = self.reservation == addr
             self.reservation = None
             if ok:
-                self.st(addr, size, x[d.rs2], pc)
+                base = self.wtlb.get(addr >> 12)
+                if base is None:
+                    self.st(addr, size, x[d.rs2], pc)
+                else:
+                    o = base | (addr & 0xFFF)
+                    ram[o : o + size] = (x[d.rs2] & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
             value = 0 if ok else 1
         else:
-            paddr = self._data_addr(addr, mmu.WRITE, pc)
-            try:
-                old = self.bus.read(paddr, size)
-            except BusError:
-                raise Trap(STORE_ACCESS, addr, pc) from None
-            new = _amo_result(op, old, x[d.rs2], size)
-            self.store_phys(paddr, size, new, addr, pc)
+            base = self.wtlb.get(addr >> 12)
+            if base is None:
+                paddr = self._data_addr(addr, mmu.WRITE, pc)
+                try:
+                    old = self.bus.read(paddr, size)
+                except BusError:
+                    raise Trap(STORE_ACCESS, addr, pc) from None
+                new = _amo_result(op, old, x[d.rs2], size)
+                self.store_phys(paddr, size, new, addr, pc)
+            else:
+                o = base | (addr & 0xFFF)
+                old = int.from_bytes(ram[o : o + size], "little")
+                ram[o : o + size] = _amo_result(op, old, x[d.rs2], size).to_bytes(size, "little")
             value = old - (1 << (size * 8)) if old >> (size * 8 - 1) else old
             value &= M64
         if d.rd:
