@@ -82,8 +82,11 @@ class CodeCache:
         owners = self.page_harts.get(ppn)
         if owners is None:
             self.page_harts[ppn] = {hart}
+            # Only that page leaves the write TLBs: flushing them whole made every new code
+            # page cost a page walk for each data page stored to afterwards.
+            offset = (ppn << 12) - hart.bus.ram_base
             for h in self.harts:
-                h.flush_write_tlbs()
+                h.forget_write_page(offset)
         else:
             owners.add(hart)
 

@@ -221,6 +221,12 @@ class Hart:
         for _, w in self.tlb_sets.values():
             w.clear()
 
+    def forget_write_page(self, offset: int) -> None:
+        """Drop the write-TLB entries that map to the RAM page at ``offset`` (it became code)."""
+        for _, w in self.tlb_sets.values():
+            for vpn in [v for v, o in w.items() if o == offset]:
+                del w[vpn]
+
     def flush_jit(self) -> None:
         """Forget virtual-pc to block mappings (after blocks were invalidated)."""
         for jit in self.jit_sets.values():
