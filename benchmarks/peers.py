@@ -311,7 +311,8 @@ def embedded_pytest(test: str, services: list[str], config: dict[str, Any], fold
         *services,
     ]
     (folder / "pytest.ini").write_text("[pytest]\n")
-    env = dict(os.environ, HARTBEAT_PEER=json.dumps(config), PEER_QEMU="qemu-system-riscv64")
+    # TMPDIR: pytest-embedded keeps a port cache in the system temp folder; keep it in ours.
+    env = dict(os.environ, HARTBEAT_PEER=json.dumps(config), PEER_QEMU="qemu-system-riscv64", TMPDIR=str(folder))
     with (folder / "pytest.out").open("wb") as out:
         subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=limit, check=False, cwd=folder)
 
