@@ -16,8 +16,8 @@ ESCAPER = """
 import os, subprocess, sys, time
 pidfile = sys.argv[1]
 # A grandchild in a session of its own: the process group kill at power-off cannot reach it.
-child = subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: print('tick', flush=True); time.sleep(0.2)"],
-                         start_new_session=True)
+# It prints nothing, so no write error ends it once the console is gone.
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
 open(pidfile, "w").write(str(child.pid))
 print("started", flush=True)
 time.sleep(60)
@@ -42,7 +42,7 @@ def test_a_setsid_grandchild_holding_the_console_dies_at_power_off(tmp_path: Pat
     board = write(
         tmp_path / "board.toml", f'target = "process"\ncommand = ["{sys.executable}", "{script}", "{pidfile}"]\n'
     )
-    plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "up"\nexpect = "tick"\nwithin = "20s"\n')
+    plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "up"\nexpect = "started"\nwithin = "20s"\n')
     proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     grandchild = int(pidfile.read_text())
