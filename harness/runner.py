@@ -132,6 +132,8 @@ class Runner:
             if not board.fallback:
                 raise
             fallback = load_fallback(board, self.image_overrides)
+            # The plan's own payload fills the fallback's slots as it filled the board's.
+            fallback = fallback.with_plan_images(self.plan.images, (slot for slot, _ in self.image_overrides))
             self._fallback = f"{board.name} unavailable ({exc}); ran on fallback board {fallback.name}"
             self._fallback_for = (board.name, str(exc))
             self.board = fallback
