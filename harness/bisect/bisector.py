@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
+from harness.bisect.html import write_html
 from harness.bisect.journal import LOG_NAME, VERSION, Journal, Restored, read_events, total_wall
 from harness.bisect.posterior import (
     Evidence,
@@ -229,6 +230,7 @@ class Bisector:
         self.progress.close()
         self.journal.write("result", **{k: v for k, v in answer.as_dict().items() if k != "rows"})
         answer.write(self.settings.out)
+        write_html(answer, self.settings.out)
         return answer
 
     def _parallel(self, jobs: Sequence[Callable[[Board], T]]) -> list[T]:

@@ -150,7 +150,7 @@ class Answer:
         )
         for step in self.next_steps:
             lines.append(f"next: {step}")
-        lines.append(f"details: {Path(self.out) / RESULT_NAME}")
+        lines.append(f"details: {Path(self.out) / RESULT_NAME} ({Path(self.out) / 'bisect.html'})")
         return "\n".join(lines)
 
 

@@ -1,0 +1,66 @@
+"""``bisect.html``: the answer of a bisect as a page, each build's runs linked to their reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.bisect.report import Answer
+from harness.html_report import PAGE, escape, page, write_run_page
+from harness.recorded import find_runs, load_run
+
+HTML_NAME = "bisect.html"
+# Where Trials.boot puts a build's runs: runs/<build>/<attempt> under the bisect folder.
+RUNS = "runs"
+
+
+def _run_links(folder: Path, build: str) -> str:
+    links = []
+    for run_folder in find_runs(folder / RUNS / build) if (folder / RUNS / build).is_dir() else []:
+        if not (run_folder / PAGE).is_file():
+            write_run_page(load_run(run_folder))
+        kind = load_run(run_folder).kind
+        href = (run_folder / PAGE).relative_to(folder).as_posix()
+        links.append(f'<a href="{escape(href)}">{escape(run_folder.name)}: {escape(kind)}</a>')
+    return " ".join(links) or "-"
+
+
+def render(answer: Answer, folder: Path) -> str:
+    """The page: the answer up top, the table of builds with links to every run's report."""
+    found = answer.status == "found"
+    head = (
+        f"first bad build: <b>{escape(answer.first_bad)}</b> (last good: {escape(answer.last_good)})"
+        if found
+        else f"inconclusive: {escape(answer.reason)}"
+    )
+    rate = "every boot (deterministic)" if answer.deterministic else f"{answer.hang_rate:.0%} of boots"
+    body = [
+        f'<div class="verdict {"k-pass" if found else "k-error"}" id="verdict">'
+        f'<div class="kind">{"FOUND" if found else "INCONCLUSIVE"}</div><div>{head}</div>'
+        f'<div>signature: <span class="sig">{escape(answer.signature or "-")}</span></div>'
+        f"<div>{answer.total_boots} boots ({answer.endpoint_boots} endpoint, {answer.candidate_boots} candidate), "
+        f"{answer.wall_seconds:.1f} s; hang shows in {escape(rate)}; confidence {answer.confidence:.3f}; "
+        f"seed {answer.seed}</div></div>"
+    ]
+    if answer.last_lines:
+        body.append('<h2>Last lines before the failure</h2><pre class="lastlines">')
+        body.append(escape("\n".join(answer.last_lines)) + "</pre>")
+    rows = []
+    for row in sorted(answer.rows, key=lambda r: r.index):
+        mark = ' style="background:#fde2e0"' if row.name == answer.first_bad else ""
+        rows.append(
+            f"<tr{mark}><td>{row.index}</td><td>{escape(row.name)}</td><td>{escape(row.state)}</td>"
+            f"<td>{row.runs}</td><td>{row.seconds:.1f}</td><td>{escape(row.verdicts)}</td>"
+            f"<td>{_run_links(folder, row.name)}</td><td>{escape(row.note)}</td></tr>"
+        )
+    body.append(
+        "<h2>Builds tried</h2><table><tr><th>#</th><th>build</th><th>state</th><th>runs</th><th>seconds</th>"
+        "<th>verdicts</th><th>reports</th><th>note</th></tr>" + "".join(rows) + "</table>"
+    )
+    return page(f"bisect: {'found ' + str(answer.first_bad) if found else 'inconclusive'}", "".join(body))
+
+
+def write_html(answer: Answer, folder: Path) -> Path:
+    """Write ``bisect.html`` into the bisect folder."""
+    path = folder / HTML_NAME
+    path.write_text(render(answer, folder), encoding="utf-8")
+    return path
