@@ -34,13 +34,13 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.4em 0 .4em;bord
 .row{display:flex;align-items:center;height:22px}
 .row .name{width:11em;flex:none;text-align:right;padding-right:.6em;font-family:monospace;overflow:hidden}
 .row .track{position:relative;flex:1;height:14px;background:#f7f7f7}
-.row .time{width:9em;flex:none;white-space:nowrap;padding-left:.6em;font-family:monospace;font-size:12px}
+.row .time{width:10.5em;flex:none;white-space:nowrap;padding-left:.6em;font-family:monospace;font-size:12px}
 .bar{position:absolute;top:0;height:14px;background:#4a7fc1;min-width:2px}
 .bar.quiet{background:repeating-linear-gradient(45deg,#c0392b 0 4px,#f5d0cc 4px 8px)}
 .bar.waiting{background:#e6a23c}
-.axis{position:relative;height:18px;margin-left:11.6em;margin-right:9.6em;font-size:11px;color:#666}
+.axis{position:relative;height:18px;margin-left:11.6em;margin-right:11.1em;font-size:11px;color:#666}
 .axis span{position:absolute;transform:translateX(-50%)}
-pre,.log{font:12px/1.35 monospace}
+pre,.log{font:12px/1.35 monospace}pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .log{max-height:40em;overflow:auto;border:1px solid #ddd;padding:.3em}
 .l{white-space:pre-wrap}.l .t{color:#888}.l.last{background:#fde2e0}.l.hit{background:#fff3b0}
 .lastlines{background:#fde2e0;padding:.5em;overflow:auto}
