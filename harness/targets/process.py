@@ -7,6 +7,7 @@ command line differs.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import select
 import shlex
@@ -126,10 +127,19 @@ class ProcessTransport:
         return f"process exited with status {child.exitstatus}"
 
 
+# prctl(2): deliver a signal to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
 def _raw_terminal() -> None:
     # Runs in the child before exec: a serial line passes bytes untouched (no echo, no
     # newline translation, Ctrl-C is a byte), so the pty must behave the same.
     tty.setraw(0)
+    # A target that ignores SIGHUP would survive a SIGKILL of hartbeat (closing the pty only
+    # hangs it up): the kernel kills it when hartbeat dies. Linux only; elsewhere a no-op.
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class ProcessTarget:
