@@ -15,6 +15,9 @@ from harness.errors import ConfigError
 from harness.ssh.settings import validate as validate_ssh
 from harness.targets import validate_target
 
+# `--board labgrid:unmatched-*`: a labgrid place (or every place matching) without a profile file.
+LABGRID_PREFIX = "labgrid:"
+
 TOP_LEVEL_KEYS = {
     "name",
     "description",
@@ -84,9 +87,18 @@ def load_board(
     overrides: Iterable[tuple[str, str]] = (),
     images: Iterable[tuple[str, str]] = (),
 ) -> Board:
-    """Load, override and validate a board profile, including its target's own section."""
-    path = resolve(name_or_path, "boards")
-    document = apply_overrides(load_toml(path), overrides)
+    """Load, override and validate a board profile, including its target's own section.
+
+    ``labgrid:PLACE`` (a place name or pattern) stands for a bare profile of a labgrid place.
+    """
+    if name_or_path.startswith(LABGRID_PREFIX):
+        place = name_or_path[len(LABGRID_PREFIX) :]
+        path = Path(name_or_path)
+        document = {"name": place, "target": "labgrid", "labgrid": {"place": place}}
+        document = apply_overrides(document, overrides)
+    else:
+        path = resolve(name_or_path, "boards")
+        document = apply_overrides(load_toml(path), overrides)
     root = Section(document, path)
     target = root.string("target", required=True) or ""
     image_section = root.table("images")

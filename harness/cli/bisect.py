@@ -205,6 +205,10 @@ def _check(args: argparse.Namespace) -> None:
 def _boards(args: argparse.Namespace) -> tuple[Board, ...]:
     overrides = parse_assignments(args.overrides, "--set")
     boards = tuple(load_board(name, overrides=overrides) for name in args.boards)
+    # A profile may stand for several boards (every labgrid place matching a pattern).
+    boards = tuple(
+        each for board in boards for each in (target_kind(board.target, board.path).expand or (lambda b: (b,)))(board)
+    )
     if args.jobs > 1:
         copies = target_kind(boards[0].target, boards[0].path).copies
         if copies is not None and args.jobs > copies:

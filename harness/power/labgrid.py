@@ -11,6 +11,7 @@ does.
 from __future__ import annotations
 
 import pkgutil
+import threading
 from typing import Any
 
 from harness.board import Board
@@ -30,6 +31,12 @@ PLACE_DRIVERS = {
 }
 
 
+# labgrid's drivers record each call as a "step" on one process-wide stack, and its remote-place
+# manager is one per process: two boards switched from two threads at once (bisect) trip its
+# assertions. A power switch is one request, so serialising labgrid calls costs little.
+LABGRID_LOCK = threading.RLock()
+
+
 class DriverSwitch:
     """A :class:`~harness.power.base.PowerSwitch` made of an active labgrid power driver."""
 
@@ -41,7 +48,8 @@ class DriverSwitch:
 
     def _do(self, action: str) -> None:
         try:
-            getattr(self._driver, action)()
+            with LABGRID_LOCK:
+                getattr(self._driver, action)()
         except Exception as exc:
             # labgrid's models raise whatever their transport raises (requests, pysnmp, OSError).
             raise PowerError(
@@ -76,10 +84,11 @@ def local_switch(model: str, host: str, index: int, board: str) -> DriverSwitch:
     from labgrid.driver import NetworkPowerDriver
     from labgrid.resource import NetworkPowerPort
 
-    target = Target(board)
-    NetworkPowerPort(target, name=None, model=model, host=host, index=str(index))
-    driver = NetworkPowerDriver(target, name=None)
-    target.activate(driver)
+    with LABGRID_LOCK:
+        target = Target(board)
+        NetworkPowerPort(target, name=None, model=model, host=host, index=str(index))
+        driver = NetworkPowerDriver(target, name=None)
+        target.activate(driver)
     return DriverSwitch(driver, {"driver": "NetworkPowerDriver", "model": model, "host": host, "index": index})
 
 
@@ -93,16 +102,19 @@ def place_switch(coordinator: Coordinator, place: str) -> DriverSwitch | None:
     from labgrid.factory import target_factory
     from labgrid.resource.remote import RemotePlace, RemotePlaceManager
 
-    manager = RemotePlaceManager.get()
-    manager.session, manager.loop = coordinator.session, coordinator.loop
-    target = Target(place)
-    RemotePlace(target, name=place)
-    for resource in target.resources:
+    with LABGRID_LOCK:
+        manager = RemotePlaceManager.get()
+        manager.session, manager.loop = coordinator.session, coordinator.loop
+        target = Target(place)
+        RemotePlace(target, name=place)
+        resources = list(target.resources)
+    for resource in resources:
         driver_name = PLACE_DRIVERS.get(type(resource).__name__)
         if driver_name is None:
             continue
-        driver = target_factory.class_from_string(driver_name)(target, name=None)
-        target.activate(driver)
+        with LABGRID_LOCK:
+            driver = target_factory.class_from_string(driver_name)(target, name=None)
+            target.activate(driver)
         params = {k: getattr(resource, k) for k in ("model", "host", "index", "pdu", "serial") if hasattr(resource, k)}
         return DriverSwitch(
             driver, {"driver": driver_name, "place": place, "resource": type(resource).__name__, **params}

@@ -56,7 +56,9 @@ class TargetKind:
     ``validate`` checks a board's own section(s) and returns the top-level keys it used;
     ``build`` makes the target for a run (with the run's variables); ``preflight`` lists what
     is wrong before boot; ``copies`` is how many targets of one profile can run at once (``None``:
-    as many as the machine holds, e.g. processes; 1: one physical board or place).
+    as many as the machine holds, e.g. processes; 1: one physical board or place); ``expand``
+    turns a profile that stands for several boards (a labgrid place pattern) into one profile
+    each, for bisect's parallel boards.
     """
 
     name: str
@@ -64,3 +66,4 @@ class TargetKind:
     build: Callable[[Board, Mapping[str, str]], Target]
     preflight: Callable[[Board, Mapping[str, str]], list[Finding]] = no_preflight
     copies: int | None = 1
+    expand: Callable[[Board], tuple[Board, ...]] | None = None

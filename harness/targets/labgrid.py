@@ -11,14 +11,15 @@ the place at power-off, which the runner reaches at the end, on Ctrl-C, SIGTERM 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import serial
 
 from harness.board import Board
-from harness.errors import HartbeatError, TargetError, TargetUnavailable
+from harness.errors import ConfigError, HartbeatError, TargetError, TargetUnavailable
 from harness.findings import Finding
 from harness.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.power.base import DEFAULT_OFF_TIME
@@ -72,6 +73,11 @@ class LabgridTarget:
 
     def check_available(self) -> None:
         """Acquire the place and find its console and power; a busy place is a skip naming the holder."""
+        if any(char in self.settings.place for char in "*?["):
+            raise TargetUnavailable(
+                f"{self.name}: place {self.settings.place!r} is a pattern, which only `hartbeat bisect` expands "
+                "(one board per matching place); name one place to run on"
+            )
         coordinator = connect(self.settings.coordinator)
         acquisition = Acquisition(coordinator, self.settings.place, log=self.log.append)
         self._acquisition = acquisition
@@ -97,10 +103,15 @@ class LabgridTarget:
         return cast(Port, serial.serial_for_url(url, baudrate=self._baudrate, timeout=REOPEN_INTERVAL))
 
     def console(self) -> SerialTransport:
-        """Open the place's console (before any power is switched)."""
+        """Open the place's console (before any power is switched).
+
+        An exporter's ser2net cannot open a console whose USB adapter is powered by the board
+        while the board is off, and drops the connection: such a console is waited for (up to
+        ``reopen_timeout``) and read from the moment it comes up with the power.
+        """
         if self._transport is None:
             raise TargetError(f"{self.name}: place {self.settings.place} is not acquired; check_available() first")
-        self._transport.open()
+        self._transport.open(absent_ok=True)
         return self._transport
 
     def power_on(self) -> None:
@@ -186,4 +197,36 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     return []
 
 
-KIND = TargetKind(name="labgrid", validate=validate, build=from_board, preflight=preflight, copies=1)
+def expand_places(board: Board) -> tuple[Board, ...]:
+    """One profile per place matching a ``place`` pattern (``unmatched-*``), named after the place.
+
+    Each copy's ``place`` (and the variable ``{place}``) is that place, so a ``[deploy]`` dest
+    like ``/srv/tftp/{board}`` sends each build to the board that boots it. Places are matched
+    when the bisect starts; each run still acquires and releases its place.
+    """
+    settings = labgrid_settings(board)
+    if not any(char in settings.place for char in "*?["):
+        return (board,)
+    places = [place.name for place in connect(settings.coordinator).places()]
+    matching = [name for name in places if fnmatch.fnmatchcase(name, settings.place)]
+    if not matching:
+        raise ConfigError(
+            board.path,
+            "labgrid.place",
+            f"no place of the coordinator at {settings.coordinator} matches {settings.place!r}; "
+            f"its places: {', '.join(places) or 'none'}",
+        )
+    return tuple(
+        replace(
+            board,
+            name=name,
+            variables={**board.variables, "place": name},
+            settings={**board.settings, "labgrid": {**board.settings.get("labgrid", {}), "place": name}},
+        )
+        for name in matching
+    )
+
+
+KIND = TargetKind(
+    name="labgrid", validate=validate, build=from_board, preflight=preflight, copies=1, expand=expand_places
+)

@@ -128,16 +128,22 @@ class SerialTransport:
         self._closed = False
         self.reopened: list[Reopened] = []
 
-    def open(self) -> None:
+    def open(self, *, absent_ok: bool = False) -> None:
         """Open the port now; :class:`TargetUnavailable` when that fails.
 
         Nothing has been read or switched yet, so an unreachable console (ser2net down, a
         refused ``rfc2217://``) says nothing about the build: a skip, as a missing port is.
+        With ``absent_ok`` a port that cannot be opened yet is waited for like a vanished one
+        (up to ``reopen_timeout`` from now): a console exported by a lab host may exist only
+        while its board is powered.
         """
         try:
             self._port = self._opener()
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise TargetUnavailable(f"cannot open console {self.url}: {exc}") from None
+            if not absent_ok:
+                raise TargetUnavailable(f"cannot open console {self.url}: {exc}") from None
+            self._lost_at = time.monotonic()
+            self._lost_reason = f"not there before power-on: {exc}"
 
     def read(self, size: int, timeout: float) -> bytes:
         """Bytes from the port; ``b""`` on timeout or while a vanished port is waited for."""

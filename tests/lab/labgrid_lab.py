@@ -25,13 +25,18 @@ def tool(name: str) -> str:
 
 
 class LabBoard:
-    """One board of the lab: QEMU on a pty, its plug, and ser2net (RFC2217, or raw TCP)."""
+    """One board of the lab: QEMU on a pty, its plug, and ser2net (RFC2217, or raw TCP).
 
-    def __init__(self, folder: Path, *, raw: bool = False) -> None:
+    A board that ``boots_from`` a TFTP file has no console while it is off (its USB serial
+    adapter is powered by the board), so ser2net refuses connections until power-on.
+    """
+
+    def __init__(self, folder: Path, *, raw: bool = False, boots_from: Path | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        self.board = VirtualBoard(folder)
-        self.board.plug_in()
+        self.board = VirtualBoard(folder, boots_from=boots_from)
+        if boots_from is None:
+            self.board.plug_in()
         self.switch = PowerSwitchServer(self.board)
         self.ser2net = Ser2net(self.board.port, folder, raw=raw)
 

@@ -34,6 +34,7 @@ UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
 # QEMU starts paused and runs once the console is attached: a real board's UART is wired
 # before it is powered, while a pty drops whatever is written before anyone opens it.
 ATTACH_TIMEOUT = 10.0
+ATTACH_SETTLE = 0.3
 
 
 def missing_tools(*tools: str) -> list[str]:
@@ -72,10 +73,15 @@ def _opened_elsewhere(device: str, exclude_pid: int) -> bool:
 
 
 class VirtualBoard:
-    """QEMU as a board; ``port`` is the stable symlink to its console."""
+    """QEMU as a board; ``port`` is the stable symlink to its console.
 
-    def __init__(self, folder: Path) -> None:
+    With ``boots_from``, the board boots whatever kernel is in that file at power-on (no
+    firmware: a qsoe-sim image), as a board that loads its kernel from a TFTP folder does.
+    """
+
+    def __init__(self, folder: Path, *, boots_from: Path | None = None) -> None:
         self.port = folder / "ttyLAB0"
+        self.boots_from = boots_from
         self._sockets = Path(tempfile.mkdtemp(prefix="hb-lab-"))
         self._process: subprocess.Popen[str] | None = None
         self._idle_master: int | None = None
@@ -115,11 +121,16 @@ class VirtualBoard:
                 return
             self._unplug_idle()
             monitor = self._sockets / f"monitor-{self.boots}.sock"
+            if self.boots_from is None:
+                firmware = ["-m", "256M", "-smp", "1", "-bios", str(OPENSBI), "-kernel", str(UBOOT)]
+            else:
+                firmware = ["-m", "128M", "-smp", "2", "-bios", "none", "-kernel", str(self.boots_from)]
+                firmware += ["-append", "seed=1"]
             process = subprocess.Popen(
                 [
                     QEMU,
-                    *("-M", "virt", "-m", "256M", "-smp", "1"),
-                    *("-bios", str(OPENSBI), "-kernel", str(UBOOT)),
+                    *("-M", "virt"),
+                    *firmware,
                     *("-serial", "pty", "-display", "none", "-S"),
                     *("-monitor", f"unix:{monitor},server=on,wait=off"),
                 ],
@@ -140,8 +151,18 @@ class VirtualBoard:
             threading.Thread(target=self._run_when_attached, args=(process, self.pty, monitor), daemon=True).start()
 
     def _run_when_attached(self, process: subprocess.Popen[str], pty: str, monitor: Path) -> None:
+        # Attached means held open for a moment: ser2net opens the device for every client that
+        # connects, also one whose RFC2217 negotiation then fails, and a qsoe image prints its
+        # whole boot within 40 ms of running.
         deadline = time.monotonic() + ATTACH_TIMEOUT
-        while time.monotonic() < deadline and process.poll() is None and not _opened_elsewhere(pty, process.pid):
+        held_since: float | None = None
+        while time.monotonic() < deadline and process.poll() is None:
+            if not _opened_elsewhere(pty, process.pid):
+                held_since = None
+            elif held_since is None:
+                held_since = time.monotonic()
+            elif time.monotonic() - held_since >= ATTACH_SETTLE:
+                break
             time.sleep(0.01)
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as control:
             control.connect(str(monitor))
@@ -151,10 +172,24 @@ class VirtualBoard:
     def power_off(self) -> None:
         """Kill QEMU and remove the symlink: the console vanishes until the next power-on."""
         with self._lock:
+            pty = self.pty if self.running else None
             self._kill()
             self._unplug_idle()
             with contextlib.suppress(FileNotFoundError):
                 self.port.unlink()
+            if pty is not None:
+                self._wait_released(pty)
+
+    @staticmethod
+    def _wait_released(pty: str, timeout: float = 3.0) -> None:
+        """Wait until nobody holds the dead board's pty: a real console is gone once it is off.
+
+        ser2net notices the dead device a moment later; a client connecting meanwhile would be
+        handed the dead device (and never see the next boot).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _opened_elsewhere(pty, -1):
+            time.sleep(0.02)
 
     def pull_console(self) -> None:
         """The console cable is pulled mid-boot: QEMU, its pty and the device node go.
