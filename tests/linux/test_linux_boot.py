@@ -97,8 +97,10 @@ def test_linux_boot_on_emulator_virt(linux_image: Path, tmp_path: Path) -> None:
 def test_linux_boot_on_emulator_unmatched_is_deterministic(linux_image: Path, tmp_path: Path) -> None:
     """All five harts, and the same text as a second boot of the same image.
 
-    The guest clock counts instructions, so host load (this test's boot runs under the harness
-    as a separate process, the second one in-process) cannot change what the guest does.
+    The guest clock counts instructions, so host load cannot change what the guest does. The
+    first boot runs under the harness as its own process (PyPy and the interpreter engine where
+    pypy3 is installed), the second in-process here (CPython and the block translator): the
+    same text up to the prompt from both.
     """
     boot = run("linux-boot", "emulator-unmatched", tmp_path / "boot")
     assert_passed(boot)
