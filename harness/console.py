@@ -135,7 +135,7 @@ class ConsoleFiles:
     ``console.timing`` says when each piece of ``console.raw`` came, one line per event, in
     seconds since power-on (since the console opened, before the ``p`` line):
     ``d T N`` N bytes arrived; ``s T N`` N bytes typed (written when the typing ended);
-    ``p T`` power-on (times restart at 0); ``c T REASON`` the target ended the console;
+    ``p T`` power-on (times restart at 0); ``o T`` the power-on finished; ``c T REASON`` the target ended the console;
     ``j T`` the matcher decided on a silence or a deadline; ``e T`` the harness stopped
     recording. ``hartbeat replay`` reads it.
     """
@@ -288,6 +288,11 @@ class Console:
             # What a board left running printed before the power cycle is in the log, but it
             # must not satisfy (or fail) the first milestone of this boot.
             self._pending = _Pending(line_no=self._line_total)
+
+    def mark_powered(self) -> None:
+        """Record that the power-on finished (a power cycle can take seconds): steps start here."""
+        with self._cond:
+            self._write(lambda files: files.event("o", self._clock.monotonic() - self._t0))
 
     def _reader(self) -> None:
         while not self._stop.is_set():

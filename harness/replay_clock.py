@@ -36,7 +36,8 @@ class RecordingError(HartbeatError):
 class Event:
     """One recorded console event; ``t`` is seconds since power-on (since opening, before it).
 
-    ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``c`` (the target
+    ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``o`` (the
+    power-on finished: the first step started), ``c`` (the target
     ended the console), ``j`` (the matcher decided on silence or a deadline) or ``e`` (the
     harness stopped recording).
     """
@@ -78,7 +79,7 @@ def _from_timing(path: Path, raw: bytes) -> tuple[Event, ...]:
                 size = int(detail)
                 events.append(Event("d", t, raw[offset : offset + size]))
                 offset += size
-            elif kind in ("s", "p", "c", "j", "e"):
+            elif kind in ("s", "p", "o", "c", "j", "e"):
                 events.append(Event(kind, t, detail=detail))
             else:
                 raise ValueError(f"unknown event {kind!r}")
@@ -180,6 +181,10 @@ class Playback:
                 console.ingest(event.data, self._now)
         self._base = self._now
         console.mark_power_on()
+        # The live run's first step started once powering on returned, which can take a while.
+        powered = next((event.t for event in self._events if event.kind == "o"), None)
+        if powered is not None:
+            self.advance_to(powered)
         return console
 
     def _apply(self, event: Event) -> None:

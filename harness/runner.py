@@ -216,6 +216,7 @@ class Runner:
             switch_off()
         self.console.mark_power_on()
         target.power_on()
+        self.console.mark_powered()
         return self.console
 
     def replay_on(self, console: Console) -> RunResult:

@@ -1,0 +1,57 @@
+"""Replay on a FakeTarget: the recorded clock reproduces what the live clock decided, in milliseconds."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from harness.board import Board
+from harness.plan import Milestone, Plan, standard_fails
+from harness.replay_clock import Playback, load_recording
+from harness.runner import Runner
+from harness.targets.fake import FakeTarget
+from harness.verdict import Kind
+
+BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
+
+
+def plan(silence: float) -> Plan:
+    steps = (
+        Milestone("banner", re.compile("OpenSBI v"), 5.0),
+        Milestone("uboot", re.compile("^U-Boot 20", re.MULTILINE), 5.0),
+    )
+    return Plan("p", Path("p.toml"), "", silence, 20.0, steps, standard_fails(), ())
+
+
+class SlowPowerOn(FakeTarget):
+    """A power switch that takes its time: the boot starts printing only once it is done."""
+
+    def power_on(self) -> None:
+        time.sleep(0.4)
+        super().power_on()
+
+
+def replayed(folder: Path, silence: float) -> tuple[Kind, list[str]]:
+    console = Playback(load_recording(folder)).console()
+    result = Runner(plan(silence), BOARD, out_dir=folder).replay_on(console)
+    return result.verdict.kind, [m.name for m in result.milestones]
+
+
+def test_silence_counts_from_the_end_of_a_slow_power_on(tmp_path):
+    live = Runner(
+        plan(0.3), BOARD, out_dir=tmp_path, target=SlowPowerOn(boot="OpenSBI v1.2\r\nU-Boot 2023.01\r\n")
+    ).run()
+    assert live.verdict.kind is Kind.PASS, live.verdict.reason
+    assert live.milestones[0].t >= 0.4
+    assert replayed(tmp_path, 0.3) == (Kind.PASS, ["banner", "uboot"])
+
+
+def test_a_wedge_replays_as_a_wedge_and_a_new_silence_moves_it(tmp_path):
+    live = Runner(plan(0.3), BOARD, out_dir=tmp_path, target=FakeTarget(boot="OpenSBI v1.2\r\n")).run()
+    assert live.verdict.kind is Kind.WEDGE
+    assert replayed(tmp_path, 0.3) == (Kind.WEDGE, ["banner"])
+    # The recording stops at the live wedge (0.3 s of silence): a longer silence cannot be judged
+    # beyond it, and the replay says the recording ended.
+    kind, names = replayed(tmp_path, 5.0)
+    assert names == ["banner"] and kind is Kind.ERROR
