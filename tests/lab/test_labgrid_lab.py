@@ -234,3 +234,20 @@ def test_an_unreachable_coordinator_is_an_error_naming_it() -> None:
     output, _ = child.communicate(timeout=60)
     assert child.returncode == 2, output
     assert "127.0.0.1:9" in output and "labgrid-coordinator" in output
+
+
+def test_a_bare_place_runs_without_a_profile_and_a_pattern_is_for_bisect(
+    grid: GridLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LG_COORDINATOR", grid.coordinator.address)
+    plan = write(grid.folder / "plan.toml", UBOOT_PLAN)
+    out = grid.folder / "bare"
+    child = hartbeat("run", str(plan), "--board", f"labgrid:{PLACES[1]}", "--set", "send_delay=2ms", "--out", str(out))
+    output, _ = child.communicate(timeout=180)
+    assert child.returncode == 0, output
+    target = json.loads((out / "report.json").read_text())["target"]
+    assert (target["place"], target["coordinator"]) == (PLACES[1], grid.coordinator.address)
+    child = hartbeat("run", str(plan), "--board", "labgrid:unmatched-*", "--out", str(grid.folder / "pattern"))
+    output, _ = child.communicate(timeout=120)
+    assert child.returncode == 125, output
+    assert "only `hartbeat bisect` expands" in output
