@@ -20,24 +20,30 @@ from harness.profiles import load_fallback
 from harness.targets import target_kind
 
 
-def check_images(board: Board, variables: Mapping[str, str]) -> list[Finding]:
-    """Every image slot names a readable file."""
+def check_images(board: Board, variables: Mapping[str, str], plan: Plan | None = None) -> list[Finding]:
+    """Every image slot names a readable file.
+
+    A slot the plan's ``[images]`` filled is reported against the plan file: that is where the
+    path comes from and what to fix (linux-boot's kernel before ``make linux-image``).
+    """
     findings = []
     for slot, path in board.image_files(variables).items():
+        from_plan = plan is not None and plan.images.get(slot) == board.images[slot]
+        source = str(plan.path) if plan is not None and from_plan else str(board.path)
         if _symlink_loop(path):
-            findings.append(Finding("error", str(board.path), f"images.{slot}", f"{path} is a symlink loop"))
+            findings.append(Finding("error", source, f"images.{slot}", f"{path} is a symlink loop"))
         elif not path.exists():
             findings.append(
                 Finding(
                     "error",
-                    str(board.path),
+                    source,
                     f"images.{slot}",
                     f"{path} does not exist; build it or pass --image {slot}=PATH",
                     unavailable=True,
                 )
             )
         elif not path.is_file() or not os.access(path, os.R_OK):
-            findings.append(Finding("error", str(board.path), f"images.{slot}", f"{path} is not a readable file"))
+            findings.append(Finding("error", source, f"images.{slot}", f"{path} is not a readable file"))
     return findings
 
 
@@ -111,7 +117,7 @@ def preboot_findings(
     plan: Plan, board: Board, variables: Mapping[str, str], image_overrides: Iterable[tuple[str, str]] = ()
 ) -> list[Finding]:
     """All findings: images, plan/board agreement, patterns, the fallback, and the target's own checks."""
-    findings = check_images(board, variables)
+    findings = check_images(board, variables, plan)
     findings += check_fallback(board, image_overrides)
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)

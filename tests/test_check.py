@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.check import preboot_findings
+from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
 
@@ -121,3 +123,18 @@ def test_check_command_reports_findings_and_unknown_machine(tmp_path: Path) -> N
     )
     assert run.returncode == 2
     assert "not starting: 2 error(s) found before boot" in run.stderr
+
+
+def test_a_missing_plan_image_names_the_plan(tmp_path: Path) -> None:
+    """A slot the plan's [images] filled is the plan's to fix, not the board's (linux-boot before make linux-image)."""
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text('[images]\nkernel = "out/Image"\n[[milestone]]\nname = "a"\nexpect = "Linux version"\n')
+    plan = load_plan(plan_path)
+    loaded = load_board(str(board(tmp_path, append="root=/dev/vda"))).with_plan_images(plan.images)
+    found = [str(f) for f in preboot_findings(plan, loaded, {}) if "images." in str(f)]
+    missing = tmp_path / "out" / "Image"
+    assert found == [
+        f"error: {plan_path}: images.kernel: {missing} does not exist; build it or pass --image kernel=PATH"
+    ]
+    given = load_board(str(board(tmp_path, append="root=/dev/vda"))).with_plan_images(plan.images, ["kernel"])
+    assert [f for f in preboot_findings(plan, given, {}) if "images." in str(f)] == []
