@@ -165,3 +165,11 @@ def test_run_follow_prints_milestones_and_console_lines(tmp_path, scripted_board
     # In order: the line that reached a milestone comes before the milestone's own line.
     assert out.index("] U-Boot 2023.01") < out.index("reached uboot") < out.index("] almost there")
     assert out.index("reached login") < out.index("qsoe on scripted: PASS")
+
+
+def test_replay_of_a_folder_without_runs_is_a_usage_error(tmp_path):
+    """One line on stderr in the harness's error form, exit 2, as calibrate says it."""
+    proc = _cli("replay", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == f"hartbeat: error: no run folders (with report.json) in {tmp_path}\n"

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.board import resolve
-from harness.recorded import find_runs, load_run
+from harness.recorded import RunFolderError, find_runs, load_run
 from harness.replay import Replayed, replay, replayable
 from harness.report import summary, write_report
 from harness.verdict import EXIT_FAILED
@@ -43,8 +43,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     plan = resolve(args.plan, "testplans") if args.plan else None
     folders = [folder for root in args.runs for folder in find_runs(root)]
     if not folders:
-        print(f"hartbeat: no run folders (with report.json) in {', '.join(map(str, args.runs))}")
-        return 2
+        raise RunFolderError(f"no run folders (with report.json) in {', '.join(map(str, args.runs))}")
     if len(folders) == 1:
         replayed = replay(folders[0], plan)
         result = replayed.result
