@@ -46,14 +46,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "compare", help="run one plan on several targets (or take recorded runs) and show where they diverge"
     )
     parser.add_argument("what", nargs="+", metavar="PLAN|RUN", help="a testplan, or two or more run folders")
-    for flag, dest, meta in (
-        ("--board", "board", "BOARD"),
-        ("--image", "images", "SLOT=PATH"),
-        ("--set", "overrides", "SECTION.KEY=VALUE"),
-        ("--var", "variables", "NAME=VALUE"),
+    after = "; after a --board it applies to that target only, before the first to all (repeatable)"
+    for flag, dest, meta, what in (
+        ("--board", "board", "BOARD", "a target: board profile name or path (repeatable, two or more)"),
+        ("--image", "images", "SLOT=PATH", "fill an image slot" + after),
+        ("--set", "overrides", "SECTION.KEY=VALUE", "override a board profile key" + after),
+        ("--var", "variables", "NAME=VALUE", "set a {NAME} variable" + after),
     ):
-        parser.add_argument(flag, dest=dest, action=_TargetOption, metavar=meta, help=f"{meta} (see above)")
-    parser.add_argument("--out", type=Path, help="folder for the runs and compare.html (default runs/compare-<time>)")
+        parser.add_argument(flag, dest=dest, action=_TargetOption, metavar=meta, help=what)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder for the runs and compare.html "
+        "(default runs/compare-<time>; for run folders, the first one's parent)",
+    )
     parser.set_defaults(handler=cmd_compare, targets=[], common={})
 
 
