@@ -59,7 +59,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The tiny Linux kernel and initramfs for the linux-boot and linux-stress plans (cached, see
-# images/linux/README.md): 2-3 minutes the first time, instant after.
+# images/linux/README.md): 3-5 minutes the first time on 2 cores, instant after.
 linux-image: deps
 	$(PYTHON) images/linux/build.py
 
