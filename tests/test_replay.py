@@ -173,3 +173,11 @@ def test_replay_of_a_folder_without_runs_is_a_usage_error(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == f"hartbeat: error: no run folders (with report.json) in {tmp_path}\n"
+
+
+def test_report_of_a_folder_without_runs_writes_nothing(tmp_path):
+    """An index of nothing (e.g. `hartbeat report boards/`) is a mistake to name, not a page to leave behind."""
+    proc = _cli("report", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr == f"hartbeat: error: no run folders (with report.json) in {tmp_path}\n"
+    assert list(tmp_path.iterdir()) == []

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from harness.html_report import write_index, write_run_page
-from harness.recorded import REPORT, RunFolderError, load_run
+from harness.recorded import REPORT, RunFolderError, find_runs, load_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,6 +24,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             continue
         if not path.is_dir():
             raise RunFolderError(f"{path}: no such folder")
+        if not find_runs(path):
+            raise RunFolderError(f"no run folders (with report.json) in {path}")
         index, count = write_index(path)
         print(f"{index}: {count} run(s)")
     return 0
