@@ -234,6 +234,8 @@ def test_an_unreachable_coordinator_is_an_error_naming_it() -> None:
     output, _ = child.communicate(timeout=60)
     assert child.returncode == 2, output
     assert "127.0.0.1:9" in output and "labgrid-coordinator" in output
+    # One line: labgrid's own "ERROR:root:coordinator is unavailable" would only repeat it.
+    assert "ERROR:root" not in output and len(output.strip().splitlines()) == 1, output
 
 
 def test_a_bare_place_runs_without_a_profile_and_a_pattern_is_for_bisect(
