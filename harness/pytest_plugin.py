@@ -8,15 +8,18 @@ the outcome (a skip verdict skips). Python tests use the ``console`` fixture::
         assert console.run("version").status == 0
 
 Tests marked ``@pytest.mark.hartbeat(state="uboot-shell")`` share one boot per state (see
-:mod:`harness.pytest_states`).
+:mod:`harness.pytest_states`). ``--hartbeat-boards a,b`` deals the items to several boards and
+runs the plans of different boards at the same time (see :mod:`harness.pytest_shards`).
 
 pytest-timeout is the outer guard: each plan item gets the plan's own timeout plus a margin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from harness.board import Board, parse_assignments
 from harness.errors import ConfigError, TargetUnavailable
 from harness.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
 from harness.profiles import load_board
+from harness.pytest_shards import Shards
 from harness.pytest_states import StateBoots, StateNotReached
 from harness.report import summary
 from harness.results import RunResult
@@ -44,6 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hartbeat", "hartbeat boot-milestone testing")
     group.addoption("--board", dest="hartbeat_board", help="board profile (name or path) to run testplans on")
     group.addoption(
+        "--hartbeat-boards",
+        dest="hartbeat_boards",
+        metavar="A,B[,C]",
+        help="several board profiles: the items are dealt to them round-robin and the boards run at the same time",
+    )
+    group.addoption(
         "--hartbeat-set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a board profile key"
     )
     group.addoption("--hartbeat-image", action="append", default=[], metavar="SLOT=PATH", help="fill an image slot")
@@ -60,10 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _board(config: pytest.Config) -> Board:
-    name = config.getoption("hartbeat_board")
-    if not name:
-        raise pytest.UsageError("hartbeat: give --board NAME to run testplans or use the target/console fixtures")
+def _load(config: pytest.Config, name: str) -> Board:
     return load_board(
         name,
         overrides=parse_assignments(config.getoption("hartbeat_set"), "--hartbeat-set"),
@@ -71,9 +78,37 @@ def _board(config: pytest.Config) -> Board:
     )
 
 
+def _board_names(config: pytest.Config) -> list[str]:
+    """The ``--hartbeat-boards`` names; empty without the option."""
+    given = config.getoption("hartbeat_boards")
+    if given is None:
+        return []
+    if config.getoption("hartbeat_board"):
+        raise pytest.UsageError("hartbeat: give --board NAME or --hartbeat-boards A,B, not both")
+    names = [name.strip() for name in str(given).split(",") if name.strip()]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise pytest.UsageError(f"hartbeat: --hartbeat-boards wants two or more different boards, got {given!r}")
+    return names
+
+
+def _board(config: pytest.Config, item: pytest.Item | None = None) -> Board:
+    """The ``--board`` board, or with ``--hartbeat-boards`` the board ``item`` was dealt to."""
+    shards = config.stash.get(_SHARDS, None)
+    if shards is not None:
+        return shards.board_for(item.nodeid if item is not None else "")
+    name = config.getoption("hartbeat_board")
+    if not name:
+        raise pytest.UsageError("hartbeat: give --board NAME to run testplans or use the target/console fixtures")
+    return _load(config, name)
+
+
+def _uses_boards(config: pytest.Config) -> bool:
+    return bool(config.getoption("hartbeat_board") or config.getoption("hartbeat_boards"))
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """Collect ``*.toml`` testplans, only when ``--board`` is given."""
-    if file_path.suffix != ".toml" or not parent.config.getoption("hartbeat_board"):
+    """Collect ``*.toml`` testplans, only when ``--board`` or ``--hartbeat-boards`` is given."""
+    if file_path.suffix != ".toml" or not _uses_boards(parent.config):
         return None
     if not _PLAN_MARK.search(file_path.read_text(encoding="utf-8", errors="replace")):
         return None
@@ -113,10 +148,28 @@ class PlanItem(pytest.Item):
         self.add_marker(pytest.mark.timeout(plan.timeout * _scale(self.config) + TIMEOUT_MARGIN))
 
     def runtest(self) -> None:
-        """Boot, watch, decide."""
-        board = _board(self.config)
+        """Boot, watch, decide (with ``--hartbeat-boards``: wait for this item's run on its board)."""
+        board = _board(self.config, self)
         if not self.plan.runs_on(board.name):
             pytest.skip(f"plan {self.plan.name} is for boards {', '.join(self.plan.boards)}, not {board.name}")
+        shards = self.config.stash.get(_SHARDS, None)
+        if shards is not None and shards.queued(self.nodeid):
+            # A shared boot left on would keep its board's lock while this item waits for a worker.
+            _end_shared_boots(self.config)
+            result = shards.result(self.nodeid)
+        else:
+            result = self.run_on(board, None)
+        self.user_properties.append(("board", result.board.name))
+        self.user_properties.append(("duration", f"{result.duration:.3f}"))
+        self.user_properties.append(("verdict", result.verdict.kind.value))
+        self.user_properties.append(("report", str(result.out_dir / "report.json")))
+        if result.verdict.kind is Kind.SKIP:
+            pytest.skip(result.verdict.reason)
+        if not result.verdict.passed:
+            raise PlanFailed(result)
+
+    def run_on(self, board: Board, stop: threading.Event | None) -> RunResult:
+        """Run the plan on ``board`` (from a shard's worker thread when sharded)."""
         variables = dict(parse_assignments(self.config.getoption("hartbeat_var"), "--hartbeat-var"))
         runs = Path(self.config.getoption("hartbeat_runs"))
         runner = Runner(
@@ -125,14 +178,9 @@ class PlanItem(pytest.Item):
             out_dir=default_out_dir(self.plan, board.name, runs),
             variables=variables,
             image_overrides=tuple(parse_assignments(self.config.getoption("hartbeat_image"), "--hartbeat-image")),
+            stop=stop,
         )
-        result = runner.run()
-        self.user_properties.append(("verdict", result.verdict.kind.value))
-        self.user_properties.append(("report", str(result.out_dir / "report.json")))
-        if result.verdict.kind is Kind.SKIP:
-            pytest.skip(result.verdict.reason)
-        if not result.verdict.passed:
-            raise PlanFailed(result)
+        return runner.run()
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """The verdict summary and last lines instead of a traceback."""
@@ -146,10 +194,41 @@ class PlanItem(pytest.Item):
 
 
 def _scale(config: pytest.Config) -> float:
+    """The board's time scale (the slowest board's with ``--hartbeat-boards``), for the item timeouts."""
     try:
-        return _board(config).time_scale if config.getoption("hartbeat_board") else 1.0
+        names = _board_names(config) or [config.getoption("hartbeat_board")]
+        return max(_load(config, name).time_scale for name in names) if _uses_boards(config) else 1.0
     except ConfigError:
         return 1.0
+
+
+_SHARDS = pytest.StashKey[Shards]()
+
+
+def _uses_console(item: pytest.Item) -> bool:
+    return "console" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With ``--hartbeat-boards``: deal the hartbeat items to the boards and start the plans' runs."""
+    names = _board_names(session.config)
+    if not names:
+        return
+    try:
+        boards = [_load(session.config, name) for name in names]
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    shards = session.config.stash[_SHARDS] = Shards(boards)
+    items = [item for item in session.items if isinstance(item, PlanItem) or _uses_console(item)]
+    plans = {item.nodeid: item.plan for item in items if isinstance(item, PlanItem)}
+    shards.assign(
+        [item.nodeid for item in items],
+        lambda item_id, board: item_id not in plans or plans[item_id].runs_on(board.name),
+    )
+    for item in items:
+        if isinstance(item, PlanItem) and item.plan.runs_on(shards.board_for(item.nodeid).name):
+            shards.submit(item.nodeid, item.run_on)
 
 
 def _fixture_plan(name: str) -> Plan:
@@ -178,36 +257,54 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
         yield from _shared_console(request, str(marker.kwargs["state"]), marker.kwargs.get("plan"))
         return
     try:
-        board = _board(request.config)
+        board = _board(request.config, request.node)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    request.node.user_properties.append(("board", board.name))
     plan = _fixture_plan(re.sub(r"[^\w.-]+", "_", request.node.name))
     runner = Runner(
         plan, board, out_dir=default_out_dir(plan, board.name, Path(request.config.getoption("hartbeat_runs")))
     )
     session = Session(runner)
-    try:
-        with runner.lifecycle():
-            yield session
-            runner.conclude(_session_verdict(session, request.node))
-    except TargetUnavailable as exc:
-        # Recorded as the run's skip verdict by the lifecycle; the test is skipped, not failed.
-        pytest.skip(f"cannot test: {exc}")
+    shards = request.config.stash.get(_SHARDS, None)
+    with contextlib.ExitStack() as board_lock:
+        if shards is not None:
+            # The board's worker may be running one of its plans: this boot waits for it to end.
+            _end_shared_boots(request.config)
+            board_lock.enter_context(shards.locks[board.name])
+        try:
+            with runner.lifecycle():
+                yield session
+                runner.conclude(_session_verdict(session, request.node))
+        except TargetUnavailable as exc:
+            # Recorded as the run's skip verdict by the lifecycle; the test is skipped, not failed.
+            pytest.skip(f"cannot test: {exc}")
 
 
 _CALL_FAILED = pytest.StashKey[bool]()
-_STATES = pytest.StashKey[StateBoots]()
+# The shared-state boots, one StateBoots per board.
+_STATES = pytest.StashKey[dict[str, StateBoots]]()
+
+
+def _end_shared_boots(config: pytest.Config) -> None:
+    for boots in config.stash.get(_STATES, {}).values():
+        boots.end()
 
 
 def _shared_console(request: pytest.FixtureRequest, state: str, plan: str | None) -> Iterator[Session]:
     """The console of the session's boot in ``state`` (booted now if none is on, or it broke)."""
-    boots = request.config.stash.get(_STATES, None)
+    try:
+        board = _board(request.config, request.node)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    request.node.user_properties.append(("board", board.name))
+    by_board = request.config.stash.setdefault(_STATES, {})
+    boots = by_board.get(board.name)
     if boots is None:
-        try:
-            board = _board(request.config)
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        boots = request.config.stash[_STATES] = StateBoots(board, Path(request.config.getoption("hartbeat_runs")))
+        shards = request.config.stash.get(_SHARDS, None)
+        lock = shards.locks[board.name] if shards is not None else None
+        runs = Path(request.config.getoption("hartbeat_runs"))
+        boots = by_board[board.name] = StateBoots(board, runs, lock=lock)
     try:
         boot = boots.session_for(state, plan)
     except TargetUnavailable as exc:
@@ -221,10 +318,11 @@ def _shared_console(request: pytest.FixtureRequest, state: str, plan: str | None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Switch off the board of the last shared boot and write its report."""
-    boots = session.config.stash.get(_STATES, None)
-    if boots is not None:
-        boots.end()
+    """Switch off the boards of the last shared boots and stop the shards' workers (also on Ctrl-C)."""
+    _end_shared_boots(session.config)
+    shards = session.config.stash.get(_SHARDS, None)
+    if shards is not None:
+        shards.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,11 +8,13 @@ when the session ends, or when a test breaks the board: a wedge, stall, panic or
 the console, or the console closing. The next test then boots again.
 
 One board runs one boot at a time, so a state change powers the board off before the next boot.
+With ``--hartbeat-boards`` a boot holds its board's lock while it is on (the board's worker waits).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,9 +66,10 @@ class SharedBoot:
 class StateBoots:
     """The session's boots by state; at most one is on at a time (one board)."""
 
-    def __init__(self, board: Board, runs: Path) -> None:
+    def __init__(self, board: Board, runs: Path, lock: threading.Lock | None = None) -> None:
         self.board = board
         self.runs = runs
+        self.lock = lock
         self.current: SharedBoot | None = None
         self.boots: list[Path] = []
 
@@ -82,8 +85,15 @@ class StateBoots:
     def _boot(self, state: str, plan: Plan) -> SharedBoot:
         runner = Runner(plan, self.board, out_dir=default_out_dir(plan, self.board.name, self.runs))
         stack = contextlib.ExitStack()
-        # An unavailable target propagates from here (the lifecycle has written its skip).
-        stack.enter_context(runner.lifecycle())
+        if self.lock is not None:
+            # Released last, when the boot's stack closes (after power-off).
+            stack.enter_context(self.lock)
+        try:
+            # An unavailable target propagates from here (the lifecycle has written its skip).
+            stack.enter_context(runner.lifecycle())
+        except BaseException:
+            stack.close()
+            raise
         self.boots.append(runner.out_dir)
         boot = SharedBoot(state, runner, Session(runner), stack)
         for milestone in runner.plan.milestones:
