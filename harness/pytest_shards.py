@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from harness.board import Board
 from harness.results import RunResult
+from harness.runner import Stopped
 
 
 class Shards:
@@ -61,6 +62,9 @@ class Shards:
 
         def job() -> RunResult:
             with lock:
+                # Queued before the session ended and picked up before it was cancelled: no boot.
+                if self.stop.is_set():
+                    raise Stopped("run not started: the session is ending")
                 return run(board, self.stop)
 
         self._results[item_id] = self._workers[board.name].submit(job)
@@ -75,6 +79,8 @@ class Shards:
 
     def close(self) -> None:
         """Stop the running plans, drop the queued ones and wait for the workers."""
+        for worker in self._workers.values():
+            worker.shutdown(wait=False, cancel_futures=True)
         self.stop.set()
         for worker in self._workers.values():
-            worker.shutdown(wait=True, cancel_futures=True)
+            worker.shutdown(wait=True)

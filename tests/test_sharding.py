@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -132,3 +133,71 @@ def test_console_tests_are_dealt_to_the_boards_next_to_plans(tmp_path: Path) -> 
     cases = properties(junit)
     assert Counter(case["board"] for case in cases.values()) == {"qemu-virt-a": 3, "qemu-virt-b": 3}
     assert cases["test_plain"]["board"] != cases["test_shared"]["board"]
+
+
+HANG = """
+name = "{name}"
+description = "boots, then waits for a line that never comes"
+silence = "200s"
+timeout = "5m"
+
+[[milestone]]
+name = "opensbi"
+expect = 'OpenSBI v'
+within = "60s"
+
+[[milestone]]
+name = "never"
+expect = 'this line never comes'
+within = "240s"
+"""
+
+
+def qemu_of(tmp_path: Path) -> list[int]:
+    """The QEMU processes still running for this test's run folders."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.name.isdigit() and b"qemu-system" in cmdline and str(tmp_path).encode() in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_ctrl_c_stops_the_runs_on_every_board(tmp_path: Path) -> None:
+    plans, boards = lab(tmp_path)
+    for n in range(1, 5):
+        (plans / f"smoke{n}.toml").write_text(HANG.format(name=f"hang{n}"))
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "pytest", str(plans), "-q", "-p", "no:cacheprovider", "-p", "no:labgrid"]
+    command += ["--hartbeat-boards", ",".join(boards), "--hartbeat-runs", str(runs)]
+    command += ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # Both boards past OpenSBI: two runs on at the same time.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            logs = list(runs.glob("*/console.log")) if runs.exists() else []
+            if len([log for log in logs if "OpenSBI v" in log.read_text(errors="replace")]) == 2:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("two boards never booted at the same time")
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        output, _ = proc.communicate(timeout=90)
+        stopped_in = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print(f"Ctrl-C with two boards running: pytest ended {stopped_in:.1f} s later")
+    assert proc.returncode == 2, output
+    assert stopped_in < 60, (stopped_in, output)
+    # The two queued runs never started; the two running ones ended and switched their QEMU off.
+    folders = list(runs.iterdir())
+    assert len(folders) == 2, output
+    assert all((folder / "report.json").exists() for folder in folders), output
+    assert qemu_of(tmp_path) == []
