@@ -209,11 +209,16 @@ def _uses_console(item: pytest.Item) -> bool:
     return "console" in getattr(item, "fixturenames", ())
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """With ``--hartbeat-boards``: deal the hartbeat items to the boards and start the plans' runs."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """With ``--hartbeat-boards``: deal the hartbeat items to the boards and start the plans' runs.
+
+    Here rather than at the end of collection so that ``--collect-only``, or collection errors
+    that end the session, boot nothing; pytest's own loop then runs the items.
+    """
     names = _board_names(session.config)
-    if not names:
+    collection_failed = session.testsfailed and not session.config.option.continue_on_collection_errors
+    if not names or collection_failed or session.config.option.collectonly:
         return
     try:
         boards = [_load(session.config, name) for name in names]

@@ -95,6 +95,14 @@ def test_a_plan_for_one_board_only_is_dealt_to_that_board(tmp_path: Path) -> Non
     }
 
 
+def test_collect_only_boots_nothing(tmp_path: Path) -> None:
+    plans, boards = lab(tmp_path)
+    proc, _, _ = pytest_on(tmp_path, plans, "--hartbeat-boards", ",".join(boards), "--collect-only")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 tests collected" in proc.stdout, proc.stdout
+    assert not (tmp_path / "runs").exists()
+
+
 def test_board_and_hartbeat_boards_together_is_a_usage_error(tmp_path: Path) -> None:
     plans, boards = lab(tmp_path)
     proc, _, _ = pytest_on(tmp_path, plans, "--board", "qemu-virt", "--hartbeat-boards", ",".join(boards))
