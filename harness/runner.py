@@ -227,7 +227,12 @@ class Runner:
         self._started = datetime.now().astimezone().isoformat(timespec="seconds")
         self.plan = self.plan.scaled(self.board.time_scale)
         self.console = console
-        return self._result(self._steps())
+        try:
+            verdict = self._steps()
+        except PatternTooSlow as exc:
+            # As live: a pattern that blew its search budget is the run's error.
+            verdict = self.abort_verdict(exc)
+        return self._result(verdict)
 
     def abort_verdict(self, exc: BaseException) -> Verdict:
         """The verdict for a run cut short by an exception: skip, or error with the evidence."""
