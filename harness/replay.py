@@ -76,6 +76,11 @@ def replayable(run: RecordedRun) -> str | None:
         return f"its plan {plan_path} is not a file (a pytest console session, or moved): give --plan"
     if not (run.folder / "console.timing").is_file() and not (run.folder / "console.log").is_file():
         return "it has no console recording"
+    names = [m.name for m in load_plan(plan_path).milestones]
+    waiting = run.verdict.get("waiting_for")
+    stepped = [m.name for m in run.milestones] + ([str(waiting)] if waiting else [])
+    if stepped != names[: len(stepped)]:
+        return f"its steps {stepped} are not its plan's (a Python test drove the runner): give --plan"
     return None
 
 
