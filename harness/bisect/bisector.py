@@ -559,27 +559,40 @@ class Bisector:
         self.progress.update(left=f"verifying {names[culprit]} and {names[last_good]}", boots_left=runs + 1)
 
         culprit, last_good = self._source(culprit), self._source(last_good)
+        bad_build, good_build = self._build(culprit), self._build(last_good)
+        assert isinstance(bad_build, Build)  # it hung, so it was built
+        # The outcomes of each build's verify boots, in attempt order.
+        bad_seen: list[Outcome] = []
+        good_seen: list[Outcome] = []
 
-        def culprit_job(board: Board) -> tuple[int, int]:
-            build = self._build(culprit)
-            assert isinstance(build, Build)  # it hung, so it was built
-            for attempt in range(1, runs + 1):
-                outcome = self.criterion.classify(self._boot(board, build, "verify").verdict)
-                if outcome is Outcome.BAD:
-                    return attempt, 1
-            return runs, 0
+        def bad_left() -> int:
+            return 0 if Outcome.BAD in bad_seen else runs - len(bad_seen)
 
-        def good_job(board: Board) -> tuple[int, int]:
-            build = self._build(last_good)
-            if isinstance(build, Unbuildable):
-                return 0, 0
-            for attempt in range(1, runs + 1):
-                outcome = self.criterion.classify(self._boot(board, build, "verify").verdict)
-                if outcome is not Outcome.GOOD:
-                    return attempt, 1
-            return runs, 0
+        def good_left() -> int:
+            if isinstance(good_build, Unbuildable) or any(o is not Outcome.GOOD for o in good_seen):
+                return 0
+            return runs - len(good_seen)
 
-        (culprit_runs, culprit_hangs), (good_runs, good_fails) = self._parallel([culprit_job, good_job])
+        # Batches over every board: each build gets boards in turn, never more than its boots
+        # left, so a flaky hang's many verify boots overlap instead of running one after another.
+        # A side stops at the batch where it is settled (a hang, a failure); the rest of that
+        # batch's boots still count as evidence.
+        while bad_left() or good_left():
+            wants = {"bad": bad_left(), "good": good_left()}
+            sides: list[str] = []
+            while len(sides) < self.pool.size and any(wants.values()):
+                for side in ("bad", "good"):
+                    if wants[side] and len(sides) < self.pool.size:
+                        sides.append(side)
+                        wants[side] -= 1
+            jobs = [self._verify_job(bad_build if side == "bad" else good_build) for side in sides]
+            for side, outcome in zip(sides, self._parallel(jobs), strict=True):
+                (bad_seen if side == "bad" else good_seen).append(outcome)
+        culprit_hangs = int(Outcome.BAD in bad_seen)
+        culprit_runs = bad_seen.index(Outcome.BAD) + 1 if culprit_hangs else len(bad_seen)
+        failures = [i for i, o in enumerate(good_seen) if o is not Outcome.GOOD]
+        good_fails = int(bool(failures))
+        good_runs = failures[0] + 1 if failures else len(good_seen)
         parts = [
             f"{names[culprit]} hung again (boot {culprit_runs} of up to {runs})"
             if culprit_hangs
@@ -592,6 +605,10 @@ class Bisector:
         note = "; ".join(parts)
         self.progress.decision(f"verify: {note}: {'the answer held' if held else 'the answer did not hold'}")
         return held, note
+
+    def _verify_job(self, build: Build | Unbuildable) -> Callable[[Board], Outcome]:
+        assert isinstance(build, Build)  # only a built build has verify boots left
+        return lambda board: self.criterion.classify(self._boot(board, build, "verify").verdict)
 
     def _source(self, index: int) -> int:
         """The build whose boots decided ``index``: itself, or the one it shares artefacts with."""
@@ -614,7 +631,7 @@ class Bisector:
             raise Inconclusive(f"the bad endpoint {bad.name} cannot be tested: {bad.reason}")
         wanted = self.settings.endpoint_runs if self.settings.check_endpoints else 1
         self.progress.update(left=f"booting the bad endpoint {bad.name} {wanted} times")
-        records = self._endpoint_runs(bad, wanted)
+        records = self._endpoint_runs(bad, wanted, self._early_good_endpoint())
         if self.criterion.signature is None and self.settings.bad_if is BadIf.SIGNATURE:
             self._learn_signature(bad, records)
         outcomes = [self.criterion.classify(r.verdict) for r in records]
@@ -634,6 +651,20 @@ class Bisector:
         if good.state is not State.GOOD:
             detail = good.reason or "it shows the hang"
             raise Inconclusive(f"the good endpoint {good.name} is not good: {detail}")
+
+    def _early_good_endpoint(self) -> Build | None:
+        """Bayes: the good endpoint to boot in the bad endpoint's first batch, if it still needs its boot.
+
+        Its one boot does not depend on the bad endpoint's runs (its outcome is classified only
+        after them, under the signature they teach), so it takes a board that the bad endpoint's
+        batch leaves idle instead of a round of its own.
+        """
+        if self.settings.strategy != "bayes" or not self.settings.check_endpoints or 0 in self.decided:
+            return None
+        if self.history.get(0):
+            return None
+        build = self._build(0)
+        return build if isinstance(build, Build) else None
 
     def _good_endpoint_once(self) -> Decision:
         """Bayes: one boot of the good endpoint catches a wrong range; the posterior needs no more."""
@@ -658,14 +689,23 @@ class Bisector:
             if index not in self.decided:
                 self._record(Decision(index, names[index], state, 0, "endpoint (not checked)"), 0.0, 0)
 
-    def _endpoint_runs(self, bad: Build, wanted: int) -> list[RunRecord]:
-        """The bad endpoint's runs, at least ``wanted`` and until one fails, in parallel batches."""
+    def _endpoint_runs(self, bad: Build, wanted: int, good: Build | None = None) -> list[RunRecord]:
+        """The bad endpoint's runs, at least ``wanted`` and until one fails, in parallel batches.
+
+        ``good``, when given, is booted once in the first batch if that batch leaves a board idle
+        (last, so the bad endpoint's runs take the boards first); its run lands in the history.
+        """
         records = list(self.history.get(bad.index, ()))
         limit = wanted * ENDPOINT_PATIENCE
         while len(records) < wanted or (not any(can_define_hang(r.verdict) for r in records) and len(records) < limit):
             count = max(wanted - len(records), 1)
-            batch = self._parallel([self._endpoint_job(bad) for _ in range(count)])
-            records.extend(batch)
+            jobs: list[Callable[[Board], RunRecord]] = [self._endpoint_job(bad) for _ in range(count)]
+            # Only on a board the batch leaves idle: a bad endpoint that does not reproduce costs no more.
+            if good is not None and count % self.pool.size:
+                jobs.append(self._endpoint_job(good))
+            batch = self._parallel(jobs)
+            records.extend(batch[:count])
+            good = None
         return records
 
     def _endpoint_job(self, bad: Build) -> Callable[[Board], RunRecord]:

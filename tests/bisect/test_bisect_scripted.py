@@ -131,3 +131,43 @@ def test_replay_prints_the_table(tmp_path: Path, scripted: tuple[Path, Path], bi
     done = hartbeat("bisect", "--replay", str(out / "bisect.log"))
     assert done.returncode == 0
     assert "build-004" in done.stdout and "first bad build: build-004" in done.stdout
+
+
+def _runs(out: Path, phase: str) -> list[tuple[float, float, int]]:
+    """The (start, end, build index) of every run of a phase, from the bisect's log."""
+    events = [json.loads(line) for line in (out / "bisect.log").read_text().splitlines()]
+    runs = [e for e in events if e["event"] == "run" and e["phase"] == phase]
+    return [(e["at"] - e["seconds"], e["at"], e["index"]) for e in runs]
+
+
+def _most_at_once(runs: list[tuple[float, float, int]]) -> int:
+    return max(sum(1 for s, e, _ in runs if s <= start < e) for start, _end, _ in runs)
+
+
+def test_three_jobs_use_every_board_for_endpoints_and_verify(
+    tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect
+) -> None:
+    # Deterministic: the good endpoint's boot takes the board the bad endpoint's second batch
+    # (5 runs on 3 boards) leaves idle, instead of a round of its own.
+    builds = make_series(tmp_path, 16, culprit=9)
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "7", "--jobs", "3", "--endpoint-runs", "5")
+    assert code == 0 and result["first_bad"] == "build-009"
+    endpoint = _runs(tmp_path / "out", "endpoint")
+    good = [run for run in endpoint if run[2] == 0]
+    bad = [run for run in endpoint if run[2] == 15]
+    assert len(good) == 1 and len(bad) == 5
+    assert any(s < good[0][1] and good[0][0] < e for s, e, _ in bad), "the good endpoint ran alone"
+    # Flaky: the verify step boots the last good build many times; they spread over the boards.
+    (tmp_path / "flaky").mkdir()
+    plan, board = write_plan_and_board(tmp_path / "flaky", silence=0.5)
+    flaky = make_series(tmp_path / "flaky", 8, culprit=5, hang_percent=30)
+    out = tmp_path / "flaky-out"
+    extra = ("--seed", "3", "--jobs", "3", "--endpoint-runs", "8")
+    done = hartbeat(*bisect_args(plan, board, flaky, out, *extra), timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((out / "bisect.json").read_text())
+    verify = _runs(out, "verify")
+    good_runs = sum(1 for _s, _e, index in verify if index == 4)
+    assert result["first_bad"] == "build-005" and result["verified"] is True
+    assert f"build-004 passed {good_runs} of {good_runs} boots" in result["verify_note"]
+    assert good_runs > 3 and _most_at_once(verify) == 3
