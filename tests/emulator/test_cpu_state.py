@@ -9,7 +9,7 @@ from harness.emulator.bus import Bus
 from harness.emulator.clock import Clock
 from harness.emulator.codecache import CodeCache
 from harness.emulator.cpu import Hart
-from harness.emulator.csr import csr_op, read_csr
+from harness.emulator.csr import CSRS, csr_op, read_csr
 from harness.emulator.trap import ILLEGAL_INSN, LOAD_PAGE_FAULT, PRV_M, PRV_S, PRV_U, STORE_PAGE_FAULT, Trap
 
 BASE = 0x80000000
@@ -51,6 +51,25 @@ def test_no_s_mode_hart_lacks_supervisor_csrs() -> None:
     h = make_hart(has_s=False, has_fd=False)
     for num in (0x180, 0x100, 0x302, 0x303, 0x001):  # satp sstatus medeleg mideleg fflags
         assert illegal(h, "csrrs", num), hex(num)
+
+
+def test_csr_table_lists_each_register_once_with_its_address_encoding() -> None:
+    names = [c.name for c in CSRS.values()]
+    assert len(names) == len(set(names))
+    assert CSRS[0x300].name == "mstatus" and CSRS[0xC01].name == "time" and CSRS[0x3BF].name == "pmpaddr15"
+    for num, c in CSRS.items():
+        assert c.address == num
+        assert c.min_priv == (num >> 8) & 3, c.name
+        assert c.read_only == (num >> 10 == 3), c.name
+
+
+def test_absent_and_hpm_csrs() -> None:
+    h = make_hart()
+    for num in (0x000, 0x0FF, 0x7C0, 0xB01, 0x3A1):  # unlisted addresses: illegal, as OpenSBI probes expect
+        assert num not in CSRS
+        assert illegal(h, "csrrs", num), hex(num)
+    csr_op(h, "csrrw", 0xB03, 1234, 0, 1)  # mhpmcounter3: the write is ignored, it reads zero
+    assert read_csr(h, 0xB03) == 0
 
 
 def test_mstatus_warl_fields() -> None:
