@@ -26,8 +26,7 @@ from harness.profiles import load_fallback
 from harness.report import write_report
 from harness.results import MilestoneResult, RunResult
 from harness.signals import Interrupted, signals_deferred
-from harness.ssh.deploy import deploy_for_board
-from harness.ssh.step import board_step_hooks
+from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import Target, make_target
 from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 

@@ -12,7 +12,7 @@ import paramiko
 from harness.board import Board
 from harness.errors import TargetError
 from harness.ssh.client import append_log, connect
-from harness.ssh.settings import DeploySettings, SshSettings, deploy_settings_from
+from harness.ssh.settings import DeploySettings, SshSettings
 
 
 def deploy(settings: DeploySettings, board: Board, variables: Mapping[str, str], log_path: Path) -> None:
@@ -58,10 +58,3 @@ def _makedirs(sftp: paramiko.SFTPClient, folder: str, settings: SshSettings) -> 
                 sftp.mkdir(str(current))
             except OSError as exc:
                 raise TargetError(f"deploy to {settings.where}: cannot create {current}: {exc}") from None
-
-
-def deploy_for_board(board: Board, variables: Mapping[str, str], out_dir: Path) -> None:
-    """Run the board's ``[deploy]`` before power-on; nothing without one."""
-    if "deploy" not in board.settings:
-        return
-    deploy(deploy_settings_from(board), board, variables, out_dir / "ssh.log")

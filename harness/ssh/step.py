@@ -6,11 +6,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.board import Board
 from harness.console import Console
 from harness.plan import Milestone
 from harness.ssh.client import CommandResult, append_log, connect_until, run_command
-from harness.ssh.settings import SshSettings, ssh_settings_from
+from harness.ssh.settings import SshSettings
 from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded
 
 OUTPUT_IN_REASON = 200
@@ -80,13 +79,6 @@ def _step_verdict(
         [(at, line) for line in result.output.splitlines()][-LAST_LINES:] if result else console.last_lines(LAST_LINES)
     )
     return concluded(kind, reason, Step(milestone.name, last_reached()), Evidence(at, tuple(lines)))
-
-
-def board_step_hooks(board: Board, out_dir: Path, last_reached: Callable[[], str | None]) -> dict[str, StepHook]:
-    """``{"ssh": hook}`` when the board has an ``[ssh]`` section, else nothing."""
-    if "ssh" not in board.settings:
-        return {}
-    return {"ssh": step_hook(ssh_settings_from(board), out_dir / "ssh.log", last_reached)}
 
 
 def _transcript(t: float, settings: SshSettings, command: str, result: CommandResult) -> str:

@@ -35,9 +35,14 @@ def test_wedge_goes_silent_while_both_harts_spin(build_image, boot):
     console.expect(MOUNTED)
     console.expect(SPAWN_TRACE)
     cpu_before = console.cpu_seconds()
-    assert console.read_for(3.0) == b""
-    assert console.alive
-    # A deadlock, not an idle machine: the harts keep burning host CPU in their spin loops.
+    # A deadlock, not an idle machine: the harts keep burning host CPU in their spin loops, and
+    # the console stays silent all the while. The CPU is measured, not the wall clock, so a
+    # loaded host only makes the silence longer before a second of spinning is seen.
+    for _ in range(10):
+        assert console.read_for(1.0) == b""
+        assert console.alive
+        if console.cpu_seconds() - cpu_before > 1.0:
+            break
     assert console.cpu_seconds() - cpu_before > 1.0
 
 
