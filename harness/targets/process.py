@@ -7,12 +7,12 @@ command line differs.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import select
 import shlex
 import shutil
 import signal
+import sys
 import threading
 import time
 import tty
@@ -22,6 +22,7 @@ from typing import Any
 
 import pexpect
 
+from harness import keeper
 from harness.board import Board
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
 from harness.findings import Finding
@@ -127,23 +128,24 @@ class ProcessTransport:
         return f"process exited with status {child.exitstatus}"
 
 
-# prctl(2): deliver a signal to this process when its parent dies.
-_PR_SET_PDEATHSIG = 1
-
-
 def _raw_terminal() -> None:
     # Runs in the child before exec: a serial line passes bytes untouched (no echo, no
     # newline translation, Ctrl-C is a byte), so the pty must behave the same.
     tty.setraw(0)
-    # A target that ignores SIGHUP would survive a SIGKILL of hartbeat (closing the pty only
-    # hangs it up): the kernel kills it when hartbeat dies. Linux only; elsewhere a no-op.
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def keeper_argv(argv: Sequence[str]) -> list[str]:
+    """The command line that runs ``argv`` under :mod:`harness.keeper` (see there for why)."""
+    # By file, isolated and without site: it is stdlib only, so it starts fast and from any cwd.
+    return [sys.executable, "-I", "-S", keeper.__file__, "--parent", str(os.getpid()), "--", *argv]
 
 
 class ProcessTarget:
-    """A program whose stdin/stdout is the console; power off ends its whole process group."""
+    """A program whose stdin/stdout is the console; power off ends its whole process group.
+
+    The program runs under :mod:`harness.keeper`, the console's session leader, which keeps the
+    console open until the program's last descendant has exited and kills them all if hartbeat dies.
+    """
 
     kind = "process"
 
@@ -183,9 +185,10 @@ class ProcessTarget:
         if self.env is not None:
             env = {**os.environ, **self.env}
         try:
+            command = keeper_argv(self.argv)
             self._transport.child = pexpect.spawn(
-                self.argv[0],
-                self.argv[1:],
+                command[0],
+                command[1:],
                 cwd=str(self.cwd) if self.cwd else None,
                 env=env,
                 echo=False,

@@ -18,9 +18,9 @@ print("login:", flush=True)
 
 def test_the_run_reads_until_the_last_writer_closes_the_console(tmp_path: Path) -> None:
     program = write(tmp_path / "console.py", CONSOLE)
-    # The launcher backgrounds the program immune to the hang-up its own exit sends (as launchers
-    # do: otherwise the kernel kills it with the session and there is nothing left to read).
-    launcher = f"trap '' HUP; {sys.executable} {program} & exit 0"
+    # A plain launcher: the program does not ignore SIGHUP, so it lives only because the launcher
+    # is not the session leader (the keeper is, and waits for it).
+    launcher = f"{sys.executable} {program} & exit 0"
     board = write(
         tmp_path / "board.toml",
         f'name = "launched"\ntarget = "process"\ncommand = ["sh", "-c", "{launcher}"]\n',
@@ -34,8 +34,26 @@ def test_the_run_reads_until_the_last_writer_closes_the_console(tmp_path: Path) 
     assert "login:" in (tmp_path / "run" / "console.log").read_text()
 
 
+def test_the_launchers_own_exit_status_is_the_verdicts(tmp_path: Path) -> None:
+    program = write(tmp_path / "console.py", CONSOLE)
+    launcher = f"{sys.executable} {program} & exit 3"
+    board = write(tmp_path / "board.toml", f'target = "process"\ncommand = ["sh", "-c", "{launcher}"]\n')
+    plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "never"\nexpect = "shell#"\nwithin = "60s"\n')
+    proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 1 and "process exited with status 3" in proc.stdout, proc.stdout
+    assert "login:" in (tmp_path / "run" / "console.log").read_text()
+
+
 def test_a_program_that_exits_still_ends_the_console(tmp_path: Path) -> None:
     board = write(tmp_path / "board.toml", f'target = "process"\ncommand = ["{sys.executable}", "-c", "print(1)"]\n')
     plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "never"\nexpect = "login:"\nwithin = "60s"\n')
     proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
     assert proc.returncode == 1 and "process exited with status 0" in proc.stdout, proc.stdout
+
+
+def test_a_command_killed_by_a_signal_is_reported_so(tmp_path: Path) -> None:
+    # The keeper dies of the command's signal, so the verdict names it, not the keeper's exit.
+    board = write(tmp_path / "board.toml", 'target = "process"\ncommand = ["sh", "-c", "echo up; kill -KILL $$"]\n')
+    plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "never"\nexpect = "login:"\nwithin = "60s"\n')
+    proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 1 and "process killed by signal 9" in proc.stdout, proc.stdout
