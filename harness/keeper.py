@@ -5,8 +5,8 @@ without the rest of the harness. It exists for two reasons:
 
 - A launcher (``sh -c "prog & exit 0"``) that exits would, as session leader, make the kernel
   hang up the session and kill ``prog`` with SIGHUP. The keeper is the session leader instead and,
-  as child subreaper, adopts every orphan and waits for all of them: the console stays open until
-  its last writer has exited.
+  as child subreaper, adopts every orphan and waits while any of them holds the console: it stays
+  open until its last writer has exited (descendants that let go of it are then killed).
 - A grandchild that ignores SIGHUP would outlive a SIGKILL of hartbeat. The keeper gets SIGTERM
   when hartbeat dies (PR_SET_PDEATHSIG) and kills every descendant.
 
@@ -55,6 +55,24 @@ def descendants() -> list[int]:
             found.append(child)
             pending.append(child)
     return found
+
+
+def _console() -> str | None:
+    """The terminal this keeper leads (its stdin), or None when it has none."""
+    try:
+        return os.ttyname(0)
+    except OSError:
+        return None
+
+
+def _holds(pid: int, terminal: str) -> bool:
+    """True when process ``pid`` has ``terminal`` open."""
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) == terminal:
+                    return True
+    return False
 
 
 def _signal_all(sig: int) -> bool:
@@ -114,13 +132,31 @@ class Keeper:
             except OSError as exc:
                 os.write(2, f"hartbeat keeper: cannot run {self.argv[0]!r}: {exc}\r\n".encode())
             os._exit(127)
-        while True:
+        while self.status is None:
             try:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
             self._reaped(pid, status)
+        self._wait_for_console_writers()
         return self.status if self.status is not None else 0
+
+    def _wait_for_console_writers(self) -> None:
+        """After the command: wait while a descendant holds the console, then end the rest."""
+        # A daemon that let go of the console (stdio on /dev/null) cannot write it: waiting for it
+        # would keep a run whose program has ended from seeing the console close.
+        console = _console()
+        while True:
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
+                return
+            if console is None or not any(_holds(pid, console) for pid in descendants()):
+                _signal_all(signal.SIGKILL)
+                time.sleep(0.05)
+            else:
+                time.sleep(0.1)
 
 
 def _exit_like(status: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from .helpers import hartbeat, write
@@ -57,3 +58,20 @@ def test_a_command_killed_by_a_signal_is_reported_so(tmp_path: Path) -> None:
     plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "never"\nexpect = "login:"\nwithin = "60s"\n')
     proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
     assert proc.returncode == 1 and "process killed by signal 9" in proc.stdout, proc.stdout
+
+
+def test_a_daemon_that_let_go_of_the_console_does_not_hold_the_run(tmp_path: Path) -> None:
+    # The daemon cannot write the console, so the run ends with its launcher, and the daemon with it.
+    pidfile = tmp_path / "daemon.pid"
+    launcher = f"sleep 60 </dev/null >/dev/null 2>&1 & echo $! > {pidfile}; exit 0"
+    board = write(tmp_path / "board.toml", f'target = "process"\ncommand = ["sh", "-c", "{launcher}"]\n')
+    plan = write(tmp_path / "plan.toml", '[[milestone]]\nname = "never"\nexpect = "login:"\nwithin = "60s"\n')
+    started = time.monotonic()
+    proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 1 and "process exited with status 0" in proc.stdout, proc.stdout
+    assert time.monotonic() - started < 40
+    daemon = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{daemon}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{daemon}").exists(), f"daemon {daemon} outlived the run"
