@@ -209,199 +209,174 @@ def expand_compressed(c: int, has_fd: bool = True) -> int | None:
 
 # --- 32-bit decode ------------------------------------------------------------------------------
 
-_LOADS = {0: "lb", 1: "lh", 2: "lw", 3: "ld", 4: "lbu", 5: "lhu", 6: "lwu"}
-_STORES = {0: "sb", 1: "sh", 2: "sw", 3: "sd"}
-_BRANCHES = {0: "beq", 1: "bne", 4: "blt", 5: "bge", 6: "bltu", 7: "bgeu"}
-_OPIMM = {0: "addi", 2: "slti", 3: "sltiu", 4: "xori", 6: "ori", 7: "andi"}
-_OP = {
-    (0, 0): "add",
-    (0, 0x20): "sub",
-    (1, 0): "sll",
-    (2, 0): "slt",
-    (3, 0): "sltu",
-    (4, 0): "xor",
-    (5, 0): "srl",
-    (5, 0x20): "sra",
-    (6, 0): "or",
-    (7, 0): "and",
-    (0, 1): "mul",
-    (1, 1): "mulh",
-    (2, 1): "mulhsu",
-    (3, 1): "mulhu",
-    (4, 1): "div",
-    (5, 1): "divu",
-    (6, 1): "rem",
-    (7, 1): "remu",
-}
-_OP32 = {
-    (0, 0): "addw",
-    (0, 0x20): "subw",
-    (1, 0): "sllw",
-    (5, 0): "srlw",
-    (5, 0x20): "sraw",
-    (0, 1): "mulw",
-    (4, 1): "divw",
-    (5, 1): "divuw",
-    (6, 1): "remw",
-    (7, 1): "remuw",
-}
-_AMO = {
-    0x00: "amoadd",
-    0x01: "amoswap",
-    0x02: "lr",
-    0x03: "sc",
-    0x04: "amoxor",
-    0x08: "amoor",
-    0x0C: "amoand",
-    0x10: "amomin",
-    0x14: "amomax",
-    0x18: "amominu",
-    0x1C: "amomaxu",
-}
-_CSR = {1: "csrrw", 2: "csrrs", 3: "csrrc", 5: "csrrwi", 6: "csrrsi", 7: "csrrci"}
-_FMA = {0x43: "fmadd", 0x47: "fmsub", 0x4B: "fnmsub", 0x4F: "fnmadd"}
+
+def _imm_u(i: int) -> int:
+    return _sext(i & 0xFFFFF000, 32)
 
 
-def _fp_op(i: int, rd: int, rs1: int, rs2: int, rm: int) -> str | None:
-    f7 = i >> 25
-    fmt = f7 & 3
-    if fmt > 1:
-        return None
-    sfx = ".s" if fmt == 0 else ".d"
-    top = f7 >> 2
-    simple = {0: "fadd", 1: "fsub", 2: "fmul", 3: "fdiv"}
-    if top in simple:
-        return simple[top] + sfx
-    if top == 0x0B and rs2 == 0:
-        return "fsqrt" + sfx
-    if top == 0x04 and rm <= 2:
-        return ("fsgnj", "fsgnjn", "fsgnjx")[rm] + sfx
-    if top == 0x05 and rm <= 1:
-        return ("fmin", "fmax")[rm] + sfx
-    if top == 0x08:  # fcvt.s.d / fcvt.d.s
-        if fmt == 0 and rs2 == 1:
-            return "fcvt.s.d"
-        if fmt == 1 and rs2 == 0:
-            return "fcvt.d.s"
-        return None
-    if top == 0x14 and rm <= 2:
-        return ("fle", "flt", "feq")[rm] + sfx
-    if top == 0x18 and rs2 <= 3:
-        return ("fcvt.w", "fcvt.wu", "fcvt.l", "fcvt.lu")[rs2] + sfx
-    if top == 0x1A and rs2 <= 3:
-        return ("fcvt" + sfx + ".w", "fcvt" + sfx + ".wu", "fcvt" + sfx + ".l", "fcvt" + sfx + ".lu")[rs2]
-    if top == 0x1C and rs2 == 0:
-        if rm == 0:
-            return "fmv.x.w" if fmt == 0 else "fmv.x.d"
-        if rm == 1:
-            return "fclass" + sfx
-        return None
-    if top == 0x1E and rs2 == 0 and rm == 0:
-        return "fmv.w.x" if fmt == 0 else "fmv.d.x"
-    return None
+def _imm_j(i: int) -> int:
+    return _sext(_bits(i, 31, 31) << 20 | _bits(i, 19, 12) << 12 | _bits(i, 20, 20) << 11 | _bits(i, 30, 21) << 1, 21)
+
+
+def _imm_i(i: int) -> int:
+    return _sext(i >> 20, 12)
+
+
+def _imm_b(i: int) -> int:
+    return _sext(_bits(i, 31, 31) << 12 | _bits(i, 7, 7) << 11 | _bits(i, 30, 25) << 5 | _bits(i, 11, 8) << 1, 13)
+
+
+def _imm_s(i: int) -> int:
+    return _sext((i >> 25) << 5 | _bits(i, 11, 7), 12)
+
+
+def _imm_none(i: int) -> int:
+    return 0
+
+
+# Operand formats: how the immediate is laid out (rd, rs1 and rs2 are always the raw fields).
+# "r4" (fused multiply-add) also takes rs3 and the rounding mode, "fp" the rounding mode.
+_IMMEDIATES = {
+    "r": _imm_none,
+    "i": _imm_i,
+    "s": _imm_s,
+    "b": _imm_b,
+    "u": _imm_u,
+    "j": _imm_j,
+    "shamt6": lambda i: _bits(i, 25, 20),
+    "shamt5": lambda i: _bits(i, 24, 20),
+    "csr": lambda i: i >> 20,
+    "r4": _imm_none,
+    "fp": _imm_none,
+}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """One instruction of the ISA manual's opcode map: ``word & mask == match`` selects it."""
+
+    name: str
+    mask: int
+    match: int
+    fmt: str
+
+
+OPCODE = 0x7F
+F3 = 0x7000
+F7 = 0xFE000000
+RS2 = 0x1F00000
+FMT = 0x6000000  # the floating-point format field (bits 26:25: 0 single, 1 double)
+
+
+def _encodings() -> list[Encoding]:
+    table: list[Encoding] = []
+
+    def add(name: str, mask: int, match: int, fmt: str) -> None:
+        table.append(Encoding(name, mask, match, fmt))
+
+    add("lui", OPCODE, 0x37, "u")
+    add("auipc", OPCODE, 0x17, "u")
+    add("jal", OPCODE, 0x6F, "j")
+    add("jalr", OPCODE | F3, 0x67, "i")
+    for f3, name in enumerate(("beq", "bne", "", "", "blt", "bge", "bltu", "bgeu")):
+        if name:
+            add(name, OPCODE | F3, 0x63 | f3 << 12, "b")
+    for f3, name in enumerate(("lb", "lh", "lw", "ld", "lbu", "lhu", "lwu")):
+        add(name, OPCODE | F3, 0x03 | f3 << 12, "i")
+    for f3, name in enumerate(("sb", "sh", "sw", "sd")):
+        add(name, OPCODE | F3, 0x23 | f3 << 12, "s")
+    for f3, name in enumerate(("addi", "", "slti", "sltiu", "xori", "", "ori", "andi")):
+        if name:
+            add(name, OPCODE | F3, 0x13 | f3 << 12, "i")
+    # RV64 shifts by immediate: a 6-bit shamt, so only the top 6 bits of funct7 are fixed.
+    add("slli", OPCODE | F3 | 0xFC000000, 0x1013, "shamt6")
+    add("srli", OPCODE | F3 | 0xFC000000, 0x5013, "shamt6")
+    add("srai", OPCODE | F3 | 0xFC000000, 0x40005013, "shamt6")
+    add("addiw", OPCODE | F3, 0x1B, "i")
+    add("slliw", OPCODE | F3 | F7, 0x101B, "shamt5")
+    add("srliw", OPCODE | F3 | F7, 0x501B, "shamt5")
+    add("sraiw", OPCODE | F3 | F7, 0x4000501B, "shamt5")
+    register_ops = (
+        ("add", 0, 0), ("sub", 0, 0x20), ("sll", 1, 0), ("slt", 2, 0), ("sltu", 3, 0), ("xor", 4, 0),
+        ("srl", 5, 0), ("sra", 5, 0x20), ("or", 6, 0), ("and", 7, 0), ("mul", 0, 1), ("mulh", 1, 1),
+        ("mulhsu", 2, 1), ("mulhu", 3, 1), ("div", 4, 1), ("divu", 5, 1), ("rem", 6, 1), ("remu", 7, 1),
+    )  # fmt: skip
+    for name, f3, f7 in register_ops:
+        add(name, OPCODE | F3 | F7, 0x33 | f3 << 12 | f7 << 25, "r")
+    word_ops = (
+        ("addw", 0, 0), ("subw", 0, 0x20), ("sllw", 1, 0), ("srlw", 5, 0), ("sraw", 5, 0x20),
+        ("mulw", 0, 1), ("divw", 4, 1), ("divuw", 5, 1), ("remw", 6, 1), ("remuw", 7, 1),
+    )  # fmt: skip
+    for name, f3, f7 in word_ops:
+        add(name, OPCODE | F3 | F7, 0x3B | f3 << 12 | f7 << 25, "r")
+    add("fence", OPCODE | F3, 0x0F, "r")
+    add("fence.i", OPCODE | F3, 0x100F, "r")
+    amos = (
+        ("amoadd", 0x00), ("amoswap", 0x01), ("lr", 0x02), ("sc", 0x03), ("amoxor", 0x04), ("amoor", 0x08),
+        ("amoand", 0x0C), ("amomin", 0x10), ("amomax", 0x14), ("amominu", 0x18), ("amomaxu", 0x1C),
+    )  # fmt: skip
+    for name, funct5 in amos:
+        for f3, width in ((2, ".w"), (3, ".d")):
+            # aq and rl (bits 26:25) are free; lr has no rs2.
+            mask = OPCODE | F3 | 0xF8000000 | (RS2 if name == "lr" else 0)
+            add(name + width, mask, 0x2F | f3 << 12 | funct5 << 27, "r")
+    for name, word in (("ecall", 0x73), ("ebreak", 0x100073), ("mret", 0x30200073), ("sret", 0x10200073),
+                       ("wfi", 0x10500073)):  # fmt: skip
+        add(name, 0xFFFFFFFF, word, "r")
+    add("sfence.vma", OPCODE | F3 | F7 | 0xF80, 0x12000073, "r")
+    for f3, name in enumerate(("", "csrrw", "csrrs", "csrrc", "", "csrrwi", "csrrsi", "csrrci")):
+        if name:
+            add(name, OPCODE | F3, 0x73 | f3 << 12, "csr")
+    add("flw", OPCODE | F3, 0x2007, "i")
+    add("fld", OPCODE | F3, 0x3007, "i")
+    add("fsw", OPCODE | F3, 0x2027, "s")
+    add("fsd", OPCODE | F3, 0x3027, "s")
+    for fmt, sfx in ((0, ".s"), (1, ".d")):
+        for name, opcode in (("fmadd", 0x43), ("fmsub", 0x47), ("fnmsub", 0x4B), ("fnmadd", 0x4F)):
+            add(name + sfx, OPCODE | FMT, opcode | fmt << 25, "r4")
+
+        def fp(name: str, top: int, mask: int = 0, match: int = 0, fmt: int = fmt) -> None:
+            # OP-FP: funct7 is the operation (top 5 bits) and the format; rm is free unless fixed.
+            add(name, OPCODE | F7 | mask, 0x53 | (top << 2 | fmt) << 25 | match, "fp")
+
+        for top, name in enumerate(("fadd", "fsub", "fmul", "fdiv")):
+            fp(name + sfx, top)
+        fp("fsqrt" + sfx, 0x0B, RS2)
+        for rm, name in enumerate(("fsgnj", "fsgnjn", "fsgnjx")):
+            fp(name + sfx, 0x04, F3, rm << 12)
+        for rm, name in enumerate(("fmin", "fmax")):
+            fp(name + sfx, 0x05, F3, rm << 12)
+        for rm, name in enumerate(("fle", "flt", "feq")):
+            fp(name + sfx, 0x14, F3, rm << 12)
+        for rs2, name in enumerate(("w", "wu", "l", "lu")):
+            fp("fcvt." + name + sfx, 0x18, RS2, rs2 << 20)
+            fp("fcvt" + sfx + "." + name, 0x1A, RS2, rs2 << 20)
+        fp("fmv.x.w" if fmt == 0 else "fmv.x.d", 0x1C, RS2 | F3)
+        fp("fclass" + sfx, 0x1C, RS2 | F3, 1 << 12)
+        fp("fmv.w.x" if fmt == 0 else "fmv.d.x", 0x1E, RS2 | F3)
+    add("fcvt.s.d", OPCODE | F7 | RS2, 0x53 | 0x20 << 25 | 1 << 20, "fp")
+    add("fcvt.d.s", OPCODE | F7 | RS2, 0x53 | 0x21 << 25, "fp")
+    return table
+
+
+ENCODINGS = _encodings()
+# Walked per major opcode: the patterns never overlap, so the first match is the only one.
+_BY_OPCODE: dict[int, list[Encoding]] = {}
+for _e in ENCODINGS:
+    _BY_OPCODE.setdefault(_e.match & OPCODE, []).append(_e)
 
 
 def decode32(i: int) -> Insn:
     """Decode one 32-bit instruction word."""
-    opc = i & 0x7F
-    rd = (i >> 7) & 0x1F
-    f3 = (i >> 12) & 7
-    rs1 = (i >> 15) & 0x1F
-    rs2 = (i >> 20) & 0x1F
-    f7 = i >> 25
-    imm_i = _sext(i >> 20, 12)
-    bad = Insn("illegal", raw=i)
-
-    def mk(op: str, imm: int = 0, **kw: int) -> Insn:
-        return Insn(op, rd=rd, rs1=rs1, rs2=rs2, imm=imm, raw=i, **kw)
-
-    if opc == 0x37:
-        return mk("lui", _sext(i & 0xFFFFF000, 32))
-    if opc == 0x17:
-        return mk("auipc", _sext(i & 0xFFFFF000, 32))
-    if opc == 0x6F:
-        imm = _bits(i, 31, 31) << 20 | _bits(i, 19, 12) << 12 | _bits(i, 20, 20) << 11 | _bits(i, 30, 21) << 1
-        return mk("jal", _sext(imm, 21))
-    if opc == 0x67:
-        return mk("jalr", imm_i) if f3 == 0 else bad
-    if opc == 0x63:
-        imm = _bits(i, 31, 31) << 12 | _bits(i, 7, 7) << 11 | _bits(i, 30, 25) << 5 | _bits(i, 11, 8) << 1
-        return mk(_BRANCHES[f3], _sext(imm, 13)) if f3 in _BRANCHES else bad
-    if opc == 0x03:
-        return mk(_LOADS[f3], imm_i) if f3 in _LOADS else bad
-    if opc == 0x23:
-        imm = _sext(f7 << 5 | rd, 12)
-        return mk(_STORES[f3], imm) if f3 in _STORES else bad
-    if opc == 0x13:
-        if f3 == 1:
-            return mk("slli", rs2 | (f7 & 1) << 5) if f7 >> 1 == 0 else bad
-        if f3 == 5:
-            sh = rs2 | (f7 & 1) << 5
-            if f7 >> 1 == 0:
-                return mk("srli", sh)
-            if f7 >> 1 == 0x10:
-                return mk("srai", sh)
-            return bad
-        return mk(_OPIMM[f3], imm_i)
-    if opc == 0x1B:
-        if f3 == 0:
-            return mk("addiw", imm_i)
-        if f3 == 1 and f7 == 0:
-            return mk("slliw", rs2)
-        if f3 == 5 and f7 == 0:
-            return mk("srliw", rs2)
-        if f3 == 5 and f7 == 0x20:
-            return mk("sraiw", rs2)
-        return bad
-    if opc == 0x33:
-        op = _OP.get((f3, f7))
-        return mk(op) if op else bad
-    if opc == 0x3B:
-        op = _OP32.get((f3, f7))
-        return mk(op) if op else bad
-    if opc == 0x0F:
-        if f3 == 0:
-            return mk("fence")
-        if f3 == 1:
-            return mk("fence.i")
-        return bad
-    if opc == 0x2F:
-        name = _AMO.get(f7 >> 2)
-        if name is None or f3 not in (2, 3) or (name == "lr" and rs2 != 0):
-            return bad
-        return mk(name + (".w" if f3 == 2 else ".d"))
-    if opc == 0x73:
-        if f3 == 0:
-            if i == 0x00000073:
-                return mk("ecall")
-            if i == 0x00100073:
-                return mk("ebreak")
-            if i == 0x30200073:
-                return mk("mret")
-            if i == 0x10200073:
-                return mk("sret")
-            if i == 0x10500073:
-                return mk("wfi")
-            if f7 == 0x09 and rd == 0:
-                return mk("sfence.vma")
-            return bad
-        op = _CSR.get(f3)
-        return mk(op, i >> 20) if op else bad
-    if opc in (0x07, 0x27):
-        if f3 not in (2, 3):
-            return bad
-        if opc == 0x07:
-            return mk("flw" if f3 == 2 else "fld", imm_i)
-        return mk("fsw" if f3 == 2 else "fsd", _sext(f7 << 5 | rd, 12))
-    if opc in _FMA:
-        fmt = f7 & 3
-        if fmt > 1:
-            return bad
-        return mk(_FMA[opc] + (".s" if fmt == 0 else ".d"), rs3=i >> 27, rm=f3)
-    if opc == 0x53:
-        op = _fp_op(i, rd, rs1, rs2, f3)
-        return mk(op, rm=f3) if op else bad
-    return bad
+    for e in _BY_OPCODE.get(i & OPCODE, ()):
+        if i & e.mask == e.match:
+            fmt = e.fmt
+            rs3 = i >> 27 if fmt == "r4" else 0
+            rm = (i >> 12) & 7 if fmt in ("r4", "fp") else 0
+            return Insn(
+                e.name, (i >> 7) & 0x1F, (i >> 15) & 0x1F, (i >> 20) & 0x1F, rs3, _IMMEDIATES[fmt](i), rm, raw=i
+            )
+    return Insn("illegal", raw=i)
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.emulator.decode import decode, expand_compressed
+from harness.emulator.decode import ENCODINGS, decode, decode32, expand_compressed
 
 
 def test_compressed_forms_expand_to_their_base_instructions() -> None:
@@ -55,3 +55,14 @@ def test_system_and_fp_decode() -> None:
     d = decode(0x1000202F)  # lr.w x0, (x0)
     assert d.op == "lr.w"
     assert decode(0x1010202F).op == "illegal"  # lr with rs2 != 0
+
+
+def test_encoding_table_patterns_are_disjoint_and_decode_to_their_names() -> None:
+    for e in ENCODINGS:
+        assert e.match & ~e.mask == 0, e.name
+        assert decode32(e.match).op == e.name
+        assert decode32(e.match | (~e.mask & 0xFFFFFFFF)).op == e.name  # free bits stay free
+    for n, a in enumerate(ENCODINGS):
+        for b in ENCODINGS[n + 1 :]:
+            # Two patterns overlap unless some bit both fix differs between them.
+            assert a.mask & b.mask & (a.match ^ b.match), (a.name, b.name)
