@@ -108,7 +108,7 @@ def _run(argv: list[str], cwd: Path | None, log: Path, quiet: bool) -> None:
         raise BuildError(f"{' '.join(argv)} failed (status {proc.returncode}); last lines of {log}:\n{tail}")
 
 
-def _publish(temp: Path, final: Path) -> Path:
+def publish(temp: Path, final: Path) -> Path:
     """Rename a finished temporary folder into place; a concurrent winner's copy is kept."""
     try:
         temp.rename(final)
@@ -133,7 +133,7 @@ def extracted_source(root: Path, version: str, quiet: bool) -> Path:
         shutil.rmtree(temp, ignore_errors=True)
         raise
     (temp.parent / f"{temp.name}.log").unlink(missing_ok=True)
-    return _publish(temp, final) / "linux-source-6.1"
+    return publish(temp, final) / "linux-source-6.1"
 
 
 def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: str, quiet: bool) -> Path:
@@ -163,7 +163,7 @@ def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: s
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    return _publish(temp, final)
+    return publish(temp, final)
 
 
 def check_config(fragment: str, config: Path) -> None:
@@ -200,10 +200,10 @@ def build_initramfs(source: Path, temp: Path, sources: dict[str, bytes], quiet: 
     gen.unlink()
 
 
-def point_out_link(entry: Path) -> None:
-    """Make ``images/linux/out`` name ``entry`` (replaced atomically)."""
-    link = HERE / "out"
-    temp = HERE / f".out-{os.getpid()}"
+def point_out_link(entry: Path, name: str = "out") -> None:
+    """Make ``images/linux/<name>`` name ``entry`` (replaced atomically)."""
+    link = HERE / name
+    temp = HERE / f".{name}-{os.getpid()}"
     temp.unlink(missing_ok=True)
     temp.symlink_to(entry)
     temp.replace(link)
@@ -233,7 +233,7 @@ def build(quiet: bool = False) -> Path:
             except BaseException:
                 shutil.rmtree(temp, ignore_errors=True)
                 raise
-            _publish(temp, final)
+            publish(temp, final)
     point_out_link(final)
     return final
 

@@ -18,13 +18,16 @@ The last line printed is the entry's path.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+# The sibling script, found beside this one (sys.path[0] when run as a script): one cache root,
+# one atomic publish and one link update serve both kernels.
+import build
 
 HERE = Path(__file__).resolve().parent
 SUITE = "trixie"
@@ -39,8 +42,7 @@ class FetchError(Exception):
 
 def cache_root() -> Path:
     """``${XDG_CACHE_HOME:-~/.cache}/hartbeat/linux/distro``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hartbeat" / "linux" / "distro"
+    return build.cache_root() / "distro"
 
 
 def _source_files() -> list[Path]:
@@ -162,15 +164,11 @@ def fetch(quiet: bool = False) -> Path:
                 shutil.copy2(config, temp / "config")
             debs[0].unlink()
             shutil.rmtree(temp / "root")
-            temp.rename(final)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
-    link = HERE / "out-distro"
-    tmp_link = HERE / f".out-distro-{os.getpid()}"
-    tmp_link.unlink(missing_ok=True)
-    tmp_link.symlink_to(final)
-    tmp_link.replace(link)
+        build.publish(temp, final)
+    build.point_out_link(final, "out-distro")
     return final
 
 
