@@ -20,7 +20,7 @@ from harness.plan import Milestone, Plan, load_plan
 from harness.recorded import RecordedRun, load_run
 from harness.replay_clock import Playback, Recording, load_recording
 from harness.results import RunResult
-from harness.runner import Runner
+from harness.runner import HARNESS_ENDED, UNFINISHED, Runner
 from harness.verdict import Kind, Verdict
 
 # What replay types: the recording already holds what the live run typed and its echo, so only
@@ -71,6 +71,11 @@ def replayable(run: RecordedRun) -> str | None:
     """Why a run cannot be replayed with its own plan, or ``None`` when it can."""
     if run.kind == Kind.SKIP.value:
         return "the live run was a skip: the target never powered on"
+    reason = str(run.verdict.get("reason", ""))
+    if reason == UNFINISHED:
+        return "the live run did not finish (hartbeat was killed): its report is the one written before power-on"
+    if reason.startswith(HARNESS_ENDED):
+        return f"the live verdict is the harness's own error, not a judgement of the console ({reason[:80]})"
     plan_path = Path(str(run.report.get("plan", {}).get("path", "")))
     if not plan_path.is_file():
         return f"its plan {plan_path} is not a file (a pytest console session, or moved): give --plan"

@@ -34,6 +34,11 @@ from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded
 TRAILING_LINES = 15
 
 
+# The reasons of verdicts that the harness gave itself, not the console: replay leaves them out.
+UNFINISHED = "run did not finish: hartbeat was killed"
+HARNESS_ENDED = "run ended by "
+
+
 class MissingImage(TargetUnavailable):
     """An image slot names a file that is not there: the run is a skip, on no other board."""
 
@@ -195,7 +200,7 @@ class Runner:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._files = ConsoleFiles.open(self.out_dir)
             # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
-            write_report(self._result(Verdict(Kind.ERROR, "run did not finish: hartbeat was killed")))
+            write_report(self._result(Verdict(Kind.ERROR, UNFINISHED)))
         except OSError as exc:
             # Before anything is powered: a configuration problem (exit 2), not a verdict.
             self._unwritable = True
@@ -244,7 +249,7 @@ class Runner:
         elif isinstance(exc, KeyboardInterrupt):
             reason = "run interrupted by SIGINT"
         else:
-            reason = f"run ended by {type(exc).__name__}: {exc}"
+            reason = f"{HARNESS_ENDED}{type(exc).__name__}: {exc}"
         return concluded(Kind.ERROR, reason, Step(self._waiting(), self._last_name()), self._evidence())
 
     def close(self, verdict: Verdict) -> RunResult:
