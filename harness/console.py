@@ -45,6 +45,14 @@ PARTIAL_SETTLE = 0.05
 # LONG_LINE is matched on its last LONG_LINE_KEEP characters; the log files keep all of it.
 LONG_LINE = 1024 * 1024
 LONG_LINE_KEEP = LONG_LINE // 2
+# The reader polls the transport this often. Silence is only declared once the reader has
+# polled after the silence ran out, or polled recently: on a starved host (a loaded CI runner,
+# twenty bisects on two cores) bytes can wait unread in the pipe while the matcher's thread
+# wakes, and a wedge read off an unread pipe is the harness's failure, not the board's.
+READ_TIMEOUT = 0.05
+READER_FRESH = 4 * READ_TIMEOUT
+# How long a silence or deadline waits for a lagging reader before it is declared anyway.
+READER_GRACE = 2.0
 
 
 @runtime_checkable
@@ -266,6 +274,8 @@ class Console:
         self._interrupted_seen = (-1, -1)
         self._t0 = clock.monotonic()
         self._last_byte = self._t0
+        # When the reader's latest read returned, everything it got already ingested.
+        self._polled = self._t0
         self._bytes = 0
         self._closed: str | None = None
         self._closed_t = 0.0
@@ -297,15 +307,17 @@ class Console:
     def _reader(self) -> None:
         while not self._stop.is_set():
             try:
-                data = self._transport.read(READ_SIZE, 0.05)
+                data = self._transport.read(READ_SIZE, READ_TIMEOUT)
             except TransportClosed as exc:
                 self.end(str(exc) or "console closed")
                 return
             except (OSError, TargetError) as exc:
                 self.end(f"console failed: {exc}")
                 return
+            returned = self._clock.monotonic()
             if data:
-                self.ingest(data, self._clock.monotonic())
+                self.ingest(data, returned)
+            self._polled = returned
         self._finish("console stopped by the harness")
 
     def ingest(self, data: bytes, now: float) -> None:
@@ -585,20 +597,38 @@ class Console:
                     if quiet_from is not None:
                         quiet_since = max(quiet_since, self._t0 + quiet_from)
                     quiet = now - quiet_since
-                    if quiet >= silence:
+                    if quiet < silence:
+                        waits.append(silence - quiet)
+                    elif self._reader_lags(now, quiet_since + silence):
+                        waits.append(READ_TIMEOUT / 5)
+                    else:
                         self._judged(t)
                         return Quiet(quiet, t)
-                    waits.append(silence - quiet)
                 if deadline is not None:
-                    if t >= deadline:
+                    if t < deadline:
+                        waits.append(deadline - t)
+                    elif self._reader_lags(now, self._t0 + deadline):
+                        waits.append(READ_TIMEOUT / 5)
+                    else:
                         self._judged(t)
                         return TimedOut(t)
-                    waits.append(deadline - t)
                 # The reader needs the lock to add text, so nothing arrived since the search.
                 clock.wait(self._cond, max(0.001, min(waits)))
             if on_tick and clock.monotonic() >= next_tick:
                 on_tick()
                 next_tick = clock.monotonic() + 0.25
+
+    def _reader_lags(self, now: float, since: float) -> bool:
+        """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.
+
+        A read that returned after ``since`` saw everything sent before it; a reader that
+        returned moments ago is keeping up. A replay has no reader thread, and a reader stuck
+        for longer than READER_GRACE is not waited for.
+        """
+        polled = self._polled
+        if polled >= since or now - polled <= READER_FRESH or not self._thread.is_alive():
+            return False
+        return now - since < READER_GRACE
 
     def _judged(self, t: float) -> None:
         """Record when the engine decided on silence or a deadline, and let a playback catch up.

@@ -21,6 +21,7 @@ from harness.recorded import RecordedRun, load_run
 from harness.replay_clock import Playback, Recording, load_recording
 from harness.results import RunResult
 from harness.runner import HARNESS_ENDED, UNFINISHED, Runner
+from harness.signals import INTERRUPTED
 from harness.verdict import Kind, Verdict
 
 # What replay types: the recording already holds what the live run typed and its echo, so only
@@ -74,6 +75,8 @@ def replayable(run: RecordedRun) -> str | None:
     reason = str(run.verdict.get("reason", ""))
     if reason == UNFINISHED:
         return "the live run did not finish (hartbeat was killed): its report is the one written before power-on"
+    if reason.startswith(INTERRUPTED):
+        return f"the live run was stopped by a signal ({reason}): its console went on after the stop"
     if reason.startswith(HARNESS_ENDED):
         return f"the live verdict is the harness's own error, not a judgement of the console ({reason[:80]})"
     plan_path = Path(str(run.report.get("plan", {}).get("path", "")))

@@ -25,7 +25,7 @@ from harness.plan import Milestone, Plan
 from harness.profiles import load_fallback
 from harness.report import write_report
 from harness.results import MilestoneResult, RunResult
-from harness.signals import Interrupted, signals_deferred
+from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import Target, make_target
 from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
@@ -247,7 +247,7 @@ class Runner:
         elif isinstance(exc, Interrupted | PatternTooSlow):
             reason = str(exc)
         elif isinstance(exc, KeyboardInterrupt):
-            reason = "run interrupted by SIGINT"
+            reason = f"{INTERRUPTED}SIGINT"
         else:
             reason = f"{HARNESS_ENDED}{type(exc).__name__}: {exc}"
         return concluded(Kind.ERROR, reason, Step(self._waiting(), self._last_name()), self._evidence())

@@ -17,12 +17,16 @@ from harness.errors import HartbeatError
 HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+# The reason of every verdict a signal gave: the user's stop, not a judgement of the console.
+INTERRUPTED = "run interrupted by "
+
+
 class Interrupted(HartbeatError):
     """The harness received a termination signal; the run is recorded as ``error``."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        super().__init__(f"run interrupted by {signal.Signals(signum).name}")
+        super().__init__(f"{INTERRUPTED}{signal.Signals(signum).name}")
 
 
 @contextmanager

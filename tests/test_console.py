@@ -168,3 +168,51 @@ def test_log_listings_with_kernel_timestamps_are_not_rewritten(pipe) -> None:
     hit = console.wait_for([expect(r"^root@unmatched:~# $")], deadline=2)
     assert isinstance(hit, Matched) and hit.line == "root@unmatched:~# "
     assert next(line for _t, line in console.last_lines(3)).startswith("Nov 21 unmatched kernel: [")
+
+
+class StarvedTransport(PipeTransport):
+    """A pipe whose reader is held off once for ``stall`` s, as a starved host holds a thread off."""
+
+    def __init__(self, stall: float) -> None:
+        super().__init__()
+        self.stall = stall
+
+    def read(self, size: int, timeout: float) -> bytes:
+        if self.stall:
+            time.sleep(self.stall)
+            self.stall = 0.0
+        return super().read(size, timeout)
+
+
+def test_silence_waits_for_a_starved_reader_before_calling_a_wedge(tmp_path: Path) -> None:
+    # The board printed its next line in time, but the reader was held off past the silence: a
+    # wedge declared then would be read off an unread pipe. The engine waits for the reader.
+    transport = StarvedTransport(stall=0.8)
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files)
+    transport.feed(b"mounted /usr\r\n")
+    console.start()
+    try:
+        hit = console.wait_for([expect("mounted /usr")], silence=0.3)
+        assert isinstance(hit, Matched), hit
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+
+
+def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Path) -> None:
+    transport = StarvedTransport(stall=engine.READER_GRACE + 2.0)
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files)
+    console.start()
+    try:
+        started = time.monotonic()
+        outcome = console.wait_for([expect("never")], silence=0.3)
+        waited = time.monotonic() - started
+        assert isinstance(outcome, Quiet)
+        assert 0.3 + engine.READER_GRACE - 0.1 <= waited < 0.3 + engine.READER_GRACE + 1.0
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()

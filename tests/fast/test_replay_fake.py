@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.board import Board
 from harness.plan import Milestone, Plan, standard_fails
+from harness.recorded import load_run
+from harness.replay import replayable
 from harness.replay_clock import Playback, load_recording
 from harness.runner import Runner
+from harness.signals import INTERRUPTED, Interrupted, signals_raise
 from harness.targets.fake import FakeTarget
 from harness.verdict import Kind
 
@@ -55,3 +63,18 @@ def test_a_wedge_replays_as_a_wedge_and_a_new_silence_moves_it(tmp_path):
     # beyond it, and the replay says the recording ended.
     kind, names = replayed(tmp_path, 5.0)
     assert names == ["banner"] and kind is Kind.ERROR
+
+
+def test_a_run_stopped_by_a_signal_is_not_replayed_as_a_judgement(tmp_path):
+    # SIGTERM stopped the wait for `uboot`; a console that went on printing U-Boot before the
+    # power-off would make a replay pass the milestone the live run never judged.
+    target = FakeTarget(boot="OpenSBI v1.2\r\n")
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    with signals_raise(), pytest.raises(Interrupted):
+        Runner(plan(5.0), BOARD, out_dir=tmp_path, target=target).run()
+    timer.join()
+    run = load_run(tmp_path)
+    assert run.kind == Kind.ERROR.value and str(run.verdict["reason"]).startswith(INTERRUPTED)
+    why = replayable(run)
+    assert why is not None and "stopped by a signal" in why
