@@ -187,6 +187,9 @@ class Hart:
         self.blocks.clear()
         self.pages.clear()
         self.page_live.clear()
+        # Set by mmu.translate; TLB entries taken from superpage leaves, by superpage.
+        self.leaf_level = 0
+        self.superpage_fills: dict[int, list[int]] = {}
         self.itlb_sets: dict[int, dict[int, tuple[int, list[interp.Op | None]]]] = {
             key: {} for key in (PRV_U, PRV_S, BARE)
         }
@@ -207,7 +210,8 @@ class Hart:
         self.itlb = self.itlb_sets[fkey]
 
     def flush_translations(self) -> None:
-        """Forget Sv39 translations (satp write, sfence.vma)."""
+        """Forget Sv39 translations (satp write, sfence.vma of every address)."""
+        self.superpage_fills.clear()
         for key in (PRV_U, PRV_S):
             r, w = self.tlb_sets[key]
             r.clear()
@@ -215,6 +219,33 @@ class Hart:
             self.jit_sets[key].clear()
             self.itlb_sets[key].clear()
         self._update_context()
+
+    def flush_page(self, vaddr: int) -> None:
+        """sfence.vma of one address: forget the translations of its page, in every address space.
+
+        A kernel flushes one page after each PTE it changes (thousands of times a second); a
+        whole-TLB flush there made every following access walk the page table again. Entries
+        filled from a superpage leaf are dropped together, whichever of its pages is named.
+        """
+        vpn = vaddr >> 12
+        doomed = [vpn]
+        for level in (1, 2):
+            doomed += self.superpage_fills.pop(_superpage_key(vpn, level), ())
+        for key in (PRV_U, PRV_S):
+            r, w = self.tlb_sets[key]
+            itlb = self.itlb_sets[key]
+            for page in doomed:
+                r.pop(page, None)
+                w.pop(page, None)
+                itlb.pop(page, None)
+            # Compiled blocks may chain across pages: the block engine's map goes whole.
+            self.jit_sets[key].clear()
+
+    def note_fill(self, vpn: int) -> None:
+        """Record a TLB entry for ``vpn`` filled from the translation just done (see flush_page)."""
+        level = self.leaf_level
+        if level:
+            self.superpage_fills.setdefault(_superpage_key(vpn, level), []).append(vpn)
 
     def flush_write_tlbs(self) -> None:
         """Drop cached write permissions so the next store to each page takes the slow path."""
@@ -417,8 +448,10 @@ class Hart:
             offset = interp.machine_int((paddr & ~0xFFF) - bus.ram_base)
             if access == mmu.READ:
                 self.rtlb[vaddr >> 12] = offset
+                self.note_fill(vaddr >> 12)
             elif not self.code.is_code_page(paddr >> 12):
                 self.wtlb[vaddr >> 12] = offset
+                self.note_fill(vaddr >> 12)
         return paddr
 
     def probe(self, vaddr: int, write: int) -> int | None:
@@ -527,7 +560,10 @@ class Hart:
         elif op == "sfence.vma":
             if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TVM):
                 raise self._illegal(d, pc)
-            self.flush_translations()
+            if d.rs1:
+                self.flush_page(self.x[d.rs1])
+            else:
+                self.flush_translations()
             self.pc = nxt
         else:  # fence.i
             self.code.fence_i(self)
@@ -587,6 +623,11 @@ class Hart:
         if not self.mstatus & MSTATUS_FS:
             raise self._illegal(d, pc)
         fpu.execute(self, d, pc)
+
+
+def _superpage_key(vpn: int, level: int) -> int:
+    """The key of the level-``level`` superpage holding virtual page ``vpn`` (levels kept apart)."""
+    return vpn >> (9 * level) << 2 | level
 
 
 def _straddles(block: Block) -> bool:

@@ -279,6 +279,7 @@ def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
     paddr = mmu.translate(h, pc, mmu.EXECUTE, h.priv, pc) & ~0xFFF
     code = h.code.page(h, paddr >> 12)
     h.itlb[pc >> 12] = (paddr, code)
+    h.note_fill(pc >> 12)
     return paddr, code
 
 

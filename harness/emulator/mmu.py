@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from .bus import BusError
@@ -27,6 +28,8 @@ EXECUTE = 2
 
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(8))
 PPN_MASK = (1 << 44) - 1
+SV39_TOP = (1 << 26) - 1
+_PTE = struct.Struct("<Q").unpack_from
 
 PAGE_FAULT = {READ: LOAD_PAGE_FAULT, WRITE: STORE_PAGE_FAULT, EXECUTE: INSN_PAGE_FAULT}
 ACCESS_FAULT = {READ: LOAD_ACCESS, WRITE: STORE_ACCESS, EXECUTE: INSN_ACCESS}
@@ -38,34 +41,46 @@ def translation_active(h: Hart, priv: int) -> bool:
 
 
 def translate(h: Hart, vaddr: int, access: int, priv: int, pc: int) -> int:
-    """Return the physical address for ``vaddr`` or raise the matching page fault."""
-    if not translation_active(h, priv):
+    """Return the physical address for ``vaddr`` or raise the matching page fault.
+
+    ``h.leaf_level`` is left at the level of the leaf PTE (0 for a 4 KiB page, 1 or 2 for a
+    superpage), or 0 when no translation was done.
+    """
+    h.leaf_level = 0
+    if priv == PRV_M or h.satp >> 60 != SATP_MODE_SV39:
         return vaddr
-    fault = Trap(PAGE_FAULT[access], vaddr, pc)
     # Sv39 addresses must be sign-extended from bit 38.
     top = vaddr >> 38
-    if top not in (0, (1 << 26) - 1):
-        raise fault
-    table = (h.satp & PPN_MASK) << 12
+    if top != 0 and top != SV39_TOP:
+        raise Trap(PAGE_FAULT[access], vaddr, pc)
+    # A walk follows every TLB flush (a kernel flushes thousands of times a second), so page
+    # tables in RAM are read straight from the bytearray, not through the bus.
     bus = h.bus
-    for level in (2, 1, 0):
+    ram = bus.ram
+    ram_base = bus.ram_base
+    ram_end = bus.ram_end - 8
+    table = (h.satp & PPN_MASK) << 12
+    level = 2
+    while True:
         pte_addr = table + ((vaddr >> (12 + 9 * level)) & 0x1FF) * 8
-        try:
-            pte = bus.read(pte_addr, 8)
-        except BusError:
-            raise Trap(ACCESS_FAULT[access], vaddr, pc) from None
+        if ram_base <= pte_addr <= ram_end:
+            pte: int = _PTE(ram, pte_addr - ram_base)[0]
+        else:
+            try:
+                pte = bus.read(pte_addr, 8)
+            except BusError:
+                raise Trap(ACCESS_FAULT[access], vaddr, pc) from None
         if not pte & PTE_V or (not pte & PTE_R and pte & PTE_W):
-            raise fault
+            raise Trap(PAGE_FAULT[access], vaddr, pc)
         if pte & (PTE_R | PTE_X):
             break
-        if pte >> 54:
-            raise fault
+        if pte >> 54 or not level:
+            raise Trap(PAGE_FAULT[access], vaddr, pc)
         table = ((pte >> 10) & PPN_MASK) << 12
-    else:
-        raise fault
+        level -= 1
     ppn = (pte >> 10) & PPN_MASK
     if level and ppn & ((1 << (9 * level)) - 1):
-        raise fault  # misaligned superpage
+        raise Trap(PAGE_FAULT[access], vaddr, pc)  # misaligned superpage
     user = bool(pte & PTE_U)
     if access == EXECUTE:
         ok = bool(pte & PTE_X) and (user if priv == PRV_U else not user)
@@ -79,11 +94,14 @@ def translate(h: Hart, vaddr: int, access: int, priv: int, pc: int) -> int:
         else:
             ok = ok and bool(pte & PTE_W)
     if not ok:
-        raise fault
+        raise Trap(PAGE_FAULT[access], vaddr, pc)
     needed = PTE_A | (PTE_D if access == WRITE else 0)
     if pte & needed != needed:
         # Update A/D in hardware, like QEMU, rather than faulting to software.
         bus.write(pte_addr, 8, pte | needed)
+    # The TLB fills that follow remember superpage leaves: sfence.vma of one address must drop
+    # every 4 KiB entry taken from the same leaf.
+    h.leaf_level = level
     offset_mask = (1 << (12 + 9 * level)) - 1
     return ((ppn << 12) & ~offset_mask) | (vaddr & offset_mask)
 

@@ -15,8 +15,8 @@ from harness.emulator.trap import ILLEGAL_INSN, LOAD_PAGE_FAULT, PRV_M, PRV_S, P
 BASE = 0x80000000
 
 
-def make_hart(has_s: bool = True, has_fd: bool = True) -> Hart:
-    return Hart(0, Bus(BASE, 1 << 20), Clock(10_000_000), CodeCache(), has_s=has_s, has_fd=has_fd)
+def make_hart(has_s: bool = True, has_fd: bool = True, ram: int = 1 << 20) -> Hart:
+    return Hart(0, Bus(BASE, ram), Clock(10_000_000), CodeCache(), has_s=has_s, has_fd=has_fd)
 
 
 def illegal(h: Hart, kind: str, num: int, operand: int = 0, rd: int = 5, rs1: int = 0) -> bool:
@@ -205,3 +205,25 @@ def test_sfence_flushes_cached_translations() -> None:
     _map(h, 0x40001000, BASE + 0x6000, 0b11000111)
     h.flush_translations()
     assert h.ld(0x40001000, 8, False, 0) == 2
+
+
+def test_sfence_of_one_address_keeps_other_pages_and_drops_a_whole_superpage() -> None:
+    h = make_hart(ram=8 << 20)
+    mid = BASE + 0x1000
+    _map(h, 0x40001000, BASE + 0x5000, 0b11000111)
+    # A 2 MiB superpage at 0x40200000 -> BASE + 0x200000 (a leaf in the middle table).
+    h.bus.write(mid + 1 * 8, 8, ((BASE + 0x200000) >> 12) << 10 | 0b11000111)
+    h.set_priv(PRV_S)
+    pages = (0x40001, 0x40200, 0x40201)
+    for vpn in pages:
+        h.ld(vpn << 12, 8, False, 0)
+        h.st(vpn << 12, 8, vpn, 0)
+    assert all(vpn in h.rtlb and vpn in h.wtlb for vpn in pages)
+    # sfence.vma names one page of the superpage: every 4 KiB entry taken from it goes, and
+    # the page elsewhere keeps its entry.
+    h.flush_page(0x40200000)
+    assert 0x40001 in h.rtlb and 0x40001 in h.wtlb
+    assert not {0x40200, 0x40201} & (h.rtlb.keys() | h.wtlb.keys())
+    h.flush_page(0x40001000)
+    assert not h.rtlb and not h.wtlb
+    assert h.ld(0x40201000, 8, False, 0) == 0x40201
