@@ -7,15 +7,21 @@ PyPy; every emulator figure comes from a separate process started like the harne
   * Debian OpenSBI fw_jump + U-Boot on -M virt to "Hit any key to stop autoboot", and on to
     the ``=>`` prompt (after U-Boot's 2 s countdown, which on the emulator is guest time);
   * the same on -M unmatched with all 5 harts (to compare with 1 hart on virt);
-  * hartbeat's tiny Linux (tinyconfig 6.1, ``make linux-image``) to its shell prompt, when
-    its kernel and initramfs are in ~/.cache/hartbeat/linux.
+  * hartbeat's tiny Linux (tinyconfig 6.1, ``make linux-image``) to its shell prompt on virt
+    (1 hart) and unmatched (5 harts), when its kernel and initramfs are in ~/.cache/hartbeat/linux;
+  * Debian's distro kernel (``make linux-distro``) with the same initramfs, on QEMU and PyPy
+    (CPython takes about 7 minutes there: ``--cpython-everywhere``).
+
+At the end it checks the figures of the default interpreter against the speed goals (OpenSBI +
+U-Boot to "Hit any key" <= 1.5 s, the tiny Linux <= 5 s, the distro kernel <= 60 s, 5 harts at
+most 1.5x one hart).
 
 Per workload and machine it prints wall seconds, guest instructions (the emulator's count at
 the mark), MIPS (instructions per wall second) and the ratio to QEMU's seconds; for the last
 mark also the emulator's CPU seconds and MIPS per CPU second, the figure that matters when
 the host is shared (wall time then includes waiting for a core).
 
-Usage: python benchmarks/emulator_speed.py [--iterations N] [--skip-linux] [--only NAME]
+Usage: python benchmarks/emulator_speed.py [--iterations N] [--skip-linux] [--only NAME] [--cpython-everywhere]
 """
 
 from __future__ import annotations
@@ -135,6 +141,8 @@ class Workload:
     args: tuple[str, ...]
     marks: tuple[tuple[str, str], ...]  # (label, text): the time to each text is a figure
     qemu: bool = True
+    # CPython is left out of workloads it would spend many minutes on (see --cpython-everywhere).
+    cpython: bool = True
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,12 @@ def tiny_linux() -> tuple[Path, Path] | None:
         return None
     newest = max(builds, key=lambda d: (d / "Image").stat().st_mtime)
     return newest / "Image", newest / "initramfs.cpio"
+
+
+def distro_kernel() -> Path | None:
+    """Debian's riscv64 kernel that ``make linux-distro`` left in the cache, if any."""
+    kernels = sorted((LINUX_CACHE / "distro").glob("linux-image-*/Image"), key=lambda p: p.stat().st_mtime)
+    return kernels[-1] if kernels else None
 
 
 def measure(argv: list[str], marks: tuple[tuple[str, str], ...], env: dict[str, str]) -> list[Figure]:
@@ -228,6 +242,19 @@ def workloads(elf: Path, skip_linux: bool) -> list[Workload]:
         args = ("-M", "virt", "-m", "256M", "-nographic", "-bios", FW_JUMP, "-kernel", str(kernel))
         args += ("-initrd", str(initrd), "-append", "console=ttyS0 earlycon")
         found.append(Workload("tiny Linux 6.1, virt, 1 hart", args, (("to the shell", "hartbeat# "),)))
+        unmatched = ("-M", "unmatched", "-smp", "5", "-m", "256M", "-nographic", "-bios", FW_JUMP)
+        unmatched += ("-kernel", str(kernel), "-initrd", str(initrd), "-append", "console=ttySIF0 earlycon")
+        found.append(
+            Workload("tiny Linux 6.1, unmatched, 5 harts", unmatched, (("to the shell", "hartbeat# "),), qemu=False)
+        )
+        distro = distro_kernel()
+        if distro is not None:
+            # Debian's own kernel with our initramfs, as the linux-boot plan boots it.
+            args = ("-M", "virt", "-m", "512M", "-nographic", "-bios", FW_JUMP, "-kernel", str(distro))
+            args += ("-initrd", str(initrd), "-append", "console=ttyS0 earlycon")
+            found.append(
+                Workload("Debian distro kernel, virt, 1 hart", args, (("to the shell", "hartbeat# "),), cpython=False)
+            )
     return found
 
 
@@ -249,9 +276,15 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=100, help="rounds of the compute loop")
     parser.add_argument("--skip-linux", action="store_true", help="leave out the tiny Linux boot")
     parser.add_argument("--only", help="run only the workloads whose name contains this text")
+    parser.add_argument(
+        "--cpython-everywhere",
+        action="store_true",
+        help="run CPython on the distro kernel too (about 7 minutes on its own)",
+    )
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT), HARTBEAT_EMU_STATS="1")
     have_qemu = shutil.which("qemu-system-riscv64") is not None
+    measured: dict[tuple[str, str, str], Figure] = {}
     with tempfile.TemporaryDirectory() as tmp:
         elf = build_compute_elf(Path(tmp), args.iterations)
         for work in workloads(elf, args.skip_linux):
@@ -261,14 +294,47 @@ def main() -> int:
             if work.qemu and have_qemu:
                 runs.append(("QEMU", measure(["qemu-system-riscv64", *work.args], work.marks, env)))
             for label, python in interpreters():
+                if label == "CPython" and not (work.cpython or args.cpython_everywhere):
+                    print(f"{work.name}: CPython left out (--cpython-everywhere runs it)")
+                    continue
                 runs.append((label, measure([python, "-m", "harness.emulator", *work.args], work.marks, env)))
             reference = dict(runs).get("QEMU")
             for index, (mark, _) in enumerate(work.marks):
                 print(f"{work.name}, {mark}:")
                 for label, figures in runs:
                     print(row(label, figures[index], reference[index] if reference else None))
+                    measured[(work.name, mark, label)] = figures[index]
             sys.stdout.flush()
+    print_goals(measured)
     return 0
+
+
+GOALS = (
+    ("OpenSBI + U-Boot, virt, 1 hart", "to 'Hit any key'", 1.5),
+    ("tiny Linux 6.1, virt, 1 hart", "to the shell", 5.0),
+    ("Debian distro kernel, virt, 1 hart", "to the shell", 60.0),
+)
+HART_PAIRS = (
+    ("OpenSBI + U-Boot, virt, 1 hart", "OpenSBI + U-Boot, unmatched, 5 harts", "to the prompt"),
+    ("tiny Linux 6.1, virt, 1 hart", "tiny Linux 6.1, unmatched, 5 harts", "to the shell"),
+)
+
+
+def print_goals(measured: dict[tuple[str, str, str], Figure]) -> None:
+    """The issue's goals against the default interpreter (PyPy where installed), in wall seconds."""
+    engine = "PyPy" if any(label == "PyPy" for _, _, label in measured) else "CPython"
+    print(f"goals ({engine}, wall seconds):")
+    for name, mark, limit in GOALS:
+        figure = measured.get((name, mark, engine))
+        if figure is not None:
+            verdict = "met" if figure.seconds <= limit else "NOT met"
+            print(f"    {name}, {mark}: {figure.seconds:.2f} s (goal <= {limit:g} s): {verdict}")
+    for one, five, mark in HART_PAIRS:
+        single, many = measured.get((one, mark, engine)), measured.get((five, mark, engine))
+        if single is not None and many is not None:
+            ratio = many.seconds / single.seconds
+            verdict = "met" if ratio <= 1.5 else "NOT met"
+            print(f"    5 harts / 1 hart, {five.split(',')[0]} {mark}: {ratio:.2f}x (goal <= 1.5x): {verdict}")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ about its own section; :mod:`harness.board` below stays a plain description of a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from harness.board import Board, apply_overrides, resolve
 from harness.config import Section, anchor_image, load_toml
 from harness.errors import ConfigError
 from harness.ssh.settings import validate as validate_ssh
-from harness.targets import validate_target
+from harness.targets import effective_time_scale, validate_target
 
 # `--board labgrid:unmatched-*`: a labgrid place (or every place matching) without a profile file.
 LABGRID_PREFIX = "labgrid:"
@@ -132,7 +133,8 @@ def load_board(
     )
     section_keys = validate_board(board)
     root.reject_unknown(TOP_LEVEL_KEYS | section_keys)
-    return board
+    # Deadlines, reports and replays all see the scale the run will really have.
+    return replace(board, time_scale=effective_time_scale(board))
 
 
 def validate_board(board: Board) -> set[str]:

@@ -25,7 +25,16 @@ KINDS = {
     "labgrid": "harness.targets.labgrid",
 }
 
-__all__ = ["KINDS", "Target", "TargetKind", "Transport", "make_target", "target_kind", "validate_target"]
+__all__ = [
+    "KINDS",
+    "Target",
+    "TargetKind",
+    "Transport",
+    "effective_time_scale",
+    "make_target",
+    "target_kind",
+    "validate_target",
+]
 
 
 def target_kind(name: str, source: object = "target") -> TargetKind:
@@ -44,6 +53,12 @@ def target_kind(name: str, source: object = "target") -> TargetKind:
 def validate_target(board: Board) -> set[str]:
     """Validate the target kind's own part of a board; returns the top-level keys it uses."""
     return target_kind(board.target, board.path).validate(board)
+
+
+def effective_time_scale(board: Board) -> float:
+    """The board's ``time_scale`` as its kind will run it."""
+    scale = target_kind(board.target, board.path).time_scale
+    return board.time_scale if scale is None else scale(board)
 
 
 def make_target(board: Board, extra: Mapping[str, str] | None = None) -> Target:

@@ -58,7 +58,8 @@ class TargetKind:
     is wrong before boot; ``copies`` is how many targets of one profile can run at once (``None``:
     as many as the machine holds, e.g. processes; 1: one physical board or place); ``expand``
     turns a profile that stands for several boards (a labgrid place pattern) into one profile
-    each, for bisect's parallel boards.
+    each, for bisect's parallel boards; ``time_scale`` gives the board's ``time_scale`` as this
+    kind will run it (the emulator is slower under CPython than under PyPy).
     """
 
     name: str
@@ -67,3 +68,4 @@ class TargetKind:
     preflight: Callable[[Board, Mapping[str, str]], list[Finding]] = no_preflight
     copies: int | None = 1
     expand: Callable[[Board], tuple[Board, ...]] | None = None
+    time_scale: Callable[[Board], float] | None = None

@@ -12,8 +12,10 @@ import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.board import PROJECT_ROOT, Board
+from harness.config import Section
 from harness.findings import Finding
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import check_boot_arguments, check_console
@@ -27,6 +29,14 @@ PYPY = "pypy3"
 def default_python() -> str:
     """The interpreter the emulator runs under unless the board names one: PyPy if on PATH."""
     return shutil.which(PYPY) or sys.executable
+
+
+# An emulator board's time_scale is measured under PyPy; CPython runs a Linux boot about this
+# many times slower (hartbeat's tiny Linux through the linux-boot plan: 17.9 s against 5.3 s),
+# so its deadlines stretch by as much unless the board says otherwise (`[emulator]
+# cpython_slowdown`: short firmware-only boots are about as fast on both, PyPy's JIT having no
+# time to pay off).
+CPYTHON_SLOWDOWN = 4.0
 
 
 # The Linux name of each machine's UART, for the console= check.
@@ -43,6 +53,7 @@ class EmulatorSettings:
     append: str | None = None
     python: str = ""
     extra: tuple[str, ...] = ()
+    cpython_slowdown: float = CPYTHON_SLOWDOWN
 
 
 def emulator_settings(board: Board, extra: Mapping[str, str]) -> EmulatorSettings:
@@ -62,9 +73,17 @@ def emulator_settings(board: Board, extra: Mapping[str, str]) -> EmulatorSetting
         append=None if append is None else board.expand(append, "emulator.append", extra),
         python=section.string("python") or default_python(),
         extra=tuple(section.str_list("extra")),
+        cpython_slowdown=_slowdown(section),
     )
     section.reject_unknown()
     return settings
+
+
+def _slowdown(section: Section) -> float:
+    value = section.number("cpython_slowdown", CPYTHON_SLOWDOWN, limit=1000.0)
+    if value is None or value < 1.0:
+        raise section.error("cpython_slowdown", f"expected a factor of at least 1, got {value}")
+    return value
 
 
 def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
@@ -91,6 +110,12 @@ def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
     return EmulatorTarget(board, extra)
 
 
+def time_scale(board: Board) -> float:
+    """The board's ``time_scale`` (PyPy's), times ``cpython_slowdown`` when the emulator runs on CPython."""
+    emu = emulator_settings(board, placeholder_variables(board))
+    return board.time_scale if "pypy" in Path(emu.python).name else board.time_scale * emu.cpython_slowdown
+
+
 def validate(board: Board) -> set[str]:
     """Check the ``[emulator]`` section."""
     emulator_settings(board, placeholder_variables(board))
@@ -105,4 +130,6 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     return findings + check_console(board, variables, append=emu.append, uart=uart, key="emulator.append")
 
 
-KIND = TargetKind(name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None)
+KIND = TargetKind(
+    name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None, time_scale=time_scale
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,18 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"hartbeat {harness.__version__}"
+
+
+def test_the_emulator_stretches_deadlines_under_cpython_by_its_boards_slowdown() -> None:
+    def scale(board: str, python: str, *more: tuple[str, str]) -> float:
+        return load_board(board, overrides=[("emulator.python", python), *more]).time_scale
+
+    assert scale("emulator-virt", "/usr/bin/pypy3") == 15
+    assert scale("emulator-virt", sys.executable) == 15 * 4
+    assert scale("emulator-virt", sys.executable, ("emulator.cpython_slowdown", "3")) == 45
+    # `--set time_scale=` follows the run and is PyPy's figure, so it too is multiplied.
+    assert scale("emulator-virt", sys.executable, ("time_scale", "2")) == 8
+    assert scale("emulator-qsoe", sys.executable) == 2
+    with pytest.raises(ConfigError) as error:
+        scale("emulator-virt", sys.executable, ("emulator.cpython_slowdown", "0.5"))
+    assert "emulator.cpython_slowdown" in str(error.value) and "at least 1" in str(error.value)
