@@ -32,7 +32,7 @@ from .csr import (
     csr_op,
     mode_allowed,
 )
-from .decode import Insn
+from .decode import Group, Insn
 from .translate import Block, Entry, build_cold_block
 from .trap import (
     BREAKPOINT,
@@ -510,7 +510,7 @@ class Hart:
         op = d.op
         nxt = (pc + d.length) & M64
         priv = self.priv
-        if op.startswith("csr"):
+        if d.group == Group.CSR:
             self.cur_insn, self.cur_pc = d.raw, pc
             operand = d.rs1 if op.endswith("i") else self.x[d.rs1]
             csr = d.imm & 0xFFF

@@ -10,13 +10,26 @@ import functools
 from dataclasses import dataclass
 
 
+class Group:
+    """What kind of instruction an encoding is: the engines dispatch on it (which helper runs
+    it, whether it ends a block) instead of testing mnemonics."""
+
+    INT = "int"  # integer ALU, loads, stores, branches and jumps: run inline by both engines
+    FENCE = "fence"  # a no-op for a single in-order memory
+    SYSTEM = "system"  # ecall, ebreak, xret, wfi, sfence.vma, fence.i: Hart.sysop
+    CSR = "csr"  # Zicsr: Hart.sysop, through the CSR table
+    AMO = "amo"  # LR/SC and AMOs: Hart.amo
+    FP = "fp"  # F and D, loads and stores included: the FPU
+    ILLEGAL = "illegal"
+
+
 @dataclass(frozen=True)
 class Insn:
     """One decoded instruction.
 
-    ``op`` is the lower-case mnemonic (``"addi"``, ``"fadd.d"``...), or ``"illegal"``.
-    ``raw`` is the original encoding (16 or 32 bits) reported in mtval on an illegal
-    instruction, ``length`` is 2 or 4.
+    ``op`` is the lower-case mnemonic (``"addi"``, ``"fadd.d"``...), or ``"illegal"``;
+    ``group`` is its :class:`Group`. ``raw`` is the original encoding (16 or 32 bits)
+    reported in mtval on an illegal instruction, ``length`` is 2 or 4.
     """
 
     op: str
@@ -28,6 +41,7 @@ class Insn:
     rm: int = 0
     raw: int = 0
     length: int = 4
+    group: str = Group.INT
 
 
 def _sext(value: int, bits: int) -> int:
@@ -259,6 +273,7 @@ class Encoding:
     mask: int
     match: int
     fmt: str
+    group: str = Group.INT
 
 
 OPCODE = 0x7F
@@ -271,8 +286,8 @@ FMT = 0x6000000  # the floating-point format field (bits 26:25: 0 single, 1 doub
 def _encodings() -> list[Encoding]:
     table: list[Encoding] = []
 
-    def add(name: str, mask: int, match: int, fmt: str) -> None:
-        table.append(Encoding(name, mask, match, fmt))
+    def add(name: str, mask: int, match: int, fmt: str, group: str = Group.INT) -> None:
+        table.append(Encoding(name, mask, match, fmt, group))
 
     add("lui", OPCODE, 0x37, "u")
     add("auipc", OPCODE, 0x17, "u")
@@ -309,8 +324,8 @@ def _encodings() -> list[Encoding]:
     )  # fmt: skip
     for name, f3, f7 in word_ops:
         add(name, OPCODE | F3 | F7, 0x3B | f3 << 12 | f7 << 25, "r")
-    add("fence", OPCODE | F3, 0x0F, "r")
-    add("fence.i", OPCODE | F3, 0x100F, "r")
+    add("fence", OPCODE | F3, 0x0F, "r", Group.FENCE)
+    add("fence.i", OPCODE | F3, 0x100F, "r", Group.SYSTEM)
     amos = (
         ("amoadd", 0x00), ("amoswap", 0x01), ("lr", 0x02), ("sc", 0x03), ("amoxor", 0x04), ("amoor", 0x08),
         ("amoand", 0x0C), ("amomin", 0x10), ("amomax", 0x14), ("amominu", 0x18), ("amomaxu", 0x1C),
@@ -319,25 +334,25 @@ def _encodings() -> list[Encoding]:
         for f3, width in ((2, ".w"), (3, ".d")):
             # aq and rl (bits 26:25) are free; lr has no rs2.
             mask = OPCODE | F3 | 0xF8000000 | (RS2 if name == "lr" else 0)
-            add(name + width, mask, 0x2F | f3 << 12 | funct5 << 27, "r")
+            add(name + width, mask, 0x2F | f3 << 12 | funct5 << 27, "r", Group.AMO)
     for name, word in (("ecall", 0x73), ("ebreak", 0x100073), ("mret", 0x30200073), ("sret", 0x10200073),
                        ("wfi", 0x10500073)):  # fmt: skip
-        add(name, 0xFFFFFFFF, word, "r")
-    add("sfence.vma", OPCODE | F3 | F7 | 0xF80, 0x12000073, "r")
+        add(name, 0xFFFFFFFF, word, "r", Group.SYSTEM)
+    add("sfence.vma", OPCODE | F3 | F7 | 0xF80, 0x12000073, "r", Group.SYSTEM)
     for f3, name in enumerate(("", "csrrw", "csrrs", "csrrc", "", "csrrwi", "csrrsi", "csrrci")):
         if name:
-            add(name, OPCODE | F3, 0x73 | f3 << 12, "csr")
-    add("flw", OPCODE | F3, 0x2007, "i")
-    add("fld", OPCODE | F3, 0x3007, "i")
-    add("fsw", OPCODE | F3, 0x2027, "s")
-    add("fsd", OPCODE | F3, 0x3027, "s")
+            add(name, OPCODE | F3, 0x73 | f3 << 12, "csr", Group.CSR)
+    add("flw", OPCODE | F3, 0x2007, "i", Group.FP)
+    add("fld", OPCODE | F3, 0x3007, "i", Group.FP)
+    add("fsw", OPCODE | F3, 0x2027, "s", Group.FP)
+    add("fsd", OPCODE | F3, 0x3027, "s", Group.FP)
     for fmt, sfx in ((0, ".s"), (1, ".d")):
         for name, opcode in (("fmadd", 0x43), ("fmsub", 0x47), ("fnmsub", 0x4B), ("fnmadd", 0x4F)):
-            add(name + sfx, OPCODE | FMT, opcode | fmt << 25, "r4")
+            add(name + sfx, OPCODE | FMT, opcode | fmt << 25, "r4", Group.FP)
 
         def fp(name: str, top: int, mask: int = 0, match: int = 0, fmt: int = fmt) -> None:
             # OP-FP: funct7 is the operation (top 5 bits) and the format; rm is free unless fixed.
-            add(name, OPCODE | F7 | mask, 0x53 | (top << 2 | fmt) << 25 | match, "fp")
+            add(name, OPCODE | F7 | mask, 0x53 | (top << 2 | fmt) << 25 | match, "fp", Group.FP)
 
         for top, name in enumerate(("fadd", "fsub", "fmul", "fdiv")):
             fp(name + sfx, top)
@@ -354,12 +369,21 @@ def _encodings() -> list[Encoding]:
         fp("fmv.x.w" if fmt == 0 else "fmv.x.d", 0x1C, RS2 | F3)
         fp("fclass" + sfx, 0x1C, RS2 | F3, 1 << 12)
         fp("fmv.w.x" if fmt == 0 else "fmv.d.x", 0x1E, RS2 | F3)
-    add("fcvt.s.d", OPCODE | F7 | RS2, 0x53 | 0x20 << 25 | 1 << 20, "fp")
-    add("fcvt.d.s", OPCODE | F7 | RS2, 0x53 | 0x21 << 25, "fp")
+    add("fcvt.s.d", OPCODE | F7 | RS2, 0x53 | 0x20 << 25 | 1 << 20, "fp", Group.FP)
+    add("fcvt.d.s", OPCODE | F7 | RS2, 0x53 | 0x21 << 25, "fp", Group.FP)
     return table
 
 
 ENCODINGS = _encodings()
+# Each mnemonic's group, and the mnemonics of each group.
+GROUPS: dict[str, str] = {e.name: e.group for e in ENCODINGS} | {"illegal": Group.ILLEGAL}
+
+
+def names_in(*groups: str) -> frozenset[str]:
+    """The mnemonics whose group is one of ``groups``."""
+    return frozenset(name for name, group in GROUPS.items() if group in groups)
+
+
 # Walked per major opcode: the patterns never overlap, so the first match is the only one.
 _BY_OPCODE: dict[int, list[Encoding]] = {}
 for _e in ENCODINGS:
@@ -374,9 +398,17 @@ def decode32(i: int) -> Insn:
             rs3 = i >> 27 if fmt == "r4" else 0
             rm = (i >> 12) & 7 if fmt in ("r4", "fp") else 0
             return Insn(
-                e.name, (i >> 7) & 0x1F, (i >> 15) & 0x1F, (i >> 20) & 0x1F, rs3, _IMMEDIATES[fmt](i), rm, raw=i
+                e.name,
+                (i >> 7) & 0x1F,
+                (i >> 15) & 0x1F,
+                (i >> 20) & 0x1F,
+                rs3,
+                _IMMEDIATES[fmt](i),
+                rm,
+                raw=i,
+                group=e.group,
             )
-    return Insn("illegal", raw=i)
+    return Insn("illegal", raw=i, group=Group.ILLEGAL)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -386,7 +418,7 @@ def decode(word: int, has_fd: bool = True) -> Insn:
         half = word & 0xFFFF
         expanded = expand_compressed(half, has_fd)
         if expanded is None:
-            return Insn("illegal", raw=half, length=2)
+            return Insn("illegal", raw=half, length=2, group=Group.ILLEGAL)
         d = decode32(expanded)
-        return Insn(d.op, d.rd, d.rs1, d.rs2, d.rs3, d.imm, d.rm, raw=half, length=2)
+        return Insn(d.op, d.rd, d.rs1, d.rs2, d.rs3, d.imm, d.rm, raw=half, length=2, group=d.group)
     return decode32(word & 0xFFFFFFFF)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from . import mmu
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
-from .decode import Insn, decode
+from .decode import Group, Insn, decode
 from .trap import ILLEGAL_INSN, Trap
 
 if TYPE_CHECKING:
@@ -207,8 +207,8 @@ KINDS: dict[str, int] = {
     "fence": FENCE,
     "illegal": ILLEGAL,
 }
-SYSTEM_OPS = {"ecall", "ebreak", "mret", "sret", "wfi", "sfence.vma", "fence.i"}
-CSR_OPS = {"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"}
+# The decoder's groups that a helper runs, as the loop's kinds.
+HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU, Group.ILLEGAL: ILLEGAL}
 
 
 class Op:
@@ -232,17 +232,13 @@ class Op:
 
 def make_op(d: Insn, has_fd: bool) -> Op:
     """The ``Op`` for decoded instruction ``d`` on a hart with (or without) F/D."""
-    op = d.op
-    kind = KINDS.get(op)
+    kind = KINDS.get(d.op)
     if kind is not None:
         return Op(kind, d)
-    if op in SYSTEM_OPS or op in CSR_OPS:
-        return Op(SYSTEM, d)
-    if op.startswith(("lr.", "sc.", "amo")):
-        return Op(AMO, d)
-    if not has_fd:
+    kind = HELPER_KINDS[d.group]
+    if kind == FPU and not has_fd:
         return Op(ILLEGAL, d)
-    return Op(FPU, d)
+    return Op(kind, d)
 
 
 _OPS: dict[int, Op] = {}

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING
 
-from .decode import Insn, decode
+from .decode import Group, Insn, decode, names_in
 from .trap import ILLEGAL_INSN
 
 if TYPE_CHECKING:
@@ -76,10 +76,13 @@ LOADS = {
 }
 STORES = {"sb": (1, "ram"), "sh": (2, "mvH"), "sw": (4, "mvI"), "sd": (8, "mvq")}
 SHIFT = {1: 0, 2: 1, 4: 2, 8: 3}
-SYSTEM = {"ecall", "ebreak", "mret", "sret", "wfi", "sfence.vma", "fence.i"}
-CSR_OPS = {"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"}
-# Blocks ending like this leave the region (or trap) rather than set pc: never inlined.
-TERMINAL_EXITS = {"illegal", *SYSTEM, *CSR_OPS}
+# Instructions Hart.sysop runs; a block ending like this (or in an illegal instruction) leaves
+# the region (or traps) rather than set pc: never inlined.
+SYSTEM = names_in(Group.SYSTEM, Group.CSR)
+TERMINAL_EXITS = {"illegal", *SYSTEM}
+# Instructions whose helpers read or write hart.x themselves.
+HELPED = names_in(Group.SYSTEM, Group.CSR, Group.AMO, Group.FP)
+AMOS = names_in(Group.AMO)
 TEMPLATE_ARGS = "rd, rs1, rs2, imm, pc, nxt, D"
 
 
@@ -160,7 +163,7 @@ ALU: dict[str, str] = {
 }
 ALU_READS_RS1 = {op for op, f in ALU.items() if "{a}" in f}
 ALU_READS_RS2 = {op for op, f in ALU.items() if "{b}" in f}
-TERMINATORS = {*BRANCH_COND, "jal", "jalr", "illegal", *SYSTEM, *CSR_OPS}
+TERMINATORS = {*BRANCH_COND, "jal", "jalr", "illegal", *SYSTEM}
 WRITES_RD = {*ALU, *LOADS, "jal", "jalr"}
 
 
@@ -177,7 +180,7 @@ def is_terminator(op: str) -> bool:
 
 def writes_rd(op: str) -> bool:
     """True if ``op`` writes integer register rd (so rd=x0 needs care)."""
-    return op in WRITES_RD or op.startswith(("lr.", "sc.", "amo"))
+    return op in WRITES_RD or op in AMOS
 
 
 def _rel(pc: str, imm: str) -> str:
@@ -255,9 +258,9 @@ def emit(d: Insn, sp: Spelling, lines: list[str]) -> str | None:
     if op == "illegal":
         lines.append(f"raise Trap({ILLEGAL_INSN}, {sp.raw}, {sp.pc})")
         return "None"
-    if op in SYSTEM or op in CSR_OPS:
+    if op in SYSTEM:
         return f"sysop({sp.insn}, {sp.pc})"
-    if op.startswith(("lr.", "sc.", "amo")):
+    if op in AMOS:
         lines.append(f"amo({sp.insn}, {sp.pc})")
         return None
     # Everything left is floating point, executed by the FPU helper.
@@ -277,8 +280,8 @@ def _decode_block(h: Hart, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]]
             upper = h.fetch_half(pa + 2, pc) if pa + 2 < page_end else h.fetch_half_virtual(pc + 2, pc)
             word |= upper << 16
         d = decode(word, h.has_fd)
-        if not h.has_fd and d.op.startswith("f") and d.op not in ("fence", "fence.i"):
-            d = Insn("illegal", raw=d.raw, length=d.length)
+        if not h.has_fd and d.group == Group.FP:
+            d = Insn("illegal", raw=d.raw, length=d.length, group=Group.ILLEGAL)
         insns.append((d, pc))
         pc = (pc + d.length) & M
         pa += d.length
@@ -374,10 +377,7 @@ def _sources(d: Insn) -> tuple[int, ...]:
 
 def _uses_x_directly(insns: Iterable[tuple[Insn, int]]) -> bool:
     # AMOs, FP ops and system instructions read or write hart.x inside their helpers.
-    return any(
-        (d.op.startswith(("lr.", "sc.", "amo", "f")) and d.op != "fence") or d.op in SYSTEM or d.op in CSR_OPS
-        for d, _ in insns
-    )
+    return any(d.op in HELPED for d, _ in insns)
 
 
 def _successors(insns: Sequence[tuple[Insn, int]]) -> list[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.emulator.decode import ENCODINGS, decode, decode32, expand_compressed
+from harness.emulator.decode import ENCODINGS, Group, decode, decode32, expand_compressed
 
 
 def test_compressed_forms_expand_to_their_base_instructions() -> None:
@@ -66,3 +66,26 @@ def test_encoding_table_patterns_are_disjoint_and_decode_to_their_names() -> Non
         for b in ENCODINGS[n + 1 :]:
             # Two patterns overlap unless some bit both fix differs between them.
             assert a.mask & b.mask & (a.match ^ b.match), (a.name, b.name)
+
+
+def test_every_encoding_has_the_group_its_mnemonic_names() -> None:
+    # The table's groups are what the engines dispatch on; the manual's naming cross-checks them.
+    for e in ENCODINGS:
+        name = e.name
+        if name.startswith(("lr.", "sc.", "amo")):
+            expected = Group.AMO
+        elif name.startswith("csr"):
+            expected = Group.CSR
+        elif name in ("ecall", "ebreak", "mret", "sret", "wfi", "sfence.vma", "fence.i"):
+            expected = Group.SYSTEM
+        elif name == "fence":
+            expected = Group.FENCE
+        elif name.startswith("f"):
+            expected = Group.FP
+        else:
+            expected = Group.INT
+        assert e.group == expected, name
+    assert decode(0x0000100F).group == Group.SYSTEM  # fence.i
+    assert decode(0x2108).group == Group.FP  # c.fld
+    assert decode(0x2108, has_fd=False).group == Group.ILLEGAL
+    assert decode(0xFFFFFFFF).group == Group.ILLEGAL
