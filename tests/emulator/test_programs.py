@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from .conftest import RunResult, needs_gcc
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [needs_gcc, pytest.mark.usefixtures("engine")]
 
@@ -385,7 +391,7 @@ target:
 
 
 @pytest.mark.parametrize("fence", ["", "fence.i"])
-def test_stale_fetch_report_needs_missing_fence_i(tmp_path, fence: str) -> None:  # type: ignore[no-untyped-def]
+def test_stale_fetch_report_needs_missing_fence_i(tmp_path, fence: str, engine: str) -> None:  # type: ignore[no-untyped-def]
     from .conftest import build_elf, run_elf
 
     elf = build_elf(tmp_path, STALE_FETCH.format(fence=fence))
@@ -398,6 +404,18 @@ def test_stale_fetch_report_needs_missing_fence_i(tmp_path, fence: str) -> None:
         assert len(reports) == 1
         assert reports[0].startswith("hartbeat-emu: stale instruction fetch at pc=0x8000")
         assert "without fence.i" in reports[0]
+
+
+def test_stale_fetch_is_reported_under_each_interpreter(tmp_path: Path, emulator_python: str) -> None:
+    from .conftest import build_elf
+
+    elf = build_elf(tmp_path, STALE_FETCH.format(fence=""))
+    argv = [emulator_python, "-m", "harness.emulator", "-M", "virt", "-bios", "none", "-kernel", str(elf)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([*argv, "-nographic", "--report-stale-fetch"], capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    output = (done.stdout + done.stderr).decode(errors="replace")
+    assert output.count("stale instruction fetch at pc=0x8000") == 1, output
 
 
 RESET_PROGRAM = r"""
