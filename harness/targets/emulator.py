@@ -32,7 +32,7 @@ def default_python() -> str:
 
 
 # An emulator board's time_scale is measured under PyPy; CPython runs a Linux boot about this
-# many times slower (hartbeat's tiny Linux through the linux-boot plan: 17.9 s against 5.3 s),
+# many times slower (hartbeat's tiny Linux to its prompt: 16.6 s against 4.7 s, `make bench`),
 # so its deadlines stretch by as much unless the board says otherwise (`[emulator]
 # cpython_slowdown`: short firmware-only boots are about as fast on both, PyPy's JIT having no
 # time to pay off).

@@ -194,6 +194,9 @@ class ProcessTarget:
                 echo=False,
                 preexec_fn=_raw_terminal,
             )
+            # pexpect sleeps 50 ms before every send by default; a board that drops fast input
+            # has its own `send_delay`, and every prompt-and-command step paid that sleep.
+            self._transport.child.delaybeforesend = None
         except pexpect.ExceptionPexpect as exc:
             raise TargetUnavailable(f"{self.name}: cannot start {self.argv[0]!r}: {exc}") from None
 

@@ -97,9 +97,9 @@ def test_the_emulator_stretches_deadlines_under_cpython_by_its_boards_slowdown()
     def scale(board: str, python: str, *more: tuple[str, str]) -> float:
         return load_board(board, overrides=[("emulator.python", python), *more]).time_scale
 
-    assert scale("emulator-virt", "/usr/bin/pypy3") == 15
-    assert scale("emulator-virt", sys.executable) == 15 * 4
-    assert scale("emulator-virt", sys.executable, ("emulator.cpython_slowdown", "3")) == 45
+    assert scale("emulator-virt", "/usr/bin/pypy3") == 25
+    assert scale("emulator-virt", sys.executable) == 25 * 4
+    assert scale("emulator-virt", sys.executable, ("emulator.cpython_slowdown", "3")) == 75
     # `--set time_scale=` follows the run and is PyPy's figure, so it too is multiplied.
     assert scale("emulator-virt", sys.executable, ("time_scale", "2")) == 8
     assert scale("emulator-qsoe", sys.executable) == 2
