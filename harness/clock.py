@@ -28,6 +28,9 @@ class Clock(Protocol):
         """The engine just decided on a silence or a deadline; the evidence is gathered next."""
 
 
+WAIT_FLOOR = 0.001
+
+
 class RealClock:
     """The host's monotonic clock."""
 
@@ -36,8 +39,9 @@ class RealClock:
         return time.monotonic()
 
     def wait(self, cond: threading.Condition, timeout: float) -> None:
-        """``cond.wait(timeout)``."""
-        cond.wait(timeout)
+        """``cond.wait(timeout)``, at least a millisecond: a wait computed as "the rest of the
+        settle" can round to nothing, and the matcher would spin on the lock."""
+        cond.wait(max(WAIT_FLOOR, timeout))
 
     def sleep(self, seconds: float) -> None:
         """``time.sleep(seconds)``."""

@@ -612,8 +612,9 @@ class Console:
                     else:
                         self._judged(t)
                         return TimedOut(t)
-                # The reader needs the lock to add text, so nothing arrived since the search.
-                clock.wait(self._cond, max(0.001, min(waits)))
+                # The reader needs the lock to add text, so nothing arrived since the search. The
+                # clock sets the floor: a replay's must not step over the live run's next typing.
+                clock.wait(self._cond, min(waits))
             if on_tick and clock.monotonic() >= next_tick:
                 on_tick()
                 next_tick = clock.monotonic() + 0.25
@@ -657,11 +658,15 @@ class Console:
         """Type ``text``; with a per-character delay on boards whose UART drops fast input."""
         data = text.encode("utf-8")
         if self._send_delay <= 0:
-            self._transport.write(data)
-        else:
-            for index in range(len(data)):
-                self._transport.write(data[index : index + 1])
-                self._clock.sleep(self._send_delay)
+            # Typed and recorded under the lock: an echo the reader takes at once must follow
+            # the ``s`` event in console.timing, or a replay plays the answer before the typing.
+            with self._cond:
+                self._transport.write(data)
+                self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, len(data)))
+            return
+        for index in range(len(data)):
+            self._transport.write(data[index : index + 1])
+            self._clock.sleep(self._send_delay)
         with self._cond:
             # When the typing ended: a replay restarts the silence clock from here, as live.
             self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, len(data)))

@@ -197,6 +197,9 @@ class ProcessTarget:
             # pexpect sleeps 50 ms before every send by default; a board that drops fast input
             # has its own `send_delay`, and every prompt-and-command step paid that sleep.
             self._transport.child.delaybeforesend = None
+            # ptyprocess sleeps 100 ms after closing the terminal; power_off has already ended
+            # the whole group by then, so each run's power-off paid it for nothing.
+            self._transport.child.ptyproc.delayafterclose = 0.0  # type: ignore[attr-defined]  # not in the stubs
         except pexpect.ExceptionPexpect as exc:
             raise TargetUnavailable(f"{self.name}: cannot start {self.argv[0]!r}: {exc}") from None
 

@@ -78,3 +78,31 @@ def test_a_run_stopped_by_a_signal_is_not_replayed_as_a_judgement(tmp_path):
     assert run.kind == Kind.ERROR.value and str(run.verdict["reason"]).startswith(INTERRUPTED)
     why = replayable(run)
     assert why is not None and "stopped by a signal" in why
+
+
+# A live wedge recorded in the suite: the prompt at 0.0568 s, its 50 ms settle, and the command
+# typed 0.7 ms after that (pexpect no longer sleeps before sending), then 4 s of silence.
+TYPED_RIGHT_AFTER_THE_SETTLE = """\
+p 0.000000000
+o 0.003872942
+d 0.056754518 3
+s 0.107499236 8
+j 4.108001551
+c 4.114549570 process killed by signal 15
+e 4.132626935
+"""
+
+
+def test_typing_right_after_a_prompt_settle_replays_in_order(tmp_path):
+    # A replay that rounded its waits up to 1 ms stepped over that typing, played the rest of
+    # the recording early and saw the console close instead of the silence.
+    (tmp_path / "console.raw").write_bytes(b"=> ")
+    (tmp_path / "console.timing").write_text(TYPED_RIGHT_AFTER_THE_SETTLE)
+    steps = (
+        Milestone("prompt", re.compile("=> $", re.MULTILINE), 5.0),
+        Milestone("version", re.compile("^U-Boot 20", re.MULTILINE), 5.0, send="version"),
+    )
+    quiet = Plan("p", Path("p.toml"), "", 4.0, 30.0, steps, standard_fails(), ())
+    console = Playback(load_recording(tmp_path)).console()
+    again = Runner(quiet, BOARD, out_dir=tmp_path).replay_on(console)
+    assert again.verdict.kind is Kind.WEDGE, again.verdict.reason
