@@ -662,14 +662,20 @@ class Console:
             # the ``s`` event in console.timing, or a replay plays the answer before the typing.
             with self._cond:
                 self._transport.write(data)
-                self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, len(data)))
+                self._typed(len(data))
             return
         for index in range(len(data)):
             self._transport.write(data[index : index + 1])
             self._clock.sleep(self._send_delay)
         with self._cond:
-            # When the typing ended: a replay restarts the silence clock from here, as live.
-            self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, len(data)))
+            self._typed(len(data))
+
+    def _typed(self, count: int) -> None:
+        """Record that ``count`` bytes were typed, as the typing ends (the caller holds the lock).
+
+        A replay restarts the silence clock from here, as live.
+        """
+        self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, count))
 
 
 def _end_line(log: IO[str]) -> None:
