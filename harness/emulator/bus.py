@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 from .devices import Device
+
+# RAM reads of a machine size unpack in place: a page walk reads three PTEs after every TLB
+# flush (a kernel flushes tens of thousands of times per boot), and slicing allocated a copy.
+_UNPACK = {size: struct.Struct("<" + code).unpack_from for size, code in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
 
 
 class BusError(Exception):
@@ -37,6 +43,10 @@ class Bus:
         """Read ``size`` bytes little-endian at ``paddr``."""
         if self.ram_base <= paddr and paddr + size <= self.ram_end:
             off = paddr - self.ram_base
+            unpack = _UNPACK.get(size)
+            if unpack is not None:
+                value: int = unpack(self.ram, off)[0]
+                return value
             return int.from_bytes(self.ram[off : off + size], "little")
         device, offset = self._device(paddr)
         return device.read(offset, size)

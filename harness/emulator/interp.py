@@ -208,7 +208,7 @@ KINDS: dict[str, int] = {
     "illegal": ILLEGAL,
 }
 # The decoder's groups that a helper runs, as the loop's kinds.
-HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU, Group.ILLEGAL: ILLEGAL}
+HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU}
 
 
 class Op:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from .bus import BusError
@@ -29,7 +28,6 @@ EXECUTE = 2
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(8))
 PPN_MASK = (1 << 44) - 1
 SV39_TOP = (1 << 26) - 1
-_PTE = struct.Struct("<Q").unpack_from
 
 PAGE_FAULT = {READ: LOAD_PAGE_FAULT, WRITE: STORE_PAGE_FAULT, EXECUTE: INSN_PAGE_FAULT}
 ACCESS_FAULT = {READ: LOAD_ACCESS, WRITE: STORE_ACCESS, EXECUTE: INSN_ACCESS}
@@ -47,29 +45,21 @@ def translate(h: Hart, vaddr: int, access: int, priv: int, pc: int) -> int:
     superpage), or 0 when no translation was done.
     """
     h.leaf_level = 0
-    if priv == PRV_M or h.satp >> 60 != SATP_MODE_SV39:
+    if not translation_active(h, priv):
         return vaddr
     # Sv39 addresses must be sign-extended from bit 38.
     top = vaddr >> 38
     if top != 0 and top != SV39_TOP:
         raise Trap(PAGE_FAULT[access], vaddr, pc)
-    # A walk follows every TLB flush (a kernel flushes thousands of times a second), so page
-    # tables in RAM are read straight from the bytearray, not through the bus.
     bus = h.bus
-    ram = bus.ram
-    ram_base = bus.ram_base
-    ram_end = bus.ram_end - 8
     table = (h.satp & PPN_MASK) << 12
     level = 2
     while True:
         pte_addr = table + ((vaddr >> (12 + 9 * level)) & 0x1FF) * 8
-        if ram_base <= pte_addr <= ram_end:
-            pte: int = _PTE(ram, pte_addr - ram_base)[0]
-        else:
-            try:
-                pte = bus.read(pte_addr, 8)
-            except BusError:
-                raise Trap(ACCESS_FAULT[access], vaddr, pc) from None
+        try:
+            pte = bus.read(pte_addr, 8)
+        except BusError:
+            raise Trap(ACCESS_FAULT[access], vaddr, pc) from None
         if not pte & PTE_V or (not pte & PTE_R and pte & PTE_W):
             raise Trap(PAGE_FAULT[access], vaddr, pc)
         if pte & (PTE_R | PTE_X):
