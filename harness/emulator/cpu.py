@@ -32,6 +32,8 @@ from .csr import (
     csr_op,
     mode_allowed,
 )
+from .debug.hart import CAUSE_EBREAK, HartDebug, enter_debug
+from .debug.stepper import stepper_for
 from .decode import Group, Insn
 from .translate import Block, Entry, build_cold_block
 from .trap import (
@@ -184,6 +186,12 @@ class Hart:
         self.cycle_offset = 0
         self.menvcfg = 0
         self.stimecmp = (1 << 64) - 1
+        # Debug mode and triggers (debug/hart.py): a halted hart is skipped by the scheduler;
+        # ``stepper``, when set, runs the hart instead of its engine.
+        self.dbg = HartDebug(self.has_s)
+        self.halted = False
+        self.debug_mode = False
+        self.stepper: Callable[[Hart, int], int] | None = None
         self.blocks.clear()
         self.pages.clear()
         self.page_live.clear()
@@ -265,6 +273,10 @@ class Hart:
         for itlb in self.itlb_sets.values():
             itlb.clear()
 
+    def refresh_stepper(self) -> None:
+        """Run on the debug stepper while a trigger is armed or dcsr.step is set (debug/)."""
+        self.stepper = stepper_for(self)
+
     def set_priv(self, priv: int) -> None:
         """Switch privilege mode."""
         self.priv = priv
@@ -311,6 +323,8 @@ class Hart:
         """Execute up to ``budget`` blocks (or the interpreter's equivalent); stop early on
         WFI. Return the budget used."""
         self.time_polls = 0
+        if self.stepper is not None:
+            return self.stepper(self, budget)
         if self.engine == "interp":
             return interp.run(self, budget)
         return self._run_blocks(budget)
@@ -388,6 +402,11 @@ class Hart:
 
     def take_trap(self, cause: int, tval: int, epc: int, interrupt: bool = False) -> None:
         """Enter the M- or S-mode handler for ``cause`` (delegation per medeleg/mideleg)."""
+        if self.debug_mode:
+            # An exception in debug mode (a program buffer run) changes no trap CSR: it aborts.
+            self.dbg.progbuf_exception = True
+            self.yielding = True
+            return
         self.wfi = False
         deleg = self.mideleg if interrupt else self.medeleg
         ms = self.mstatus
@@ -526,7 +545,14 @@ class Hart:
         elif op == "ecall":
             self.take_trap({PRV_U: ECALL_U, PRV_S: ECALL_S, PRV_M: ECALL_M}[priv], 0, pc)
         elif op == "ebreak":
-            self.take_trap(BREAKPOINT, pc, pc)
+            if self.debug_mode:
+                # The end of a program buffer run (debug/dm.py).
+                self.dbg.progbuf_done = True
+                self.yielding = True
+            elif self.dbg.ebreak_halts(priv):
+                enter_debug(self, CAUSE_EBREAK, pc)
+            else:
+                self.take_trap(BREAKPOINT, pc, pc)
         elif op == "mret":
             if priv != PRV_M:
                 raise self._illegal(d, pc)

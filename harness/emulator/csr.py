@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from .debug.csrs import debug_csrs
 from .trap import (
     ILLEGAL_INSN,
     MIP_MEIP,
@@ -351,6 +352,8 @@ def _build() -> dict[int, Csr]:
 
 # Every implemented CSR by address; any other address raises illegal-instruction.
 CSRS: dict[int, Csr] = _build()
+# The trigger and debug-mode CSRs live with the rest of the debug support.
+CSRS.update((c.address, c) for c in debug_csrs(Csr))
 
 
 def _lookup(h: Hart, num: int) -> Csr:

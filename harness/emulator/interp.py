@@ -321,6 +321,17 @@ def run(h: Hart, budget: int) -> int:
     return budget
 
 
+def signed_registers(h: Hart) -> list[int]:
+    """The hart's registers as ``run`` holds them while it runs (signed, see the docstring)."""
+    return [_signed(v) for v in h.x]
+
+
+def run_one(h: Hart, xs: list[int]) -> None:
+    """Execute one instruction on ``h`` with its registers in ``xs`` (``signed_registers``);
+    the caller copies them back to ``h.x``. The debug module's stepper runs on this."""
+    _loop(h, xs, 1)
+
+
 def _loop(h: Hart, x: list[int], limit: int) -> None:
     ram = h.bus.ram
     n = 0

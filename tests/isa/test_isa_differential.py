@@ -50,6 +50,7 @@ EXPECTED_LINES: dict[str, int] = {
     "sv39": 19,
     "sv39_straddle": 4,
     "traps": 35,
+    "trigger": 21,
 }
 
 MASK64 = (1 << 64) - 1
@@ -148,6 +149,8 @@ GROUND_TRUTH: dict[str, dict[str, int]] = {
         "fcsr_all_ones": 0xFF,
     },
     "csr": {"misa": 0x800000000014112D, "mhartid": 0},
+    # Each breakpoint skips its instruction: the addi, the load and the store never happen.
+    "trigger": {"exec_a0": 7, "disarmed_a0": 8, "load_t1": 0x55, "load_store_passes": 0x1234, "store_value": 0x1234},
     "irq_machine": {"hart1_mhartid_plus_100": 101},
     "sv39": {"user_wrote": 0xBBBB000000000003, "va_page_a_after_remap": 0xBBBB000000000002},
     # The unmapped case must not run the addi: the fault comes before it.
