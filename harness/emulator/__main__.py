@@ -3,6 +3,7 @@
     python -m harness.emulator -M virt|unmatched [-smp N] [-m 256M] [-bios PATH|none]
         [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
         [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch]
+        [-jtag tcp:PORT|unix:PATH]
 
 Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
 0x80000000 (the firmware) with a0 = hart id, a1 = DTB (near the top of RAM) and a2 = the
@@ -13,6 +14,10 @@ On ``unmatched``, ``-smp`` counts all harts including the S7 monitor core (defau
 
 The console is stdin/stdout (a terminal is switched to raw mode, so Ctrl-C reaches the guest
 as 0x03) or, with ``-serial pty``, a new pseudo-terminal announced on stderr.
+
+``-jtag`` opens a JTAG port with a RISC-V Debug Module (0.13.2) for OpenOCD's remote_bitbang
+adapter, on a loopback TCP port (0: a free one) or a unix socket, announced on stderr as
+``hartbeat-emu: JTAG remote_bitbang on tcp:127.0.0.1:PORT``. Off by default.
 
 Exit status: 0 after a guest power-off (test device 0x5555, e.g. SBI system reset
 shutdown); N for the test device's failure code (0xN3333); 3 for a guest reset request
@@ -32,6 +37,7 @@ from typing import NoReturn
 
 from .bus import BusError
 from .console import Console, pty_console, stdio_console
+from .debug.rbb import JtagSpecError
 from .dts import DtcError
 from .loader import LoadError
 from .machine import MIB, Machine, MachineConfig
@@ -97,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-display", dest="display")
     p.add_argument("-dumpdtb", dest="dumpdtb")
     p.add_argument("-no-reboot", dest="no_reboot", action="store_true")
+    p.add_argument("-jtag", dest="jtag")
     p.add_argument("--report-stale-fetch", "-report-stale-fetch", dest="report_stale_fetch", action="store_true")
     return p
 
@@ -142,10 +149,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         console = pty_console() if args.serial == "pty" else stdio_console()
         machine = Machine(config, console)
+        if args.jtag:
+            port = machine.attach_jtag(args.jtag)
+            sys.stderr.write(f"hartbeat-emu: JTAG remote_bitbang on {port.address}\n")
+            sys.stderr.flush()
         started = time.monotonic()
         try:
             status = machine.run()
         finally:
+            if machine.debug is not None:
+                machine.debug.close()
             if os.environ.get("HARTBEAT_EMU_STATS") == "1":
                 elapsed = time.monotonic() - started
                 cpu = time.process_time()
@@ -157,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"engine {machine.harts[0].engine}\n"
                 )
         return status
-    except (LoadError, DtcError, BusError, OSError) as exc:
+    except (LoadError, DtcError, BusError, OSError, JtagSpecError) as exc:
         if console is not None:
             console.close()
             console = None

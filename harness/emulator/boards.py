@@ -16,6 +16,10 @@ PLIC_BASE = 0xC000000
 PLIC_SIZE = 0x4000000
 # Like QEMU rather than the real FU740 (whose mtime runs at 1 MHz): 10 MHz.
 TIMEBASE_HZ = 10_000_000
+# JTAG IDCODEs of the debug port (-jtag): the FU740-C000's (SiFive, JEP106 0x489, version 2),
+# and for virt, which has no silicon, version 1 of part 0 with no manufacturer.
+FU740_IDCODE = 0x20000913
+VIRT_IDCODE = 0x10000001
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Board:
     default_smp: int
     min_smp: int
     sstc: bool = False
+    jtag_idcode: int = VIRT_IDCODE
 
     def harts(self, smp: int) -> list[HartSpec]:
         """Hart list for ``-smp smp``.
@@ -102,6 +107,7 @@ UNMATCHED = Board(
     first_hart_is_monitor=True,
     default_smp=5,
     min_smp=2,
+    jtag_idcode=FU740_IDCODE,
 )
 
 BOARDS = {b.name: b for b in (VIRT, UNMATCHED)}

@@ -15,6 +15,7 @@ from .codecache import CodeCache
 from .console import Console
 from .cpu import Hart
 from .csr import ENVCFG_STCE, sstc_update
+from .debug.port import JtagPort
 from .devices.clint import NEVER, Clint
 from .devices.plic import Plic, PlicContext
 from .devices.rom import Rom
@@ -112,6 +113,8 @@ class Machine:
         self.dtb_source: str | None = None
         self._dtb_override = read_file(config.dtb) if config.dtb else None
         self.instructions = 0
+        # The JTAG port (-jtag), polled once per round when attached; None costs nothing.
+        self.debug: JtagPort | None = None
         self._load()
 
     def _report_stale(self, message: str) -> None:
@@ -172,8 +175,18 @@ class Machine:
 
     def reset(self) -> None:
         """Reset the whole machine like a power cycle: fresh RAM, devices and harts, images
-        reloaded (RAM contents do not survive, unlike on some real boards)."""
+        reloaded (RAM contents do not survive, unlike on some real boards). An attached
+        JTAG port stays, its debugger told that every hart was reset."""
+        debug = self.debug
         self.__init__(self.config, self.console)  # type: ignore[misc]
+        if debug is not None:
+            self.debug = debug
+            debug.on_machine_reset()
+
+    def attach_jtag(self, spec: str) -> JtagPort:
+        """Open the JTAG port (remote_bitbang on ``tcp:PORT`` or ``unix:PATH``) for this machine."""
+        self.debug = JtagPort(self, spec, self.board.jtag_idcode)
+        return self.debug
 
     # --- scheduling ------------------------------------------------------------------------
 
@@ -188,6 +201,8 @@ class Machine:
 
         Guest time then advances by the busiest hart's instructions: the harts run side by side.
         """
+        if self.debug is not None:
+            self.debug.poll()
         self._update_timers()
         if self.uart.wants_input():
             data = self.console.poll()
@@ -197,6 +212,8 @@ class Machine:
         busiest = 0
         multi = len(self.harts) > 1
         for h in self.harts:
+            if h.halted:
+                continue
             if h.wfi:
                 if not h.mip & h.mie:
                     continue

@@ -1,0 +1,182 @@
+"""OpenOCD's remote_bitbang protocol on a loopback TCP port or a unix socket.
+
+The adapter sends one byte per action: ``'0'``-``'7'`` set TCK (4), TMS (2) and TDI (1);
+``'R'`` asks for TDO (answered ``'0'`` or ``'1'``); ``'r'``-``'u'`` set TRST (2) and SRST (1);
+``'B'``/``'b'`` blink a LED; ``'Z'``/``'z'`` sleep; ``'Q'`` quits. The server never blocks the
+machine: sockets are non-blocking, a read takes what is there, and a client that sends a
+byte outside the protocol, stops reading its answers or disconnects is dropped (the
+machine runs on and the next client may connect).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import sys
+import time
+
+from .jtag import Tap
+
+# Bytes taken per read, and answers held for a client that does not read them.
+READ_SIZE = 1 << 16
+MAX_PENDING = 1 << 20
+# Once a client talks, answer it without returning to the guest while it keeps sending
+# (a debugger's requests come in quick succession), but for at most this long per call.
+BURST_GAP_S = 0.002
+# Protocol bytes that need no action here: LED, sleep, and the SWD commands (JTAG only).
+IGNORED = frozenset(b"BbZzOocdefg")
+
+
+class JtagSpecError(ValueError):
+    """A ``-jtag`` value that is not ``tcp:PORT`` or ``unix:PATH``."""
+
+
+def listen(spec: str) -> tuple[socket.socket, str]:
+    """A non-blocking listening socket for ``tcp:PORT`` (loopback only; 0 picks a free port)
+    or ``unix:PATH``, and its address as ``tcp:127.0.0.1:PORT`` or ``unix:PATH``."""
+    kind, _, where = spec.partition(":")
+    if kind == "tcp":
+        if not where.isdigit() or int(where) > 65535:
+            raise JtagSpecError(f"invalid -jtag '{spec}' (expected tcp:PORT or unix:PATH)")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", int(where)))
+        address = f"tcp:127.0.0.1:{sock.getsockname()[1]}"
+    elif kind == "unix" and where:
+        if os.path.exists(where):
+            os.unlink(where)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(where)
+        address = f"unix:{where}"
+    else:
+        raise JtagSpecError(f"invalid -jtag '{spec}' (expected tcp:PORT or unix:PATH)")
+    sock.listen(1)
+    sock.setblocking(False)
+    return sock, address
+
+
+class RemoteBitbangServer:
+    """Serves one remote_bitbang client at a time on ``tap``."""
+
+    def __init__(self, spec: str, tap: Tap) -> None:
+        self.tap = tap
+        self.listener, self.address = listen(spec)
+        self.client: socket.socket | None = None
+        self.pending = b""
+
+    def close(self) -> None:
+        """Stop listening and drop the client (a unix socket's file is removed)."""
+        self._drop(None)
+        self.listener.close()
+        if self.address.startswith("unix:"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.address[5:])
+
+    def serve(self, wait: float, budget: float) -> bool:
+        """Wait up to ``wait`` s for traffic, then serve it for at most ``budget`` s while
+        the client keeps sending. True if anything was served."""
+        served = False
+        deadline = time.monotonic() + budget
+        timeout = wait
+        while True:
+            if not self._serve_once(timeout):
+                return served
+            served = True
+            if time.monotonic() >= deadline:
+                return served
+            timeout = BURST_GAP_S
+
+    def _serve_once(self, timeout: float) -> bool:
+        watched = [self.listener] if self.client is None else [self.listener, self.client]
+        writers = [self.client] if self.pending and self.client is not None else []
+        try:
+            readable, writable, _ = select.select(watched, writers, [], timeout)
+        except (OSError, ValueError):
+            self._drop("select failed")
+            return False
+        if self.listener in readable:
+            self._accept()
+        client = self.client
+        if client is None:
+            return bool(readable)
+        if client in writable:
+            self._flush()
+        if client not in readable:
+            return self.listener in readable
+        try:
+            data = client.recv(READ_SIZE)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            self._drop(f"read failed: {exc}")
+            return False
+        if not data:
+            self._drop(None)
+            return True
+        self._process(data)
+        return True
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        # A new debugger replaces one that went away without closing.
+        self._drop(None)
+        conn.setblocking(False)
+        if conn.family == socket.AF_INET:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.client = conn
+        self.tap.reset()
+
+    def _drop(self, reason: str | None) -> None:
+        if self.client is not None:
+            if reason:
+                sys.stderr.write(f"hartbeat-emu: JTAG client dropped: {reason}\n")
+            self.client.close()
+        self.client = None
+        self.pending = b""
+
+    def _process(self, data: bytes) -> None:
+        tap = self.tap
+        clock = tap.clock
+        out = bytearray()
+        for byte in data:
+            if 48 <= byte <= 55:  # '0'..'7'
+                bits = byte - 48
+                clock(bool(bits & 4), bool(bits & 2), bool(bits & 1))
+            elif byte == 82:  # 'R'
+                out.append(48 + tap.tdo())
+            elif 114 <= byte <= 117:  # 'r'..'u': TRST resets the TAP; SRST is not wired
+                if (byte - 114) & 2:
+                    tap.reset()
+            elif byte == 81:  # 'Q'
+                self._send(bytes(out))
+                self._drop(None)
+                return
+            elif byte not in IGNORED:
+                self._drop(f"byte {byte:#04x} is not remote_bitbang")
+                return
+        if out:
+            self._send(bytes(out))
+
+    def _send(self, data: bytes) -> None:
+        self.pending += data
+        self._flush()
+
+    def _flush(self) -> None:
+        client = self.client
+        if client is None or not self.pending:
+            return
+        try:
+            sent = client.send(self.pending)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._drop(f"write failed: {exc}")
+            return
+        self.pending = self.pending[sent:]
+        if len(self.pending) > MAX_PENDING:
+            self._drop("it does not read its answers")
