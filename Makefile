@@ -16,7 +16,8 @@ PYTEST_ARGS ?=
 # The real components the tests boot and build with, all from Debian.
 APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
                 ser2net openssh-server git make chromium pypy3 \
-                linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross flex bison bc cpio libelf-dev libssl-dev
+                linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross flex bison bc cpio libelf-dev libssl-dev \
+                openocd gdb-multiarch
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -144,7 +144,9 @@ class RemoteBitbangServer:
         clock = tap.clock
         out = bytearray()
         for byte in data:
-            if 48 <= byte <= 55:  # '0'..'7'
+            if 48 <= byte <= 51:  # '0'..'3': TCK low, nothing moves
+                tap.tck = False
+            elif byte <= 55 and byte >= 52:  # '4'..'7': TCK high
                 bits = byte - 48
                 clock(bool(bits & 4), bool(bits & 2), bool(bits & 1))
             elif byte == 82:  # 'R'
