@@ -1,0 +1,202 @@
+"""The emulator's JTAG port: what it costs when off, and how fast OpenOCD reads the harts.
+
+1. Emulator speed on the bare-metal compute loop of emulator_speed.py, three ways in one run,
+   runs interleaved, median of --repeats: the emulator *without* debug support (the tree at
+   --baseline, by default the commit before harness/emulator/debug was added, taken with
+   ``git archive``), the emulator with the port off (the default), and with ``-jtag tcp:0``
+   listening and no debugger attached. Goal: off vs without within noise.
+2. Halt-to-autopsy through real OpenOCD: the emulator's unmatched machine (5 harts) running,
+   OpenOCD already connected (as a lab's running OpenOCD is), the time for one command batch
+   that halts all five harts, reads pc, ra, sp, fp (s0), mstatus, mcause, mepc, mtval and dcsr on
+   each and resumes them. Goal: at most 2 s. Also the time OpenOCD needs from start to
+   examined and the first batch done, which an OpenOCD started on demand takes.
+
+Usage: python benchmarks/jtag.py [--repeats N] [--baseline REV] [--skip-speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from emulator_speed import LINK_LD, build_compute_elf
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "boards" / "openocd" / "emulator.cfg"
+STATS_RE = re.compile(r"hartbeat-emu: (\d+) instructions in ([\d.]+) s .*\nhartbeat-emu: ([\d.]+) s of CPU")
+FIELDS = ("pc", "ra", "sp", "fp", "mstatus", "mcause", "mepc", "mtval", "dcsr")
+SPIN_S = r"""
+    .section .text.entry, "ax"
+    .globl _start
+_start:
+    li s2, 0
+1:  addi s2, s2, 1
+    j 1b
+"""
+
+
+def default_baseline() -> str:
+    """The parent of the commit that added harness/emulator/debug."""
+    out = subprocess.run(
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", "harness/emulator/debug/__init__.py"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    return f"{out[-1]}^"
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The tree at ``rev`` extracted into ``into`` (for running its emulator)."""
+    archive = subprocess.run(["git", "archive", rev, "harness"], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def run_compute(tree: Path, elf: Path, extra: tuple[str, ...]) -> tuple[float, float, int]:
+    """(wall s, CPU s, instructions) of the compute loop to power-off on ``tree``'s emulator."""
+    argv = [sys.executable, "-m", "harness.emulator", "-M", "virt", "-nographic", "-bios", "none"]
+    argv += ["-kernel", str(elf), *extra]
+    env = {"HARTBEAT_EMU_STATS": "1", "PATH": "/usr/bin:/bin", "HARTBEAT_EMU_ENGINE": "blocks"}
+    done = subprocess.run(argv, cwd=tree, capture_output=True, text=True, env=env, timeout=600, check=True)
+    match = STATS_RE.search(done.stderr.replace("\r", ""))
+    assert match, done.stderr
+    return float(match.group(2)), float(match.group(3)), int(match.group(1))
+
+
+def speed(repeats: int, baseline: str) -> None:
+    """Part 1: without / port off / port listening."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        elf = build_compute_elf(work, 40)
+        (work / "base").mkdir()
+        variants = {
+            f"without debug support ({baseline})": (checkout(baseline, work / "base"), ()),
+            "JTAG port off (default)": (ROOT, ()),
+            "JTAG port on, no debugger": (ROOT, ("-jtag", "tcp:0")),
+        }
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
+        count = 0
+        for _ in range(repeats):
+            for name, (tree, extra) in variants.items():
+                _, seconds, count = run_compute(tree, elf, extra)
+                cpu[name].append(seconds)
+        print(
+            f"compute loop, virt, 1 hart, CPython blocks engine: {count} instructions, CPU seconds over {repeats} runs"
+        )
+        base = statistics.median(next(iter(cpu.values())))
+        for name, values in cpu.items():
+            median = statistics.median(values)
+            spread = ", ".join(f"{v:.2f}" for v in values)
+            print(
+                f"  {name:45s} median {median:6.2f} s  {count / median / 1e6:5.2f} MIPS  x{median / base:.3f}"
+                f"  ({spread})"
+            )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Tcl:
+    """OpenOCD's Tcl server: a command, then its result, each ended by 0x1a."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+
+    def __call__(self, command: str) -> str:
+        self.sock.sendall(command.encode() + b"\x1a")
+        data = b""
+        while not data.endswith(b"\x1a"):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("OpenOCD closed its Tcl port")
+            data += chunk
+        return data[:-1].decode()
+
+
+def autopsy_time(repeats: int) -> None:
+    """Part 2: halt, read and resume five harts through OpenOCD."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "spin.S"
+        src.write_text(SPIN_S)
+        elf = Path(tmp) / "spin.elf"
+        (Path(tmp) / "link.ld").write_text(LINK_LD)
+        subprocess.run(
+            ["riscv64-unknown-elf-gcc", "-march=rv64imac_zicsr", "-mabi=lp64", "-nostdlib", "-nostartfiles",
+             "-T", str(Path(tmp) / "link.ld"), "-o", str(elf), str(src)],
+            check=True,
+        )  # fmt: skip
+        emu = subprocess.Popen(
+            [sys.executable, "-m", "harness.emulator", "-M", "unmatched", "-bios", "none", "-kernel", str(elf),
+             "-nographic", "-jtag", "tcp:0"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert emu.stderr is not None
+        port = int(emu.stderr.readline().rsplit(":", 1)[1])
+        tcl_port = _free_port()
+        started = time.monotonic()
+        ocd = subprocess.Popen(
+            ["openocd", "-c", f"set RBB_PORT {port}; set HARTS 5; set IDCODE 0x20000913", "-f", str(CONFIG),
+             "-c", f"gdb_port disabled; telnet_port disabled; tcl_port {tcl_port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert ocd.stderr is not None
+            for line in ocd.stderr:
+                if "Listening on port" in line and "tcl" in line:
+                    break
+            tcl = Tcl(tcl_port)
+            reads = " ".join(f"[capture {{reg {f}}}]" for f in FIELDS)
+            batch = f"halt; foreach t [target names] {{ targets $t; append out {reads} }}; resume; set out"
+            times = []
+            for _ in range(repeats):
+                tcl("set out {}")
+                t0 = time.monotonic()
+                out = tcl(batch)
+                times.append(time.monotonic() - t0)
+                assert len(re.findall(r"(?m)^pc \(/64\)", out)) == 5, out
+                if len(times) == 1:
+                    print(
+                        f"OpenOCD started, 5 harts examined, first halt/read/resume: {time.monotonic() - started:.2f} s"
+                    )
+                time.sleep(0.5)
+            spread = ", ".join(f"{t:.2f}" for t in times)
+            print(
+                f"halt 5 harts, read {len(FIELDS)} fields each, resume (unmatched, OpenOCD running): "
+                f"median {statistics.median(times):.2f} s (goal <= 2 s; runs {spread})"
+            )
+            tcl("shutdown")
+        finally:
+            ocd.terminate()
+            ocd.wait(10)
+            emu.terminate()
+            emu.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline", help="git revision of the emulator without debug support")
+    parser.add_argument("--skip-speed", action="store_true")
+    options = parser.parse_args()
+    if shutil.which("openocd") is None:
+        print("openocd not installed (make deps): skipping the OpenOCD figures")
+    else:
+        autopsy_time(options.repeats)
+    if not options.skip_speed:
+        speed(options.repeats, options.baseline or default_baseline())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
