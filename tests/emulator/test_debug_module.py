@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -285,3 +287,39 @@ def _scan(machine: Machine, client: Bitbang, bits: int, value: int, ir: bool) ->
     for i, c in enumerate(got):
         out |= (c == ord("1")) << i
     return out
+
+
+def test_bad_jtag_option_is_one_line_with_status_2(tmp_path: Path) -> None:
+    elf = build_elf(tmp_path, SPIN, "spin")
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.emulator", "-bios", "none", "-kernel", str(elf), "-jtag", "tcp:0.0.0.0:1"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "hartbeat-emu: invalid -jtag 'tcp:0.0.0.0:1' (expected tcp:PORT or unix:PATH)"
+    ]
+
+
+def test_unix_socket_port(tmp_path: Path) -> None:
+    machine, _ = boot(tmp_path, rounds=1)
+    path = tmp_path / "jtag.sock"
+    port = machine.attach_jtag(f"unix:{path}")
+    try:
+        assert port.address == f"unix:{path}" and path.exists()
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(path))
+        client.sendall(b"R")
+        client.settimeout(0.05)
+        got = b""
+        for _ in range(50):
+            machine.step_round()
+            with contextlib.suppress(TimeoutError, BlockingIOError):
+                got += client.recv(1)
+            if got:
+                break
+        assert got == b"0"  # TDO is low outside the shift states
+        client.close()
+    finally:
+        port.close()
+    assert not path.exists()
