@@ -2,7 +2,7 @@
 
     python -m harness.emulator -M virt|unmatched [-smp N] [-m 256M] [-bios PATH|none]
         [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
-        [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch]
+        [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch] [-control PATH]
         [-jtag tcp:PORT|unix:PATH]
 
 Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
@@ -24,6 +24,9 @@ shutdown); N for the test device's failure code (0xN3333); 3 for a guest reset r
 with ``-no-reboot`` (without it the machine restarts, as QEMU does); 2 for a bad command
 line or an unreadable file; 128+signal on SIGTERM/SIGINT. ``HARTBEAT_EMU_STATS=1`` prints
 the instruction count and MIPS to stderr on exit.
+
+``-control PATH`` listens on a unix socket at PATH for autopsy requests (each hart's registers,
+instructions retired, memory through its translation; see ``control.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import NoReturn
 
 from .bus import BusError
 from .console import Console, pty_console, stdio_console
+from .control import ControlServer
 from .debug.rbb import JtagSpecError
 from .dts import DtcError
 from .loader import LoadError
@@ -104,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-dumpdtb", dest="dumpdtb")
     p.add_argument("-no-reboot", dest="no_reboot", action="store_true")
     p.add_argument("-jtag", dest="jtag")
+    p.add_argument("-control", dest="control")
     p.add_argument("--report-stale-fetch", "-report-stale-fetch", dest="report_stale_fetch", action="store_true")
     return p
 
@@ -140,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"hartbeat-emu: {exc}\n")
         return USAGE_STATUS
     console: Console | None = None
+    control: ControlServer | None = None
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.dumpdtb:
@@ -153,9 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             port = machine.attach_jtag(args.jtag)
             sys.stderr.write(f"hartbeat-emu: JTAG remote_bitbang on {port.address}\n")
             sys.stderr.flush()
+        if args.control:
+            control = ControlServer(args.control)
+            control.machine = machine
         started = time.monotonic()
         try:
-            status = machine.run()
+            status = machine.run(control=control)
         finally:
             if machine.debug is not None:
                 machine.debug.close()
@@ -181,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if console is not None:
             console.close()
+        if control is not None:
+            control.close()
 
 
 if __name__ == "__main__":

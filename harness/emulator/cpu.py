@@ -156,6 +156,9 @@ class Hart:
         self.pc = pc
         self.priv = PRV_M
         self.wfi = False
+        # Traps taken since reset: the control socket reports it, so an autopsy can tell a hart
+        # taking the same trap again and again from one that took it once.
+        self.traps = 0
         self.yielding = False
         self.reservation: int | None = None
         self.cur_insn = 0
@@ -408,6 +411,7 @@ class Hart:
             self.yielding = True
             return
         self.wfi = False
+        self.traps += 1
         deleg = self.mideleg if interrupt else self.medeleg
         ms = self.mstatus
         if self.priv != PRV_M and deleg >> cause & 1:

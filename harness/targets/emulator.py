@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,7 @@ def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
 
 
 class EmulatorTarget(ProcessTarget):
-    """The in-repo emulator as a console process."""
+    """The in-repo emulator as a console process, with a control socket for the autopsy."""
 
     kind = "emulator"
 
@@ -103,6 +104,27 @@ class EmulatorTarget(ProcessTarget):
         # The emulator is part of this package: make it importable whatever the cwd is.
         path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         super().__init__(board.name, emulator_argv(board, extra), env={"PYTHONPATH": path})
+        self._control_dir: str | None = None
+
+    @property
+    def control_path(self) -> Path | None:
+        """The emulator's ``-control`` socket while it runs (see :mod:`harness.emulator.control`)."""
+        return None if self._control_dir is None else Path(self._control_dir) / "control"
+
+    def power_on(self) -> None:
+        """Start the emulator with its control socket in a private folder (removed at power-off)."""
+        if self._control_dir is None:
+            self._control_dir = tempfile.mkdtemp(prefix="hartbeat-emu-")
+            self.argv += ["-control", str(self.control_path)]
+        super().power_on()
+
+    def power_off(self) -> None:
+        """Stop the emulator and remove its control socket's folder."""
+        super().power_off()
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
+            self.argv = self.argv[:-2]
 
 
 def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:

@@ -1,0 +1,9 @@
+"""The wedge autopsy: where every hart is when the console goes silent.
+
+The package's layers: :mod:`~harness.autopsy.model` (the data), :mod:`~harness.autopsy.record`
+(report.json's form of it), :mod:`~harness.autopsy.render` (text for the terminal) and
+:mod:`~harness.autopsy.classify` are plain definitions that reports and replays import;
+:mod:`~harness.autopsy.backend`, :mod:`~harness.autopsy.registry` (target kind -> backend),
+the backends and :mod:`~harness.autopsy.take` talk to targets. Importing this package imports
+nothing of either.
+"""
