@@ -15,7 +15,7 @@ from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable
 # target kind -> the module that defines its BACKEND: adding a backend is one module and one line.
 BACKENDS = {
     "emulator": "harness.autopsy.emulator",
-    "serial": "harness.autopsy.serial",
+    "serial": "harness.autopsy.openocd",
 }
 
 __all__ = ["BACKENDS", "AutopsyBackend", "AutopsyUnavailable", "backend_for"]

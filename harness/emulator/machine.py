@@ -202,8 +202,6 @@ class Machine:
 
         Guest time then advances by the busiest hart's instructions: the harts run side by side.
         """
-        if self.debug is not None:
-            self.debug.poll()
         self._update_timers()
         if self.uart.wants_input():
             data = self.console.poll()
@@ -213,6 +211,10 @@ class Machine:
         busiest = 0
         multi = len(self.harts) > 1
         for h in self.harts:
+            if self.debug is not None:
+                # Before each hart, not once a round: a debugger's every JTAG scan is a round
+                # trip, and five harts' quanta between two of them made OpenOCD crawl.
+                self.debug.poll()
             if h.halted:
                 continue
             if h.wfi:

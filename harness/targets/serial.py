@@ -25,6 +25,7 @@ from harness.findings import Finding
 from harness.lock import BoardLock
 from harness.power import Power, power_from_board
 from harness.targets.base import TargetKind
+from harness.targets.openocd import jtag_settings
 
 DEFAULT_BAUDRATE = 115200
 DEFAULT_REOPEN_TIMEOUT = 10.0
@@ -330,10 +331,11 @@ def from_board(board: Board, extra: Mapping[str, str]) -> SerialTarget:
 
 
 def validate(board: Board) -> set[str]:
-    """Check ``[serial]`` and ``[power]``."""
+    """Check ``[serial]``, ``[power]`` and ``[jtag]`` (OpenOCD, for the autopsy and ``--hold``)."""
     serial_settings(board)
     power_from_board(board)
-    return {"serial", "power"}
+    jtag_settings(board)
+    return {"serial", "power", "jtag"}
 
 
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:

@@ -24,7 +24,7 @@ READ_SIZE = 1 << 16
 MAX_PENDING = 1 << 20
 # Once a client talks, answer it without returning to the guest while it keeps sending
 # (a debugger's requests come in quick succession), but for at most this long per call.
-BURST_GAP_S = 0.002
+BURST_GAP_S = 0.005
 # Protocol bytes that need no action here: LED, sleep, and the SWD commands (JTAG only).
 IGNORED = frozenset(b"BbZzOocdefg")
 
