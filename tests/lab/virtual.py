@@ -5,6 +5,8 @@ Each piece stands in for real lab hardware, reached the way the harness reaches 
 * :class:`VirtualBoard` is QEMU with Debian's OpenSBI + U-Boot, its UART on a pty. A stable
   symlink (``ttyLAB0``) points at the current pty, like ``/dev/serial/by-id/...``; it is
   removed while the board is off, so every power cycle exercises "the port vanished".
+* :class:`EmulatorBoard` is the in-repo emulator as an Unmatched (five harts) with its console on
+  a pty and its JTAG on a remote_bitbang port: OpenOCD reaches it as it reaches the real board.
 * :class:`PowerSwitchServer` is a smart plug on loopback HTTP (Tasmota-style ``/cm?cmnd=``).
 * :class:`Ser2net` exports the pty as RFC2217, :class:`Sshd` is a throw-away OpenSSH server.
 """
@@ -20,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -213,6 +216,39 @@ class VirtualBoard:
         """Power off for good and remove the monitor sockets."""
         self.power_off()
         shutil.rmtree(self._sockets, ignore_errors=True)
+
+
+class EmulatorBoard(VirtualBoard):
+    """The emulator (``-M unmatched``, 5 harts) running ``kernel`` bare metal: its console on a pty
+    behind ``port``, its JTAG on loopback ``jtag_port`` (the same port at every power-on)."""
+
+    def __init__(self, folder: Path, kernel: Path) -> None:
+        super().__init__(folder)
+        self.kernel = kernel
+        self.jtag_port = free_port()
+
+    def power_on(self) -> None:
+        """Start the emulator; the console is there at once (the emulator holds its pty open,
+        so nothing it prints before the harness opens the port is lost)."""
+        with self._lock:
+            if self.running:
+                return
+            self._unplug_idle()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "harness.emulator", "-M", "unmatched", "-smp", "5", "-bios", "none",
+                 "-kernel", str(self.kernel), "-serial", "pty", "-jtag", f"tcp:{self.jtag_port}"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                start_new_session=True, cwd=Path(__file__).resolve().parents[2],
+            )  # fmt: skip
+            assert process.stderr is not None
+            pty = re.search(r"(/dev/pts/\d+)", process.stderr.readline())
+            jtag = process.stderr.readline()
+            if pty is None or "JTAG remote_bitbang" not in jtag:
+                process.kill()
+                raise RuntimeError(f"the emulator did not announce its pty and JTAG port: {jtag!r}")
+            self._process, self.pty = process, pty.group(1)
+            self.boots += 1
+            self._point_at(self.pty)
 
 
 @dataclass

@@ -1,0 +1,223 @@
+"""The virtual lab's JTAG: a serial board whose autopsy goes through real OpenOCD.
+
+The board is the emulator as an Unmatched (five harts) on a pty, its JTAG on remote_bitbang,
+switched by the lab's HTTP plug: a plan on the ``serial`` board profile wedges, and the autopsy
+is taken through OpenOCD started from the profile's ``[jtag]`` — the path a lab with a real
+Unmatched takes. The same image on the ``emulator`` target (its own backend) gives the same
+autopsy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.autopsy.model import HartClass, Privilege
+from harness.plan import load_plan
+from harness.profiles import load_board
+from harness.results import RunResult
+from harness.runner import Runner
+
+from .conftest import PLUG_PASSWORD, Lab, write
+from .virtual import EmulatorBoard, PowerSwitchServer
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.skipif(shutil.which("openocd") is None, reason="openocd not installed (make deps)"),
+    pytest.mark.skipif(shutil.which("riscv64-unknown-elf-gcc") is None, reason="riscv64-unknown-elf-gcc missing"),
+]
+
+# Hart 0 prints a waiting line now and then until a key comes on the SiFive UART (the serial
+# port flushes what came before it was opened), then the boot line; then every hart spins in
+# wedge_loop for good, silent.
+WEDGE_S = r"""
+    .section .text.entry, "ax"
+    .globl _start
+_start:
+    csrr a0, mhartid
+    bnez a0, park
+    li t0, 0x10010000
+    li t1, 1
+    sw t1, 8(t0)
+    sw t1, 12(t0)
+wait:
+    la a1, waiting
+    call puts
+    li t4, 100000
+0:  lw t3, 4(t0)
+    bgez t3, got_key
+    addi t4, t4, -1
+    bnez t4, 0b
+    j wait
+got_key:
+    la a1, message
+    call puts
+park:
+    call wedge_loop
+puts:
+1:  lbu t1, 0(a1)
+    beqz t1, 3f
+2:  lw t3, 0(t0)
+    bltz t3, 2b
+    sw t1, 0(t0)
+    addi a1, a1, 1
+    j 1b
+3:  ret
+    .globl wedge_loop
+    .type wedge_loop, @function
+wedge_loop:
+    li s2, 0
+4:  addi s2, s2, 1
+    j 4b
+    .size wedge_loop, . - wedge_loop
+waiting:
+    .asciz "hartbeat-lab-waiting\r\n"
+message:
+    .asciz "hartbeat-lab-boot\r\n"
+"""
+
+PLAN = """
+name = "lab-jtag-wedge"
+timeout = "2m"
+
+[[milestone]]
+name = "waiting"
+expect = 'hartbeat-lab-waiting'
+within = "60s"
+
+[[milestone]]
+name = "boot"
+keys = "\\r"
+expect = 'hartbeat-lab-boot'
+within = "60s"
+
+[[milestone]]
+name = "shell"
+expect = 'no line says this'
+within = "60s"
+silence = "1s"
+"""
+
+
+@pytest.fixture
+def elf(tmp_path: Path) -> Path:
+    out = tmp_path / "wedge.elf"
+    subprocess.run(
+        ["riscv64-unknown-elf-gcc", "-march=rv64imac_zicsr", "-mabi=lp64", "-nostdlib", "-nostartfiles",
+         "-Wl,--no-warn-rwx-segments", "-T", str(ROOT / "tests" / "emulator" / "programs" / "link.ld"),
+         "-o", str(out), str(write(tmp_path / "wedge.S", WEDGE_S))],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def jtag_lab(tmp_path: Path, elf: Path) -> Iterator[Lab]:
+    board = EmulatorBoard(tmp_path, elf)
+    board.plug_in()
+    switch = PowerSwitchServer(board, password=PLUG_PASSWORD)
+    try:
+        yield Lab(tmp_path, board, switch)
+    finally:
+        switch.close()
+        board.close()
+
+
+def jtag_table(lab: Lab, elf: Path) -> str:
+    assert isinstance(lab.board, EmulatorBoard)
+    return textwrap.dedent(f"""
+        [jtag]
+        config = "{ROOT / "boards" / "openocd" / "emulator.cfg"}"
+        [jtag.set]
+        RBB_PORT = {lab.board.jtag_port}
+        HARTS = 5
+        IDCODE = "0x20000913"
+
+        [symbols]
+        lab = "{elf}"
+        """)
+
+
+def board_file(lab: Lab, table: str) -> Path:
+    """The lab's serial profile with ``table`` ([jtag] ...)."""
+    path = lab.board_file(extra=table)
+    return path
+
+
+def run(board_file: Path, folder: Path) -> RunResult:
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = load_plan(write(folder / "plan.toml", PLAN))
+    return Runner(plan, load_board(str(board_file)), out_dir=folder / "run").run()
+
+
+def _openocd_pids() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = entry.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"openocd" and any(b"emulator.cfg" in a for a in argv):
+            pids.add(int(entry.parent.name))
+    return pids
+
+
+def test_a_wedged_serial_board_is_autopsied_through_openocd(jtag_lab: Lab, elf: Path, tmp_path: Path) -> None:
+    before = _openocd_pids()
+    result = run(board_file(jtag_lab, jtag_table(jtag_lab, elf)), tmp_path / "serial")
+    assert result.verdict.kind.value == "wedge" and result.verdict.waiting_for == "shell", result.verdict.reason
+    autopsy = result.autopsy
+    assert autopsy is not None and autopsy.available, autopsy
+    assert autopsy.backend == "openocd"
+    assert [h.hart for h in autopsy.harts] == [0, 1, 2, 3, 4]
+    assert autopsy.samples >= 2, (autopsy.samples, autopsy.duration, autopsy.notes)
+    for hart in autopsy.harts:
+        assert hart.state is not None and hart.state.mode is Privilege.M
+        assert hart.where is not None and hart.where.function == "wedge_loop", hart
+        assert hart.klass is HartClass.SPINNING, hart
+    assert autopsy.duration <= 5.5
+    assert _openocd_pids() <= before, "an OpenOCD outlived the run"
+
+    # The same image on the emulator target, through the emulator's own backend: the same autopsy.
+    board = write(
+        tmp_path / "lab-emulator.toml",
+        f"""
+        name = "lab-emulator"
+        target = "emulator"
+        [images]
+        bios = "none"
+        kernel = "{elf}"
+        [emulator]
+        machine = "unmatched"
+        smp = 5
+        [symbols]
+        lab = "{elf}"
+        """,
+    )
+    own = run(board, tmp_path / "emulator").autopsy
+    assert own is not None and own.available and own.backend == "emulator"
+    assert [(h.hart, h.klass, h.state and h.state.mode, h.where and h.where.function) for h in own.harts] == [
+        (h.hart, h.klass, h.state and h.state.mode, h.where and h.where.function) for h in autopsy.harts
+    ]
+    assert own.diagnosis.kind == autopsy.diagnosis.kind
+
+
+def test_openocd_that_cannot_reach_the_jtag_leaves_the_verdict_and_says_why(
+    jtag_lab: Lab, elf: Path, tmp_path: Path
+) -> None:
+    table = jtag_table(jtag_lab, elf).replace(f"RBB_PORT = {jtag_lab.board.jtag_port}", "RBB_PORT = 1")  # type: ignore[attr-defined]
+    before = _openocd_pids()
+    result = run(board_file(jtag_lab, table), tmp_path / "serial")
+    assert result.verdict.kind.value == "wedge"
+    autopsy = result.autopsy
+    assert autopsy is not None and not autopsy.available
+    assert autopsy.diagnosis.summary.startswith("autopsy unavailable: openocd: "), autopsy.diagnosis.summary
+    assert "127.0.0.1:1" in autopsy.diagnosis.summary or "connect" in autopsy.diagnosis.summary.lower()
+    assert autopsy.duration <= 5.5
+    assert _openocd_pids() <= before
