@@ -1,0 +1,141 @@
+"""The QEMU autopsy backend on a real QEMU: qsoe-sim's lock-order deadlock read through the gdbstub."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.autopsy.model import AutopsySettings, HartClass, Privilege
+from harness.autopsy.symbols import Symbols, run_sources
+from harness.autopsy.take import take_autopsy
+from harness.board import Board
+from harness.console import Console
+from harness.profiles import load_board
+from harness.targets import make_target
+from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv
+
+QSOE = Path(__file__).resolve().parents[2] / "images" / "qsoe-sim"
+VARIABLES = {"seed": "0"}
+
+
+def test_qemu_command_line_has_a_gdbstub_unless_the_board_brings_its_own(tmp_path: Path) -> None:
+    board = load_board("qemu-virt")
+    argv = qemu_argv(board, VARIABLES, None, tmp_path / "gdb.sock")
+    assert argv[argv.index("-gdb") + 1] == f"unix:{tmp_path / 'gdb.sock'},server=on,wait=off"
+    assert gdb_address(argv) == tmp_path / "gdb.sock"
+    own = load_board("qemu-virt", overrides=[("qemu.extra", '["-gdb", "tcp::4321"]')])
+    argv = qemu_argv(own, VARIABLES, None, tmp_path / "gdb.sock")
+    assert argv.count("-gdb") == 1 and gdb_address(argv) == ("localhost", 4321)
+    assert gdb_address(["qemu", "-s"]) == ("localhost", 1234)
+    assert gdb_address(["qemu", "-gdb", "chardev:dbg"]) is None
+
+
+@pytest.fixture(scope="module")
+def qsoe_wedge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """qsoe-sim built with FAULT=wedge: both harts deadlock on two spinlocks after the SPAWN trace."""
+    for tool in ("riscv64-unknown-elf-gcc", "make", "qemu-system-riscv64"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (make deps)")
+    out = tmp_path_factory.mktemp("qsoe-wedge")
+    proc = subprocess.run(
+        ["make", "-s", "-C", str(QSOE), f"BUILD_DIR={out}", f"OBJ_DIR={out / 'obj'}", "FAULT=wedge"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out / "qsoe.elf"
+
+
+@pytest.fixture(scope="module")
+def wedged(qsoe_wedge: Path) -> Iterator[tuple[QemuTarget, Board, Console]]:
+    """qemu-qsoe running the wedge until its console has gone quiet."""
+    board = load_board("qemu-qsoe", images=[("kernel", str(qsoe_wedge))])
+    target = make_target(board, VARIABLES)
+    assert isinstance(target, QemuTarget)
+    console = Console(target.console())
+    console.start()
+    target.power_on()
+    console.mark_powered()
+    try:
+        deadline = time.monotonic() + 20
+        while "TM_REQ_SPAWN" not in "".join(text for _, text in console.last_lines(5)):
+            assert time.monotonic() < deadline, console.last_lines(20)
+            time.sleep(0.05)
+        yield target, board, console
+    finally:
+        target.power_off()
+        console.stop()
+
+
+def test_deadlock_names_both_harts_and_the_lock_functions(wedged: tuple[QemuTarget, Board, Console]) -> None:
+    target, board, _console = wedged
+    symbols = Symbols(run_sources(board.image_files(VARIABLES), ()))
+    autopsy = take_autopsy(target, board, symbols=symbols)
+    assert autopsy.available, autopsy.diagnosis
+    assert autopsy.backend == "qemu"
+    assert [h.hart for h in autopsy.harts] == [0, 1]
+    places = set()
+    for hart in autopsy.harts:
+        assert hart.klass == HartClass.SPINNING, hart.note
+        assert hart.state is not None and hart.state.mode == Privilege.M
+        assert not hart.state.wfi
+        assert hart.state.satp_mode == "bare"
+        # QEMU without -icount cannot count instructions: the backend says so rather than guess.
+        assert hart.state.instret is None
+        assert len(hart.samples) == 5
+        assert hart.where is not None and hart.where.function is not None
+        places.add(hart.where.function)
+    assert places == {"spin_lock", "spin_lock_lrsc"}
+    # The goal is 1.0 s after the verdict, five samples over 0.5 s included; the bound is generous.
+    assert autopsy.duration < 2.5
+
+
+def test_the_guest_runs_on_after_an_autopsy(wedged: tuple[QemuTarget, Board, Console]) -> None:
+    target, board, _console = wedged
+    settings = AutopsySettings(samples=2, span=0.1)
+    first = take_autopsy(target, board, settings)
+    status = target.qmp.command("query-status")
+    assert status["running"] is True, status
+    # A second autopsy of the same target connects again and reads the same deadlock.
+    second = take_autopsy(target, board, settings)
+    assert first.available and second.available
+    assert {h.state.pc for h in second.harts if h.state} and len(second.harts) == 2
+
+
+def test_a_stopped_qemu_process_is_unavailable_within_the_limit(wedged: tuple[QemuTarget, Board, Console]) -> None:
+    target, board, _console = wedged
+    # QEMU runs under the harness's keeper, in its own process group: stop them all.
+    group = target.pid
+    assert group is not None
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        autopsy = take_autopsy(target, board, AutopsySettings(limit=1.0))
+        took = time.monotonic() - started
+    finally:
+        os.killpg(group, signal.SIGCONT)
+    assert not autopsy.available
+    assert autopsy.diagnosis.summary.startswith("autopsy unavailable: "), autopsy.diagnosis
+    assert "\n" not in autopsy.diagnosis.summary
+    assert took < 2.0
+
+
+def test_a_qemu_that_exited_is_unavailable(qsoe_wedge: Path) -> None:
+    board = load_board("qemu-qsoe", images=[("kernel", str(qsoe_wedge))])
+    target = make_target(board, VARIABLES)
+    console = Console(target.console())
+    console.start()
+    target.power_on()
+    target.power_off()
+    console.stop()
+    autopsy = take_autopsy(target, board, AutopsySettings(limit=1.0))
+    assert not autopsy.available
+    assert "not running" in autopsy.diagnosis.summary
