@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.autopsy.model import Autopsy
 from harness.board import Board
 from harness.plan import Plan
 from harness.verdict import Verdict
@@ -49,3 +50,5 @@ class RunResult:
 
     # What the harness did on its own during the run (each prompt retry), in order.
     events: tuple[str, ...] = ()
+    # Where every hart was at a wedge, stall or panic (taken after the verdict, before power-off).
+    autopsy: Autopsy | None = None

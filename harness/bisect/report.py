@@ -71,13 +71,15 @@ class Answer:
     subject: str | None = None
     author: str | None = None
     sessions: int = 1
+    # The culprit's run's autopsy, as text lines: where the harts were when it hung.
+    autopsy: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], rows: Sequence[Row]) -> Answer:
         """The answer as a ``result`` event or ``bisect.json`` holds it (keys it does not know are ignored)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known and k != "rows"}
-        for name in ("remaining", "last_lines", "last_line_times"):
+        for name in ("remaining", "last_lines", "last_line_times", "autopsy"):
             values[name] = tuple(values.get(name, ()))
         for name in ("culprit", "last_good_run"):
             if values.get(name) is not None:
@@ -138,6 +140,9 @@ class Answer:
             for t, line in zip(times, self.last_lines, strict=True):
                 stamp = f"[{t:9.3f}] " if t is not None else ""
                 lines.append(f"  | {stamp}{line}")
+        if self.autopsy:
+            lines.append("the culprit's autopsy:")
+            lines.extend(self.autopsy)
         if self.verified is not None:
             outcome = "the answer held" if self.verified else "the answer did NOT hold"
             lines.append(f"verified: {self.verify_note}: {outcome}")
