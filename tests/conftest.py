@@ -30,7 +30,7 @@ FAST = (
     "emulator/test_fpu.py",
     "emulator/test_devices.py",
     "emulator/test_translate.py",
-    "autopsy/test_sysrq.py",
+    "autopsy/",
 )
 
 

@@ -141,7 +141,7 @@ def extracted_source(root: Path, version: str, quiet: bool) -> Path:
 
 
 def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: str, quiet: bool) -> Path:
-    """``Image`` and its ``.config`` in ``root/kernel-<key>/``."""
+    """``Image``, its ``.config``, ``vmlinux`` and ``System.map`` in ``root/kernel-<key>/``."""
     final = root / f"kernel-{key}"
     if final.is_dir():
         return final

@@ -1,13 +1,13 @@
-"""The QEMU autopsy backend on a real QEMU: qsoe-sim's lock-order deadlock read through the gdbstub."""
+"""The QEMU autopsy backend (harness/autopsy/qemu.py) on a real QEMU: qsoe-sim's lock-order deadlock
+read through the gdbstub, and a QEMU that is stopped or gone."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,6 @@ from harness.profiles import load_board
 from harness.targets import make_target
 from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv
 
-QSOE = Path(__file__).resolve().parents[2] / "images" / "qsoe-sim"
 VARIABLES = {"seed": "0"}
 
 
@@ -38,20 +37,11 @@ def test_qemu_command_line_has_a_gdbstub_unless_the_board_brings_its_own(tmp_pat
 
 
 @pytest.fixture(scope="module")
-def qsoe_wedge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def qsoe_wedge(build_image: Callable[..., Path]) -> Path:
     """qsoe-sim built with FAULT=wedge: both harts deadlock on two spinlocks after the SPAWN trace."""
-    for tool in ("riscv64-unknown-elf-gcc", "make", "qemu-system-riscv64"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed (make deps)")
-    out = tmp_path_factory.mktemp("qsoe-wedge")
-    proc = subprocess.run(
-        ["make", "-s", "-C", str(QSOE), f"BUILD_DIR={out}", f"OBJ_DIR={out / 'obj'}", "FAULT=wedge"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out / "qsoe.elf"
+    if shutil.which("qemu-system-riscv64") is None:
+        pytest.skip("qemu-system-riscv64 not installed (make deps)")
+    return build_image(FAULT="wedge")
 
 
 @pytest.fixture(scope="module")
