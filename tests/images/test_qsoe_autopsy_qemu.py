@@ -12,16 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from harness.autopsy.model import AutopsySettings, HartClass, Privilege
-from harness.autopsy.symbols import Symbols, run_sources
+from harness.autopsy.model import AutopsySettings, DiagnosisKind, HartClass, Privilege
 from harness.autopsy.take import take_autopsy
-from harness.board import Board
+from harness.board import PROJECT_ROOT, Board
 from harness.console import Console
+from harness.plan import load_plan
 from harness.profiles import load_board
+from harness.replay import replay
+from harness.results import RunResult
+from harness.runner import Runner
 from harness.targets import make_target
 from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv
 
 VARIABLES = {"seed": "0"}
+PLAN = PROJECT_ROOT / "testplans" / "qsoe-boot.toml"
 
 
 def test_qemu_command_line_has_a_gdbstub_unless_the_board_brings_its_own(tmp_path: Path) -> None:
@@ -65,27 +69,38 @@ def wedged(qsoe_wedge: Path) -> Iterator[tuple[QemuTarget, Board, Console]]:
         console.stop()
 
 
-def test_deadlock_names_both_harts_and_the_lock_functions(wedged: tuple[QemuTarget, Board, Console]) -> None:
-    target, board, _console = wedged
-    symbols = Symbols(run_sources(board.image_files(VARIABLES), ()))
-    autopsy = take_autopsy(target, board, symbols=symbols)
-    assert autopsy.available, autopsy.diagnosis
-    assert autopsy.backend == "qemu"
-    assert [h.hart for h in autopsy.harts] == [0, 1]
-    places = set()
+@pytest.fixture(scope="module")
+def run(qsoe_wedge: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """`hartbeat run qsoe-boot --board qemu-qsoe` on the deadlock, through the runner."""
+    board = load_board("qemu-qsoe", images=[("kernel", str(qsoe_wedge))])
+    out = tmp_path_factory.mktemp("qemu-autopsy") / "run"
+    return Runner(load_plan(PLAN), board, out_dir=out, variables={"seed": "7"}).run()
+
+
+def test_deadlock_names_both_harts_and_the_lock_functions(run: RunResult) -> None:
+    autopsy = run.autopsy
+    assert run.verdict.kind.value == "wedge" and autopsy is not None, run.verdict.reason
+    assert autopsy.backend == "qemu" and autopsy.samples == 5
+    assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK, autopsy.diagnosis
+    assert autopsy.diagnosis.summary.startswith("deadlock: harts 0 and 1 spin waiting on each other")
+    functions = {h.hart: h.where.function for h in autopsy.harts if h.where is not None}
+    assert functions == {0: "spin_lock_lrsc", 1: "spin_lock"}
     for hart in autopsy.harts:
-        assert hart.klass == HartClass.SPINNING, hart.note
-        assert hart.state is not None and hart.state.mode == Privilege.M
-        assert not hart.state.wfi
-        assert hart.state.satp_mode == "bare"
+        assert hart.klass is HartClass.SPINNING, hart.note
+        state = hart.state
+        assert state is not None and state.mode is Privilege.M and not state.wfi and state.satp_mode == "bare"
         # QEMU without -icount cannot count instructions: the backend says so rather than guess.
-        assert hart.state.instret is None
-        assert len(hart.samples) == 5
-        assert hart.where is not None and hart.where.function is not None
-        places.add(hart.where.function)
-    assert places == {"spin_lock", "spin_lock_lrsc"}
+        assert state.instret is None
+    callers = {h.hart: [f.where.function for f in h.backtrace if f.where] for h in autopsy.harts}
+    assert callers[0][0] == "hart0_main" and callers[1][0] == "taskman_main"
     # The goal is 1.0 s after the verdict, five samples over 0.5 s included; the bound is generous.
-    assert autopsy.duration < 2.5
+    assert autopsy.duration < 3.0
+
+
+def test_the_autopsy_changes_neither_the_log_nor_the_replay(run: RunResult) -> None:
+    log = (run.out_dir / "console.log").read_text()
+    assert log.rstrip().splitlines()[-1].endswith("exec level1.sh")
+    assert replay(run.out_dir).differences() == []
 
 
 def test_the_guest_runs_on_after_an_autopsy(wedged: tuple[QemuTarget, Board, Console]) -> None:
