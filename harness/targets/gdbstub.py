@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import TargetError
+from harness.targets.sockets import connect_when_ready
 
 # The byte that asks a running target to stop (what gdb sends on Ctrl-C).
 INTERRUPT = b"\x03"
@@ -150,19 +150,10 @@ class GdbRemote:
         Negotiation: ``qSupported``, no-ack mode when offered (halves the round trips), the
         target description.
         """
-        deadline = time.monotonic() + (self.timeout if wait is None else wait)
-        while True:
-            family = socket.AF_UNIX if isinstance(self.address, Path) else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(str(self.address) if isinstance(self.address, Path) else self.address)
-                break
-            except OSError as exc:
-                sock.close()
-                if time.monotonic() >= deadline:
-                    raise GdbError(f"gdbstub {self._where()} did not answer: {exc}") from None
-                time.sleep(0.02)
+        try:
+            sock = connect_when_ready(self.address, self.timeout, self.timeout if wait is None else wait)
+        except OSError as exc:
+            raise GdbError(f"gdbstub {self._where()} did not answer: {exc}") from None
         self._sock = sock
         supported = self.request(b"qSupported:multiprocess+;xmlRegisters=riscv;qRelocInsn-")
         self.features = frozenset(f.decode(errors="replace") for f in supported.split(b";"))
