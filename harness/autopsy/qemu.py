@@ -15,10 +15,11 @@ A register the description lacks is taken from the monitor's ``info registers -a
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 
 from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
-from harness.autopsy.model import HartMissing, HartState, Privilege, TrapCsrs
+from harness.autopsy.model import INTERRUPT_BIT, HartMissing, HartState, Privilege, TrapCsrs
 from harness.targets.gdbstub import GdbError, GdbRemote
 from harness.targets.qemu import QemuTarget
 
@@ -26,9 +27,24 @@ WFI = (0x10500073).to_bytes(4, "little")
 # gdb's names for what HartState holds (x8 is `fp` in QEMU's description).
 REGISTERS = ("pc", "ra", "sp", "fp", "priv", "mstatus", "mip", "mie", "satp", "mhartid")
 TRAP_REGISTERS = ("mcause", "mepc", "mtval", "scause", "sepc", "stval")
+VECTORS = ("mtvec", "stvec")
+# A read that finds a hart entering an interrupt is taken again this many times, this far apart.
+RETAKES = 2
+RETAKE_DELAY = 0.002
 # Wanted but not every machine has them: a hart without S-mode has no scause.
-OPTIONAL = frozenset({"scause", "sepc", "stval", "satp", "mhartid", "minstret"})
+OPTIONAL = frozenset({"scause", "sepc", "stval", "satp", "mhartid", "minstret", "mtvec", "stvec"})
 _MONITOR_LINE = re.compile(r"^\s*([a-z][a-z0-9]*)\s+([0-9a-fA-F]{8,16})\s*$")
+
+
+def entering_interrupt(state: HartState, mtvec: int | None, stvec: int | None) -> bool:
+    """The hart's pc is the vector of an interrupt its mode's trap CSRs say it has just taken."""
+    trap, vector = (state.m_trap, mtvec) if state.mode is Privilege.M else (state.trap, stvec)
+    if vector is None or not trap.interrupt:
+        return False
+    base = vector & ~3
+    # Vectored mode (1) sends interrupt n to base + 4n; direct mode (0) everything to base.
+    target = base + 4 * (trap.cause & ~INTERRUPT_BIT) if vector & 3 == 1 else base
+    return state.pc == target
 
 
 def monitor_registers(text: str) -> dict[int, dict[str, int]]:
@@ -79,30 +95,43 @@ class QemuProbe:
             raise AutopsyUnavailable(f"QEMU's monitor (info registers -a): {exc}") from None
 
     def read_harts(self) -> tuple[HartState | HartMissing, ...]:
-        """Stop the guest, read every hart, and (but after the last sample) let it run on."""
+        """Stop the guest, read every hart, and (but after the last sample) let it run on.
+
+        Stopping a TCG vCPU takes a pending interrupt first, so a stop often finds a busy hart on
+        its trap vector, one instruction into an interrupt it would have taken a moment later
+        anyway: such a read is taken again (at most :data:`RETAKES` times) a moment later.
+        """
         try:
-            self._stop()
-            harts = tuple(self._hart(index, thread) for index, thread in enumerate(self._threads))
+            for attempt in range(RETAKES + 1):
+                self._stop()
+                reads = [self._hart(index, thread) for index, thread in enumerate(self._threads)]
+                if attempt == RETAKES or not any(entering for _, entering in reads):
+                    break
+                self._stub.resume()
+                self._running = True
+                time.sleep(RETAKE_DELAY)
             self._reads += 1
             if self._reads < self._request.settings.samples:
                 self._stub.resume()
                 self._running = True
         except GdbError as exc:
             raise AutopsyUnavailable(f"QEMU's gdbstub: {exc}") from None
-        return harts
+        return tuple(hart for hart, _ in reads)
 
-    def _hart(self, index: int, thread: str) -> HartState | HartMissing:
+    def _hart(self, index: int, thread: str) -> tuple[HartState | HartMissing, bool]:
+        """One hart, and whether it stands on its trap vector having just taken an interrupt."""
         self._call()
         self._stub.select(thread)
-        values = self._stub.read_registers([*REGISTERS, *TRAP_REGISTERS, "minstret"])
+        values = self._stub.read_registers([*REGISTERS, *TRAP_REGISTERS, *VECTORS, "minstret"])
         if self._monitor is not None:
             for name, value in self._monitor.get(index, {}).items():
                 if values.get(name) is None:
                     values[name] = value
         absent = [n for n in (*REGISTERS, *TRAP_REGISTERS) if values.get(n) is None and n not in OPTIONAL]
         if absent:
-            return HartMissing(index, f"QEMU reports no {', '.join(absent)} for this hart")
-        return self._state(index, values)
+            return HartMissing(index, f"QEMU reports no {', '.join(absent)} for this hart"), False
+        state = self._state(index, values)
+        return state, entering_interrupt(state, values.get("mtvec"), values.get("stvec"))
 
     def _state(self, index: int, v: Mapping[str, int | None]) -> HartState:
         def get(name: str) -> int:
