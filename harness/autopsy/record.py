@@ -216,6 +216,7 @@ def _sysrq(report: SysrqReport) -> dict[str, Any]:
         "keys": report.keys,
         "answered": report.answered,
         "reason": report.reason,
+        "duration": round(report.duration, 3),
         "summary": report.summary(),
         "cpus": [
             {
@@ -270,4 +271,5 @@ def _sysrq_from(data: Any) -> SysrqReport | None:
         ),
         headers=tuple(str(h) for h in data.get("headers", [])),
         reason=data.get("reason"),
+        duration=float(data.get("duration", 0.0)),
     )

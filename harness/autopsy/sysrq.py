@@ -117,6 +117,8 @@ class SysrqReport:
     headers: tuple[str, ...] = ()
     # Why the probe could not be taken (no BREAK on this target); ``None`` when it was.
     reason: str | None = None
+    # Seconds the probe took (after the autopsy, which reports its own).
+    duration: float = 0.0
 
     @property
     def answered(self) -> bool:
@@ -151,7 +153,8 @@ class SysrqReport:
             parts.append(f"{task.name} (pid {task.pid}) blocked, state {task.state}{place}")
         if "w" in self.keys and not self.tasks:
             parts.append("no blocked task")
-        return f"SysRq {self.keys}: " + ("; ".join(parts) or "nothing parsed")
+        took = f" ({self.duration:.2f} s)" if self.duration else ""
+        return f"SysRq {self.keys}{took}: " + ("; ".join(parts) or "nothing parsed")
 
 
 def _function(frame: Frame) -> str | None:
@@ -278,11 +281,12 @@ def ask(console: Console, target: object, keys: str, locate: Callable[[int], Loc
         return SysrqReport(keys, (), reason=f"{type(target).__name__} cannot send a serial BREAK")
     if console.closed is not None:
         return SysrqReport(keys, (), reason=f"the console has closed ({console.closed})")
-    deadline = time.monotonic() + min(MAX_SECONDS, PER_KEY_LIMIT * len(keys))
+    started = time.monotonic()
+    deadline = started + min(MAX_SECONDS, PER_KEY_LIMIT * len(keys))
     try:
-        report = probe(console, send_break, keys, deadline)
+        report = symbolize(probe(console, send_break, keys, deadline), locate)
     except SysrqUnavailable as exc:
-        return SysrqReport(keys, (), reason=str(exc))
+        report = SysrqReport(keys, (), reason=str(exc))
     except HartbeatError as exc:  # typing failed: the target went away meanwhile
-        return SysrqReport(keys, (), reason=f"cannot type the SysRq key: {exc}")
-    return symbolize(report, locate)
+        report = SysrqReport(keys, (), reason=f"cannot type the SysRq key: {exc}")
+    return replace(report, duration=time.monotonic() - started)
