@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from harness.autopsy.model import Autopsy, Privilege
+from harness.autopsy.model import Autopsy, Location, Privilege
 from harness.autopsy.render import headline as autopsy_headline
 from harness.autopsy.symbols import Symbols, run_sources
 from harness.autopsy.sysrq import ask as ask_sysrq
@@ -335,16 +335,20 @@ class Runner:
             # the console, so its lines are in the log as everything the board printed.
             if self.status:
                 self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: SysRq {self.plan.autopsy.sysrq}")
-            symbols.load()
-            report = ask_sysrq(
-                self.console, self._target, self.plan.autopsy.sysrq, lambda a: symbols.locate(a, Privilege.S)
-            )
+            if symbols is not None:
+                symbols.load()
+
+            def locate(address: int) -> Location | None:
+                return symbols.locate(address, Privilege.S) if symbols is not None else None
+
+            report = ask_sysrq(self.console, self._target, self.plan.autopsy.sysrq, locate)
             autopsy = replace(autopsy, sysrq=report)
         return replace(autopsy, notes=(*notes, *autopsy.notes)) if notes else autopsy
 
-    def _run_symbols(self, notes: list[str]) -> Symbols:
+    def _run_symbols(self, notes: list[str]) -> Symbols | None:
         """The run's symbol files (image slots, ``[symbols]`` of board and plan, ``--symbols``),
-        not read yet; a value that cannot be expanded is left out with a note."""
+        not read yet; a value that cannot be expanded is left out with a note, and image slots that
+        cannot be listed leave none (``None``)."""
         if self._symbols is not None:
             return self._symbols
         given: list[tuple[str, Path]] = []
@@ -354,7 +358,12 @@ class Runner:
                 given.append((label, Path(self.board.expand(value, f"symbols.{label}", self.variables))))
             except ConfigError as exc:
                 notes.append(f"symbols {label}: {exc}")
-        self._symbols = Symbols(run_sources(self.board.image_files(self.variables), given))
+        try:
+            self._symbols = Symbols(run_sources(self.board.image_files(self.variables), given))
+        except (ConfigError, OSError) as exc:
+            # No names is still an autopsy: where the harts are, by address.
+            notes.append(f"symbols: {exc}")
+            return None
         return self._symbols
 
     def _hold(self, verdict: Verdict, target: Target) -> None:
@@ -365,7 +374,8 @@ class Runner:
         headline = f"{self.plan.name} on {self.board.name}: {verdict.kind.value.upper()}"
         if self._autopsy is not None:
             headline += "\n  " + autopsy_headline(self._autopsy)
-        hold(target, [source.path for source in self._run_symbols([]).sources], headline=headline)
+        symbols = self._run_symbols([])
+        hold(target, [source.path for source in symbols.sources] if symbols is not None else [], headline=headline)
 
     def _power_off(self) -> None:
         if self._target is None:
