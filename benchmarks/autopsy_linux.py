@@ -1,6 +1,6 @@
 """Autopsy time on Linux under QEMU: hartbeat's tiny Linux hung in the kernel (goal <= 1.0 s).
 
-testplans/linux-wedge.toml with `wedge=wedge-kernel` (LKDTM's loop with preemption off) on
+tests/linux/plans/linux-wedge.toml with `wedge=wedge-kernel` (LKDTM's loop with preemption off) on
 qemu-virt, RUNS times: the autopsy's own time after the verdict (5 samples over 0.5 s through
 QEMU's gdbstub, symbols from the kernel's vmlinux) and, apart, the SysRq probe's (`l` and `w`).
 The baseline, measured in the same run, is the same boot with `[autopsy] enabled = false`: the
@@ -58,7 +58,7 @@ def main() -> int:
         return 0
     entry = image()
     board = load_board(BOARD, images=[("kernel", str(entry / "Image")), ("initrd", str(entry / "initramfs.cpio"))])
-    plan = load_plan(ROOT / "testplans" / "linux-wedge.toml")
+    plan = load_plan(ROOT / "tests" / "linux" / "plans" / "linux-wedge.toml")
     off = replace(plan, autopsy=AutopsySettings(enabled=False))
     variables = {"wedge": "wedge-kernel"}
     with tempfile.TemporaryDirectory() as name:
