@@ -12,6 +12,7 @@ resumes them and shuts a started OpenOCD down. Every failure is ``openocd: <its 
 from __future__ import annotations
 
 import re
+import time
 
 from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.autopsy.model import HartMissing, HartState, Privilege, TrapCsrs
@@ -53,6 +54,9 @@ proc hb_mem {t address size} {
     return [read_memory $address 8 $size]
 }
 """
+# Between two samples the harts run at least this long: a halt right after the resume could
+# find a hart that has not had a turn yet (on the emulator) and call it stopped.
+MIN_RUN_S = 0.2
 # Time kept for the framework after a read: a read that could not finish before is not made.
 MARGIN_S = 0.5
 HART_RE = re.compile(r"^HART (\S+) (.*)$", re.M)
@@ -67,6 +71,7 @@ class OpenOcdProbe:
         self._request = request
         self._targets: list[str] = []
         self._halted = False
+        self._resumed_at: float | None = None
 
     def _tcl(self, command: str) -> str:
         """``command`` wrapped so a Tcl error comes back as ``HB-ERROR <message>``."""
@@ -90,7 +95,10 @@ class OpenOcdProbe:
     def read_harts(self) -> tuple[HartState | HartMissing, ...]:
         """Halt every hart, read them, resume them (one Tcl batch)."""
         fields = " ".join(FIELDS + S_FIELDS)
+        if self._resumed_at is not None:
+            time.sleep(max(0.0, self._resumed_at + MIN_RUN_S - time.monotonic()))
         answer = self._tcl(f"hb_sample {{{fields}}}")
+        self._resumed_at = time.monotonic()
         rows = {name: dict(FIELD_RE.findall(rest)) for name, rest in HART_RE.findall(answer)}
         return tuple(_hart(i, name, rows.get(name)) for i, name in enumerate(self._targets))
 

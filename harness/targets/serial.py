@@ -25,13 +25,15 @@ from harness.findings import Finding
 from harness.lock import BoardLock
 from harness.power import Power, power_from_board
 from harness.targets.base import TargetKind
-from harness.targets.openocd import jtag_settings
+from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, jtag_settings
 
 DEFAULT_BAUDRATE = 115200
 DEFAULT_REOPEN_TIMEOUT = 10.0
 # How often a vanished port is looked for again; short, because a board that was just switched
 # on prints its first line within milliseconds of the port coming back.
 REOPEN_INTERVAL = 0.05
+# How long run --hold gives OpenOCD to start, examine the harts and halt them.
+HOLD_START_S = 30.0
 
 
 class Port(Protocol):
@@ -241,11 +243,16 @@ class SerialTarget:
 
     kind = "serial"
 
-    def __init__(self, name: str, settings: SerialSettings, power: Power, *, plan: str = "") -> None:
+    def __init__(
+        self, name: str, settings: SerialSettings, power: Power, *, plan: str = "", jtag: JtagSettings | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
         self.power = power
         self.plan = plan
+        # ``[jtag]``: OpenOCD for ``run --hold`` (the autopsy opens its own session).
+        self.jtag = jtag
+        self._openocd: OpenOcd | None = None
         self._lock = BoardLock(settings.port, board=name)
         self._transport = SerialTransport(settings.port, self._open_port, settings.reopen_timeout)
         self._opened = False
@@ -306,8 +313,34 @@ class SerialTarget:
             return
         self.power.switch.cycle(self.power.off_time)
 
+    @property
+    def gdb_address(self) -> tuple[str, int] | None:
+        """Where gdb reaches the harts while held: OpenOCD's gdb port (None without ``[jtag]``)."""
+        if self.jtag is None:
+            return None
+        host = self.jtag.tcl[0] if self.jtag.tcl is not None else "127.0.0.1"
+        return (host, self.jtag.gdb_port)
+
+    def pause(self) -> None:
+        """``run --hold``: start OpenOCD from ``[jtag]`` (serving gdb) or reach the running one,
+        and halt the harts; OpenOCD stays up until power-off."""
+        if self.jtag is None:
+            raise TargetError(f"{self.name}: no [jtag] section, so no debugger can reach the harts")
+        session = OpenOcd(self.jtag)
+        deadline = time.monotonic() + HOLD_START_S
+        try:
+            session.open(deadline, gdb=True)
+            session.tcl("halt 1000", deadline)
+        except OpenOcdError as exc:
+            session.close()
+            raise TargetError(f"openocd: {exc}") from None
+        self._openocd = session
+
     def power_off(self) -> None:
         """Switch off, close the console, give the board back. Only the lock holder touches power."""
+        session, self._openocd = self._openocd, None
+        if session is not None:
+            session.close()
         if not self._lock.held:
             return
         try:
@@ -349,7 +382,13 @@ def serial_settings(board: Board) -> SerialSettings:
 
 def from_board(board: Board, extra: Mapping[str, str]) -> SerialTarget:
     """A serial target from ``[serial]`` and ``[power]``; ``extra["plan"]`` goes into the lock record."""
-    return SerialTarget(board.name, serial_settings(board), power_from_board(board), plan=extra.get("plan", ""))
+    return SerialTarget(
+        board.name,
+        serial_settings(board),
+        power_from_board(board),
+        plan=extra.get("plan", ""),
+        jtag=jtag_settings(board),
+    )
 
 
 def validate(board: Board) -> set[str]:

@@ -10,9 +10,14 @@ autopsy.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +30,11 @@ from harness.results import RunResult
 from harness.runner import Runner
 
 from .conftest import PLUG_PASSWORD, Lab, write
-from .virtual import EmulatorBoard, PowerSwitchServer
+from .virtual import EmulatorBoard, PowerSwitchServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# OpenOCD is stopped in the background at power-off: a moment for it to go.
+QUIT_GRACE_S = 1.0
 pytestmark = [
     pytest.mark.skipif(shutil.which("openocd") is None, reason="openocd not installed (make deps)"),
     pytest.mark.skipif(shutil.which("riscv64-unknown-elf-gcc") is None, reason="riscv64-unknown-elf-gcc missing"),
@@ -73,8 +80,10 @@ puts:
     .type wedge_loop, @function
 wedge_loop:
     li s2, 0
-4:  addi s2, s2, 1
-    j 4b
+    .globl wedge_spin
+wedge_spin:
+    addi s2, s2, 1
+    j wedge_spin
     .size wedge_loop, . - wedge_loop
 waiting:
     .asciz "hartbeat-lab-waiting\r\n"
@@ -129,11 +138,12 @@ def jtag_lab(tmp_path: Path, elf: Path) -> Iterator[Lab]:
         board.close()
 
 
-def jtag_table(lab: Lab, elf: Path) -> str:
+def jtag_table(lab: Lab, elf: Path, gdb_port: int = 3333) -> str:
     assert isinstance(lab.board, EmulatorBoard)
     return textwrap.dedent(f"""
         [jtag]
         config = "{ROOT / "boards" / "openocd" / "emulator.cfg"}"
+        gdb_port = {gdb_port}
         [jtag.set]
         RBB_PORT = {lab.board.jtag_port}
         HARTS = 5
@@ -179,9 +189,10 @@ def test_a_wedged_serial_board_is_autopsied_through_openocd(jtag_lab: Lab, elf: 
     assert autopsy.samples >= 2, (autopsy.samples, autopsy.duration, autopsy.notes)
     for hart in autopsy.harts:
         assert hart.state is not None and hart.state.mode is Privilege.M
-        assert hart.where is not None and hart.where.function == "wedge_loop", hart
+        assert hart.where is not None and hart.where.function in ("wedge_loop", "wedge_spin"), hart
         assert hart.klass is HartClass.SPINNING, hart
     assert autopsy.duration <= 5.5
+    time.sleep(QUIT_GRACE_S)
     assert _openocd_pids() <= before, "an OpenOCD outlived the run"
 
     # The same image on the emulator target, through the emulator's own backend: the same autopsy.
@@ -220,4 +231,76 @@ def test_openocd_that_cannot_reach_the_jtag_leaves_the_verdict_and_says_why(
     assert autopsy.diagnosis.summary.startswith("autopsy unavailable: openocd: "), autopsy.diagnosis.summary
     assert "127.0.0.1:1" in autopsy.diagnosis.summary or "connect" in autopsy.diagnosis.summary.lower()
     assert autopsy.duration <= 5.5
+    time.sleep(QUIT_GRACE_S)
     assert _openocd_pids() <= before
+
+
+def _symbol(elf: Path, name: str) -> int:
+    out = subprocess.run(["riscv64-unknown-elf-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    return next(int(line.split()[0], 16) for line in out.splitlines() if line.endswith(f" {name}"))
+
+
+@pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="gdb-multiarch not installed (make deps)")
+def test_run_hold_leaves_openocd_up_for_gdb(jtag_lab: Lab, elf: Path, tmp_path: Path) -> None:
+    before = _openocd_pids()
+    board = board_file(jtag_lab, jtag_table(jtag_lab, elf, free_port()))
+    folder = tmp_path / "hold"
+    folder.mkdir()
+    plan = write(folder / "plan.toml", PLAN)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", str(plan), "--board", str(board), "--hold",
+         "--out", str(folder / "run")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        command, seen = "", []
+        deadline = time.monotonic() + 120
+        while not command and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+            if line.strip().startswith("gdb-multiarch"):
+                command = line.strip()
+        assert command and str(elf) in command, "".join(seen)
+        spin = _symbol(elf, "wedge_spin")
+        # The breakpoint goes on the loop instruction the current hart is not on (gdb's step over
+        # a breakpoint under the current pc is not what is tested here).
+        script = write(
+            folder / "gdb.cmd",
+            f"""
+            info registers pc
+            if $pc == {spin:#x}
+              hbreak *{spin + 2:#x}
+            else
+              hbreak *{spin:#x}
+            end
+            continue
+            p/x $pc
+            info threads
+            """,
+        )
+        gdb = subprocess.run(
+            [*shlex.split(command), "-batch", "-x", str(script)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        out = gdb.stdout + gdb.stderr
+        assert re.search(r"^pc\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <wedge_loop", out, re.M), out  # held in the wedge
+        placed = re.search(r"Hardware assisted breakpoint 1 at (0x[0-9a-f]+)", out)
+        assert placed and int(placed.group(1), 16) in (spin, spin + 2), out
+        assert re.search(rf"^\$1 = {placed.group(1)}$", out, re.M), out  # continued to the trigger
+        assert "Thread 5" in out, out  # five harts, as gdb's threads (-rtos hwthread)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # let it power off and stop its OpenOCD
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert "lab-jtag-wedge on lab-board: WEDGE" in rest, rest
+    time.sleep(QUIT_GRACE_S)
+    assert not _openocd_pids() - before, "OpenOCD outlived the held run"
