@@ -5,11 +5,10 @@
    --baseline, by default the commit before harness/emulator/debug was added, taken with
    ``git archive``), the emulator with the port off (the default), and with ``-jtag tcp:0``
    listening and no debugger attached. Goal: off vs without within noise.
-2. Halt-to-autopsy through real OpenOCD: the emulator's unmatched machine (5 harts) running,
-   OpenOCD already connected (as a lab's running OpenOCD is), the time for one command batch
-   that halts all five harts, reads pc, ra, sp, fp (s0), mstatus, mcause, mepc, mtval and dcsr on
-   each and resumes them. Goal: at most 2 s. Also the time OpenOCD needs from start to
-   examined and the first batch done, which an OpenOCD started on demand takes.
+2. Verdict to autopsy through real OpenOCD: the emulator's unmatched machine (5 harts) running,
+   ``take_autopsy`` on a serial board whose ``[jtag]`` starts OpenOCD from its config, and on
+   one whose ``[jtag]`` names a running OpenOCD's Tcl port (as on a lab host): the autopsy's
+   duration and how many of its 5 samples fit. Goal: at most 2 s.
 
 Usage: python benchmarks/jtag.py [--repeats N] [--baseline REV] [--skip-speed]
 """
@@ -30,10 +29,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emulator_speed import LINK_LD, build_compute_elf
 
+from harness.autopsy.model import AutopsySettings
+from harness.autopsy.take import take_autopsy
+from harness.board import Board
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "boards" / "openocd" / "emulator.cfg"
 STATS_RE = re.compile(r"hartbeat-emu: (\d+) instructions in ([\d.]+) s .*\nhartbeat-emu: ([\d.]+) s of CPU")
-FIELDS = ("pc", "ra", "sp", "fp", "mstatus", "mcause", "mepc", "mtval", "dcsr")
 SPIN_S = r"""
     .section .text.entry, "ax"
     .globl _start
@@ -107,25 +109,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Tcl:
-    """OpenOCD's Tcl server: a command, then its result, each ended by 0x1a."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-
-    def __call__(self, command: str) -> str:
-        self.sock.sendall(command.encode() + b"\x1a")
-        data = b""
-        while not data.endswith(b"\x1a"):
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("OpenOCD closed its Tcl port")
-            data += chunk
-        return data[:-1].decode()
+def _board(jtag: dict[str, object]) -> Board:
+    return Board(
+        name="bench-serial", path=CONFIG.parent.parent / "bench.toml", target="serial", settings={"jtag": jtag}
+    )
 
 
 def autopsy_time(repeats: int) -> None:
-    """Part 2: halt, read and resume five harts through OpenOCD."""
+    """Part 2: the wedge autopsy of five harts through OpenOCD (take_autopsy, as the runner calls it)."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "spin.S"
         src.write_text(SPIN_S)
@@ -143,44 +134,41 @@ def autopsy_time(repeats: int) -> None:
         )  # fmt: skip
         assert emu.stderr is not None
         port = int(emu.stderr.readline().rsplit(":", 1)[1])
-        tcl_port = _free_port()
-        started = time.monotonic()
-        ocd = subprocess.Popen(
-            ["openocd", "-c", f"set RBB_PORT {port}; set HARTS 5; set IDCODE 0x20000913", "-f", str(CONFIG),
-             "-c", f"gdb_port disabled; telnet_port disabled; tcl_port {tcl_port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        variables = {"RBB_PORT": str(port), "HARTS": "5", "IDCODE": "0x20000913"}
+        started = _board({"config": str(CONFIG), "set": variables})
+        ocd: subprocess.Popen[str] | None = None
         try:
+            _measure("OpenOCD started from [jtag] config", started, repeats)
+            # The emulator serves one debugger at a time: the running OpenOCD comes after.
+            tcl_port = _free_port()
+            ocd = subprocess.Popen(
+                ["openocd", "-c", f"set RBB_PORT {port}; set HARTS 5; set IDCODE 0x20000913", "-f", str(CONFIG),
+                 "-c", f"gdb_port disabled; telnet_port disabled; tcl_port {tcl_port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
             assert ocd.stderr is not None
             for line in ocd.stderr:
                 if "Listening on port" in line and "tcl" in line:
                     break
-            tcl = Tcl(tcl_port)
-            reads = " ".join(f"[capture {{reg {f}}}]" for f in FIELDS)
-            batch = f"halt; foreach t [target names] {{ targets $t; append out {reads} }}; resume; set out"
-            times = []
-            for _ in range(repeats):
-                tcl("set out {}")
-                t0 = time.monotonic()
-                out = tcl(batch)
-                times.append(time.monotonic() - t0)
-                assert len(re.findall(r"(?m)^pc \(/64\)", out)) == 5, out
-                if len(times) == 1:
-                    print(
-                        f"OpenOCD started, 5 harts examined, first halt/read/resume: {time.monotonic() - started:.2f} s"
-                    )
-                time.sleep(0.5)
-            spread = ", ".join(f"{t:.2f}" for t in times)
-            print(
-                f"halt 5 harts, read {len(FIELDS)} fields each, resume (unmatched, OpenOCD running): "
-                f"median {statistics.median(times):.2f} s (goal <= 2 s; runs {spread})"
-            )
-            tcl("shutdown")
+            _measure("a running OpenOCD's tcl", _board({"tcl": f"127.0.0.1:{tcl_port}"}), repeats)
         finally:
-            ocd.terminate()
-            ocd.wait(10)
+            if ocd is not None:
+                ocd.terminate()
+                ocd.wait(10)
             emu.terminate()
             emu.wait(10)
+
+
+def _measure(label: str, board: Board, repeats: int) -> None:
+    figures = []
+    for _ in range(repeats):
+        autopsy = take_autopsy(None, board, AutopsySettings(), None)  # type: ignore[arg-type]
+        assert autopsy.available and len(autopsy.harts) == 5, autopsy.diagnosis.summary
+        figures.append((autopsy.duration, autopsy.samples))
+        time.sleep(0.5)
+    spread = ", ".join(f"{d:.2f} s/{n}" for d, n in figures)
+    median = statistics.median(d for d, _ in figures)
+    print(f"autopsy of 5 harts through {label}: median {median:.2f} s (goal <= 2 s; runs, samples: {spread})")
 
 
 def main() -> int:
