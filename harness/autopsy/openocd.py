@@ -81,8 +81,10 @@ class OpenOcdProbe:
         except OpenOcdError as exc:
             raise AutopsyUnavailable(f"openocd: {exc}") from None
         if answer.startswith("HB-ERROR"):
+            # OpenOCD's first error line (the cause) says more than the Tcl error ("" or "halt failed").
             message = answer.removeprefix("HB-ERROR").strip().splitlines()
-            raise AutopsyUnavailable(f"openocd: {message[-1] if message else 'failed'}")
+            line = self._session.first_error() or (message[-1] if message else f"{command.split()[0]} failed")
+            raise AutopsyUnavailable(f"openocd: {line}")
         return answer
 
     def prepare(self) -> None:

@@ -200,10 +200,15 @@ class OpenOcd:
 
     def _failure(self, fallback: str) -> str:
         """OpenOCD's own error line: the first ``Error:`` it printed, else ``fallback``."""
+        return self.first_error() or fallback
+
+    def first_error(self) -> str | None:
+        """The first ``Error:`` line a started OpenOCD printed (without the prefix): the cause,
+        where later lines are its consequences ("Target not examined yet")."""
         for line in self._lines:
             if line.startswith("Error:"):
                 return line.removeprefix("Error:").strip()
-        return fallback
+        return None
 
     @property
     def output(self) -> list[str]:

@@ -10,24 +10,30 @@ autopsy.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.autopsy.model import HartClass, Privilege
+from harness.autopsy.model import AutopsySettings, HartClass, Privilege
+from harness.autopsy.take import take_autopsy
+from harness.board import Board
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner
+from harness.targets.fake import FakeTarget
 
 from .conftest import PLUG_PASSWORD, Lab, write
 from .virtual import EmulatorBoard, PowerSwitchServer, free_port
@@ -304,3 +310,53 @@ def test_run_hold_leaves_openocd_up_for_gdb(jtag_lab: Lab, elf: Path, tmp_path: 
     assert "lab-jtag-wedge on lab-board: WEDGE" in rest, rest
     time.sleep(QUIT_GRACE_S)
     assert not _openocd_pids() - before, "OpenOCD outlived the held run"
+
+
+def test_a_jtag_chain_answering_garbage_gives_openocds_error_within_the_limit(tmp_path: Path) -> None:
+    """A remote_bitbang peer whose TDO is noise: OpenOCD's own complaint, in time, nothing left over."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def noise() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(0.2)
+                while not stop.is_set():
+                    try:
+                        data = conn.recv(4096)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    answers = bytes(random.choice(b"01") for byte in data if byte == ord("R"))
+                    if answers:
+                        conn.sendall(answers)
+
+    thread = threading.Thread(target=noise, daemon=True)
+    thread.start()
+    before = _openocd_pids()
+    try:
+        config = ROOT / "boards" / "openocd" / "emulator.cfg"
+        board = Board(
+            name="garbage",
+            path=tmp_path / "garbage.toml",
+            target="serial",
+            settings={"jtag": {"config": str(config), "set": {"RBB_PORT": server.getsockname()[1], "HARTS": 5}}},
+        )
+        autopsy = take_autopsy(FakeTarget(), board, AutopsySettings())
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    summary = autopsy.diagnosis.summary
+    assert summary.startswith("autopsy unavailable: openocd: ") and "\n" not in summary, summary
+    assert autopsy.duration <= 5.5
+    time.sleep(QUIT_GRACE_S)
+    assert _openocd_pids() <= before
