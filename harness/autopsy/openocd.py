@@ -42,7 +42,10 @@ proc hb_sample {fields} {
         set line [hb_regs $fields]
         set w "-"
         if {[regexp {pc=(0x[0-9a-fA-F]+)} $line -> pc]} {
-            if {[catch {lindex [read_memory [expr {$pc - 4}] 32 1] 0} w]} { set w "-" }
+            # M-mode or no translation: the pc is physical, and a physical read skips the page walk.
+            set phys {}
+            if {[regexp {priv=0x0*3 } $line] || ![regexp {satp=0x[0-9a-fA-F]*[1-9a-fA-F]} $line]} { set phys phys }
+            if {[catch {lindex [read_memory [expr {$pc - 4}] 32 1 {*}$phys] 0} w]} { set w "-" }
         }
         append out "HART $t $line wfiword=$w\n"
     }
@@ -57,6 +60,9 @@ proc hb_mem {t address size} {
 # Between two samples the harts run at least this long: a halt right after the resume could
 # find a hart that has not had a turn yet (on the emulator) and call it stopped.
 MIN_RUN_S = 0.2
+# A call gives up this long before the deadline, so its failure (OpenOCD's words) is reported
+# rather than the framework's "did not answer".
+CALL_MARGIN_S = 0.15
 # Time kept for the framework after a read: a read that could not finish before is not made.
 MARGIN_S = 0.5
 HART_RE = re.compile(r"^HART (\S+) (.*)$", re.M)
@@ -73,33 +79,37 @@ class OpenOcdProbe:
         self._halted = False
         self._resumed_at: float | None = None
 
-    def _tcl(self, command: str) -> str:
-        """``command`` wrapped so a Tcl error comes back as ``HB-ERROR <message>``."""
+    def _tcl(self, command: str, *, from_start: bool = False) -> str:
+        """``command`` wrapped so a Tcl error comes back as ``HB-ERROR <message>``; a failure is
+        told in OpenOCD's first error line since the call began (since OpenOCD started, with
+        ``from_start``: what went wrong while it examined the harts)."""
         wrapped = f'if {{[catch {{{command}}} hb_r]}} {{set hb_r "HB-ERROR $hb_r"}} else {{set hb_r}}'
+        mark = 0 if from_start else self._session.mark()
         try:
-            answer = self._session.tcl(wrapped, self._request.deadline)
+            answer = self._session.tcl(wrapped, self._request.deadline - CALL_MARGIN_S)
         except OpenOcdError as exc:
             raise AutopsyUnavailable(f"openocd: {exc}") from None
         if answer.startswith("HB-ERROR"):
             # OpenOCD's first error line (the cause) says more than the Tcl error ("" or "halt failed").
             message = answer.removeprefix("HB-ERROR").strip().splitlines()
-            line = self._session.first_error() or (message[-1] if message else f"{command.split()[0]} failed")
+            line = self._session.first_error(mark) or (message[-1] if message else f"{command.split()[0]} failed")
             raise AutopsyUnavailable(f"openocd: {line}")
         return answer
 
     def prepare(self) -> None:
         """Load the procedures, stop background polling and learn the targets (one per hart)."""
-        self._tcl(PROCS.strip() + "\npoll off")
-        self._targets = self._tcl("target names").split()
+        self._tcl(PROCS.strip() + "\npoll off", from_start=True)
+        self._targets = self._tcl("target names", from_start=True).split()
         if not self._targets:
             raise AutopsyUnavailable("openocd: no target (does the config create the harts?)")
 
     def read_harts(self) -> tuple[HartState | HartMissing, ...]:
-        """Halt every hart, read them, resume them (one Tcl batch)."""
+        """Halt every hart, read them, resume them (one Tcl batch); the first batch reports what
+        went wrong since OpenOCD started (an examination that failed shows here)."""
         fields = " ".join(FIELDS + S_FIELDS)
         if self._resumed_at is not None:
             time.sleep(max(0.0, self._resumed_at + MIN_RUN_S - time.monotonic()))
-        answer = self._tcl(f"hb_sample {{{fields}}}")
+        answer = self._tcl(f"hb_sample {{{fields}}}", from_start=self._resumed_at is None)
         self._resumed_at = time.monotonic()
         rows = {name: dict(FIELD_RE.findall(rest)) for name, rest in HART_RE.findall(answer)}
         return tuple(_hart(i, name, rows.get(name)) for i, name in enumerate(self._targets))
@@ -183,7 +193,7 @@ def open_probe(request: Request) -> Probe:
         raise AutopsyUnavailable("no [jtag] section")
     session = OpenOcd(settings)
     try:
-        session.open(request.deadline)
+        session.open(request.deadline - MARGIN_S)
     except OpenOcdError as exc:
         session.close()
         raise AutopsyUnavailable(f"openocd: {exc}") from None

@@ -13,8 +13,8 @@ OpenOCD already running on a lab host (``tcl = "labhost:6666"``)::
     HARTS = "5"
 
 :class:`OpenOcd` talks to OpenOCD's Tcl server (a command, then its result, each ended by
-0x1a). One it started lives in its own process group, dies with the harness (parent-death
-signal) and is shut down by :meth:`OpenOcd.close`; every call honours a deadline. Failures are
+0x1a). One it started runs under the keeper (:mod:`harness.keeper`) in its own process group, so
+it dies with the harness, and is shut down by :meth:`OpenOcd.close`; every call honours a deadline. Failures are
 :class:`OpenOcdError` whose message is OpenOCD's own error line.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from harness.board import Board
 from harness.errors import HartbeatError
+from harness.targets.process import keeper_argv
 
 DEFAULT_GDB_PORT = 3333
 # How long OpenOCD gets to leave after ``shutdown`` before it is terminated, then killed.
@@ -135,6 +137,7 @@ class OpenOcd:
         self.gdb_port: int | None = None
         self._sock: socket.socket | None = None
         self._lines: list[str] = []
+        self._printed = 0
         self._reader: threading.Thread | None = None
 
     @property
@@ -174,9 +177,12 @@ class OpenOcd:
         argv += ["-f", str(config)]
         ports = f"gdb_port {self.gdb_port if gdb else 'disabled'}; telnet_port disabled; tcl_port {tcl_port}"
         argv += ["-c", ports, "-c", "init"]
+        if shutil.which(argv[0]) is None:
+            raise OpenOcdError(f"cannot run {argv[0]!r}: not found (make deps installs Debian's openocd)")
         try:
+            # Under the keeper: if hartbeat is killed, even with SIGKILL, OpenOCD goes too.
             self.process = subprocess.Popen(
-                argv,
+                keeper_argv(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -192,6 +198,7 @@ class OpenOcd:
         assert self.process is not None and self.process.stdout is not None
         for raw in self.process.stdout:
             self._lines.append(raw.decode("utf-8", "replace").rstrip())
+            self._printed += 1
             del self._lines[:-KEPT_LINES]
 
     def _reader_join(self, deadline: float) -> None:
@@ -202,10 +209,16 @@ class OpenOcd:
         """OpenOCD's own error line: the first ``Error:`` it printed, else ``fallback``."""
         return self.first_error() or fallback
 
-    def first_error(self) -> str | None:
-        """The first ``Error:`` line a started OpenOCD printed (without the prefix): the cause,
-        where later lines are its consequences ("Target not examined yet")."""
-        for line in self._lines:
+    def mark(self) -> int:
+        """A position in OpenOCD's output, for :meth:`first_error` (lines printed so far)."""
+        return self._printed
+
+    def first_error(self, since: int = 0) -> str | None:
+        """The first ``Error:`` line a started OpenOCD printed after ``since`` (a :meth:`mark`),
+        without the prefix: the cause, where later lines are its consequences ("Target not
+        examined yet")."""
+        kept_from = self._printed - len(self._lines)
+        for line in self._lines[max(0, since - kept_from) :]:
             if line.startswith("Error:"):
                 return line.removeprefix("Error:").strip()
         return None

@@ -61,7 +61,7 @@ def test_openocd_missing_is_an_unavailable_autopsy_with_the_reason(tmp_path: Pat
     config.write_text("")
     autopsy = take_autopsy(FakeTarget(), board({"config": str(config), "openocd": str(tmp_path / "no-openocd")}), FAST)
     summary = autopsy.diagnosis.summary
-    assert summary.startswith("autopsy unavailable: openocd: ") and "No such file or directory" in summary, summary
+    assert summary.startswith("autopsy unavailable: openocd: cannot run ") and "not found" in summary, summary
     assert autopsy.duration < 5.0
 
 

@@ -77,65 +77,87 @@ class Dmi(Protocol):
         """Write a DM register."""
 
 
+# The same as plain ints, for the per-edge path (an IntEnum member costs an attribute lookup).
+RESET, SHIFT_DR, SHIFT_IR = int(State.RESET), int(State.SHIFT_DR), int(State.SHIFT_IR)
+CAPTURE_DR, UPDATE_DR = int(State.CAPTURE_DR), int(State.UPDATE_DR)
+CAPTURE_IR, UPDATE_IR = int(State.CAPTURE_IR), int(State.UPDATE_IR)
+NEXT_INT: tuple[tuple[int, int], ...] = tuple((int(NEXT[s][0]), int(NEXT[s][1])) for s in State)
+# States whose entry does something (capture, update, reset).
+ACTIONS = frozenset({RESET, CAPTURE_DR, UPDATE_DR, CAPTURE_IR, UPDATE_IR})
+
+
 class Tap:
     """One TAP (IR length 5) holding the RISC-V DTM in front of ``dmi``."""
 
     def __init__(self, dmi: Dmi, idcode: int) -> None:
         self.dmi = dmi
         self.idcode = idcode
-        self.state = State.RESET
+        self.state = RESET
         self.ir = IR_IDCODE
         self.shift = 0
         self.length = 32
+        # The bit TDI enters at while shifting (1 << (length - 1)).
+        self.top = 1 << 31
         self.tck = False
-        # The DMI result the next capture returns: (address, data, op status).
+        # The DMI result the next capture returns: the address and data of the last access.
         self.dmi_address = 0
         self.dmi_data = 0
 
     def reset(self) -> None:
         """Test-Logic-Reset (a new connection or TRST)."""
-        self.state = State.RESET
+        self.state = RESET
         self.ir = IR_IDCODE
+        self.tck = False
 
     def tdo(self) -> int:
         """The TDO pin."""
-        if self.state in (State.SHIFT_DR, State.SHIFT_IR):
+        if self.state == SHIFT_DR or self.state == SHIFT_IR:
             return self.shift & 1
         return 0
 
     def clock(self, tck: bool, tms: bool, tdi: bool) -> None:
         """Set the pins; a rising edge of TCK advances the TAP."""
-        rising = tck and not self.tck
+        if tck and not self.tck:
+            self.rise(tms, tdi)
         self.tck = tck
-        if not rising:
-            return
+
+    def rise(self, tms: int, tdi: int) -> None:
+        """A rising edge of TCK with TMS and TDI as given (any true value is 1)."""
         state = self.state
-        if state == State.SHIFT_DR or state == State.SHIFT_IR:
-            self.shift = self.shift >> 1 | int(tdi) << (self.length - 1)
-        state = NEXT[state][tms]
+        if state in (SHIFT_DR, SHIFT_IR):
+            self.shift >>= 1
+            if tdi:
+                self.shift |= self.top
+        state = NEXT_INT[state][1 if tms else 0]
         self.state = state
-        if state == State.CAPTURE_DR:
+        if state in ACTIONS:
+            self._enter(state)
+
+    def _set_shift(self, value: int, length: int) -> None:
+        self.shift, self.length, self.top = value, length, 1 << (length - 1)
+
+    def _enter(self, state: int) -> None:
+        if state == CAPTURE_DR:
             self._capture_dr()
-        elif state == State.UPDATE_DR:
+        elif state == UPDATE_DR:
             self._update_dr()
-        elif state == State.CAPTURE_IR:
-            self.shift, self.length = 0b00001, IR_LENGTH
-        elif state == State.UPDATE_IR:
+        elif state == CAPTURE_IR:
+            self._set_shift(0b00001, IR_LENGTH)
+        elif state == UPDATE_IR:
             self.ir = self.shift & ((1 << IR_LENGTH) - 1)
-        elif state == State.RESET:
+        else:  # RESET
             self.ir = IR_IDCODE
 
     def _capture_dr(self) -> None:
         ir = self.ir
         if ir == IR_IDCODE:
-            self.shift, self.length = self.idcode, 32
+            self._set_shift(self.idcode, 32)
         elif ir == IR_DTMCS:
-            self.shift, self.length = DTM_IDLE << 12 | DMI_ABITS << 4 | DTM_VERSION_013, 32
+            self._set_shift(DTM_IDLE << 12 | DMI_ABITS << 4 | DTM_VERSION_013, 32)
         elif ir == IR_DMI:
-            self.shift = self.dmi_address << 34 | self.dmi_data << 2
-            self.length = DMI_ABITS + 34
+            self._set_shift(self.dmi_address << 34 | self.dmi_data << 2, DMI_ABITS + 34)
         else:
-            self.shift, self.length = 0, 1
+            self._set_shift(0, 1)
 
     def _update_dr(self) -> None:
         if self.ir != IR_DMI:

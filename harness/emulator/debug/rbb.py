@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 
-from .jtag import Tap
+from .jtag import SHIFT_DR, SHIFT_IR, Tap
 
 # Bytes taken per read, and answers held for a client that does not read them.
 READ_SIZE = 1 << 16
@@ -140,27 +140,36 @@ class RemoteBitbangServer:
         self.pending = b""
 
     def _process(self, data: bytes) -> None:
+        # The hot loop of a debugger session (about 130 bytes per DMI scan): the low bits of
+        # '0'-'7' are TCK (4), TMS (2) and TDI (1) themselves.
         tap = self.tap
-        clock = tap.clock
+        rise = tap.rise
+        tck = tap.tck
         out = bytearray()
         for byte in data:
-            if 48 <= byte <= 51:  # '0'..'3': TCK low, nothing moves
-                tap.tck = False
-            elif byte <= 55 and byte >= 52:  # '4'..'7': TCK high
-                bits = byte - 48
-                clock(bool(bits & 4), bool(bits & 2), bool(bits & 1))
+            if 52 <= byte <= 55:  # '4'..'7': TCK high
+                if not tck:
+                    rise(byte & 2, byte & 1)
+                    tck = True
+            elif 48 <= byte <= 51:  # '0'..'3': TCK low, nothing moves
+                tck = False
             elif byte == 82:  # 'R'
-                out.append(48 + tap.tdo())
+                state = tap.state
+                out.append(48 | (tap.shift & 1) if state in (SHIFT_DR, SHIFT_IR) else 48)
             elif 114 <= byte <= 117:  # 'r'..'u': TRST resets the TAP; SRST is not wired
                 if (byte - 114) & 2:
                     tap.reset()
+                    tck = False
             elif byte == 81:  # 'Q'
+                tap.tck = tck
                 self._send(bytes(out))
                 self._drop(None)
                 return
             elif byte not in IGNORED:
+                tap.tck = tck
                 self._drop(f"byte {byte:#04x} is not remote_bitbang")
                 return
+        tap.tck = tck
         if out:
             self._send(bytes(out))
 
