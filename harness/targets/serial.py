@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -400,12 +401,21 @@ def validate(board: Board) -> set[str]:
 
 
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
-    """Before boot: a missing local port means a skip (or the fallback), worth a warning."""
+    """Before boot: a missing local port means a skip (or the fallback), worth a warning; so is
+    a ``[jtag]`` whose OpenOCD or config is missing (the autopsy would be unavailable)."""
     settings = serial_settings(board)
+    findings = []
     if settings.is_local and not os.path.exists(settings.port):
         then = f"the run will use the fallback board {board.fallback}" if board.fallback else "the run will be a skip"
-        return [Finding("warning", str(board.path), "serial.port", f"{settings.port} does not exist; {then}")]
-    return []
+        findings.append(Finding("warning", str(board.path), "serial.port", f"{settings.port} does not exist; {then}"))
+    jtag = jtag_settings(board)
+    if jtag is not None and jtag.config is not None:
+        if not jtag.config.is_file():
+            findings.append(Finding("warning", str(board.path), "jtag.config", f"{jtag.config} does not exist"))
+        if shutil.which(jtag.openocd) is None:
+            problem = f"{jtag.openocd} is not installed (make deps installs Debian's openocd): no autopsy"
+            findings.append(Finding("warning", str(board.path), "jtag.openocd", problem))
+    return findings
 
 
 KIND = TargetKind(name="serial", validate=validate, build=from_board, preflight=preflight, copies=1)

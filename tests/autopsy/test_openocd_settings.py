@@ -12,6 +12,7 @@ from harness.board import Board
 from harness.errors import ConfigError
 from harness.targets.fake import FakeTarget
 from harness.targets.openocd import DEFAULT_GDB_PORT, jtag_settings
+from harness.targets.serial import preflight
 
 FAST = AutopsySettings(samples=1, span=0.0, limit=5.0)
 
@@ -68,3 +69,16 @@ def test_openocd_missing_is_an_unavailable_autopsy_with_the_reason(tmp_path: Pat
 def test_an_unreachable_running_openocd_says_where_it_looked() -> None:
     autopsy = take_autopsy(FakeTarget(), board({"tcl": "127.0.0.1:1"}), FAST)
     assert autopsy.diagnosis.summary.startswith("autopsy unavailable: openocd: Tcl port 127.0.0.1:1: ")
+
+
+def test_check_warns_about_a_missing_openocd_config(tmp_path: Path) -> None:
+    profile = Board(
+        name="unmatched",
+        path=tmp_path / "unmatched.toml",
+        target="serial",
+        settings={"serial": {"port": str(tmp_path)}, "jtag": {"config": "openocd/missing.cfg"}},
+    )
+    findings = preflight(profile, {})
+    assert [(f.key, f.message) for f in findings] == [
+        ("jtag.config", f"{tmp_path / 'openocd' / 'missing.cfg'} does not exist")
+    ]
