@@ -260,6 +260,7 @@ class Console:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._history: deque[tuple[float, str]] = deque(maxlen=history)
         self._line_total = 0
+        self._power_on_line = 0
         self._partial = ""
         self._partial_t = 0.0
         # The unfinished line was longer than LONG_LINE and only its tail is kept.
@@ -298,6 +299,7 @@ class Console:
             # What a board left running printed before the power cycle is in the log, but it
             # must not satisfy (or fail) the first milestone of this boot.
             self._pending = _Pending(line_no=self._line_total)
+            self._power_on_line = self._line_total
 
     def mark_powered(self) -> None:
         """Record that the power-on finished (a power cycle can take seconds): steps start here."""
@@ -464,6 +466,21 @@ class Console:
     def bytes_received(self) -> int:
         """Total bytes read from the target."""
         return self._bytes
+
+    @property
+    def line_total(self) -> int:
+        """Complete lines received since the console opened (a :attr:`Matched.line_no` counts alike)."""
+        return self._line_total
+
+    @property
+    def power_on_line(self) -> int:
+        """The number of the first line printed after power-on."""
+        return self._power_on_line
+
+    @property
+    def open_line_length(self) -> int:
+        """Characters of the unfinished last line, however much of it is kept."""
+        return self._open_len if (self._partial or self._partial_cut) else 0
 
     @property
     def write_error(self) -> str | None:

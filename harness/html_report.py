@@ -26,8 +26,8 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.4em 0 .4em;bord
 .verdict{padding:.7em 1em;border-radius:6px;border-left:8px solid #888;background:#f4f4f4}
 .verdict .kind{font-size:1.6em;font-weight:700;letter-spacing:.05em}
 .k-pass{border-color:#2a8a3a}.k-pass .kind{color:#2a8a3a}
-.k-wedge,.k-stall,.k-panic,.k-reset,.k-fail{border-color:#c0392b}
-.k-wedge .kind,.k-stall .kind,.k-panic .kind,.k-reset .kind,.k-fail .kind{color:#c0392b}
+.k-wedge,.k-stall,.k-panic,.k-oops,.k-reset,.k-fail{border-color:#c0392b}
+.k-wedge .kind,.k-stall .kind,.k-panic .kind,.k-oops .kind,.k-reset .kind,.k-fail .kind{color:#c0392b}
 .k-error{border-color:#d35400}.k-error .kind{color:#d35400}.k-skip{border-color:#777}
 .sig{font-family:monospace;background:#fff;padding:.1em .3em}
 .tl{position:relative;margin:.2em 0}

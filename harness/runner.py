@@ -21,7 +21,7 @@ from harness.board import Board
 from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.errors import HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.patterns import PatternTooSlow
-from harness.plan import Milestone, Plan
+from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
 from harness.report import write_report
 from harness.results import MilestoneResult, RunResult
@@ -111,6 +111,10 @@ class Runner:
         self._files: ConsoleFiles | None = None
         self._reached: list[MilestoneResult] = []
         self._previous_t = 0.0
+        # The console line the last milestone was on (-1: none yet): what came since is counted.
+        self._milestone_line = -1
+        # The watches of the plan's fail patterns in the current step, and the pattern of each.
+        self._fail_patterns: dict[Watch, FailPattern] = {}
         self._target: Target | None = None
         self._fallback: str | None = None
         # (the board asked for, why it could not be used) once the fallback runs instead.
@@ -323,7 +327,18 @@ class Runner:
             return Evidence(at=0.0, lines=tuple(lines or ()))
         if lines is None:
             lines = console.last_lines(LAST_LINES)
-        return Evidence(at=console.now(), lines=tuple(lines), quiet=console.quiet_for())
+        total = console.line_total
+        # Counted after the last milestone's line, or from power-on; the milestone's own
+        # unfinished line (a prompt) is not output that came after it.
+        first = self._milestone_line + 1 if self._milestone_line >= 0 else console.power_on_line
+        open_line = console.open_line_length if total >= first else 0
+        return Evidence(
+            at=console.now(),
+            lines=tuple(lines),
+            quiet=console.quiet_for(),
+            printed=max(0, total - first),
+            open_line=open_line,
+        )
 
     def _tick(self, console: Console, waiting: str) -> Callable[[], None] | None:
         status, stop = self.status, self._stop
@@ -402,10 +417,11 @@ class Runner:
         if milestone.ssh is not None:
             return self._ssh_step(milestone, console)
         where = self._plan_key(milestone)
-        fails = [
-            Watch(f.name, "fail", f.regex, partial=False, key=f"{self.plan.path}: fail[{i}].pattern")
+        self._fail_patterns = {
+            Watch(f.name, "fail", f.regex, partial=False, key=f"{self.plan.path}: fail[{i}].pattern"): f
             for i, f in enumerate(self.plan.fails)
-        ]
+        }
+        fails = list(self._fail_patterns)
         # A banner seen again once a later milestone was reached means the board reset.
         if len(self._reached) >= 2:
             fails += [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in self.plan.resets]
@@ -434,7 +450,7 @@ class Runner:
                 on_tick=self._prompt_retry(console, milestone, prompt, self._tick(console, milestone.name)),
             )
             if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
-                self._record(milestone, outcome.t, outcome.line, outcome.groups)
+                self._record(milestone, outcome.t, outcome.line, outcome.groups, outcome.line_no)
             elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
                 if phase == 0 and milestone.expect is not None:
                     return self._failure(console, milestone, outcome, step_start)
@@ -461,9 +477,13 @@ class Runner:
             self._record(milestone, console.now(), "", {})
         return failed
 
-    def _record(self, milestone: Milestone, t: float, line: str, captures: dict[str, str]) -> None:
+    def _record(
+        self, milestone: Milestone, t: float, line: str, captures: dict[str, str], line_no: int | None = None
+    ) -> None:
         self._reached.append(MilestoneResult(milestone.name, t, t - self._previous_t, line, captures))
         self._previous_t = t
+        if self.console is not None:
+            self._milestone_line = line_no if line_no is not None else self.console.line_total - 1
         if self.status:
             self.status(f"[{t:7.1f}s] reached {milestone.name}")
 
@@ -476,15 +496,16 @@ class Runner:
             within=milestone.within,
             plan_timeout=self.plan.timeout,
             expect=milestone.expect.pattern if milestone.expect else None,
+            silence=milestone.silence or self.plan.silence,
         )
         if isinstance(outcome, Matched) and outcome.watch.kind == "fail":
-            fail = next(f for f in self.plan.fails if f.name == outcome.watch.name)
+            fail = self._fail_patterns[outcome.watch]
             # The reader is usually ahead of the matcher: take the lines around the panic line
             # itself, the ones before it now (before a backtrace burst pushes them out of the ring).
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
-            return judge(outcome, step, self._evidence(before + trailing))
+            return judge(outcome, step, self._evidence(before + trailing), fail_kind=fail.kind)
         return judge(outcome, step, self._evidence())
 
 
