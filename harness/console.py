@@ -136,6 +136,10 @@ class Closed:
 Outcome = Matched | Quiet | TimedOut | Closed
 
 
+# The files ConsoleFiles writes into a run folder.
+CONSOLE_FILES = ("console.raw", "console.log", "console.timing")
+
+
 @dataclass
 class ConsoleFiles:
     """The run folder's console files, written as bytes arrive.
@@ -156,10 +160,11 @@ class ConsoleFiles:
     def open(cls, folder: Path) -> ConsoleFiles:
         """Create ``console.raw``, ``console.log`` and ``console.timing`` in ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
+        raw, log, timing = CONSOLE_FILES
         return cls(
-            raw=(folder / "console.raw").open("wb", buffering=0),
-            log=(folder / "console.log").open("w", encoding="utf-8", newline="\n"),
-            timing=(folder / "console.timing").open("w", encoding="utf-8", newline="\n"),
+            raw=(folder / raw).open("wb", buffering=0),
+            log=(folder / log).open("w", encoding="utf-8", newline="\n"),
+            timing=(folder / timing).open("w", encoding="utf-8", newline="\n"),
         )
 
     def event(self, kind: str, t: float, detail: object = "") -> None:

@@ -7,6 +7,7 @@ target off and writes the log and the report before it propagates.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import sys
@@ -18,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.board import Board
-from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Watch
-from harness.errors import HartbeatError, OutputError, TargetError, TargetUnavailable
+from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
+from harness.errors import BoardLocked, HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.patterns import PatternTooSlow
 from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
-from harness.report import write_report
+from harness.report import FORMATS, write_report
 from harness.results import MilestoneResult, RunResult
 from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
@@ -123,6 +124,8 @@ class Runner:
         self._started = ""
         # The run folder could not be created: there is nothing to write a report into.
         self._unwritable = False
+        # open() created the run folder (a refused run removes it again).
+        self._made_folder = False
         self._wall_start = time.monotonic()
         self._verdict: Verdict | None = None
         self.result: RunResult | None = None
@@ -182,6 +185,11 @@ class Runner:
         try:
             console = self.open()
             yield console
+        except BoardLocked:
+            # Refused before anything was powered: not a run, so no report (a CI dashboard must
+            # not count an error for a board it never touched); the caller prints the refusal.
+            self._discard()
+            raise
         except BaseException as exc:
             # Interrupts, pytest-timeout, bugs: the evidence is still written before it propagates.
             self.close(self.abort_verdict(exc))
@@ -201,6 +209,7 @@ class Runner:
         self._started = datetime.now().astimezone().isoformat(timespec="seconds")
         self._wall_start = time.monotonic()
         try:
+            self._made_folder = not self.out_dir.exists()
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._files = ConsoleFiles.open(self.out_dir)
             # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
@@ -292,6 +301,17 @@ class Runner:
             fallback_for=self._fallback_for,
             events=tuple(self._events),
         )
+
+    def _discard(self) -> None:
+        """Remove what :meth:`open` wrote for a run that was refused (the folder too, if it made it)."""
+        if self._files is not None:
+            self._files.close()
+            self._files = None
+        for name in (*CONSOLE_FILES, *(name for name, _render in FORMATS)):
+            (self.out_dir / name).unlink(missing_ok=True)
+        if self._made_folder:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
 
     def _power_off(self) -> None:
         if self._target is None:

@@ -10,12 +10,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.board import Board
+from harness.errors import BoardLocked
 from harness.plan import FailPattern, Milestone, Plan, standard_fails
 from harness.report import summary
 from harness.runner import Runner
 from harness.session import Session
-from harness.targets.fake import FakeTarget
+from harness.targets.fake import FakeTarget, FakeTransport
 from harness.verdict import Kind, Verdict
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
@@ -208,3 +211,25 @@ def test_a_fail_pattern_of_kind_fail_is_a_test_failure_named_by_its_line(tmp_pat
     runner, kind = run(tmp_path / "oops", FakeTarget(boot=oops_boot), plan(step("opensbi", "OpenSBI"), step("x", "y")))
     assert kind is Kind.OOPS and runner.result is not None
     assert runner.result.verdict.reason.startswith("oops: BUG: bad things [#1] after milestone `opensbi`")
+
+
+class LockedTarget(FakeTarget):
+    """A board another run holds: its console cannot be taken."""
+
+    def console(self) -> FakeTransport:
+        raise BoardLocked("board fake-board (/dev/ttyUSB1) is in use by pid 4242 (nightly-boot)")
+
+
+def test_a_run_refused_on_a_locked_board_writes_nothing(tmp_path: Path) -> None:
+    # Issue 24, item 2: the refusal is not a test error for a CI dashboard to count.
+    runner = Runner(plan(step("opensbi", "OpenSBI")), BOARD, out_dir=tmp_path / "run", target=LockedTarget())
+    with pytest.raises(BoardLocked, match="in use by pid 4242"):
+        runner.run()
+    assert not (tmp_path / "run").exists()
+    # A folder given that already existed stays, emptied of what the refused run wrote.
+    (tmp_path / "given").mkdir()
+    (tmp_path / "given" / "notes.txt").write_text("mine")
+    runner = Runner(plan(step("opensbi", "OpenSBI")), BOARD, out_dir=tmp_path / "given", target=LockedTarget())
+    with pytest.raises(BoardLocked):
+        runner.run()
+    assert sorted(p.name for p in (tmp_path / "given").iterdir()) == ["notes.txt"]
