@@ -173,6 +173,8 @@ class Bisector:
         self._lock = threading.Lock()
         self._verify_note = ""
         self._verified: bool | None = None
+        # Rounds are numbered over every session of the bisect.
+        self._round = restored.rounds if restored is not None else 0
 
     def _restore(self, restored: Restored) -> None:
         for index, events in restored.runs.items():
@@ -301,9 +303,8 @@ class Bisector:
         """Split the range; decide each candidate by repeating it until it hangs or passed enough."""
         for index, decision in self.decided.items():
             search.decide(index, decision.state)
-        round_number = 0
         while points := search.next_candidates(self.pool.size):
-            round_number += 1
+            round_number = self._next_round()
             testable = len(search.testable())
             per_build = self.rate.runs_needed(self.settings.miss)
             self.progress.update(
@@ -316,6 +317,12 @@ class Bisector:
                 search.decide(decision.index, decision.state)
         if search.found:
             self._verify_repeat(search)
+
+    def _next_round(self) -> int:
+        """Begin the next round of the search; its number is logged, so a resumed bisect goes on from it."""
+        self._round += 1
+        self.journal.write("round", round=self._round)
+        return self._round
 
     def _decider(self, index: int, phase: str) -> Callable[[Board], Decision]:
         return lambda board: self._decide(index, board, phase)
@@ -391,14 +398,13 @@ class Bisector:
         evidence = self._evidence()
         limit = MAX_BOOTS_PER_BUILD * len(self.series.names)
         failed_verifications = 0
-        round_number = 0
         gain = 1.0
         while True:
             mass = posterior(evidence)
             group = self._group(mass, evidence)
             top = group[-1]
             held = sum(mass[i] for i in group)
-            round_number += 1
+            round_number = self._next_round()
             self._show(round_number, mass, top, evidence, gain)
             if held >= self.settings.confidence:
                 if len(group) > 1:

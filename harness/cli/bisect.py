@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -174,9 +175,15 @@ def _bisect(args: argparse.Namespace, plan: Plan, boards: tuple[Board, ...], out
     try:
         with signals_raise():
             answer = Bisector(settings, series, journal, restored, progress).run()
-    except (Interrupted, KeyboardInterrupt):
-        print(f"hartbeat bisect: stopped; continue with the same options and --resume --out {out}", file=sys.stderr)
-        raise
+    except (Interrupted, KeyboardInterrupt) as exc:
+        # The log holds every boot that finished: that is what was written, and all it needs.
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(
+            f"hartbeat bisect: stopped by {signal.Signals(signum).name}; the log {journal.path} holds every "
+            f"finished boot; continue with the same options and --resume --out {out}",
+            file=sys.stderr,
+        )
+        return 128 + signum
     print(answer.text())
     return answer.exit_code
 
