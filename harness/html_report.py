@@ -30,6 +30,8 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.4em 0 .4em;bord
 .k-wedge .kind,.k-stall .kind,.k-panic .kind,.k-oops .kind,.k-reset .kind,.k-fail .kind{color:#c0392b}
 .k-error{border-color:#d35400}.k-error .kind{color:#d35400}.k-skip{border-color:#777}
 .sig{font-family:monospace;background:#fff;padding:.1em .3em}
+.fallback{padding:.6em 1em;margin-bottom:.5em;border-radius:6px;background:#fff3b0;border:2px solid #d35400}
+.fallback{font-weight:700}
 .tl{position:relative;margin:.2em 0}
 .row{display:flex;align-items:center;height:22px}
 .row .name{width:11em;flex:none;text-align:right;padding-right:.6em;font-family:monospace;overflow:hidden}
@@ -198,9 +200,16 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
         head.append(f'<div id="reason">{escape(verdict.get("reason", ""))}</div>')
         signature = escape(verdict.get("signature", ""))
         head.append(f'<div>signature: <span class="sig" id="signature">{signature}</span></div>')
-    if report.get("fallback"):
-        head.append(f"<div>note: {escape(report['fallback'])}</div>")
     head.append("</div>")
+    fallback_for = report.get("fallback_for")
+    if fallback_for:
+        # Above everything else: a green page from the fallback is not a pass on the board.
+        skip = " It counts as a skip (exit 125)." if report.get("exit_code") == 125 and kind == "pass" else ""
+        head.insert(
+            0,
+            f'<div class="fallback" id="fallback">FALLBACK: this ran on {escape(board)}, not on '
+            f"{escape(fallback_for.get('board', '?'))}: {escape(fallback_for.get('reason', ''))}.{skip}</div>",
+        )
     body = ["".join(head), "<h2>Timeline</h2>", timeline(report)]
     if kind != "pass" and last_lines:
         shown = "\n".join(f"[{t:11.6f}] {text}" for t, text in last_lines)

@@ -59,6 +59,9 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "fallback_for": (
             None if result.fallback_for is None else {"board": result.fallback_for[0], "reason": result.fallback_for[1]}
         ),
+        "fallback_exit": result.fallback_exit.value,
+        # What `hartbeat run` exits with: a pass on the fallback is 125 with fallback_exit = "skip".
+        "exit_code": result.exit_code,
         "events": list(result.events),
         "target": result.target,
         "started": result.started,
@@ -84,30 +87,37 @@ def junit_xml(result: RunResult) -> str:
     """A JUnit document with one test case for the plan, so CI dashboards show the verdict."""
     verdict = result.verdict
     reason = printable(verdict.reason)
+    skipped = verdict.kind is Kind.SKIP or result.skipped_for_fallback
     suite = ET.Element(
         "testsuite",
         name=f"hartbeat.{result.board.name}",
         tests="1",
         failures="1" if verdict.kind not in (Kind.PASS, Kind.SKIP, Kind.ERROR) else "0",
         errors="1" if verdict.kind is Kind.ERROR else "0",
-        skipped="1" if verdict.kind is Kind.SKIP else "0",
+        skipped="1" if skipped else "0",
         time=f"{result.duration:.3f}",
     )
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="board", value=result.board.name)
     if result.fallback_for is not None:
+        ET.SubElement(properties, "property", name="fallback", value=printable(result.board.name))
         ET.SubElement(properties, "property", name="fallback_for", value=printable(result.fallback_for[0]))
         ET.SubElement(properties, "property", name="fallback_reason", value=printable(result.fallback_for[1]))
     case = ET.SubElement(
         suite,
         "testcase",
         classname=f"{result.board.name}",
-        name=result.plan.name,
+        # The name is what a dashboard lists: a run on the fallback must not pass for one on the board.
+        name=result.plan.name
+        if result.fallback_for is None
+        else f"{result.plan.name} [on fallback {result.board.name}]",
         time=f"{result.duration:.3f}",
     )
     details = "\n".join(f"[{t:12.6f}] {printable(line)}" for t, line in verdict.last_lines)
     if verdict.kind is Kind.SKIP:
         ET.SubElement(case, "skipped", message=reason)
+    elif result.skipped_for_fallback:
+        ET.SubElement(case, "skipped", message=printable(fallback_skip_text(result)))
     elif verdict.kind is Kind.ERROR:
         ET.SubElement(case, "error", message=reason, type=verdict.kind.value).text = details
     elif verdict.kind is not Kind.PASS:
@@ -116,6 +126,12 @@ def junit_xml(result: RunResult) -> str:
     ran_on = printable(result.ran_on) + "\n" if result.fallback_for else ""
     ET.SubElement(case, "system-out").text = ran_on + milestones
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def fallback_skip_text(result: RunResult) -> str:
+    """Why a pass on the fallback board counts as a skip."""
+    asked = result.fallback_for[0] if result.fallback_for else "?"
+    return f'passed on fallback board {result.board.name}, not on {asked} (its fallback_exit = "skip")'
 
 
 def html_page(result: RunResult) -> str:
@@ -146,6 +162,8 @@ def summary(result: RunResult) -> str:
         out = [f"{result.plan.name}: {printable(result.ran_on)}"]
     if result.fallback:
         out.append(f"  note: {result.fallback}")
+    if result.skipped_for_fallback:
+        out.append(f"  exit 125: {printable(fallback_skip_text(result))}")
     for event in result.events:
         out.append(f"  note: {event}")
     for m in result.milestones:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.board import Board
+from harness.board import Board, FallbackExit
 from harness.plan import Plan
-from harness.verdict import Verdict
+from harness.verdict import EXIT_CODES, Kind, Verdict
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class RunResult:
     fallback: str | None = None
     # (the board asked for, why it could not be used) when the fallback board ran instead.
     fallback_for: tuple[str, str] | None = None
+    # The asked-for board's `fallback_exit`: what a run that fell back exits with.
+    fallback_exit: FallbackExit = FallbackExit.VERDICT
 
     @property
     def ran_on(self) -> str:
@@ -49,3 +51,13 @@ class RunResult:
 
     # What the harness did on its own during the run (each prompt retry), in order.
     events: tuple[str, ...] = ()
+
+    @property
+    def skipped_for_fallback(self) -> bool:
+        """A pass on the fallback board that the board asked for counts as a skip (``fallback_exit = "skip"``)."""
+        return self.fallback_for is not None and self.fallback_exit is FallbackExit.SKIP and self.verdict.passed
+
+    @property
+    def exit_code(self) -> int:
+        """The verdict's exit code; 125 for a pass that :attr:`skipped_for_fallback`."""
+        return EXIT_CODES[Kind.SKIP] if self.skipped_for_fallback else self.verdict.exit_code

@@ -120,6 +120,7 @@ class Runner:
         self._fallback: str | None = None
         # (the board asked for, why it could not be used) once the fallback runs instead.
         self._fallback_for: tuple[str, str] | None = None
+        self._fallback_exit = board.fallback_exit
         self._events: list[str] = []
         self._started = ""
         # The run folder could not be created: there is nothing to write a report into.
@@ -147,6 +148,7 @@ class Runner:
             fallback = fallback.with_plan_images(self.plan.images, (slot for slot, _ in self.image_overrides))
             self._fallback = f"{board.name} unavailable ({exc}); ran on fallback board {fallback.name}"
             self._fallback_for = (board.name, str(exc))
+            self._fallback_exit = board.fallback_exit
             self.board = fallback
             return self._prepare(fallback)
 
@@ -299,6 +301,7 @@ class Runner:
             duration=time.monotonic() - self._wall_start,
             fallback=self._fallback,
             fallback_for=self._fallback_for,
+            fallback_exit=self._fallback_exit,
             events=tuple(self._events),
         )
 
