@@ -19,6 +19,8 @@ INDEX = "index.html"
 # A firehose run can log hundreds of megabytes; the page keeps its head and tail (the log
 # file keeps everything) so a browser can still open it.
 LOG_LINES_LIMIT = 50_000
+# A line longer than this (a memory dump without newlines) shows its head and tail only.
+LOG_LINE_CHARS = 64 * 1024
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
@@ -240,7 +242,7 @@ def page(title: str, body: str, *, script: str = "") -> str:
 def write_run_page(run: RecordedRun) -> Path:
     """(Re)write ``report.html`` in a run folder from its report and console log."""
     path = run.folder / PAGE
-    path.write_text(render_run(run.report, run.log_lines()), encoding="utf-8")
+    path.write_text(render_run(run.report, run.log_lines(LOG_LINE_CHARS)), encoding="utf-8")
     return path
 
 

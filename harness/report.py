@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 import harness
-from harness.html_report import render_run
+from harness.html_report import LOG_LINE_CHARS, render_run
 from harness.recorded import LOG, read_log
 from harness.results import RunResult
 from harness.text import printable, printable_tree
@@ -136,7 +136,8 @@ def fallback_skip_text(result: RunResult) -> str:
 
 def html_page(result: RunResult) -> str:
     """The run's ``report.html``: the report and the console log as written so far."""
-    return render_run(report_dict(result), [(t, printable(line)) for t, line in read_log(result.out_dir / LOG)])
+    lines = read_log(result.out_dir / LOG, LOG_LINE_CHARS)
+    return render_run(report_dict(result), [(t, printable(line)) for t, line in lines])
 
 
 # Every file a run writes besides the console logs: name and how to render it from the result.

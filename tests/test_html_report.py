@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,64 @@ def test_index_page_lists_every_run_with_its_page(tmp_path, scripted_board, plan
     # Pages missing from older run folders are written from their report and log.
     assert (root / "run-1" / PAGE).read_text().count("TM_REQ_SPAWN") >= 2
     assert load_run(root / "run-0").kind == "pass"
+
+
+DUMPER = """
+import sys, time
+out = sys.stdout.buffer
+out.write(b"OpenSBI v1.2\\n")
+chunk = b"0123456789abcdef" * 4096
+for _ in range(24 * 1024 * 1024 // len(chunk)):
+    out.write(chunk)
+out.write(b"\\nunmatched login: ")
+out.flush()
+time.sleep(60)
+"""
+
+MEASURE = """
+import json, sys
+from pathlib import Path
+from harness.plan import load_plan
+from harness.profiles import load_board
+from harness.runner import Runner
+
+def peak_mb():
+    status = Path("/proc/self/status").read_text()
+    return int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) / 1024
+
+plan, board = load_plan(Path(sys.argv[1])), load_board(sys.argv[2])
+base = peak_mb()
+result = Runner(plan, board, out_dir=Path(sys.argv[3])).run()
+print(json.dumps({"kind": result.verdict.kind.value, "base": base, "peak": peak_mb()}))
+"""
+
+
+def test_a_24_mb_line_costs_at_most_1_mb_per_mb_and_150_mb_in_all(tmp_path: Path) -> None:
+    # Issue 24, item 7: a board dumping 24 MB without a newline took hartbeat to 224 MB of RSS.
+    dumper = tmp_path / "dumper.py"
+    dumper.write_text(DUMPER)
+    board = tmp_path / "dumper.toml"
+    board.write_text(f'name = "dumper"\ntarget = "process"\ncommand = ["{sys.executable}", "{dumper}"]\n')
+    plan = tmp_path / "plan.toml"
+    # Generous limits: a loaded machine must not turn this into a stall.
+    text = PLAN.replace('silence = "1s"', 'silence = "60s"').replace('within = "10s"', 'within = "60s"')
+    plan.write_text(
+        text.replace('timeout = "30s"', 'timeout = "120s"').replace("fs-qrv: mounted qrvfs at /usr", "^0123")
+    )
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(plan), str(board), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    measured = json.loads(done.stdout.splitlines()[-1])
+    assert measured["kind"] == "pass", measured
+    line_mb = 24.0
+    assert measured["peak"] <= 150, measured
+    assert measured["peak"] - measured["base"] <= line_mb, measured
+    # Nothing is lost on disk; the page shows the line's head and tail and says what it left out.
+    assert (out / "console.raw").stat().st_size > 24 * 1024 * 1024
+    page = (out / PAGE).read_text()
+    assert "characters left out (console.log has them)" in page and len(page) < 1024 * 1024
