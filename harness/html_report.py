@@ -42,8 +42,8 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.4em 0 .4em;bord
 .bar{position:absolute;top:0;height:14px;background:#4a7fc1;min-width:2px}
 .bar.quiet{background:repeating-linear-gradient(45deg,#c0392b 0 4px,#f5d0cc 4px 8px)}
 .bar.waiting{background:#e6a23c}
-.axis{position:relative;height:18px;margin-left:11.6em;margin-right:11.1em;font-size:11px;color:#666}
-.axis span{position:absolute;transform:translateX(-50%)}
+.axis{height:18px;color:#666}.axis .track{background:none}
+.axis span{position:absolute;transform:translateX(-50%);white-space:nowrap;font-size:11px}
 pre,.log{font:12px/1.35 monospace}pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .log{max-height:40em;overflow:auto;border:1px solid #ddd;padding:.3em}
 .l{white-space:pre-wrap}.l .t{color:#888}.l.last{background:#fde2e0}.l.hit{background:#fff3b0}
@@ -95,7 +95,12 @@ def _axis(span: float) -> str:
     while t <= span + 1e-9:
         ticks.append(f'<span style="left:{_pct(t, span)}">{t:g} s</span>')
         t += step
-    return f'<div class="axis">{"".join(ticks)}</div>'
+    # A row like the bars' rows, its ticks in a track like theirs: the labels share the bars' x
+    # scale whatever the fonts (an axis offset in em at its own font size sat 30 px off).
+    return (
+        '<div class="row axis"><div class="name"></div>'
+        f'<div class="track ticks">{"".join(ticks)}</div><div class="time"></div></div>'
+    )
 
 
 def timeline_span(report: dict[str, Any]) -> float:

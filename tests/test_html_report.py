@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.html_report import PAGE, write_index
+from harness.html_report import PAGE, timeline_span, write_index
 from harness.recorded import load_run
 from harness.verdict import Kind
 
@@ -183,3 +185,44 @@ def test_a_24_mb_line_costs_at_most_1_mb_per_mb_and_150_mb_in_all(tmp_path: Path
     assert (out / "console.raw").stat().st_size > 24 * 1024 * 1024
     page = (out / PAGE).read_text()
     assert "characters left out (console.log has them)" in page and len(page) < 1024 * 1024
+
+
+# Measures, after layout, where each axis label's centre is against where its time falls on the
+# bars' track, and where the quiet bar of the failed step ends; written into the DOM as JSON.
+MEASURE_TIMELINE = """
+<script>
+const track = document.querySelector('.tl .row .track').getBoundingClientRect();
+const ticks = [...document.querySelectorAll('.tl .axis span')].map(span => {
+  const r = span.getBoundingClientRect();
+  return {label: span.textContent, centre: r.left + r.width / 2};
+});
+const bars = [...document.querySelectorAll('.tl .bar')].map(b => b.getBoundingClientRect().right);
+const out = document.createElement('pre');
+out.id = 'measured';
+out.textContent = JSON.stringify({left: track.left, width: track.width, ticks, bars});
+document.body.appendChild(out);
+</script>
+"""
+
+
+def test_timeline_axis_labels_sit_at_their_times_on_the_bars(tmp_path, wedge_run):
+    # Issue 24, item 8: the axis labels sat about 30 px left of the bars, so "2 s" was drawn
+    # where 1.7 s is. Measured in Chromium against the DOM's positions.
+    page = (wedge_run.out_dir / PAGE).read_text()
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", MEASURE_TIMELINE + "</body>"))
+    for width in (1000, 1400):
+        dom = chromium(tmp_path, f"--window-size={width},900", "--dump-dom", probe.as_uri()).stdout
+        found = re.search(r'<pre id="measured">(.*?)</pre>', dom)
+        assert found is not None, dom[-2000:]
+        measured = json.loads(html.unescape(found.group(1)))
+        span = timeline_span(json.loads((wedge_run.out_dir / "report.json").read_text()))
+        assert len(measured["ticks"]) >= 3
+        for tick in measured["ticks"]:
+            seconds = float(tick["label"].removesuffix(" s"))
+            where = measured["left"] + measured["width"] * seconds / span
+            assert abs(tick["centre"] - where) <= 1.5, (width, tick, where, measured)
+        # The quiet bar ends at the verdict's time: read back on the axis, within a pixel's worth.
+        at = wedge_run.verdict.at
+        end_seconds = (max(measured["bars"]) - measured["left"]) / measured["width"] * span
+        assert abs(end_seconds - at) <= span / measured["width"] * 1.5, (end_seconds, at)
