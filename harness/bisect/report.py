@@ -108,8 +108,11 @@ class Answer:
 
     @property
     def regzbot(self) -> str | None:
-        """The line the Linux regression tracker reads in a report, in git mode: ``#regzbot introduced: <sha>``."""
-        if self.status != "found" or self.commit is None:
+        """The line the Linux regression tracker reads in a report, in git mode: ``#regzbot introduced: <sha>``.
+
+        Not given for a culprit whose revert check failed: the answer does not stand.
+        """
+        if self.status != "found" or self.commit is None or self.revert_held is False:
             return None
         return f"#regzbot introduced: {self.commit}"
 

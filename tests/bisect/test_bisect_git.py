@@ -124,6 +124,7 @@ def test_revert_check(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
         else:
             assert done.returncode == 1 and "does not revert cleanly" in result["revert_note"], result["revert_note"]
             assert "the revert did NOT pass" in done.stdout
+            assert result["regzbot"] is None and "#regzbot" not in done.stdout
         assert "revert check: " in (out / "bisect.html").read_text()
     refused = hartbeat("bisect", str(plan), "--board", str(board), "--builds", str(tmp_path), "--revert-check")
     assert refused.returncode == 2 and "--revert-check" in refused.stderr
