@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.recorded import RecordedRun, find_runs, load_run
+from harness.verdict import STILL_COMING
 
 PAGE = "report.html"
 INDEX = "index.html"
@@ -137,12 +138,13 @@ def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any]
         at = float(verdict.get("at", previous))
         last_byte = max((float(item["t"]) for item in verdict.get("last_lines", [])), default=previous)
         bars = []
-        if kind == "wedge":
-            quiet_from = max(previous, min(last_byte, at))
+        quiet_from = max(previous, min(last_byte, at))
+        # A stall whose console had gone quiet is drawn as such too: the bar shows what it did.
+        if kind == "wedge" or (kind == "stall" and at - quiet_from >= STILL_COMING):
             if quiet_from > previous:
                 bars.append(_bar(previous, quiet_from, span, "waiting", "output while waiting"))
             bars.append(_bar(quiet_from, at, span, "quiet", f"quiet for {at - quiet_from:.3f} s"))
-            note = f"quiet {at - quiet_from:.2f} s"
+            note = f"quiet {at - quiet_from:.2f} s" if kind == "wedge" else f"stall, quiet {at - quiet_from:.2f} s"
         else:
             bars.append(_bar(previous, at, span, "waiting", f"waiting {at - previous:.3f} s"))
             note = f"{kind} at {at:.3f} s"

@@ -176,6 +176,9 @@ def test_a_deadline_on_a_quiet_console_says_since_when_it_was_quiet_not_that_out
     quiet_at = re.search(r"went quiet at (\d+\.\d) s \((\d+\.\d) s before the deadline, under the 3 s silence", reason)
     assert quiet_at is not None, reason
     assert float(quiet_at.group(1)) < 1.0 and float(quiet_at.group(2)) > 0.5, reason
+    # report.html's timeline draws the quiet stretch hatched, not as output still coming.
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'class="bar quiet"' in page and "stall, quiet " in page
 
 
 def test_a_fail_pattern_of_kind_fail_is_a_test_failure_named_by_its_line(tmp_path: Path) -> None:
