@@ -63,6 +63,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         # What `hartbeat run` exits with: a pass on the fallback is 125 with fallback_exit = "skip".
         "exit_code": result.exit_code,
         "events": list(result.events),
+        # What `t`, `at` and the plan's limits count: the target's guest seconds or the host's.
+        "clock": result.clock,
         "target": result.target,
         "started": result.started,
         "duration": round(result.duration, 3),
@@ -72,6 +74,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
                 "name": m.name,
                 "t": round(m.t, 6),
                 "delta": round(m.delta, 6),
+                **({} if m.host_t is None else {"host_t": round(m.host_t, 6)}),
                 "line": m.line,
                 "captures": m.captures,
             }
@@ -165,11 +168,14 @@ def summary(result: RunResult) -> str:
         out.append(f"  note: {result.fallback}")
     if result.skipped_for_fallback:
         out.append(f"  exit 125: {printable(fallback_skip_text(result))}")
+    if result.clock == "guest":
+        out.append("  times are the target's guest seconds (its own clock); host seconds in brackets")
     for event in result.events:
         out.append(f"  note: {event}")
     for m in result.milestones:
         captured = " ".join(f"{k}={v}" for k, v in m.captures.items())
-        out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else ""))
+        host = "" if m.host_t is None else f"  (host {m.host_t:.3f} s)"
+        out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else "") + host)
     if not verdict.passed:
         out.append(f"  {printable(verdict.reason)}")
         if verdict.kind is not Kind.SKIP:

@@ -20,6 +20,8 @@ class MilestoneResult:
     delta: float
     line: str
     captures: dict[str, str] = field(default_factory=dict)
+    # Host seconds since power-on when it was read, where ``t`` is the target's guest time.
+    host_t: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class RunResult:
 
     # What the harness did on its own during the run (each prompt retry), in order.
     events: tuple[str, ...] = ()
+    # The clock the plan's limits and the times were measured on: "guest" (the target reports
+    # its own time, e.g. the emulator) or "host".
+    clock: str = "host"
 
     @property
     def skipped_for_fallback(self) -> bool:

@@ -302,8 +302,13 @@ class Runner:
             fallback=self._fallback,
             fallback_for=self._fallback_for,
             fallback_exit=self._fallback_exit,
-            events=tuple(self._events),
+            events=tuple(self._events) + self._clock_notes(),
+            clock="guest" if self.console is not None and self.console.guest_clock else "host",
         )
+
+    def _clock_notes(self) -> tuple[str, ...]:
+        note = self.console.clock_note if self.console is not None else None
+        return (note,) if note else ()
 
     def _discard(self) -> None:
         """Remove what :meth:`open` wrote for a run that was refused (the folder too, if it made it)."""
@@ -477,7 +482,7 @@ class Runner:
             elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
                 if phase == 0 and milestone.expect is not None:
                     return self._failure(console, milestone, outcome, step_start)
-            elif isinstance(outcome, Closed) and waiting_exit:
+            elif isinstance(outcome, Closed) and waiting_exit and not outcome.harness_side:
                 if milestone.expect is None:
                     self._record(milestone, outcome.t, outcome.reason, {})
             else:
@@ -503,7 +508,9 @@ class Runner:
     def _record(
         self, milestone: Milestone, t: float, line: str, captures: dict[str, str], line_no: int | None = None
     ) -> None:
-        self._reached.append(MilestoneResult(milestone.name, t, t - self._previous_t, line, captures))
+        console = self.console
+        host_t = console.host_time(t) if console is not None and console.guest_clock else None
+        self._reached.append(MilestoneResult(milestone.name, t, t - self._previous_t, line, captures, host_t))
         self._previous_t = t
         if self.console is not None:
             self._milestone_line = line_no if line_no is not None else self.console.line_total - 1
