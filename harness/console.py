@@ -87,7 +87,10 @@ class Watch:
 
     ``kind`` is the caller's label (``expect``, ``fail``, ``reset``, ``prompt``); ``partial``
     allows a match on the unfinished last line; ``key`` is where the pattern was written
-    (``plan.toml: milestone[2].expect``), for the error when it is too slow to search.
+    (``plan.toml: milestone[2].expect``), for the error when it is too slow to search;
+    ``settle`` makes a match that runs to the end of an unfinished line wait for a pause (a
+    capture could be cut by a read boundary), which a watch without captures that the harness
+    answers by typing does not need.
     """
 
     name: str
@@ -95,6 +98,7 @@ class Watch:
     regex: AnyPattern
     partial: bool = True
     key: str = ""
+    settle: bool = True
 
 
 @dataclass(frozen=True)
@@ -885,7 +889,7 @@ def _partial_match(watch: Watch, text: str, start: int, settled: bool) -> AnyMat
         return None
     found = search(watch.regex, text, start, label=_label(watch))
     # A match that reaches the end of the text could still grow with the next read.
-    if found and found.end() == len(text) and not settled:
+    if found and found.end() == len(text) and not settled and watch.settle:
         return None
     return found
 

@@ -453,14 +453,23 @@ class Runner:
         # A banner seen again once a later milestone was reached means the board reset.
         if len(self._reached) >= 2:
             fails += [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in self.plan.resets]
+        # A prompt is answered by typing: with nothing captured, a match on the unfinished line
+        # is the prompt itself and need not wait for the console to pause (see Watch.settle).
         prompt = (
-            Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt, key=f"{where}.prompt")
+            Watch(
+                f"{milestone.name}:prompt",
+                "prompt",
+                milestone.prompt,
+                key=f"{where}.prompt",
+                settle=milestone.prompt.groups > 0,
+            )
             if milestone.prompt
             else None
         )
         phases: list[list[Watch]] = []
         if milestone.expect is not None:
-            expect = Watch(milestone.name, "expect", milestone.expect, key=f"{where}.expect")
+            settle = milestone.expect.groups > 0 or not self._types_next(milestone)
+            expect = Watch(milestone.name, "expect", milestone.expect, key=f"{where}.expect", settle=settle)
             phases.append([*fails, expect, *([prompt] if prompt else [])])
         if prompt is not None:
             phases.append([*fails, prompt])
@@ -488,6 +497,14 @@ class Runner:
             else:
                 return self._failure(console, milestone, outcome, step_start)
         return None
+
+    def _types_next(self, milestone: Milestone) -> bool:
+        """Whether the plan's next step after ``milestone`` types (``send`` or ``keys``)."""
+        names = [m.name for m in self.plan.milestones]
+        if milestone.name not in names:
+            return False
+        following = self.plan.milestones[names.index(milestone.name) + 1 :]
+        return bool(following) and (following[0].send is not None or following[0].keys is not None)
 
     def _plan_key(self, milestone: Milestone) -> str:
         """``plan.toml: milestone[2]`` for a plan milestone, its name for a test's own one."""
