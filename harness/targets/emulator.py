@@ -191,4 +191,11 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     return findings + check_console(board, variables, append=emu.append, uart=uart, key="emulator.append")
 
 
-KIND = TargetKind(name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None)
+def host_scale(board: Board) -> float:
+    """At most this many host seconds per guest second: the slowdown used should the clock fail."""
+    return fallback_scale(emulator_settings(board, placeholder_variables(board)))
+
+
+KIND = TargetKind(
+    name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None, host_scale=host_scale
+)

@@ -17,7 +17,7 @@ from harness.plan import load_plan
 from harness.power import BACKENDS, PowerBackend, power_backend
 from harness.profiles import load_board
 from harness.runner import Runner
-from harness.targets import KINDS, TargetKind, target_kind
+from harness.targets import KINDS, TargetKind, host_time_scale, target_kind
 from harness.verdict import Kind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +103,10 @@ def test_emulator_boards_judge_in_guest_seconds_under_either_interpreter() -> No
     assert scale("emulator-unmatched", sys.executable) == 1
     # A board (or `--set`) may still ask for one, and gets exactly that.
     assert scale("emulator-virt", sys.executable, ("time_scale", "2")) == 2
+    # Outside the console (a pytest item's timeout) a plan second may take the emulator's slowdown.
+    assert host_time_scale(load_board("emulator-virt", overrides=[("emulator.python", "/usr/bin/pypy3")])) == 25
+    assert host_time_scale(load_board("emulator-virt", overrides=[("emulator.python", sys.executable)])) == 100
+    assert host_time_scale(load_board("qemu-virt", overrides=[("time_scale", "3")])) == 3
     with pytest.raises(ConfigError) as error:
         scale("emulator-virt", sys.executable, ("emulator.cpython_slowdown", "0.5"))
     assert "emulator.cpython_slowdown" in str(error.value) and "at least 1" in str(error.value)
