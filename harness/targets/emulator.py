@@ -132,6 +132,7 @@ class GuestClockTransport(ProcessTransport):
         if self._feed is not None:
             self._feed.close()
             self._feed = None
+        self._rest = b""
         if self.path is not None:
             shutil.rmtree(self.path.parent, ignore_errors=True)
             self.path = None

@@ -28,9 +28,9 @@ from .conftest import GCC, PROGRAMS, needs_gcc
 BANNER = b"wedge: hart 0 up\nwedge: waiting for the lock\n"
 
 
-def build(tmp_path: Path, spin: bool) -> Path:
+def build(tmp_path: Path, spin: bool, lrsc: bool = False) -> Path:
     elf = tmp_path / ("spin.elf" if spin else "deadlock.elf")
-    flags = ["-DSPIN"] if spin else []
+    flags = (["-DSPIN"] if spin else []) + (["-DLRSC"] if lrsc else [])
     subprocess.run(
         [GCC, "-march=rv64imac_zicsr", "-mabi=lp64", *flags, "-nostdlib", "-nostartfiles",
          "-Wl,--no-warn-rwx-segments", "-T", str(PROGRAMS / "link.ld"), "-o", str(elf), str(PROGRAMS / "wedge.S")],
@@ -77,10 +77,16 @@ def test_the_side_channel_reports_guest_time_before_each_byte_it_covers(tmp_path
 
 @needs_gcc
 @pytest.mark.parametrize(
-    ("spin", "silence", "host_bound"), [(False, 20, 10.0), (True, 3, 25.0)], ids=["deadlock", "spin"]
+    ("spin", "lrsc", "silence", "host_bound"),
+    [(False, False, 20, 10.0), (True, False, 3, 25.0), (True, True, 3, 25.0)],
+    ids=["deadlock", "spin", "spin-lr"],
 )
-def test_a_wedge_is_judged_in_guest_seconds(tmp_path: Path, spin: bool, silence: int, host_bound: float) -> None:
-    elf = build(tmp_path, spin)
+def test_a_wedge_is_judged_in_guest_seconds(
+    tmp_path: Path, spin: bool, lrsc: bool, silence: int, host_bound: float
+) -> None:
+    # A hart spinning (on plain loads or on lr.d) yields its quanta, so its silence costs a
+    # fraction of the guest seconds; a deadlock lets guest time race ahead.
+    elf = build(tmp_path, spin, lrsc)
     plan_path = tmp_path / "plan.toml"
     plan_path.write_text(
         f'name = "wedge"\nsilence = "{silence}s"\ntimeout = "5m"\n'

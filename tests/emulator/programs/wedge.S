@@ -1,7 +1,8 @@
 # A guest that wedges after its first lines, for judging on the guest clock (`-bios none`).
 # Every hart masks its interrupts; hart 0 prints two lines. Built as is, every hart then waits in
 # wfi forever (a deadlock: no timer, no interrupt can wake it). With -DSPIN hart 0 instead spins
-# on a lock word nobody releases, as a hart stuck on a spinlock does.
+# on a lock word nobody releases, as a hart stuck on a spinlock does (with -DLRSC through lr.d,
+# as a spinlock taken with LR/SC waits).
     .equ UART, 0x10000000
 
     .section .text.entry, "ax"
@@ -22,7 +23,11 @@ stuck:
 #ifdef SPIN
     la s1, lock
 spin:
+#ifdef LRSC
+    lr.d t0, (s1)
+#else
     ld t0, 0(s1)
+#endif
     beqz t0, spin
 #endif
 idle:
