@@ -310,6 +310,8 @@ class Console:
         self._guest = guest
         # Guest mode: guest times at which data came (since the current wait's quiet start).
         self._arrivals: list[float] = []
+        # (quiet start, silence, the later of the start and the last byte scanned) of the last wait.
+        self._quiet_scan = (-1.0, -1.0, 0.0)
         self._last_arrival = 0.0
         self._typed_total = 0
         if guest is not None:
@@ -787,17 +789,29 @@ class Console:
                 next_tick = clock.monotonic() + 0.25
 
     def _quiet_end(self, quiet_from: float, silence: float, now: float) -> float | None:
-        """The guest time at which ``silence`` ran out with no byte, counting from ``quiet_from``."""
+        """The guest time at which ``silence`` ran out with no byte, counting from ``quiet_from``.
+
+        Arrivals are scanned once: those before a gap too short are dropped, and where the scan
+        stands is kept for the next call of the same wait (a step's quiet start is never before
+        data already read, which is never ahead of the guest clock).
+        """
         arrivals = self._arrivals
-        # Data from before this quiet stretch began is not needed again (steps only move on).
-        keep = next((i for i, t in enumerate(arrivals) if t > quiet_from), len(arrivals))
-        del arrivals[:keep]
-        since = quiet_from
+        scan_from, scan_silence, since = self._quiet_scan
+        if (scan_from, scan_silence) != (quiet_from, silence):
+            since = quiet_from
+        scanned = 0
+        end: float | None = None
         for t in arrivals:
             if t - since >= silence:
-                return since + silence
+                end = since + silence
+                break
             since = max(since, t)
-        return since + silence if now - since >= silence else None
+            scanned += 1
+        del arrivals[:scanned]
+        self._quiet_scan = (quiet_from, silence, since)
+        if end is None and now - since >= silence:
+            end = since + silence
+        return end
 
     def _reader_lags(self, now: float, since: float) -> bool:
         """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.
