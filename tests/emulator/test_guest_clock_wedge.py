@@ -23,21 +23,15 @@ from harness.replay import replay
 from harness.runner import Runner
 from harness.verdict import Kind
 
-from .conftest import GCC, PROGRAMS, needs_gcc
+from .conftest import PROGRAMS, link, needs_gcc
 
 BANNER = b"wedge: hart 0 up\nwedge: waiting for the lock\n"
 
 
 def build(tmp_path: Path, spin: bool, lrsc: bool = False) -> Path:
+    flags = (("-DSPIN",) if spin else ()) + (("-DLRSC",) if lrsc else ())
     elf = tmp_path / ("spin.elf" if spin else "deadlock.elf")
-    flags = (["-DSPIN"] if spin else []) + (["-DLRSC"] if lrsc else [])
-    subprocess.run(
-        [GCC, "-march=rv64imac_zicsr", "-mabi=lp64", *flags, "-nostdlib", "-nostartfiles",
-         "-Wl,--no-warn-rwx-segments", "-T", str(PROGRAMS / "link.ld"), "-o", str(elf), str(PROGRAMS / "wedge.S")],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return elf
+    return link(PROGRAMS / "wedge.S", elf, "rv64imac_zicsr", flags=flags)
 
 
 @needs_gcc
