@@ -14,6 +14,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # `{name}` is a variable; `$${` is a literal `${` (U-Boot's own variables), `{{` and `}}` literal braces.
 _VARIABLE = re.compile(r"\$\$\{|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LITERAL = {"$${": "${", "{{": "{", "}}": "}"}
+
+
+class FallbackExit(StrEnum):
+    """What a run that fell back exits with (a board's ``fallback_exit``)."""
+
+    VERDICT = "verdict"  # as its verdict says: a pass on the fallback exits 0
+    SKIP = "skip"  # a pass on the fallback exits 125: the board asked for was not tested
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Board:
     target: str
     description: str = ""
     fallback: str | None = None
+    fallback_exit: FallbackExit = FallbackExit.VERDICT
     images: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)
     # `[symbols]`: label -> a symbol file for the autopsy (ELF or System.map), beside the images'.

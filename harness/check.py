@@ -130,6 +130,30 @@ def check_patterns(plan: Plan) -> list[Finding]:
     ]
 
 
+def check_deadlines(plan: Plan) -> list[Finding]:
+    """A warning for each milestone whose ``within`` is shorter than its silence limit.
+
+    Its deadline always passes before the silence does: a hang in that step is reported as a
+    ``stall`` (its reason says how long the console was quiet), never as a ``wedge``.
+    """
+    findings = []
+    for index, milestone in enumerate(plan.milestones):
+        silence = milestone.silence or plan.silence
+        if milestone.exits or milestone.ssh is not None or milestone.within >= silence:
+            continue
+        findings.append(
+            Finding(
+                "warning",
+                str(plan.path),
+                f"milestone[{index}].within",
+                f"`{milestone.name}` waits {milestone.within:g} s, less than its {silence:g} s silence limit: "
+                "its deadline passes first, so this plan cannot tell a wedge from a stall in this step; "
+                f"give it `silence` of at most {milestone.within:g} s or a longer `within`",
+            )
+        )
+    return findings
+
+
 def preboot_findings(
     plan: Plan, board: Board, variables: Mapping[str, str], image_overrides: Iterable[tuple[str, str]] = ()
 ) -> list[Finding]:
@@ -139,5 +163,6 @@ def preboot_findings(
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
     findings += check_symbols(plan, board, variables)
+    findings += check_deadlines(plan)
     findings += target_kind(board.target).preflight(board, variables)
     return findings

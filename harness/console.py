@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from typing import IO, Protocol, runtime_checkable
 
 from harness.clock import REAL_CLOCK, Clock
 from harness.errors import TargetError, TransportClosed
+from harness.guest_clock import STALL_LIMIT, GuestClockSource, GuestTimeline
 from harness.interleave import LOOK_BACK, interrupted_prefix
 from harness.patterns import AnyMatch, AnyPattern, search
 
@@ -53,6 +55,13 @@ READ_TIMEOUT = 0.05
 READER_FRESH = 4 * READ_TIMEOUT
 # How long a silence or deadline waits for a lagging reader before it is declared anyway.
 READER_GRACE = 2.0
+# On a guest clock, typing waits (host seconds, at most) for the target to report that it took
+# the bytes, so the step's silence and deadline count from the guest moment it got them.
+TAKE_WAIT = 2.0
+# On a guest clock an unfinished line is complete once the guest's clock ran this long past it
+# with nothing more: every byte printed until then has been read (see harness.guest_clock), and
+# no guest pauses half a line for half a million instructions, while a prompt waits for input.
+GUEST_SETTLE = 0.005
 
 
 @runtime_checkable
@@ -78,7 +87,10 @@ class Watch:
 
     ``kind`` is the caller's label (``expect``, ``fail``, ``reset``, ``prompt``); ``partial``
     allows a match on the unfinished last line; ``key`` is where the pattern was written
-    (``plan.toml: milestone[2].expect``), for the error when it is too slow to search.
+    (``plan.toml: milestone[2].expect``), for the error when it is too slow to search;
+    ``settle`` makes a match that runs to the end of an unfinished line wait for a pause (a
+    capture could be cut by a read boundary), which a watch without captures that the harness
+    answers by typing does not need.
     """
 
     name: str
@@ -86,6 +98,7 @@ class Watch:
     regex: AnyPattern
     partial: bool = True
     key: str = ""
+    settle: bool = True
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,10 @@ class Closed:
 Outcome = Matched | Quiet | TimedOut | Closed
 
 
+# The files ConsoleFiles writes into a run folder.
+CONSOLE_FILES = ("console.raw", "console.log", "console.timing")
+
+
 @dataclass
 class ConsoleFiles:
     """The run folder's console files, written as bytes arrive.
@@ -145,7 +162,9 @@ class ConsoleFiles:
     ``d T N`` N bytes arrived; ``s T N`` N bytes typed (written when the typing ended);
     ``p T`` power-on (times restart at 0); ``o T`` the power-on finished; ``c T REASON`` the target ended the console;
     ``j T`` the matcher decided on a silence or a deadline; ``e T`` the harness stopped
-    recording. ``hartbeat replay`` reads it.
+    recording; ``k T SCALE`` the target reports its guest time (judged on it, host seconds /
+    SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it. Times are
+    host seconds; ``hartbeat replay`` reads it.
     """
 
     raw: IO[bytes]
@@ -156,10 +175,11 @@ class ConsoleFiles:
     def open(cls, folder: Path) -> ConsoleFiles:
         """Create ``console.raw``, ``console.log`` and ``console.timing`` in ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
+        raw, log, timing = CONSOLE_FILES
         return cls(
-            raw=(folder / "console.raw").open("wb", buffering=0),
-            log=(folder / "console.log").open("w", encoding="utf-8", newline="\n"),
-            timing=(folder / "console.timing").open("w", encoding="utf-8", newline="\n"),
+            raw=(folder / raw).open("wb", buffering=0),
+            log=(folder / log).open("w", encoding="utf-8", newline="\n"),
+            timing=(folder / timing).open("w", encoding="utf-8", newline="\n"),
         )
 
     def event(self, kind: str, t: float, detail: object = "") -> None:
@@ -251,6 +271,7 @@ class Console:
         history: int = HISTORY_LINES,
         send_delay: float = 0.0,
         clock: Clock = REAL_CLOCK,
+        guest: GuestTimeline | None = None,
     ) -> None:
         self._clock = clock
         self._transport = transport
@@ -260,6 +281,7 @@ class Console:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._history: deque[tuple[float, str]] = deque(maxlen=history)
         self._line_total = 0
+        self._power_on_line = 0
         self._partial = ""
         self._partial_t = 0.0
         # The unfinished line was longer than LONG_LINE and only its tail is kept.
@@ -282,6 +304,18 @@ class Console:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._reader, name="console-reader", daemon=True)
         self._captures: list[list[tuple[float, str]]] = []
+        # The target's guest clock, when it reports one: limits are then guest seconds.
+        if guest is None and isinstance(transport, GuestClockSource):
+            guest = GuestTimeline(transport.fallback_scale)
+        self._guest = guest
+        # Guest mode: guest times at which data came (since the current wait's quiet start).
+        self._arrivals: list[float] = []
+        # (quiet start, silence, the later of the start and the last byte scanned) of the last wait.
+        self._quiet_scan = (-1.0, -1.0, 0.0)
+        self._last_arrival = 0.0
+        self._typed_total = 0
+        if guest is not None:
+            self._write(lambda files: files.event("k", 0.0, f"{guest.fallback_scale:g}"))
 
     # -- reader thread ------------------------------------------------------------------------
 
@@ -295,9 +329,12 @@ class Console:
             self._t0 = self._clock.monotonic()
             self._last_byte = self._t0
             self._write(lambda files: files.event("p", 0.0))
+            if self._guest is not None:
+                self._guest.start(0.0)
             # What a board left running printed before the power cycle is in the log, but it
             # must not satisfy (or fail) the first milestone of this boot.
             self._pending = _Pending(line_no=self._line_total)
+            self._power_on_line = self._line_total
 
     def mark_powered(self) -> None:
         """Record that the power-on finished (a power cycle can take seconds): steps start here."""
@@ -315,10 +352,28 @@ class Console:
                 self.end(f"console failed: {exc}")
                 return
             returned = self._clock.monotonic()
+            if self._guest is not None:
+                # After the read: the target reports the time before it writes the bytes, so
+                # every byte just read has its report by now.
+                reports = self._transport.guest_marks()  # type: ignore[attr-defined]
+                if reports:
+                    self.guest_report(reports, returned)
             if data:
                 self.ingest(data, returned)
             self._polled = returned
         self._finish("console stopped by the harness")
+
+    def guest_report(self, lines: Sequence[str], now: float) -> None:
+        """Take the target's guest-time reports that arrived at ``now`` (host, console's clock)."""
+        guest = self._guest
+        if guest is None:
+            return
+        with self._cond:
+            t = now - self._t0
+            for line in lines:
+                self._write(lambda files, line=line: files.event("g", t, line.strip()))  # type: ignore[misc]
+                guest.add(line, t)
+            self._cond.notify_all()
 
     def ingest(self, data: bytes, now: float) -> None:
         """Take bytes that arrived at ``now`` (on the console's clock).
@@ -326,6 +381,23 @@ class Console:
         The reader thread calls this for every read; a replay calls it for every recorded one.
         """
         self._write(lambda files: files.raw.write(data))
+        with self._cond:
+            t = now - self._t0
+            self._last_byte = now
+            self._bytes += len(data)
+            self._write(lambda files: files.event("d", t, len(data)))
+            if self._guest is None:
+                self._take(self._decode(data), t)
+            else:
+                # Each piece at the guest time it was printed at.
+                for piece, guest_t in self._guest.pieces(data, t):
+                    self._take(self._decode(piece), guest_t)
+                    self._arrivals.append(guest_t)
+                    self._last_arrival = guest_t
+            self._cond.notify_all()
+
+    def _decode(self, data: bytes) -> str:
+        """Bytes to text with every line ending made a ``\n``."""
         # Consoles end lines with \r\n, and a tty in cooked mode on the way adds another \r;
         # a run of \r split across two reads is held back until the next one. A bare \r (some
         # consoles end lines with it alone) ends a line too.
@@ -334,21 +406,16 @@ class Console:
         self._carry_cr = text[len(stripped) :]
         # str.replace runs at memory speed; a regex for \r+\n was the engine's slowest step.
         if "\r" in stripped:
-            text = stripped.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
-        else:
-            text = stripped
-        with self._cond:
-            t = now - self._t0
-            self._last_byte = now
-            self._bytes += len(data)
-            self._write(lambda files: files.event("d", t, len(data)))
-            self._add_lines(text, t)
-            if self._files:
-                self._write(lambda files: self._log_text(files, text, t))
-            pending = self._pending
-            pending.append(text, t)
-            self._bound_pending(text)
-            self._cond.notify_all()
+            return stripped.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+        return stripped
+
+    def _take(self, text: str, t: float) -> None:
+        """Text that came at ``t`` (console time) to the lines, the log and the matcher."""
+        self._add_lines(text, t)
+        if self._files:
+            self._write(lambda files: self._log_text(files, text, t))
+        self._pending.append(text, t)
+        self._bound_pending(text)
 
     def _add_lines(self, text: str, t: float) -> None:
         """Split ``text`` onto the unfinished line; complete lines go to the ring of recent ones."""
@@ -429,7 +496,7 @@ class Console:
         with self._cond:
             if self._closed is None:
                 self._closed = reason
-                self._closed_t = self._clock.monotonic() - self._t0
+                self._closed_t = self.now()
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -453,17 +520,53 @@ class Console:
     # -- state --------------------------------------------------------------------------------
 
     def now(self) -> float:
-        """Seconds since power-on."""
-        return self._clock.monotonic() - self._t0
+        """Seconds since power-on (guest seconds on a target with a guest clock)."""
+        host = self._clock.monotonic() - self._t0
+        return host if self._guest is None else self._guest.now(host)
 
     def quiet_for(self) -> float:
         """Seconds since the last byte (or since power-on)."""
+        if self._guest is not None:
+            return max(0.0, self.now() - self._last_arrival)
         return self._clock.monotonic() - self._last_byte
+
+    @property
+    def guest_clock(self) -> bool:
+        """True when times are the target's guest time (it reports one)."""
+        return self._guest is not None
+
+    @property
+    def clock_note(self) -> str | None:
+        """Why the guest clock was given up for the host's during the run, or ``None``."""
+        return self._guest.fault if self._guest is not None else None
+
+    def host_time(self, t: float) -> float:
+        """Host seconds since power-on when the console reached ``t`` (the same on the host clock)."""
+        if self._guest is None:
+            return t
+        with self._cond:
+            host = self._guest.host_time(t)
+        return host if host is not None else self._clock.monotonic() - self._t0
 
     @property
     def bytes_received(self) -> int:
         """Total bytes read from the target."""
         return self._bytes
+
+    @property
+    def line_total(self) -> int:
+        """Complete lines received since the console opened (a :attr:`Matched.line_no` counts alike)."""
+        return self._line_total
+
+    @property
+    def power_on_line(self) -> int:
+        """The number of the first line printed after power-on."""
+        return self._power_on_line
+
+    @property
+    def open_line_length(self) -> int:
+        """Characters of the unfinished last line, however much of it is kept."""
+        return self._open_len if (self._partial or self._partial_cut) else 0
 
     @property
     def write_error(self) -> str | None:
@@ -576,6 +679,8 @@ class Console:
         later of the last byte and ``quiet_from`` (a command just typed restarts the clock).
         Watches earlier in ``watches`` win when two match on the same line.
         """
+        if self._guest is not None:
+            return self._wait_guest(watches, deadline, silence, quiet_from, on_tick)
         clock = self._clock
         next_tick = clock.monotonic()
         while True:
@@ -618,6 +723,95 @@ class Console:
             if on_tick and clock.monotonic() >= next_tick:
                 on_tick()
                 next_tick = clock.monotonic() + 0.25
+
+    def _wait_guest(
+        self,
+        watches: Sequence[Watch],
+        deadline: float | None,
+        silence: float | None,
+        quiet_from: float | None,
+        on_tick: Callable[[], None] | None,
+    ) -> Outcome:
+        """:meth:`wait_for` on the guest clock.
+
+        Whatever the host's pace, the outcome is the one the guest's timeline gives: a match
+        printed before the silence or deadline ran out in guest time wins, a later one does not,
+        so a live run and its replay decide alike. The host clock only caps a guest clock that
+        stopped moving.
+        """
+        guest = self._guest
+        assert guest is not None
+        clock = self._clock
+        next_tick = clock.monotonic()
+        while True:
+            with self._cond:
+                host = clock.monotonic()
+                host_t = host - self._t0
+                now = guest.now(host_t)
+                settled = now - self._last_arrival >= GUEST_SETTLE or self._closed is not None
+                hit = self._search(watches, settled=settled)
+                ends: list[tuple[float, int]] = []
+                if silence is not None:
+                    quiet_end = self._quiet_end(quiet_from or 0.0, silence, now)
+                    if quiet_end is not None:
+                        ends.append((quiet_end, 0))
+                if deadline is not None and now >= deadline:
+                    ends.append((deadline, 1))
+                end = min(ends) if ends else None
+                if hit is not None and (end is None or hit.t < end[0]):
+                    return hit
+                # An unfinished line may still be a prompt printed before the limit: settle first,
+                # unless the guest has printed on past the limit (a firehose never settles).
+                text = self._pending.text
+                complete = not text or text.endswith("\n") or self._last_arrival >= (end[0] if end else 0.0)
+                if end is not None and (settled or complete):
+                    self._judged(host_t)
+                    return Quiet(silence or 0.0, end[0]) if end[1] == 0 else TimedOut(end[0])
+                if self._closed is not None:
+                    return Closed(self._closed, self._closed_t, harness_side=self._write_error is not None)
+                stalled = guest.stalled(host_t)
+                if stalled >= STALL_LIMIT:
+                    self._judged(host_t)
+                    return Closed(
+                        f"the target's guest clock stopped at {now:.3f} s for {stalled:.0f} s of host time "
+                        "(the emulator hung or was starved), not a wedge of the guest",
+                        now,
+                        harness_side=True,
+                    )
+                # New reports wake this wait; on the host's fallback clock, the limit itself does.
+                waits = [0.25 if on_tick else 1.0, STALL_LIMIT - stalled]
+                if guest.fault is not None:
+                    limits = [deadline or math.inf, (quiet_from or 0.0) + (silence or math.inf)]
+                    waits.append(max(0.0, (min(limits) - now)) * guest.fallback_scale)
+                clock.wait(self._cond, min(waits))
+            if on_tick and clock.monotonic() >= next_tick:
+                on_tick()
+                next_tick = clock.monotonic() + 0.25
+
+    def _quiet_end(self, quiet_from: float, silence: float, now: float) -> float | None:
+        """The guest time at which ``silence`` ran out with no byte, counting from ``quiet_from``.
+
+        Arrivals are scanned once: those before a gap too short are dropped, and where the scan
+        stands is kept for the next call of the same wait (a step's quiet start is never before
+        data already read, which is never ahead of the guest clock).
+        """
+        arrivals = self._arrivals
+        scan_from, scan_silence, since = self._quiet_scan
+        if (scan_from, scan_silence) != (quiet_from, silence):
+            since = quiet_from
+        scanned = 0
+        end: float | None = None
+        for t in arrivals:
+            if t - since >= silence:
+                end = since + silence
+                break
+            since = max(since, t)
+            scanned += 1
+        del arrivals[:scanned]
+        self._quiet_scan = (quiet_from, silence, since)
+        if end is None and now - since >= silence:
+            end = since + silence
+        return end
 
     def _reader_lags(self, now: float, since: float) -> bool:
         """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.
@@ -670,11 +864,27 @@ class Console:
         with self._cond:
             self._typed(len(data))
 
+    def _await_taken(self) -> None:
+        """On a guest clock, wait until the target reports it read what was typed (the caller
+        holds the lock): its clock may run on meanwhile, and the step counts from that moment."""
+        guest = self._guest
+        if guest is None or not self._thread.is_alive():
+            # A replay plays the recording up to the typing's end, which came after this wait.
+            return
+        end = self._clock.monotonic() + TAKE_WAIT
+        while guest.taken < self._typed_total and self._closed is None and guest.fault is None:
+            left = end - self._clock.monotonic()
+            if left <= 0:
+                return
+            self._clock.wait(self._cond, min(left, READ_TIMEOUT))
+
     def _typed(self, count: int) -> None:
         """Record that ``count`` bytes were typed, as the typing ends (the caller holds the lock).
 
         A replay restarts the silence clock from here, as live.
         """
+        self._typed_total += count
+        self._await_taken()
         self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, count))
 
 
@@ -693,7 +903,7 @@ def _partial_match(watch: Watch, text: str, start: int, settled: bool) -> AnyMat
         return None
     found = search(watch.regex, text, start, label=_label(watch))
     # A match that reaches the end of the text could still grow with the next read.
-    if found and found.end() == len(text) and not settled:
+    if found and found.end() == len(text) and not settled and watch.settle:
         return None
     return found
 

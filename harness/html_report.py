@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.recorded import RecordedRun, find_runs, load_run
+from harness.verdict import STILL_COMING
 
 PAGE = "report.html"
 INDEX = "index.html"
 # A firehose run can log hundreds of megabytes; the page keeps its head and tail (the log
 # file keeps everything) so a browser can still open it.
 LOG_LINES_LIMIT = 50_000
+# A line longer than this (a memory dump without newlines) shows its head and tail only.
+LOG_LINE_CHARS = 64 * 1024
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
@@ -26,10 +29,12 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.4em 0 .4em;bord
 .verdict{padding:.7em 1em;border-radius:6px;border-left:8px solid #888;background:#f4f4f4}
 .verdict .kind{font-size:1.6em;font-weight:700;letter-spacing:.05em}
 .k-pass{border-color:#2a8a3a}.k-pass .kind{color:#2a8a3a}
-.k-wedge,.k-stall,.k-panic,.k-reset,.k-fail{border-color:#c0392b}
-.k-wedge .kind,.k-stall .kind,.k-panic .kind,.k-reset .kind,.k-fail .kind{color:#c0392b}
+.k-wedge,.k-stall,.k-panic,.k-oops,.k-reset,.k-fail{border-color:#c0392b}
+.k-wedge .kind,.k-stall .kind,.k-panic .kind,.k-oops .kind,.k-reset .kind,.k-fail .kind{color:#c0392b}
 .k-error{border-color:#d35400}.k-error .kind{color:#d35400}.k-skip{border-color:#777}
 .sig{font-family:monospace;background:#fff;padding:.1em .3em}
+.fallback{padding:.6em 1em;margin-bottom:.5em;border-radius:6px;background:#fff3b0;border:2px solid #d35400}
+.fallback{font-weight:700}
 .tl{position:relative;margin:.2em 0}
 .row{display:flex;align-items:center;height:22px}
 .row .name{width:11em;flex:none;text-align:right;padding-right:.6em;font-family:monospace;overflow:hidden}
@@ -38,8 +43,8 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.4em 0 .4em;bord
 .bar{position:absolute;top:0;height:14px;background:#4a7fc1;min-width:2px}
 .bar.quiet{background:repeating-linear-gradient(45deg,#c0392b 0 4px,#f5d0cc 4px 8px)}
 .bar.waiting{background:#e6a23c}
-.axis{position:relative;height:18px;margin-left:11.6em;margin-right:11.1em;font-size:11px;color:#666}
-.axis span{position:absolute;transform:translateX(-50%)}
+.axis{height:18px;color:#666}.axis .track{background:none}
+.axis span{position:absolute;transform:translateX(-50%);white-space:nowrap;font-size:11px}
 pre,.log{font:12px/1.35 monospace}pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .log{max-height:40em;overflow:auto;border:1px solid #ddd;padding:.3em}
 .l{white-space:pre-wrap}.l .t{color:#888}.l.last{background:#fde2e0}.l.hit{background:#fff3b0}
@@ -91,7 +96,12 @@ def _axis(span: float) -> str:
     while t <= span + 1e-9:
         ticks.append(f'<span style="left:{_pct(t, span)}">{t:g} s</span>')
         t += step
-    return f'<div class="axis">{"".join(ticks)}</div>'
+    # A row like the bars' rows, its ticks in a track like theirs: the labels share the bars' x
+    # scale whatever the fonts (an axis offset in em at its own font size sat 30 px off).
+    return (
+        '<div class="row axis"><div class="name"></div>'
+        f'<div class="track ticks">{"".join(ticks)}</div><div class="time"></div></div>'
+    )
 
 
 def timeline_span(report: dict[str, Any]) -> float:
@@ -128,12 +138,13 @@ def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any]
         at = float(verdict.get("at", previous))
         last_byte = max((float(item["t"]) for item in verdict.get("last_lines", [])), default=previous)
         bars = []
-        if kind == "wedge":
-            quiet_from = max(previous, min(last_byte, at))
+        quiet_from = max(previous, min(last_byte, at))
+        # A stall whose console had gone quiet is drawn as such too: the bar shows what it did.
+        if kind == "wedge" or (kind == "stall" and at - quiet_from >= STILL_COMING):
             if quiet_from > previous:
                 bars.append(_bar(previous, quiet_from, span, "waiting", "output while waiting"))
             bars.append(_bar(quiet_from, at, span, "quiet", f"quiet for {at - quiet_from:.3f} s"))
-            note = f"quiet {at - quiet_from:.2f} s"
+            note = f"quiet {at - quiet_from:.2f} s" if kind == "wedge" else f"stall, quiet {at - quiet_from:.2f} s"
         else:
             bars.append(_bar(previous, at, span, "waiting", f"waiting {at - previous:.3f} s"))
             note = f"{kind} at {at:.3f} s"
@@ -261,9 +272,16 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
         head.append(f'<div id="reason">{escape(verdict.get("reason", ""))}</div>')
         signature = escape(verdict.get("signature", ""))
         head.append(f'<div>signature: <span class="sig" id="signature">{signature}</span></div>')
-    if report.get("fallback"):
-        head.append(f"<div>note: {escape(report['fallback'])}</div>")
     head.append("</div>")
+    fallback_for = report.get("fallback_for")
+    if fallback_for:
+        # Above everything else: a green page from the fallback is not a pass on the board.
+        skip = " It counts as a skip (exit 125)." if report.get("exit_code") == 125 and kind == "pass" else ""
+        head.insert(
+            0,
+            f'<div class="fallback" id="fallback">FALLBACK: this ran on {escape(board)}, not on '
+            f"{escape(fallback_for.get('board', '?'))}: {escape(fallback_for.get('reason', ''))}.{skip}</div>",
+        )
     body = ["".join(head), "<h2>Timeline</h2>", timeline(report)]
     if kind != "pass" and last_lines:
         shown = "\n".join(f"[{t:11.6f}] {text}" for t, text in last_lines)
@@ -295,7 +313,7 @@ def page(title: str, body: str, *, script: str = "") -> str:
 def write_run_page(run: RecordedRun) -> Path:
     """(Re)write ``report.html`` in a run folder from its report and console log."""
     path = run.folder / PAGE
-    path.write_text(render_run(run.report, run.log_lines()), encoding="utf-8")
+    path.write_text(render_run(run.report, run.log_lines(LOG_LINE_CHARS)), encoding="utf-8")
     return path
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.autopsy.model import DEFAULT_SAMPLES, DEFAULT_SPAN, MAX_SECONDS, SYSRQ_KEYS, AutopsySettings
 from harness.config import Section, anchor_image, compile_regex, load_toml
 from harness.errors import ConfigError
+from harness.verdict import FAIL_PATTERN_KINDS, Kind
 
 DEFAULT_SILENCE = 15.0
 DEFAULT_TIMEOUT = 300.0
@@ -20,6 +21,7 @@ MAX_SAMPLES = 50
 
 # Patterns every plan fails fast on unless it sets `default_fail = false`: the crash reports of
 # Linux, OpenSBI, U-Boot and seL4 that never belong to a good boot.
+# (name, pattern); the verdict is `panic` unless STANDARD_FAIL_KINDS says otherwise.
 STANDARD_FAILS: tuple[tuple[str, str], ...] = (
     ("kernel-panic", r"Kernel panic - not syncing: (?P<reason>.*)"),
     ("oops", r"Oops(?: -|:) (?P<reason>.*)"),
@@ -37,20 +39,31 @@ STANDARD_FAILS: tuple[tuple[str, str], ...] = (
     ("kernel-fault", r"Unable to handle kernel (?P<reason>.*)"),
     ("kernel-bug", r"kernel BUG at (?P<reason>.*)"),
 )
+# Reports after which the kernel goes on (an oops, a BUG, a lockup or stall warning): not a panic.
+STANDARD_FAIL_KINDS: dict[str, Kind] = {
+    name: Kind.OOPS for name in ("oops", "soft-lockup", "rcu-stall", "kernel-fault", "kernel-bug")
+} | {"unknown-command": Kind.FAIL}
 
 
 @dataclass(frozen=True)
 class FailPattern:
-    """A line that ends the run at once as ``panic``; ``after`` seconds more are logged."""
+    """A line that ends the run at once as ``kind`` (panic, oops or fail); ``after`` seconds more are logged.
+
+    ``name`` is what the verdict calls it; without one (``""``) the verdict shows the matched line.
+    """
 
     name: str
     regex: re.Pattern[str]
     after: float = DEFAULT_FAIL_AFTER
+    kind: Kind = Kind.PANIC
 
 
 def standard_fails() -> tuple[FailPattern, ...]:
     """The crash patterns every plan (and the pytest console fixture) fails fast on."""
-    return tuple(FailPattern(name, re.compile(pattern, re.MULTILINE)) for name, pattern in STANDARD_FAILS)
+    return tuple(
+        FailPattern(name, re.compile(pattern, re.MULTILINE), kind=STANDARD_FAIL_KINDS.get(name, Kind.PANIC))
+        for name, pattern in STANDARD_FAILS
+    )
 
 
 @dataclass(frozen=True)
@@ -221,10 +234,15 @@ def _milestone(section: Section) -> Milestone:
 def _fail(section: Section) -> FailPattern:
     regex = section.regex("pattern", required=True)
     assert regex is not None
+    kinds = {kind.value: kind for kind in FAIL_PATTERN_KINDS}
+    kind = section.string("kind", Kind.PANIC.value) or Kind.PANIC.value
+    if kind not in kinds:
+        raise section.error("kind", f"expected one of {', '.join(kinds)}, got {kind!r}")
     fail = FailPattern(
-        name=section.string("name", regex.pattern) or regex.pattern,
+        name=section.string("name", "") or "",
         regex=regex,
         after=section.duration("after", DEFAULT_FAIL_AFTER),
+        kind=kinds[kind],
     )
     section.reject_unknown()
     return fail

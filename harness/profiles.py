@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from harness.board import Board, apply_overrides, resolve
+from harness.board import Board, FallbackExit, apply_overrides, resolve
 from harness.config import Section, anchor_image, load_toml
 from harness.errors import ConfigError
 from harness.ssh.settings import validate as validate_ssh
@@ -24,6 +24,7 @@ TOP_LEVEL_KEYS = {
     "description",
     "target",
     "fallback",
+    "fallback_exit",
     "newline",
     "send_delay",
     "prompt_retry",
@@ -55,6 +56,15 @@ def _fallback(root: Section) -> str | None:
     if not isinstance(value, str):
         raise root.error("fallback", f"expected a board name or false, got {value!r}")
     return value
+
+
+def _fallback_exit(root: Section) -> FallbackExit:
+    """``fallback_exit = "verdict"`` (the default) or ``"skip"``."""
+    value = root.string("fallback_exit", FallbackExit.VERDICT.value) or FallbackExit.VERDICT.value
+    choices = {choice.value: choice for choice in FallbackExit}
+    if value not in choices:
+        raise root.error("fallback_exit", f"expected one of {', '.join(choices)}, got {value!r}")
+    return choices[value]
 
 
 # Keys every profile has: a `--set` of one of these follows the run to its fallback board.
@@ -129,6 +139,7 @@ def load_board(
         target=target,
         description=root.string("description", ""),
         fallback=_fallback(root),
+        fallback_exit=_fallback_exit(root),
         images=slots,
         variables=variables,
         symbols=symbols,

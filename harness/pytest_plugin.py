@@ -36,6 +36,7 @@ from harness.report import summary
 from harness.results import RunResult
 from harness.runner import Runner, default_out_dir
 from harness.session import Session
+from harness.targets import host_time_scale
 from harness.verdict import Kind, Verdict
 
 # Time for power-off and the report on top of the plan's own timeout, before pytest-timeout fires.
@@ -194,10 +195,11 @@ class PlanItem(pytest.Item):
 
 
 def _scale(config: pytest.Config) -> float:
-    """The board's time scale (the slowest board's with ``--hartbeat-boards``), for the item timeouts."""
+    """Host seconds per plan second at most (the slowest board's with ``--hartbeat-boards``), for the
+    item timeouts: a board judged on its guest clock may take its emulator's slowdown in host time."""
     try:
         names = _board_names(config) or [config.getoption("hartbeat_board")]
-        return max(_load(config, name).time_scale for name in names) if _uses_boards(config) else 1.0
+        return max(host_time_scale(_load(config, name)) for name in names) if _uses_boards(config) else 1.0
     except ConfigError:
         return 1.0
 

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from harness.autopsy.model import Autopsy
 from harness.autopsy.record import autopsy_from_json
@@ -72,25 +72,71 @@ class RecordedRun:
         """The autopsy the run took at its wedge, stall or panic (``None`` when it took none)."""
         return autopsy_from_json(self.report.get("autopsy"))
 
-    def log_lines(self) -> list[tuple[float, str]]:
-        """The console log as (seconds since power-on, text) pairs; empty when there is none."""
-        return read_log(self.folder / LOG)
+    def log_lines(self, line_limit: int | None = None) -> list[tuple[float, str]]:
+        """The console log as (seconds since power-on, text) pairs; empty when there is none.
+
+        ``line_limit`` shortens longer lines as :func:`read_log` says.
+        """
+        return read_log(self.folder / LOG, line_limit)
 
 
-def read_log(path: Path) -> list[tuple[float, str]]:
-    """Parse a ``console.log``; a line without a timestamp continues at the previous time."""
+def read_log(path: Path, line_limit: int | None = None) -> list[tuple[float, str]]:
+    """Parse a ``console.log``; a line without a timestamp continues at the previous time.
+
+    With ``line_limit``, a line longer than that keeps its first and last ``line_limit // 2``
+    characters around a note of how many were left out, and is never held whole: a board that
+    dumped 24 MB without a newline costs a page this much memory, not the dump's size several times.
+    """
     if not path.is_file():
         return []
     lines: list[tuple[float, str]] = []
     t = 0.0
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        found = _LOG_LINE.match(raw)
-        if found:
-            t = float(found.group(1))
-            lines.append((t, found.group(2)))
-        else:
-            lines.append((t, raw))
+    with path.open(encoding="utf-8", errors="replace", newline="\n") as handle:
+        while True:
+            raw = _read_line(handle, line_limit)
+            if raw is None:
+                break
+            found = _LOG_LINE.match(raw)
+            if found:
+                t = float(found.group(1))
+                lines.append((t, found.group(2)))
+            else:
+                lines.append((t, raw))
     return lines
+
+
+# How much of a long line is read at a time while only its head and tail are kept.
+_CHUNK = 1 << 16
+
+
+def _read_line(handle: TextIO, limit: int | None) -> str | None:
+    """The next line without its newline (``None`` at the end), shortened to ``limit`` as :func:`read_log` says."""
+    if limit is None:
+        line = handle.readline()
+        return line.removesuffix("\n") if line else None
+    half = max(limit // 2, 1)
+    head = handle.readline(limit + 1)
+    if not head:
+        return None
+    if head.endswith("\n") or len(head) <= limit:
+        return head.removesuffix("\n")
+    # A long line: keep its head, then read on in chunks keeping only the last `half` characters.
+    tail, total = head[half:], len(head)
+    head = head[:half]
+    while True:
+        chunk = handle.readline(_CHUNK)
+        if not chunk:
+            break
+        ended = chunk.endswith("\n")
+        chunk = chunk.removesuffix("\n")
+        total += len(chunk)
+        tail = (tail + chunk)[-half:]
+        if ended:
+            break
+    left_out = total - len(head) - len(tail)
+    if left_out <= 0:
+        return head + tail
+    return f"{head} \u2026 {left_out} characters left out (console.log has them) \u2026 {tail}"
 
 
 def load_run(folder: Path) -> RecordedRun:

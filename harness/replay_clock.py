@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.console import Console
 from harness.errors import HartbeatError
+from harness.guest_clock import GuestTimeline
 from harness.recorded import read_log
 
 TIMING = "console.timing"
@@ -38,8 +39,9 @@ class Event:
 
     ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``o`` (the
     power-on finished: the first step started), ``c`` (the target
-    ended the console), ``j`` (the matcher decided on silence or a deadline) or ``e`` (the
-    harness stopped recording).
+    ended the console), ``j`` (the matcher decided on silence or a deadline), ``e`` (the
+    harness stopped recording), ``k`` (the target reports guest time; ``detail`` is the
+    fallback scale) or ``g`` (one guest-time report, ``detail`` as the target sent it).
     """
 
     kind: str
@@ -79,7 +81,7 @@ def _from_timing(path: Path, raw: bytes) -> tuple[Event, ...]:
                 size = int(detail)
                 events.append(Event("d", t, raw[offset : offset + size]))
                 offset += size
-            elif kind in ("s", "p", "o", "c", "j", "e"):
+            elif kind in ("s", "p", "o", "c", "j", "e", "k", "g"):
                 events.append(Event(kind, t, detail=detail))
             else:
                 raise ValueError(f"unknown event {kind!r}")
@@ -173,7 +175,9 @@ class Playback:
 
     def console(self) -> Console:
         """A console engine on this playback, powered on, with the pre-power-on bytes fed."""
-        console = Console(self, None, clock=self)
+        clock = next((event for event in self.recording.events if event.kind == "k"), None)
+        guest = None if clock is None else GuestTimeline(_scale(clock.detail))
+        console = Console(self, None, clock=self, guest=guest)
         self._console = console
         for event in self._before:
             self._now = max(self._now, event.t)
@@ -194,6 +198,8 @@ class Playback:
         self._now = max(self._now, self._base + event.t)
         if event.kind == "d":
             console.ingest(event.data, self._now)
+        elif event.kind == "g":
+            console.guest_report([event.detail], self._now)
         elif event.kind == "c":
             console.end(event.detail or "console closed")
         elif event.kind == "e":
@@ -201,3 +207,10 @@ class Playback:
         if self.recording.exact and not self._events and event.kind not in ("c", "e"):
             # A recording cut off without an end line (the run was killed) ends where it stops.
             console.end(RECORDING_ENDS)
+
+
+def _scale(detail: str) -> float:
+    try:
+        return float(detail)
+    except ValueError:
+        return 1.0

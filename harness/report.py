@@ -15,7 +15,7 @@ from typing import Any
 import harness
 from harness.autopsy.record import autopsy_to_json
 from harness.autopsy.render import autopsy_lines
-from harness.html_report import render_run
+from harness.html_report import LOG_LINE_CHARS, render_run
 from harness.recorded import LOG, read_log
 from harness.results import RunResult
 from harness.text import printable, printable_tree
@@ -61,7 +61,12 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "fallback_for": (
             None if result.fallback_for is None else {"board": result.fallback_for[0], "reason": result.fallback_for[1]}
         ),
+        "fallback_exit": result.fallback_exit.value,
+        # What `hartbeat run` exits with: a pass on the fallback is 125 with fallback_exit = "skip".
+        "exit_code": result.exit_code,
         "events": list(result.events),
+        # What `t`, `at` and the plan's limits count: the target's guest seconds or the host's.
+        "clock": result.clock,
         "target": result.target,
         "started": result.started,
         "duration": round(result.duration, 3),
@@ -71,6 +76,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
                 "name": m.name,
                 "t": round(m.t, 6),
                 "delta": round(m.delta, 6),
+                **({} if m.host_t is None else {"host_t": round(m.host_t, 6)}),
                 "line": m.line,
                 "captures": m.captures,
             }
@@ -88,30 +94,37 @@ def junit_xml(result: RunResult) -> str:
     """A JUnit document with one test case for the plan, so CI dashboards show the verdict."""
     verdict = result.verdict
     reason = printable(verdict.reason)
+    skipped = verdict.kind is Kind.SKIP or result.skipped_for_fallback
     suite = ET.Element(
         "testsuite",
         name=f"hartbeat.{result.board.name}",
         tests="1",
         failures="1" if verdict.kind not in (Kind.PASS, Kind.SKIP, Kind.ERROR) else "0",
         errors="1" if verdict.kind is Kind.ERROR else "0",
-        skipped="1" if verdict.kind is Kind.SKIP else "0",
+        skipped="1" if skipped else "0",
         time=f"{result.duration:.3f}",
     )
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="board", value=result.board.name)
     if result.fallback_for is not None:
+        ET.SubElement(properties, "property", name="fallback", value=printable(result.board.name))
         ET.SubElement(properties, "property", name="fallback_for", value=printable(result.fallback_for[0]))
         ET.SubElement(properties, "property", name="fallback_reason", value=printable(result.fallback_for[1]))
     case = ET.SubElement(
         suite,
         "testcase",
         classname=f"{result.board.name}",
-        name=result.plan.name,
+        # The name is what a dashboard lists: a run on the fallback must not pass for one on the board.
+        name=result.plan.name
+        if result.fallback_for is None
+        else f"{result.plan.name} [on fallback {result.board.name}]",
         time=f"{result.duration:.3f}",
     )
     details = "\n".join(f"[{t:12.6f}] {printable(line)}" for t, line in verdict.last_lines)
     if verdict.kind is Kind.SKIP:
         ET.SubElement(case, "skipped", message=reason)
+    elif result.skipped_for_fallback:
+        ET.SubElement(case, "skipped", message=printable(fallback_skip_text(result)))
     elif verdict.kind is Kind.ERROR:
         ET.SubElement(case, "error", message=reason, type=verdict.kind.value).text = details
     elif verdict.kind is not Kind.PASS:
@@ -122,9 +135,16 @@ def junit_xml(result: RunResult) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
+def fallback_skip_text(result: RunResult) -> str:
+    """Why a pass on the fallback board counts as a skip."""
+    asked = result.fallback_for[0] if result.fallback_for else "?"
+    return f'passed on fallback board {result.board.name}, not on {asked} (its fallback_exit = "skip")'
+
+
 def html_page(result: RunResult) -> str:
     """The run's ``report.html``: the report and the console log as written so far."""
-    return render_run(report_dict(result), [(t, printable(line)) for t, line in read_log(result.out_dir / LOG)])
+    lines = read_log(result.out_dir / LOG, LOG_LINE_CHARS)
+    return render_run(report_dict(result), [(t, printable(line)) for t, line in lines])
 
 
 # Every file a run writes besides the console logs: name and how to render it from the result.
@@ -150,11 +170,16 @@ def summary(result: RunResult) -> str:
         out = [f"{result.plan.name}: {printable(result.ran_on)}"]
     if result.fallback:
         out.append(f"  note: {result.fallback}")
+    if result.skipped_for_fallback:
+        out.append(f"  exit 125: {printable(fallback_skip_text(result))}")
+    if result.clock == "guest":
+        out.append("  times are the target's guest seconds (its own clock); host seconds in brackets")
     for event in result.events:
         out.append(f"  note: {event}")
     for m in result.milestones:
         captured = " ".join(f"{k}={v}" for k, v in m.captures.items())
-        out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else ""))
+        host = "" if m.host_t is None else f"  (host {m.host_t:.3f} s)"
+        out.append(f"  {m.t:8.3f} s  (+{m.delta:7.3f})  {m.name}" + (f"  [{captured}]" if captured else "") + host)
     if not verdict.passed:
         out.append(f"  {printable(verdict.reason)}")
         if verdict.kind is not Kind.SKIP:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.autopsy.model import Autopsy
-from harness.board import Board
+from harness.board import Board, FallbackExit
 from harness.plan import Plan
-from harness.verdict import Verdict
+from harness.verdict import EXIT_CODES, Kind, Verdict
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class MilestoneResult:
     delta: float
     line: str
     captures: dict[str, str] = field(default_factory=dict)
+    # Host seconds since power-on when it was read, where ``t`` is the target's guest time.
+    host_t: float | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class RunResult:
     fallback: str | None = None
     # (the board asked for, why it could not be used) when the fallback board ran instead.
     fallback_for: tuple[str, str] | None = None
+    # The asked-for board's `fallback_exit`: what a run that fell back exits with.
+    fallback_exit: FallbackExit = FallbackExit.VERDICT
 
     @property
     def ran_on(self) -> str:
@@ -52,3 +56,16 @@ class RunResult:
     events: tuple[str, ...] = ()
     # Where every hart was at a wedge, stall or panic (taken after the verdict, before power-off).
     autopsy: Autopsy | None = None
+    # The clock the plan's limits and the times were measured on: "guest" (the target reports
+    # its own time, e.g. the emulator) or "host".
+    clock: str = "host"
+
+    @property
+    def skipped_for_fallback(self) -> bool:
+        """A pass on the fallback board that the board asked for counts as a skip (``fallback_exit = "skip"``)."""
+        return self.fallback_for is not None and self.fallback_exit is FallbackExit.SKIP and self.verdict.passed
+
+    @property
+    def exit_code(self) -> int:
+        """The verdict's exit code; 125 for a pass that :attr:`skipped_for_fallback`."""
+        return EXIT_CODES[Kind.SKIP] if self.skipped_for_fallback else self.verdict.exit_code

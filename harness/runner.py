@@ -25,13 +25,13 @@ from harness.autopsy.symbols import Symbols, run_sources
 from harness.autopsy.sysrq import ask as ask_sysrq
 from harness.autopsy.take import take_autopsy
 from harness.board import Board
-from harness.console import Closed, Console, ConsoleFiles, Matched, Outcome, Watch
-from harness.errors import ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
+from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
+from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.hold import HOLD_VERDICTS, hold
 from harness.patterns import PatternTooSlow
-from harness.plan import Milestone, Plan
+from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
-from harness.report import write_report
+from harness.report import FORMATS, write_report
 from harness.results import MilestoneResult, RunResult
 from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
@@ -132,14 +132,21 @@ class Runner:
         self._files: ConsoleFiles | None = None
         self._reached: list[MilestoneResult] = []
         self._previous_t = 0.0
+        # The console line the last milestone was on (-1: none yet): what came since is counted.
+        self._milestone_line = -1
+        # The watches of the plan's fail patterns in the current step, and the pattern of each.
+        self._fail_patterns: dict[Watch, FailPattern] = {}
         self._target: Target | None = None
         self._fallback: str | None = None
         # (the board asked for, why it could not be used) once the fallback runs instead.
         self._fallback_for: tuple[str, str] | None = None
+        self._fallback_exit = board.fallback_exit
         self._events: list[str] = []
         self._started = ""
         # The run folder could not be created: there is nothing to write a report into.
         self._unwritable = False
+        # open() created the run folder (a refused run removes it again).
+        self._made_folder = False
         self._wall_start = time.monotonic()
         self._verdict: Verdict | None = None
         self.result: RunResult | None = None
@@ -161,6 +168,7 @@ class Runner:
             fallback = fallback.with_plan_images(self.plan.images, (slot for slot, _ in self.image_overrides))
             self._fallback = f"{board.name} unavailable ({exc}); ran on fallback board {fallback.name}"
             self._fallback_for = (board.name, str(exc))
+            self._fallback_exit = board.fallback_exit
             self.board = fallback
             return self._prepare(fallback)
 
@@ -199,6 +207,11 @@ class Runner:
         try:
             console = self.open()
             yield console
+        except BoardLocked:
+            # Refused before anything was powered: not a run, so no report (a CI dashboard must
+            # not count an error for a board it never touched); the caller prints the refusal.
+            self._discard()
+            raise
         except BaseException as exc:
             # Interrupts, pytest-timeout, bugs: the evidence is still written before it propagates.
             self.close(self.abort_verdict(exc))
@@ -218,6 +231,7 @@ class Runner:
         self._started = datetime.now().astimezone().isoformat(timespec="seconds")
         self._wall_start = time.monotonic()
         try:
+            self._made_folder = not self.out_dir.exists()
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._files = ConsoleFiles.open(self.out_dir)
             # A run killed with SIGKILL cannot write its verdict at the end, so one is on disk first.
@@ -311,9 +325,26 @@ class Runner:
             duration=time.monotonic() - self._wall_start,
             fallback=self._fallback,
             fallback_for=self._fallback_for,
-            events=tuple(self._events),
+            fallback_exit=self._fallback_exit,
+            events=tuple(self._events) + self._clock_notes(),
             autopsy=self._autopsy,
+            clock="guest" if self.console is not None and self.console.guest_clock else "host",
         )
+
+    def _clock_notes(self) -> tuple[str, ...]:
+        note = self.console.clock_note if self.console is not None else None
+        return (note,) if note else ()
+
+    def _discard(self) -> None:
+        """Remove what :meth:`open` wrote for a run that was refused (the folder too, if it made it)."""
+        if self._files is not None:
+            self._files.close()
+            self._files = None
+        for name in (*CONSOLE_FILES, *(name for name, _render in FORMATS)):
+            (self.out_dir / name).unlink(missing_ok=True)
+        if self._made_folder:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
 
     def _take_autopsy(self, verdict: Verdict) -> Autopsy | None:
         """Where every hart is, for a wedge, a stall or a panic; ``None`` for other verdicts.
@@ -411,7 +442,18 @@ class Runner:
             return Evidence(at=0.0, lines=tuple(lines or ()))
         if lines is None:
             lines = console.last_lines(LAST_LINES)
-        return Evidence(at=console.now(), lines=tuple(lines), quiet=console.quiet_for())
+        total = console.line_total
+        # Counted after the last milestone's line, or from power-on; the milestone's own
+        # unfinished line (a prompt) is not output that came after it.
+        first = self._milestone_line + 1 if self._milestone_line >= 0 else console.power_on_line
+        open_line = console.open_line_length if total >= first else 0
+        return Evidence(
+            at=console.now(),
+            lines=tuple(lines),
+            quiet=console.quiet_for(),
+            printed=max(0, total - first),
+            open_line=open_line,
+        )
 
     def _tick(self, console: Console, waiting: str) -> Callable[[], None] | None:
         status, stop = self.status, self._stop
@@ -490,21 +532,31 @@ class Runner:
         if milestone.ssh is not None:
             return self._ssh_step(milestone, console)
         where = self._plan_key(milestone)
-        fails = [
-            Watch(f.name, "fail", f.regex, partial=False, key=f"{self.plan.path}: fail[{i}].pattern")
+        self._fail_patterns = {
+            Watch(f.name, "fail", f.regex, partial=False, key=f"{self.plan.path}: fail[{i}].pattern"): f
             for i, f in enumerate(self.plan.fails)
-        ]
+        }
+        fails = list(self._fail_patterns)
         # A banner seen again once a later milestone was reached means the board reset.
         if len(self._reached) >= 2:
             fails += [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in self.plan.resets]
+        # A prompt is answered by typing: with nothing captured, a match on the unfinished line
+        # is the prompt itself and need not wait for the console to pause (see Watch.settle).
         prompt = (
-            Watch(f"{milestone.name}:prompt", "prompt", milestone.prompt, key=f"{where}.prompt")
+            Watch(
+                f"{milestone.name}:prompt",
+                "prompt",
+                milestone.prompt,
+                key=f"{where}.prompt",
+                settle=milestone.prompt.groups > 0,
+            )
             if milestone.prompt
             else None
         )
         phases: list[list[Watch]] = []
         if milestone.expect is not None:
-            expect = Watch(milestone.name, "expect", milestone.expect, key=f"{where}.expect")
+            settle = milestone.expect.groups > 0 or not self._types_next(milestone)
+            expect = Watch(milestone.name, "expect", milestone.expect, key=f"{where}.expect", settle=settle)
             phases.append([*fails, expect, *([prompt] if prompt else [])])
         if prompt is not None:
             phases.append([*fails, prompt])
@@ -522,16 +574,24 @@ class Runner:
                 on_tick=self._prompt_retry(console, milestone, prompt, self._tick(console, milestone.name)),
             )
             if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
-                self._record(milestone, outcome.t, outcome.line, outcome.groups)
+                self._record(milestone, outcome.t, outcome.line, outcome.groups, outcome.line_no)
             elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
                 if phase == 0 and milestone.expect is not None:
                     return self._failure(console, milestone, outcome, step_start)
-            elif isinstance(outcome, Closed) and waiting_exit:
+            elif isinstance(outcome, Closed) and waiting_exit and not outcome.harness_side:
                 if milestone.expect is None:
                     self._record(milestone, outcome.t, outcome.reason, {})
             else:
                 return self._failure(console, milestone, outcome, step_start)
         return None
+
+    def _types_next(self, milestone: Milestone) -> bool:
+        """Whether the plan's next step after ``milestone`` types (``send`` or ``keys``)."""
+        names = [m.name for m in self.plan.milestones]
+        if milestone.name not in names:
+            return False
+        following = self.plan.milestones[names.index(milestone.name) + 1 :]
+        return bool(following) and (following[0].send is not None or following[0].keys is not None)
 
     def _plan_key(self, milestone: Milestone) -> str:
         """``plan.toml: milestone[2]`` for a plan milestone, its name for a test's own one."""
@@ -549,9 +609,15 @@ class Runner:
             self._record(milestone, console.now(), "", {})
         return failed
 
-    def _record(self, milestone: Milestone, t: float, line: str, captures: dict[str, str]) -> None:
-        self._reached.append(MilestoneResult(milestone.name, t, t - self._previous_t, line, captures))
+    def _record(
+        self, milestone: Milestone, t: float, line: str, captures: dict[str, str], line_no: int | None = None
+    ) -> None:
+        console = self.console
+        host_t = console.host_time(t) if console is not None and console.guest_clock else None
+        self._reached.append(MilestoneResult(milestone.name, t, t - self._previous_t, line, captures, host_t))
         self._previous_t = t
+        if self.console is not None:
+            self._milestone_line = line_no if line_no is not None else self.console.line_total - 1
         if self.status:
             self.status(f"[{t:7.1f}s] reached {milestone.name}")
 
@@ -564,15 +630,16 @@ class Runner:
             within=milestone.within,
             plan_timeout=self.plan.timeout,
             expect=milestone.expect.pattern if milestone.expect else None,
+            silence=milestone.silence or self.plan.silence,
         )
         if isinstance(outcome, Matched) and outcome.watch.kind == "fail":
-            fail = next(f for f in self.plan.fails if f.name == outcome.watch.name)
+            fail = self._fail_patterns[outcome.watch]
             # The reader is usually ahead of the matcher: take the lines around the panic line
             # itself, the ones before it now (before a backtrace burst pushes them out of the ring).
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
-            return judge(outcome, step, self._evidence(before + trailing))
+            return judge(outcome, step, self._evidence(before + trailing), fail_kind=fail.kind)
         return judge(outcome, step, self._evidence())
 
 

@@ -23,13 +23,20 @@ class Kind(StrEnum):
 
     PASS = "pass"
     WEDGE = "wedge"  # no console byte for `silence` seconds
-    STALL = "stall"  # output kept coming, the milestone's deadline passed
-    PANIC = "panic"  # a fail pattern matched
+    STALL = "stall"  # the milestone's deadline passed before the console was quiet for `silence`
+    PANIC = "panic"  # a fail pattern of kind `panic` matched (the default)
+    OOPS = "oops"  # a fail pattern of kind `oops` matched: the kernel reported a bug and went on
     RESET = "reset"  # the boot banner came back after a later milestone
-    FAIL = "fail"  # a check on a command's output failed
+    FAIL = "fail"  # a check failed: a prompt came back without `expect`, or a `fail`-kind pattern matched
     ERROR = "error"  # the harness or the target broke
     SKIP = "skip"  # cannot test: target or image missing
 
+
+# The kinds a `[[fail]]` pattern can end a run as (its `kind` key).
+FAIL_PATTERN_KINDS: tuple[Kind, ...] = (Kind.PANIC, Kind.OOPS, Kind.FAIL)
+
+# A deadline verdict says output was still coming only when a byte came this close to it.
+STILL_COMING = 0.5
 
 # `git bisect run` reads 0 as good, 125 as "cannot test", anything else in 1..127 as bad.
 EXIT_CODES: dict[Kind, int] = {Kind.PASS: 0, Kind.SKIP: 125}
@@ -144,8 +151,8 @@ class Step:
     """The step an outcome ended: what it waited for, and where the run stood.
 
     ``started`` is the step's start in seconds since power-on; ``within`` its own deadline and
-    ``plan_timeout`` the plan's overall limit, both in seconds; ``expect`` the pattern text of a
-    check whose prompt came back without it.
+    ``plan_timeout`` the plan's overall limit, ``silence`` the step's silence limit, all in
+    seconds; ``expect`` the pattern text of a check whose prompt came back without it.
     """
 
     milestone: str | None
@@ -154,6 +161,7 @@ class Step:
     within: float = math.inf
     plan_timeout: float = math.inf
     expect: str | None = None
+    silence: float = math.inf
 
     @property
     def after(self) -> str:
@@ -166,12 +174,16 @@ class Evidence:
     """What the console showed when a step ended.
 
     ``at`` is seconds since power-on, ``lines`` the timestamped lines shown with the verdict
-    (for a panic, the lines around the panic line), ``quiet`` how long no byte had come.
+    (for a panic, the lines around the panic line), ``quiet`` how long no byte had come;
+    ``printed`` the complete lines that came since the last milestone (-1: not counted) and
+    ``open_line`` the characters of the unfinished line after them.
     """
 
     at: float
     lines: tuple[tuple[float, str], ...] = ()
     quiet: float = 0.0
+    printed: int = -1
+    open_line: int = 0
 
 
 def concluded(
@@ -196,29 +208,21 @@ def concluded(
     )
 
 
-def judge(outcome: Outcome, step: Step, evidence: Evidence) -> Verdict:
+def judge(outcome: Outcome, step: Step, evidence: Evidence, *, fail_kind: Kind = Kind.PANIC) -> Verdict:
     """The verdict for a step that ended without its milestone.
 
-    A ``fail`` watch is a panic, a ``reset`` watch an unexpected reset, a ``prompt`` watch a
-    failed check (the prompt came back without ``step.expect``), a closed console an error;
-    a deadline with no byte during the step, or silence, is a wedge, and a deadline with output
-    still coming a stall. Only the arguments are read: a recorded console can be judged again.
+    A ``fail`` watch ends the run as ``fail_kind`` (its pattern's ``kind``: panic, oops or
+    fail), a ``reset`` watch is an unexpected reset, a ``prompt`` watch a failed check (the
+    prompt came back without ``step.expect``), a closed console an error; silence, or a
+    deadline with no byte during the step, is a wedge, and any other deadline a stall, whose
+    reason says what the console did: output still coming, or quiet since when. Only the
+    arguments are read: a recorded console can be judged again.
     """
     after = step.after
     if isinstance(outcome, Matched):
         kind = outcome.watch.kind
         if kind == "fail":
-            reason = outcome.groups.get("reason")
-            detail = f": {reason}" if reason else ""
-            return concluded(
-                Kind.PANIC,
-                f"{outcome.watch.name}{detail} {after}, while waiting for `{step.milestone}` "
-                f"(line: {outcome.line.strip()})",
-                step,
-                evidence,
-                key_line=outcome.line,
-                captures=outcome.groups,
-            )
+            return _fail_matched(outcome, step, evidence, fail_kind)
         if kind == "reset":
             return concluded(
                 Kind.RESET,
@@ -258,10 +262,46 @@ def judge(outcome: Outcome, step: Step, evidence: Evidence) -> Verdict:
     limit = "the plan timeout" if outcome.t >= step.plan_timeout else f"its {step.within:g} s deadline"
     return concluded(
         Kind.STALL,
-        f"stalled {after}: output continues but `{step.milestone}` did not come within {limit}; "
+        f"stalled {after}: `{step.milestone}` did not come within {limit}; {_console_did(step, evidence)}; "
         f"last lines were: {tail}",
         step,
         evidence,
+    )
+
+
+def _fail_matched(outcome: Matched, step: Step, evidence: Evidence, kind: Kind) -> Verdict:
+    """A fail pattern's verdict, named by the pattern's ``name`` or, without one, the line itself."""
+    line = outcome.line.strip()
+    reason = outcome.groups.get("reason")
+    if outcome.watch.name:
+        what = f"{outcome.watch.name}{f': {reason}' if reason else ''}"
+        seen = f" (line: {line})"
+    else:
+        what, seen = f"`{line}`", ""
+    return concluded(
+        kind,
+        f"{what} {step.after}, while waiting for `{step.milestone}`{seen}",
+        step,
+        evidence,
+        key_line=outcome.line,
+        captures=outcome.groups,
+    )
+
+
+def _console_did(step: Step, evidence: Evidence) -> str:
+    """What the console did before a deadline: still printing, or quiet since when, and how much."""
+    since = f"`{step.reached}`" if step.reached else "power-on"
+    if evidence.printed >= 0:
+        unfinished = f" and {evidence.open_line} characters of an unfinished line" if evidence.open_line else ""
+        amount = f"{evidence.printed} line{'s' if evidence.printed != 1 else ''}{unfinished} since {since}"
+    else:
+        amount = f"output since {since}"
+    if evidence.quiet < STILL_COMING:
+        return f"output was still coming ({amount}, the last byte {evidence.quiet:.1f} s before the deadline)"
+    limit = f", under the {step.silence:g} s silence limit" if math.isfinite(step.silence) else ""
+    return (
+        f"the console printed {amount}, then went quiet at {evidence.at - evidence.quiet:.1f} s "
+        f"({evidence.quiet:.1f} s before the deadline{limit})"
     )
 
 

@@ -23,6 +23,7 @@ TESTS = Path(__file__).resolve().parent
 FAST = (
     "fast/",
     "test_console.py",
+    "test_guest_clock.py",
     "bisect/test_bisect_units.py",
     "bisect/test_bisect_posterior.py",
     "emulator/test_decode.py",

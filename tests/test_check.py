@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import preboot_findings
+from harness.check import check_deadlines, preboot_findings
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
@@ -138,3 +138,18 @@ def test_a_missing_plan_image_names_the_plan(tmp_path: Path) -> None:
     ]
     given = load_board(str(board(tmp_path, append="root=/dev/vda"))).with_plan_images(plan.images, ["kernel"])
     assert [f for f in preboot_findings(plan, given, {}) if "images." in str(f)] == []
+
+
+def test_a_deadline_shorter_than_the_silence_is_a_warning_and_no_shipped_plan_has_one(tmp_path: Path) -> None:
+    # Issue 24, item 1: the README's unmatched-linux plan (silence 30 s, `spl` within 20 s)
+    # cannot tell a wedge from a stall in its first step.
+    plan = tmp_path / "unmatched-linux.toml"
+    plan.write_text(
+        'name = "unmatched-linux"\nsilence = "30s"\n[[milestone]]\nname = "spl"\nexpect = "U-Boot SPL"\n'
+        'within = "20s"\n[[milestone]]\nname = "login"\nexpect = "login: $"\nwithin = "3m"\n'
+    )
+    warnings = [str(f) for f in check_deadlines(load_plan(plan))]
+    assert len(warnings) == 1 and "milestone[0].within" in warnings[0], warnings
+    assert "less than its 30 s silence limit" in warnings[0] and "cannot tell a wedge from a stall" in warnings[0]
+    for shipped in sorted((Path(__file__).parents[1] / "testplans").glob("*.toml")):
+        assert check_deadlines(load_plan(shipped)) == [], shipped

@@ -77,6 +77,42 @@ def test_unfinished_line_is_not_captured_half_way(pipe) -> None:
     assert isinstance(hit, Matched) and hit.groups == {"p": "riscv-virtio,qemu"}
 
 
+class StepClock:
+    """A clock that moves on a millisecond per wait, so how long a match waited is exact."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wait(self, cond: threading.Condition, timeout: float) -> None:
+        cond.wait(0.002)
+        self.now += 0.001
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def judged(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("settle", [True, False])
+def test_a_prompt_answered_by_typing_does_not_wait_for_the_pause(settle: bool) -> None:
+    transport = PipeTransport()
+    clock = StepClock()
+    console = Console(transport, None, clock=clock)
+    console.mark_power_on()
+    console.ingest(b"U-Boot 2023.01\r\n=> ", clock.monotonic())
+    prompt = Watch("p", "prompt", re.compile(r"=> $", re.MULTILINE), settle=settle)
+    hit = console.wait_for([prompt], deadline=5)
+    assert isinstance(hit, Matched) and hit.line == "=> "
+    # Settling waits out the 50 ms pause; a prompt the harness answers by typing is taken at once.
+    assert (console.now() >= 0.05) is settle
+    os.close(transport.write_fd)
+    transport.close()
+
+
 def test_no_match_across_lines_and_crlf_variants(pipe) -> None:
     transport, console = pipe
     transport.feed(b"alpha\r\r\nbeta\r")

@@ -46,9 +46,11 @@ T = TypeVar("T")
 def _outcome_word(record: RunRecord | Unbuildable, criterion: Criterion) -> str:
     if isinstance(record, Unbuildable):
         return "cannot be built"
-    return {Outcome.BAD: "hung", Outcome.GOOD: "passed", Outcome.OTHER: "failed otherwise"}[
-        criterion.classify(record.verdict)
-    ]
+    return _outcome_word_of(criterion.classify(record.verdict))
+
+
+def _outcome_word_of(outcome: Outcome) -> str:
+    return {Outcome.BAD: "hung", Outcome.GOOD: "passed", Outcome.OTHER: "failed otherwise"}[outcome]
 
 
 # A bad endpoint that has not failed after this many times its endpoint runs does not reproduce.
@@ -81,6 +83,15 @@ class Settings:
     check_endpoints: bool
     strategy: str = "bayes"
     confidence: float = 0.99
+    # At most this many runs of the bad endpoint while none of them failed (0: ENDPOINT_PATIENCE x endpoint_runs).
+    endpoint_max: int = 0
+    # Git mode: boot the culprit reverted on top of the bad endpoint; it must pass.
+    revert_check: bool = False
+
+    @property
+    def endpoint_limit(self) -> int:
+        """The most runs the bad endpoint gets while it has not failed yet."""
+        return max(self.endpoint_max or self.endpoint_runs * ENDPOINT_PATIENCE, self.endpoint_runs)
 
     def start_event(self, names: Sequence[str]) -> dict[str, Any]:
         """What the log's first line records, and what ``--resume`` must find unchanged."""
@@ -91,6 +102,7 @@ class Settings:
             "bad_if": self.bad_if.value,
             "miss": self.miss,
             "endpoint_runs": self.endpoint_runs,
+            "endpoint_max": self.endpoint_limit,
             "check_endpoints": self.check_endpoints,
             "seed": self.seed,
             "strategy": self.strategy,
@@ -111,7 +123,17 @@ class Decision:
     cached_from: str | None = None
 
 
-RESUMED_KEYS = ("names", "plan", "bad_if", "miss", "endpoint_runs", "check_endpoints", "strategy", "confidence")
+RESUMED_KEYS = (
+    "names",
+    "plan",
+    "bad_if",
+    "miss",
+    "endpoint_runs",
+    "endpoint_max",
+    "check_endpoints",
+    "strategy",
+    "confidence",
+)
 # What a log from before a key existed meant by it.
 RESUMED_DEFAULTS = {"strategy": "repeat", "confidence": 0.99}
 
@@ -128,8 +150,10 @@ def open_journal(settings: Settings, names: Sequence[str], resume: bool) -> tupl
     events = read_events(path)
     restored = Restored.from_events(events)
     expected = settings.start_event(names)
+    # A log from before the bound was an option used the default bound.
+    defaults = {**RESUMED_DEFAULTS, "endpoint_max": int(restored.start.get("endpoint_runs", 0)) * ENDPOINT_PATIENCE}
     for key in RESUMED_KEYS:
-        earlier = restored.start.get(key, RESUMED_DEFAULTS.get(key))
+        earlier = restored.start.get(key, defaults.get(key))
         if earlier != expected[key]:
             raise ConfigError(
                 path,
@@ -175,6 +199,12 @@ class Bisector:
         self._lock = threading.Lock()
         self._verify_note = ""
         self._verified: bool | None = None
+        self._verify_runs = 1
+        self._revert_note = ""
+        self._revert_held: bool | None = None
+        self._revert_attempts = 0
+        # Rounds are numbered over every session of the bisect.
+        self._round = restored.rounds if restored is not None else 0
 
     def _restore(self, restored: Restored) -> None:
         for index, events in restored.runs.items():
@@ -222,6 +252,8 @@ class Bisector:
                 reason = "" if search.found else "every build left between the last good and first bad is a skip"
             except Inconclusive as exc:
                 reason = str(exc)
+            if not reason and search.found and self.settings.revert_check:
+                self._revert_check(search)
             answer = self._answer(search, reason, time.monotonic() - started, mass)
         except BaseException:
             self._stop.set()
@@ -265,9 +297,12 @@ class Bisector:
             record = self.booter.boot(board, build, attempt, phase)
         finally:
             self.progress.boot_finished()
-        self.journal.write("run", **record.as_event(self.criterion.classify(record.verdict)))
-        with self._lock:
-            self.history[build.index] = (*self.history.get(build.index, ()), record)
+        # A revert build is not in the series: its runs are logged apart, never evidence about the culprit.
+        event = "revert" if phase == "revert" else "run"
+        self.journal.write(event, **record.as_event(self.criterion.classify(record.verdict)))
+        if event == "run":
+            with self._lock:
+                self.history[build.index] = (*self.history.get(build.index, ()), record)
         return record
 
     def _boots(self, index: int, board: Board, build: Build, phase: str) -> Iterator[RunRecord]:
@@ -303,9 +338,8 @@ class Bisector:
         """Split the range; decide each candidate by repeating it until it hangs or passed enough."""
         for index, decision in self.decided.items():
             search.decide(index, decision.state)
-        round_number = 0
         while points := search.next_candidates(self.pool.size):
-            round_number += 1
+            round_number = self._next_round()
             testable = len(search.testable())
             per_build = self.rate.runs_needed(self.settings.miss)
             self.progress.update(
@@ -318,6 +352,12 @@ class Bisector:
                 search.decide(decision.index, decision.state)
         if search.found:
             self._verify_repeat(search)
+
+    def _next_round(self) -> int:
+        """Begin the next round of the search; its number is logged, so a resumed bisect goes on from it."""
+        self._round += 1
+        self.journal.write("round", round=self._round)
+        return self._round
 
     def _decider(self, index: int, phase: str) -> Callable[[Board], Decision]:
         return lambda board: self._decide(index, board, phase)
@@ -393,14 +433,13 @@ class Bisector:
         evidence = self._evidence()
         limit = MAX_BOOTS_PER_BUILD * len(self.series.names)
         failed_verifications = 0
-        round_number = 0
         gain = 1.0
         while True:
             mass = posterior(evidence)
             group = self._group(mass, evidence)
             top = group[-1]
             held = sum(mass[i] for i in group)
-            round_number += 1
+            round_number = self._next_round()
             self._show(round_number, mass, top, evidence, gain)
             if held >= self.settings.confidence:
                 if len(group) > 1:
@@ -558,6 +597,7 @@ class Bisector:
     def _verify(self, culprit: int, last_good: int, runs: int) -> tuple[bool, str]:
         """Boot the culprit until it hangs and the last good build until it passed ``runs`` times."""
         names = self.series.names
+        self._verify_runs = runs
         self.progress.update(left=f"verifying {names[culprit]} and {names[last_good]}", boots_left=runs + 1)
 
         culprit, last_good = self._source(culprit), self._source(last_good)
@@ -566,6 +606,11 @@ class Bisector:
         # The outcomes of each build's verify boots, in attempt order.
         bad_seen: list[Outcome] = []
         good_seen: list[Outcome] = []
+        # The last good build's passes so far (in the search, an earlier verification) count
+        # toward the verify step's runs: a build that passed 68 times needs no 25 more. One boot
+        # is always new: a build that passed once and hangs on every later boot must be caught.
+        earlier = [self.criterion.classify(r.verdict) for r in self.history.get(last_good, ())]
+        good_before = min(earlier.count(Outcome.GOOD), runs - 1)
 
         def bad_left() -> int:
             return 0 if Outcome.BAD in bad_seen else runs - len(bad_seen)
@@ -573,7 +618,7 @@ class Bisector:
         def good_left() -> int:
             if isinstance(good_build, Unbuildable) or any(o is not Outcome.GOOD for o in good_seen):
                 return 0
-            return runs - len(good_seen)
+            return runs - good_before - len(good_seen)
 
         # Batches over every board: each build gets boards in turn, never more than its boots
         # left, so a flaky hang's many verify boots overlap instead of running one after another.
@@ -595,22 +640,52 @@ class Bisector:
         failures = [i for i, o in enumerate(good_seen) if o is not Outcome.GOOD]
         good_fails = int(bool(failures))
         good_runs = failures[0] + 1 if failures else len(good_seen)
+        counted = good_before + good_runs
+        before = f", {good_before} of them before verifying" if good_before else ""
         parts = [
             f"{names[culprit]} hung again (boot {culprit_runs} of up to {runs})"
             if culprit_hangs
             else f"{names[culprit]} did not hang in {culprit_runs} boots",
             f"{names[last_good]} failed on boot {good_runs}"
             if good_fails
-            else f"{names[last_good]} passed {good_runs} of {good_runs} boots",
+            else f"{names[last_good]} passed {counted} of {counted} boots{before}",
         ]
         held = bool(culprit_hangs) and not good_fails
         note = "; ".join(parts)
         self.progress.decision(f"verify: {note}: {'the answer held' if held else 'the answer did not hold'}")
         return held, note
 
-    def _verify_job(self, build: Build | Unbuildable) -> Callable[[Board], Outcome]:
+    def _revert_check(self, search: Search) -> None:
+        """Git mode: the culprit reverted on top of the bad endpoint must pass, as often as verification asked."""
+        names = self.series.names
+        culprit = self._source(search.first_bad)
+        build = self.series.revert(culprit)
+        if build is None:
+            return
+        where = f"{names[culprit]} reverted on {names[-1]}"
+        if isinstance(build, Unbuildable):
+            self._revert_held, self._revert_note = False, f"{where} cannot be tested: {build.reason}"
+            self.progress.decision(f"revert check: {self._revert_note}")
+            return
+        runs = self._verify_runs
+        self.progress.update(left=f"revert check: {where}", boots_left=runs)
+        seen: list[Outcome] = []
+        while len(seen) < runs and all(o is Outcome.GOOD for o in seen):
+            batch = min(self.pool.size, runs - len(seen))
+            seen += self._parallel([self._verify_job(build, "revert") for _ in range(batch)])
+        failed = next((i for i, o in enumerate(seen) if o is not Outcome.GOOD), None)
+        self._revert_held = failed is None
+        self._revert_note = (
+            f"{where} passed {len(seen)} of {len(seen)} boots"
+            if failed is None
+            else f"{where} {_outcome_word_of(seen[failed])} on boot {failed + 1}"
+        )
+        outcome = "the revert passed" if self._revert_held else "the revert did NOT pass"
+        self.progress.decision(f"revert check: {self._revert_note}: {outcome}")
+
+    def _verify_job(self, build: Build | Unbuildable, phase: str = "verify") -> Callable[[Board], Outcome]:
         assert isinstance(build, Build)  # only a built build has verify boots left
-        return lambda board: self.criterion.classify(self._boot(board, build, "verify").verdict)
+        return lambda board: self.criterion.classify(self._boot(board, build, phase).verdict)
 
     def _source(self, index: int) -> int:
         """The build whose boots decided ``index``: itself, or the one it shares artefacts with."""
@@ -639,7 +714,10 @@ class Bisector:
         outcomes = [self.criterion.classify(r.verdict) for r in records]
         hangs, passes = outcomes.count(Outcome.BAD), outcomes.count(Outcome.GOOD)
         if not hangs:
-            raise Inconclusive(f"the bad endpoint {bad.name} did not show the hang in {len(records)} runs")
+            raise Inconclusive(
+                f"the bad endpoint {bad.name} did not show the hang in {len(records)} runs "
+                f"(--endpoint-runs {self.settings.endpoint_runs}, --endpoint-max {self.settings.endpoint_limit})"
+            )
         if last not in self.decided:
             self._record(Decision(last, bad.name, State.BAD, passes, "bad endpoint", bad.key), 0.0, len(records))
         if not self.settings.check_endpoints:
@@ -698,9 +776,15 @@ class Bisector:
         (last, so the bad endpoint's runs take the boards first); its run lands in the history.
         """
         records = list(self.history.get(bad.index, ()))
-        limit = wanted * ENDPOINT_PATIENCE
+        limit = self.settings.endpoint_limit if wanted == self.settings.endpoint_runs else wanted * ENDPOINT_PATIENCE
         while len(records) < wanted or (not any(can_define_hang(r.verdict) for r in records) and len(records) < limit):
-            count = max(wanted - len(records), 1)
+            if len(records) == wanted:
+                self.progress.decision(
+                    f"the bad endpoint {bad.name} did not fail in {wanted} runs; booting it up to "
+                    f"{limit - wanted} more times (--endpoint-max {limit}) until it does"
+                )
+            # Never past the bound, even on many boards at once.
+            count = min(max(wanted - len(records), 1), limit - len(records))
             jobs: list[Callable[[Board], RunRecord]] = [self._endpoint_job(bad) for _ in range(count)]
             # Only on a board the batch leaves idle: a bad endpoint that does not reproduce costs no more.
             if good is not None and count % self.pool.size:
@@ -717,7 +801,10 @@ class Bisector:
         """The hang is the most frequent failure of the bad endpoint; harness errors do not count."""
         signatures = Counter(r.verdict.signature for r in records if can_define_hang(r.verdict))
         if not signatures:
-            raise Inconclusive(f"the bad endpoint {bad.name} did not fail in {len(records)} runs")
+            raise Inconclusive(
+                f"the bad endpoint {bad.name} did not fail in {len(records)} runs "
+                f"(--endpoint-runs {self.settings.endpoint_runs}, --endpoint-max {self.settings.endpoint_limit})"
+            )
         signature = signatures.most_common(1)[0][0]
         self.criterion = self.criterion.with_signature(signature)
         self.journal.write("signature", signature=signature)
@@ -728,6 +815,7 @@ class Bisector:
         names = self.series.names
         events = self.journal.events
         runs = [e for e in events if e.get("event") == "run"]
+        revert_boots = sum(1 for e in events if e.get("event") == "revert")
         endpoint_boots = sum(1 for e in runs if e["phase"] == "endpoint")
         verify_boots = sum(1 for e in runs if e["phase"] == "verify")
         found = not reason and search.found
@@ -761,7 +849,7 @@ class Bisector:
             signature=evidence.signature if evidence else self.criterion.signature,
             last_lines=tuple(line for _t, line in timed),
             rows=tuple(rows_from_events(events)),
-            total_boots=len(runs),
+            total_boots=len(runs) + revert_boots,
             endpoint_boots=endpoint_boots,
             candidate_boots=len(runs) - endpoint_boots - verify_boots,
             wall_seconds=round(total_wall(events, wall), 3),
@@ -781,6 +869,11 @@ class Bisector:
             author=commit.author if commit else None,
             sessions=1 + sum(1 for e in events if e.get("event") == "session"),
             autopsy=_autopsy_of(hung.out_dir) if hung else (),
+            repo=commit.repo or None if commit else None,
+            commit=commit.sha or None if commit else None,
+            revert_held=self._revert_held,
+            revert_note=self._revert_note,
+            revert_boots=revert_boots,
         )
 
     def _run_of(self, index: int, wanted: Outcome) -> RunRecord | None:

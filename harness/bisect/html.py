@@ -32,18 +32,31 @@ def render(answer: Answer, folder: Path) -> str:
         if found
         else f"inconclusive: {escape(answer.reason)}"
     )
-    rate = "every boot (deterministic)" if answer.deterministic else f"{answer.hang_rate:.0%} of boots"
+    commit = (
+        f"<div>commit: {escape(answer.commit or answer.first_bad)} {escape(answer.subject)} "
+        f"({escape(answer.author)})</div>"
+        if answer.subject is not None
+        else ""
+    )
+    checks = [
+        f"<div>{label}: {escape(text)}</div>"
+        for label, text in (("verified", answer.verification_text()), ("revert check", answer.revert_text()))
+        if text is not None
+    ]
     body = [
-        f'<div class="verdict {"k-pass" if found else "k-error"}" id="verdict">'
-        f'<div class="kind">{"FOUND" if found else "INCONCLUSIVE"}</div><div>{head}</div>'
-        f'<div>signature: <span class="sig">{escape(answer.signature or "-")}</span></div>'
-        f"<div>{answer.total_boots} boots ({answer.endpoint_boots} endpoint, {answer.candidate_boots} candidate), "
-        f"{answer.wall_seconds:.1f} s; hang shows in {escape(rate)}; confidence {answer.confidence:.3f}; "
-        f"seed {answer.seed}</div></div>"
+        f'<div class="verdict {"k-pass" if found and answer.exit_code == 0 else "k-error"}" id="verdict">'
+        f'<div class="kind">{"FOUND" if found else "INCONCLUSIVE"}</div><div>{head}</div>{commit}'
+        f'<div>signature: <span class="sig">{escape(answer.signature or "-")}</span></div>{"".join(checks)}'
+        f'<div id="boots">{escape(answer.boots_text())}, {answer.wall_seconds:.1f} s; strategy '
+        f"{escape(answer.strategy)}; {escape(answer.rate_text())}</div></div>"
     ]
     if answer.last_lines:
-        body.append('<h2>Last lines before the failure</h2><pre class="lastlines">')
-        body.append(escape("\n".join(answer.last_lines)) + "</pre>")
+        origin = f" (run {escape(answer.culprit.run)})" if answer.culprit else ""
+        body.append(f'<h2>Last lines before the failure{origin}</h2><pre class="lastlines" id="lastlines">')
+        body.append(escape("\n".join(answer.timed_last_lines())) + "</pre>")
+    steps = [*answer.next_steps, *([answer.regzbot] if answer.regzbot else [])]
+    if steps:
+        body.append('<h2>Next steps</h2><pre id="next">' + escape("\n".join(steps)) + "</pre>")
     rows = []
     for row in sorted(answer.rows, key=lambda r: r.index):
         mark = ' style="background:#fde2e0"' if row.name == answer.first_bad else ""

@@ -1,7 +1,8 @@
 """``bisect.log``: one JSON object per line, flushed as it happens, so a killed bisect can resume.
 
 Events: ``start`` (the configuration, the strategy and the master seed), ``session`` (a
-``--resume`` began), ``run`` (one boot and its verdict), ``signature`` (the hang, from the bad
+``--resume`` began), ``round`` (a round of the search began: its number, which a resumed bisect
+continues from), ``run`` (one boot and its verdict), ``signature`` (the hang, from the bad
 endpoint), ``decision`` (a build is good, bad or skip) and ``result`` (the answer). Every event
 carries ``at``, the wall-clock time it was written, so the whole bisect's time adds up over
 sessions. A run still going when bisect died has no line and is redone.
@@ -67,6 +68,7 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     "build": {"index": int, "build": str},
     "decision": {"index": int, "build": str, "state": str},
     "signature": {"signature": str},
+    "round": {"round": int},
     "result": {"status": str},
 }
 
@@ -130,6 +132,8 @@ class Restored:
     decisions: dict[int, dict[str, Any]] = field(default_factory=dict)
     signature: str | None = None
     result: dict[str, Any] | None = None
+    # The last round an earlier session began: a resumed bisect numbers on from it.
+    rounds: int = 0
 
     @classmethod
     def from_events(cls, events: list[dict[str, Any]]) -> Restored:
@@ -138,9 +142,12 @@ class Restored:
         decisions: dict[int, dict[str, Any]] = {}
         signature = None
         result = None
+        rounds = 0
         for event in events:
             kind = event.get("event")
-            if kind == "run":
+            if kind == "round":
+                rounds = max(rounds, int(event["round"]))
+            elif kind == "run":
                 runs.setdefault(event["index"], []).append(event)
             elif kind == "decision":
                 decisions[event["index"]] = event
@@ -148,7 +155,7 @@ class Restored:
                 signature = event["signature"]
             elif kind == "result":
                 result = event
-        return cls(events[0], {i: tuple(r) for i, r in runs.items()}, decisions, signature, result)
+        return cls(events[0], {i: tuple(r) for i, r in runs.items()}, decisions, signature, result, rounds)
 
 
 def total_wall(events: list[dict[str, Any]], current: float) -> float:

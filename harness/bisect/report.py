@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -73,6 +74,13 @@ class Answer:
     sessions: int = 1
     # The culprit's run's autopsy, as text lines: where the harts were when it hung.
     autopsy: tuple[str, ...] = ()
+    # Git mode: the repository and the culprit's full commit id.
+    repo: str | None = None
+    commit: str | None = None
+    # --revert-check: the culprit reverted on top of the bad endpoint, booted; None when not run.
+    revert_held: bool | None = None
+    revert_note: str = ""
+    revert_boots: int = 0
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], rows: Sequence[Row]) -> Answer:
@@ -93,21 +101,66 @@ class Answer:
             return ()
         steps = []
         if self.subject is not None:
-            steps.append(f"git show {self.first_bad}")
+            # -C: the command works from wherever the bisect was started, not only inside the repo.
+            where = f" -C {shlex.quote(self.repo)}" if self.repo else ""
+            steps.append(f"git{where} show {self.commit or self.first_bad}")
         if self.culprit and self.last_good_run:
             steps.append(f"hartbeat compare {self.last_good_run.run} {self.culprit.run}")
         return tuple(steps)
 
     @property
+    def regzbot(self) -> str | None:
+        """The line the Linux regression tracker reads in a report, in git mode: ``#regzbot introduced: <sha>``.
+
+        Not given for a culprit whose revert check failed: the answer does not stand.
+        """
+        if self.status != "found" or self.commit is None or self.revert_held is False:
+            return None
+        return f"#regzbot introduced: {self.commit}"
+
+    @property
     def exit_code(self) -> int:
-        """0 when the culprit was found, 1 when the search ended without one."""
-        return 0 if self.status == "found" else 1
+        """0 when the culprit was found (and its revert passed, if checked), 1 otherwise."""
+        return 0 if self.status == "found" and self.revert_held is not False else 1
+
+    def boots_text(self) -> str:
+        """``126 boots (8 endpoint, 90 candidate, 28 verify)``: the parts add up to the total."""
+        parts = [f"{self.endpoint_boots} endpoint", f"{self.candidate_boots} candidate", f"{self.verify_boots} verify"]
+        if self.revert_boots:
+            parts.append(f"{self.revert_boots} revert check")
+        sessions = f" over {self.sessions} sessions" if self.sessions > 1 else ""
+        return f"{self.total_boots} boots ({', '.join(parts)}){sessions}"
+
+    def verification_text(self) -> str | None:
+        """What booting the answer again showed, or ``None`` when it was not verified."""
+        if self.verified is None:
+            return None
+        return f"{self.verify_note}: {'the answer held' if self.verified else 'the answer did NOT hold'}"
+
+    def revert_text(self) -> str | None:
+        """What the revert check showed, or ``None`` when it was not run."""
+        if self.revert_held is None:
+            return None
+        return f"{self.revert_note}: {'the revert passed' if self.revert_held else 'the revert did NOT pass'}"
+
+    def timed_last_lines(self) -> list[str]:
+        """The culprit's last lines, each with its time since power-on when known."""
+        times = self.last_line_times or (None,) * len(self.last_lines)
+        return [
+            (f"[{t:9.3f}] " if t is not None else "") + line for t, line in zip(times, self.last_lines, strict=True)
+        ]
+
+    def rate_text(self) -> str:
+        """``hang shows in 40% of boots; confidence 0.993; seed 7``."""
+        rate = "every boot (deterministic)" if self.deterministic else f"{self.hang_rate:.0%} of boots"
+        return f"hang shows in {rate}; confidence {self.confidence:.3f}; seed {self.seed}"
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document."""
         data = asdict(self)
         data["rows"] = [asdict(row) for row in self.rows]
         data["next_steps"] = list(self.next_steps)
+        data["regzbot"] = self.regzbot
         return {"schema": SCHEMA, **data}
 
     def write(self, folder: Path) -> Path:
@@ -136,23 +189,19 @@ class Answer:
         if self.last_lines:
             origin = f" (run {self.culprit.run})" if self.culprit else ""
             lines.append(f"last lines before the failure{origin}:")
-            times = self.last_line_times or (None,) * len(self.last_lines)
-            for t, line in zip(times, self.last_lines, strict=True):
-                stamp = f"[{t:9.3f}] " if t is not None else ""
-                lines.append(f"  | {stamp}{line}")
+            lines.extend(f"  | {line}" for line in self.timed_last_lines())
         if self.autopsy:
             lines.append("the culprit's autopsy:")
             lines.extend(self.autopsy)
-        if self.verified is not None:
-            outcome = "the answer held" if self.verified else "the answer did NOT hold"
-            lines.append(f"verified: {self.verify_note}: {outcome}")
-        rate = "every boot (deterministic)" if self.deterministic else f"{self.hang_rate:.0%} of boots"
-        sessions = f" over {self.sessions} sessions" if self.sessions > 1 else ""
-        lines.append(
-            f"{self.total_boots} boots ({self.endpoint_boots} endpoint, {self.candidate_boots} candidate, "
-            f"{self.verify_boots} verify){sessions}, {self.wall_seconds:.1f} s; strategy {self.strategy}; "
-            f"hang shows in {rate}; confidence {self.confidence:.3f}; seed {self.seed}"
-        )
+        verification = self.verification_text()
+        if verification is not None:
+            lines.append(f"verified: {verification}")
+        revert = self.revert_text()
+        if revert is not None:
+            lines.append(f"revert check: {revert}")
+        lines.append(f"{self.boots_text()}, {self.wall_seconds:.1f} s; strategy {self.strategy}; {self.rate_text()}")
+        if self.regzbot:
+            lines.append(self.regzbot)
         for step in self.next_steps:
             lines.append(f"next: {step}")
         lines.append(f"details: {Path(self.out) / RESULT_NAME} ({Path(self.out) / 'bisect.html'})")

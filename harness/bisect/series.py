@@ -46,10 +46,12 @@ class Unbuildable:
 
 @dataclass(frozen=True)
 class Commit:
-    """What git says about a build of a git range: the subject line and the author."""
+    """What git says about a build of a git range: the subject line, the author, the repository and full id."""
 
     subject: str
     author: str
+    repo: str = ""
+    sha: str = ""
 
 
 class Series(Protocol):
@@ -66,6 +68,10 @@ class Series(Protocol):
 
     def describe(self, index: int) -> Commit | None:
         """The commit a build comes from, when the series is a git range."""
+        ...
+
+    def revert(self, culprit: int) -> Build | Unbuildable | None:
+        """The bad endpoint with build ``culprit``'s change reverted, built; ``None`` outside git mode."""
         ...
 
 
@@ -118,6 +124,10 @@ class FolderSeries:
 
     def describe(self, index: int) -> Commit | None:
         """A folder of builds has no commits."""
+        return None
+
+    def revert(self, culprit: int) -> Build | Unbuildable | None:
+        """A folder of builds has no change to revert."""
         return None
 
     def prepare(self, index: int) -> Build | Unbuildable:
@@ -179,7 +189,20 @@ class GitSeries:
         subject, _, author = git(self.repo, "log", "-1", "--format=%s%x00%an <%ae>", self.commits[index]).partition(
             "\0"
         )
-        return Commit(subject, author)
+        return Commit(subject, author, str(self.repo), self.commits[index])
+
+    def revert(self, culprit: int) -> Build | Unbuildable | None:
+        """The bad endpoint with the culprit reverted (``git revert --no-commit``), built once."""
+        name = f"revert-{self.names[culprit]}"
+        folder = self.out / "builds" / name
+        done = folder / "built"
+        if not done.is_file():
+            failure = self._build(self.commits[-1], folder, revert=self.commits[culprit])
+            if failure:
+                return Unbuildable(len(self.names), name, failure)
+            done.write_text(f"{self.commits[-1]} - {self.commits[culprit]}\n", encoding="utf-8")
+        staged = {slot: Path(rel).name for slot, rel in self.artifacts.items()}
+        return collect_images(folder, len(self.names), name, (), staged)
 
     def prepare(self, index: int) -> Build | Unbuildable:
         """Build the commit (or reuse the artefacts of an earlier build of it)."""
@@ -194,7 +217,7 @@ class GitSeries:
         staged = {slot: Path(rel).name for slot, rel in self.artifacts.items()}
         return collect_images(folder, index, name, (), staged)
 
-    def _build(self, sha: str, folder: Path) -> str | None:
+    def _build(self, sha: str, folder: Path, revert: str | None = None) -> str | None:
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
@@ -205,6 +228,13 @@ class GitSeries:
                 git(self.repo, "worktree", "remove", "--force", str(tree))
             git(self.repo, "worktree", "add", "--detach", str(tree), sha)
         try:
+            if revert is not None:
+                undone = subprocess.run(
+                    ["git", "-C", str(tree), "revert", "--no-commit", revert], capture_output=True, text=True
+                )
+                if undone.returncode != 0:
+                    message = " | ".join((undone.stderr or undone.stdout).strip().splitlines()[-BUILD_LOG_TAIL:])
+                    return f"{revert[:10]} does not revert cleanly on {sha[:10]}: {message}"
             with (folder / "build.log").open("w", encoding="utf-8") as log:
                 # Its own session, so a timeout stops make and the compilers too, not only bash,
                 # before the worktree is removed under them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +102,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="runs of the bad endpoint to learn how often it hangs (default 5)",
     )
     decide.add_argument(
+        "--endpoint-max",
+        type=int,
+        default=0,
+        metavar="M",
+        help="while none of its runs failed, boot the bad endpoint on until it does, at most M runs in all "
+        "(default 4 x --endpoint-runs)",
+    )
+    decide.add_argument(
+        "--revert-check",
+        action="store_true",
+        help="with --repo: boot the culprit reverted on top of the bad endpoint as often as the verification; "
+        "the answer stands only if it passes",
+    )
+    decide.add_argument(
         "--miss",
         type=float,
         default=0.05,
@@ -158,6 +173,8 @@ def _bisect(args: argparse.Namespace, plan: Plan, boards: tuple[Board, ...], out
         bad_if=BadIf(args.bad_if),
         miss=args.miss,
         endpoint_runs=args.endpoint_runs,
+        endpoint_max=args.endpoint_max,
+        revert_check=args.revert_check,
         check_endpoints=args.check_endpoints,
         strategy=strategy,
         confidence=args.confidence,
@@ -174,9 +191,15 @@ def _bisect(args: argparse.Namespace, plan: Plan, boards: tuple[Board, ...], out
     try:
         with signals_raise():
             answer = Bisector(settings, series, journal, restored, progress).run()
-    except (Interrupted, KeyboardInterrupt):
-        print(f"hartbeat bisect: stopped; continue with the same options and --resume --out {out}", file=sys.stderr)
-        raise
+    except (Interrupted, KeyboardInterrupt) as exc:
+        # The log holds every boot that finished: that is what was written, and all it needs.
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(
+            f"hartbeat bisect: stopped by {signal.Signals(signum).name}; the log {journal.path} holds every "
+            f"finished boot; continue with the same options and --resume --out {out}",
+            file=sys.stderr,
+        )
+        return 128 + signum
     print(answer.text())
     return answer.exit_code
 
@@ -194,6 +217,14 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--miss", str(args.miss), "expected a probability between 0 and 1, e.g. 0.05")
     if args.endpoint_runs < 1:
         raise ConfigError("--endpoint-runs", str(args.endpoint_runs), "expected at least 1")
+    if args.endpoint_max and args.endpoint_max < args.endpoint_runs:
+        raise ConfigError(
+            "--endpoint-max", str(args.endpoint_max), f"expected at least --endpoint-runs ({args.endpoint_runs})"
+        )
+    if args.revert_check and args.repo is None:
+        raise ConfigError(
+            "--revert-check", "", "needs a git range (--repo): a folder of builds has no commit to revert"
+        )
     if args.jobs < 1:
         raise ConfigError("--jobs", str(args.jobs), "expected at least 1")
     if args.jobs > 1 and len(args.boards) > 1:

@@ -153,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if follow is not None:
             follow.finish()
     print(summary(result))
-    code = result.verdict.exit_code
+    code = result.exit_code
     if args.expect_signature and code == 1 and args.expect_signature not in result.verdict.signature:
         print(
             f"hartbeat: signature {result.verdict.signature!r} does not contain {args.expect_signature!r}: "

@@ -3,13 +3,15 @@
     python -m harness.emulator -M virt|unmatched [-smp N] [-m 256M] [-bios PATH|none]
         [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
         [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch] [-control PATH]
-        [-jtag tcp:PORT|unix:PATH]
+        [-guest-clock FILE] [-jtag tcp:PORT|unix:PATH]
 
 Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
 0x80000000 (the firmware) with a0 = hart id, a1 = DTB (near the top of RAM) and a2 = the
 fw_dynamic info block. ``-kernel`` goes to the first 2 MiB boundary after the firmware
 (0x80200000 for OpenSBI fw_jump) unless it is an ELF. With ``-bios none`` the kernel itself
 is the entry point of all harts. Without ``-bios`` Debian's OpenSBI fw_dynamic.bin is used.
+``-guest-clock FILE`` appends the guest's time to FILE as the console runs (see
+``timefeed.py``): the harness judges silence and deadlines on it.
 On ``unmatched``, ``-smp`` counts all harts including the S7 monitor core (default 5).
 
 The console is stdin/stdout (a terminal is switched to raw mode, so Ctrl-C reaches the guest
@@ -45,6 +47,7 @@ from .debug.rbb import JtagSpecError
 from .dts import DtcError
 from .loader import LoadError
 from .machine import MIB, Machine, MachineConfig
+from .timefeed import TimeFeed
 
 USAGE_STATUS = 2
 
@@ -109,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-no-reboot", dest="no_reboot", action="store_true")
     p.add_argument("-jtag", dest="jtag")
     p.add_argument("-control", dest="control")
+    p.add_argument("-guest-clock", dest="guest_clock")
     p.add_argument("--report-stale-fetch", "-report-stale-fetch", dest="report_stale_fetch", action="store_true")
     return p
 
@@ -162,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.control:
             control = ControlServer(args.control)
             control.machine = machine
+        if args.guest_clock:
+            console.time_feed = TimeFeed.open(args.guest_clock, machine.guest_ns)
+            console.time_feed.mark(0, 0)
         started = time.monotonic()
         try:
             status = machine.run(control=control)

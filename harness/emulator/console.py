@@ -9,6 +9,8 @@ import termios
 import time
 import tty
 
+from .timefeed import TimeFeed
+
 
 class Console:
     """Buffers guest output and polls host input without blocking.
@@ -24,6 +26,10 @@ class Console:
         self.keep_open_fd = keep_open_fd
         self._pending = bytearray()
         self._saved_tty: list | None = None  # type: ignore[type-arg]
+        # The guest-time side channel (``-guest-clock``) and the byte counts it reports.
+        self.time_feed: TimeFeed | None = None
+        self.out_total = 0
+        self.in_total = 0
 
     def write(self, data: bytes) -> None:
         """Queue guest output."""
@@ -31,6 +37,11 @@ class Console:
 
     def flush(self) -> None:
         """Write queued output; drops it if the reader went away or its buffer is full."""
+        if self._pending:
+            self.out_total += len(self._pending)
+            if self.time_feed is not None:
+                # Before the bytes: whoever reads them then finds the time they were printed at.
+                self.time_feed.mark(self.out_total, self.in_total)
         while self._pending:
             try:
                 n = os.write(self.out_fd, self._pending)
@@ -56,7 +67,13 @@ class Console:
             data = b""
         if not data:
             self.in_fd = None  # end of input: stop polling a closed pipe
+        self.in_total += len(data)
         return data
+
+    def tick(self) -> None:
+        """Report the guest time on the side channel now and then (called every round)."""
+        if self.time_feed is not None:
+            self.time_feed.tick(self.out_total, self.in_total)
 
     def make_raw(self, fd: int) -> None:
         """Put tty ``fd`` in raw mode (no echo, no signals from Ctrl-C) until ``close``."""
@@ -74,6 +91,8 @@ class Console:
     def close(self) -> None:
         """Flush output and restore the terminal."""
         self.flush()
+        if self.time_feed is not None:
+            self.time_feed.close()
         if self._saved_tty is not None:
             termios.tcsetattr(self._raw_fd, termios.TCSADRAIN, self._saved_tty)
             self._saved_tty = None

@@ -48,6 +48,9 @@ ZERO_SINK = 32
 INSNS_PER_BUDGET = 16
 # Registers are compared every SPIN_CHECK_MASK + 1 iterations of a store-free loop.
 SPIN_CHECK_MASK = 31
+# Helpers that store nothing, so a loop of them still waits for another hart (`lr.w; bnez`, a
+# spinlock taken with LR/SC): it yields like a loop of plain loads instead of running its quanta.
+LOAD_RESERVED = frozenset({"lr.w", "lr.d"})
 
 _Q = struct.Struct("<Q")
 _q = struct.Struct("<q")
@@ -616,7 +619,8 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                     else:  # AMO, FPU
                         _call_helper(h, x, op, pc)
                         pc += op.length
-                        spin_pc = 1
+                        if op.insn.op not in LOAD_RESERVED:
+                            spin_pc = 1
                         if h.code_changed:
                             h.code_changed = False
                             vpn = -1 << 60

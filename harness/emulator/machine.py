@@ -36,12 +36,16 @@ QUANTUM = 500
 # (whose quanta are the longer), or a loop waiting for mtime to move would take many rounds
 # per tick.
 SPIN_CREDIT = QUANTUM * INSNS_PER_BUDGET
-# How long the host waits for console input when no timer is armed and every hart is idle.
-IDLE_POLL_S = 0.05
 # How long it waits for input before an idle skip: an idle guest at a prompt would otherwise
 # race through its timers at full host speed. Only the pacing depends on the host, not what
 # the guest computes.
 IDLE_SKIP_WAIT_S = 0.001
+# Guest time that passes per such wait when every hart idles with no timer armed (a deadlock,
+# or a bare-metal program waiting for input): 100 guest seconds per host second, so a silence
+# limit of 20 guest seconds is over in a fifth of a host second. Input ends it as on a board.
+IDLE_NOTHING_ARMED_TICKS = boards.TIMEBASE_HZ // 10
+# How long the host waits for the debugger at a time while it holds every hart halted.
+DEBUG_WAIT_S = 0.05
 FW_DYNAMIC_MAGIC = 0x4942534F
 FW_DYNAMIC_VERSION = 2
 NEXT_MODE_S = 1
@@ -178,11 +182,18 @@ class Machine:
         """Reset the whole machine like a power cycle: fresh RAM, devices and harts, images
         reloaded (RAM contents do not survive, unlike on some real boards). An attached
         JTAG port stays, its debugger told that every hart was reset."""
+        elapsed = self.clock.elapsed
         debug = self.debug
         self.__init__(self.config, self.console)  # type: ignore[misc]
+        # Guest time since power-on runs on through a reset, as wall time does on a board.
+        self.clock.elapsed = elapsed
         if debug is not None:
             self.debug = debug
             debug.on_machine_reset()
+
+    def guest_ns(self) -> int:
+        """Guest nanoseconds since power-on (the ``-guest-clock`` side channel reports it)."""
+        return self.clock.elapsed_ns()
 
     def attach_jtag(self, spec: str) -> JtagPort:
         """Open the JTAG port (remote_bitbang on ``tcp:PORT`` or ``unix:PATH``) for this machine."""
@@ -247,8 +258,13 @@ class Machine:
 
         Skipping (rather than sleeping on the host) is what keeps guest time independent of
         the host: a guest sleep of 2 s costs no host time at all. With no timer armed, only
-        input can wake the machine, and the host waits for it.
+        input can wake the machine; guest time passes meanwhile at IDLE_NOTHING_ARMED_TICKS
+        per millisecond of waiting for it, so a deadlock reaches a silence limit quickly. With
+        every hart halted by a debugger, time stands still and the host waits for the debugger.
         """
+        if self.debug is not None and self.debug.all_halted():
+            self.debug.wait(DEBUG_WAIT_S)
+            return
         wants_input = self.uart.wants_input()
         if wants_input:
             data = self.console.poll(IDLE_SKIP_WAIT_S)
@@ -258,12 +274,11 @@ class Machine:
         deadline = self.next_deadline()
         if deadline != NEVER:
             self.clock.skip_to(deadline)
-        elif wants_input:
-            data = self.console.poll(IDLE_POLL_S)
-            if data:
-                self.uart.receive(data)
-        else:
-            time.sleep(IDLE_POLL_S)
+            return
+        # Nothing armed: time still passes, as on a board, at a bounded pace.
+        if not wants_input:
+            time.sleep(IDLE_SKIP_WAIT_S)
+        self.clock.idle(IDLE_NOTHING_ARMED_TICKS)
 
     def run(self, max_seconds: float | None = None, control: ControlServer | None = None) -> int:
         """Run until the guest powers off (returning the exit status) or ``max_seconds`` pass.
@@ -277,6 +292,7 @@ class Machine:
             while deadline is None or time.monotonic() < deadline:
                 if control is not None and control.pending:
                     control.serve(self)
+                self.console.tick()
                 try:
                     if not self.step_round():
                         self.idle()

@@ -419,7 +419,7 @@ def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) ->
 
 def _spin_loops(blocks: dict[int, Sequence[tuple[Insn, int]]]) -> dict[int, set[int]]:
     """Loop heads whose loop (the region blocks on a cycle through the head) has no stores,
-    helpers or system instructions, mapped to the registers the loop writes."""
+    helpers other than LR or system instructions, mapped to the registers the loop writes."""
     edges = {start: [t for t in _successors(body) if t in blocks] for start, body in blocks.items()}
 
     def reach(start: int, forward: bool) -> set[int]:
@@ -439,7 +439,11 @@ def _spin_loops(blocks: dict[int, Sequence[tuple[Insn, int]]]) -> dict[int, set[
             continue  # not the target of a backward edge
         loop = reach(head, True) & reach(head, False)
         insns = [d for start in loop for d, _ in blocks[start]]
-        if all(d.op in ALU or d.op in LOADS or d.op in BRANCH_COND or d.op in ("jal", "fence") for d in insns):
+        # lr.w/lr.d store nothing: a spinlock taken with LR/SC waits like one of plain loads.
+        if all(
+            d.op in ALU or d.op in LOADS or d.op in BRANCH_COND or d.op in ("jal", "fence", "lr.w", "lr.d")
+            for d in insns
+        ):
             heads[head] = {d.rd for d in insns if writes_rd(d.op)} - {0}
     return heads
 

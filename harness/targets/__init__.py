@@ -31,6 +31,7 @@ __all__ = [
     "TargetKind",
     "Transport",
     "effective_time_scale",
+    "host_time_scale",
     "make_target",
     "target_kind",
     "validate_target",
@@ -59,6 +60,12 @@ def effective_time_scale(board: Board) -> float:
     """The board's ``time_scale`` as its kind will run it."""
     scale = target_kind(board.target, board.path).time_scale
     return board.time_scale if scale is None else scale(board)
+
+
+def host_time_scale(board: Board) -> float:
+    """How many host seconds one second of a plan may take on this board at most."""
+    scale = target_kind(board.target, board.path).host_scale
+    return board.time_scale * (1.0 if scale is None else scale(board))
 
 
 def make_target(board: Board, extra: Mapping[str, str] | None = None) -> Target:

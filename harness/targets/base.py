@@ -59,7 +59,9 @@ class TargetKind:
     as many as the machine holds, e.g. processes; 1: one physical board or place); ``expand``
     turns a profile that stands for several boards (a labgrid place pattern) into one profile
     each, for bisect's parallel boards; ``time_scale`` gives the board's ``time_scale`` as this
-    kind will run it (the emulator is slower under CPython than under PyPy).
+    kind will run it; ``host_scale`` is, for a kind judged on its guest clock, how many host
+    seconds one second of a plan may take at most (a bound for timeouts outside the console, such
+    as a pytest item's).
     """
 
     name: str
@@ -69,3 +71,4 @@ class TargetKind:
     copies: int | None = 1
     expand: Callable[[Board], tuple[Board, ...]] | None = None
     time_scale: Callable[[Board], float] | None = None
+    host_scale: Callable[[Board], float] | None = None

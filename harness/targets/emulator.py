@@ -14,13 +14,14 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from harness.board import PROJECT_ROOT, Board
 from harness.config import Section
 from harness.findings import Finding
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import check_boot_arguments, check_console
-from harness.targets.process import ProcessTarget
+from harness.targets.process import ProcessTarget, ProcessTransport
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 
 MACHINES = ("virt", "unmatched")
@@ -32,11 +33,13 @@ def default_python() -> str:
     return shutil.which(PYPY) or sys.executable
 
 
-# An emulator board's time_scale is measured under PyPy; CPython runs a Linux boot about this
-# many times slower (hartbeat's tiny Linux to its prompt: 16.6 s against 4.7 s, `make bench`),
-# so its deadlines stretch by as much unless the board says otherwise (`[emulator]
-# cpython_slowdown`: short firmware-only boots are about as fast on both, PyPy's JIT having no
-# time to pay off).
+# The emulator reports its guest time and plans are judged on it. Should that clock fail (a
+# report garbled or going backwards), the run goes on in host seconds divided by the emulator's
+# measured slowdown against the hardware QEMU models: 25 under PyPy (Debian's distro kernel to
+# its shell, 23x QEMU, rounded up), and CPython runs a Linux boot about CPYTHON_SLOWDOWN times
+# slower again (hartbeat's tiny Linux to its prompt: 16.6 s against 4.7 s, `make bench`;
+# `[emulator] cpython_slowdown`: short firmware-only boots are about as fast on both).
+PYPY_SLOWDOWN = 25.0
 CPYTHON_SLOWDOWN = 4.0
 
 
@@ -95,8 +98,49 @@ def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
     return argv + image_arguments(board, extra, emu.append) + list(emu.extra)
 
 
+class GuestClockTransport(ProcessTransport):
+    """The emulator's console, and the guest time it reports beside it (``-guest-clock FILE``)."""
+
+    def __init__(self, fallback_scale: float) -> None:
+        super().__init__()
+        self.fallback_scale = fallback_scale
+        self.path: Path | None = None
+        self._feed: IO[bytes] | None = None
+        self._rest = b""
+
+    def guest_marks(self) -> list[str]:
+        """The complete report lines written since the last call (the file is only appended to)."""
+        if self._feed is None:
+            if self.path is None:
+                return []
+            try:
+                self._feed = self.path.open("rb")
+            except OSError:
+                return []
+        try:
+            data = self._feed.read()
+        except (OSError, ValueError):
+            return []
+        if not data:
+            return []
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        return [line.decode("ascii", "replace") for line in lines]
+
+    def release(self) -> None:
+        """Close and delete the report file."""
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+        self._rest = b""
+        if self.path is not None:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+            self.path = None
+
+
 class EmulatorTarget(ProcessTarget):
-    """The in-repo emulator as a console process, with a control socket for the autopsy."""
+    """The in-repo emulator as a console process, reporting its guest time to the console, with a
+    control socket for the autopsy."""
 
     kind = "emulator"
 
@@ -104,6 +148,9 @@ class EmulatorTarget(ProcessTarget):
         # The emulator is part of this package: make it importable whatever the cwd is.
         path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         super().__init__(board.name, emulator_argv(board, extra), env={"PYTHONPATH": path})
+        self._command = list(self.argv)
+        emu = emulator_settings(board, extra)
+        self._transport = self._guest = GuestClockTransport(fallback_scale(emu))
         self._control_dir: str | None = None
 
     @property
@@ -112,19 +159,25 @@ class EmulatorTarget(ProcessTarget):
         return None if self._control_dir is None else Path(self._control_dir) / "control"
 
     def power_on(self) -> None:
-        """Start the emulator with its control socket in a private folder (removed at power-off)."""
+        """Start the emulator with a fresh guest-clock file next to its console, and its control
+        socket in a private folder (both removed at power-off)."""
+        self._guest.release()
+        self._guest.path = Path(tempfile.mkdtemp(prefix="hartbeat-guest-")) / "guest-clock"
+        self._guest.path.touch()
         if self._control_dir is None:
             self._control_dir = tempfile.mkdtemp(prefix="hartbeat-emu-")
-            self.argv += ["-control", str(self.control_path)]
+        self.argv = [*self._command, "-guest-clock", str(self._guest.path), "-control", str(self.control_path)]
         super().power_on()
 
     def power_off(self) -> None:
-        """Stop the emulator and remove its control socket's folder."""
-        super().power_off()
-        if self._control_dir is not None:
-            shutil.rmtree(self._control_dir, ignore_errors=True)
-            self._control_dir = None
-            self.argv = self.argv[:-2]
+        """Stop the emulator, delete its guest-clock file and its control socket's folder."""
+        try:
+            super().power_off()
+        finally:
+            self._guest.release()
+            if self._control_dir is not None:
+                shutil.rmtree(self._control_dir, ignore_errors=True)
+                self._control_dir = None
 
 
 def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
@@ -132,10 +185,10 @@ def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:
     return EmulatorTarget(board, extra)
 
 
-def time_scale(board: Board) -> float:
-    """The board's ``time_scale`` (PyPy's), times ``cpython_slowdown`` when the emulator runs on CPython."""
-    emu = emulator_settings(board, placeholder_variables(board))
-    return board.time_scale if "pypy" in Path(emu.python).name else board.time_scale * emu.cpython_slowdown
+def fallback_scale(emu: EmulatorSettings) -> float:
+    """Host seconds per guest second should the guest clock fail: PyPy's slowdown, times
+    ``cpython_slowdown`` on CPython."""
+    return PYPY_SLOWDOWN if "pypy" in Path(emu.python).name else PYPY_SLOWDOWN * emu.cpython_slowdown
 
 
 def validate(board: Board) -> set[str]:
@@ -152,6 +205,11 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     return findings + check_console(board, variables, append=emu.append, uart=uart, key="emulator.append")
 
 
+def host_scale(board: Board) -> float:
+    """At most this many host seconds per guest second: the slowdown used should the clock fail."""
+    return fallback_scale(emulator_settings(board, placeholder_variables(board)))
+
+
 KIND = TargetKind(
-    name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None, time_scale=time_scale
+    name="emulator", validate=validate, build=from_board, preflight=preflight, copies=None, host_scale=host_scale
 )

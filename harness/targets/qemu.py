@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +176,9 @@ class QemuTarget(ProcessTarget):
     def power_on(self) -> None:
         """Start QEMU and connect to its QMP socket."""
         super().power_on()
+        # The report names QEMU's version: asked while the guest boots, it is ready when the
+        # run ends, instead of a `--version` subprocess between QEMU's exit and the report.
+        threading.Thread(target=qemu_version, args=(self.argv[0],), name="qemu-version", daemon=True).start()
         try:
             self.qmp.connect()
         except TargetError as exc:

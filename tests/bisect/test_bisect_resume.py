@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,12 @@ import pytest
 from scripted_series import make_series
 
 from conftest import REPO, bisect_args, hartbeat
+
+
+def rounds(log: Path) -> list[int]:
+    """The round numbers begun so far, from the log."""
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [e["round"] for e in events if e["event"] == "round"]
 
 
 def decisions(log: Path) -> list[int]:
@@ -28,14 +35,25 @@ def test_resume_after_kill(tmp_path: Path, scripted: tuple[Path, Path], sig: sig
     out = tmp_path / "out"
     args = bisect_args(*scripted, builds, out, "--seed", "9", "--endpoint-runs", "2", "--strategy", strategy)
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", *args], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     log = out / "bisect.log"
     deadline = time.monotonic() + 60
     while (not log.exists() or len(decisions(log)) < 4) and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(sig)
-    process.communicate(timeout=30)
+    _out, stopped = process.communicate(timeout=30)
+    if sig is not signal.SIGKILL:
+        # Issue 24, item 3: one line saying where the log is, no "nothing was written" after it.
+        assert process.returncode == 128 + sig, stopped
+        assert f"stopped by {sig.name}" in stopped and "--resume" in stopped, stopped
+        assert "nothing was written" not in stopped, stopped
+    rounds_before = rounds(log)
+    assert rounds_before, "the first session began rounds"
     decided_before = decisions(log)
     assert len(decided_before) >= 4 and not (out / "bisect.json").exists()
     runs_before = len([line for line in log.read_text().splitlines() if '"event": "run"' in line])
@@ -44,6 +62,11 @@ def test_resume_after_kill(tmp_path: Path, scripted: tuple[Path, Path], sig: sig
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((out / "bisect.json").read_text())
     assert result["first_bad"] == "build-011" and result["seed"] == 9
+    # Round numbers go on over sessions: the resumed one's first round follows the last one begun.
+    assert rounds(log)[: len(rounds_before)] == rounds_before
+    assert rounds(log) == list(range(1, len(rounds(log)) + 1)), rounds(log)
+    shown = [int(n) for n in re.findall(r"round (\d+): ", done.stderr)]
+    assert not shown or shown[0] > rounds_before[-1], done.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
     # Verification boots the culprit and the last good build again on purpose.
     new_runs = [e for e in events if e["event"] == "run" and e["phase"] != "verify"][runs_before:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -171,3 +172,37 @@ def test_three_jobs_use_every_board_for_endpoints_and_verify(
     assert result["first_bad"] == "build-005" and result["verified"] is True
     assert f"build-004 passed {good_runs} of {good_runs} boots" in result["verify_note"]
     assert good_runs > 3 and _most_at_once(verify) == 3
+
+
+def test_passes_seen_count_toward_verification(tmp_path: Path, bisect: Bisect) -> None:
+    # Issue 24, item 5: the last good build's passes during the search count toward the
+    # verify step's runs instead of being booted again on top.
+    plan, board = write_plan_and_board(tmp_path, silence=0.5)
+    builds = make_series(tmp_path, 8, culprit=5, hang_percent=30)
+    out = tmp_path / "out"
+    code, result = bisect(plan, board, builds, out, "--seed", "3", "--endpoint-runs", "4", "--jobs", "2")
+    assert code == 0 and result["first_bad"] == "build-005", result.get("reason")
+    events = [json.loads(line) for line in (out / "bisect.log").read_text().splitlines()]
+    runs = [e for e in events if e["event"] == "run" and e["build"] == "build-004"]
+    searched = [e for e in runs if e["phase"] != "verify"]
+    verified = [e for e in runs if e["phase"] == "verify"]
+    wanted = re.search(
+        r"build-004 passed (\d+) of \1 boots(?:, (\d+) of them before verifying)?", result["verify_note"]
+    )
+    assert wanted is not None, result["verify_note"]
+    # Every pass counts, but one verify boot is always new.
+    assert int(wanted.group(2) or 0) == min(len(searched), int(wanted.group(1)) - 1)
+    assert len(verified) == int(wanted.group(1)) - int(wanted.group(2) or 0)
+    rows = {row["name"]: row for row in result["rows"]}
+    assert len(verified) + len(searched) == rows["build-004"]["runs"]
+
+
+def test_the_bad_endpoint_is_booted_at_most_endpoint_max_times(
+    tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect
+) -> None:
+    # Issue 24, item 5: a bad endpoint that does not fail is booted on, but never past the bound.
+    builds = make_series(tmp_path, 6, culprit=99)
+    extra = ("--seed", "1", "--endpoint-runs", "2", "--endpoint-max", "3", "--jobs", "2")
+    code, result = bisect(*scripted, builds, tmp_path / "out", *extra)
+    assert code == 1 and result["endpoint_boots"] == 3, result
+    assert "did not fail in 3 runs (--endpoint-runs 2, --endpoint-max 3)" in result["reason"]

@@ -56,10 +56,13 @@ class RunResult:
     machine: Machine
 
 
-def link(source: Path, elf: Path, march: str = "rv64imafdc_zicsr_zifencei", mabi: str = "lp64") -> Path:
-    """Assemble and link ``source`` at 0x80000000 (programs/link.ld) into ``elf``."""
+def link(
+    source: Path, elf: Path, march: str = "rv64imafdc_zicsr_zifencei", mabi: str = "lp64", flags: tuple[str, ...] = ()
+) -> Path:
+    """Assemble and link ``source`` at 0x80000000 (programs/link.ld) into ``elf``; ``flags`` such as
+    ``-DSPIN`` go to the preprocessor of a ``.S`` file."""
     subprocess.run(
-        [GCC, f"-march={march}", f"-mabi={mabi}", "-nostdlib", "-nostartfiles", "-Wl,--no-warn-rwx-segments",
+        [GCC, f"-march={march}", f"-mabi={mabi}", *flags, "-nostdlib", "-nostartfiles", "-Wl,--no-warn-rwx-segments",
          "-T", str(PROGRAMS / "link.ld"), "-o", str(elf), str(source)],
         check=True,
         capture_output=True,

@@ -6,14 +6,19 @@ import json
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.board import Board
-from harness.plan import Milestone, Plan, standard_fails
+from harness.errors import BoardLocked
+from harness.plan import FailPattern, Milestone, Plan, standard_fails
+from harness.report import summary
 from harness.runner import Runner
 from harness.session import Session
-from harness.targets.fake import FakeTarget
+from harness.targets.fake import FakeTarget, FakeTransport
 from harness.verdict import Kind, Verdict
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
@@ -84,11 +89,13 @@ def test_output_that_keeps_coming_past_the_deadline_is_a_stall(tmp_path: Path) -
     thread = threading.Thread(target=chatter, daemon=True)
     thread.start()
     try:
-        _runner, kind = run(tmp_path, target, plan(step("opensbi", "OpenSBI"), step("linux", "Linux", within=0.6)))
+        runner, kind = run(tmp_path, target, plan(step("opensbi", "OpenSBI"), step("linux", "Linux", within=0.6)))
     finally:
         stop.set()
         thread.join()
-    assert kind is Kind.STALL
+    assert kind is Kind.STALL and runner.result is not None
+    # The reason says output was still coming, and how much came since the last milestone.
+    assert re.search(r"output was still coming \(\d+ lines since `opensbi`", runner.result.verdict.reason)
 
 
 def test_a_panic_line_is_a_panic_with_its_reason_and_the_lines_after_it(tmp_path: Path) -> None:
@@ -147,3 +154,68 @@ def test_session_run_keeps_all_of_a_long_output(tmp_path: Path) -> None:
         runner.conclude(session.failure or Verdict(Kind.PASS, "python test session"))
     assert result.status == 0
     assert result.output.splitlines() == [str(i) for i in range(1, 301)]
+
+
+def test_a_deadline_on_a_quiet_console_says_since_when_it_was_quiet_not_that_output_continues(
+    tmp_path: Path,
+) -> None:
+    # Issue 24, item 1: a board that printed U-Boot's prompt and then nothing, on a plan whose
+    # silence (3 s) is longer than the first milestone's deadline (1.5 s): the deadline passes first.
+    target = FakeTarget()
+    later = threading.Timer(0.2, lambda: target.transport.feed("U-Boot 2023.01\r\nDRAM: 16 GiB\r\n=> "))
+    later.start()
+    runner, kind = run(tmp_path, target, plan(step("spl", r"U-Boot SPL", within=1.5), silence=3.0))
+    later.join()
+    assert kind is Kind.STALL
+    assert runner.result is not None
+    reason = runner.result.verdict.reason
+    assert "output continues" not in reason and "still coming" not in reason, reason
+    assert "`spl` did not come within its 1.5 s deadline" in reason, reason
+    # What the console did: how much since power-on, and since when it was quiet.
+    assert "2 lines and 3 characters of an unfinished line since power-on" in reason, reason
+    quiet_at = re.search(r"went quiet at (\d+\.\d) s \((\d+\.\d) s before the deadline, under the 3 s silence", reason)
+    assert quiet_at is not None, reason
+    assert float(quiet_at.group(1)) < 1.0 and float(quiet_at.group(2)) > 0.5, reason
+    # report.html's timeline draws the quiet stretch hatched, not as output still coming.
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'class="bar quiet"' in page and "stall, quiet " in page
+
+
+def test_a_fail_pattern_of_kind_fail_is_a_test_failure_named_by_its_line(tmp_path: Path) -> None:
+    # Issue 24, item 9: a test program's failure is not a panic, and the regex is no name.
+    hbtest = FailPattern("", re.compile(r"SEED: FAIL (?P<reason>.*)", re.MULTILINE), kind=Kind.FAIL)
+    the_plan = replace(plan(step("opensbi", "OpenSBI"), step("done", "HB_EXIT:0")), fails=(hbtest,))
+    runner, kind = run(tmp_path, FakeTarget(boot="OpenSBI v1.2\r\nSEED: FAIL amoswap-cow\r\n"), the_plan)
+    assert kind is Kind.FAIL and runner.result is not None
+    verdict = runner.result.verdict
+    assert "(?P<" not in verdict.reason and "SEED: FAIL amoswap-cow" in verdict.reason, verdict.reason
+    assert verdict.captures == {"reason": "amoswap-cow"}
+    summary_text = summary(runner.result)
+    assert "(?P<" not in summary_text and summary_text.splitlines()[0].endswith("FAIL")
+    # A named pattern is called by its name; the standard Oops pattern is an oops, not a panic.
+    oops_boot = "OpenSBI v1.2\r\nOops - BUG: bad things [#1]\r\n"
+    runner, kind = run(tmp_path / "oops", FakeTarget(boot=oops_boot), plan(step("opensbi", "OpenSBI"), step("x", "y")))
+    assert kind is Kind.OOPS and runner.result is not None
+    assert runner.result.verdict.reason.startswith("oops: BUG: bad things [#1] after milestone `opensbi`")
+
+
+class LockedTarget(FakeTarget):
+    """A board another run holds: its console cannot be taken."""
+
+    def console(self) -> FakeTransport:
+        raise BoardLocked("board fake-board (/dev/ttyUSB1) is in use by pid 4242 (nightly-boot)")
+
+
+def test_a_run_refused_on_a_locked_board_writes_nothing(tmp_path: Path) -> None:
+    # Issue 24, item 2: the refusal is not a test error for a CI dashboard to count.
+    runner = Runner(plan(step("opensbi", "OpenSBI")), BOARD, out_dir=tmp_path / "run", target=LockedTarget())
+    with pytest.raises(BoardLocked, match="in use by pid 4242"):
+        runner.run()
+    assert not (tmp_path / "run").exists()
+    # A folder given that already existed stays, emptied of what the refused run wrote.
+    (tmp_path / "given").mkdir()
+    (tmp_path / "given" / "notes.txt").write_text("mine")
+    runner = Runner(plan(step("opensbi", "OpenSBI")), BOARD, out_dir=tmp_path / "given", target=LockedTarget())
+    with pytest.raises(BoardLocked):
+        runner.run()
+    assert sorted(p.name for p in (tmp_path / "given").iterdir()) == ["notes.txt"]

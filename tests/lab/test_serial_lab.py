@@ -87,6 +87,8 @@ def test_a_locked_board_is_refused_naming_the_holder(lab, tmp_path):
         assert code == 2
         lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
         assert len(lines) == 1 and "is in use by" in lines[0] and f"pid {holder.pid}" in lines[0]
+        # A refused run is no run: no folder, no report, no JUnit error for a dashboard to count.
+        assert not (tmp_path / "cli").exists()
     finally:
         holder.kill()
         holder.wait()

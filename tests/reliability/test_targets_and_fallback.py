@@ -155,3 +155,36 @@ def test_an_unreachable_network_console_is_a_skip(tmp_path: Path) -> None:
     proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
     assert proc.returncode == 125, proc.stdout + proc.stderr
     assert "cannot open console rfc2217://127.0.0.1:1" in proc.stdout
+
+
+def test_a_run_that_fell_back_says_so_everywhere_and_can_exit_as_a_skip(tmp_path: Path) -> None:
+    # Issue 24, item 6: a mistyped port ran the plan on the fallback and went green unnoticed.
+    fallback = write(tmp_path / "fb.toml", 'name = "fb"\n' + PRINTS_HELLO)
+    board = missing_port_board(tmp_path, f'fallback = "{fallback}"\nfallback_exit = "skip"')
+    plan = write(tmp_path / "plan.toml", PLAN)
+    proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 125, proc.stdout + proc.stderr
+    assert 'exit 125: passed on fallback board fb, not on lab (its fallback_exit = "skip")' in proc.stdout
+    data = report(tmp_path / "run")
+    assert data["exit_code"] == 125 and data["fallback_exit"] == "skip" and data["verdict"]["kind"] == "pass"
+    suite = ET.parse(tmp_path / "run" / "junit.xml").getroot()
+    case = next(suite.iter("testcase"))
+    assert case.get("name") == "plan [on fallback fb]" and suite.get("skipped") == "1"
+    skipped = case.find("skipped")
+    assert skipped is not None and "passed on fallback board fb, not on lab" in (skipped.get("message") or "")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["fallback"] == "fb" and properties["fallback_for"] == "lab"
+    page = (tmp_path / "run" / "report.html").read_text()
+    banner = page.index('id="fallback"')
+    assert banner < page.index('id="verdict"'), "the banner comes first"
+    assert "FALLBACK: this ran on fb, not on lab: " in page and "counts as a skip (exit 125)" in page
+    # Without fallback_exit the pass exits 0, and still says where it ran.
+    board = missing_port_board(tmp_path, f'fallback = "{fallback}"')
+    proc = hartbeat("run", str(plan), "--board", str(board), "--out", "run2", cwd=tmp_path)
+    assert proc.returncode == 0 and report(tmp_path / "run2")["exit_code"] == 0
+    assert next(ET.parse(tmp_path / "run2" / "junit.xml").getroot().iter("testcase")).get("name") == (
+        "plan [on fallback fb]"
+    )
+    assert "FALLBACK: this ran on fb, not on lab: " in (tmp_path / "run2" / "report.html").read_text()
+    bad = missing_port_board(tmp_path, f'fallback = "{fallback}"\nfallback_exit = "never"')
+    one_line_error(hartbeat("check", str(plan), "--board", str(bad), cwd=tmp_path), "fallback_exit", "never")

@@ -1,0 +1,112 @@
+"""The emulator's guest clock end to end: its side channel, and wedges judged on it by hartbeat.
+
+A guest that deadlocks (every hart in wfi, nothing armed) or spins on a lock after two lines
+(programs/wedge.S) is declared wedged after the plan's silence in guest seconds, in a small part
+of that in host seconds, and the recording replays to the same verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.board import PROJECT_ROOT
+from harness.guest_clock import GuestMark, parse_mark
+from harness.plan import load_plan
+from harness.profiles import load_board
+from harness.replay import replay
+from harness.runner import Runner
+from harness.verdict import Kind
+
+from .conftest import PROGRAMS, link, needs_gcc
+
+BANNER = b"wedge: hart 0 up\nwedge: waiting for the lock\n"
+
+
+def build(tmp_path: Path, spin: bool, lrsc: bool = False) -> Path:
+    flags = (("-DSPIN",) if spin else ()) + (("-DLRSC",) if lrsc else ())
+    elf = tmp_path / ("spin.elf" if spin else "deadlock.elf")
+    return link(PROGRAMS / "wedge.S", elf, "rv64imac_zicsr", flags=flags)
+
+
+@needs_gcc
+def test_the_side_channel_reports_guest_time_before_each_byte_it_covers(tmp_path: Path) -> None:
+    feed = tmp_path / "guest-clock"
+    # The deadlocked guest never exits: run it until it reported 20 guest seconds, then stop it.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.emulator", "-M", "virt", "-smp", "2", "-bios", "none",
+         "-kernel", str(build(tmp_path, spin=False)), "-guest-clock", str(feed)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    marks: list[GuestMark | None] = []
+    try:
+        output = process.stdout.read(len(BANNER))
+        end = time.monotonic() + 60.0
+        while time.monotonic() < end:
+            marks = [parse_mark(line) for line in feed.read_text().splitlines()]
+            if marks and marks[-1] is not None and marks[-1].guest > 20.0:
+                break
+            time.sleep(0.1)
+    finally:
+        process.kill()
+        process.wait()
+    assert output == BANNER
+    assert all(mark is not None for mark in marks)
+    good = [mark for mark in marks if mark is not None]
+    assert good[0].guest == 0.0 and good[0].out == 0
+    # Every report of a flush names the bytes written by then, and time never goes back.
+    assert [m.guest for m in good] == sorted(m.guest for m in good)
+    assert max(m.out for m in good) == len(BANNER)
+    # A deadlock: guest time runs on without a timer, well past a 20 s silence.
+    assert good[-1].guest > 20.0
+
+
+@needs_gcc
+@pytest.mark.parametrize(
+    ("spin", "lrsc", "silence", "host_bound"),
+    [(False, False, 20, 10.0), (True, False, 3, 25.0), (True, True, 3, 25.0)],
+    ids=["deadlock", "spin", "spin-lr"],
+)
+def test_a_wedge_is_judged_in_guest_seconds(
+    tmp_path: Path, spin: bool, lrsc: bool, silence: int, host_bound: float
+) -> None:
+    # A hart spinning (on plain loads or on lr.d) yields its quanta, so its silence costs a
+    # fraction of the guest seconds; a deadlock lets guest time race ahead.
+    elf = build(tmp_path, spin, lrsc)
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(
+        f'name = "wedge"\nsilence = "{silence}s"\ntimeout = "5m"\n'
+        '[[milestone]]\nname = "up"\nexpect = "wedge: hart 0 up"\nwithin = "10s"\n'
+        '[[milestone]]\nname = "released"\nexpect = "lock released"\nwithin = "4m"\n'
+    )
+    board_path = tmp_path / "board.toml"
+    board_path.write_text(
+        f'name = "emulator-wedge"\ntarget = "emulator"\n[images]\nbios = "none"\nkernel = "{elf}"\n'
+        '[emulator]\nmachine = "virt"\nsmp = 2\nmemory = "64M"\n'
+    )
+    out = tmp_path / "run"
+    result = Runner(load_plan(plan_path), load_board(str(board_path)), out_dir=out).run()
+    verdict = result.verdict
+    assert verdict.kind is Kind.WEDGE, verdict.reason
+    assert verdict.milestone == "up" and verdict.waiting_for == "released"
+    # Guest seconds: the silence ran out in full on the guest's clock.
+    assert verdict.at >= silence
+    events = [line.split() for line in (out / "console.timing").read_text().splitlines()]
+    last_byte = max(float(e[1]) for e in events if e[0] == "d")
+    judged = float(next(e[1] for e in events if e[0] == "j"))
+    assert 0 < judged - last_byte < host_bound, judged - last_byte
+    report = json.loads((out / "report.json").read_text())
+    assert report["clock"] == "guest" and report["board"]["time_scale"] == 1.0
+    assert report["milestones"][0]["host_t"] >= report["milestones"][0]["t"]
+    assert (out / "console.log").read_text().startswith("[    0.0")
+    again = replay(out)
+    assert again.differences() == []
+    assert again.verdict.signature == verdict.signature
