@@ -35,7 +35,7 @@ proc hb_regs {names} {
     return $out
 }
 proc hb_sample {fields} {
-    halt 1000
+    halt 3000
     set out ""
     foreach t [target names] {
         targets $t
@@ -102,14 +102,17 @@ class OpenOcdProbe:
         self._targets = self._tcl("target names", from_start=True).split()
         if not self._targets:
             raise AutopsyUnavailable("openocd: no target (does the config create the harts?)")
+        # A target OpenOCD could not examine fails here, told by what went wrong at its start.
+        self._tcl(
+            'foreach t [target names] { if {![$t was_examined]} { error "$t was not examined" } }', from_start=True
+        )
 
     def read_harts(self) -> tuple[HartState | HartMissing, ...]:
-        """Halt every hart, read them, resume them (one Tcl batch); the first batch reports what
-        went wrong since OpenOCD started (an examination that failed shows here)."""
+        """Halt every hart, read them, resume them (one Tcl batch)."""
         fields = " ".join(FIELDS + S_FIELDS)
         if self._resumed_at is not None:
             time.sleep(max(0.0, self._resumed_at + MIN_RUN_S - time.monotonic()))
-        answer = self._tcl(f"hb_sample {{{fields}}}", from_start=self._resumed_at is None)
+        answer = self._tcl(f"hb_sample {{{fields}}}")
         self._resumed_at = time.monotonic()
         rows = {name: dict(FIELD_RE.findall(rest)) for name, rest in HART_RE.findall(answer)}
         return tuple(_hart(i, name, rows.get(name)) for i, name in enumerate(self._targets))
@@ -119,7 +122,7 @@ class OpenOcdProbe:
         if not 0 <= hart < len(self._targets) or self._request.remaining() < MARGIN_S:
             return None
         if not self._halted:
-            self._tcl("halt 1000")
+            self._tcl("halt 3000")
             self._halted = True
         try:
             answer = self._tcl(f"hb_mem {self._targets[hart]} {address:#x} {size}")

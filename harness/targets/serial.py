@@ -331,7 +331,7 @@ class SerialTarget:
         deadline = time.monotonic() + HOLD_START_S
         try:
             session.open(deadline, gdb=True)
-            session.tcl("halt 1000", deadline)
+            session.tcl("halt 3000", deadline)
         except OpenOcdError as exc:
             session.close()
             raise TargetError(f"openocd: {exc}") from None

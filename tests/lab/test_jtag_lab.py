@@ -357,6 +357,7 @@ def test_a_jtag_chain_answering_garbage_gives_openocds_error_within_the_limit(tm
         server.close()
     summary = autopsy.diagnosis.summary
     assert summary.startswith("autopsy unavailable: openocd: ") and "\n" not in summary, summary
+    assert "JTAG" in summary or "IR capture" in summary or "examined" in summary, summary
     assert autopsy.duration <= 5.5
     time.sleep(QUIT_GRACE_S)
     assert _openocd_pids() <= before
