@@ -41,7 +41,8 @@ proc hb_sample {fields} {
         targets $t
         set line [hb_regs $fields]
         set w "-"
-        if {[regexp {pc=(0x[0-9a-fA-F]+)} $line -> pc]} {
+        # Only within pc's page: a read across a page (or below RAM) would fail and log an error.
+        if {[regexp {pc=(0x[0-9a-fA-F]+)} $line -> pc] && ($pc & 0xfff) >= 4} {
             # M-mode or no translation: the pc is physical, and a physical read skips the page walk.
             set phys {}
             if {[regexp {priv=0x0*3 } $line] || ![regexp {satp=0x[0-9a-fA-F]*[1-9a-fA-F]} $line]} { set phys phys }
