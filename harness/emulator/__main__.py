@@ -3,6 +3,7 @@
     python -m harness.emulator -M virt|unmatched [-smp N] [-m 256M] [-bios PATH|none]
         [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
         [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch] [-guest-clock FILE]
+        [-control PATH]
 
 Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
 0x80000000 (the firmware) with a0 = hart id, a1 = DTB (near the top of RAM) and a2 = the
@@ -21,6 +22,9 @@ shutdown); N for the test device's failure code (0xN3333); 3 for a guest reset r
 with ``-no-reboot`` (without it the machine restarts, as QEMU does); 2 for a bad command
 line or an unreadable file; 128+signal on SIGTERM/SIGINT. ``HARTBEAT_EMU_STATS=1`` prints
 the instruction count and MIPS to stderr on exit.
+
+``-control PATH`` listens on a unix socket at PATH for autopsy requests (each hart's registers,
+instructions retired, memory through its translation; see ``control.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import NoReturn
 
 from .bus import BusError
 from .console import Console, pty_console, stdio_console
+from .control import ControlServer
 from .dts import DtcError
 from .loader import LoadError
 from .machine import MIB, Machine, MachineConfig
@@ -101,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-dumpdtb", dest="dumpdtb")
     p.add_argument("-no-reboot", dest="no_reboot", action="store_true")
     p.add_argument("-guest-clock", dest="guest_clock")
+    p.add_argument("-control", dest="control")
     p.add_argument("--report-stale-fetch", "-report-stale-fetch", dest="report_stale_fetch", action="store_true")
     return p
 
@@ -137,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"hartbeat-emu: {exc}\n")
         return USAGE_STATUS
     console: Console | None = None
+    control: ControlServer | None = None
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.dumpdtb:
@@ -149,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.guest_clock:
             console.time_feed = TimeFeed.open(args.guest_clock, machine.guest_ns)
             console.time_feed.mark(0, 0)
+        if args.control:
+            control = ControlServer(args.control)
+            control.machine = machine
         started = time.monotonic()
         try:
-            status = machine.run()
+            status = machine.run(control=control)
         finally:
             if os.environ.get("HARTBEAT_EMU_STATS") == "1":
                 elapsed = time.monotonic() - started
@@ -175,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if console is not None:
             console.close()
+        if control is not None:
+            control.close()
 
 
 if __name__ == "__main__":

@@ -154,6 +154,9 @@ class Hart:
         self.pc = pc
         self.priv = PRV_M
         self.wfi = False
+        # Traps taken since reset: the control socket reports it, so an autopsy can tell a hart
+        # taking the same trap again and again from one that took it once.
+        self.traps = 0
         self.yielding = False
         self.reservation: int | None = None
         self.cur_insn = 0
@@ -389,6 +392,7 @@ class Hart:
     def take_trap(self, cause: int, tval: int, epc: int, interrupt: bool = False) -> None:
         """Enter the M- or S-mode handler for ``cause`` (delegation per medeleg/mideleg)."""
         self.wfi = False
+        self.traps += 1
         deleg = self.mideleg if interrupt else self.medeleg
         ms = self.mstatus
         if self.priv != PRV_M and deleg >> cause & 1:

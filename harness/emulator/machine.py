@@ -13,6 +13,7 @@ from .bus import Bus
 from .clock import Clock
 from .codecache import CodeCache
 from .console import Console
+from .control import ControlServer
 from .cpu import Hart
 from .csr import ENVCFG_STCE, sstc_update
 from .devices.clint import NEVER, Clint
@@ -254,15 +255,19 @@ class Machine:
             time.sleep(IDLE_SKIP_WAIT_S)
         self.clock.idle(IDLE_NOTHING_ARMED_TICKS)
 
-    def run(self, max_seconds: float | None = None) -> int:
+    def run(self, max_seconds: float | None = None, control: ControlServer | None = None) -> int:
         """Run until the guest powers off (returning the exit status) or ``max_seconds`` pass.
 
         A guest reset restarts the machine, or with ``no_reboot`` returns RESET_STATUS (3).
+        ``control`` (the ``-control`` socket) is answered between rounds, where every hart's
+        registers are consistent.
         """
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         try:
             while deadline is None or time.monotonic() < deadline:
                 self.console.tick()
+                if control is not None and control.pending:
+                    control.serve(self)
                 try:
                     if not self.step_round():
                         self.idle()

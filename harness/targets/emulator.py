@@ -139,7 +139,8 @@ class GuestClockTransport(ProcessTransport):
 
 
 class EmulatorTarget(ProcessTarget):
-    """The in-repo emulator as a console process, reporting its guest time to the console."""
+    """The in-repo emulator as a console process, reporting its guest time to the console, with a
+    control socket for the autopsy."""
 
     kind = "emulator"
 
@@ -150,21 +151,36 @@ class EmulatorTarget(ProcessTarget):
         self._command = list(self.argv)
         emu = emulator_settings(board, extra)
         self._transport = self._guest = GuestClockTransport(fallback_scale(emu))
+        self._control_dir: str | None = None
+
+    @property
+    def control_path(self) -> Path | None:
+        """The emulator's ``-control`` socket while it runs (see :mod:`harness.emulator.control`)."""
+        return None if self._control_dir is None else Path(self._control_dir) / "control"
 
     def power_on(self) -> None:
-        """Start the emulator with a fresh guest-clock file next to its console."""
+        """Start the emulator with a fresh guest-clock file next to its console, and its control
+        socket in a private folder (both removed at power-off)."""
         self._guest.release()
         self._guest.path = Path(tempfile.mkdtemp(prefix="hartbeat-guest-")) / "guest-clock"
         self._guest.path.touch()
-        self.argv = [*self._command, "-guest-clock", str(self._guest.path)]
+        self._release_control()
+        self._control_dir = tempfile.mkdtemp(prefix="hartbeat-emu-")
+        self.argv = [*self._command, "-guest-clock", str(self._guest.path), "-control", str(self.control_path)]
         super().power_on()
 
     def power_off(self) -> None:
-        """Stop the emulator and delete its guest-clock file."""
+        """Stop the emulator and delete its guest-clock file and its control socket's folder."""
         try:
             super().power_off()
         finally:
             self._guest.release()
+            self._release_control()
+
+    def _release_control(self) -> None:
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
 
 
 def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:

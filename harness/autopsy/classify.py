@@ -1,0 +1,165 @@
+"""From samples to conclusions: each hart's class, and the one line that sums the system up.
+
+Pure functions of the samples and the symbols' answers, so they are tested without a target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from harness.autopsy.model import (
+    INTERRUPT_BIT,
+    Diagnosis,
+    DiagnosisKind,
+    HartAutopsy,
+    HartClass,
+    HartSample,
+    HartState,
+    Location,
+)
+
+# Samples whose pcs all lie within this many bytes (or in one function) are one loop: spinning.
+SPIN_WINDOW = 256
+
+EXCEPTIONS = {
+    0: "instruction address misaligned",
+    1: "instruction access fault",
+    2: "illegal instruction",
+    3: "breakpoint",
+    4: "load address misaligned",
+    5: "load access fault",
+    6: "store address misaligned",
+    7: "store access fault",
+    8: "ecall from U-mode",
+    9: "ecall from S-mode",
+    11: "ecall from M-mode",
+    12: "instruction page fault",
+    13: "load page fault",
+    15: "store page fault",
+}
+INTERRUPTS = {1: "SSI", 3: "MSI", 5: "STI", 7: "MTI", 9: "SEI", 11: "MEI"}
+
+Locate = Callable[[int], Location | None]
+
+
+def cause_name(cause: int) -> str:
+    """``illegal instruction``, ``interrupt MTI`` ... for an xcause value."""
+    code = cause & ~INTERRUPT_BIT
+    if cause & INTERRUPT_BIT:
+        return f"interrupt {INTERRUPTS.get(code, code)}"
+    return EXCEPTIONS.get(code, f"exception {code}")
+
+
+def interrupt_names(bits: int) -> str:
+    """``MTI MSI`` for a mip/mie value; ``none`` when empty."""
+    names = [name for number, name in sorted(INTERRUPTS.items(), reverse=True) if bits >> number & 1]
+    return " ".join(names) or "none"
+
+
+def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) -> tuple[HartClass, str]:
+    """One hart's class and a note saying why, from its samples (oldest first) and last state."""
+    if not samples:
+        return HartClass.UNAVAILABLE, "no sample"
+    span = samples[-1].t - samples[0].t
+    where = _where(state.pc, state, locate)
+    if all(s.wfi for s in samples) and not state.pending_enabled:
+        return HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode at {where}, no enabled interrupt pending"
+    first, last = samples[0], samples[-1]
+    retired = None if first.instret is None or last.instret is None else last.instret - first.instret
+    traps = None if first.traps is None or last.traps is None else last.traps - first.traps
+    if traps is not None and len(samples) > 1 and traps >= len(samples) - 1:
+        trap = state.trap
+        return HartClass.TRAP_LOOP, (
+            f"trap loop: {traps} traps in {span:.2f} s, last {cause_name(trap.cause)} "
+            f"at {_where(trap.epc, state, locate)} (tval {trap.tval:#x})"
+        )
+    if retired == 0 and not any(s.wfi for s in samples):
+        return HartClass.STOPPED, f"stopped at {where}: no instruction retired in {span:.2f} s"
+    pcs = [s.pc for s in samples]
+    functions = {_function(pc, locate) for pc in pcs}
+    counted = "" if retired is None else f", {retired} instructions in {span:.2f} s"
+    if max(pcs) - min(pcs) <= SPIN_WINDOW or (len(functions) == 1 and None not in functions):
+        return HartClass.SPINNING, f"spinning in {state.mode.value}-mode in {_short(state.pc, state, locate)}{counted}"
+    names = sorted(f for f in functions if f is not None)
+    seen = f" through {', '.join(names)}" if names else ""
+    return HartClass.RUNNING, f"running in {state.mode.value}-mode, {len(set(pcs))} pcs{seen}{counted}"
+
+
+def _where(address: int, state: HartState, locate: Locate) -> str:
+    found = locate(address)
+    return f"{address:#x}" if found is None else f"{address:#x} {found}"
+
+
+def _short(address: int, state: HartState, locate: Locate) -> str:
+    found = locate(address)
+    return f"{address:#x}" if found is None else found.short
+
+
+def _function(address: int, locate: Locate) -> str | None:
+    found = locate(address)
+    return None if found is None or found.function is None else found.function
+
+
+def hart_list(harts: Sequence[int]) -> str:
+    """``hart 0``, ``harts 0 and 1``, ``harts 1-4``, ``harts 0, 2 and 5``."""
+    ids = sorted(harts)
+    if len(ids) == 1:
+        return f"hart {ids[0]}"
+    if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"harts {ids[0]}-{ids[-1]}"
+    return f"harts {', '.join(map(str, ids[:-1]))} and {ids[-1]}"
+
+
+def diagnose(harts: Sequence[HartAutopsy]) -> Diagnosis:
+    """The one line for the whole system, from each hart's class."""
+    by_class: dict[HartClass, list[HartAutopsy]] = {}
+    for hart in harts:
+        by_class.setdefault(hart.klass, []).append(hart)
+    readable = [h for h in harts if h.klass != HartClass.UNAVAILABLE]
+    if not readable:
+        reasons = sorted({h.reason or h.note for h in harts}) or ["no harts"]
+        return Diagnosis(DiagnosisKind.UNAVAILABLE, f"autopsy unavailable: {'; '.join(reasons)}")
+    idle = by_class.get(HartClass.IDLE, [])
+    spinning = by_class.get(HartClass.SPINNING, [])
+    missing = by_class.get(HartClass.UNAVAILABLE, [])
+    rest = _rest(idle, missing)
+    if trap_loops := by_class.get(HartClass.TRAP_LOOP):
+        return Diagnosis(
+            DiagnosisKind.TRAP_LOOP, "trap loop: " + "; ".join(f"hart {h.hart} {h.note}" for h in trap_loops)
+        )
+    if running := by_class.get(HartClass.RUNNING):
+        text = "; ".join(f"hart {h.hart} {h.note}" for h in running)
+        return Diagnosis(DiagnosisKind.RUNNING, f"not stuck in one place: {text}{rest}")
+    if len(idle) == len(harts):
+        who = "all harts" if len(harts) > 1 else f"hart {harts[0].hart}"
+        return Diagnosis(DiagnosisKind.DEADLOCK, f"deadlock: {who} idle in wfi, no enabled interrupt pending")
+    if len(spinning) >= 2:
+        places = {_place(h) for h in spinning}
+        ids = hart_list([h.hart for h in spinning])
+        if len(places) == 1:
+            text = f"deadlock: {ids} spin in {places.pop()}, waiting on each other{rest}"
+            return Diagnosis(DiagnosisKind.DEADLOCK, text)
+        text = "; ".join(f"hart {h.hart} spinning in {_place(h)}" for h in spinning)
+        return Diagnosis(DiagnosisKind.LIVELOCK, f"livelock: {text}{rest}")
+    if spinning:
+        hart = spinning[0]
+        return Diagnosis(DiagnosisKind.SPINNING, f"hart {hart.hart} {hart.note}{rest}")
+    stopped = by_class.get(HartClass.STOPPED, [])
+    if stopped:
+        return Diagnosis(DiagnosisKind.STOPPED, f"{hart_list([h.hart for h in stopped])} stopped{rest}")
+    return Diagnosis(DiagnosisKind.PARTIAL, f"{hart_list([h.hart for h in idle])} idle{rest}")
+
+
+def _place(hart: HartAutopsy) -> str:
+    if hart.where is not None:
+        return hart.where.short
+    return f"{hart.state.mode.value}-mode at {hart.state.pc:#x}" if hart.state else "an unknown place"
+
+
+def _rest(idle: Sequence[HartAutopsy], missing: Sequence[HartAutopsy]) -> str:
+    parts = []
+    if idle:
+        parts.append(f"{hart_list([h.hart for h in idle])} idle in wfi")
+    if missing:
+        parts.append(f"{hart_list([h.hart for h in missing])} unreadable")
+    return "; " + ", ".join(parts) if parts else ""

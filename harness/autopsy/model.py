@@ -1,0 +1,237 @@
+"""The autopsy's data: what a backend reads from each hart, and what the framework concludes.
+
+Backends fill :class:`HartState` (one read of one hart); the framework (:mod:`harness.autopsy.take`)
+samples them, symbolizes, classifies each hart (:class:`HartClass`) and sums up the system
+(:class:`Diagnosis`) into an :class:`Autopsy`, which ``report.json`` stores as its ``autopsy``
+object (:mod:`harness.autopsy.record`) and replay, compare and bisect read back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# mstatus bits the autopsy reports (privileged spec, 3.1.6).
+MSTATUS_SIE = 1 << 1
+MSTATUS_MIE = 1 << 3
+INTERRUPT_BIT = 1 << 63
+SATP_MODES = {0: "bare", 8: "sv39", 9: "sv48", 10: "sv57"}
+
+
+class Privilege(StrEnum):
+    """The privilege mode a hart runs in."""
+
+    M = "M"
+    S = "S"
+    U = "U"
+
+    @classmethod
+    def from_number(cls, number: int) -> Privilege:
+        """From the encoding of mstatus.MPP and the debug spec's ``prv`` (0 U, 1 S, 3 M)."""
+        return {0: cls.U, 1: cls.S, 3: cls.M}[number & 3]
+
+
+class HartClass(StrEnum):
+    """What a hart was doing over the samples."""
+
+    IDLE = "idle"  # in wfi in every sample, no enabled interrupt pending
+    SPINNING = "spinning"  # a few pcs, instructions retired growing
+    RUNNING = "running"  # pc moving widely
+    TRAP_LOOP = "trap loop"  # the same trap again and again
+    STOPPED = "stopped"  # no instruction retired and not in wfi (halted, or the backend cannot tell)
+    UNAVAILABLE = "unavailable"  # the hart could not be read (the reason says why)
+
+
+class DiagnosisKind(StrEnum):
+    """The whole system's state, from the harts' classes."""
+
+    DEADLOCK = "deadlock"  # no hart makes progress: all idle, or spinning while the others wait
+    LIVELOCK = "livelock"  # harts spin in different places, none gets anywhere
+    SPINNING = "spinning"  # one hart spins in one place, the others idle
+    STOPPED = "stopped"  # harts retire no instruction and are not in wfi
+    TRAP_LOOP = "trap loop"  # at least one hart takes the same trap again and again
+    RUNNING = "running"  # at least one hart runs widely: busy, not stuck (or stuck in a big loop)
+    PARTIAL = "partial"  # some harts could not be read, the others do not explain the hang
+    UNAVAILABLE = "unavailable"  # no autopsy: the reason says why
+
+
+@dataclass(frozen=True)
+class TrapCsrs:
+    """One mode's trap CSRs: xcause, xepc, xtval."""
+
+    cause: int
+    epc: int
+    tval: int
+
+    @property
+    def interrupt(self) -> bool:
+        """The cause is an interrupt (its top bit set)."""
+        return bool(self.cause & INTERRUPT_BIT)
+
+
+@dataclass(frozen=True)
+class HartState:
+    """One read of one hart, as a backend returns it.
+
+    ``instret`` counts instructions retired (exact on the emulator, ``None`` where the backend
+    cannot count); ``traps`` counts traps taken since reset (``None`` when unknown): both only
+    ever grow, and the framework compares them between samples. ``m_trap`` and ``s_trap`` are
+    the M- and S-mode trap CSRs (``s_trap`` ``None`` on a hart without S-mode).
+    """
+
+    hart: int
+    mode: Privilege
+    pc: int
+    ra: int
+    sp: int
+    fp: int
+    wfi: bool
+    mstatus: int
+    mip: int
+    mie: int
+    satp: int
+    m_trap: TrapCsrs
+    s_trap: TrapCsrs | None = None
+    instret: int | None = None
+    traps: int | None = None
+
+    @property
+    def trap(self) -> TrapCsrs:
+        """The trap CSRs of the hart's own mode (U-mode traps are taken in S or M: S's when present)."""
+        if self.mode != Privilege.M and self.s_trap is not None:
+            return self.s_trap
+        return self.m_trap
+
+    @property
+    def satp_mode(self) -> str:
+        """``bare``, ``sv39`` ... from satp's MODE field."""
+        return SATP_MODES.get(self.satp >> 60, f"mode {self.satp >> 60}")
+
+    @property
+    def asid(self) -> int:
+        """satp's ASID field."""
+        return (self.satp >> 44) & 0xFFFF
+
+    @property
+    def pending_enabled(self) -> int:
+        """Interrupts both pending and enabled (``mip & mie``): nonzero means wfi would wake."""
+        return self.mip & self.mie
+
+
+@dataclass(frozen=True)
+class HartMissing:
+    """A hart the backend could not read, and why."""
+
+    hart: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an address lies: ``spin_lock+0x1c (lock.c:13)`` or ``fw_jump.elf+0x1a2c``.
+
+    ``image`` is the symbol file's name; ``function`` and ``offset`` are ``None``/0 when the file
+    has no symbol there (a stripped image: then ``offset`` is into the image).
+    """
+
+    image: str
+    function: str | None = None
+    offset: int = 0
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.function is None:
+            return f"{self.image}+{self.offset:#x}"
+        text = f"{self.function}+{self.offset:#x}"
+        if self.file is not None and self.line is not None:
+            text += f" ({self.file}:{self.line})"
+        return text
+
+    @property
+    def short(self) -> str:
+        """The function with its source line, without the offset: ``spin_lock (lock.c:13)``."""
+        if self.function is None:
+            return f"{self.image}+{self.offset:#x}"
+        if self.file is not None and self.line is not None:
+            return f"{self.function} ({self.file}:{self.line})"
+        return self.function
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a backtrace: a return address, where it lies, or why the walk stopped."""
+
+    pc: int
+    where: Location | None = None
+    unreadable: str | None = None
+
+
+@dataclass(frozen=True)
+class HartSample:
+    """A hart at one sample: pc, instructions retired, traps taken, in wfi."""
+
+    t: float
+    pc: int
+    instret: int | None
+    traps: int | None
+    wfi: bool
+    mode: Privilege
+
+
+@dataclass(frozen=True)
+class HartAutopsy:
+    """One hart's conclusion: its last state, samples, class, where it is, and its backtrace."""
+
+    hart: int
+    klass: HartClass
+    note: str
+    state: HartState | None = None
+    samples: tuple[HartSample, ...] = ()
+    where: Location | None = None
+    ra_where: Location | None = None
+    backtrace: tuple[Frame, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The one line that sums the harts up, and its kind."""
+
+    kind: DiagnosisKind
+    summary: str
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+@dataclass(frozen=True)
+class Autopsy:
+    """Where every hart is at the end of a failing run.
+
+    ``duration`` is the autopsy's own time (it starts after the verdict, whose timing it never
+    changes); ``backend`` the module that read the harts. An autopsy that could not be taken has
+    no harts and a diagnosis of kind ``unavailable`` whose summary is ``autopsy unavailable: <reason>``.
+    """
+
+    diagnosis: Diagnosis
+    harts: tuple[HartAutopsy, ...] = ()
+    backend: str = ""
+    duration: float = 0.0
+    samples: int = 0
+    span: float = 0.0
+    symbols: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def unavailable(cls, reason: str, *, backend: str = "", duration: float = 0.0) -> Autopsy:
+        """The autopsy that could not be taken, with its reason (one line, no traceback)."""
+        reason = " ".join(reason.split()) or "no reason given"
+        return cls(
+            Diagnosis(DiagnosisKind.UNAVAILABLE, f"autopsy unavailable: {reason}"), backend=backend, duration=duration
+        )
+
+    @property
+    def available(self) -> bool:
+        """True when the harts were read."""
+        return self.diagnosis.kind != DiagnosisKind.UNAVAILABLE

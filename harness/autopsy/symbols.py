@@ -1,0 +1,269 @@
+"""Addresses to names: ELF symbol tables, DWARF line tables (pyelftools) and System.map files.
+
+A run's symbol files come from its image slots (an ELF slot as it is; beside a raw ``.bin`` its
+``.elf``; beside a Linux ``Image`` its ``vmlinux`` and ``System.map``), from ``[symbols]`` in the
+board and the plan, and from ``--symbols SLOT=PATH``. Each file covers the addresses it was
+linked at, so the firmware (physical, M-mode), a bare-metal image and Linux (virtual, S-mode)
+never overlap; a stripped ELF still names its image and the offset into it.
+
+Nothing here raises on a bad file: it is left out and :meth:`Symbols.problems` says why.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.autopsy.model import Location, Privilege
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
+
+ELF_MAGIC = b"\x7fELF"
+# DWARF line tables larger than this are not decoded (a full vmlinux's takes minutes in Python):
+# its functions are still named from the symbol table.
+MAX_LINE_TABLE = 8 << 20
+# System.map letters that are code (text, weak) as opposed to data.
+MAP_CODE = set("tTwW")
+
+
+@dataclass(frozen=True)
+class SymbolSource:
+    """One symbol file of a run: a label (an image slot, or a ``[symbols]`` key) and its path."""
+
+    label: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One loaded file: sorted function starts, their ends, and the address ranges it covers."""
+
+    name: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    names: tuple[str, ...]
+    ranges: tuple[tuple[int, int], ...]
+    base: int
+    lines: tuple[tuple[int, str, int], ...] = ()
+
+    def covers(self, address: int) -> bool:
+        return any(low <= address < high for low, high in self.ranges)
+
+    def locate(self, address: int) -> Location:
+        index = bisect.bisect_right(self.starts, address) - 1
+        file, line = self._line(address)
+        if index >= 0 and address < self.ends[index]:
+            return Location(self.name, self.names[index], address - self.starts[index], file, line)
+        return Location(self.name, None, address - self.base)
+
+    def _line(self, address: int) -> tuple[str | None, int | None]:
+        if not self.lines:
+            return None, None
+        index = bisect.bisect_right(self.lines, (address, "\uffff", 1 << 62)) - 1
+        if index < 0:
+            return None, None
+        row_address, file, line = self.lines[index]
+        # A row covers its address up to the next row's; past a gap of 4 KiB it is not this row.
+        if address - row_address > 0x1000:
+            return None, None
+        return file, line
+
+
+def _load_elf(name: str, path: Path) -> _Table:
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    try:
+        with path.open("rb") as stream:
+            elf = ELFFile(stream)
+            ranges = tuple(
+                (seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"])
+                for seg in elf.iter_segments()
+                if seg["p_type"] == "PT_LOAD" and seg["p_memsz"]
+            )
+            if not ranges:
+                raise ValueError("it has no loadable segment")
+            functions: dict[int, tuple[int, str]] = {}
+            symtab = elf.get_section_by_name(".symtab")
+            if isinstance(symtab, SymbolTableSection):
+                for symbol in symtab.iter_symbols():
+                    kind = symbol["st_info"]["type"]
+                    if kind not in ("STT_FUNC", "STT_NOTYPE") or symbol["st_shndx"] in ("SHN_UNDEF", "SHN_ABS"):
+                        continue
+                    if not symbol.name or symbol.name.startswith((".L", "$")):
+                        continue
+                    address = symbol["st_value"]
+                    size = symbol["st_size"]
+                    # A function (sized) beats a label at the same address.
+                    if address not in functions or (kind == "STT_FUNC" and functions[address][0] == 0):
+                        functions[address] = (size, symbol.name)
+            lines = _dwarf_lines(elf) if elf.has_dwarf_info() else ()
+    except (OSError, ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
+        raise ValueError(f"{path}: not a usable ELF file: {exc}") from None
+    return _table(name, functions, ranges, lines)
+
+
+def _dwarf_lines(elf: ELFFile) -> tuple[tuple[int, str, int], ...]:
+    """Every (address, file, line) row of the line programs, sorted; ``()`` when too large."""
+    section = elf.get_section_by_name(".debug_line")
+    if section is None or section["sh_size"] > MAX_LINE_TABLE:
+        return ()
+    dwarf = elf.get_dwarf_info()
+    rows: list[tuple[int, str, int]] = []
+    for unit in dwarf.iter_CUs():
+        program = dwarf.line_program_for_CU(unit)
+        if program is None:
+            continue
+        header = program.header
+        files = header["file_entry"]
+        # DWARF 5 numbers files from 0, earlier versions from 1.
+        first = 0 if header["version"] >= 5 else 1
+        for entry in program.get_entries():
+            state = entry.state
+            if state is None or state.end_sequence:
+                continue
+            index = state.file - first
+            file = files[index].name.decode(errors="replace") if 0 <= index < len(files) else "?"
+            rows.append((state.address, Path(file).name, state.line))
+    rows.sort()
+    return tuple(rows)
+
+
+def _load_map(name: str, path: Path) -> _Table:
+    functions: dict[int, tuple[int, str]] = {}
+    everything: list[int] = []
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        try:
+            address = int(parts[0], 16)
+        except ValueError:
+            raise ValueError(f"{path}:{number}: not a System.map line: {line[:60]!r}") from None
+        everything.append(address)
+        if parts[1] in MAP_CODE:
+            functions.setdefault(address, (0, parts[2]))
+    if not functions:
+        raise ValueError(f"{path}: no code symbols (is it a System.map?)")
+    return _table(name, functions, ((min(functions), max(everything) + 1),), ())
+
+
+def _table(
+    name: str,
+    functions: Mapping[int, tuple[int, str]],
+    ranges: tuple[tuple[int, int], ...],
+    lines: tuple[tuple[int, str, int], ...],
+) -> _Table:
+    starts = sorted(functions)
+    ends = []
+    limit = max(high for _, high in ranges)
+    for index, start in enumerate(starts):
+        size = functions[start][0]
+        following = starts[index + 1] if index + 1 < len(starts) else limit
+        # A sized function ends at its size; a label (System.map, assembly) at the next symbol.
+        ends.append(start + size if size else following)
+    return _Table(
+        name=name,
+        starts=tuple(starts),
+        ends=tuple(ends),
+        names=tuple(functions[s][1] for s in starts),
+        ranges=ranges,
+        base=min(low for low, _ in ranges),
+        lines=lines,
+    )
+
+
+def load_file(name: str, path: Path) -> _Table:
+    """One symbol file (ELF or System.map); ``ValueError`` with a one-line reason when unusable."""
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(4)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    return _load_elf(name, path) if magic == ELF_MAGIC else _load_map(name, path)
+
+
+class Symbols:
+    """The symbol files of a run, loaded once (:meth:`load`, thread-safe) and asked by address."""
+
+    def __init__(self, sources: Sequence[SymbolSource]) -> None:
+        self.sources = tuple(sources)
+        self._tables: list[_Table] = []
+        self._problems: list[str] = []
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Read every file; a bad one is left out with its reason in :meth:`problems`."""
+        with self._lock:
+            if self._loaded:
+                return
+            for source in self.sources:
+                try:
+                    self._tables.append(load_file(source.path.name, source.path))
+                except ValueError as exc:
+                    self._problems.append(f"symbols {source.label}: {exc}")
+            self._loaded = True
+
+    def locate(self, address: int, mode: Privilege) -> Location | None:
+        """Where ``address`` lies: the first file (in source order) that covers it."""
+        del mode  # the files' own address ranges separate firmware, bare-metal code and Linux
+        if not self._loaded:
+            return None
+        for table in self._tables:
+            if table.covers(address):
+                return table.locate(address)
+        return None
+
+    def problems(self) -> tuple[str, ...]:
+        """Files left out, one line each."""
+        return tuple(self._problems)
+
+    def names(self) -> tuple[str, ...]:
+        """``label=path`` of every source."""
+        return tuple(f"{s.label}={s.path}" for s in self.sources)
+
+    def drop(self, name: str, why: str) -> None:
+        """Stop using the file called ``name`` (it does not match memory), saying why."""
+        self._tables = [t for t in self._tables if t.name != name]
+        self._problems.append(why)
+
+
+def companions(slot: str, path: Path) -> list[SymbolSource]:
+    """The symbol files an image slot brings: itself if ELF, else the files built beside it."""
+    try:
+        with path.open("rb") as stream:
+            if stream.read(4) == ELF_MAGIC:
+                return [SymbolSource(slot, path)]
+    except OSError:
+        return []
+    found: list[SymbolSource] = []
+    for candidate in (path.with_suffix(".elf"), path.parent / "vmlinux", path.parent / "System.map"):
+        if candidate != path and candidate.is_file():
+            found.append(SymbolSource(slot if not found else f"{slot}:{candidate.name}", candidate))
+            if candidate.name == "vmlinux":
+                break  # vmlinux has every symbol System.map has, and line numbers
+    return found
+
+
+def run_sources(images: Mapping[str, Path], given: Iterable[tuple[str, Path]]) -> list[SymbolSource]:
+    """A run's symbol files: ``given`` (``[symbols]``, ``--symbols``, later ones win) replace the
+    files an image slot of the same name would bring; the other slots bring their own."""
+    chosen: dict[str, Path] = {}
+    for label, path in given:
+        chosen[label] = path
+    sources = [SymbolSource(label, path) for label, path in chosen.items()]
+    for slot, path in images.items():
+        if slot not in chosen:
+            sources += companions(slot, path)
+    return sources

@@ -1,0 +1,171 @@
+"""Taking an autopsy: open the target's backend, sample every hart, symbolize, walk stacks, classify.
+
+:func:`take_autopsy` is what the runner calls after the verdict is decided and before power-off.
+It never raises and never takes longer than the settings' limit (at most 5 s): the work runs in
+a thread the caller stops waiting for, so even a backend that ignores its deadline cannot hold
+the run. Whatever goes wrong becomes ``autopsy unavailable: <reason>``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from harness.autopsy import backend_for
+from harness.autopsy.backend import MAX_SECONDS, AutopsySettings, AutopsyUnavailable, Probe, Request
+from harness.autopsy.backtrace import backtrace
+from harness.autopsy.classify import classify, diagnose
+from harness.autopsy.model import (
+    Autopsy,
+    HartAutopsy,
+    HartClass,
+    HartMissing,
+    HartSample,
+    HartState,
+    Location,
+    Privilege,
+)
+from harness.board import Board
+from harness.targets.base import Target
+
+# Time kept back from the limit for the walk over stacks and the classification.
+RESERVE = 0.3
+DEFAULT_SETTINGS = AutopsySettings()
+
+
+class Symbolizer(Protocol):
+    """Names addresses (see :class:`harness.autopsy.symbols.Symbols`)."""
+
+    def load(self) -> None:
+        """Read the symbol files (may be slow: called in a thread while the harts are sampled)."""
+
+    def locate(self, address: int, mode: Privilege) -> Location | None:
+        """Where ``address`` lies for a hart in ``mode``; ``None`` when no file covers it."""
+
+    def problems(self) -> tuple[str, ...]:
+        """What could not be read (a missing or malformed file), one line each."""
+
+    def names(self) -> tuple[str, ...]:
+        """The symbol files in use, for the report."""
+
+
+def take_autopsy(
+    target: Target,
+    board: Board,
+    settings: AutopsySettings = DEFAULT_SETTINGS,
+    symbols: Symbolizer | None = None,
+) -> Autopsy:
+    """Where every hart of ``target`` is now; ``autopsy unavailable: <reason>`` on any failure."""
+    start = time.monotonic()
+    limit = min(settings.limit, MAX_SECONDS)
+    request = Request(target=target, board=board, deadline=start + limit, settings=settings)
+    outcome: list[Autopsy] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_take(request, symbols))
+        except AutopsyUnavailable as exc:
+            outcome.append(Autopsy.unavailable(str(exc)))
+        except Exception as exc:  # a backend's bug must not cost the run its report
+            outcome.append(Autopsy.unavailable(f"{type(exc).__name__}: {exc}"))
+
+    thread = threading.Thread(target=work, name="autopsy", daemon=True)
+    thread.start()
+    thread.join(limit)
+    duration = time.monotonic() - start
+    if not outcome:
+        return Autopsy.unavailable(f"the {board.target} backend did not answer within {limit:g} s", duration=duration)
+    autopsy = outcome[0]
+    return replace(autopsy, duration=duration, backend=autopsy.backend or board.target)
+
+
+def _take(request: Request, symbols: Symbolizer | None) -> Autopsy:
+    backend = backend_for(request.board.target)
+    loader = None
+    if symbols is not None:
+        # Symbol files load while the harts are sampled: a vmlinux takes a moment.
+        loader = threading.Thread(target=symbols.load, name="autopsy-symbols", daemon=True)
+        loader.start()
+    probe = backend.open(request)
+    try:
+        reads = _sample(probe, request)
+        if loader is not None:
+            loader.join(max(0.0, request.deadline - RESERVE - time.monotonic()))
+        harts = _conclude(probe, request, reads, symbols if loader is None or not loader.is_alive() else None)
+    finally:
+        probe.close()
+    settings = request.settings
+    notes = symbols.problems() if symbols is not None else ()
+    names = symbols.names() if symbols is not None else ()
+    return Autopsy(
+        diagnose(harts),
+        harts=harts,
+        backend=backend.name,
+        samples=len(reads),
+        span=reads[-1][0] - reads[0][0] if reads else 0.0,
+        symbols=names,
+        notes=tuple(notes) + tuple(_settings_notes(settings, len(reads))),
+    )
+
+
+def _sample(probe: Probe, request: Request) -> list[tuple[float, tuple[HartState | HartMissing, ...]]]:
+    """``samples`` reads of every hart, ``interval`` apart (fewer if the deadline comes first)."""
+    settings = request.settings
+    reads: list[tuple[float, tuple[HartState | HartMissing, ...]]] = []
+    first = time.monotonic()
+    for index in range(max(1, settings.samples)):
+        due = first + index * settings.interval
+        if index and due > request.deadline - RESERVE:
+            break
+        time.sleep(max(0.0, due - time.monotonic()))
+        reads.append((time.monotonic() - first, probe.read_harts()))
+    return reads
+
+
+def _conclude(
+    probe: Probe,
+    request: Request,
+    reads: Sequence[tuple[float, tuple[HartState | HartMissing, ...]]],
+    symbols: Symbolizer | None,
+) -> tuple[HartAutopsy, ...]:
+    """Each hart's samples, class, place and backtrace, from the reads (oldest first)."""
+    ids = sorted({item.hart for _, harts in reads for item in harts})
+    out = []
+    for hart in ids:
+        states = [(t, item) for t, harts in reads for item in harts if item.hart == hart]
+        last = states[-1][1]
+        if isinstance(last, HartMissing):
+            out.append(HartAutopsy(hart, HartClass.UNAVAILABLE, last.reason, reason=last.reason))
+            continue
+        mode = last.mode
+
+        def locate(address: int, mode: Privilege = mode) -> Location | None:
+            return symbols.locate(address, mode) if symbols is not None else None
+
+        samples = tuple(
+            HartSample(t, s.pc, s.instret, s.traps, s.wfi, s.mode) for t, s in states if isinstance(s, HartState)
+        )
+        klass, note = classify(samples, last, locate)
+        frames = () if request.expired() else backtrace(probe, last, locate, request)
+        out.append(
+            HartAutopsy(
+                hart,
+                klass,
+                note,
+                state=last,
+                samples=samples,
+                where=locate(last.pc),
+                ra_where=locate(last.ra),
+                backtrace=frames,
+            )
+        )
+    return tuple(out)
+
+
+def _settings_notes(settings: AutopsySettings, taken: int) -> list[str]:
+    if taken < settings.samples:
+        return [f"{taken} of {settings.samples} samples taken before the time limit"]
+    return []
