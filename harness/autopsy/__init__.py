@@ -1,31 +1,9 @@
 """The wedge autopsy: where every hart is when the console goes silent.
 
-The registry: each target kind that can be inspected has one backend module ending in
-``BACKEND = AutopsyBackend(name=..., open=...)`` (see :mod:`harness.autopsy.backend`), and one
-line in :data:`BACKENDS`, keyed by the target kind's name. A backend module is imported only
-when a run of that kind fails, so a passing run never loads it.
+The package's layers: :mod:`~harness.autopsy.model` (the data), :mod:`~harness.autopsy.record`
+(report.json's form of it), :mod:`~harness.autopsy.render` (text for the terminal) and
+:mod:`~harness.autopsy.classify` are plain definitions that reports and replays import;
+:mod:`~harness.autopsy.backend`, :mod:`~harness.autopsy.registry` (target kind -> backend),
+the backends and :mod:`~harness.autopsy.take` talk to targets. Importing this package imports
+nothing of either.
 """
-
-from __future__ import annotations
-
-import importlib
-
-from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable
-
-# target kind -> the module that defines its BACKEND: adding a backend is one module and one line.
-BACKENDS = {
-    "emulator": "harness.autopsy.emulator",
-    "serial": "harness.autopsy.serial",
-}
-
-__all__ = ["BACKENDS", "AutopsyBackend", "AutopsyUnavailable", "backend_for"]
-
-
-def backend_for(kind: str) -> AutopsyBackend:
-    """The backend registered for target kind ``kind``; :class:`AutopsyUnavailable` when none is."""
-    if kind not in BACKENDS:
-        raise AutopsyUnavailable(f"target kind {kind!r} has no autopsy backend (known: {', '.join(BACKENDS)})")
-    backend = importlib.import_module(BACKENDS[kind]).BACKEND
-    if not isinstance(backend, AutopsyBackend):
-        raise TypeError(f"{BACKENDS[kind]}.BACKEND must be an AutopsyBackend")
-    return backend

@@ -9,41 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.autopsy.model import HartMissing, HartState
+from harness.autopsy.model import AutopsySettings, HartMissing, HartState
 from harness.board import Board
 from harness.errors import HartbeatError
 from harness.targets.base import Target
 
-# The hard ceiling of an autopsy, whatever a plan asks: the verdict is already decided and a
-# hung backend must not hold the target (and the report) for long.
-MAX_SECONDS = 5.0
-DEFAULT_SAMPLES = 5
-DEFAULT_SPAN = 0.5
-
 
 class AutopsyUnavailable(HartbeatError):
     """The backend cannot read the harts; the message is the one-line reason the report shows."""
-
-
-@dataclass(frozen=True)
-class AutopsySettings:
-    """A plan's ``[autopsy]`` section: whether to take one, how many samples over how long.
-
-    ``limit`` is the whole autopsy's budget in seconds (at most :data:`MAX_SECONDS`).
-    """
-
-    enabled: bool = True
-    samples: int = DEFAULT_SAMPLES
-    span: float = DEFAULT_SPAN
-    limit: float = MAX_SECONDS
-
-    @property
-    def interval(self) -> float:
-        """Seconds between two samples (``span`` spread over ``samples``, first at 0)."""
-        return self.span / (self.samples - 1) if self.samples > 1 else 0.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +34,7 @@ class Request:
     target: Target
     board: Board
     deadline: float
-    settings: AutopsySettings = AutopsySettings()
+    settings: AutopsySettings = field(default_factory=AutopsySettings)
 
     def remaining(self, floor: float = 0.01) -> float:
         """Seconds left until the deadline (at least ``floor``, for a socket timeout)."""

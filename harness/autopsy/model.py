@@ -16,6 +16,11 @@ MSTATUS_SIE = 1 << 1
 MSTATUS_MIE = 1 << 3
 INTERRUPT_BIT = 1 << 63
 SATP_MODES = {0: "bare", 8: "sv39", 9: "sv48", 10: "sv57"}
+# The hard ceiling of an autopsy, whatever a plan asks: the verdict is already decided and a
+# hung backend must not hold the target (and the report) for long.
+MAX_SECONDS = 5.0
+DEFAULT_SAMPLES = 5
+DEFAULT_SPAN = 0.5
 
 
 class Privilege(StrEnum):
@@ -53,6 +58,24 @@ class DiagnosisKind(StrEnum):
     RUNNING = "running"  # at least one hart runs widely: busy, not stuck (or stuck in a big loop)
     PARTIAL = "partial"  # some harts could not be read, the others do not explain the hang
     UNAVAILABLE = "unavailable"  # no autopsy: the reason says why
+
+
+@dataclass(frozen=True)
+class AutopsySettings:
+    """A plan's ``[autopsy]`` section: whether to take one, how many samples over how long.
+
+    ``limit`` is the whole autopsy's budget in seconds (at most :data:`MAX_SECONDS`).
+    """
+
+    enabled: bool = True
+    samples: int = DEFAULT_SAMPLES
+    span: float = DEFAULT_SPAN
+    limit: float = MAX_SECONDS
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two samples (``span`` spread over ``samples``, first at 0)."""
+        return self.span / (self.samples - 1) if self.samples > 1 else 0.0
 
 
 @dataclass(frozen=True)

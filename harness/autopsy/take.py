@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from harness.autopsy import backend_for
-from harness.autopsy.backend import MAX_SECONDS, AutopsySettings, AutopsyUnavailable, Probe, Request
+from harness.autopsy.backend import AutopsyUnavailable, Probe, Request
 from harness.autopsy.backtrace import backtrace
 from harness.autopsy.classify import classify, diagnose
 from harness.autopsy.model import (
+    MAX_SECONDS,
     Autopsy,
+    AutopsySettings,
     HartAutopsy,
     HartClass,
     HartMissing,
@@ -28,6 +29,7 @@ from harness.autopsy.model import (
     Location,
     Privilege,
 )
+from harness.autopsy.registry import backend_for
 from harness.board import Board
 from harness.targets.base import Target
 
