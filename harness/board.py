@@ -51,6 +51,8 @@ class Board:
     fallback_exit: FallbackExit = FallbackExit.VERDICT
     images: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)
+    # `[symbols]`: label -> a symbol file for the autopsy (ELF or System.map), beside the images'.
+    symbols: Mapping[str, str] = field(default_factory=dict)
     newline: str = "\r"
     send_delay: float = 0.0
     # Seconds without a prompt (and without output) before the newline is typed again; 0: never.

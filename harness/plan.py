@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.autopsy.model import DEFAULT_SAMPLES, DEFAULT_SPAN, MAX_SECONDS, AutopsySettings
 from harness.config import Section, anchor_image, compile_regex, load_toml
 from harness.errors import ConfigError
 from harness.verdict import FAIL_PATTERN_KINDS, Kind
@@ -15,6 +16,8 @@ DEFAULT_SILENCE = 15.0
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_WITHIN = 60.0
 DEFAULT_FAIL_AFTER = 2.0
+# More samples than this cannot fit the autopsy's time limit usefully.
+MAX_SAMPLES = 50
 
 # Patterns every plan fails fast on unless it sets `default_fail = false`: the crash reports of
 # Linux, OpenSBI, U-Boot and seL4 that never belong to a good boot.
@@ -100,6 +103,9 @@ class Plan:
     variables: dict[str, str] = field(default_factory=dict)
     boards: tuple[str, ...] = ()
     images: dict[str, str] = field(default_factory=dict)
+    # `[symbols]`: label -> a symbol file for the autopsy; `[autopsy]`: whether and how to take it.
+    symbols: dict[str, str] = field(default_factory=dict)
+    autopsy: AutopsySettings = field(default_factory=AutopsySettings)
 
     def runs_on(self, board_name: str) -> bool:
         """True when the plan names no boards, or one of its ``boards`` patterns matches."""
@@ -153,6 +159,11 @@ def load_plan(path: Path) -> Plan:
     images = {
         slot: anchor_image(image_table.string(slot, required=True) or "", path.parent) for slot in image_table.data
     }
+    symbol_table = root.table("symbols")
+    symbols = {
+        label: anchor_image(symbol_table.string(label, required=True) or "", path.parent) for label in symbol_table.data
+    }
+    autopsy = _autopsy(root.table("autopsy"))
     root.reject_unknown()
     return Plan(
         name=name,
@@ -166,7 +177,25 @@ def load_plan(path: Path) -> Plan:
         variables=variables,
         boards=boards,
         images=images,
+        symbols=symbols,
+        autopsy=autopsy,
     )
+
+
+def _autopsy(section: Section) -> AutopsySettings:
+    """``[autopsy]``: ``enabled``, ``samples`` (1-50), ``span`` and ``limit`` (seconds, limit at most 5)."""
+    samples = section.integer("samples", DEFAULT_SAMPLES)
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise section.error("samples", f"expected 1 to {MAX_SAMPLES} samples, got {samples}")
+    limit = section.number("limit", MAX_SECONDS, limit=MAX_SECONDS * 10) or 0.0
+    if not 0 < limit <= MAX_SECONDS:
+        raise section.error("limit", f"expected seconds above 0 and at most {MAX_SECONDS:g}, got {limit}")
+    span = section.number("span", DEFAULT_SPAN, limit=MAX_SECONDS * 10)
+    if span is None or not 0 <= span < limit:
+        raise section.error("span", f"expected seconds from 0 to below the limit ({limit:g}), got {span}")
+    settings = AutopsySettings(enabled=section.boolean("enabled", True), samples=samples, span=span, limit=limit)
+    section.reject_unknown()
+    return settings
 
 
 def _milestone(section: Section) -> Milestone:

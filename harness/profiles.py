@@ -31,6 +31,7 @@ TOP_LEVEL_KEYS = {
     "time_scale",
     "images",
     "variables",
+    "symbols",
 }
 
 
@@ -126,6 +127,12 @@ def load_board(
             raise ConfigError("--image", slot, f"board {path.stem} has no image slot {slot!r}; its slots: {known}")
         slots[slot] = anchor_image(value, Path.cwd())
     variables = root.variables("variables")
+    symbol_section = root.table("symbols")
+    # Symbol files for the autopsy (an unstripped firmware, a vmlinux), relative as images are.
+    symbols = {
+        label: anchor_image(symbol_section.string(label, required=True) or "", path.parent)
+        for label in symbol_section.data
+    }
     board = Board(
         name=root.string("name", path.stem) or path.stem,
         path=path,
@@ -135,6 +142,7 @@ def load_board(
         fallback_exit=_fallback_exit(root),
         images=slots,
         variables=variables,
+        symbols=symbols,
         newline=root.string("newline", "\r") or "\r",
         send_delay=root.duration("send_delay", 0.0, allow_zero=True, limit=MAX_SEND_DELAY),
         prompt_retry=root.duration("prompt_retry", 0.0, allow_zero=True),

@@ -13,6 +13,8 @@ from importlib import metadata
 from typing import Any
 
 import harness
+from harness.autopsy.record import autopsy_to_json
+from harness.autopsy.render import autopsy_lines
 from harness.html_report import LOG_LINE_CHARS, render_run
 from harness.recorded import LOG, read_log
 from harness.results import RunResult
@@ -83,6 +85,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
         "console": {"raw": "console.raw", "log": "console.log"},
         "versions": dict(versions()),
     }
+    if result.autopsy is not None:
+        report["autopsy"] = autopsy_to_json(result.autopsy)
     return printable_tree(report)  # type: ignore[no-any-return]
 
 
@@ -183,5 +187,7 @@ def summary(result: RunResult) -> str:
             if verdict.last_lines:
                 out.append("  last lines:")
                 out.extend(f"    [{t:10.3f}] {printable(line)}" for t, line in verdict.last_lines)
+    if result.autopsy is not None:
+        out.extend(printable(line) for line in autopsy_lines(result.autopsy))
     out.append(f"  report: {result.out_dir / 'report.json'} ({result.out_dir / 'report.html'})")
     return "\n".join(out)

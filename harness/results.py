@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.autopsy.model import Autopsy
 from harness.board import Board, FallbackExit
 from harness.plan import Plan
 from harness.verdict import EXIT_CODES, Kind, Verdict
@@ -56,6 +57,8 @@ class RunResult:
     # The clock the plan's limits and the times were measured on: "guest" (the target reports
     # its own time, e.g. the emulator) or "host".
     clock: str = "host"
+    # Where every hart was at a wedge, stall or panic (taken after the verdict, before power-off).
+    autopsy: Autopsy | None = None
 
     @property
     def skipped_for_fallback(self) -> bool:

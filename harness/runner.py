@@ -15,12 +15,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from harness.autopsy.model import Autopsy
+from harness.autopsy.symbols import Symbols, run_sources
+from harness.autopsy.take import take_autopsy
 from harness.board import Board
 from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
-from harness.errors import BoardLocked, HartbeatError, OutputError, TargetError, TargetUnavailable
+from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.patterns import PatternTooSlow
 from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
@@ -30,6 +34,9 @@ from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import Target, make_target
 from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
+
+# The verdicts at which the target may still be alive and stuck: the autopsy is taken then.
+AUTOPSY_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL, Kind.PANIC})
 
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
@@ -93,6 +100,7 @@ class Runner:
         step_hooks: Mapping[str, Callable[[Milestone, Console], Verdict | None]] | None = None,
         stop: threading.Event | None = None,
         target: Target | None = None,
+        symbol_overrides: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.plan = plan
         self.board = board
@@ -102,6 +110,9 @@ class Runner:
         self._given = {"seed": str(random.randrange(1 << 31)), **(variables or {})}
         self.variables = run_variables(plan, board, self._given)
         self.image_overrides = image_overrides
+        # `--symbols LABEL=PATH`: symbol files for the autopsy, over the board's and the plan's.
+        self.symbol_overrides = symbol_overrides
+        self._autopsy: Autopsy | None = None
         self.status = status
         self.step_hooks = dict(step_hooks or {})
         # Set by a caller running boots in threads (bisect) to end them at once on a signal.
@@ -274,6 +285,8 @@ class Runner:
         impatient user must not leave a board powered and a report saying "killed".
         """
         with signals_deferred():
+            # The verdict is decided: the autopsy reads the harts while the target still runs.
+            self._autopsy = self._take_autopsy(verdict)
             self._power_off()
             if self.console is not None:
                 self.console.stop()
@@ -304,6 +317,7 @@ class Runner:
             fallback_exit=self._fallback_exit,
             events=tuple(self._events) + self._clock_notes(),
             clock="guest" if self.console is not None and self.console.guest_clock else "host",
+            autopsy=self._autopsy,
         )
 
     def _clock_notes(self) -> tuple[str, ...]:
@@ -320,6 +334,30 @@ class Runner:
         if self._made_folder:
             with contextlib.suppress(OSError):
                 self.out_dir.rmdir()
+
+    def _take_autopsy(self, verdict: Verdict) -> Autopsy | None:
+        """Where every hart is, for a wedge, a stall or a panic; ``None`` for other verdicts.
+
+        Taken after the verdict and before power-off; its own duration is reported apart and it
+        never takes more than the plan's ``[autopsy] limit`` (at most 5 s).
+        """
+        if verdict.kind not in AUTOPSY_VERDICTS or self._target is None or self.console is None:
+            return None
+        if not self.plan.autopsy.enabled:
+            return None
+        if self.status:
+            self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: taking the autopsy")
+        notes: list[str] = []
+        given: list[tuple[str, Path]] = []
+        named = [*self.board.symbols.items(), *self.plan.symbols.items()]
+        for label, value in [*named, *self.symbol_overrides]:
+            try:
+                given.append((label, Path(self.board.expand(value, f"symbols.{label}", self.variables))))
+            except ConfigError as exc:
+                notes.append(f"symbols {label}: {exc}")
+        symbols = Symbols(run_sources(self.board.image_files(self.variables), given))
+        autopsy = take_autopsy(self._target, self.board, self.plan.autopsy, symbols)
+        return replace(autopsy, notes=(*notes, *autopsy.notes)) if notes else autopsy
 
     def _power_off(self) -> None:
         if self._target is None:

@@ -41,11 +41,18 @@ def backtrace(
     """The callers of the hart's current function, innermost first (its own pc is not repeated).
 
     Only where the pc lies in a known symbol file: an unknown image is not assumed to keep
-    frame pointers.
+    frame pointers. A leaf function keeps no frame of its own: while ``ra`` points into another
+    function than the pc's, that function is the first caller (the frame chain then starts at
+    its caller). A return address outside the files' code ends the walk (the outermost frame's
+    saved ``ra`` is whatever the boot code left there).
     """
-    if locate(state.pc) is None:
+    here = locate(state.pc)
+    if here is None:
         return ()
     frames: list[Frame] = []
+    ra_where = locate(state.ra)
+    if ra_where is not None and ra_where.code and ra_where.function != here.function:
+        frames.append(Frame(state.ra, ra_where))
     fp = state.fp
     previous = state.sp
     while len(frames) < MAX_FRAMES:
@@ -53,17 +60,16 @@ def backtrace(
             frames.append(Frame(0, unreadable="out of time"))
             break
         if fp == 0 or fp & 7 or not previous <= fp <= previous + MAX_FRAME:
-            if frames:
-                break  # the outermost frame's s0 is 0 or leaves the stack: the walk is done
-            frames.append(Frame(state.ra, locate(state.ra)))  # a leaf: ra still holds its caller
-            break
+            break  # s0 is 0 or leaves the stack: the outermost frame, or code without frame pointers
         data = memory.read_memory(state.hart, fp - 16, 16)
         if data is None or len(data) != 16:
             frames.append(Frame(0, unreadable=f"frame at {fp - 16:#x} cannot be read"))
             break
         caller_fp, ra = struct.unpack("<QQ", data)
-        if ra == 0:
+        where = locate(ra)
+        if ra == 0 or where is None or not where.code:
             break
-        frames.append(Frame(ra, locate(ra)))
+        if not frames or frames[-1].pc != ra:
+            frames.append(Frame(ra, where))
         previous, fp = fp, caller_fp
     return tuple(frames)

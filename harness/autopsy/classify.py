@@ -134,13 +134,11 @@ def diagnose(harts: Sequence[HartAutopsy]) -> Diagnosis:
         who = "all harts" if len(harts) > 1 else f"hart {harts[0].hart}"
         return Diagnosis(DiagnosisKind.DEADLOCK, f"deadlock: {who} idle in wfi, no enabled interrupt pending")
     if len(spinning) >= 2:
-        places = {_place(h) for h in spinning}
+        # Nobody runs and nobody gets anywhere: each spinning hart waits for what another holds.
+        places = [f"hart {h.hart} in {_place(h)}" for h in spinning]
         ids = hart_list([h.hart for h in spinning])
-        if len(places) == 1:
-            text = f"deadlock: {ids} spin in {places.pop()}, waiting on each other{rest}"
-            return Diagnosis(DiagnosisKind.DEADLOCK, text)
-        text = "; ".join(f"hart {h.hart} spinning in {_place(h)}" for h in spinning)
-        return Diagnosis(DiagnosisKind.LIVELOCK, f"livelock: {text}{rest}")
+        text = f"deadlock: {ids} spin waiting on each other ({', '.join(places)}){rest}"
+        return Diagnosis(DiagnosisKind.DEADLOCK, text)
     if spinning:
         hart = spinning[0]
         return Diagnosis(DiagnosisKind.SPINNING, f"hart {hart.hart} {hart.note}{rest}")

@@ -50,8 +50,7 @@ class HartClass(StrEnum):
 class DiagnosisKind(StrEnum):
     """The whole system's state, from the harts' classes."""
 
-    DEADLOCK = "deadlock"  # no hart makes progress: all idle, or spinning while the others wait
-    LIVELOCK = "livelock"  # harts spin in different places, none gets anywhere
+    DEADLOCK = "deadlock"  # no hart makes progress: all idle, or several spinning while the others wait
     SPINNING = "spinning"  # one hart spins in one place, the others idle
     STOPPED = "stopped"  # harts retire no instruction and are not in wfi
     TRAP_LOOP = "trap loop"  # at least one hart takes the same trap again and again
@@ -162,6 +161,8 @@ class Location:
     offset: int = 0
     file: str | None = None
     line: int | None = None
+    # False for an address in a file's data (a return address pointing there is garbage).
+    code: bool = True
 
     def __str__(self) -> str:
         if self.function is None:

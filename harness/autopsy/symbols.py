@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from elftools.elf.elffile import ELFFile
 
 ELF_MAGIC = b"\x7fELF"
+PF_X = 1  # an executable segment (p_flags)
+SHF_EXECINSTR = 4  # an executable section (sh_flags)
 # DWARF line tables larger than this are not decoded (a full vmlinux's takes minutes in Python):
 # its functions are still named from the symbol table.
 MAX_LINE_TABLE = 8 << 20
@@ -50,6 +52,8 @@ class _Table:
     ranges: tuple[tuple[int, int], ...]
     base: int
     lines: tuple[tuple[int, str, int], ...] = ()
+    # The executable parts of ``ranges`` (all of them for a System.map, which lists code).
+    code: tuple[tuple[int, int], ...] = ()
 
     def covers(self, address: int) -> bool:
         return any(low <= address < high for low, high in self.ranges)
@@ -57,9 +61,10 @@ class _Table:
     def locate(self, address: int) -> Location:
         index = bisect.bisect_right(self.starts, address) - 1
         file, line = self._line(address)
+        code = any(low <= address < high for low, high in self.code)
         if index >= 0 and address < self.ends[index]:
-            return Location(self.name, self.names[index], address - self.starts[index], file, line)
-        return Location(self.name, None, address - self.base)
+            return Location(self.name, self.names[index], address - self.starts[index], file, line, code)
+        return Location(self.name, None, address - self.base, code=code)
 
     def _line(self, address: int) -> tuple[str | None, int | None]:
         if not self.lines:
@@ -82,11 +87,15 @@ def _load_elf(name: str, path: Path) -> _Table:
     try:
         with path.open("rb") as stream:
             elf = ELFFile(stream)
-            ranges = tuple(
-                (seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"])
-                for seg in elf.iter_segments()
-                if seg["p_type"] == "PT_LOAD" and seg["p_memsz"]
-            )
+            loads = [seg for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_memsz"]]
+            ranges = tuple((seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"]) for seg in loads)
+            # Executable sections where the file has them (one RWX segment also holds the stacks),
+            # else executable segments.
+            code = tuple(
+                (sec["sh_addr"], sec["sh_addr"] + sec["sh_size"])
+                for sec in elf.iter_sections()
+                if sec["sh_flags"] & SHF_EXECINSTR and sec["sh_size"] and sec["sh_addr"]
+            ) or tuple((seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"]) for seg in loads if seg["p_flags"] & PF_X)
             if not ranges:
                 raise ValueError("it has no loadable segment")
             functions: dict[int, tuple[int, str]] = {}
@@ -106,7 +115,7 @@ def _load_elf(name: str, path: Path) -> _Table:
             lines = _dwarf_lines(elf) if elf.has_dwarf_info() else ()
     except (OSError, ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
         raise ValueError(f"{path}: not a usable ELF file: {exc}") from None
-    return _table(name, functions, ranges, lines)
+    return _table(name, functions, ranges, lines, code)
 
 
 def _dwarf_lines(elf: ELFFile) -> tuple[tuple[int, str, int], ...]:
@@ -155,7 +164,10 @@ def _load_map(name: str, path: Path) -> _Table:
             functions.setdefault(address, (0, parts[2]))
     if not functions:
         raise ValueError(f"{path}: no code symbols (is it a System.map?)")
-    return _table(name, functions, ((min(functions), max(everything) + 1),), ())
+    # Code ends at the last code symbol (Linux's _etext); data symbols follow it.
+    return _table(
+        name, functions, ((min(functions), max(everything) + 1),), (), ((min(functions), max(functions) + 1),)
+    )
 
 
 def _table(
@@ -163,6 +175,7 @@ def _table(
     functions: Mapping[int, tuple[int, str]],
     ranges: tuple[tuple[int, int], ...],
     lines: tuple[tuple[int, str, int], ...],
+    code: tuple[tuple[int, int], ...],
 ) -> _Table:
     starts = sorted(functions)
     ends = []
@@ -180,6 +193,7 @@ def _table(
         ranges=ranges,
         base=min(low for low, _ in ranges),
         lines=lines,
+        code=code,
     )
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.board import parse_assignments
 from harness.check import preboot_findings
 from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
 from harness.report import summary
@@ -28,6 +29,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "--follow",
         action="store_true",
         help="print each milestone as it is reached and the console's lines as they come (for slow boards)",
+    )
+    run.add_argument(
+        "--symbols",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="a symbol file for the autopsy (ELF or System.map), e.g. --symbols bios=build/fw_jump.elf (repeatable)",
     )
     run.set_defaults(handler=cmd_run)
 
@@ -115,7 +123,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Overwriting would lose the earlier run's evidence without a word.
         print(f"hartbeat: error: --out {args.out} already holds a run; pick another folder", file=sys.stderr)
         return EXIT_USAGE
-    runner = Runner(plan, board, out_dir=args.out, variables=variables, image_overrides=images, status=status)
+    symbols = tuple((label, str(Path(path).absolute())) for label, path in parse_assignments(args.symbols, "--symbols"))
+    runner = Runner(
+        plan,
+        board,
+        out_dir=args.out,
+        variables=variables,
+        image_overrides=images,
+        status=status,
+        symbol_overrides=symbols,
+    )
     follow = Follow(runner.out_dir / "console.log") if args.follow else None
     if follow is not None:
         runner.status = follow
