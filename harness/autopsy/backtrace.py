@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from harness.autopsy.model import Frame, HartState, Location
@@ -50,7 +51,7 @@ def backtrace(
     if here is None:
         return ()
     frames: list[Frame] = []
-    ra_where = locate(state.ra)
+    ra_where = caller_location(state.ra, locate)
     if ra_where is not None and ra_where.code and ra_where.function != here.function:
         frames.append(Frame(state.ra, ra_where))
     fp = state.fp
@@ -66,10 +67,17 @@ def backtrace(
             frames.append(Frame(0, unreadable=f"frame at {fp - 16:#x} cannot be read"))
             break
         caller_fp, ra = struct.unpack("<QQ", data)
-        where = locate(ra)
+        where = caller_location(ra, locate)
         if ra == 0 or where is None or not where.code:
             break
         if not frames or frames[-1].pc != ra:
             frames.append(Frame(ra, where))
         previous, fp = fp, caller_fp
     return tuple(frames)
+
+
+def caller_location(ra: int, locate: Callable[[int], Location | None]) -> Location | None:
+    """Where the call that returns to ``ra`` is: looked up at ``ra - 1``, as addr2line does, since
+    a call to a function that never returns can be the last instruction of its function."""
+    where = locate(ra - 1)
+    return None if where is None else replace(where, offset=where.offset + 1)

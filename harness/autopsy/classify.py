@@ -61,9 +61,8 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
     if not samples:
         return HartClass.UNAVAILABLE, "no sample"
     span = samples[-1].t - samples[0].t
-    where = _where(state.pc, state, locate)
     if all(s.wfi for s in samples) and not state.pending_enabled:
-        return HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode at {where}, no enabled interrupt pending"
+        return HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode, no enabled interrupt pending"
     first, last = samples[0], samples[-1]
     retired = None if first.instret is None or last.instret is None else last.instret - first.instret
     traps = None if first.traps is None or last.traps is None else last.traps - first.traps
@@ -74,7 +73,7 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
             f"at {_where(trap.epc, state, locate)} (tval {trap.tval:#x})"
         )
     if retired == 0 and not any(s.wfi for s in samples):
-        return HartClass.STOPPED, f"stopped at {where}: no instruction retired in {span:.2f} s"
+        return HartClass.STOPPED, f"stopped in {state.mode.value}-mode: no instruction retired in {span:.2f} s"
     pcs = [s.pc for s in samples]
     functions = {_function(pc, locate) for pc in pcs}
     counted = "" if retired is None else f", {retired} instructions in {span:.2f} s"

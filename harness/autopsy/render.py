@@ -22,7 +22,7 @@ def hart_line(hart: HartAutopsy) -> str:
     if state is None:
         return f"hart {hart.hart}  unavailable: {hart.reason or hart.note}"
     where = f" {hart.where}" if hart.where is not None else ""
-    return f"hart {hart.hart}  {state.mode.value}  pc {state.pc:#x}{where}  {hart.klass.value}: {hart.note}"
+    return f"hart {hart.hart}  {state.mode.value}  pc {state.pc:#x}{where}  {hart.note}"
 
 
 def registers_line(hart: HartAutopsy) -> str:

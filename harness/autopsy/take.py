@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from harness.autopsy.backend import AutopsyUnavailable, Probe, Request
-from harness.autopsy.backtrace import backtrace
+from harness.autopsy.backtrace import backtrace, caller_location
 from harness.autopsy.classify import classify, diagnose
 from harness.autopsy.model import (
     MAX_SECONDS,
@@ -160,7 +160,7 @@ def _conclude(
                 state=last,
                 samples=samples,
                 where=locate(last.pc),
-                ra_where=locate(last.ra),
+                ra_where=caller_location(last.ra, locate),
                 backtrace=frames,
             )
         )

@@ -14,6 +14,7 @@ enum fault {
 	FAULT_STALL,   /* endless taskman trace, never reaches login */
 	FAULT_FLAKY,   /* FAULT_WEDGE on flaky_percent % of seeds */
 	FAULT_NOFENCE, /* loader skips fence.i (harmless on QEMU) */
+	FAULT_IPCWAIT, /* taskman waits on init, which waits on taskman: both harts idle in wfi */
 };
 
 struct build_info {

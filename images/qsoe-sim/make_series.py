@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SRC_DIR = Path(__file__).resolve().parent
-FAULTS = ("wedge", "panic", "stall", "nofence", "flaky")
+FAULTS = ("wedge", "panic", "stall", "nofence", "ipcwait", "flaky")
 # What a series repository needs to build; everything else in SRC_DIR stays behind.
 SOURCE_SUFFIXES = (".c", ".h", ".S", ".ld", ".mk")
 SOURCE_NAMES = ("Makefile", "README.md", ".gitignore")
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument("--folder", type=Path, metavar="DIR", help="write prebuilt build-NNN/qsoe.elf + builds.toml")
     ap.add_argument("--count", type=int, default=32, help="number of builds (default 32)")
     ap.add_argument("--culprit", type=int, help="index of the first bad build (default: 2/3 of the way)")
-    ap.add_argument("--fault", type=parse_fault, default="wedge", help="wedge|panic|stall|nofence|flaky:<pct>")
+    ap.add_argument("--fault", type=parse_fault, default="wedge", help="wedge|panic|stall|nofence|ipcwait|flaky:<pct>")
     ap.add_argument(
         "--unrelated-panic",
         type=parse_range,
