@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.html_report import escape, page, timeline, timeline_span
+from harness.autopsy.render import autopsy_lines
+from harness.html_report import autopsy_section, escape, page, timeline, timeline_span
 from harness.recorded import RecordedRun
 
 # Lines of each side shown at the divergence.
@@ -104,6 +105,11 @@ def table(result: Comparison) -> str:
     for name in result.rows:
         out.append(name.ljust(20) + "".join(_cell(c.run, name).rjust(width) for c in result.columns))
     out.append("verdict".ljust(20) + "".join(c.run.kind.upper().rjust(width) for c in result.columns))
+    for column in result.columns:
+        autopsy = column.run.autopsy
+        if autopsy is not None:
+            out.append(f"{column.label}:")
+            out.extend(autopsy_lines(autopsy))
     divergence = result.divergence
     if divergence is None:
         kinds = sorted({c.run.kind for c in result.columns})
@@ -149,5 +155,10 @@ def render_html(result: Comparison) -> str:
             text = "\n".join(f"[{t:11.6f}] {line}" for t, line in lines)
             state = "reached it" if reached else "stopped"
             body.append(f'<div><b>{escape(column.label)}</b>: {state}</div><pre class="lastlines">{escape(text)}</pre>')
+    for column in result.columns:
+        section = autopsy_section(column.run.report.get("autopsy"))
+        if section:
+            body.append(f"<h2>{escape(column.label)}</h2>")
+            body += section
     title = " vs ".join(c.label for c in result.columns)
     return page(f"compare: {title}", "".join(body))

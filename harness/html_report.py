@@ -172,6 +172,55 @@ def _captures(report: dict[str, Any]) -> str:
     return "<table><tr><th>milestone</th><th>name</th><th>value</th></tr>" + "".join(rows) + "</table>"
 
 
+def _where(where: Any) -> str:
+    return escape(where["text"]) if isinstance(where, dict) else ""
+
+
+def autopsy_section(autopsy: Any) -> list[str]:
+    """The autopsy's diagnosis and a table of the harts (report.json's ``autopsy`` object)."""
+    if not isinstance(autopsy, dict):
+        return []
+    head = f'<h2>Autopsy</h2><p id="diagnosis"><b>{escape(autopsy.get("diagnosis", ""))}</b>'
+    if autopsy.get("available"):
+        head += (
+            f" ({escape(autopsy.get('backend', ''))}, {float(autopsy.get('duration', 0.0)):.2f} s after the verdict, "
+            f"{escape(autopsy.get('samples', 0))} samples over {float(autopsy.get('span', 0.0)):.2f} s)"
+        )
+    out = [head + "</p>"]
+    rows = []
+    for hart in autopsy.get("harts", []):
+        state = hart.get("state") or {}
+        trace = " &larr; ".join(
+            _where(frame.get("where")) or escape(frame.get("unreadable") or frame.get("pc", ""))
+            for frame in hart.get("backtrace", [])
+        )
+        interrupts = ""
+        if state:
+            interrupts = (
+                f"MIE {int(state['mstatus_mie'])} SIE {int(state['mstatus_sie'])}, "
+                f"mip {escape(state['mip'])}, mie {escape(state['mie'])}"
+            )
+        trap = f"{escape(state.get('cause', ''))} @ {escape(state.get('epc', ''))}" if state.get("traps") != 0 else ""
+        pc = f"{escape(state.get('pc', ''))}<br>{_where(hart.get('where'))}"
+        ra = f"{escape(state.get('ra', ''))}<br>{_where(hart.get('ra_where'))}"
+        rows.append(
+            f"<tr><td>{escape(hart.get('hart'))}</td><td>{escape(hart.get('class'))}</td>"
+            f"<td>{escape(state.get('mode', ''))}</td><td>{pc}</td><td>{ra}</td><td>{escape(state.get('sp', ''))}</td>"
+            f"<td>{'yes' if state.get('wfi') else 'no'}</td><td>{trap}</td>"
+            f"<td>{escape(state.get('satp_mode', ''))} {escape(state.get('asid', ''))}</td><td>{interrupts}</td>"
+            f"<td>{escape(hart.get('note', ''))}{'<br>called from ' + trace if trace else ''}</td></tr>"
+        )
+    if rows:
+        out.append(
+            '<table id="autopsy"><tr><th>hart</th><th>class</th><th>mode</th><th>pc</th><th>ra</th><th>sp</th>'
+            "<th>wfi</th><th>trap (cause @ epc)</th><th>satp, ASID</th><th>interrupts</th><th>note</th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+    out += [f"<p>note: {escape(note)}</p>" for note in autopsy.get("notes", [])]
+    return out
+
+
 def _log(lines: Sequence[tuple[float, str]], last: set[tuple[float, str]]) -> str:
     shown: list[tuple[float, str] | None] = list(lines)
     if len(lines) > LOG_LINES_LIMIT:
@@ -226,6 +275,7 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
             f'<h2>Last lines before the {escape(kind)} (<a href="#last">in the log</a>)</h2>'
             f'<pre class="lastlines" id="lastlines">{escape(shown)}</pre>'
         )
+    body += autopsy_section(report.get("autopsy"))
     body += ["<h2>Captures</h2>", _captures(report)]
     target = report.get("target", {})
     if target.get("command"):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.autopsy.model import Autopsy
+from harness.autopsy.record import autopsy_from_json
 from harness.errors import HartbeatError
 
 REPORT = "report.json"
@@ -64,6 +66,11 @@ class RecordedRun:
     def kind(self) -> str:
         """The verdict kind (``pass``, ``wedge``, ...)."""
         return str(self.verdict.get("kind", "error"))
+
+    @property
+    def autopsy(self) -> Autopsy | None:
+        """The autopsy the run took at its wedge, stall or panic (``None`` when it took none)."""
+        return autopsy_from_json(self.report.get("autopsy"))
 
     def log_lines(self, line_limit: int | None = None) -> list[tuple[float, str]]:
         """The console log as (seconds since power-on, text) pairs; empty when there is none.

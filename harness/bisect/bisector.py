@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.autopsy.render import autopsy_lines
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
 from harness.bisect.html import write_html
@@ -36,6 +37,7 @@ from harness.bisect.trials import BoardPool, Booter, RunRecord
 from harness.board import Board
 from harness.errors import ConfigError, HartbeatError
 from harness.plan import Plan
+from harness.recorded import RunFolderError, load_run
 from harness.runner import Stopped
 
 T = TypeVar("T")
@@ -871,6 +873,7 @@ class Bisector:
             revert_held=self._revert_held,
             revert_note=self._revert_note,
             revert_boots=revert_boots,
+            autopsy=_autopsy_of(hung.out_dir) if hung else (),
         )
 
     def _run_of(self, index: int, wanted: Outcome) -> RunRecord | None:
@@ -879,3 +882,12 @@ class Bisector:
             if self.criterion.classify(record.verdict) is wanted:
                 return record
         return None
+
+
+def _autopsy_of(run: str) -> tuple[str, ...]:
+    """The autopsy a run folder's report holds, as text lines (none when it has none or is gone)."""
+    try:
+        autopsy = load_run(Path(run)).autopsy
+    except RunFolderError:
+        return ()
+    return () if autopsy is None else tuple(autopsy_lines(autopsy))

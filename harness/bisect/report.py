@@ -79,13 +79,15 @@ class Answer:
     revert_held: bool | None = None
     revert_note: str = ""
     revert_boots: int = 0
+    # The culprit's run's autopsy, as text lines: where the harts were when it hung.
+    autopsy: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], rows: Sequence[Row]) -> Answer:
         """The answer as a ``result`` event or ``bisect.json`` holds it (keys it does not know are ignored)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known and k != "rows"}
-        for name in ("remaining", "last_lines", "last_line_times"):
+        for name in ("remaining", "last_lines", "last_line_times", "autopsy"):
             values[name] = tuple(values.get(name, ()))
         for name in ("culprit", "last_good_run"):
             if values.get(name) is not None:
@@ -188,6 +190,9 @@ class Answer:
             origin = f" (run {self.culprit.run})" if self.culprit else ""
             lines.append(f"last lines before the failure{origin}:")
             lines.extend(f"  | {line}" for line in self.timed_last_lines())
+        if self.autopsy:
+            lines.append("the culprit's autopsy:")
+            lines.extend(self.autopsy)
         verification = self.verification_text()
         if verification is not None:
             lines.append(f"verified: {verification}")

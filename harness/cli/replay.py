@@ -6,6 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from harness.autopsy.render import autopsy_lines
 from harness.board import resolve
 from harness.recorded import RunFolderError, find_runs, load_run
 from harness.replay import Replayed, replay, replayable
@@ -31,11 +32,15 @@ def _compared(replayed: Replayed, new_plan: bool) -> str:
         f"  live run: {str(live.get('kind', '?')).upper()} {live.get('signature', '')}, "
         f"decided at {float(live.get('at', 0.0)):.3f} s; replay decided at {replayed.verdict.at:.3f} s{how}"
     )
+    # A replay has no target to inspect: it shows the autopsy the live run took.
+    autopsy = replayed.live.autopsy
+    recorded = "" if autopsy is None else "\n  the live run's autopsy:\n" + "\n".join(autopsy_lines(autopsy, "  "))
     differences = replayed.differences()
     if not differences:
-        return head + "\n  replay agrees with the live run (kind, milestone, signature, milestone times within 1 ms)"
+        agrees = "\n  replay agrees with the live run (kind, milestone, signature, milestone times within 1 ms)"
+        return head + agrees + recorded
     word = "the new plan gives" if new_plan else "replay differs"
-    return head + f"\n  {word}: " + "; ".join(differences)
+    return head + f"\n  {word}: " + "; ".join(differences) + recorded
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
