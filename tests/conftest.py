@@ -31,6 +31,7 @@ FAST = (
     "emulator/test_fpu.py",
     "emulator/test_devices.py",
     "emulator/test_translate.py",
+    "autopsy/",
 )
 
 

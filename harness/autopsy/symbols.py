@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 ELF_MAGIC = b"\x7fELF"
 PF_X = 1  # an executable segment (p_flags)
-SHF_EXECINSTR = 4  # an executable section (sh_flags)
+SHF_ALLOC = 2  # a section loaded into memory (sh_flags)
+SHF_EXECINSTR = 4  # an executable section
 # DWARF line tables larger than this are not decoded (a full vmlinux's takes minutes in Python):
 # its functions are still named from the symbol table.
 MAX_LINE_TABLE = 8 << 20
@@ -96,6 +97,11 @@ def _load_elf(name: str, path: Path) -> _Table:
                 for sec in elf.iter_sections()
                 if sec["sh_flags"] & SHF_EXECINSTR and sec["sh_size"] and sec["sh_addr"]
             ) or tuple((seg["p_vaddr"], seg["p_vaddr"] + seg["p_memsz"]) for seg in loads if seg["p_flags"] & PF_X)
+            # An image's offsets count from its first allocated section (a segment may start at the
+            # ELF headers, a page before), as they would in the same image as a raw .bin.
+            allocated = [
+                sec["sh_addr"] for sec in elf.iter_sections() if sec["sh_flags"] & SHF_ALLOC and sec["sh_addr"]
+            ]
             if not ranges:
                 raise ValueError("it has no loadable segment")
             functions: dict[int, tuple[int, str]] = {}
@@ -115,7 +121,7 @@ def _load_elf(name: str, path: Path) -> _Table:
             lines = _dwarf_lines(elf) if elf.has_dwarf_info() else ()
     except (OSError, ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
         raise ValueError(f"{path}: not a usable ELF file: {exc}") from None
-    return _table(name, functions, ranges, lines, code)
+    return _table(name, functions, ranges, lines, code, min(allocated, default=None))
 
 
 def _dwarf_lines(elf: ELFFile) -> tuple[tuple[int, str, int], ...]:
@@ -176,6 +182,7 @@ def _table(
     ranges: tuple[tuple[int, int], ...],
     lines: tuple[tuple[int, str, int], ...],
     code: tuple[tuple[int, int], ...],
+    base: int | None = None,
 ) -> _Table:
     starts = sorted(functions)
     ends = []
@@ -191,7 +198,7 @@ def _table(
         ends=tuple(ends),
         names=tuple(functions[s][1] for s in starts),
         ranges=ranges,
-        base=min(low for low, _ in ranges),
+        base=min(low for low, _ in ranges) if base is None else base,
         lines=lines,
         code=code,
     )

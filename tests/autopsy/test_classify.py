@@ -1,0 +1,127 @@
+"""Each hart's class from its samples, and the one-line diagnosis of the whole system."""
+
+from __future__ import annotations
+
+from harness.autopsy.classify import cause_name, classify, diagnose, hart_list, interrupt_names
+from harness.autopsy.model import (
+    DiagnosisKind,
+    HartAutopsy,
+    HartClass,
+    HartSample,
+    HartState,
+    Location,
+    Privilege,
+    TrapCsrs,
+)
+
+SPIN = Location("qsoe.elf", "spin_lock", 0x10, "lock.c", 12)
+
+
+def state(
+    hart: int = 0, pc: int = 0x80000324, *, wfi: bool = False, mip: int = 0, mie: int = 0, **kw: int
+) -> HartState:
+    return HartState(
+        hart=hart, mode=Privilege.M, pc=pc, ra=0, sp=0, fp=0, wfi=wfi, mstatus=0, mip=mip, mie=mie, satp=0,
+        m_trap=TrapCsrs(kw.get("cause", 0), kw.get("epc", 0), 0), instret=kw.get("instret"), traps=kw.get("traps"),
+    )  # fmt: skip
+
+
+def samples(pcs: list[int], instret: list[int | None], *, wfi: bool = False, traps: list[int] | None = None):
+    return tuple(
+        HartSample(0.1 * i, pc, n, None if traps is None else traps[i], wfi, Privilege.M)
+        for i, (pc, n) in enumerate(zip(pcs, instret, strict=True))
+    )
+
+
+def in_lock(address: int) -> Location | None:
+    return SPIN if 0x80000310 <= address < 0x80000340 else None
+
+
+def test_in_wfi_with_nothing_pending_and_enabled_is_idle() -> None:
+    s = samples([0x80000DFE] * 3, [10, 10, 10], wfi=True)
+    # MSIP enabled but not pending: nothing can wake the hart.
+    klass, note = classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8), in_lock)
+    assert klass is HartClass.IDLE and "no enabled interrupt pending" in note
+
+
+def test_wfi_with_an_enabled_interrupt_pending_is_not_idle() -> None:
+    s = samples([0x80000DFE] * 3, [10, 10, 10], wfi=True)
+    klass, _ = classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8, mip=0x8), in_lock)
+    assert klass is not HartClass.IDLE
+
+
+def test_a_few_pcs_in_one_function_with_instructions_growing_is_spinning() -> None:
+    s = samples([0x80000324, 0x80000330, 0x80000324], [100, 5000, 9000])
+    klass, note = classify(s, state(), in_lock)
+    assert klass is HartClass.SPINNING
+    assert "spin_lock (lock.c:12)" in note and "8900 instructions" in note
+
+
+def test_pcs_far_apart_in_several_functions_is_running() -> None:
+    s = samples([0x80000324, 0x80004000, 0x80009000], [1, 2, 3])
+    klass, _ = classify(s, state(), in_lock)
+    assert klass is HartClass.RUNNING
+
+
+def test_no_instruction_retired_outside_wfi_is_stopped() -> None:
+    s = samples([0x80000324] * 3, [7, 7, 7])
+    assert classify(s, state(), in_lock)[0] is HartClass.STOPPED
+
+
+def test_a_trap_taken_at_every_sample_is_a_trap_loop() -> None:
+    s = samples([0x80000100] * 3, [10, 900, 1800], traps=[4, 200, 400])
+    klass, note = classify(s, state(cause=2, epc=0x80000324, traps=400), in_lock)
+    assert klass is HartClass.TRAP_LOOP
+    assert "illegal instruction" in note and "spin_lock" in note
+
+
+def test_without_an_instruction_count_a_constant_pc_is_spinning_not_stopped() -> None:
+    s = samples([0x80000324] * 3, [None, None, None])
+    assert classify(s, state(), in_lock)[0] is HartClass.SPINNING
+
+
+def hart(n: int, klass: HartClass, where: Location | None = SPIN, note: str = "") -> HartAutopsy:
+    return HartAutopsy(n, klass, note or klass.value, state=state(n), where=where)
+
+
+def test_all_harts_idle_is_a_deadlock_in_wfi() -> None:
+    diagnosis = diagnose([hart(0, HartClass.IDLE), hart(1, HartClass.IDLE)])
+    assert diagnosis.kind is DiagnosisKind.DEADLOCK
+    assert diagnosis.summary == "deadlock: all harts idle in wfi, no enabled interrupt pending"
+
+
+def test_harts_spinning_with_nobody_running_wait_on_each_other() -> None:
+    other = Location("qsoe.elf", "spin_lock_lrsc", 8, "lock.c", 21)
+    diagnosis = diagnose([hart(0, HartClass.SPINNING, other), hart(1, HartClass.SPINNING), hart(2, HartClass.IDLE)])
+    assert diagnosis.kind is DiagnosisKind.DEADLOCK
+    assert diagnosis.summary == (
+        "deadlock: harts 0 and 1 spin waiting on each other (hart 0 in spin_lock_lrsc (lock.c:21), "
+        "hart 1 in spin_lock (lock.c:12)); hart 2 idle in wfi"
+    )
+
+
+def test_one_hart_spinning_while_the_rest_idle_names_it() -> None:
+    diagnosis = diagnose([hart(0, HartClass.SPINNING, note="spinning in U-mode in 0x10a4c")] + [
+        hart(i, HartClass.IDLE) for i in range(1, 5)
+    ])  # fmt: skip
+    assert diagnosis.kind is DiagnosisKind.SPINNING
+    assert diagnosis.summary == "hart 0 spinning in U-mode in 0x10a4c; harts 1-4 idle in wfi"
+
+
+def test_a_trap_loop_comes_first_and_unreadable_harts_are_said() -> None:
+    harts = [
+        hart(0, HartClass.TRAP_LOOP, note="trap loop: 9 traps"),
+        HartAutopsy(1, HartClass.UNAVAILABLE, "x", reason="x"),
+    ]
+    assert diagnose(harts).kind is DiagnosisKind.TRAP_LOOP
+    only_missing = diagnose([HartAutopsy(0, HartClass.UNAVAILABLE, "gone", reason="hart 0 is gone")])
+    assert only_missing.summary == "autopsy unavailable: hart 0 is gone"
+
+
+def test_names() -> None:
+    assert (
+        hart_list([3]) == "hart 3" and hart_list([1, 0]) == "harts 0 and 1" and hart_list([1, 2, 3, 4]) == "harts 1-4"
+    )
+    assert hart_list([0, 2, 5]) == "harts 0, 2 and 5"
+    assert cause_name(2) == "illegal instruction" and cause_name((1 << 63) | 7) == "interrupt MTI"
+    assert interrupt_names(0x88) == "MTI MSI" and interrupt_names(0) == "none"

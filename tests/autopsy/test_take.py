@@ -1,0 +1,202 @@
+"""take_autopsy: sampling through a backend, its time limit, every failure as one reason line,
+and the runner taking it after the verdict and before power-off (FakeTarget, milliseconds)."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.autopsy import take
+from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
+from harness.autopsy.model import (
+    AutopsySettings,
+    DiagnosisKind,
+    HartClass,
+    HartMissing,
+    HartState,
+    Location,
+    Privilege,
+    TrapCsrs,
+)
+from harness.autopsy.take import take_autopsy
+from harness.board import Board
+from harness.plan import Milestone, Plan, standard_fails
+from harness.report import summary
+from harness.runner import Runner
+from harness.targets.fake import FakeTarget
+from harness.verdict import Kind
+
+FAST = AutopsySettings(samples=5, span=0.2, limit=2.0)
+FAKE_BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
+LOCK = 0x80000300  # spin_lock: 0x80000300-0x80000340; caller: 0x80001000-0x80001100
+
+
+class Names:
+    """A symbolizer for the scripted harts."""
+
+    def __init__(self) -> None:
+        self.loaded = False
+
+    def load(self) -> None:
+        self.loaded = True
+
+    def locate(self, address: int, mode: Privilege) -> Location | None:
+        if LOCK <= address < LOCK + 0x40:
+            return Location("k.elf", "spin_lock", address - LOCK, "lock.c", 12)
+        if 0x80001000 <= address < 0x80001100:
+            return Location("k.elf", "spawn", address - 0x80001000, "init.c", 59)
+        return None
+
+    def problems(self) -> tuple[str, ...]:
+        return ()
+
+    def names(self) -> tuple[str, ...]:
+        return ("kernel=k.elf",)
+
+
+class Scripted:
+    """Two harts spinning in spin_lock, hart 1 with a frame that returns into spawn."""
+
+    def __init__(self, target: object = None) -> None:
+        self.reads = 0
+        self.closed = False
+        self.target = target
+        self.powered_at_read: list[bool] = []
+
+    def read_harts(self) -> tuple[HartState | HartMissing, ...]:
+        self.reads += 1
+        if isinstance(self.target, FakeTarget):
+            self.powered_at_read.append(self.target.powered)
+        return tuple(
+            HartState(
+                hart=h, mode=Privilege.M, pc=LOCK + 4 * (self.reads % 2), ra=LOCK + 0x20, sp=0x8000_7F00,
+                fp=0x8000_7F40, wfi=False, mstatus=0, mip=0, mie=8, satp=0, m_trap=TrapCsrs(0, 0, 0),
+                instret=1000 * self.reads + h, traps=0,
+            )
+            for h in (0, 1)
+        )  # fmt: skip
+
+    def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
+        # fp - 16: the caller's fp (0: outermost) and the return address into spawn.
+        return struct.pack("<QQ", 0, 0x80001010) if address == 0x8000_7F30 and size == 16 else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def use(monkeypatch: pytest.MonkeyPatch, opener: object) -> None:
+    monkeypatch.setattr(take, "backend_for", lambda kind: AutopsyBackend(name="scripted", open=opener))
+
+
+def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = Scripted()
+    use(monkeypatch, lambda request: probe)
+    names = Names()
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST, names)
+    assert autopsy.available and probe.closed and names.loaded
+    assert (autopsy.backend, autopsy.samples, probe.reads) == ("scripted", 5, 5)
+    assert 0.15 <= autopsy.span <= 1.0 and autopsy.duration >= autopsy.span
+    assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
+    assert "harts 0 and 1 spin waiting on each other" in autopsy.diagnosis.summary
+    hart = autopsy.harts[1]
+    assert hart.klass is HartClass.SPINNING and hart.where is not None and hart.where.function == "spin_lock"
+    assert [s.instret for s in hart.samples] == [1001, 2001, 3001, 4001, 5001]
+    # ra points into spin_lock itself (a call made from it): the frame chain gives the caller.
+    assert [str(f.where) for f in hart.backtrace] == ["spawn+0x10 (init.c:59)"]
+    assert autopsy.symbols == ("kernel=k.elf",)
+
+
+def test_a_backend_that_hangs_is_left_behind_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Hung(Scripted):
+        def read_harts(self) -> tuple[HartState | HartMissing, ...]:
+            time.sleep(30)
+            return ()
+
+    use(monkeypatch, lambda request: Hung())
+    started = time.monotonic()
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, AutopsySettings(limit=0.5))
+    assert time.monotonic() - started < 2.0
+    assert autopsy.diagnosis.summary == "autopsy unavailable: the fake backend did not answer within 0.5 s"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (AutopsyUnavailable("no control socket"), "autopsy unavailable: no control socket"),
+        (RuntimeError("boom\nTraceback (most recent call last)"), "autopsy unavailable: RuntimeError: boom Traceback"),
+    ],
+)
+def test_every_failure_is_one_reason_line(monkeypatch: pytest.MonkeyPatch, error: Exception, reason: str) -> None:
+    def opener(request: Request) -> Probe:
+        raise error
+
+    use(monkeypatch, opener)
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST)
+    assert not autopsy.available and autopsy.diagnosis.summary.startswith(reason)
+    assert "\n" not in autopsy.diagnosis.summary
+
+
+def test_the_serial_board_says_it_needs_a_jtag_section() -> None:
+    board = Board(name="unmatched", path=Path("unmatched.toml"), target="serial")
+    autopsy = take_autopsy(FakeTarget(), board, FAST)
+    assert autopsy.diagnosis.summary == "autopsy unavailable: no [jtag] section"
+
+
+def test_a_kind_without_a_backend_says_so() -> None:
+    board = Board(name="semu", path=Path("semu.toml"), target="process")
+    summary_line = take_autopsy(FakeTarget(), board, FAST).diagnosis.summary
+    assert summary_line.startswith("autopsy unavailable: target kind 'process' has no autopsy backend")
+
+
+def wedge_plan(autopsy: AutopsySettings = FAST) -> Plan:
+    return Plan(
+        name="fake-plan",
+        path=Path("fake-plan.toml"),
+        description="",
+        silence=0.4,
+        timeout=20.0,
+        milestones=(
+            Milestone(name="banner", expect=re.compile("OpenSBI v"), within=5.0),
+            Milestone(name="prompt", expect=re.compile("=> $", re.MULTILINE), within=5.0),
+        ),
+        fails=standard_fails(),
+        resets=(),
+        autopsy=autopsy,
+    )
+
+
+def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    target = FakeTarget(boot="OpenSBI v1.2\r\n")
+    probe = Scripted(target)
+    use(monkeypatch, lambda request: probe)
+    result = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "run", target=target).run()
+    assert result.verdict.kind is Kind.WEDGE
+    assert probe.powered_at_read == [True] * 5 and not target.powered
+    # The verdict's time is the silence's, not moved by the autopsy that followed.
+    assert result.verdict.at < result.verdict.last_lines[-1][0] + 0.4 + 1.0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["autopsy"]["kind"] == "deadlock" and report["autopsy"]["samples"] == 5
+    # The fake board has no image slots, so no symbol files: the pcs stay numbers.
+    assert report["autopsy"]["harts"][0]["class"] == "spinning" and report["autopsy"]["harts"][0]["where"] is None
+    text = summary(result)
+    assert "autopsy (scripted," in text and "hart 1  M  pc 0x8000030" in text
+    assert 'id="autopsy"' in (tmp_path / "run" / "report.html").read_text()
+    assert "OpenSBI v1.2" in (tmp_path / "run" / "console.log").read_text()
+
+
+def test_a_plan_can_turn_it_off_and_a_pass_takes_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    probe = Scripted()
+    use(monkeypatch, lambda request: probe)
+    off = Runner(wedge_plan(AutopsySettings(enabled=False)), FAKE_BOARD, out_dir=tmp_path / "off", target=FakeTarget())
+    assert off.run().autopsy is None
+    passing = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "pass", target=FakeTarget(boot="OpenSBI v1\r\n=> "))
+    assert passing.run().verdict.kind is Kind.PASS and passing.result is not None and passing.result.autopsy is None
+    assert probe.reads == 0
+    assert "autopsy" not in json.loads((tmp_path / "pass" / "report.json").read_text())
