@@ -77,7 +77,12 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
     pcs = [s.pc for s in samples]
     functions = {_function(pc, locate) for pc in pcs}
     counted = "" if retired is None else f", {retired} instructions in {span:.2f} s"
-    if max(pcs) - min(pcs) <= SPIN_WINDOW or (len(functions) == 1 and None not in functions):
+    if state.pending_enabled:
+        # wfi returns at once while an enabled interrupt is pending: a wfi loop that spins.
+        counted += f", {interrupt_names(state.pending_enabled)} pending and enabled"
+    # One loop: its pcs close together, in one function, or a few pcs seen again and again.
+    few = len(pcs) > 2 and len(set(pcs)) <= len(pcs) // 2
+    if max(pcs) - min(pcs) <= SPIN_WINDOW or (len(functions) == 1 and None not in functions) or few:
         return HartClass.SPINNING, f"spinning in {state.mode.value}-mode in {_short(state.pc, state, locate)}{counted}"
     names = sorted(f for f in functions if f is not None)
     seen = f" through {', '.join(names)}" if names else ""

@@ -125,6 +125,11 @@ class HartState:
         return self.m_trap
 
     @property
+    def trap_mode(self) -> Privilege:
+        """Whose trap CSRs :attr:`trap` is: M, or S for an S- or U-mode hart with S-mode."""
+        return Privilege.M if self.trap is self.m_trap else Privilege.S
+
+    @property
     def satp_mode(self) -> str:
         """``bare``, ``sv39`` ... from satp's MODE field."""
         return SATP_MODES.get(self.satp >> 60, f"mode {self.satp >> 60}")

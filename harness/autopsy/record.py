@@ -55,7 +55,7 @@ def _state(state: HartState) -> dict[str, Any]:
         "cause": _hex(trap.cause),
         "epc": _hex(trap.epc),
         "tval": _hex(trap.tval),
-        "trap_mode": "M" if trap is state.m_trap else "S",
+        "trap_mode": state.trap_mode.value,
         "m_trap": [_hex(state.m_trap.cause), _hex(state.m_trap.epc), _hex(state.m_trap.tval)],
         "s_trap": None
         if state.s_trap is None

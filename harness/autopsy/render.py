@@ -32,9 +32,9 @@ def registers_line(hart: HartAutopsy) -> str:
         return ""
     ra = f" {hart.ra_where}" if hart.ra_where is not None else ""
     trap = state.trap
-    mode = "m" if trap is state.m_trap else "s"
-    if state.traps == 0:
-        trapped = "no trap taken"
+    mode = state.trap_mode.value.lower()
+    if state.traps == 0 or trap.cause == trap.epc == 0:
+        trapped = f"no {state.trap_mode.value}-mode trap taken"
     else:
         trapped = (
             f"{mode}cause {trap.cause:#x} ({cause_name(trap.cause)}) {mode}epc {trap.epc:#x} {mode}tval {trap.tval:#x}"

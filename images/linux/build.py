@@ -32,6 +32,8 @@ INIT_SOURCES = (HERE / "init.c", HERE / "hbtest.c")
 SOURCE_PACKAGE = "linux-source-6.1"
 TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 CROSS = "riscv64-linux-gnu-"
+# Kept beside Image in the cache: the autopsy names kernel addresses from them.
+SYMBOL_FILES = ("vmlinux", "System.map")
 TARGET_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror", "-s", "-pthread")
 # The initramfs: device nodes the kernel needs before devtmpfs is mounted, our init, the tests.
 CPIO_LIST = """\
@@ -137,7 +139,7 @@ def extracted_source(root: Path, version: str, quiet: bool) -> Path:
 
 
 def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: str, quiet: bool) -> Path:
-    """``Image`` and its ``.config`` in ``root/kernel-<key>/``."""
+    """``Image``, its ``.config``, ``vmlinux`` and ``System.map`` in ``root/kernel-<key>/``."""
     final = root / f"kernel-{key}"
     if final.is_dir():
         return final
@@ -159,6 +161,9 @@ def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: s
         _run([*make, f"-j{os.cpu_count() or 2}", "Image"], None, log, quiet)
         shutil.copy2(build / "arch" / "riscv" / "boot" / "Image", temp / "Image")
         shutil.copy2(build / ".config", temp / "config")
+        # The autopsy's symbols: Image is raw code, these two name its addresses.
+        for name in SYMBOL_FILES:
+            shutil.copy2(build / name, temp / name)
         shutil.rmtree(build)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
@@ -227,8 +232,8 @@ def build(quiet: bool = False) -> Path:
             temp = Path(tempfile.mkdtemp(prefix=".image-", dir=root))
             try:
                 build_initramfs(source, temp, sources, quiet)
-                shutil.copy2(kernel / "Image", temp / "Image")
-                shutil.copy2(kernel / "config", temp / "config")
+                for name in ("Image", "config", *SYMBOL_FILES):
+                    shutil.copy2(kernel / name, temp / name)
                 (temp / "inputs.txt").write_text(f"{SOURCE_PACKAGE} {version}\n{compiler}\nkernel {kkey}\n")
             except BaseException:
                 shutil.rmtree(temp, ignore_errors=True)
