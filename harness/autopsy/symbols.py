@@ -12,16 +12,14 @@ Nothing here raises on a bad file: it is left out and :meth:`Symbols.problems` s
 from __future__ import annotations
 
 import bisect
+import io
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from harness.autopsy.model import Location, Privilege
-
-if TYPE_CHECKING:
-    from elftools.elf.elffile import ELFFile
 
 ELF_MAGIC = b"\x7fELF"
 PF_X = 1  # an executable segment (p_flags)
@@ -52,7 +50,7 @@ class _Table:
     names: tuple[str, ...]
     ranges: tuple[tuple[int, int], ...]
     base: int
-    lines: tuple[tuple[int, str, int], ...] = ()
+    lines: _LineIndex | None = None
     # The executable parts of ``ranges`` (all of them for a System.map, which lists code).
     code: tuple[tuple[int, int], ...] = ()
 
@@ -68,16 +66,7 @@ class _Table:
         return Location(self.name, None, address - self.base, code=code)
 
     def _line(self, address: int) -> tuple[str | None, int | None]:
-        if not self.lines:
-            return None, None
-        index = bisect.bisect_right(self.lines, (address, "\uffff", 1 << 62)) - 1
-        if index < 0:
-            return None, None
-        row_address, file, line = self.lines[index]
-        # A row covers its address up to the next row's; past a gap of 4 KiB it is not this row.
-        if address - row_address > 0x1000:
-            return None, None
-        return file, line
+        return (None, None) if self.lines is None else self.lines.lookup(address)
 
 
 def _load_elf(name: str, path: Path) -> _Table:
@@ -118,36 +107,74 @@ def _load_elf(name: str, path: Path) -> _Table:
                     # A function (sized) beats a label at the same address.
                     if address not in functions or (kind == "STT_FUNC" and functions[address][0] == 0):
                         functions[address] = (size, symbol.name)
-            lines = _dwarf_lines(elf) if elf.has_dwarf_info() else ()
+            section = elf.get_section_by_name(".debug_line")
+            lines = None
+            if section is not None and section["sh_size"] <= MAX_LINE_TABLE:
+                lines = _LineIndex(path.read_bytes())
     except (OSError, ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
         raise ValueError(f"{path}: not a usable ELF file: {exc}") from None
     return _table(name, functions, ranges, lines, code, min(allocated, default=None))
 
 
-def _dwarf_lines(elf: ELFFile) -> tuple[tuple[int, str, int], ...]:
-    """Every (address, file, line) row of the line programs, sorted; ``()`` when too large."""
-    section = elf.get_section_by_name(".debug_line")
-    if section is None or section["sh_size"] > MAX_LINE_TABLE:
-        return ()
-    dwarf = elf.get_dwarf_info()
-    rows: list[tuple[int, str, int]] = []
-    for unit in dwarf.iter_CUs():
-        program = dwarf.line_program_for_CU(unit)
-        if program is None:
+class _LineIndex:
+    """DWARF line rows, decoded one compilation unit at a time: the one ``.debug_aranges`` says
+    an address lies in (every unit at once when the file has no aranges). Decoding all of a
+    small image's line programs took most of a second on a loaded host; one unit takes 30 ms."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._dwarf: Any = None
+        self._aranges: Any = None
+        self._rows: dict[int | None, list[tuple[int, str, int]]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, address: int) -> tuple[str | None, int | None]:
+        """``(file, line)`` of ``address``, or ``(None, None)`` (no row, or DWARF it cannot read)."""
+        with self._lock:
+            try:
+                rows = self._unit_rows(address)
+            except Exception:  # malformed DWARF raises DWARFError, ELFError, construct's errors...
+                return None, None
+        index = bisect.bisect_right(rows, (address, "\uffff", 1 << 62)) - 1
+        if index < 0:
+            return None, None
+        row_address, file, line = rows[index]
+        # A row covers its address up to the next row's; past a gap of 4 KiB it is not this row.
+        if address - row_address > 0x1000:
+            return None, None
+        return file, line
+
+    def _unit_rows(self, address: int) -> list[tuple[int, str, int]]:
+        if self._dwarf is None:
+            from elftools.elf.elffile import ELFFile
+
+            self._dwarf = ELFFile(io.BytesIO(self._data)).get_dwarf_info()
+            self._aranges = self._dwarf.get_aranges()
+        offset = None if self._aranges is None else self._aranges.cu_offset_at_addr(address)
+        if offset not in self._rows:
+            units = self._dwarf.iter_CUs() if offset is None else [self._dwarf.get_CU_at(offset)]
+            self._rows[offset] = sorted(row for unit in units for row in _unit_lines(self._dwarf, unit))
+        return self._rows[offset]
+
+
+def _unit_lines(dwarf: Any, unit: Any) -> list[tuple[int, str, int]]:
+    """The (address, file, line) rows of one compilation unit's line program."""
+    program = dwarf.line_program_for_CU(unit)
+    if program is None:
+        return []
+    header = program.header
+    files = header["file_entry"]
+    # DWARF 5 numbers files from 0, earlier versions from 1.
+    first = 0 if header["version"] >= 5 else 1
+    rows = []
+    for entry in program.get_entries():
+        state = entry.state
+        if state is None or state.end_sequence:
             continue
-        header = program.header
-        files = header["file_entry"]
-        # DWARF 5 numbers files from 0, earlier versions from 1.
-        first = 0 if header["version"] >= 5 else 1
-        for entry in program.get_entries():
-            state = entry.state
-            if state is None or state.end_sequence:
-                continue
-            index = state.file - first
-            file = files[index].name.decode(errors="replace") if 0 <= index < len(files) else "?"
-            rows.append((state.address, Path(file).name, state.line))
-    rows.sort()
-    return tuple(rows)
+        index = state.file - first
+        file = files[index].name.decode(errors="replace") if 0 <= index < len(files) else "?"
+        rows.append((state.address, Path(file).name, state.line))
+    return rows
 
 
 def _load_map(name: str, path: Path) -> _Table:
@@ -171,16 +198,15 @@ def _load_map(name: str, path: Path) -> _Table:
     if not functions:
         raise ValueError(f"{path}: no code symbols (is it a System.map?)")
     # Code ends at the last code symbol (Linux's _etext); data symbols follow it.
-    return _table(
-        name, functions, ((min(functions), max(everything) + 1),), (), ((min(functions), max(functions) + 1),)
-    )
+    first = min(functions)
+    return _table(name, functions, ((first, max(everything) + 1),), None, ((first, max(functions) + 1),))
 
 
 def _table(
     name: str,
     functions: Mapping[int, tuple[int, str]],
     ranges: tuple[tuple[int, int], ...],
-    lines: tuple[tuple[int, str, int], ...],
+    lines: _LineIndex | None,
     code: tuple[tuple[int, int], ...],
     base: int | None = None,
 ) -> _Table:
@@ -234,6 +260,8 @@ class Symbols:
                     self._tables.append(load_file(source.path.name, source.path))
                 except ValueError as exc:
                     self._problems.append(f"symbols {source.label}: {exc}")
+                except Exception as exc:  # pyelftools on a malformed file raises more than ELFError
+                    self._problems.append(f"symbols {source.label}: {source.path}: unreadable: {type(exc).__name__}")
             self._loaded = True
 
     def locate(self, address: int, mode: Privilege) -> Location | None:

@@ -86,17 +86,22 @@ def take_autopsy(
 
 def _take(request: Request, symbols: Symbolizer | None) -> Autopsy:
     backend = backend_for(request.board.target)
+    first: list[tuple[HartState | HartMissing, ...]] = []
+    sampled, loaded = threading.Event(), threading.Event()
     loader = None
     if symbols is not None:
-        # Symbol files load while the harts are sampled: a vmlinux takes a moment.
-        loader = threading.Thread(target=symbols.load, name="autopsy-symbols", daemon=True)
+        # Symbol files load while the harts are sampled (a vmlinux takes a moment), then the
+        # first sample's addresses are looked up, so their line tables are decoded by the end.
+        loader = threading.Thread(
+            target=_prepare, args=(symbols, first, sampled, loaded, request), name="autopsy-symbols", daemon=True
+        )
         loader.start()
     probe = backend.open(request)
     try:
-        reads = _sample(probe, request)
+        reads = _sample(probe, request, first, sampled)
         if loader is not None:
             loader.join(max(0.0, request.deadline - RESERVE - time.monotonic()))
-        harts = _conclude(probe, request, reads, symbols if loader is None or not loader.is_alive() else None)
+        harts = _conclude(probe, request, reads, symbols if loaded.is_set() else None)
     finally:
         probe.close()
     settings = request.settings
@@ -113,8 +118,37 @@ def _take(request: Request, symbols: Symbolizer | None) -> Autopsy:
     )
 
 
-def _sample(probe: Probe, request: Request) -> list[tuple[float, tuple[HartState | HartMissing, ...]]]:
-    """``samples`` reads of every hart, ``interval`` apart (fewer if the deadline comes first)."""
+def _prepare(
+    symbols: Symbolizer,
+    first: list[tuple[HartState | HartMissing, ...]],
+    sampled: threading.Event,
+    loaded: threading.Event,
+    request: Request,
+) -> None:
+    """Load the symbol files, then name the first sample's pcs and return addresses.
+
+    A thread's exception would print a traceback: a bad file is a problem the symbols report.
+    """
+    try:
+        symbols.load()
+        loaded.set()
+        if sampled.wait(max(0.0, request.deadline - time.monotonic())):
+            for item in first[0]:
+                if isinstance(item, HartState):
+                    symbols.locate(item.pc, item.mode)
+                    symbols.locate(item.ra - 1, item.mode)
+    except Exception:  # the autopsy goes on without names
+        return
+
+
+def _sample(
+    probe: Probe,
+    request: Request,
+    first_read: list[tuple[HartState | HartMissing, ...]],
+    sampled: threading.Event,
+) -> list[tuple[float, tuple[HartState | HartMissing, ...]]]:
+    """``samples`` reads of every hart, ``interval`` apart (fewer if the deadline comes first);
+    the first read also goes to ``first_read``, with ``sampled`` set."""
     settings = request.settings
     reads: list[tuple[float, tuple[HartState | HartMissing, ...]]] = []
     first = time.monotonic()
@@ -124,6 +158,9 @@ def _sample(probe: Probe, request: Request) -> list[tuple[float, tuple[HartState
             break
         time.sleep(max(0.0, due - time.monotonic()))
         reads.append((time.monotonic() - first, probe.read_harts()))
+        if index == 0:
+            first_read.append(reads[0][1])
+            sampled.set()
     return reads
 
 
