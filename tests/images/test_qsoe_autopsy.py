@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.autopsy.model import DiagnosisKind, HartClass
+from harness.autopsy.registry import BACKENDS
 from harness.autopsy.take import take_autopsy
 from harness.board import PROJECT_ROOT
 from harness.plan import load_plan
@@ -25,25 +26,33 @@ from harness.targets.emulator import EmulatorTarget
 PLAN = PROJECT_ROOT / "testplans" / "qsoe-boot.toml"
 
 
-def boot(build_image: Callable[..., Path], folder: Path, fault: str) -> RunResult:
-    board = load_board("emulator-qsoe", images=[("kernel", str(build_image(FAULT=fault)))])
+# Every qsoe board whose target kind has an autopsy backend (QEMU's joins when it is registered).
+BOARDS = [name for name, kind in (("emulator-qsoe", "emulator"), ("qemu-qsoe", "qemu")) if kind in BACKENDS]
+
+
+def boot(build_image: Callable[..., Path], folder: Path, board_name: str, fault: str) -> RunResult:
+    board = load_board(board_name, images=[("kernel", str(build_image(FAULT=fault)))])
     return Runner(load_plan(PLAN), board, out_dir=folder / fault, variables={"seed": "7"}).run()
 
 
-@pytest.fixture(scope="module")
-def wedge(build_image: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return boot(build_image, tmp_path_factory.mktemp("autopsy"), "wedge")
+@pytest.fixture(scope="module", params=BOARDS)
+def wedge(
+    build_image: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> RunResult:
+    return boot(build_image, tmp_path_factory.mktemp("autopsy"), request.param, "wedge")
 
 
-@pytest.fixture(scope="module")
-def ipcwait(build_image: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    return boot(build_image, tmp_path_factory.mktemp("autopsy"), "ipcwait")
+@pytest.fixture(scope="module", params=BOARDS)
+def ipcwait(
+    build_image: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> RunResult:
+    return boot(build_image, tmp_path_factory.mktemp("autopsy"), request.param, "ipcwait")
 
 
 def test_the_lock_order_deadlock_names_both_harts_and_the_lock_functions(wedge: RunResult) -> None:
     autopsy = wedge.autopsy
     assert wedge.verdict.kind.value == "wedge" and autopsy is not None, wedge.verdict.reason
-    assert autopsy.backend == "emulator" and autopsy.samples == 5
+    assert autopsy.backend == wedge.board.target and autopsy.samples == 5
     assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
     assert autopsy.diagnosis.summary.startswith("deadlock: harts 0 and 1 spin waiting on each other")
     functions = {h.hart: h.where.function for h in autopsy.harts if h.where is not None}
@@ -51,8 +60,8 @@ def test_the_lock_order_deadlock_names_both_harts_and_the_lock_functions(wedge: 
     assert functions == {0: "spin_lock_lrsc", 1: "spin_lock"}
     for hart in autopsy.harts:
         assert hart.klass is HartClass.SPINNING and hart.where is not None and hart.where.file == "lock.c"
-        assert hart.samples[-1].instret is not None and hart.samples[0].instret is not None
-        assert hart.samples[-1].instret > hart.samples[0].instret
+        first, last = hart.samples[0].instret, hart.samples[-1].instret
+        assert first is None or last is None or last > first  # None: a backend that cannot count
     callers = {h.hart: [f.where.function for f in h.backtrace if f.where] for h in autopsy.harts}
     assert callers[0][0] == "hart0_main" and callers[1][0] == "taskman_main"
     assert autopsy.duration < 5.0
