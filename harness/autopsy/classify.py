@@ -5,7 +5,9 @@ Pure functions of the samples and the symbols' answers, so they are tested witho
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from harness.autopsy.model import (
     INTERRUPT_BIT,
@@ -56,45 +58,89 @@ def interrupt_names(bits: int) -> str:
     return " ".join(names) or "none"
 
 
-def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) -> tuple[HartClass, str]:
+@dataclass(frozen=True)
+class Classified:
+    """A hart's class, the note that says why, and the pc that stands for where it is (for a
+    spinning hart, its loop's most frequent pc, though the last sample may have caught it elsewhere)."""
+
+    klass: HartClass
+    note: str
+    pc: int
+
+
+def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) -> Classified:
     """One hart's class and a note saying why, from its samples (oldest first) and last state."""
     if not samples:
-        return HartClass.UNAVAILABLE, "no sample"
+        return Classified(HartClass.UNAVAILABLE, "no sample", state.pc)
     span = samples[-1].t - samples[0].t
     if all(s.wfi for s in samples) and not state.pending_enabled:
-        return HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode, no enabled interrupt pending"
+        return Classified(
+            HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode, no enabled interrupt pending", state.pc
+        )
     first, last = samples[0], samples[-1]
     retired = None if first.instret is None or last.instret is None else last.instret - first.instret
     traps = None if first.traps is None or last.traps is None else last.traps - first.traps
     if traps is not None and len(samples) > 1 and traps >= len(samples) - 1:
         trap = state.trap
-        return HartClass.TRAP_LOOP, (
+        note = (
             f"trap loop: {traps} traps in {span:.2f} s, last {cause_name(trap.cause)} "
-            f"at {_where(trap.epc, state, locate)} (tval {trap.tval:#x})"
+            f"at {_where(trap.epc, locate)} (tval {trap.tval:#x})"
         )
+        return Classified(HartClass.TRAP_LOOP, note, state.pc)
     if retired == 0 and not any(s.wfi for s in samples):
-        return HartClass.STOPPED, f"stopped in {state.mode.value}-mode: no instruction retired in {span:.2f} s"
-    pcs = [s.pc for s in samples]
-    functions = {_function(pc, locate) for pc in pcs}
+        note = f"stopped in {state.mode.value}-mode: no instruction retired in {span:.2f} s"
+        return Classified(HartClass.STOPPED, note, state.pc)
     counted = "" if retired is None else f", {retired} instructions in {span:.2f} s"
     if state.pending_enabled:
         # wfi returns at once while an enabled interrupt is pending: a wfi loop that spins.
         counted += f", {interrupt_names(state.pending_enabled)} pending and enabled"
-    # One loop: its pcs close together, in one function, or a few pcs seen again and again.
-    few = len(pcs) > 2 and len(set(pcs)) <= len(pcs) // 2
-    if max(pcs) - min(pcs) <= SPIN_WINDOW or (len(functions) == 1 and None not in functions) or few:
-        return HartClass.SPINNING, f"spinning in {state.mode.value}-mode in {_short(state.pc, state, locate)}{counted}"
-    names = sorted(f for f in functions if f is not None)
+    loop = _loop(samples, locate)
+    if loop:
+        pc = Counter(s.pc for s in loop).most_common(1)[0][0]
+        mode = next(s.mode for s in loop if s.pc == pc)
+        # A hart stopped to be sampled may be caught taking an interrupt (a timer tick): a
+        # minority of samples elsewhere does not make a spinning hart a running one.
+        away = len(samples) - len(loop)
+        elsewhere = f" (elsewhere in {away} of {len(samples)} samples)" if away else ""
+        return Classified(
+            HartClass.SPINNING, f"spinning in {mode.value}-mode in {_short(pc, locate)}{counted}{elsewhere}", pc
+        )
+    pcs = [s.pc for s in samples]
+    names = sorted({f for f in (_function(pc, locate) for pc in pcs) if f is not None})
     seen = f" through {', '.join(names)}" if names else ""
-    return HartClass.RUNNING, f"running in {state.mode.value}-mode, {len(set(pcs))} pcs{seen}{counted}"
+    note = f"running in {state.mode.value}-mode, {len(set(pcs))} pcs{seen}{counted}"
+    return Classified(HartClass.RUNNING, note, state.pc)
 
 
-def _where(address: int, state: HartState, locate: Locate) -> str:
+def _loop(samples: Sequence[HartSample], locate: Locate) -> list[HartSample]:
+    """The largest set of samples in one loop, when it holds more than half of them: in one
+    mode and one function, or within :data:`SPIN_WINDOW` bytes, or at a pc seen again and again."""
+    best: list[HartSample] = []
+    for center in samples:
+        function = _function(center.pc, locate)
+        group = [
+            s
+            for s in samples
+            if s.mode == center.mode
+            and (abs(s.pc - center.pc) <= SPIN_WINDOW or (function is not None and _function(s.pc, locate) == function))
+        ]
+        if len(group) > len(best):
+            best = group
+    if len(best) * 2 > len(samples):
+        return best
+    # A few pcs again and again (a loop far apart in a stripped image): half the samples or more.
+    repeated = Counter(s.pc for s in samples)
+    if len(samples) > 2 and len(repeated) <= len(samples) // 2:
+        return list(samples)
+    return []
+
+
+def _where(address: int, locate: Locate) -> str:
     found = locate(address)
     return f"{address:#x}" if found is None else f"{address:#x} {found}"
 
 
-def _short(address: int, state: HartState, locate: Locate) -> str:
+def _short(address: int, locate: Locate) -> str:
     found = locate(address)
     return f"{address:#x}" if found is None else found.short
 

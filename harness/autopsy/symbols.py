@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ SHF_EXECINSTR = 4  # an executable section
 # DWARF line tables larger than this are not decoded (a full vmlinux's takes minutes in Python):
 # its functions are still named from the symbol table.
 MAX_LINE_TABLE = 8 << 20
+# Linux kernel image names, beside which the build keeps vmlinux and System.map.
+KERNEL_IMAGES = ("Image", "zImage", "bzImage", "vmlinuz", "uImage")
 # System.map letters that are code (text, weak) as opposed to data.
 MAP_CODE = set("tTwW")
 
@@ -93,20 +96,8 @@ def _load_elf(name: str, path: Path) -> _Table:
             ]
             if not ranges:
                 raise ValueError("it has no loadable segment")
-            functions: dict[int, tuple[int, str]] = {}
             symtab = elf.get_section_by_name(".symtab")
-            if isinstance(symtab, SymbolTableSection):
-                for symbol in symtab.iter_symbols():
-                    kind = symbol["st_info"]["type"]
-                    if kind not in ("STT_FUNC", "STT_NOTYPE") or symbol["st_shndx"] in ("SHN_UNDEF", "SHN_ABS"):
-                        continue
-                    if not symbol.name or symbol.name.startswith((".L", "$")):
-                        continue
-                    address = symbol["st_value"]
-                    size = symbol["st_size"]
-                    # A function (sized) beats a label at the same address.
-                    if address not in functions or (kind == "STT_FUNC" and functions[address][0] == 0):
-                        functions[address] = (size, symbol.name)
+            functions = _functions(elf, symtab) if isinstance(symtab, SymbolTableSection) else {}
             section = elf.get_section_by_name(".debug_line")
             lines = None
             if section is not None and section["sh_size"] <= MAX_LINE_TABLE:
@@ -114,6 +105,51 @@ def _load_elf(name: str, path: Path) -> _Table:
     except (OSError, ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
         raise ValueError(f"{path}: not a usable ELF file: {exc}") from None
     return _table(name, functions, ranges, lines, code, min(allocated, default=None))
+
+
+# Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size.
+_SYM64 = struct.Struct("<IBBHQQ")
+STT_NOTYPE, STT_FUNC = 0, 2
+SHN_UNDEF, SHN_LORESERVE = 0, 0xFF00
+
+
+def _functions(elf: Any, symtab: Any) -> dict[int, tuple[int, str]]:
+    """Code symbols: address -> (size, name); a sized function beats a label at its address.
+
+    A 64-bit little-endian table (every RISC-V image here) is read with :mod:`struct` straight
+    from the section: pyelftools' per-symbol parsing took 1.5 s over the tiny Linux's vmlinux.
+    """
+    functions: dict[int, tuple[int, str]] = {}
+    if elf.elfclass == 64 and elf.little_endian and symtab["sh_entsize"] == _SYM64.size:
+        strings = elf.get_section(symtab["sh_link"]).data()
+        entries = (
+            (value, size, info & 0xF, shndx, name)
+            for name, info, _other, shndx, value, size in _SYM64.iter_unpack(symtab.data())
+        )
+        symbols = (
+            (value, size, kind, strings[name : strings.index(b"\0", name)].decode(errors="replace"))
+            for value, size, kind, shndx, name in entries
+            if kind in (STT_NOTYPE, STT_FUNC) and SHN_UNDEF < shndx < SHN_LORESERVE and name
+        )
+    else:
+        symbols = (
+            (
+                sym["st_value"],
+                sym["st_size"],
+                STT_FUNC if sym["st_info"]["type"] == "STT_FUNC" else STT_NOTYPE,
+                sym.name,
+            )
+            for sym in symtab.iter_symbols()
+            if sym["st_info"]["type"] in ("STT_FUNC", "STT_NOTYPE")
+            and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS", "SHN_COMMON")
+            and sym.name
+        )
+    for address, size, kind, name in symbols:
+        if name.startswith((".L", "$")):
+            continue
+        if address not in functions or (kind == STT_FUNC and functions[address][0] == 0):
+            functions[address] = (size, name)
+    return functions
 
 
 class _LineIndex:
@@ -297,7 +333,10 @@ def companions(slot: str, path: Path) -> list[SymbolSource]:
     except OSError:
         return []
     found: list[SymbolSource] = []
-    for candidate in (path.with_suffix(".elf"), path.parent / "vmlinux", path.parent / "System.map"):
+    candidates = [path.with_suffix(".elf")]
+    if path.name.startswith(KERNEL_IMAGES):
+        candidates += [path.parent / "vmlinux", path.parent / "System.map"]
+    for candidate in candidates:
         if candidate != path and candidate.is_file():
             found.append(SymbolSource(slot if not found else f"{slot}:{candidate.name}", candidate))
             if candidate.name == "vmlinux":
@@ -315,4 +354,8 @@ def run_sources(images: Mapping[str, Path], given: Iterable[tuple[str, Path]]) -
     for slot, path in images.items():
         if slot not in chosen:
             sources += companions(slot, path)
-    return sources
+    # One file named twice (a slot and [symbols]) is read once.
+    unique: dict[Path, SymbolSource] = {}
+    for source in sources:
+        unique.setdefault(source.path.resolve(), source)
+    return list(unique.values())

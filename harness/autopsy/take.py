@@ -187,17 +187,20 @@ def _conclude(
         samples = tuple(
             HartSample(t, s.pc, s.instret, s.traps, s.wfi, s.mode) for t, s in states if isinstance(s, HartState)
         )
-        klass, note = classify(samples, last, locate)
-        frames = () if request.expired() else backtrace(probe, last, locate, request)
+        classified = classify(samples, last, locate)
+        # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
+        # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.
+        shown = next((s for _, s in reversed(states) if isinstance(s, HartState) and s.pc == classified.pc), last)
+        frames = () if request.expired() else backtrace(probe, shown, locate, request)
         out.append(
             HartAutopsy(
                 hart,
-                klass,
-                note,
-                state=last,
+                classified.klass,
+                classified.note,
+                state=shown,
                 samples=samples,
-                where=locate(last.pc),
-                ra_where=caller_location(last.ra, locate),
+                where=locate(shown.pc),
+                ra_where=caller_location(shown.ra, locate),
                 backtrace=frames,
             )
         )

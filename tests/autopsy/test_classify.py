@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from harness.autopsy.classify import cause_name, classify, diagnose, hart_list, interrupt_names
 from harness.autopsy.model import (
     DiagnosisKind,
@@ -40,44 +42,44 @@ def in_lock(address: int) -> Location | None:
 def test_in_wfi_with_nothing_pending_and_enabled_is_idle() -> None:
     s = samples([0x80000DFE] * 3, [10, 10, 10], wfi=True)
     # MSIP enabled but not pending: nothing can wake the hart.
-    klass, note = classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8), in_lock)
+    klass, note, _pc = astuple(classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8), in_lock))
     assert klass is HartClass.IDLE and "no enabled interrupt pending" in note
 
 
 def test_wfi_with_an_enabled_interrupt_pending_is_not_idle() -> None:
     s = samples([0x80000DFE] * 3, [10, 10, 10], wfi=True)
-    klass, _ = classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8, mip=0x8), in_lock)
+    klass = classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8, mip=0x8), in_lock).klass
     assert klass is not HartClass.IDLE
 
 
 def test_a_few_pcs_in_one_function_with_instructions_growing_is_spinning() -> None:
     s = samples([0x80000324, 0x80000330, 0x80000324], [100, 5000, 9000])
-    klass, note = classify(s, state(), in_lock)
+    klass, note, _pc = astuple(classify(s, state(), in_lock))
     assert klass is HartClass.SPINNING
     assert "spin_lock (lock.c:12)" in note and "8900 instructions" in note
 
 
 def test_pcs_far_apart_in_several_functions_is_running() -> None:
     s = samples([0x80000324, 0x80004000, 0x80009000], [1, 2, 3])
-    klass, _ = classify(s, state(), in_lock)
+    klass = classify(s, state(), in_lock).klass
     assert klass is HartClass.RUNNING
 
 
 def test_no_instruction_retired_outside_wfi_is_stopped() -> None:
     s = samples([0x80000324] * 3, [7, 7, 7])
-    assert classify(s, state(), in_lock)[0] is HartClass.STOPPED
+    assert classify(s, state(), in_lock).klass is HartClass.STOPPED
 
 
 def test_a_trap_taken_at_every_sample_is_a_trap_loop() -> None:
     s = samples([0x80000100] * 3, [10, 900, 1800], traps=[4, 200, 400])
-    klass, note = classify(s, state(cause=2, epc=0x80000324, traps=400), in_lock)
+    klass, note, _pc = astuple(classify(s, state(cause=2, epc=0x80000324, traps=400), in_lock))
     assert klass is HartClass.TRAP_LOOP
     assert "illegal instruction" in note and "spin_lock" in note
 
 
 def test_without_an_instruction_count_a_constant_pc_is_spinning_not_stopped() -> None:
     s = samples([0x80000324] * 3, [None, None, None])
-    assert classify(s, state(), in_lock)[0] is HartClass.SPINNING
+    assert classify(s, state(), in_lock).klass is HartClass.SPINNING
 
 
 def hart(n: int, klass: HartClass, where: Location | None = SPIN, note: str = "") -> HartAutopsy:
@@ -125,3 +127,17 @@ def test_names() -> None:
     assert hart_list([0, 2, 5]) == "harts 0, 2 and 5"
     assert cause_name(2) == "illegal instruction" and cause_name((1 << 63) | 7) == "interrupt MTI"
     assert interrupt_names(0x88) == "MTI MSI" and interrupt_names(0) == "none"
+
+
+def test_a_minority_of_samples_caught_in_an_interrupt_does_not_make_a_spin_a_run() -> None:
+    # A U-mode loop at 0x10a4c, one sample caught in the kernel's trap entry (a timer tick).
+    s = (
+        HartSample(0.0, 0x10A4C, 10, None, False, Privilege.U),
+        HartSample(0.1, 0x10A50, 20, None, False, Privilege.U),
+        HartSample(0.2, 0xFFFFFFFF80003000, 30, None, False, Privilege.S),
+        HartSample(0.3, 0x10A4C, 40, None, False, Privilege.U),
+        HartSample(0.4, 0x10A4C, 50, None, False, Privilege.U),
+    )
+    found = classify(s, state(pc=0x10A4C), lambda address: None)
+    assert found.klass is HartClass.SPINNING and found.pc == 0x10A4C
+    assert found.note == "spinning in U-mode in 0x10a4c, 40 instructions in 0.40 s (elsewhere in 1 of 5 samples)"
