@@ -119,7 +119,10 @@ def test_image_slots_bring_the_symbol_files_built_beside_them(elf: Path, tmp_pat
     (linux / "vmlinux").write_bytes(elf.read_bytes())
     assert companions("kernel", linux / "Image") == [SymbolSource("kernel", linux / "vmlinux")]
     assert companions("kernel", elf) == [SymbolSource("kernel", elf)]
+    # Only a kernel image brings the kernel's files: the initramfs beside it does not.
+    (linux / "initramfs.cpio").write_bytes(b"070701")
+    assert companions("initrd", linux / "initramfs.cpio") == []
     # [symbols] or --symbols for a slot replace what the slot brings.
     given = tmp_path / "opensbi-unstripped.elf"
-    sources = run_sources({"bios": firmware, "kernel": elf}, [("bios", given)])
-    assert sources == [SymbolSource("bios", given), SymbolSource("kernel", elf)]
+    sources = run_sources({"bios": firmware, "kernel": elf}, [("bios", given), ("again", elf)])
+    assert sources == [SymbolSource("bios", given), SymbolSource("again", elf)]  # one file is read once
