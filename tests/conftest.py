@@ -32,6 +32,7 @@ FAST = (
     "emulator/test_devices.py",
     "emulator/test_translate.py",
     "autopsy/",
+    "emulator/test_control.py",
 )
 
 

@@ -56,6 +56,7 @@ def backtrace(
         frames.append(Frame(state.ra, ra_where))
     fp = state.fp
     previous = state.sp
+    first = True
     while len(frames) < MAX_FRAMES:
         if deadline.expired():
             frames.append(Frame(0, unreadable="out of time"))
@@ -67,6 +68,14 @@ def backtrace(
             frames.append(Frame(0, unreadable=f"frame at {fp - 16:#x} cannot be read"))
             break
         caller_fp, ra = struct.unpack("<QQ", data)
+        if first and _on_stack(ra, fp):
+            # A leaf that saved only s0 (Linux's arch_cpu_idle): fp - 8 holds the caller's frame
+            # pointer, not a return address, and the caller is in ra (as walk_stackframe does).
+            first, previous, fp = False, fp, ra
+            if not frames and ra_where is not None:
+                frames.append(Frame(state.ra, ra_where))
+            continue
+        first = False
         where = caller_location(ra, locate)
         if ra == 0 or where is None or not where.code:
             break
@@ -81,3 +90,8 @@ def caller_location(ra: int, locate: Callable[[int], Location | None]) -> Locati
     a call to a function that never returns can be the last instruction of its function."""
     where = locate(ra - 1)
     return None if where is None else replace(where, offset=where.offset + 1)
+
+
+def _on_stack(value: int, fp: int) -> bool:
+    """``value`` looks like a frame pointer further up the stack than ``fp``."""
+    return not value & 7 and fp < value <= fp + MAX_FRAME
