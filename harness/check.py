@@ -47,6 +47,23 @@ def check_images(board: Board, variables: Mapping[str, str], plan: Plan | None =
     return findings
 
 
+def check_symbols(plan: Plan, board: Board, variables: Mapping[str, str]) -> list[Finding]:
+    """Every ``[symbols]`` file of the board and the plan exists: a warning (the run goes on; its
+    autopsy then names what it can from the other files)."""
+    findings = []
+    for source, table in ((str(board.path), board.symbols), (str(plan.path), plan.symbols)):
+        for label, value in table.items():
+            try:
+                path = Path(board.expand(value, f"symbols.{label}", variables))
+            except ConfigError as exc:
+                findings.append(Finding("error", source, f"symbols.{label}", exc.problem))
+                continue
+            if not path.is_file():
+                message = f"{path} is not a file: the autopsy will not name addresses from it"
+                findings.append(Finding("warning", source, f"symbols.{label}", message))
+    return findings
+
+
 def _symlink_loop(path: Path) -> bool:
     try:
         path.stat()
@@ -146,5 +163,6 @@ def preboot_findings(
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
     findings += check_deadlines(plan)
+    findings += check_symbols(plan, board, variables)
     findings += target_kind(board.target).preflight(board, variables)
     return findings
