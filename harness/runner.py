@@ -355,7 +355,12 @@ class Runner:
                 given.append((label, Path(self.board.expand(value, f"symbols.{label}", self.variables))))
             except ConfigError as exc:
                 notes.append(f"symbols {label}: {exc}")
-        symbols = Symbols(run_sources(self.board.image_files(self.variables), given))
+        try:
+            symbols: Symbols | None = Symbols(run_sources(self.board.image_files(self.variables), given))
+        except (ConfigError, OSError) as exc:
+            # No names is still an autopsy: where the harts are, by address.
+            symbols = None
+            notes.append(f"symbols: {exc}")
         autopsy = take_autopsy(self._target, self.board, self.plan.autopsy, symbols)
         return replace(autopsy, notes=(*notes, *autopsy.notes)) if notes else autopsy
 
