@@ -58,6 +58,9 @@ class Names:
     def names(self) -> tuple[str, ...]:
         return ("kernel=k.elf",)
 
+    def verify(self, address: int, read: object) -> None:
+        self.verified = address
+
 
 class Scripted:
     """Two harts spinning in spin_lock, hart 1 with a frame that returns into spawn."""
@@ -108,7 +111,7 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     assert [s.instret for s in hart.samples] == [1001, 2001, 3001, 4001, 5001]
     # ra points into spin_lock itself (a call made from it): the frame chain gives the caller.
     assert [str(f.where) for f in hart.backtrace] == ["spawn+0x10 (init.c:59)"]
-    assert autopsy.symbols == ("kernel=k.elf",)
+    assert autopsy.symbols == ("kernel=k.elf",) and names.verified in (LOCK, LOCK + 4)
 
 
 def test_a_backend_that_hangs_is_left_behind_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
