@@ -31,7 +31,7 @@ from harness.runner import Runner
 from harness.targets.fake import FakeTarget
 from harness.verdict import Kind
 
-FAST = AutopsySettings(samples=5, span=0.2, limit=2.0)
+FAST = AutopsySettings(samples=5, span=0.1, limit=2.0)
 FAKE_BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
 LOCK = 0x80000300  # spin_lock: 0x80000300-0x80000340; caller: 0x80001000-0x80001100
 
@@ -103,7 +103,7 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST, names)
     assert autopsy.available and probe.closed and names.loaded
     assert (autopsy.backend, autopsy.samples, probe.reads) == ("scripted", 5, 5)
-    assert 0.15 <= autopsy.span <= 1.0 and autopsy.duration >= autopsy.span
+    assert 0.08 <= autopsy.span <= 1.0 and autopsy.duration >= autopsy.span
     assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
     assert "harts 0 and 1 spin waiting on each other" in autopsy.diagnosis.summary
     hart = autopsy.harts[1]
@@ -122,9 +122,9 @@ def test_a_backend_that_hangs_is_left_behind_at_the_limit(monkeypatch: pytest.Mo
 
     use(monkeypatch, lambda request: Hung())
     started = time.monotonic()
-    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, AutopsySettings(limit=0.5))
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, AutopsySettings(limit=0.3))
     assert time.monotonic() - started < 2.0
-    assert autopsy.diagnosis.summary == "autopsy unavailable: the fake backend did not answer within 0.5 s"
+    assert autopsy.diagnosis.summary == "autopsy unavailable: the fake backend did not answer within 0.3 s"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def wedge_plan(autopsy: AutopsySettings = FAST) -> Plan:
         name="fake-plan",
         path=Path("fake-plan.toml"),
         description="",
-        silence=0.4,
+        silence=0.3,
         timeout=20.0,
         milestones=(
             Milestone(name="banner", expect=re.compile("OpenSBI v"), within=5.0),
@@ -183,7 +183,7 @@ def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
     assert result.verdict.kind is Kind.WEDGE
     assert probe.powered_at_read == [True] * 5 and not target.powered
     # The verdict's time is the silence's, not moved by the autopsy that followed.
-    assert result.verdict.at < result.verdict.last_lines[-1][0] + 0.4 + 1.0
+    assert result.verdict.at < result.verdict.last_lines[-1][0] + 0.3 + 1.0
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["autopsy"]["kind"] == "deadlock" and report["autopsy"]["samples"] == 5
     # The fake board has no image slots, so no symbol files: the pcs stay numbers.
