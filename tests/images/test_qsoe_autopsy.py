@@ -94,6 +94,9 @@ def test_an_emulator_that_died_gives_the_reason(build_image: Callable[..., Path]
     try:
         assert target.pid is not None
         os.killpg(target.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while target.console().alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         started = time.monotonic()
         autopsy = take_autopsy(target, board)
         assert time.monotonic() - started < 5.0
