@@ -24,8 +24,13 @@ from harness.autopsy.model import (
     TrapCsrs,
 )
 from harness.autopsy.take import take_autopsy
+from harness.bisect.bisector import _autopsy_of
+from harness.bisect.html import render
+from harness.bisect.report import Answer
 from harness.board import Board
+from harness.compare import Column, compare, table
 from harness.plan import Milestone, Plan, standard_fails
+from harness.recorded import load_run
 from harness.report import summary
 from harness.runner import Runner
 from harness.targets.fake import FakeTarget
@@ -203,3 +208,24 @@ def test_a_plan_can_turn_it_off_and_a_pass_takes_none(monkeypatch: pytest.Monkey
     assert passing.run().verdict.kind is Kind.PASS and passing.result is not None and passing.result.autopsy is None
     assert probe.reads == 0
     assert "autopsy" not in json.loads((tmp_path / "pass" / "report.json").read_text())
+
+
+def test_the_recorded_autopsy_is_shown_by_compare_and_bisect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use(monkeypatch, lambda request: Scripted())
+    result = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1\r\n")).run()
+    run = load_run(tmp_path / "run")
+    assert run.autopsy is not None and run.autopsy.diagnosis == result.autopsy.diagnosis  # type: ignore[union-attr]
+    text = table(compare([Column("a", run), Column("b", run)]))
+    assert text.count("autopsy (scripted,") == 2
+    lines = _autopsy_of(str(tmp_path / "run"))
+    assert lines and "deadlock: harts 0 and 1 spin waiting on each other" in lines[0]
+    assert _autopsy_of(str(tmp_path / "gone")) == ()
+    answer = Answer.from_dict(
+        {"status": "found", "reason": "", "first_bad": "b7", "last_good": "b6", "remaining": [], "signature": "x",
+         "last_lines": [], "total_boots": 3, "endpoint_boots": 2, "candidate_boots": 1, "wall_seconds": 1.0,
+         "confidence": 0.99, "hang_rate": 1.0, "deterministic": True, "seed": 1, "out": str(tmp_path),
+         "autopsy": list(lines)},
+        [],
+    )  # fmt: skip
+    assert "the culprit's autopsy:" in answer.text() and lines[0] in answer.text()
+    assert 'id="autopsy"' in render(answer, tmp_path)
