@@ -141,3 +141,9 @@ def test_a_minority_of_samples_caught_in_an_interrupt_does_not_make_a_spin_a_run
     found = classify(s, state(pc=0x10A4C), lambda address: None)
     assert found.klass is HartClass.SPINNING and found.pc == 0x10A4C
     assert found.note == "spinning in U-mode in 0x10a4c, 40 instructions in 0.40 s (elsewhere in 1 of 5 samples)"
+
+
+def test_timer_ticks_while_spinning_are_not_a_trap_loop() -> None:
+    # 100 ticks a second against millions of instructions: a spinning hart, not a trap loop.
+    s = samples([0x80000324] * 5, [0, 2_000_000, 4_000_000, 6_000_000, 8_000_000], traps=[0, 12, 25, 37, 50])
+    assert classify(s, state(traps=50), in_lock).klass is HartClass.SPINNING
