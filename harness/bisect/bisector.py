@@ -873,7 +873,7 @@ class Bisector:
             revert_held=self._revert_held,
             revert_note=self._revert_note,
             revert_boots=revert_boots,
-            autopsy=_autopsy_of(hung.out_dir) if hung else (),
+            autopsy=culprit_autopsy(hung.out_dir) if hung else (),
         )
 
     def _run_of(self, index: int, wanted: Outcome) -> RunRecord | None:
@@ -884,7 +884,7 @@ class Bisector:
         return None
 
 
-def _autopsy_of(run: str) -> tuple[str, ...]:
+def culprit_autopsy(run: str) -> tuple[str, ...]:
     """The autopsy a run folder's report holds, as text lines (none when it has none or is gone)."""
     try:
         autopsy = load_run(Path(run)).autopsy

@@ -24,7 +24,7 @@ from harness.autopsy.model import (
     TrapCsrs,
 )
 from harness.autopsy.take import take_autopsy
-from harness.bisect.bisector import _autopsy_of
+from harness.bisect.bisector import culprit_autopsy
 from harness.bisect.html import render
 from harness.bisect.report import Answer
 from harness.board import Board
@@ -217,9 +217,9 @@ def test_the_recorded_autopsy_is_shown_by_compare_and_bisect(monkeypatch: pytest
     assert run.autopsy is not None and run.autopsy.diagnosis == result.autopsy.diagnosis  # type: ignore[union-attr]
     text = table(compare([Column("a", run), Column("b", run)]))
     assert text.count("autopsy (scripted,") == 2
-    lines = _autopsy_of(str(tmp_path / "run"))
+    lines = culprit_autopsy(str(tmp_path / "run"))
     assert lines and "deadlock: harts 0 and 1 spin waiting on each other" in lines[0]
-    assert _autopsy_of(str(tmp_path / "gone")) == ()
+    assert culprit_autopsy(str(tmp_path / "gone")) == ()
     answer = Answer.from_dict(
         {"status": "found", "reason": "", "first_bad": "b7", "last_good": "b6", "remaining": [], "signature": "x",
          "last_lines": [], "total_boots": 3, "endpoint_boots": 2, "candidate_boots": 1, "wall_seconds": 1.0,
