@@ -196,6 +196,7 @@ def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
     text = summary(result)
     assert "autopsy (scripted," in text and "hart 1  M  pc 0x8000030" in text
     assert 'id="autopsy"' in (tmp_path / "run" / "report.html").read_text()
+    assert "autopsy (scripted," in (tmp_path / "run" / "junit.xml").read_text()
     assert "OpenSBI v1.2" in (tmp_path / "run" / "console.log").read_text()
 
 
