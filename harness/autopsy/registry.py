@@ -15,6 +15,7 @@ from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable
 # target kind -> the module that defines its BACKEND: adding a backend is one module and one line.
 BACKENDS = {
     "emulator": "harness.autopsy.emulator",
+    "qemu": "harness.autopsy.qemu",
     "serial": "harness.autopsy.serial",
 }
 

@@ -1,4 +1,4 @@
-"""The ``qemu`` target: ``qemu-system-riscv64`` with its serial console on stdio and a QMP socket.
+"""The ``qemu`` target: ``qemu-system-riscv64`` with its console on stdio, a QMP socket and a gdbstub.
 
 The command line comes from the board's ``[qemu]`` section and its image slots (``bios``,
 ``kernel``, ``initrd``, ``dtb``). QMP lets the harness pause the guest (a real wedge for the
@@ -103,8 +103,13 @@ def _cpus(section: Section) -> int:
     return smp
 
 
-def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None) -> list[str]:
-    """The full QEMU command line for a board and a run's variables."""
+def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None, gdb_path: Path | None = None) -> list[str]:
+    """The full QEMU command line for a board and a run's variables.
+
+    ``gdb_path`` adds QEMU's gdbstub on that UNIX socket (the wedge autopsy reads the harts
+    through it); it costs nothing until a debugger connects. A board whose ``extra`` starts its
+    own stub (``-s``, ``-gdb``) keeps it: QEMU takes one, and :func:`gdb_address` finds it.
+    """
     qemu = qemu_settings(board, extra)
     argv = [qemu.binary, "-machine", qemu.machine, "-smp", str(qemu.smp), "-m", qemu.memory]
     if qemu.cpu:
@@ -114,12 +119,36 @@ def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None) -> 
     argv += ["-monitor", "none"]
     if qmp_path is not None:
         argv += ["-qmp", f"unix:{qmp_path},server=on,wait=off"]
+    if gdb_path is not None and gdb_address(list(qemu.extra)) is None:
+        argv += ["-gdb", f"unix:{gdb_path},server=on,wait=off"]
     argv += image_arguments(board, extra, qemu.append)
     for drive in qemu.drives:
         argv += ["-drive", drive]
     if qemu.no_reboot:
         argv.append("-no-reboot")
     return argv + list(qemu.extra)
+
+
+def gdb_address(argv: list[str]) -> Path | tuple[str, int] | None:
+    """Where the gdbstub of a QEMU command line listens: a UNIX path, (host, port) or ``None``.
+
+    The last ``-s`` / ``-gdb`` wins, as in QEMU. A stub on something else (a serial device, a
+    ``chardev:`` id) is not one the harness can reach and counts as none.
+    """
+    address: Path | tuple[str, int] | None = None
+    for i, arg in enumerate(argv):
+        if arg == "-s":
+            address = ("localhost", 1234)
+        elif arg == "-gdb" and i + 1 < len(argv):
+            spec = argv[i + 1].split(",")[0]
+            kind, _, rest = spec.partition(":")
+            address = None
+            if kind == "unix" and rest:
+                address = Path(rest)
+            elif kind == "tcp" and rest.rpartition(":")[2].isdigit():
+                host, _, port = rest.rpartition(":")
+                address = (host or "localhost", int(port))
+    return address
 
 
 class QemuTarget(ProcessTarget):
@@ -132,8 +161,10 @@ class QemuTarget(ProcessTarget):
         # The pid in the name tells a later run whether this folder's owner is still alive.
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         self.qmp_path = Path(self._tmp.name) / "qmp.sock"
-        super().__init__(board.name, qemu_argv(board, extra, self.qmp_path))
+        super().__init__(board.name, qemu_argv(board, extra, self.qmp_path, Path(self._tmp.name) / "gdb.sock"))
         self.qmp = QMP(self.qmp_path)
+        # Where a debugger (the autopsy, or gdb-multiarch after `run --hold`) reaches the harts.
+        self.gdb_address = gdb_address(self.argv)
 
     def check_available(self) -> None:
         """Skip (or fall back) when QEMU is not installed."""
@@ -161,6 +192,10 @@ class QemuTarget(ProcessTarget):
     def resume(self) -> None:
         """Let the guest CPUs run again."""
         self.qmp.command("cont")
+
+    def send_break(self) -> None:
+        """A serial BREAK on the console (Linux's magic SysRq key starts with one)."""
+        self.qmp.command("chardev-send-break", id="console")
 
     def reset(self) -> None:
         """Reset the machine as a reset button would."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
 from harness.errors import TargetError
+from harness.targets.sockets import connect_when_ready
 
 
 class QMP:
@@ -22,18 +22,10 @@ class QMP:
 
     def connect(self) -> None:
         """Connect (waiting for QEMU to create the socket) and negotiate capabilities."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(str(self.path))
-                break
-            except OSError as exc:
-                sock.close()
-                if time.monotonic() >= deadline:
-                    raise TargetError(f"QMP socket {self.path} did not answer: {exc}") from None
-                time.sleep(0.02)
+        try:
+            sock = connect_when_ready(self.path, self.timeout, self.timeout)
+        except OSError as exc:
+            raise TargetError(f"QMP socket {self.path} did not answer: {exc}") from None
         self._sock = sock
         self._receive()  # the greeting
         self.command("qmp_capabilities")
