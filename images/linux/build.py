@@ -32,9 +32,11 @@ INIT_SOURCES = (HERE / "init.c", HERE / "hbtest.c")
 SOURCE_PACKAGE = "linux-source-6.1"
 TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 CROSS = "riscv64-linux-gnu-"
-# Kept beside Image in the cache: the autopsy names kernel addresses from them.
+# Kept beside Image: the ELF kernel and its symbol table (no DWARF: the tiny kernel has none).
 SYMBOL_FILES = ("vmlinux", "System.map")
-TARGET_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror", "-s", "-pthread")
+TARGET_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread")
+# Stripped, but for hbtest: the autopsy names a test program's user-mode pcs with its symbol table.
+KEEP_SYMBOLS = frozenset({"hbtest.c"})
 # The initramfs: device nodes the kernel needs before devtmpfs is mounted, our init, the tests.
 CPIO_LIST = """\
 dir /dev 0755 0 0
@@ -161,7 +163,7 @@ def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: s
         _run([*make, f"-j{os.cpu_count() or 2}", "Image"], None, log, quiet)
         shutil.copy2(build / "arch" / "riscv" / "boot" / "Image", temp / "Image")
         shutil.copy2(build / ".config", temp / "config")
-        # The autopsy's symbols: Image is raw code, these two name its addresses.
+        # The symbols of the kernel that runs: the wedge autopsy names kernel pcs with them.
         for name in SYMBOL_FILES:
             shutil.copy2(build / name, temp / name)
         shutil.rmtree(build)
@@ -193,7 +195,8 @@ def build_initramfs(source: Path, temp: Path, sources: dict[str, bytes], quiet: 
     for name, text in sources.items():
         src = temp / name
         src.write_bytes(text)
-        _run([cc, *TARGET_CFLAGS, "-o", str(temp / src.stem), str(src)], None, log, quiet)
+        strip = () if name in KEEP_SYMBOLS else ("-s",)
+        _run([cc, *TARGET_CFLAGS, *strip, "-o", str(temp / src.stem), str(src)], None, log, quiet)
     gen = temp / "gen_init_cpio"
     _run(["cc", "-O2", "-o", str(gen), str(source / "usr" / "gen_init_cpio.c")], None, log, quiet)
     listing = temp / "initramfs.list"

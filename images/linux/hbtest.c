@@ -8,9 +8,16 @@
  *   timers      nanosleep and an interval timer (SIGALRM) against CLOCK_MONOTONIC
  *   pinned      one thread pinned to each online hart, each checks it runs there
  *   all         all of the above in turn
+ *
+ * and three that never return, for the wedge autopsy (not in "all"):
+ *
+ *   wedge-spin       spin forever in user mode, console quiet
+ *   wedge-kernel     the kernel loops with preemption off (LKDTM SOFTLOCKUP)
+ *   wedge-hung-task  this task blocks in the kernel for good (LKDTM HUNG_TASK)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -238,12 +247,58 @@ static int test_pinned(void)
 	return 0;
 }
 
-/* --- dispatch ------------------------------------------------------------------------------- */
+/* --- wedges, for the autopsy (never part of "all") ----------------------------------------- */
+
+/* A user program that spins forever with the console quiet: the hart stays in U-mode, busy. */
+static int wedge_spin(void)
+{
+	printf("hbtest: wedge-spin: spinning in user mode, console quiet from here\n");
+	fflush(stdout);
+	for (volatile unsigned long n = 0;; n++)
+		;
+	return 1;
+}
+
+/* Ask the kernel's LKDTM (debugfs provoke-crash/DIRECT) to hang itself in one of its ways. */
+static int lkdtm(const char *what)
+{
+	mkdir("/sys/kernel/debug", 0755);
+	if (mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL) != 0 && errno != EBUSY)
+		FAIL("mount debugfs: %s", strerror(errno));
+	int fd = open("/sys/kernel/debug/provoke-crash/DIRECT", O_WRONLY);
+	if (fd < 0)
+		FAIL("open provoke-crash/DIRECT: %s (a kernel without CONFIG_LKDTM)", strerror(errno));
+	printf("hbtest: asking LKDTM for %s, console quiet from here\n", what);
+	fflush(stdout);
+	if (write(fd, what, strlen(what)) < 0)
+		FAIL("write %s to provoke-crash/DIRECT: %s", what, strerror(errno));
+	close(fd);
+	FAIL("LKDTM %s returned", what);
+}
+
+/* The kernel loops with preemption off (lkdtm_SOFTLOCKUP): the hart spins in S-mode. */
+static int wedge_kernel(void)
+{
+	return lkdtm("SOFTLOCKUP");
+}
+
+/* This task blocks in the kernel for good (lkdtm_HUNG_TASK, state D): SysRq w names it. */
+static int wedge_hung_task(void)
+{
+	return lkdtm("HUNG_TASK");
+}
 
 struct test {
 	const char *name;
 	int (*run)(void);
 };
+
+static const struct test wedges[] = {
+	{"wedge-spin", wedge_spin}, {"wedge-kernel", wedge_kernel}, {"wedge-hung-task", wedge_hung_task},
+};
+#define NWEDGES (int)(sizeof wedges / sizeof wedges[0])
+
+/* --- dispatch ------------------------------------------------------------------------------- */
 
 static const struct test tests[] = {
 	{"fork-exec", test_fork_exec}, {"amo", test_amo}, {"amo-cow", test_amo_cow},
@@ -263,8 +318,13 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "list") == 0) {
 		for (int i = 0; i < NTESTS; i++)
 			printf("%s\n", tests[i].name);
+		for (int i = 0; i < NWEDGES; i++)
+			printf("%s\n", wedges[i].name);
 		return 0;
 	}
+	for (int i = 0; i < NWEDGES; i++)
+		if (strcmp(argv[1], wedges[i].name) == 0)
+			return wedges[i].run();
 	int all = strcmp(argv[1], "all") == 0;
 	for (int i = 0; i < NTESTS; i++) {
 		if (!all && strcmp(argv[1], tests[i].name) != 0)
