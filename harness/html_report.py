@@ -218,7 +218,21 @@ def autopsy_section(autopsy: Any) -> list[str]:
             + "</table>"
         )
     out += [f"<p>note: {escape(note)}</p>" for note in autopsy.get("notes", [])]
+    out += _sysrq_section(autopsy.get("sysrq"))
     return out
+
+
+def _sysrq_section(sysrq: Any) -> list[str]:
+    """What Linux answered the console's SysRq keys: the summary, then its own lines (they are in
+    the console log too, after the verdict)."""
+    if not isinstance(sysrq, dict):
+        return []
+    lines = "\n".join(str(line) for line in sysrq.get("lines", []))
+    return [
+        f'<h3>SysRq</h3><p id="sysrq"><b>{escape(sysrq.get("summary", ""))}</b></p>',
+        f"<details><summary>the kernel's answer ({len(sysrq.get('lines', []))} lines)</summary>"
+        f"<pre>{escape(lines)}</pre></details>",
+    ]
 
 
 def _log(lines: Sequence[tuple[float, str]], last: set[tuple[float, str]]) -> str:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.autopsy.model import DEFAULT_SAMPLES, DEFAULT_SPAN, MAX_SECONDS, AutopsySettings
+from harness.autopsy.model import DEFAULT_SAMPLES, DEFAULT_SPAN, MAX_SECONDS, SYSRQ_KEYS, AutopsySettings
 from harness.config import Section, anchor_image, compile_regex, load_toml
 from harness.errors import ConfigError
 from harness.verdict import FAIL_PATTERN_KINDS, Kind
@@ -183,7 +183,8 @@ def load_plan(path: Path) -> Plan:
 
 
 def _autopsy(section: Section) -> AutopsySettings:
-    """``[autopsy]``: ``enabled``, ``samples`` (1-50), ``span`` and ``limit`` (seconds, limit at most 5)."""
+    """``[autopsy]``: ``enabled``, ``samples`` (1-50), ``span`` and ``limit`` (seconds, limit at most 5),
+    ``sysrq`` (SysRq keys to press on the console, e.g. ``"lw"``)."""
     samples = section.integer("samples", DEFAULT_SAMPLES)
     if not 1 <= samples <= MAX_SAMPLES:
         raise section.error("samples", f"expected 1 to {MAX_SAMPLES} samples, got {samples}")
@@ -193,7 +194,14 @@ def _autopsy(section: Section) -> AutopsySettings:
     span = section.number("span", DEFAULT_SPAN, limit=MAX_SECONDS * 10)
     if span is None or not 0 <= span < limit:
         raise section.error("span", f"expected seconds from 0 to below the limit ({limit:g}), got {span}")
-    settings = AutopsySettings(enabled=section.boolean("enabled", True), samples=samples, span=span, limit=limit)
+    sysrq = section.string("sysrq", "") or ""
+    unknown = sorted(set(sysrq) - set(SYSRQ_KEYS))
+    if unknown:
+        known = ", ".join(f"{key} ({what})" for key, what in SYSRQ_KEYS.items())
+        raise section.error("sysrq", f"unknown SysRq key {''.join(unknown)!r}; expected some of {known}")
+    settings = AutopsySettings(
+        enabled=section.boolean("enabled", True), samples=samples, span=span, limit=limit, sysrq=sysrq
+    )
     section.reject_unknown()
     return settings
 

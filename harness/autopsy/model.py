@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # sysrq's data names places with this module's Location and Frame
+    from harness.autopsy.sysrq import SysrqReport
 
 # mstatus bits the autopsy reports (privileged spec, 3.1.6).
 MSTATUS_SIE = 1 << 1
@@ -21,6 +25,18 @@ SATP_MODES = {0: "bare", 8: "sv39", 9: "sv48", 10: "sv57"}
 MAX_SECONDS = 5.0
 DEFAULT_SAMPLES = 5
 DEFAULT_SPAN = 0.5
+
+
+# The SysRq keys the console probe may press (Documentation/admin-guide/sysrq.rst), and what each
+# makes Linux print; a plan's `[autopsy] sysrq` is checked against them.
+SYSRQ_KEYS = {
+    "l": "backtrace of all active CPUs",
+    "w": "blocked (uninterruptible) tasks",
+    "t": "every task",
+    "p": "the current registers",
+    "m": "memory",
+    "q": "armed timers",
+}
 
 
 class Privilege(StrEnum):
@@ -70,6 +86,9 @@ class AutopsySettings:
     samples: int = DEFAULT_SAMPLES
     span: float = DEFAULT_SPAN
     limit: float = MAX_SECONDS
+    # SysRq keys to press on the console after the harts are read (a wedge or stall of a Linux):
+    # "" asks nothing; "lw" a BREAK then `l`, a BREAK then `w` (see :data:`SYSRQ_KEYS`).
+    sysrq: str = ""
 
     @property
     def interval(self) -> float:
@@ -251,6 +270,8 @@ class Autopsy:
     span: float = 0.0
     symbols: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # What Linux answered the console's SysRq keys (a plan's `[autopsy] sysrq`), when asked.
+    sysrq: SysrqReport | None = None
 
     @classmethod
     def unavailable(cls, reason: str, *, backend: str = "", duration: float = 0.0) -> Autopsy:

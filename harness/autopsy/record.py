@@ -24,6 +24,7 @@ from harness.autopsy.model import (
     Privilege,
     TrapCsrs,
 )
+from harness.autopsy.sysrq import SysrqCpu, SysrqReport, SysrqTask
 
 
 def _hex(value: int) -> str:
@@ -85,6 +86,7 @@ def autopsy_to_json(autopsy: Autopsy) -> dict[str, Any]:
         "span": round(autopsy.span, 3),
         "symbols": list(autopsy.symbols),
         "notes": list(autopsy.notes),
+        "sysrq": None if autopsy.sysrq is None else _sysrq(autopsy.sysrq),
         "harts": [
             {
                 "hart": h.hart,
@@ -129,6 +131,7 @@ def autopsy_from_json(data: object) -> Autopsy | None:
             span=float(data.get("span", 0.0)),
             symbols=tuple(str(s) for s in data.get("symbols", [])),
             notes=tuple(str(n) for n in data.get("notes", [])),
+            sysrq=_sysrq_from(data.get("sysrq")),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
@@ -196,4 +199,77 @@ def _hart_from(item: Any) -> HartAutopsy:
             Frame(_int(f["pc"]), _location_from(f.get("where")), f.get("unreadable")) for f in item.get("backtrace", [])
         ),
         reason=item.get("reason"),
+    )
+
+
+def _frames(frames: tuple[Frame, ...]) -> list[dict[str, Any]]:
+    return [{"pc": _hex(f.pc), "where": _location(f.where)} for f in frames]
+
+
+def _frames_from(items: Any) -> tuple[Frame, ...]:
+    return tuple(Frame(_int(f["pc"]), _location_from(f.get("where"))) for f in items or [])
+
+
+def _sysrq(report: SysrqReport) -> dict[str, Any]:
+    """What Linux answered the SysRq keys: the summary, the parsed CPUs and tasks, the lines."""
+    return {
+        "keys": report.keys,
+        "answered": report.answered,
+        "reason": report.reason,
+        "duration": round(report.duration, 3),
+        "summary": report.summary(),
+        "cpus": [
+            {
+                "cpu": c.cpu,
+                "epc": None if c.epc is None else _hex(c.epc),
+                "ra": None if c.ra is None else _hex(c.ra),
+                "sp": None if c.sp is None else _hex(c.sp),
+                "user": c.user,
+                "pid": c.pid,
+                "comm": c.comm,
+                "note": c.note,
+                "where": _location(c.where),
+                "ra_where": _location(c.ra_where),
+                "frames": _frames(c.frames),
+            }
+            for c in report.cpus
+        ],
+        "tasks": [{"name": t.name, "state": t.state, "pid": t.pid, "frames": _frames(t.frames)} for t in report.tasks],
+        "headers": list(report.headers),
+        "lines": list(report.lines),
+    }
+
+
+def _sysrq_from(data: Any) -> SysrqReport | None:
+    if not isinstance(data, dict):
+        return None
+
+    def address(value: Any) -> int | None:
+        return None if value is None else _int(value)
+
+    return SysrqReport(
+        keys=str(data["keys"]),
+        lines=tuple(str(line) for line in data.get("lines", [])),
+        cpus=tuple(
+            SysrqCpu(
+                cpu=int(c["cpu"]),
+                epc=address(c.get("epc")),
+                ra=address(c.get("ra")),
+                sp=address(c.get("sp")),
+                pid=c.get("pid"),
+                comm=c.get("comm"),
+                frames=_frames_from(c.get("frames")),
+                where=_location_from(c.get("where")),
+                ra_where=_location_from(c.get("ra_where")),
+                note=c.get("note"),
+            )
+            for c in data.get("cpus", [])
+        ),
+        tasks=tuple(
+            SysrqTask(str(t["name"]), str(t["state"]), int(t["pid"]), _frames_from(t.get("frames")))
+            for t in data.get("tasks", [])
+        ),
+        headers=tuple(str(h) for h in data.get("headers", [])),
+        reason=data.get("reason"),
+        duration=float(data.get("duration", 0.0)),
     )

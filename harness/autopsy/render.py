@@ -61,4 +61,6 @@ def autopsy_lines(autopsy: Autopsy, indent: str = "  ") -> list[str]:
         out.append(f"{indent}  {hart_line(hart)}")
         out.extend(f"{indent}      {line}" for line in (registers_line(hart), backtrace_line(hart)) if line)
     out.extend(f"{indent}  note: {note}" for note in autopsy.notes)
+    if autopsy.sysrq is not None:
+        out.append(f"{indent}  {autopsy.sysrq.summary()}")
     return out

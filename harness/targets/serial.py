@@ -58,8 +58,13 @@ class Port(Protocol):
     def close(self) -> None:
         """Release the port."""
 
+    def send_break(self, duration: float = 0.25) -> None:
+        """Hold the line in the break condition for ``duration`` seconds."""
+
 
 PortOpener = Callable[[], Port]
+# Long enough for any UART to see a break (Linux takes one character time), short for the probe.
+BREAK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,19 @@ class SerialTransport:
         except (serial.SerialException, OSError) as exc:
             raise TargetError(f"cannot type into console {self.url}: {exc}") from None
 
+    def send_break(self) -> None:
+        """A serial BREAK (Linux's magic SysRq key starts with one); :class:`TargetError` if it fails.
+
+        A local tty and ``rfc2217://`` (ser2net) carry it; a raw ``socket://`` cannot and drops it.
+        """
+        port = self._port
+        if port is None or self._closed:
+            raise TargetError(f"cannot send a BREAK: console {self.url} is not open")
+        try:
+            port.send_break(BREAK_SECONDS)
+        except (serial.SerialException, OSError) as exc:
+            raise TargetError(f"cannot send a BREAK on console {self.url}: {exc}") from None
+
     def close(self) -> None:
         """Close the port for good; later reads raise :class:`TransportClosed`."""
         self._closed = True
@@ -260,6 +278,10 @@ class SerialTarget:
                 raise
             self._opened = True
         return self._transport
+
+    def send_break(self) -> None:
+        """A serial BREAK on the console (for the autopsy's SysRq probe)."""
+        self._transport.send_break()
 
     def switch_off_before_on(self) -> None:
         """The first half of the power cycle: off, then ``off_time`` for the rails to drain.
