@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 # The real components the tests boot and build with, all from Debian.
 APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
-                ser2net openssh-server git make chromium pypy3 \
+                ser2net openssh-server git make chromium pypy3 gdb-multiarch \
                 linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross flex bison bc cpio libelf-dev libssl-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -19,12 +19,15 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from harness.autopsy.model import Autopsy
+from harness.autopsy.model import Autopsy, Location, Privilege
+from harness.autopsy.render import headline as autopsy_headline
 from harness.autopsy.symbols import Symbols, run_sources
+from harness.autopsy.sysrq import ask as ask_sysrq
 from harness.autopsy.take import take_autopsy
 from harness.board import Board
 from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
+from harness.hold import HOLD_VERDICTS, hold_target
 from harness.patterns import PatternTooSlow
 from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
@@ -37,6 +40,8 @@ from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded
 
 # The verdicts at which the target may still be alive and stuck: the autopsy is taken then.
 AUTOPSY_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL, Kind.PANIC})
+# ...and the SysRq probe, when the plan asks for it: a panicked kernel no longer answers.
+SYSRQ_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL})
 
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
@@ -101,6 +106,7 @@ class Runner:
         stop: threading.Event | None = None,
         target: Target | None = None,
         symbol_overrides: tuple[tuple[str, str], ...] = (),
+        hold: bool = False,
     ) -> None:
         self.plan = plan
         self.board = board
@@ -113,6 +119,9 @@ class Runner:
         # `--symbols LABEL=PATH`: symbol files for the autopsy, over the board's and the plan's.
         self.symbol_overrides = symbol_overrides
         self._autopsy: Autopsy | None = None
+        self._symbols: Symbols | None = None
+        # `run --hold`: after a failing verdict, keep the target stopped for gdb until Ctrl-C.
+        self.hold = hold
         self.status = status
         self.step_hooks = dict(step_hooks or {})
         # Set by a caller running boots in threads (bisect) to end them at once on a signal.
@@ -287,6 +296,8 @@ class Runner:
         with signals_deferred():
             # The verdict is decided: the autopsy reads the harts while the target still runs.
             self._autopsy = self._take_autopsy(verdict)
+            if self.hold and verdict.kind in HOLD_VERDICTS and self._target is not None:
+                self._hold(verdict, self._target)
             self._power_off()
             if self.console is not None:
                 self.console.stop()
@@ -348,6 +359,29 @@ class Runner:
         if self.status:
             self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: taking the autopsy")
         notes: list[str] = []
+        symbols = self._run_symbols(notes)
+        autopsy = take_autopsy(self._target, self.board, self.plan.autopsy, symbols)
+        if self.plan.autopsy.sysrq and verdict.kind in SYSRQ_VERDICTS:
+            # After the harts are read (the probe's interrupts would move them); Linux answers on
+            # the console, so its lines are in the log as everything the board printed.
+            if self.status:
+                self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: SysRq {self.plan.autopsy.sysrq}")
+            if symbols is not None:
+                symbols.load()
+
+            def locate(address: int) -> Location | None:
+                return symbols.locate(address, Privilege.S) if symbols is not None else None
+
+            report = ask_sysrq(self.console, self._target, self.plan.autopsy.sysrq, locate)
+            autopsy = replace(autopsy, sysrq=report)
+        return replace(autopsy, notes=(*notes, *autopsy.notes)) if notes else autopsy
+
+    def _run_symbols(self, notes: list[str]) -> Symbols | None:
+        """The run's symbol files (image slots, ``[symbols]`` of board and plan, ``--symbols``),
+        not read yet; a value that cannot be expanded is left out with a note, and image slots that
+        cannot be listed leave none (``None``)."""
+        if self._symbols is not None:
+            return self._symbols
         given: list[tuple[str, Path]] = []
         named = [*self.board.symbols.items(), *self.plan.symbols.items()]
         for label, value in [*named, *self.symbol_overrides]:
@@ -356,13 +390,24 @@ class Runner:
             except ConfigError as exc:
                 notes.append(f"symbols {label}: {exc}")
         try:
-            symbols: Symbols | None = Symbols(run_sources(self.board.image_files(self.variables), given))
+            self._symbols = Symbols(run_sources(self.board.image_files(self.variables), given))
         except (ConfigError, OSError) as exc:
             # No names is still an autopsy: where the harts are, by address.
-            symbols = None
             notes.append(f"symbols: {exc}")
-        autopsy = take_autopsy(self._target, self.board, self.plan.autopsy, symbols)
-        return replace(autopsy, notes=(*notes, *autopsy.notes)) if notes else autopsy
+            return None
+        return self._symbols
+
+    def _hold(self, verdict: Verdict, target: Target) -> None:
+        """``--hold``: the report on disk as it stands, then the target stopped until Ctrl-C."""
+        if not self._unwritable:
+            with contextlib.suppress(OSError):
+                write_report(self._result(verdict))
+        headline = f"{self.plan.name} on {self.board.name}: {verdict.kind.value.upper()}"
+        if self._autopsy is not None:
+            headline += "\n  " + autopsy_headline(self._autopsy)
+        symbols = self._run_symbols([])
+        files = [source.path for source in symbols.sources] if symbols is not None else []
+        hold_target(target, files, headline=headline)
 
     def _power_off(self) -> None:
         if self._target is None:

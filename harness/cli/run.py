@@ -37,6 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="LABEL=PATH",
         help="a symbol file for the autopsy (ELF or System.map), e.g. --symbols bios=build/fw_jump.elf (repeatable)",
     )
+    run.add_argument(
+        "--hold",
+        action="store_true",
+        help="after a failing verdict keep the target up and stopped, print the gdb-multiarch command "
+        "that attaches to it, and power off on Ctrl-C",
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -132,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         image_overrides=images,
         status=status,
         symbol_overrides=symbols,
+        hold=args.hold,
     )
     follow = Follow(runner.out_dir / "console.log") if args.follow else None
     if follow is not None:
