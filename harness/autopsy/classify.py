@@ -76,10 +76,14 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
     if not samples:
         return Classified(HartClass.UNAVAILABLE, "no sample", state.pc)
     span = samples[-1].t - samples[0].t
-    if all(s.wfi for s in samples) and not state.pending_enabled:
-        return Classified(
-            HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode, no enabled interrupt pending", state.pc
-        )
+    # Idle: in wfi in more than half the samples (a sleeping hart woken for a tick or an IPI when
+    # sampled is still a sleeping hart), and nothing enabled pending when last seen in wfi.
+    sleeping = [s for s in samples if s.wfi]
+    if len(sleeping) * 2 > len(samples) and not (state.wfi and state.pending_enabled):
+        away = len(samples) - len(sleeping)
+        elsewhere = f" (awake in {away} of {len(samples)} samples)" if away else ""
+        note = f"idle in wfi in {sleeping[-1].mode.value}-mode, no enabled interrupt pending{elsewhere}"
+        return Classified(HartClass.IDLE, note, sleeping[-1].pc)
     first, last = samples[0], samples[-1]
     retired = None if first.instret is None or last.instret is None else last.instret - first.instret
     traps = None if first.traps is None or last.traps is None else last.traps - first.traps
