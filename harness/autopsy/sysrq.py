@@ -140,6 +140,8 @@ class SysrqReport:
                 # goes on past the exception entry to the code it interrupted.
                 if (frame := cpu.interrupted_in) is not None:
                     caller += f", interrupted in {_name(frame.pc, frame.where)}"
+                elif not cpu.user and cpu.frames and _function(cpu.frames[-1]) in EXCEPTION_ENTRY:
+                    caller += ", interrupted in user mode"
                 comm = f" ({cpu.comm})" if cpu.comm else ""
                 parts.append(f"CPU{cpu.cpu} in {mode} at {_name(cpu.epc, cpu.where)}{caller}{comm}")
             elif (frame := cpu.interrupted_in) is not None:

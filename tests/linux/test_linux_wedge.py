@@ -70,7 +70,10 @@ def test_a_user_program_spinning_is_found_in_u_mode_in_its_function(
     sysrq = autopsy.sysrq
     assert sysrq is not None
     if board_name == "qemu-virt":
-        assert "interrupted in user mode" in sysrq.summary() or "in user mode at" in sysrq.summary(), sysrq.summary()
+        # Linux shows the CPU that took the console's interrupt by its registers (the spinning
+        # one's: `(hbtest)`, in user mode or in an interrupt's softirq), the other by an IPI.
+        summary = sysrq.summary()
+        assert "user mode" in summary or "(hbtest)" in summary, summary
     else:
         # The emulator's UART takes no BREAK (yet): the report says so instead of a guess.
         assert sysrq.summary() == "SysRq lw: unavailable: EmulatorTarget cannot send a serial BREAK"
