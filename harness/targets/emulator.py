@@ -7,6 +7,7 @@ installed (its JIT runs the emulator several times faster), else this CPython.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -18,11 +19,13 @@ from typing import IO
 
 from harness.board import PROJECT_ROOT, Board
 from harness.config import Section
+from harness.errors import TargetError
 from harness.findings import Finding
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget, ProcessTransport
 from harness.targets.qemu_style import image_arguments, placeholder_variables
+from harness.targets.sockets import connect_when_ready
 
 MACHINES = ("virt", "unmatched")
 PYPY = "pypy3"
@@ -138,6 +141,11 @@ class GuestClockTransport(ProcessTransport):
             self.path = None
 
 
+# The control socket's answer to a break comes after one round of the emulator's loop.
+BREAK_TIMEOUT = 2.0
+MAX_ANSWER = 4096
+
+
 class EmulatorTarget(ProcessTarget):
     """The in-repo emulator as a console process, reporting its guest time to the console, with a
     control socket for the autopsy."""
@@ -176,6 +184,22 @@ class EmulatorTarget(ProcessTarget):
         finally:
             self._guest.release()
             self._release_control()
+
+    def send_break(self) -> None:
+        """A serial BREAK on the console (Linux's SysRq key starts with one): the control socket
+        has the emulator's loop put it in the UART's receive FIFO; :class:`TargetError` if not."""
+        path = self.control_path
+        if path is None:
+            raise TargetError("the emulator is not running")
+        try:
+            with connect_when_ready(path, BREAK_TIMEOUT, 0.0) as sock, sock.makefile("rb") as reader:
+                sock.sendall(b'{"op": "break"}\n')
+                answer = json.loads(reader.readline(MAX_ANSWER) or b"{}")
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"the emulator's control socket: {exc}") from None
+        if not isinstance(answer, dict) or answer.get("break") is not True:
+            reason = answer.get("error", "no answer") if isinstance(answer, dict) else "a malformed answer"
+            raise TargetError(f"the emulator took no BREAK: {reason}")
 
     def _release_control(self) -> None:
         if self._control_dir is not None:
