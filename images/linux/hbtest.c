@@ -1063,6 +1063,38 @@ struct test {
 	int (*run)(void);
 };
 
+/*
+ * A watchdog thread: a test that deadlocks (the semu bug leaves glibc's malloc lock taken, the
+ * next fork waits on it forever) says which test hung and exits, in guest time, instead of
+ * leaving the harness to wait out its silence limit. Only write(2) and _exit here: the stuck
+ * thread may hold stdio's or malloc's lock.
+ */
+static const char *watched;
+static int watchdog_limit;
+
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	struct timespec limit = {watchdog_limit, 0};
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &limit, &limit) == EINTR)
+		;
+	char line[160];
+	int n = snprintf(line, sizeof line, "hbtest: FAIL: %s: still running after %d s: hung\n", watched,
+			 watchdog_limit);
+	if (write(1, line, (size_t)n) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static void start_watchdog(const char *name, int seconds)
+{
+	pthread_t thread;
+	watched = name;
+	watchdog_limit = seconds;
+	if (pthread_create(&thread, NULL, watchdog, NULL) == 0)
+		pthread_detach(thread);
+}
+
 static const struct test tests[] = {
 	{"fork-exec", test_fork_exec}, {"amo", test_amo}, {"amo-cow", test_amo_cow},
 	{"timers", test_timers},       {"pinned", test_pinned},
@@ -1072,6 +1104,19 @@ static const struct test tests[] = {
 	{"jit", test_jit},
 };
 #define NTESTS (int)(sizeof tests / sizeof tests[0])
+
+/* The tests watched for hangs (guest seconds; each takes well under 5 on every board). */
+static const char *const watched_tests[] = {"fork-threads", "amo-rd-rs2", "lrsc", "amo-traps",
+					    "wakeup",       "mem-perms",  "jit"};
+#define WATCHDOG_S 30
+
+static int is_watched(const char *name)
+{
+	for (unsigned i = 0; i < sizeof watched_tests / sizeof watched_tests[0]; i++)
+		if (strcmp(name, watched_tests[i]) == 0)
+			return 1;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -1091,6 +1136,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NTESTS; i++) {
 		if (!all && strcmp(argv[1], tests[i].name) != 0)
 			continue;
+		if (!all && is_watched(tests[i].name))
+			start_watchdog(tests[i].name, WATCHDOG_S);
 		int status = tests[i].run();
 		if (!all || status != 0)
 			return status;
