@@ -1,7 +1,8 @@
 """Named mutants of this emulator: real bug classes from other emulators, one source edit each.
 
 A mutant is never a switch in the shipped emulator (that would cost the hot path): :func:`make_copy`
-copies the project's code (``harness/``, ``boards/``, ``testplans/``, ``tests/``; ``images/`` linked)
+copies the project's code (``harness/``, ``boards/``, ``testplans/``, ``tests/``, ``pyproject.toml``;
+``images/`` linked)
 into a folder and edits the copy. Running hartbeat or the ISA tests *from that copy* runs the
 mutant (the emulator process imports the code next to the hartbeat that started it, see
 ``harness.targets.emulator.BOOTSTRAP``). ``benchmarks/mutation_score.py`` runs the shipped plans
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-COPIED = ("harness", "boards", "testplans", "tests")
+COPIED = ("harness", "boards", "testplans", "tests", "pyproject.toml")
 LINKED = ("images",)
 
 
@@ -82,7 +83,13 @@ MUTANTS: tuple[Mutant, ...] = (
         "reservation-kept-across-harts",
         "an LR reservation survives other harts running (and storing to the reserved word)",
         "rv32emu, semu (LR/SC without a coherent reservation)",
-        (Edit(MACHINE, "                h.reservation = None\n            ran = True\n", "            ran = True\n"),),
+        (
+            Edit(
+                MACHINE,
+                "                h.reservation = None\n            ran = True\n",
+                "                pass\n            ran = True\n",
+            ),
+        ),
     ),
     Mutant(
         "reservation-kept-across-traps",
@@ -200,7 +207,10 @@ def make_copy(mutant: Mutant | None, dest: Path, root: Path = ROOT) -> Path:
     """Copy the project's code to ``dest`` with ``mutant`` applied (None: unchanged); return ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
-        shutil.copytree(root / name, dest / name, ignore=_ignore, dirs_exist_ok=True)
+        if (root / name).is_dir():
+            shutil.copytree(root / name, dest / name, ignore=_ignore, dirs_exist_ok=True)
+        else:
+            shutil.copy2(root / name, dest / name)
     for name in LINKED:
         link = dest / name
         if not link.exists():

@@ -19,11 +19,11 @@ from harness.board import PROJECT_ROOT, Board
 from harness.config import Section
 from harness.findings import Finding
 from harness.targets.base import TargetKind
-from harness.targets.linux_boot import check_boot_arguments, check_console
+from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget, ProcessTransport
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 
-MACHINES = ("virt", "unmatched")
+MACHINES = tuple(MACHINE_UARTS)
 PYPY = "pypy3"
 
 
@@ -40,10 +40,6 @@ def default_python() -> str:
 # `[emulator] cpython_slowdown`: short firmware-only boots are about as fast on both).
 PYPY_SLOWDOWN = 25.0
 CPYTHON_SLOWDOWN = 4.0
-
-
-# The Linux name of each machine's UART, for the console= check.
-MACHINE_UARTS = {"virt": "ttyS", "unmatched": "ttySIF"}
 
 
 @dataclass(frozen=True)
