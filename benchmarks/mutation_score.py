@@ -5,10 +5,11 @@
 Every mutant in ``harness/emulator/mutants.py`` (a real bug class from semu, QEMU or rv32emu) is
 applied to a copy of the project; from that copy the ISA differential tests (``tests/isa``, the
 emulator under PyPy against QEMU) and the shipped ``linux-stress`` plan on ``emulator-virt`` run
-side by side, and on ``emulator-unmatched`` too for the seed's mutant (``--all-boards``: for
-every mutant). An unmutated copy runs first as the baseline: if it does not pass, no catch counts.
-The stress runs use ``--set time_scale=4`` so a mutant that silences the kernel is a wedge within
-80 s instead of the board's 500 s; a pass needs only what the real run needs.
+side by side, and on ``emulator-unmatched`` too for the seed's mutant and the multi-hart classes
+(``--all-boards``: for every mutant). An unmutated copy runs first as the baseline: if it does
+not pass, no catch counts. The stress runs use ``--set time_scale=4`` so a mutant that silences
+the kernel is a wedge within 80 s instead of the board's 500 s; a pass needs only what the real
+run needs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ sys.path.insert(0, str(ROOT))
 from harness.emulator.mutants import BY_NAME, MUTANTS, Mutant, make_copy  # noqa: E402
 
 SEED = "amo-rd-before-store"
+# Run on emulator-unmatched (4 Linux harts) as well: the seed's (the issue asks for both boards)
+# and the classes only several harts show (emulator-virt has 1 hart, and Sstc instead of the CLINT).
+BOTH_BOARDS = {SEED, "reservation-kept-across-harts", "wfi-ignores-ipi", "mtimecmp-write-keeps-pending"}
 PLAN = "linux-stress"
 TIME_SCALE = "4"
 ISA_SELECT = "emulator_matches_qemu and pypy"
@@ -122,7 +126,7 @@ def main() -> int:
             return 1
         caught = 0
         for mutant in mutants:
-            boards = both if args.all_boards or mutant.name == SEED else both[:1]
+            boards = both if args.all_boards or mutant.name in BOTH_BOARDS else both[:1]
             catches = measure(mutant, boards, work)
             caught += any(c.caught for c in catches)
             print(line(mutant.name, catches), flush=True)
