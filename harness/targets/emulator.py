@@ -8,7 +8,6 @@ installed (its JIT runs the emulator several times faster), else this CPython.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -22,12 +21,12 @@ from harness.config import Section
 from harness.errors import TargetError
 from harness.findings import Finding
 from harness.targets.base import TargetKind
-from harness.targets.linux_boot import check_boot_arguments, check_console
+from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget, ProcessTransport
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.sockets import connect_when_ready
 
-MACHINES = ("virt", "unmatched")
+MACHINES = tuple(MACHINE_UARTS)
 PYPY = "pypy3"
 
 
@@ -44,10 +43,6 @@ def default_python() -> str:
 # `[emulator] cpython_slowdown`: short firmware-only boots are about as fast on both).
 PYPY_SLOWDOWN = 25.0
 CPYTHON_SLOWDOWN = 4.0
-
-
-# The Linux name of each machine's UART, for the console= check.
-MACHINE_UARTS = {"virt": "ttyS", "unmatched": "ttySIF"}
 
 
 @dataclass(frozen=True)
@@ -93,10 +88,25 @@ def _slowdown(section: Section) -> float:
     return value
 
 
+# How the emulator process starts: isolated (-I: no cwd, script folder, PYTHONPATH or user site on
+# sys.path), then this checkout's root put first and harness.emulator run as __main__. So a
+# folder with its own ``harness/`` package (a common name) in the cwd is never what runs, and it
+# works under PyPy 7.3 (Python 3.9, no -P) as under CPython.
+BOOTSTRAP = (
+    "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('harness.emulator', run_name='__main__', alter_sys=True)"
+)
+
+
+def emulator_command(python: str, root: Path = PROJECT_ROOT) -> list[str]:
+    """The interpreter command line that runs ``harness.emulator`` from ``root``, whatever the cwd."""
+    return [python, "-I", "-c", BOOTSTRAP, str(root)]
+
+
 def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
-    """``python -m harness.emulator`` with QEMU-like options from the board."""
+    """``python -m harness.emulator`` (from this checkout) with QEMU-like options from the board."""
     emu = emulator_settings(board, extra)
-    argv = [emu.python, "-m", "harness.emulator", "-M", emu.machine, "-smp", str(emu.smp)]
+    argv = [*emulator_command(emu.python), "-M", emu.machine, "-smp", str(emu.smp)]
     argv += ["-m", emu.memory, "-serial", "stdio"]
     return argv + image_arguments(board, extra, emu.append) + list(emu.extra)
 
@@ -153,9 +163,7 @@ class EmulatorTarget(ProcessTarget):
     kind = "emulator"
 
     def __init__(self, board: Board, extra: Mapping[str, str]) -> None:
-        # The emulator is part of this package: make it importable whatever the cwd is.
-        path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        super().__init__(board.name, emulator_argv(board, extra), env={"PYTHONPATH": path})
+        super().__init__(board.name, emulator_argv(board, extra))
         self._command = list(self.argv)
         emu = emulator_settings(board, extra)
         self._transport = self._guest = GuestClockTransport(fallback_scale(emu))
