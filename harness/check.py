@@ -103,6 +103,21 @@ def check_plan_against_board(plan: Plan, board: Board, variables: Mapping[str, s
                     f"board {board.name} has no [ssh] section to run `{milestone.ssh}` with",
                 )
             )
+    if board.target == "process":
+        # QEMU and the emulator know where each slot goes; a process board passes only the slots
+        # its command names, so a plan's kernel or initrd it lacks would be dropped silently (and
+        # the guest's "No working init found" would read as a kernel bug).
+        findings += [
+            Finding(
+                "error",
+                str(plan.path),
+                f"images.{slot}",
+                f"plan {plan.name} fills image slot {slot!r} but board {board.name} ({board.path}) has no such "
+                f'slot: add `{slot} = "none"` to its [images] and use {{{slot}}} in its command',
+            )
+            for slot in plan.images
+            if slot not in board.images
+        ]
     return findings
 
 
@@ -162,7 +177,7 @@ def preboot_findings(
     findings += check_fallback(board, image_overrides)
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
-    findings += check_symbols(plan, board, variables)
     findings += check_deadlines(plan)
+    findings += check_symbols(plan, board, variables)
     findings += target_kind(board.target).preflight(board, variables)
     return findings

@@ -101,7 +101,7 @@ def _released_by_signals(release: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def hold(
+def hold_target(
     target: Target,
     symbol_files: Iterable[Path],
     *,

@@ -121,6 +121,9 @@ def junit_xml(result: RunResult) -> str:
         time=f"{result.duration:.3f}",
     )
     details = "\n".join(f"[{t:12.6f}] {printable(line)}" for t, line in verdict.last_lines)
+    if result.autopsy is not None:
+        # CI dashboards show this text: where the harts were belongs beside the last lines.
+        details += "\n" + "\n".join(printable(line) for line in autopsy_lines(result.autopsy, ""))
     if verdict.kind is Kind.SKIP:
         ET.SubElement(case, "skipped", message=reason)
     elif result.skipped_for_fallback:

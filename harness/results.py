@@ -54,11 +54,11 @@ class RunResult:
 
     # What the harness did on its own during the run (each prompt retry), in order.
     events: tuple[str, ...] = ()
-    # Where every hart was at a wedge, stall or panic (taken after the verdict, before power-off).
-    autopsy: Autopsy | None = None
     # The clock the plan's limits and the times were measured on: "guest" (the target reports
     # its own time, e.g. the emulator) or "host".
     clock: str = "host"
+    # Where every hart was at a wedge, stall or panic (taken after the verdict, before power-off).
+    autopsy: Autopsy | None = None
 
     @property
     def skipped_for_fallback(self) -> bool:

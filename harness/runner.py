@@ -27,7 +27,7 @@ from harness.autopsy.take import take_autopsy
 from harness.board import Board
 from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
-from harness.hold import HOLD_VERDICTS, hold
+from harness.hold import HOLD_VERDICTS, hold_target
 from harness.patterns import PatternTooSlow
 from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
@@ -327,8 +327,8 @@ class Runner:
             fallback_for=self._fallback_for,
             fallback_exit=self._fallback_exit,
             events=tuple(self._events) + self._clock_notes(),
-            autopsy=self._autopsy,
             clock="guest" if self.console is not None and self.console.guest_clock else "host",
+            autopsy=self._autopsy,
         )
 
     def _clock_notes(self) -> tuple[str, ...]:
@@ -406,7 +406,8 @@ class Runner:
         if self._autopsy is not None:
             headline += "\n  " + autopsy_headline(self._autopsy)
         symbols = self._run_symbols([])
-        hold(target, [source.path for source in symbols.sources] if symbols is not None else [], headline=headline)
+        files = [source.path for source in symbols.sources] if symbols is not None else []
+        hold_target(target, files, headline=headline)
 
     def _power_off(self) -> None:
         if self._target is None:

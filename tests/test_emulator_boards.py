@@ -53,3 +53,25 @@ def test_listing_boards_and_plans() -> None:
         [sys.executable, "-m", "harness.cli", "plans"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert "uboot-smoke" in plans.stdout and " 9 milestones" in plans.stdout
+
+
+def test_the_emulator_runs_hartbeats_own_code_whatever_the_cwd_holds(tmp_path: Path) -> None:
+    # A folder with its own harness/ package (a common name): before the fix, `python -m
+    # harness.emulator` put the cwd first on sys.path and ran this decoy as the emulator.
+    decoy = tmp_path / "harness"
+    (decoy / "emulator").mkdir(parents=True)
+    (decoy / "__init__.py").write_text("print('DECOY harness imported')\nraise SystemExit(3)\n")
+    (decoy / "emulator" / "__init__.py").write_text("")
+    (decoy / "emulator" / "__main__.py").write_text("print('DECOY emulator')\n")
+    hartbeat = Path(sys.executable).with_name("hartbeat")
+    proc = subprocess.run(
+        [str(hartbeat), "run", "uboot-smoke", "--board", "emulator-virt", "--out", str(tmp_path / "run")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    console = (tmp_path / "run" / "console.log").read_text()
+    assert "DECOY" not in console
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["verdict"]["kind"] == "pass"

@@ -20,6 +20,9 @@ from harness.autopsy.model import (
     Location,
 )
 
+# At least one trap per this many instructions retired is a trap loop (a handler that returns to
+# the faulting instruction runs tens to hundreds of instructions per trap).
+TRAP_LOOP_INSTRUCTIONS = 2000
 # Samples whose pcs all lie within this many bytes (or in one function) are one loop: spinning.
 SPIN_WINDOW = 256
 
@@ -73,14 +76,18 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
     if not samples:
         return Classified(HartClass.UNAVAILABLE, "no sample", state.pc)
     span = samples[-1].t - samples[0].t
-    if all(s.wfi for s in samples) and not state.pending_enabled:
-        return Classified(
-            HartClass.IDLE, f"idle in wfi in {state.mode.value}-mode, no enabled interrupt pending", state.pc
-        )
+    # Idle: in wfi in more than half the samples (a sleeping hart woken for a tick or an IPI when
+    # sampled is still a sleeping hart), and nothing enabled pending when last seen in wfi.
+    sleeping = [s for s in samples if s.wfi]
+    if len(sleeping) * 2 > len(samples) and not (state.wfi and state.pending_enabled):
+        away = len(samples) - len(sleeping)
+        elsewhere = f" (awake in {away} of {len(samples)} samples)" if away else ""
+        note = f"idle in wfi in {sleeping[-1].mode.value}-mode, no enabled interrupt pending{elsewhere}"
+        return Classified(HartClass.IDLE, note, sleeping[-1].pc)
     first, last = samples[0], samples[-1]
     retired = None if first.instret is None or last.instret is None else last.instret - first.instret
     traps = None if first.traps is None or last.traps is None else last.traps - first.traps
-    if traps is not None and len(samples) > 1 and traps >= len(samples) - 1:
+    if _trap_loop(traps, retired, len(samples)):
         trap = state.trap
         note = (
             f"trap loop: {traps} traps in {span:.2f} s, last {cause_name(trap.cause)} "
@@ -110,6 +117,15 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
     seen = f" through {', '.join(names)}" if names else ""
     note = f"running in {state.mode.value}-mode, {len(set(pcs))} pcs{seen}{counted}"
     return Classified(HartClass.RUNNING, note, state.pc)
+
+
+def _trap_loop(traps: int | None, retired: int | None, count: int) -> bool:
+    """Traps taken at every sample and often enough to be most of the work: a hart that takes a
+    trap per :data:`TRAP_LOOP_INSTRUCTIONS` instructions or more. A kernel's timer ticks (100 a
+    second against millions of instructions) are not a loop."""
+    if traps is None or count < 2 or traps < count - 1:
+        return False
+    return retired is None or traps * TRAP_LOOP_INSTRUCTIONS >= retired
 
 
 def _loop(samples: Sequence[HartSample], locate: Locate) -> list[HartSample]:
@@ -174,9 +190,8 @@ def diagnose(harts: Sequence[HartAutopsy]) -> Diagnosis:
     missing = by_class.get(HartClass.UNAVAILABLE, [])
     rest = _rest(idle, missing)
     if trap_loops := by_class.get(HartClass.TRAP_LOOP):
-        return Diagnosis(
-            DiagnosisKind.TRAP_LOOP, "trap loop: " + "; ".join(f"hart {h.hart} {h.note}" for h in trap_loops)
-        )
+        loops = "; ".join(f"hart {h.hart}: {h.note.removeprefix('trap loop: ')}" for h in trap_loops)
+        return Diagnosis(DiagnosisKind.TRAP_LOOP, f"trap loop: {loops}{rest}")
     if running := by_class.get(HartClass.RUNNING):
         text = "; ".join(f"hart {h.hart} {h.note}" for h in running)
         return Diagnosis(DiagnosisKind.RUNNING, f"not stuck in one place: {text}{rest}")

@@ -109,6 +109,11 @@ def open_probe(request: Request) -> Probe:
         sock.connect(str(target.control_path))
     except OSError as exc:
         sock.close()
+        if not target.console().alive():
+            # It died while we were connecting: that is the reason, not the socket.
+            raise AutopsyUnavailable(f"the emulator is not running ({target.console().exit_description()})") from None
+        if isinstance(exc, FileNotFoundError):
+            raise AutopsyUnavailable("the emulator has not opened its control socket yet (still starting?)") from None
         raise AutopsyUnavailable(f"cannot reach the emulator's control socket: {exc.strerror or exc}") from None
     return EmulatorProbe(sock, request)
 

@@ -37,7 +37,10 @@ _MONITOR_LINE = re.compile(r"^\s*([a-z][a-z0-9]*)\s+([0-9a-fA-F]{8,16})\s*$")
 
 
 def entering_interrupt(state: HartState, mtvec: int | None, stvec: int | None) -> bool:
-    """The hart's pc is the vector of an interrupt its mode's trap CSRs say it has just taken."""
+    """The hart is between two states: on the vector of an interrupt its mode's trap CSRs say it
+    has just taken, or halted in ``wfi`` with an enabled interrupt pending (it is waking up)."""
+    if state.wfi and state.pending_enabled:
+        return True
     trap, vector = (state.m_trap, mtvec) if state.mode is Privilege.M else (state.trap, stvec)
     if vector is None or not trap.interrupt:
         return False
@@ -99,7 +102,9 @@ class QemuProbe:
 
         Stopping a TCG vCPU takes a pending interrupt first, so a stop often finds a busy hart on
         its trap vector, one instruction into an interrupt it would have taken a moment later
-        anyway: such a read is taken again (at most :data:`RETAKES` times) a moment later.
+        anyway, or a sleeping hart with the interrupt that wakes it just raised: such a read is
+        taken again (at most :data:`RETAKES` times) a moment later. A state that lasts (an
+        interrupt that never stops coming) is still what the last read says.
         """
         try:
             for attempt in range(RETAKES + 1):

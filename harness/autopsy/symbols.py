@@ -15,8 +15,8 @@ import bisect
 import io
 import struct
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ SHF_EXECINSTR = 4  # an executable section
 # DWARF line tables larger than this are not decoded (a full vmlinux's takes minutes in Python):
 # its functions are still named from the symbol table.
 MAX_LINE_TABLE = 8 << 20
+# Bytes of code compared with memory around a pc, to tell a file of another build.
+VERIFY_BYTES = 64
 # Linux kernel image names, beside which the build keeps vmlinux and System.map.
 KERNEL_IMAGES = ("Image", "zImage", "bzImage", "vmlinuz", "uImage")
 # System.map letters that are code (text, weak) as opposed to data.
@@ -56,6 +58,25 @@ class _Table:
     lines: _LineIndex | None = None
     # The executable parts of ``ranges`` (all of them for a System.map, which lists code).
     code: tuple[tuple[int, int], ...] = ()
+    # An ELF's file and its loaded segments' (address, bytes in the file, file offset), so its
+    # code can be compared with memory; none for a System.map.
+    path: Path | None = None
+    segments: tuple[tuple[int, int, int], ...] = ()
+
+    def window(self, address: int, size: int) -> tuple[int, bytes] | None:
+        """Up to ``size`` bytes the file loads around ``address`` (within its segment), and where
+        they start; ``None`` when the address is not in the file or it cannot be read."""
+        for start, length, offset in self.segments:
+            if self.path is not None and start <= address < start + length:
+                low = max(start, (address & ~1) - size // 2)
+                high = min(start + length, low + size)
+                try:
+                    with self.path.open("rb") as stream:
+                        stream.seek(offset + low - start)
+                        return low, stream.read(high - low)
+                except OSError:
+                    return None
+        return None
 
     def covers(self, address: int) -> bool:
         return any(low <= address < high for low, high in self.ranges)
@@ -104,7 +125,9 @@ def _load_elf(name: str, path: Path) -> _Table:
                 lines = _LineIndex(path.read_bytes())
     except (OSError, ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
         raise ValueError(f"{path}: not a usable ELF file: {exc}") from None
-    return _table(name, functions, ranges, lines, code, min(allocated, default=None))
+    table = _table(name, functions, ranges, lines, code, min(allocated, default=None))
+    segments = tuple((seg["p_vaddr"], seg["p_filesz"], seg["p_offset"]) for seg in loads if seg["p_filesz"])
+    return replace(table, path=path, segments=segments)
 
 
 # Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size.
@@ -284,6 +307,7 @@ class Symbols:
         self._tables: list[_Table] = []
         self._problems: list[str] = []
         self._loaded = False
+        self._verified: set[str] = set()
         self._lock = threading.Lock()
 
     def load(self) -> None:
@@ -309,6 +333,33 @@ class Symbols:
             if table.covers(address):
                 return table.locate(address)
         return None
+
+    def verify(self, address: int, read: Callable[[int, int], bytes | None]) -> None:
+        """Compare the code around ``address`` in the file that covers it with memory (``read``);
+        a file whose code is not what runs there (another build) is dropped, with the reason.
+
+        Once per file. Half the 16-bit words may differ: a kernel patches some of its code as it
+        boots (alternatives, jump labels), a different build differs nearly everywhere.
+        """
+        table = next((t for t in self._tables if t.covers(address)), None)
+        if table is None or table.name in self._verified:
+            return
+        self._verified.add(table.name)
+        window = table.window(address, VERIFY_BYTES)
+        if window is None or len(window[1]) < 4:
+            return
+        start, expected = window
+        actual = read(start, len(expected))
+        if actual is None or len(actual) != len(expected):
+            return
+        words = len(expected) // 2
+        same = sum(expected[i : i + 2] == actual[i : i + 2] for i in range(0, 2 * words, 2))
+        if same * 2 < words:
+            self.drop(
+                table.name,
+                f"symbols: {table.name} does not match the code in memory at {address:#x} "
+                f"({same} of {words} words agree): its names are not used",
+            )
 
     def problems(self) -> tuple[str, ...]:
         """Files left out, one line each."""

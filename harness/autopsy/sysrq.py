@@ -136,6 +136,12 @@ class SysrqReport:
             if cpu.epc is not None:
                 mode = "user mode" if cpu.user else "kernel"
                 caller = f" from {cpu.ra_where}" if cpu.ra_where is not None else ""
+                # Registers taken in an interrupt handler (a softirq on the way out): the trace
+                # goes on past the exception entry to the code it interrupted.
+                if (frame := cpu.interrupted_in) is not None:
+                    caller += f", interrupted in {_name(frame.pc, frame.where)}"
+                elif not cpu.user and cpu.frames and _function(cpu.frames[-1]) in EXCEPTION_ENTRY:
+                    caller += ", interrupted in user mode"
                 comm = f" ({cpu.comm})" if cpu.comm else ""
                 parts.append(f"CPU{cpu.cpu} in {mode} at {_name(cpu.epc, cpu.where)}{caller}{comm}")
             elif (frame := cpu.interrupted_in) is not None:

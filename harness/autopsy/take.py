@@ -8,9 +8,10 @@ the run. Whatever goes wrong becomes ``autopsy unavailable: <reason>``.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -52,6 +53,9 @@ class Symbolizer(Protocol):
 
     def names(self) -> tuple[str, ...]:
         """The symbol files in use, for the report."""
+
+    def verify(self, address: int, read: Callable[[int, int], bytes | None]) -> None:
+        """Stop using the file that covers ``address`` if its code is not what memory holds."""
 
 
 def take_autopsy(
@@ -177,6 +181,11 @@ def _conclude(
 ) -> tuple[HartAutopsy, ...]:
     """Each hart's samples, class, place and backtrace, from the reads (oldest first)."""
     ids = sorted({item.hart for _, harts in reads for item in harts})
+    if symbols is not None and reads:
+        # A file of another build would name every address wrongly: check each against memory first.
+        for item in reads[-1][1]:
+            if isinstance(item, HartState) and not request.expired():
+                symbols.verify(item.pc, functools.partial(probe.read_memory, item.hart))
     out = []
     for hart in ids:
         states = [(t, item) for t, harts in reads for item in harts if item.hart == hart]

@@ -868,12 +868,12 @@ class Bisector:
             subject=commit.subject if commit else None,
             author=commit.author if commit else None,
             sessions=1 + sum(1 for e in events if e.get("event") == "session"),
-            autopsy=_autopsy_of(hung.out_dir) if hung else (),
             repo=commit.repo or None if commit else None,
             commit=commit.sha or None if commit else None,
             revert_held=self._revert_held,
             revert_note=self._revert_note,
             revert_boots=revert_boots,
+            autopsy=culprit_autopsy(hung.out_dir) if hung else (),
         )
 
     def _run_of(self, index: int, wanted: Outcome) -> RunRecord | None:
@@ -884,7 +884,7 @@ class Bisector:
         return None
 
 
-def _autopsy_of(run: str) -> tuple[str, ...]:
+def culprit_autopsy(run: str) -> tuple[str, ...]:
     """The autopsy a run folder's report holds, as text lines (none when it has none or is gone)."""
     try:
         autopsy = load_run(Path(run)).autopsy

@@ -54,6 +54,8 @@ def render(answer: Answer, folder: Path) -> str:
         origin = f" (run {escape(answer.culprit.run)})" if answer.culprit else ""
         body.append(f'<h2>Last lines before the failure{origin}</h2><pre class="lastlines" id="lastlines">')
         body.append(escape("\n".join(answer.timed_last_lines())) + "</pre>")
+    if answer.autopsy:
+        body.append('<h2>The culprit\'s autopsy</h2><pre id="autopsy">' + escape("\n".join(answer.autopsy)) + "</pre>")
     steps = [*answer.next_steps, *([answer.regzbot] if answer.regzbot else [])]
     if steps:
         body.append('<h2>Next steps</h2><pre id="next">' + escape("\n".join(steps)) + "</pre>")

@@ -72,8 +72,6 @@ class Answer:
     subject: str | None = None
     author: str | None = None
     sessions: int = 1
-    # The culprit's run's autopsy, as text lines: where the harts were when it hung.
-    autopsy: tuple[str, ...] = ()
     # Git mode: the repository and the culprit's full commit id.
     repo: str | None = None
     commit: str | None = None
@@ -81,6 +79,8 @@ class Answer:
     revert_held: bool | None = None
     revert_note: str = ""
     revert_boots: int = 0
+    # The culprit's run's autopsy, as text lines: where the harts were when it hung.
+    autopsy: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], rows: Sequence[Row]) -> Answer:

@@ -2,8 +2,8 @@
 
     python -m harness.emulator -M virt|unmatched [-smp N] [-m 256M] [-bios PATH|none]
         [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
-        [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch] [-control PATH]
-        [-guest-clock FILE] [-jtag tcp:PORT|unix:PATH]
+        [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch] [-guest-clock FILE]
+        [-control PATH] [-jtag tcp:PORT|unix:PATH]
 
 Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
 0x80000000 (the firmware) with a0 = hart id, a1 = DTB (near the top of RAM) and a2 = the
@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-dumpdtb", dest="dumpdtb")
     p.add_argument("-no-reboot", dest="no_reboot", action="store_true")
     p.add_argument("-jtag", dest="jtag")
-    p.add_argument("-control", dest="control")
     p.add_argument("-guest-clock", dest="guest_clock")
+    p.add_argument("-control", dest="control")
     p.add_argument("--report-stale-fetch", "-report-stale-fetch", dest="report_stale_fetch", action="store_true")
     return p
 
@@ -163,12 +163,12 @@ def main(argv: list[str] | None = None) -> int:
             port = machine.attach_jtag(args.jtag)
             sys.stderr.write(f"hartbeat-emu: JTAG remote_bitbang on {port.address}\n")
             sys.stderr.flush()
-        if args.control:
-            control = ControlServer(args.control)
-            control.machine = machine
         if args.guest_clock:
             console.time_feed = TimeFeed.open(args.guest_clock, machine.guest_ns)
             console.time_feed.mark(0, 0)
+        if args.control:
+            control = ControlServer(args.control)
+            control.machine = machine
         started = time.monotonic()
         try:
             status = machine.run(control=control)

@@ -5,11 +5,13 @@ One unix stream socket; each request is a line of JSON, each answer a line of JS
 - ``{"op": "harts"}`` -> ``{"harts": [{...}, ...]}``: every hart's state between two scheduler
   rounds (registers are only consistent there: the block engine writes ``pc`` back at block
   exits), with the exact instruction count and the number of traps taken.
+- ``{"op": "break"}`` -> ``{"break": true}``: a line break into the console UART's receive FIFO
+  (the 16550 of ``virt``; Linux's SysRq key starts with one), after the bytes already received.
 - ``{"op": "read", "hart": N, "address": A, "size": S}`` -> ``{"data": "<hex>"}`` or
   ``{"data": null}``: memory at virtual address ``A`` through hart N's current translation,
   walked without setting accessed/dirty bits (an autopsy must not change what the guest sees).
 
-A thread accepts and reads requests; ``harts`` is answered by the machine's loop (which looks at
+A thread accepts and reads requests; ``harts`` and ``break`` are done by the machine's loop (which looks at
 :attr:`ControlServer.pending` once per round, a plain attribute read), ``read`` by the thread
 itself (RAM reads change nothing). Anything else gets ``{"error": "..."}``.
 """
@@ -21,6 +23,7 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .bus import BusError
@@ -118,7 +121,9 @@ class ControlServer:
         self._listener.listen(4)
         # Set by the thread when a ``harts`` request waits for the loop; read once per round.
         self.pending = False
-        self._answer: list[Any] | None = None
+        self._answer: Any = None
+        # What the loop does for the waiting request: read the harts, or send the UART a break.
+        self._work: Callable[[Machine], Any] | None = None
         self._answered = threading.Event()
         self._lock = threading.Lock()
         self.machine: Machine | None = None
@@ -126,9 +131,10 @@ class ControlServer:
         self._thread.start()
 
     def serve(self, machine: Machine) -> None:
-        """Answer the waiting ``harts`` request (called between rounds, when :attr:`pending`)."""
+        """Do the waiting request's work (called between rounds, when :attr:`pending`)."""
         self.pending = False
-        self._answer = [hart_state(h) for h in machine.harts]
+        work = self._work
+        self._answer = None if work is None else work(machine)
         self._answered.set()
 
     def close(self) -> None:
@@ -173,17 +179,37 @@ class ControlServer:
             return self._harts()
         if op == "read":
             return _read(machine, request)
+        if op == "break":
+            return self._break()
         return {"error": f"unknown op {op!r}"}
 
-    def _harts(self) -> dict[str, Any]:
+    def _in_loop(self, work: Callable[[Machine], Any]) -> tuple[bool, Any]:
+        """Have the machine's loop do ``work`` between two rounds; (answered, its result)."""
         # One request at a time: the loop fills a single answer slot.
         with self._lock:
             self._answered.clear()
+            self._work = work
             self.pending = True
             if not self._answered.wait(ANSWER_TIMEOUT):
                 self.pending = False
-                return {"error": "the machine's loop did not answer"}
-            return {"harts": self._answer}
+                return False, None
+            return True, self._answer
+
+    def _harts(self) -> dict[str, Any]:
+        answered, harts = self._in_loop(lambda machine: [hart_state(h) for h in machine.harts])
+        return {"harts": harts} if answered else {"error": "the machine's loop did not answer"}
+
+    def _break(self) -> dict[str, Any]:
+        answered, sent = self._in_loop(_send_break)
+        if not answered:
+            return {"error": "the machine's loop did not answer"}
+        return {"break": True} if sent else {"error": "the console's UART cannot receive a break"}
+
+
+def _send_break(machine: Machine) -> bool:
+    """A break into the console UART's receive FIFO, if the UART models one (the 16550 does)."""
+    receive_break = getattr(machine.uart, "receive_break", None)
+    return bool(receive_break()) if callable(receive_break) else False
 
 
 def _read(machine: Machine, request: dict[str, Any]) -> dict[str, Any]:

@@ -118,7 +118,7 @@ class Machine:
         self.dtb_source: str | None = None
         self._dtb_override = read_file(config.dtb) if config.dtb else None
         self.instructions = 0
-        # The JTAG port (-jtag), polled once per round when attached; None costs nothing.
+        # The JTAG port (-jtag), served before each hart's quantum when attached; None costs nothing.
         self.debug: JtagPort | None = None
         self._load()
 
@@ -290,9 +290,9 @@ class Machine:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         try:
             while deadline is None or time.monotonic() < deadline:
+                self.console.tick()
                 if control is not None and control.pending:
                     control.serve(self)
-                self.console.tick()
                 try:
                     if not self.step_round():
                         self.idle()

@@ -7,7 +7,7 @@ installed (its JIT runs the emulator several times faster), else this CPython.
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import sys
 import tempfile
@@ -18,13 +18,15 @@ from typing import IO
 
 from harness.board import PROJECT_ROOT, Board
 from harness.config import Section
+from harness.errors import TargetError
 from harness.findings import Finding
 from harness.targets.base import TargetKind
-from harness.targets.linux_boot import check_boot_arguments, check_console
+from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget, ProcessTransport
 from harness.targets.qemu_style import image_arguments, placeholder_variables
+from harness.targets.sockets import connect_when_ready
 
-MACHINES = ("virt", "unmatched")
+MACHINES = tuple(MACHINE_UARTS)
 PYPY = "pypy3"
 
 
@@ -41,10 +43,6 @@ def default_python() -> str:
 # `[emulator] cpython_slowdown`: short firmware-only boots are about as fast on both).
 PYPY_SLOWDOWN = 25.0
 CPYTHON_SLOWDOWN = 4.0
-
-
-# The Linux name of each machine's UART, for the console= check.
-MACHINE_UARTS = {"virt": "ttyS", "unmatched": "ttySIF"}
 
 
 @dataclass(frozen=True)
@@ -90,10 +88,25 @@ def _slowdown(section: Section) -> float:
     return value
 
 
+# How the emulator process starts: isolated (-I: no cwd, script folder, PYTHONPATH or user site on
+# sys.path), then this checkout's root put first and harness.emulator run as __main__. So a
+# folder with its own ``harness/`` package (a common name) in the cwd is never what runs, and it
+# works under PyPy 7.3 (Python 3.9, no -P) as under CPython.
+BOOTSTRAP = (
+    "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('harness.emulator', run_name='__main__', alter_sys=True)"
+)
+
+
+def emulator_command(python: str, root: Path = PROJECT_ROOT) -> list[str]:
+    """The interpreter command line that runs ``harness.emulator`` from ``root``, whatever the cwd."""
+    return [python, "-I", "-c", BOOTSTRAP, str(root)]
+
+
 def emulator_argv(board: Board, extra: Mapping[str, str]) -> list[str]:
-    """``python -m harness.emulator`` with QEMU-like options from the board."""
+    """``python -m harness.emulator`` (from this checkout) with QEMU-like options from the board."""
     emu = emulator_settings(board, extra)
-    argv = [emu.python, "-m", "harness.emulator", "-M", emu.machine, "-smp", str(emu.smp)]
+    argv = [*emulator_command(emu.python), "-M", emu.machine, "-smp", str(emu.smp)]
     argv += ["-m", emu.memory, "-serial", "stdio"]
     return argv + image_arguments(board, extra, emu.append) + list(emu.extra)
 
@@ -138,6 +151,11 @@ class GuestClockTransport(ProcessTransport):
             self.path = None
 
 
+# The control socket's answer to a break comes after one round of the emulator's loop.
+BREAK_TIMEOUT = 2.0
+MAX_ANSWER = 4096
+
+
 class EmulatorTarget(ProcessTarget):
     """The in-repo emulator as a console process, reporting its guest time to the console, with a
     control socket for the autopsy."""
@@ -145,9 +163,7 @@ class EmulatorTarget(ProcessTarget):
     kind = "emulator"
 
     def __init__(self, board: Board, extra: Mapping[str, str]) -> None:
-        # The emulator is part of this package: make it importable whatever the cwd is.
-        path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
-        super().__init__(board.name, emulator_argv(board, extra), env={"PYTHONPATH": path})
+        super().__init__(board.name, emulator_argv(board, extra))
         self._command = list(self.argv)
         emu = emulator_settings(board, extra)
         self._transport = self._guest = GuestClockTransport(fallback_scale(emu))
@@ -164,20 +180,39 @@ class EmulatorTarget(ProcessTarget):
         self._guest.release()
         self._guest.path = Path(tempfile.mkdtemp(prefix="hartbeat-guest-")) / "guest-clock"
         self._guest.path.touch()
-        if self._control_dir is None:
-            self._control_dir = tempfile.mkdtemp(prefix="hartbeat-emu-")
+        self._release_control()
+        self._control_dir = tempfile.mkdtemp(prefix="hartbeat-emu-")
         self.argv = [*self._command, "-guest-clock", str(self._guest.path), "-control", str(self.control_path)]
         super().power_on()
 
     def power_off(self) -> None:
-        """Stop the emulator, delete its guest-clock file and its control socket's folder."""
+        """Stop the emulator and delete its guest-clock file and its control socket's folder."""
         try:
             super().power_off()
         finally:
             self._guest.release()
-            if self._control_dir is not None:
-                shutil.rmtree(self._control_dir, ignore_errors=True)
-                self._control_dir = None
+            self._release_control()
+
+    def send_break(self) -> None:
+        """A serial BREAK on the console (Linux's SysRq key starts with one): the control socket
+        has the emulator's loop put it in the UART's receive FIFO; :class:`TargetError` if not."""
+        path = self.control_path
+        if path is None:
+            raise TargetError("the emulator is not running")
+        try:
+            with connect_when_ready(path, BREAK_TIMEOUT, 0.0) as sock, sock.makefile("rb") as reader:
+                sock.sendall(b'{"op": "break"}\n')
+                answer = json.loads(reader.readline(MAX_ANSWER) or b"{}")
+        except (OSError, ValueError) as exc:
+            raise TargetError(f"the emulator's control socket: {exc}") from None
+        if not isinstance(answer, dict) or answer.get("break") is not True:
+            reason = answer.get("error", "no answer") if isinstance(answer, dict) else "a malformed answer"
+            raise TargetError(f"the emulator took no BREAK: {reason}")
+
+    def _release_control(self) -> None:
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
 
 
 def from_board(board: Board, extra: Mapping[str, str]) -> EmulatorTarget:

@@ -14,6 +14,10 @@ import fdt
 from harness.board import Board
 from harness.findings import Finding
 
+# The Linux name of each emulated machine's UART, for the console= check (emulator and process
+# boards that declare `machine`).
+MACHINE_UARTS = {"virt": "ttyS", "unmatched": "ttySIF"}
+
 # RISC-V Linux `Image` header: "RSC\x05" at 0x38 (and the older "RISCV" at 0x30).
 _IMAGE_MAGIC2 = (0x38, b"RSC\x05")
 _IMAGE_MAGIC = (0x30, b"RISCV\x00\x00\x00")

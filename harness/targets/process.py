@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import shlex
 import shutil
@@ -24,9 +25,11 @@ import pexpect
 
 from harness import keeper
 from harness.board import Board
+from harness.config import NOT_A_FILE
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
 from harness.findings import Finding
 from harness.targets.base import TargetKind
+from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 
 TERMINATE_GRACE = 2.0
 
@@ -270,36 +273,96 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def _argv(board: Board, extra: Mapping[str, str]) -> list[str]:
+    """The board's ``command``, expanded; a list element is optional and dropped whole when an
+    image slot it names is empty (``none``), e.g. ``["-initrd", "{initrd}"]``."""
+    values = dict(extra)
+    append = board.settings.get("append")
+    if isinstance(append, str):
+        values.setdefault("append", board.expand(append, "append", extra))
+    argv: list[str] = []
+    for index, item in enumerate(board.settings.get("command") or []):
+        key = f"command[{index}]"
+        if isinstance(item, str):
+            argv.append(board.expand(item, key, values))
+        elif not any(_empty_slot(board, text, values) for text in item):
+            argv += [board.expand(str(text), key, values) for text in item]
+    return argv
+
+
+def _empty_slot(board: Board, text: str, values: Mapping[str, str]) -> bool:
+    """True if ``text`` names an image slot that holds no file (``none``, ``default`` or empty)."""
+    for slot in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", text):
+        if slot in board.images and board.expand(board.images[slot], f"images.{slot}", values).lower() in NOT_A_FILE:
+            return True
+    return False
+
+
 def from_board(board: Board, extra: Mapping[str, str]) -> ProcessTarget:
     """A process target from a board's ``command`` (and optional ``cwd``)."""
-    command = board.settings.get("command")
-    argv = [board.expand(str(item), f"command[{index}]", extra) for index, item in enumerate(command or [])]
     cwd = board.settings.get("cwd")
-    return ProcessTarget(board.name, argv, cwd=Path(board.expand(cwd, "cwd", extra)) if cwd else None)
+    return ProcessTarget(board.name, _argv(board, extra), cwd=Path(board.expand(cwd, "cwd", extra)) if cwd else None)
 
 
 def validate(board: Board) -> set[str]:
-    """Check the ``command`` key; returns the extra top-level keys this target reads."""
+    """Check ``command``, ``cwd`` and what the board emulates; returns the top-level keys it reads."""
     command = board.settings.get("command")
-    if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
-        raise ConfigError(board.path, "command", 'expected a list of strings, e.g. ["semu", "-k", "{kernel}"]')
+    if (
+        not isinstance(command, list)
+        or not command
+        or not isinstance(command[0], str)
+        or not all(isinstance(c, str) or _string_list(c) for c in command)
+    ):
+        raise ConfigError(
+            board.path,
+            "command",
+            'expected a list of strings (a list element is an optional group), e.g. ["semu", "-k", "{kernel}", '
+            '["-i", "{initrd}"]]',
+        )
     cwd = board.settings.get("cwd")
     if cwd is not None and (not isinstance(cwd, str) or not cwd):
         raise ConfigError(board.path, "cwd", f"expected a folder path string, got {cwd!r}")
-    # Only a process board has a command line and a working folder: elsewhere they are typos.
-    return {"command", "cwd"}
+    machine = board.settings.get("machine")
+    if machine is not None and machine not in MACHINE_UARTS:
+        raise ConfigError(board.path, "machine", f"expected one of {', '.join(MACHINE_UARTS)}, got {machine!r}")
+    for key in ("uart", "append"):
+        value = board.settings.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(board.path, key, f"expected a string, got {value!r}")
+    # Only a process board has these: elsewhere they are typos.
+    return {"command", "cwd", "machine", "uart", "append"}
+
+
+def _string_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
 
 
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
-    """Before boot: the working folder exists (the child would fail after the fork)."""
+    """Before boot: the program is installed, the working folder exists, and for a board that
+    declares the machine it emulates, the Linux checks QEMU boards get (console=, root=/initrd)."""
+    source = str(board.path)
+    findings = []
+    argv = _argv(board, variables)
+    program = argv[0] if argv else ""
+    if shutil.which(program) is None and not os.access(program, os.X_OK):
+        # With a fallback board the run goes there (and says so), as for a missing QEMU.
+        severity, then = ("warning", f"; runs fall back to {board.fallback}") if board.fallback else ("error", "")
+        message = f"program {program!r} is not installed (not on PATH){then}"
+        findings.append(Finding(severity, source, "command[0]", message))
     cwd = board.settings.get("cwd")
-    if cwd is None:
-        return []
-    folder = Path(board.expand(cwd, "cwd", variables))
-    with contextlib.suppress(OSError, ValueError):
-        if folder.is_dir():
-            return []
-    return [Finding("error", str(board.path), "cwd", f"{folder} is not a folder; create it or fix `cwd`")]
+    if cwd is not None:
+        folder = Path(board.expand(cwd, "cwd", variables))
+        with contextlib.suppress(OSError, ValueError):
+            if not folder.is_dir():
+                findings.append(Finding("error", source, "cwd", f"{folder} is not a folder; create it or fix `cwd`"))
+    machine = board.settings.get("machine")
+    if machine is None:
+        return findings
+    append = board.settings.get("append")
+    append = None if append is None else board.expand(append, "append", variables)
+    uart = board.settings.get("uart") or MACHINE_UARTS[machine]
+    findings += check_boot_arguments(board, variables, append=append, has_disk=False)
+    return findings + check_console(board, variables, append=append, uart=uart, key="append")
 
 
 KIND = TargetKind(name="process", validate=validate, build=from_board, preflight=preflight, copies=None)

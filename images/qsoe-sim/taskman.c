@@ -154,10 +154,11 @@ static long do_spawn(const char *name)
 /*
  * The ipcwait fault: the server asks its client to acknowledge the connection before replying,
  * while the client waits for the reply. Each sleeps in wfi until the other rings: nobody does.
+ * Not inlined, so a hang names it.
  */
 static volatile bool client_acked;
 
-static void tm_wait_client(void)
+static void __attribute__((noinline)) tm_wait_client(void)
 {
 	for (;;) {
 		mmio_write32(CLINT_MSIP(TASKMAN_HART), 0);

@@ -46,6 +46,20 @@ def test_in_wfi_with_nothing_pending_and_enabled_is_idle() -> None:
     assert klass is HartClass.IDLE and "no enabled interrupt pending" in note
 
 
+def test_a_sleeping_hart_woken_for_one_sample_is_still_idle() -> None:
+    # Sampled five times, once while it handled a tick (QEMU and the tiny Linux's idle CPU).
+    s = tuple(
+        HartSample(0.1 * i, 0x80001CAA if i != 2 else 0x80004000, None, None, i != 2, Privilege.S) for i in range(5)
+    )
+    result = classify(s, state(pc=0x80001CAA, wfi=True, mie=0x222), in_lock)
+    assert result.klass is HartClass.IDLE
+    assert result.note == "idle in wfi in S-mode, no enabled interrupt pending (awake in 1 of 5 samples)"
+    assert result.pc == 0x80001CAA
+    # Awake in most samples: not idle.
+    awake = tuple(HartSample(0.1 * i, 0x80004000 + 4 * i, None, None, i < 2, Privilege.S) for i in range(5))
+    assert classify(awake, state(pc=0x80004010), in_lock).klass is not HartClass.IDLE
+
+
 def test_wfi_with_an_enabled_interrupt_pending_is_not_idle() -> None:
     s = samples([0x80000DFE] * 3, [10, 10, 10], wfi=True)
     klass = classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8, mip=0x8), in_lock).klass
@@ -141,3 +155,9 @@ def test_a_minority_of_samples_caught_in_an_interrupt_does_not_make_a_spin_a_run
     found = classify(s, state(pc=0x10A4C), lambda address: None)
     assert found.klass is HartClass.SPINNING and found.pc == 0x10A4C
     assert found.note == "spinning in U-mode in 0x10a4c, 40 instructions in 0.40 s (elsewhere in 1 of 5 samples)"
+
+
+def test_timer_ticks_while_spinning_are_not_a_trap_loop() -> None:
+    # 100 ticks a second against millions of instructions: a spinning hart, not a trap loop.
+    s = samples([0x80000324] * 5, [0, 2_000_000, 4_000_000, 6_000_000, 8_000_000], traps=[0, 12, 25, 37, 50])
+    assert classify(s, state(traps=50), in_lock).klass is HartClass.SPINNING

@@ -126,3 +126,25 @@ def test_image_slots_bring_the_symbol_files_built_beside_them(elf: Path, tmp_pat
     given = tmp_path / "opensbi-unstripped.elf"
     sources = run_sources({"bios": firmware, "kernel": elf}, [("bios", given), ("again", elf)])
     assert sources == [SymbolSource("bios", given), SymbolSource("again", elf)]  # one file is read once
+
+
+def test_a_file_whose_code_is_not_in_memory_is_dropped(elf: Path) -> None:
+    address = nm(elf)["wait_flag"]
+    symbols = loaded(SymbolSource("kernel", elf))
+    image = symbols._tables[0]
+
+    # The same build: memory holds the file's code (a few words patched, as a kernel does).
+    def same(start: int, size: int) -> bytes | None:
+        window = image.window(address, 64)
+        assert window is not None and window[0] == start
+        data = bytearray(window[1])
+        data[0:4] = b"\x13\x00\x00\x00"
+        return bytes(data)
+
+    symbols.verify(address, same)
+    assert symbols.locate(address, Privilege.M) is not None and symbols.problems() == ()
+    # Another build: other code at that address.
+    other = loaded(SymbolSource("kernel", elf))
+    other.verify(address, lambda start, size: bytes(range(size)))
+    assert other.locate(address, Privilege.M) is None
+    assert other.problems()[0].startswith("symbols: spin.elf does not match the code in memory at")

@@ -24,14 +24,19 @@ from harness.autopsy.model import (
     TrapCsrs,
 )
 from harness.autopsy.take import take_autopsy
+from harness.bisect.bisector import culprit_autopsy
+from harness.bisect.html import render
+from harness.bisect.report import Answer
 from harness.board import Board
+from harness.compare import Column, compare, table
 from harness.plan import Milestone, Plan, standard_fails
+from harness.recorded import load_run
 from harness.report import summary
 from harness.runner import Runner
 from harness.targets.fake import FakeTarget
 from harness.verdict import Kind
 
-FAST = AutopsySettings(samples=5, span=0.2, limit=2.0)
+FAST = AutopsySettings(samples=5, span=0.1, limit=2.0)
 FAKE_BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
 LOCK = 0x80000300  # spin_lock: 0x80000300-0x80000340; caller: 0x80001000-0x80001100
 
@@ -57,6 +62,9 @@ class Names:
 
     def names(self) -> tuple[str, ...]:
         return ("kernel=k.elf",)
+
+    def verify(self, address: int, read: object) -> None:
+        self.verified = address
 
 
 class Scripted:
@@ -100,7 +108,7 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST, names)
     assert autopsy.available and probe.closed and names.loaded
     assert (autopsy.backend, autopsy.samples, probe.reads) == ("scripted", 5, 5)
-    assert 0.15 <= autopsy.span <= 1.0 and autopsy.duration >= autopsy.span
+    assert 0.08 <= autopsy.span <= 1.0 and autopsy.duration >= autopsy.span
     assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
     assert "harts 0 and 1 spin waiting on each other" in autopsy.diagnosis.summary
     hart = autopsy.harts[1]
@@ -108,7 +116,7 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     assert [s.instret for s in hart.samples] == [1001, 2001, 3001, 4001, 5001]
     # ra points into spin_lock itself (a call made from it): the frame chain gives the caller.
     assert [str(f.where) for f in hart.backtrace] == ["spawn+0x10 (init.c:59)"]
-    assert autopsy.symbols == ("kernel=k.elf",)
+    assert autopsy.symbols == ("kernel=k.elf",) and names.verified in (LOCK, LOCK + 4)
 
 
 def test_a_backend_that_hangs_is_left_behind_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,9 +127,9 @@ def test_a_backend_that_hangs_is_left_behind_at_the_limit(monkeypatch: pytest.Mo
 
     use(monkeypatch, lambda request: Hung())
     started = time.monotonic()
-    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, AutopsySettings(limit=0.5))
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, AutopsySettings(limit=0.3))
     assert time.monotonic() - started < 2.0
-    assert autopsy.diagnosis.summary == "autopsy unavailable: the fake backend did not answer within 0.5 s"
+    assert autopsy.diagnosis.summary == "autopsy unavailable: the fake backend did not answer within 0.3 s"
 
 
 @pytest.mark.parametrize(
@@ -158,7 +166,7 @@ def wedge_plan(autopsy: AutopsySettings = FAST) -> Plan:
         name="fake-plan",
         path=Path("fake-plan.toml"),
         description="",
-        silence=0.4,
+        silence=0.3,
         timeout=20.0,
         milestones=(
             Milestone(name="banner", expect=re.compile("OpenSBI v"), within=5.0),
@@ -180,7 +188,7 @@ def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
     assert result.verdict.kind is Kind.WEDGE
     assert probe.powered_at_read == [True] * 5 and not target.powered
     # The verdict's time is the silence's, not moved by the autopsy that followed.
-    assert result.verdict.at < result.verdict.last_lines[-1][0] + 0.4 + 1.0
+    assert result.verdict.at < result.verdict.last_lines[-1][0] + 0.3 + 1.0
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["autopsy"]["kind"] == "deadlock" and report["autopsy"]["samples"] == 5
     # The fake board has no image slots, so no symbol files: the pcs stay numbers.
@@ -188,6 +196,7 @@ def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
     text = summary(result)
     assert "autopsy (scripted," in text and "hart 1  M  pc 0x8000030" in text
     assert 'id="autopsy"' in (tmp_path / "run" / "report.html").read_text()
+    assert "autopsy (scripted," in (tmp_path / "run" / "junit.xml").read_text()
     assert "OpenSBI v1.2" in (tmp_path / "run" / "console.log").read_text()
 
 
@@ -200,3 +209,24 @@ def test_a_plan_can_turn_it_off_and_a_pass_takes_none(monkeypatch: pytest.Monkey
     assert passing.run().verdict.kind is Kind.PASS and passing.result is not None and passing.result.autopsy is None
     assert probe.reads == 0
     assert "autopsy" not in json.loads((tmp_path / "pass" / "report.json").read_text())
+
+
+def test_the_recorded_autopsy_is_shown_by_compare_and_bisect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    use(monkeypatch, lambda request: Scripted())
+    result = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1\r\n")).run()
+    run = load_run(tmp_path / "run")
+    assert run.autopsy is not None and run.autopsy.diagnosis == result.autopsy.diagnosis  # type: ignore[union-attr]
+    text = table(compare([Column("a", run), Column("b", run)]))
+    assert text.count("autopsy (scripted,") == 2
+    lines = culprit_autopsy(str(tmp_path / "run"))
+    assert lines and "deadlock: harts 0 and 1 spin waiting on each other" in lines[0]
+    assert culprit_autopsy(str(tmp_path / "gone")) == ()
+    answer = Answer.from_dict(
+        {"status": "found", "reason": "", "first_bad": "b7", "last_good": "b6", "remaining": [], "signature": "x",
+         "last_lines": [], "total_boots": 3, "endpoint_boots": 2, "candidate_boots": 1, "wall_seconds": 1.0,
+         "confidence": 0.99, "hang_rate": 1.0, "deterministic": True, "seed": 1, "out": str(tmp_path),
+         "autopsy": list(lines)},
+        [],
+    )  # fmt: skip
+    assert "the culprit's autopsy:" in answer.text() and lines[0] in answer.text()
+    assert 'id="autopsy"' in render(answer, tmp_path)

@@ -153,3 +153,25 @@ def test_git_bisect_run(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
         ["git", "-C", str(repo), "bisect", "run", "sh", "-c", command], env=env, capture_output=True, text=True
     )
     assert f"{shas[6]} is the first bad commit" in done.stdout, done.stdout + done.stderr
+
+
+def test_bisecting_an_emulators_own_history(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
+    """README, *Testing your own emulator*: the emulator program itself is the image slot each
+    candidate build fills (`command = ["{emulator}", ...]`)."""
+    plan, _ = scripted
+    board = tmp_path / "my-emulator.toml"
+    board.write_text(
+        'name = "my-emulator"\ntarget = "process"\ncommand = ["{emulator}", "{seed}"]\n\n[images]\nemulator = "none"\n'
+    )
+    repo, shas = make_repo(tmp_path, 8, culprit=5, broken=-1)
+    for sha in shas:  # the "emulator" is an executable program, as a real build makes
+        assert git(repo, "ls-tree", sha, "script")
+    out = tmp_path / "out"
+    done = hartbeat(
+        "bisect", str(plan), "--board", str(board), "--repo", str(repo), "--good", shas[0], "--bad", shas[-1],
+        "--build", "mkdir -p build && cp script build/my-emulator && chmod +x build/my-emulator",
+        "--artifact", "emulator=build/my-emulator", "--out", str(out), "--seed", "1", "--endpoint-runs", "2",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((out / "bisect.json").read_text())
+    assert result["first_bad"] == shas[5][:10] and result["last_good"] == shas[4][:10]

@@ -56,6 +56,22 @@ def test_ns16550_receive_status_and_interrupt() -> None:
     assert out == [b"z"]
 
 
+def test_ns16550_break_reads_as_nul_with_break_interrupt_in_order() -> None:
+    irq: list[bool] = []
+    uart = Uart16550(lambda data: None, irq.append)
+    uart.write(1, 1, 1)  # IER: receive data available
+    uart.receive(b"a")
+    assert uart.receive_break()
+    uart.receive(b"l")
+    assert uart.read(5, 1) & 0x11 == 0x01  # data, no break yet
+    assert uart.read(0, 1) == ord("a")
+    assert uart.read(5, 1) & 0x11 == 0x11  # the break: DR and BI, as Linux's 8250 driver reads it
+    assert uart.read(0, 1) == 0
+    assert uart.read(5, 1) & 0x11 == 0x01
+    assert uart.read(0, 1) == ord("l")
+    assert irq[-1] is False
+
+
 def test_ns16550_divisor_latch_does_not_transmit() -> None:
     out: list[bytes] = []
     uart = Uart16550(out.append, lambda level: None)

@@ -79,8 +79,11 @@ def test_a_server_waiting_on_its_client_leaves_every_hart_idle(ipcwait: RunResul
     assert ipcwait.verdict.kind.value == "wedge" and autopsy is not None, ipcwait.verdict.reason
     assert autopsy.diagnosis.summary == "deadlock: all harts idle in wfi, no enabled interrupt pending"
     assert [h.klass for h in autopsy.harts] == [HartClass.IDLE, HartClass.IDLE]
-    taskman = autopsy.harts[1]
-    assert taskman.where is not None and taskman.where.file == "taskman.c"
+    init, taskman = autopsy.harts
+    # init waits for taskman's reply in tm_call; taskman, serving it, waits for init's acknowledgement.
+    assert init.where is not None and init.where.function == "tm_call"
+    assert taskman.where is not None and (taskman.where.function, taskman.where.file) == ("tm_wait_client", "taskman.c")
+    assert [f.where.function for f in taskman.backtrace if f.where][:1] == ["taskman_main"]
     assert taskman.state is not None and taskman.state.wfi and taskman.state.mie and not taskman.state.pending_enabled
 
 
@@ -91,6 +94,9 @@ def test_an_emulator_that_died_gives_the_reason(build_image: Callable[..., Path]
     try:
         assert target.pid is not None
         os.killpg(target.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while target.console().alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         started = time.monotonic()
         autopsy = take_autopsy(target, board)
         assert time.monotonic() - started < 5.0

@@ -9,12 +9,15 @@ IER_RDI = 0x01
 IER_THRI = 0x02
 LCR_DLAB = 0x80
 LSR_DR = 0x01
+LSR_BI = 0x10
 LSR_THRE = 0x20
 LSR_TEMT = 0x40
 IIR_NONE = 0x01
 IIR_THRI = 0x02
 IIR_RDI = 0x04
 IIR_FIFO = 0xC0
+# A break in the receive FIFO: read as a NUL character with LSR.BI set while it is at the head.
+BREAK = 0x100
 
 
 class Uart16550:
@@ -38,6 +41,12 @@ class Uart16550:
         self.rx.extend(data)
         self._update()
 
+    def receive_break(self) -> bool:
+        """Queue a line break after the bytes already received (Linux's SysRq key starts with one)."""
+        self.rx.append(BREAK)
+        self._update()
+        return True
+
     def wants_input(self) -> bool:
         """True while the guest has drained the FIFO, so input is taken at the guest's pace."""
         return len(self.rx) < 16
@@ -60,7 +69,7 @@ class Uart16550:
                 return self.dll
             value = self.rx.popleft() if self.rx else 0
             self._update()
-            return value
+            return value & 0xFF
         if offset == 1:
             return self.dlm if dlab else self.ier
         if offset == 2:
@@ -74,7 +83,8 @@ class Uart16550:
         if offset == 4:
             return self.mcr
         if offset == 5:
-            return LSR_THRE | LSR_TEMT | (LSR_DR if self.rx else 0)
+            lsr = LSR_THRE | LSR_TEMT | (LSR_DR if self.rx else 0)
+            return lsr | LSR_BI if self.rx and self.rx[0] == BREAK else lsr
         if offset == 6:
             return 0xB0  # DCD, DSR, CTS asserted: the line is always connected
         if offset == 7:

@@ -1,0 +1,99 @@
+"""The wedge autopsy on hartbeat's tiny Linux (issue 19's acceptance), on QEMU and on the emulator.
+
+tests/linux/plans/linux-wedge.toml boots to the shell and runs an hbtest program that never returns:
+`wedge-spin` spins in user mode, `wedge-kernel` has LKDTM loop in the kernel with preemption off.
+The autopsy must find the hart in U-mode spinning in the test program (named from hbtest's symbol
+table), or in S-mode in LKDTM's loop (named from the kernel's System.map / vmlinux); on QEMU the
+SysRq probe (`[autopsy] sysrq = "lw"`) must name the same kernel function from Linux's own
+answer. The replay of each run decides what the live run decided.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.autopsy.model import Autopsy, HartAutopsy, HartClass, Privilege
+from harness.autopsy.render import autopsy_lines
+from harness.board import PROJECT_ROOT
+from harness.plan import load_plan
+from harness.profiles import load_board
+from harness.replay import replay
+from harness.results import RunResult
+from harness.runner import Runner
+
+PLAN = PROJECT_ROOT / "tests" / "linux" / "plans" / "linux-wedge.toml"
+
+
+def wedge_run(board_name: str, wedge: str, image: Path, folder: Path) -> RunResult:
+    if board_name.startswith("qemu") and shutil.which("qemu-system-riscv64") is None:
+        pytest.skip("qemu-system-riscv64 not installed (make deps)")
+    # On the emulator the plan's limits are guest seconds (the emulator reports its own time).
+    board = load_board(board_name, images=[("kernel", str(image / "Image")), ("initrd", str(image / "initramfs.cpio"))])
+    plan = load_plan(PLAN)
+    return Runner(plan, board, out_dir=folder / f"{board_name}-{wedge}", variables={"wedge": wedge}).run()
+
+
+def busy_hart(autopsy: Autopsy) -> HartAutopsy:
+    """The hart that is not idle (the others sleep in the idle loop)."""
+    busy = [h for h in autopsy.harts if h.klass is not HartClass.IDLE]
+    assert len(busy) == 1, autopsy_lines(autopsy)
+    return busy[0]
+
+
+def majority_mode(hart: HartAutopsy) -> Privilege:
+    modes = [s.mode for s in hart.samples]
+    return max(set(modes), key=modes.count)
+
+
+@pytest.mark.parametrize("board_name", ["qemu-virt", "emulator-virt"])
+def test_a_user_program_spinning_is_found_in_u_mode_in_its_function(
+    board_name: str, linux_image: Path, tmp_path: Path
+) -> None:
+    result = wedge_run(board_name, "wedge-spin", linux_image, tmp_path)
+    assert result.verdict.kind.value == "wedge" and result.verdict.milestone == "hang", result.verdict.reason
+    autopsy = result.autopsy
+    assert autopsy is not None and autopsy.available, autopsy
+    hart = busy_hart(autopsy)
+    text = "\n".join(autopsy_lines(autopsy))
+    assert majority_mode(hart) is Privilege.U, text
+    assert hart.klass is HartClass.SPINNING, text
+    assert "wedge_spin" in text, text
+    sysrq = autopsy.sysrq
+    assert sysrq is not None
+    # The BREAK reached Linux (QEMU: QMP; the emulator: its control socket into the 16550), and
+    # it shows the CPU that took the console's interrupt by its registers (the spinning one's:
+    # `(hbtest)`, in user mode or in an interrupt's softirq), another by an IPI's trace.
+    summary = sysrq.summary()
+    assert sysrq.answered, summary
+    assert "user mode" in summary or "(hbtest)" in summary, summary
+    assert replay(result.out_dir).differences() == []
+
+
+# On QEMU only: the emulator's Linux boot is the suite's slowest step, and its backend's kernel-mode
+# reads and backtraces are covered on emulator-virt by the spin test's idle hart.
+@pytest.mark.parametrize("board_name", ["qemu-virt"])
+def test_a_kernel_loop_is_named_from_the_kernel_symbols(board_name: str, linux_image: Path, tmp_path: Path) -> None:
+    result = wedge_run(board_name, "wedge-kernel", linux_image, tmp_path)
+    assert result.verdict.kind.value == "wedge" and result.verdict.milestone == "hang", result.verdict.reason
+    autopsy = result.autopsy
+    assert autopsy is not None and autopsy.available, autopsy
+    hart = busy_hart(autopsy)
+    assert majority_mode(hart) is Privilege.S
+    # The loop is lkdtm_SOFTLOCKUP calling cpu_relax: the pc in either, the caller named too.
+    named = [f.where.function for f in hart.backtrace if f.where is not None]
+    named += [w.function for w in (hart.where, hart.ra_where) if w is not None]
+    assert "lkdtm_SOFTLOCKUP" in named, autopsy_lines(autopsy)
+    assert "lkdtm_do_action" in named, autopsy_lines(autopsy)
+    sysrq = autopsy.sysrq
+    assert sysrq is not None
+    # Linux's own answer, printed on the console after the verdict and kept in the log.
+    assert sysrq.answered, sysrq.summary()
+    # The CPU that took the console's interrupt shows its registers (pc and caller); one shown
+    # by an IPI only its trace, which ends where it was interrupted: in the loop.
+    assert "lkdtm_SOFTLOCKUP" in sysrq.summary() or "in cpu_relax" in sysrq.summary(), sysrq.summary()
+    log = (result.out_dir / "console.log").read_text()
+    assert "sysrq: Show backtrace of all active CPUs" in log
+    assert replay(result.out_dir).differences() == []
