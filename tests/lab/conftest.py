@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,11 +126,17 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     missing = missing_tools(QEMU, str(OPENSBI), str(UBOOT))
     if missing:
         pytest.skip(f"virtual lab needs {', '.join(missing)} (Debian: qemu-system-misc opensbi u-boot-qemu)")
-    board = VirtualBoard(tmp_path)
+    with switched_lab(tmp_path, VirtualBoard(tmp_path)) as lab:
+        yield lab
+
+
+@contextlib.contextmanager
+def switched_lab(folder: Path, board: VirtualBoard) -> Iterator[Lab]:
+    """``board`` plugged in behind the lab's password-protected HTTP plug; both closed after."""
     board.plug_in()
     switch = PowerSwitchServer(board, password=PLUG_PASSWORD)
     try:
-        yield Lab(tmp_path, board, switch)
+        yield Lab(folder, board, switch)
     finally:
         switch.close()
         board.close()

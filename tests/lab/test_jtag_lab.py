@@ -35,8 +35,8 @@ from harness.results import RunResult
 from harness.runner import Runner
 from harness.targets.fake import FakeTarget
 
-from .conftest import PLUG_PASSWORD, Lab, write
-from .virtual import EmulatorBoard, PowerSwitchServer, free_port
+from .conftest import Lab, switched_lab, write
+from .virtual import EmulatorBoard, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # OpenOCD is stopped in the background at power-off: a moment for it to go.
@@ -134,14 +134,8 @@ def elf(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def jtag_lab(tmp_path: Path, elf: Path) -> Iterator[Lab]:
-    board = EmulatorBoard(tmp_path, elf)
-    board.plug_in()
-    switch = PowerSwitchServer(board, password=PLUG_PASSWORD)
-    try:
-        yield Lab(tmp_path, board, switch)
-    finally:
-        switch.close()
-        board.close()
+    with switched_lab(tmp_path, EmulatorBoard(tmp_path, elf)) as lab:
+        yield lab
 
 
 def jtag_table(lab: Lab, elf: Path, gdb_port: int = 3333) -> str:
