@@ -21,7 +21,7 @@ APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check deps venv bench-venv lint bench clean linux-image linux-distro
+.PHONY: demo test check deps venv bench-venv lint bench clean linux-image linux-distro sifive-firmware
 
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
@@ -67,6 +67,11 @@ linux-image: deps
 # Debian's own riscv64 kernel (trixie's linux-image-*-riscv64), fetched with a private apt state.
 linux-distro: deps
 	$(PYTHON) images/linux/distro.py
+
+# Debian's SiFive firmware (trixie's u-boot-sifive: SPL and FIT for the Unleashed and the
+# Unmatched), fetched with a private apt state and cached (images/sdcard/README.md).
+sifive-firmware: deps
+	$(PYTHON) images/sdcard/firmware.py
 
 # What CI checks besides the tests: lint, formatting, and strict typing of the library.
 lint: venv
