@@ -17,11 +17,11 @@ PYTEST_ARGS ?=
 APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
                 ser2net openssh-server git make chromium pypy3 gdb-multiarch \
                 linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross flex bison bc cpio libelf-dev libssl-dev \
-                openocd
+                openocd e2fsprogs
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check deps venv bench-venv lint bench clean linux-image linux-distro sifive-firmware
+.PHONY: demo test check deps venv bench-venv lint bench clean linux-image linux-distro sifive-firmware sdcard
 
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
@@ -72,6 +72,12 @@ linux-distro: deps
 # Unmatched), fetched with a private apt state and cached (images/sdcard/README.md).
 sifive-firmware: deps
 	$(PYTHON) images/sdcard/firmware.py
+
+# SD card images for the HiFive Unleashed (QEMU's sifive_u) and Unmatched: Debian's SPL and FIT,
+# the tiny Linux and Debian's device tree on an ext4 boot partition (images/sdcard/README.md).
+sdcard: linux-image linux-distro sifive-firmware
+	$(PYTHON) images/sdcard/build.py --board unleashed
+	$(PYTHON) images/sdcard/build.py --board unmatched
 
 # What CI checks besides the tests: lint, formatting, and strict typing of the library.
 lint: venv

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,4 +26,62 @@ def sifive_firmware() -> Path:
     if proc.returncode != 0:
         # No mirror reachable (an offline machine): the reason is the fetch's own message.
         pytest.skip(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "firmware fetch failed")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+# The tiny Linux and Debian's kernel (with its DTBs), shared with tests/linux.
+from tests.linux import conftest as linux_fixtures  # noqa: E402
+
+linux_image = linux_fixtures.linux_image
+distro_kernel = linux_fixtures.distro_kernel
+
+BUILD_SCRIPT = PROJECT / "images" / "sdcard" / "build.py"
+
+
+def build_card(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the card builder; ``cache`` is its XDG_CACHE_HOME (a test's own, or the shared one)."""
+    env = dict(os.environ)
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
+    return subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT), "--quiet", *args], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+@dataclass(frozen=True)
+class CardInputs:
+    """The files a card is built from, as builder options."""
+
+    firmware: Path
+    kernel: Path
+    initrd: Path
+    dtbs: Path
+
+    def args(self, board: str = "unleashed", **override: str) -> list[str]:
+        """Options for ``build.py``: every input explicit (no fetch), ``override`` replacing some."""
+        chosen = {
+            "board": board,
+            "kernel": str(self.kernel),
+            "initrd": str(self.initrd),
+            "dtb": str(self.dtbs / f"hifive-{board}-a00.dtb"),
+            "spl": str(self.firmware / board / "u-boot-spl.bin"),
+            "fit": str(self.firmware / board / "u-boot.itb"),
+            **override,
+        }
+        return [item for key, value in chosen.items() for item in (f"--{key.replace('_', '-')}", value)]
+
+
+@pytest.fixture(scope="session")
+def card_inputs(sifive_firmware: Path, linux_image: Path, distro_kernel: Path) -> CardInputs:
+    """Debian's firmware, the tiny Linux, and Debian's device trees."""
+    return CardInputs(
+        sifive_firmware, linux_image / "Image", linux_image / "initramfs.cpio", distro_kernel.parent / "dtbs"
+    )
+
+
+@pytest.fixture(scope="session")
+def unleashed_card(card_inputs: CardInputs) -> Path:
+    """The Unleashed card the QEMU SD board boots (shared cache, built once)."""
+    proc = build_card(*card_inputs.args())
+    assert proc.returncode == 0, proc.stderr
     return Path(proc.stdout.strip().splitlines()[-1])

@@ -1,0 +1,61 @@
+"""harness.gpt: GUID partition tables written and read back, and damage detected."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import gpt
+
+SECTORS = 65536
+
+
+def _disk(path: Path, parts: list[gpt.Partition]) -> Path:
+    with path.open("wb") as out:
+        out.truncate(SECTORS * gpt.SECTOR)
+        gpt.write_table(out, SECTORS, parts, uuid.UUID(int=7))
+    return path
+
+
+PARTS = [
+    gpt.Partition(1, gpt.PartitionType.SIFIVE_SPL.value, uuid.UUID(int=1), 34, 2081, "spl"),
+    gpt.Partition(2, gpt.PartitionType.SIFIVE_UBOOT.value, uuid.UUID(int=2), 2082, 10273, "uboot"),
+    gpt.Partition(3, gpt.PartitionType.LINUX_FS.value, uuid.UUID(int=3), 16384, 65501, "boot", gpt.LEGACY_BOOTABLE),
+]
+
+
+def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
+    disk = _disk(tmp_path / "card.img", PARTS)
+    assert gpt.read_table(disk) == tuple(PARTS)
+    raw = disk.read_bytes()
+    assert raw[510:512] == b"\x55\xaa" and raw[450] == 0xEE  # the protective MBR
+    assert raw[512:520] == b"EFI PART" and raw[-512:-504] == b"EFI PART"  # primary and backup
+    spl = gpt.find(gpt.read_table(disk), gpt.PartitionType.SIFIVE_SPL)
+    assert spl is not None and spl.offset == 34 * 512 and spl.size == 2048 * 512
+    assert gpt.find(PARTS[1:], gpt.PartitionType.SIFIVE_SPL) is None
+
+
+def test_damaged_primary_falls_back_to_the_backup(tmp_path: Path) -> None:
+    disk = _disk(tmp_path / "card.img", PARTS)
+    with disk.open("r+b") as handle:
+        handle.seek(512 + 40)
+        handle.write(b"\xff")  # the header CRC no longer matches
+    assert gpt.read_table(disk) == tuple(PARTS)
+
+
+def test_no_table_says_what_was_found(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.img"
+    blank.write_bytes(bytes(SECTORS * gpt.SECTOR))
+    with pytest.raises(gpt.GptError, match=r"blank.img: no valid GUID partition table \(no 'EFI PART' signature"):
+        gpt.read_table(blank)
+    with pytest.raises(gpt.GptError, match="too small"):
+        (tmp_path / "tiny.img").write_bytes(b"x")
+        gpt.read_table(tmp_path / "tiny.img")
+
+
+def test_partition_outside_the_disk_is_refused(tmp_path: Path) -> None:
+    bad = [gpt.Partition(1, gpt.PartitionType.LINUX_FS.value, uuid.UUID(int=1), 16384, SECTORS, "boot")]
+    with pytest.raises(gpt.GptError, match="outside 34-"):
+        _disk(tmp_path / "card.img", bad)
