@@ -17,6 +17,7 @@ from harness.findings import Finding
 from harness.patterns import SEARCH_BUDGET, has_nested_quantifier
 from harness.plan import STANDARD_FAILS, Plan
 from harness.profiles import load_fallback
+from harness.sdcard import card_findings
 from harness.targets import target_kind
 
 
@@ -172,12 +173,13 @@ def check_deadlines(plan: Plan) -> list[Finding]:
 def preboot_findings(
     plan: Plan, board: Board, variables: Mapping[str, str], image_overrides: Iterable[tuple[str, str]] = ()
 ) -> list[Finding]:
-    """All findings: images, plan/board agreement, patterns, the fallback, and the target's own checks."""
+    """All findings: images, plan/board agreement, patterns, the fallback, the SD card, and the target's own checks."""
     findings = check_images(board, variables, plan)
     findings += check_fallback(board, image_overrides)
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
     findings += check_deadlines(plan)
     findings += check_symbols(plan, board, variables)
+    findings += card_findings(board, variables)
     findings += target_kind(board.target).preflight(board, variables)
     return findings

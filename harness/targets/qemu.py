@@ -25,6 +25,7 @@ from harness.board import Board
 from harness.config import Section
 from harness.errors import TargetError, TargetUnavailable
 from harness.findings import Finding
+from harness.sdcard import CardError
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget
@@ -103,12 +104,19 @@ def _cpus(section: Section) -> int:
     return smp
 
 
-def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None, gdb_path: Path | None = None) -> list[str]:
+def qemu_argv(
+    board: Board,
+    extra: Mapping[str, str],
+    qmp_path: Path | None,
+    gdb_path: Path | None = None,
+    firmware_dir: Path | None = None,
+) -> list[str]:
     """The full QEMU command line for a board and a run's variables.
 
     ``gdb_path`` adds QEMU's gdbstub on that UNIX socket (the wedge autopsy reads the harts
     through it); it costs nothing until a debugger connects. A board whose ``extra`` starts its
     own stub (``-s``, ``-gdb``) keeps it: QEMU takes one, and :func:`gdb_address` finds it.
+    ``firmware_dir`` receives the SPL taken from an SD card (a ``bios`` that names the card).
     """
     qemu = qemu_settings(board, extra)
     argv = [qemu.binary, "-machine", qemu.machine, "-smp", str(qemu.smp), "-m", qemu.memory]
@@ -121,7 +129,7 @@ def qemu_argv(board: Board, extra: Mapping[str, str], qmp_path: Path | None, gdb
         argv += ["-qmp", f"unix:{qmp_path},server=on,wait=off"]
     if gdb_path is not None and gdb_address(list(qemu.extra)) is None:
         argv += ["-gdb", f"unix:{gdb_path},server=on,wait=off"]
-    argv += image_arguments(board, extra, qemu.append)
+    argv += image_arguments(board, extra, qemu.append, firmware_dir)
     for drive in qemu.drives:
         argv += ["-drive", drive]
     if qemu.no_reboot:
@@ -161,7 +169,12 @@ class QemuTarget(ProcessTarget):
         # The pid in the name tells a later run whether this folder's owner is still alive.
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-")
         self.qmp_path = Path(self._tmp.name) / "qmp.sock"
-        super().__init__(board.name, qemu_argv(board, extra, self.qmp_path, Path(self._tmp.name) / "gdb.sock"))
+        try:
+            argv = qemu_argv(board, extra, self.qmp_path, Path(self._tmp.name) / "gdb.sock", Path(self._tmp.name))
+        except CardError as exc:
+            self._tmp.cleanup()
+            raise TargetError(f"{board.name}: {exc}") from None
+        super().__init__(board.name, argv)
         self.qmp = QMP(self.qmp_path)
         # Where a debugger (the autopsy, or gdb-multiarch after `run --hold`) reaches the harts.
         self.gdb_address = gdb_address(self.argv)

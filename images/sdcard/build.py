@@ -3,7 +3,7 @@
 
     python3 images/sdcard/build.py --board unleashed|unmatched [--kernel K] [--initrd I] [--dtb D]
                                    [--append ARGS] [--spl FILE|none] [--fit FILE]
-                                   [--extlinux FILE] [--allow-foreign-dtb] [--quiet]
+                                   [--extlinux FILE] [--allow-foreign-dtb] [--no-link] [--quiet]
 
 The layout SiFive documents for the HiFive boards (GPT, 512-byte sectors):
 
@@ -209,8 +209,11 @@ def write_card(inputs: Inputs, key: str, image: Path, work: Path) -> None:
     )  # fmt: skip
 
 
-def build(inputs: Inputs, allow_foreign_dtb: bool = False, quiet: bool = False) -> Path:
-    """The card image for ``inputs`` (built, or found in the cache); returns its path."""
+def build(inputs: Inputs, allow_foreign_dtb: bool = False, quiet: bool = False, link: bool = True) -> Path:
+    """The card image for ``inputs`` (built, or found in the cache); returns its path.
+
+    ``link``: point ``images/sdcard/out/<board>.img`` at it (what the board profiles boot).
+    """
     check_inputs(inputs, allow_foreign_dtb)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -232,8 +235,9 @@ def build(inputs: Inputs, allow_foreign_dtb: bool = False, quiet: bool = False) 
                 shutil.rmtree(temp, ignore_errors=True)
                 raise
             publish(temp, final)
-    (HERE / "out").mkdir(exist_ok=True)
-    point_link(HERE / "out" / f"{inputs.board}.img", final / "sdcard.img")
+    if link:
+        (HERE / "out").mkdir(exist_ok=True)
+        point_link(HERE / "out" / f"{inputs.board}.img", final / "sdcard.img")
     return final / "sdcard.img"
 
 
@@ -266,10 +270,12 @@ def main() -> int:
     parser.add_argument("--fit", type=Path, help="U-Boot FIT image (default: Debian's u-boot.itb)")
     parser.add_argument("--extlinux", type=Path, help="extlinux.conf to use instead of the generated one")
     parser.add_argument("--allow-foreign-dtb", action="store_true", help="accept a DTB for another board")
+    parser.add_argument("--no-link", action="store_true", help="leave images/sdcard/out/<board>.img as it is")
     parser.add_argument("--quiet", action="store_true", help="print only the result")
     args = parser.parse_args()
     try:
-        image = build(default_inputs(args), allow_foreign_dtb=args.allow_foreign_dtb, quiet=args.quiet)
+        inputs = default_inputs(args)
+        image = build(inputs, allow_foreign_dtb=args.allow_foreign_dtb, quiet=args.quiet, link=not args.no_link)
     except (BuildError, FetchError, gpt.GptError) as exc:
         print(f"images/sdcard/build.py: {exc}", file=sys.stderr)
         return 1

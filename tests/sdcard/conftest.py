@@ -41,10 +41,13 @@ BUILD_SCRIPT = PROJECT / "images" / "sdcard" / "build.py"
 def build_card(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the card builder; ``cache`` is its XDG_CACHE_HOME (a test's own, or the shared one)."""
     env = dict(os.environ)
+    link: list[str] = []
     if cache is not None:
+        # A test's own card must not become the one the board profiles boot.
         env["XDG_CACHE_HOME"] = str(cache)
+        link = ["--no-link"]
     return subprocess.run(
-        [sys.executable, str(BUILD_SCRIPT), "--quiet", *args], capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, str(BUILD_SCRIPT), "--quiet", *link, *args], capture_output=True, text=True, timeout=300, env=env
     )
 
 

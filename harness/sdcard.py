@@ -1,0 +1,92 @@
+"""A SiFive board's SD card, as its boot chain reads it: the mask ROM, U-Boot SPL, U-Boot.
+
+A board profile names the card in its ``sdcard`` image slot. The FU540/FU740 mask ROM (MSEL
+1011) loads the partition of the SPL type into the L2 scratchpad and runs it; the SPL reads the
+U-Boot FIT from raw sector 0x822; U-Boot's distro boot reads ``extlinux/extlinux.conf`` from a
+legacy-bootable partition. The pre-boot check reads the card's partition table and names what
+the chain would miss; a QEMU board whose ``bios`` slot names the card gets the SPL partition's
+bytes, which is what the mask ROM hands on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from harness import gpt
+from harness.board import Board
+from harness.findings import Finding
+
+SLOT = "sdcard"
+FIT_SECTOR = 0x822  # CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_SECTOR of Debian's sifive_* builds
+
+
+class CardError(Exception):
+    """The card cannot give what the mask ROM looks for."""
+
+
+def card_path(board: Board, variables: Mapping[str, str]) -> Path | None:
+    """The card the board's ``sdcard`` slot names, or None."""
+    if SLOT not in board.images:
+        return None
+    return board.image_files(variables, [SLOT]).get(SLOT)
+
+
+def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
+    """What the boot chain would miss on the card, from its partition table (before any boot)."""
+    card = card_path(board, variables)
+    if card is None or not card.is_file():
+        return []  # an empty slot, or a missing file (check_images names that)
+    source, key = str(board.path), f"images.{SLOT}"
+    try:
+        parts = gpt.read_table(card)
+    except gpt.GptError as exc:
+        return [Finding("error", source, key, f"{exc}: the mask ROM finds no SPL partition on a card without one")]
+    findings = []
+    if gpt.find(parts, gpt.PartitionType.SIFIVE_SPL) is None:
+        findings.append(
+            Finding(
+                "error",
+                source,
+                key,
+                f"{card} has no SPL partition (type {gpt.PartitionType.SIFIVE_SPL.value}): the mask ROM would "
+                "find nothing to load and the board would stay silent; build the card with images/sdcard/build.py",
+            )
+        )
+    fit = gpt.find(parts, gpt.PartitionType.SIFIVE_UBOOT)
+    if fit is None or fit.first != FIT_SECTOR:
+        where = "no U-Boot partition" if fit is None else f"its U-Boot partition at sector {fit.first}"
+        findings.append(
+            Finding(
+                "error",
+                source,
+                key,
+                f"{card} has {where} (type {gpt.PartitionType.SIFIVE_UBOOT.value} at sector {FIT_SECTOR:#x}): "
+                f"U-Boot SPL reads the FIT from raw sector {FIT_SECTOR:#x} and would fail",
+            )
+        )
+    if not any(part.attributes & gpt.LEGACY_BOOTABLE for part in parts):
+        findings.append(
+            Finding(
+                "warning",
+                source,
+                key,
+                f"{card} has no legacy-bootable partition: U-Boot's distro boot scans only partition 1 for "
+                "extlinux/extlinux.conf",
+            )
+        )
+    return findings
+
+
+def spl_image(card: Path, dest: Path) -> Path:
+    """Write the card's SPL partition to ``dest``, as the mask ROM loads it; returns ``dest``."""
+    try:
+        spl = gpt.find(gpt.read_table(card), gpt.PartitionType.SIFIVE_SPL)
+    except gpt.GptError as exc:
+        raise CardError(str(exc)) from None
+    if spl is None:
+        raise CardError(f"{card} has no SPL partition (type {gpt.PartitionType.SIFIVE_SPL.value})")
+    with card.open("rb") as handle:
+        handle.seek(spl.offset)
+        dest.write_bytes(handle.read(spl.size))
+    return dest
