@@ -74,6 +74,10 @@ class Milestone:
     ``prompt``, the step also waits for the prompt to come back; if it comes back before
     ``expect`` matched, the check failed (verdict ``fail``). ``exits`` expects the target to
     end (power-off); ``ssh`` runs a command on the booted board over SSH instead of the console.
+    ``off`` is the end of a test, the same on every target: a target that can power itself off
+    is told to (the board's ``off_command``) and must exit; a board on a bench (or a target with
+    an empty ``off_command``) is switched off by hartbeat through its power backend. An ``off``
+    step is also an ``exits`` step (waiting for it, the console going quiet is no wedge).
     """
 
     name: str
@@ -86,6 +90,7 @@ class Milestone:
     exits: bool = False
     ssh: str | None = None
     status: int | None = None
+    off: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,23 @@ class Plan:
     # `[symbols]`: label -> a symbol file for the autopsy; `[autopsy]`: whether and how to take it.
     symbols: dict[str, str] = field(default_factory=dict)
     autopsy: AutopsySettings = field(default_factory=AutopsySettings)
+    # The milestone `--until` cut the plan after, and how many milestones it left out.
+    until: str | None = None
+    left_out: int = 0
 
     def runs_on(self, board_name: str) -> bool:
         """True when the plan names no boards, or one of its ``boards`` patterns matches."""
         return not self.boards or any(fnmatch.fnmatchcase(board_name, pattern) for pattern in self.boards)
+
+    def cut_after(self, name: str) -> Plan:
+        """The plan ending with milestone ``name`` (``hartbeat run --until``); unknown names are listed."""
+        names = [m.name for m in self.milestones]
+        if name not in names:
+            raise ConfigError(
+                "--until", name, f"plan {self.name} has no milestone {name!r}; its milestones: {', '.join(names)}"
+            )
+        keep = names.index(name) + 1
+        return replace(self, milestones=self.milestones[:keep], until=name, left_out=len(names) - keep)
 
     def scaled(self, factor: float) -> Plan:
         """The plan with every duration multiplied by ``factor`` (a slow target's ``time_scale``)."""
@@ -208,7 +226,8 @@ def _autopsy(section: Section) -> AutopsySettings:
 
 def _milestone(section: Section) -> Milestone:
     name = section.string("name", required=True) or ""
-    exits = section.boolean("exits")
+    off = section.boolean("off")
+    exits = section.boolean("exits") or off
     ssh = section.string("ssh")
     expect = section.regex("expect", required=not exits and ssh is None)
     milestone = Milestone(
@@ -222,7 +241,12 @@ def _milestone(section: Section) -> Milestone:
         exits=exits,
         ssh=ssh,
         status=section.integer("status"),
+        off=off,
     )
+    if off and (milestone.send or milestone.keys or milestone.expect or ssh):
+        raise section.error(
+            "off", "an `off` step types and expects nothing: how the target goes off is the board's (off_command)"
+        )
     if milestone.send is not None and milestone.keys is not None:
         raise section.error("keys", "give either `send` (a line) or `keys` (raw keys), not both")
     if milestone.status is not None and ssh is None:

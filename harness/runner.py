@@ -35,7 +35,7 @@ from harness.report import FORMATS, write_report
 from harness.results import MilestoneResult, RunResult
 from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
-from harness.targets import Target, make_target
+from harness.targets import KINDS, Target, make_target, target_kind
 from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 
 # The verdicts at which the target may still be alive and stuck: the autopsy is taken then.
@@ -84,6 +84,12 @@ def run_variables(plan: Plan, board: Board, given: Mapping[str, str]) -> dict[st
     variables.update(given)
     variables.setdefault("seed", str(random.randrange(1 << 31)))
     return variables
+
+
+# What a plan's `off` step types on a target that powers itself off, unless the board or the
+# plan says otherwise (`off_command`); an empty one means hartbeat switches the target off.
+DEFAULT_OFF_COMMAND = "poweroff"
+SWITCHED_OFF = "switched off by hartbeat"
 
 
 def _slug(text: str) -> str:
@@ -508,12 +514,10 @@ class Runner:
             failed = self.step(milestone)
             if failed is not None:
                 return failed
-        return Verdict(
-            Kind.PASS,
-            f"all {len(self.plan.milestones)} milestones reached",
-            milestone=self._last_name(),
-            at=self.console.now() if self.console else 0.0,
-        )
+        reason = f"all {len(self.plan.milestones)} milestones reached"
+        if self.plan.until is not None:
+            reason += f" (--until {self.plan.until}: the plan's {self.plan.left_out} later milestone(s) not run)"
+        return Verdict(Kind.PASS, reason, milestone=self._last_name(), at=self.console.now() if self.console else 0.0)
 
     def step(self, milestone: Milestone) -> Verdict | None:
         """Run one milestone: type, then wait for it; ``None`` when reached, else the verdict.
@@ -524,6 +528,11 @@ class Runner:
         console = self.console
         if console is None:
             raise TargetError("the run is not open: call open() first")
+        if milestone.off:
+            command = self._off_command()
+            if command is None:
+                return self._switch_off(milestone, console)
+            milestone = replace(milestone, send=command)
         if milestone.send is not None:
             line = self.board.expand(milestone.send, f"{milestone.name}.send", self.variables)
             console.send(line + self.board.newline)
@@ -593,6 +602,29 @@ class Runner:
             return False
         following = self.plan.milestones[names.index(milestone.name) + 1 :]
         return bool(following) and (following[0].send is not None or following[0].keys is not None)
+
+    def _off_command(self) -> str | None:
+        """What an ``off`` step types, or None when hartbeat switches the target off instead."""
+        kind = self.board.target
+        if kind in KINDS and target_kind(kind, self.board.path).switched_off:
+            return None
+        # The command line's value, else the board's, else the plan's, else poweroff.
+        if "off_command" not in {**self.board.variables, **self.variables}:
+            return DEFAULT_OFF_COMMAND
+        return self.board.expand("{off_command}", "variables.off_command", self.variables) or None
+
+    def _switch_off(self, milestone: Milestone, console: Console) -> Verdict | None:
+        """The end of the test on a board that cannot power itself off: its power backend does it."""
+        target = self._target
+        how = "through its power backend" if target is not None else "(no target)"
+        if target is not None:
+            try:
+                target.power_off()
+            except Exception as exc:
+                # The test is over either way; a switch that failed is still the run's error.
+                return Verdict(Kind.ERROR, f"power off failed: {exc}", milestone=self._last_name(), at=console.now())
+        self._record(milestone, console.now(), f"{SWITCHED_OFF} {how}", {})
+        return None
 
     def _plan_key(self, milestone: Milestone) -> str:
         """``plan.toml: milestone[2]`` for a plan milestone, its name for a test's own one."""

@@ -26,6 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "any other failure exits 125 (skip)",
     )
     run.add_argument(
+        "--until",
+        metavar="MILESTONE",
+        help="end the plan after this milestone (the verdict is that of the milestones run; the target goes off)",
+    )
+    run.add_argument(
         "--follow",
         action="store_true",
         help="print each milestone as it is reached and the console's lines as they come (for slow boards)",
@@ -107,6 +112,8 @@ class Follow:
 def cmd_run(args: argparse.Namespace) -> int:
     """``hartbeat run``: check, boot, decide, report."""
     plan, board, images, variables = load_target_args(args)
+    if args.until:
+        plan = plan.cut_after(args.until)
     if not plan.runs_on(board.name):
         print(
             f"hartbeat: warning: plan {plan.name} is written for boards {', '.join(plan.boards)}, "

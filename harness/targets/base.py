@@ -62,6 +62,8 @@ class TargetKind:
     kind will run it; ``host_scale`` is, for a kind judged on its guest clock, how many host
     seconds one second of a plan may take at most (a bound for timeouts outside the console, such
     as a pytest item's).
+    ``switched_off``: a plan's ``off`` step is hartbeat switching the target off through its power
+    backend (a board on a bench, whose firmware cannot power it off), not a command typed at it.
     """
 
     name: str
@@ -72,3 +74,4 @@ class TargetKind:
     expand: Callable[[Board], tuple[Board, ...]] | None = None
     time_scale: Callable[[Board], float] | None = None
     host_scale: Callable[[Board], float] | None = None
+    switched_off: bool = False

@@ -228,5 +228,11 @@ def expand_places(board: Board) -> tuple[Board, ...]:
 
 
 KIND = TargetKind(
-    name="labgrid", validate=validate, build=from_board, preflight=preflight, copies=1, expand=expand_places
+    name="labgrid",
+    validate=validate,
+    build=from_board,
+    preflight=preflight,
+    copies=1,
+    expand=expand_places,
+    switched_off=True,
 )

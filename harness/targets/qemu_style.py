@@ -34,9 +34,9 @@ def image_arguments(
         # is left out (a board keeps an `initrd = "none"` slot for plans that boot Linux to fill).
         if value.lower() in NOT_A_FILE and (slot != "bios" or not value):
             continue
-        if slot == "bios" and card and value == board.expand(card, f"images.{sdcard.SLOT}", extra):
-            if firmware_dir is not None:
-                value = str(sdcard.spl_image(Path(value), firmware_dir / "spl.bin"))
+        boots_card = slot == "bios" and card and value == board.expand(card, f"images.{sdcard.SLOT}", extra)
+        if boots_card and firmware_dir is not None:
+            value = str(sdcard.spl_image(Path(value), firmware_dir / "spl.bin"))
         argv += [option, value]
     for slot, options in DRIVE_SLOTS.items():
         value = board.expand(board.images.get(slot, ""), f"images.{slot}", extra)

@@ -418,4 +418,4 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     return findings
 
 
-KIND = TargetKind(name="serial", validate=validate, build=from_board, preflight=preflight, copies=1)
+KIND = TargetKind(name="serial", validate=validate, build=from_board, preflight=preflight, copies=1, switched_off=True)

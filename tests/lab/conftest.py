@@ -15,7 +15,16 @@ from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner
 
+from tests.sdcard import conftest as card_fixtures
+
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools
+
+# The SD card's fixtures (Debian's firmware, the tiny Linux, the card), for sdcard_lab.
+sifive_firmware = card_fixtures.sifive_firmware
+linux_image = card_fixtures.linux_image
+distro_kernel = card_fixtures.distro_kernel
+card_inputs = card_fixtures.card_inputs
+unleashed_card = card_fixtures.unleashed_card
 
 # Short enough to keep the lab quick, long enough for QEMU to start on a loaded 2-core runner.
 OFF_TIME = "0.2s"
@@ -137,6 +146,22 @@ def switched_lab(folder: Path, board: VirtualBoard) -> Iterator[Lab]:
     switch = PowerSwitchServer(board, password=PLUG_PASSWORD)
     try:
         yield Lab(folder, board, switch)
+    finally:
+        switch.close()
+        board.close()
+
+
+@pytest.fixture
+def sdcard_lab(tmp_path: Path, unleashed_card: Path) -> Iterator[Lab]:
+    """The lab's board as a HiFive booting from an SD card (QEMU sifive_u), behind the same plug."""
+    missing = missing_tools(QEMU)
+    if missing:
+        pytest.skip(f"virtual lab needs {', '.join(missing)} (Debian: qemu-system-misc)")
+    board = VirtualBoard(tmp_path, sdcard=unleashed_card)
+    board.plug_in()
+    switch = PowerSwitchServer(board, password=PLUG_PASSWORD)
+    try:
+        yield Lab(tmp_path, board, switch)
     finally:
         switch.close()
         board.close()

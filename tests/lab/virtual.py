@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from harness.sdcard import spl_image as sdcard_spl
+
 QEMU = "qemu-system-riscv64"
 OPENSBI = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
 UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
@@ -79,12 +81,15 @@ class VirtualBoard:
     """QEMU as a board; ``port`` is the stable symlink to its console.
 
     With ``boots_from``, the board boots whatever kernel is in that file at power-on (no
-    firmware: a qsoe-sim image), as a board that loads its kernel from a TFTP folder does.
+    firmware: a qsoe-sim image), as a board that loads its kernel from a TFTP folder does. With
+    ``sdcard``, it is a HiFive board booting from that card: QEMU's sifive_u (the FU540) with
+    MSEL 1011, the card's SPL partition as the mask ROM loads it, the card as its SD drive.
     """
 
-    def __init__(self, folder: Path, *, boots_from: Path | None = None) -> None:
+    def __init__(self, folder: Path, *, boots_from: Path | None = None, sdcard: Path | None = None) -> None:
         self.port = folder / "ttyLAB0"
         self.boots_from = boots_from
+        self.sdcard = sdcard
         self._sockets = Path(tempfile.mkdtemp(prefix="hb-lab-"))
         self._process: subprocess.Popen[str] | None = None
         self._idle_master: int | None = None
@@ -124,7 +129,13 @@ class VirtualBoard:
                 return
             self._unplug_idle()
             monitor = self._sockets / f"monitor-{self.boots}.sock"
-            if self.boots_from is None:
+            machine = "virt"
+            if self.sdcard is not None:
+                machine = "sifive_u,msel=11"
+                spl = sdcard_spl(self.sdcard, self._sockets / "spl.bin")
+                firmware = ["-m", "8G", "-smp", "5", "-bios", str(spl), "-no-reboot"]
+                firmware += ["-drive", f"file={self.sdcard},if=sd,format=raw,snapshot=on"]
+            elif self.boots_from is None:
                 firmware = ["-m", "256M", "-smp", "1", "-bios", str(OPENSBI), "-kernel", str(UBOOT)]
             else:
                 firmware = ["-m", "128M", "-smp", "2", "-bios", "none", "-kernel", str(self.boots_from)]
@@ -132,7 +143,7 @@ class VirtualBoard:
             process = subprocess.Popen(
                 [
                     QEMU,
-                    *("-M", "virt"),
+                    *("-M", machine),
                     *firmware,
                     *("-serial", "pty", "-display", "none", "-S"),
                     *("-monitor", f"unix:{monitor},server=on,wait=off"),

@@ -47,7 +47,11 @@ def build_card(*args: str, cache: Path | None = None) -> subprocess.CompletedPro
         env["XDG_CACHE_HOME"] = str(cache)
         link = ["--no-link"]
     return subprocess.run(
-        [sys.executable, str(BUILD_SCRIPT), "--quiet", *link, *args], capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, str(BUILD_SCRIPT), "--quiet", *link, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 
