@@ -14,7 +14,6 @@ from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner
-
 from tests.sdcard import conftest as card_fixtures
 
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools
