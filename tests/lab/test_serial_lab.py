@@ -13,6 +13,7 @@ import pytest
 from harness.board import PROJECT_ROOT
 from harness.cli import main
 from harness.errors import BoardLocked
+from harness.runner import SWITCHED_OFF
 from harness.verdict import Kind
 
 from .virtual import free_port
@@ -38,6 +39,28 @@ def test_uboot_smoke_over_a_local_pty(lab):
     assert report["target"]["kind"] == "serial"
     assert len(report["target"]["console_reopened"]) == 1
     assert [r.split("cmnd=")[1] for r in lab.switch.requests] == ["Power%20Off", "Power%20On", "Power%20Off"]
+    assert not lab.board.running
+
+
+@pytest.mark.parametrize(
+    ("plan", "extra"),
+    [
+        ("uboot-smoke", ""),
+        # The Unmatched's old profile typed `reset` and then blamed the board for the second boot.
+        ("uboot-smoke", '[variables]\noff_command = "reset"\n'),
+        ("uboot-shell", ""),
+    ],
+    ids=["uboot-smoke", "uboot-smoke-off-command-reset", "uboot-shell"],
+)
+def test_shipped_uboot_plans_on_a_serial_board(lab, plan, extra):
+    result = lab.run(lab.board_file(extra=extra), (PROJECT_ROOT / "testplans" / f"{plan}.toml").read_text())
+    assert result.verdict.kind is Kind.PASS, result.verdict.summary()
+    last = result.milestones[-1]
+    assert last.name == "power-off" and last.line == f"{SWITCHED_OFF} through its power backend"
+    # The plug switched it off: nothing typed for it, one boot only, the console's last line a prompt.
+    assert [r.split("cmnd=")[1] for r in lab.switch.requests] == ["Power%20Off", "Power%20On", "Power%20Off"]
+    log = (lab.folder / "run" / "console.log").read_text()
+    assert log.count("OpenSBI v") == 1 and "reset" not in log and "poweroff" not in log
     assert not lab.board.running
 
 

@@ -1,0 +1,57 @@
+"""harness.sdcard: the pre-boot check reads the card's partition table as the boot chain would."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import gpt
+from harness.profiles import load_board
+from harness.sdcard import CardError, card_findings, spl_image
+
+SECTORS = 65536
+SPL = gpt.Partition(1, gpt.PartitionType.SIFIVE_SPL.value, uuid.UUID(int=1), 34, 2081, "spl")
+FIT = gpt.Partition(2, gpt.PartitionType.SIFIVE_UBOOT.value, uuid.UUID(int=2), 2082, 10273, "uboot")
+BOOT = gpt.Partition(3, gpt.PartitionType.LINUX_FS.value, uuid.UUID(int=3), 16384, 65501, "boot", gpt.LEGACY_BOOTABLE)
+
+
+def _card(path: Path, parts: list[gpt.Partition]) -> Path:
+    with path.open("wb") as out:
+        out.truncate(SECTORS * gpt.SECTOR)
+        gpt.write_table(out, SECTORS, parts, uuid.UUID(int=9))
+    return path
+
+
+def _findings(card: Path) -> list[str]:
+    board = load_board("qemu-sifive-u-sd", images=(("sdcard", str(card)),))
+    return [f"{f.level}: {f.key}: {f.message}" for f in card_findings(board, {})]
+
+
+def test_a_whole_card_has_no_findings_and_gives_its_spl(tmp_path: Path) -> None:
+    card = _card(tmp_path / "card.img", [SPL, FIT, BOOT])
+    with card.open("r+b") as handle:
+        handle.seek(SPL.offset)
+        handle.write(b"SPL!")
+    assert _findings(card) == []
+    assert spl_image(card, tmp_path / "spl.bin").read_bytes()[:4] == b"SPL!"
+
+
+def test_what_the_chain_would_miss_is_named(tmp_path: Path) -> None:
+    moved = gpt.Partition(2, FIT.type_guid, FIT.guid, 4096, 12287, "uboot")
+    flat = gpt.Partition(3, BOOT.type_guid, BOOT.guid, 16384, 65501, "boot")
+    found = _findings(_card(tmp_path / "card.img", [moved, flat]))
+    assert len(found) == 3, found
+    assert found[0].startswith("error: images.sdcard: ") and "has no SPL partition" in found[0]
+    assert "its U-Boot partition at sector 4096" in found[1] and "raw sector 0x822" in found[1]
+    assert found[2].startswith("warning:") and "no legacy-bootable partition" in found[2]
+    with pytest.raises(CardError, match="has no SPL partition"):
+        spl_image(tmp_path / "card.img", tmp_path / "spl.bin")
+
+
+def test_a_card_without_a_partition_table(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.img"
+    blank.write_bytes(bytes(SECTORS * gpt.SECTOR))
+    (finding,) = _findings(blank)
+    assert finding.startswith("error: images.sdcard: ") and "no valid GUID partition table" in finding
