@@ -156,14 +156,8 @@ def sdcard_lab(tmp_path: Path, unleashed_card: Path) -> Iterator[Lab]:
     missing = missing_tools(QEMU)
     if missing:
         pytest.skip(f"virtual lab needs {', '.join(missing)} (Debian: qemu-system-misc)")
-    board = VirtualBoard(tmp_path, sdcard=unleashed_card)
-    board.plug_in()
-    switch = PowerSwitchServer(board, password=PLUG_PASSWORD)
-    try:
-        yield Lab(tmp_path, board, switch)
-    finally:
-        switch.close()
-        board.close()
+    with switched_lab(tmp_path, VirtualBoard(tmp_path, sdcard=unleashed_card)) as lab:
+        yield lab
 
 
 @pytest.fixture
