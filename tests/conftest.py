@@ -15,6 +15,8 @@ from harness.plan import Plan, load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner
+from tests import card_fixtures
+from tests.linux import conftest as linux_fixtures
 
 TESTS = Path(__file__).resolve().parent
 # The fast tier (`make check`, `pytest -m "not slow"`): modules that boot nothing and spawn no
@@ -34,6 +36,15 @@ FAST = (
     "autopsy/",
     "emulator/test_control.py",
 )
+
+
+# Session fixtures every folder shares (one build, fetch or card per session): the tiny Linux,
+# Debian's kernel with its device trees, Debian's SiFive firmware, the Unleashed SD card.
+linux_image = linux_fixtures.linux_image
+distro_kernel = linux_fixtures.distro_kernel
+sifive_firmware = card_fixtures.sifive_firmware
+card_inputs = card_fixtures.card_inputs
+unleashed_card = card_fixtures.unleashed_card
 
 
 @pytest.fixture(

@@ -13,16 +13,7 @@ from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import SWITCHED_OFF, Runner
 from harness.verdict import Kind
-from tests.linux import conftest as linux_fixtures
 from tests.plan_matrix import runs_here
-from tests.sdcard import conftest as card_fixtures
-
-# The payloads some cells boot: the tiny Linux, and the SD card (Debian's firmware + tiny Linux).
-linux_image = linux_fixtures.linux_image
-distro_kernel = linux_fixtures.distro_kernel
-sifive_firmware = card_fixtures.sifive_firmware
-card_inputs = card_fixtures.card_inputs
-unleashed_card = card_fixtures.unleashed_card
 
 
 @pytest.fixture

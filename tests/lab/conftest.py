@@ -14,16 +14,8 @@ from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner
-from tests.sdcard import conftest as card_fixtures
 
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools
-
-# The SD card's fixtures (Debian's firmware, the tiny Linux, the card), for sdcard_lab.
-sifive_firmware = card_fixtures.sifive_firmware
-linux_image = card_fixtures.linux_image
-distro_kernel = card_fixtures.distro_kernel
-card_inputs = card_fixtures.card_inputs
-unleashed_card = card_fixtures.unleashed_card
 
 # Short enough to keep the lab quick, long enough for QEMU to start on a loaded 2-core runner.
 OFF_TIME = "0.2s"

@@ -16,7 +16,7 @@ from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner, RunResult
 from harness.verdict import Kind
-from tests.sdcard.conftest import CardInputs, build_card
+from tests.card_fixtures import CardInputs, build_card
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-riscv64") is None, reason="needs QEMU (make deps)")
 
@@ -66,10 +66,13 @@ def test_device_tree_of_another_board_is_the_kernels_fault(
     dtb = str(card_inputs.dtbs / "hifive-unmatched-a00.dtb")
     result = _boot(_card(card_inputs, tmp_path, "--allow-foreign-dtb", dtb=dtb), tmp_path, monkeypatch)
     verdict = result.verdict
-    assert verdict.kind in (Kind.PANIC, Kind.WEDGE), verdict.summary()
+    # The kernel faults (an oops or a panic, by the plan's standard fail patterns) or goes silent.
+    assert verdict.kind in (Kind.OOPS, Kind.PANIC, Kind.WEDGE), verdict.summary()
     assert [m.name for m in result.milestones][-1] in ("starting-kernel", "linux")
     log = (tmp_path / "run" / "console.log").read_text()
-    assert "Machine model: SiFive HiFive Unmatched A00" in log or verdict.kind is Kind.WEDGE
+    assert "Machine model: SiFive HiFive Unmatched A00" in log
+    if verdict.kind is not Kind.WEDGE:
+        assert "fault" in verdict.key_line or "panic" in verdict.key_line.lower(), verdict.key_line
 
 
 def test_card_without_spl_partition_is_refused_before_boot(card_inputs: CardInputs, tmp_path: Path) -> None:

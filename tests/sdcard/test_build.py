@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from harness import gpt
-from tests.sdcard.conftest import CardInputs, build_card
+from tests.card_fixtures import CardInputs, build_card
 
 
 def _file_in_boot(card: Path, part: gpt.Partition, name: str, tmp_path: Path) -> bytes:

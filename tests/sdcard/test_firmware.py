@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.sdcard.conftest import FIRMWARE_SCRIPT
+from tests.card_fixtures import FIRMWARE_SCRIPT
 
 APT_CONFIG = Path("/etc/apt")
 

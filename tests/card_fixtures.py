@@ -1,4 +1,7 @@
-"""The SiFive firmware from Debian (images/sdcard/firmware.py): fetched once, or found in its cache."""
+"""SD card fixtures: Debian's SiFive firmware (images/sdcard/firmware.py) and the Unleashed card.
+
+Registered in tests/conftest.py, so every folder shares one fetch and one card per session.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 FIRMWARE_SCRIPT = PROJECT / "images" / "sdcard" / "firmware.py"
 
 
@@ -28,12 +31,6 @@ def sifive_firmware() -> Path:
         pytest.skip(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "firmware fetch failed")
     return Path(proc.stdout.strip().splitlines()[-1])
 
-
-# The tiny Linux and Debian's kernel (with its DTBs), shared with tests/linux.
-from tests.linux import conftest as linux_fixtures  # noqa: E402
-
-linux_image = linux_fixtures.linux_image
-distro_kernel = linux_fixtures.distro_kernel
 
 BUILD_SCRIPT = PROJECT / "images" / "sdcard" / "build.py"
 
