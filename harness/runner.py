@@ -596,12 +596,16 @@ class Runner:
         return None
 
     def _types_next(self, milestone: Milestone) -> bool:
-        """Whether the plan's next step after ``milestone`` types (``send`` or ``keys``)."""
+        """Whether the plan's next step after ``milestone`` types (``send``, ``keys``, an ``off`` command)."""
         names = [m.name for m in self.plan.milestones]
         if milestone.name not in names:
             return False
         following = self.plan.milestones[names.index(milestone.name) + 1 :]
-        return bool(following) and (following[0].send is not None or following[0].keys is not None)
+        if not following:
+            return False
+        after = following[0]
+        # An `off` step types the board's off_command unless hartbeat switches the target off.
+        return after.send is not None or after.keys is not None or (after.off and self._off_command() is not None)
 
     def _off_command(self) -> str | None:
         """What an ``off`` step types, or None when hartbeat switches the target off instead."""
