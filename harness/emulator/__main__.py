@@ -4,6 +4,7 @@
         [-kernel PATH] [-initrd PATH] [-append ARGS] [-dtb PATH] [-serial stdio|pty]
         [-nographic] [-dumpdtb PATH] [-no-reboot] [--report-stale-fetch] [-guest-clock FILE]
         [-control PATH] [-jtag tcp:PORT|unix:PATH]
+    python -m harness.emulator -M unmatched,msel=11 -drive file=sd.img,if=sd,format=raw [-m 16G]
 
 Boot works like QEMU's: every hart starts in M-mode at a reset stub at 0x1000 that jumps to
 0x80000000 (the firmware) with a0 = hart id, a1 = DTB (near the top of RAM) and a2 = the
@@ -13,6 +14,13 @@ is the entry point of all harts. Without ``-bios`` Debian's OpenSBI fw_dynamic.b
 ``-guest-clock FILE`` appends the guest's time to FILE as the console runs (see
 ``timefeed.py``): the harness judges silence and deadlines on it.
 On ``unmatched``, ``-smp`` counts all harts including the S7 monitor core (default 5).
+
+``-M unmatched,msel=11`` boots like the board with its mode-select pins at 1011: the mask ROM
+reads the SPL from the SD card image given with ``-drive file=...,if=sd`` into the L2 LIM and
+every hart starts there; U-Boot SPL then brings up DDR (16 GiB by default, as on the board,
+mapped lazily) and loads OpenSBI and U-Boot from the card. No image is loaded into RAM and no
+device tree is generated: the firmware carries the board's own. Guest writes to the card stay
+in memory for the run.
 
 The console is stdin/stdout (a terminal is switched to raw mode, so Ctrl-C reaches the guest
 as 0x03) or, with ``-serial pty``, a new pseudo-terminal announced on stderr.
@@ -45,11 +53,15 @@ from .console import Console, pty_console, stdio_console
 from .control import ControlServer
 from .debug.rbb import JtagSpecError
 from .dts import DtcError
+from .devices.sdcard import SdCardError
 from .loader import LoadError
 from .machine import MIB, Machine, MachineConfig
 from .timefeed import TimeFeed
 
 USAGE_STATUS = 2
+DEFAULT_MEMORY = "128M"
+# The HiFive Unmatched's 16 GiB: its SPL checks that DRAM is as large as its device tree says.
+DEFAULT_ROM_BOOT_MEMORY = "16G"
 
 
 class UsageError(Exception):
@@ -76,7 +88,7 @@ def parse_size(text: str) -> int:
         size = int(float(value) * scale)
     except ValueError:
         raise UsageError(f"invalid memory size '{text}'") from None
-    if size <= 0 or size % 4096 or size > 3 << 30:
+    if size <= 0 or size % 4096 or size > 16 << 30:
         raise UsageError(f"unsupported memory size '{text}'")
     return size
 
@@ -99,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-M", "-machine", dest="machine", default="virt")
     p.add_argument("-smp", dest="smp")
-    p.add_argument("-m", dest="memory", default="128M")
+    p.add_argument("-m", dest="memory")
+    p.add_argument("-drive", dest="drives", action="append", default=[])
     p.add_argument("-bios", dest="bios")
     p.add_argument("-kernel", dest="kernel")
     p.add_argument("-initrd", dest="initrd")
@@ -122,10 +135,14 @@ def config_from_args(argv: list[str]) -> tuple[MachineConfig, argparse.Namespace
     args = build_parser().parse_args(argv)
     if args.serial not in ("stdio", "mon:stdio", "pty"):
         raise UsageError(f"unsupported -serial '{args.serial}' (use stdio or pty)")
+    board, msel = parse_machine(args.machine)
+    sdcard = parse_drives(args.drives)
+    if sdcard is not None and msel is None:
+        raise UsageError("-drive if=sd needs a machine that boots from it (-M unmatched,msel=11)")
     config = MachineConfig(
-        board=args.machine.split(",")[0],
+        board=board,
         smp=parse_smp(args.smp) if args.smp else None,
-        ram_size=parse_size(args.memory),
+        ram_size=parse_size(args.memory or (DEFAULT_ROM_BOOT_MEMORY if msel is not None else DEFAULT_MEMORY)),
         bios=args.bios,
         kernel=args.kernel,
         initrd=args.initrd,
@@ -133,8 +150,35 @@ def config_from_args(argv: list[str]) -> tuple[MachineConfig, argparse.Namespace
         dtb=args.dtb,
         no_reboot=args.no_reboot,
         report_stale_fetch=args.report_stale_fetch,
+        msel=msel,
+        sdcard=sdcard,
     )
     return config, args
+
+
+def parse_machine(text: str) -> tuple[str, int | None]:
+    """``-M name[,msel=N]``: the machine and its mode-select pins (decimal, as QEMU's sifive_u)."""
+    name, *props = text.split(",")
+    msel = None
+    for prop in props:
+        key, _, value = prop.partition("=")
+        if key != "msel" or not value.isdigit() or not 0 <= int(value) <= 15:
+            raise UsageError(f"unsupported machine property '{prop}' (only msel=0..15)")
+        msel = int(value)
+    return name, msel
+
+
+def parse_drives(drives: list[str]) -> str | None:
+    """``-drive file=PATH,if=sd[,format=raw]``: the SD card image (one at most)."""
+    sdcard = None
+    for text in drives:
+        props = dict(p.partition("=")[::2] for p in text.split(","))
+        if props.get("if") != "sd" or not props.get("file") or props.get("format", "raw") != "raw":
+            raise UsageError(f"unsupported -drive '{text}' (only file=PATH,if=sd,format=raw)")
+        if sdcard is not None:
+            raise UsageError("only one SD card (-drive if=sd) is supported")
+        sdcard = props["file"]
+    return sdcard
 
 
 def _terminate(signum: int, frame: object) -> NoReturn:
@@ -186,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"engine {machine.harts[0].engine}\n"
                 )
         return status
-    except (LoadError, DtcError, BusError, OSError, JtagSpecError) as exc:
+    except (LoadError, DtcError, BusError, SdCardError, OSError, JtagSpecError) as exc:
         if console is not None:
             console.close()
             console = None

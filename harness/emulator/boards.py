@@ -14,6 +14,8 @@ CLINT_BASE = 0x2000000
 CLINT_SIZE = 0x10000
 PLIC_BASE = 0xC000000
 PLIC_SIZE = 0x4000000
+# The FU740's second UART's PLIC line (UART0's is the board's uart_irq).
+UART1_IRQ = 40
 # Like QEMU rather than the real FU740 (whose mtime runs at 1 MHz): 10 MHz.
 TIMEBASE_HZ = 10_000_000
 # JTAG IDCODEs of the debug port (-jtag): the FU740-C000's (SiFive, JEP106 0x489, version 2),

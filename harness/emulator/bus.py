@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import mmap
 import struct
+from collections.abc import Callable
 
 from .devices import Device
 
@@ -15,15 +17,38 @@ class BusError(Exception):
     """No RAM or device at the physical address (becomes an access fault)."""
 
 
-class Bus:
-    """Physical memory map. RAM is a ``bytearray`` so translated code can index it directly."""
+def lazy_ram(size: int) -> mmap.mmap:
+    """Zeroed memory whose pages the host allocates only when touched: the FU740's 16 GiB of
+    DRAM costs what the guest uses (a ``bytearray`` is zero-filled, page by page, up front)."""
+    flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20) | getattr(mmap, "MAP_NORESERVE", 0x4000)
+    return mmap.mmap(-1, size, flags=flags)
 
-    def __init__(self, ram_base: int, ram_size: int) -> None:
+
+class Bus:
+    """Physical memory map. RAM is a ``bytearray`` (or, with ``lazy``, an anonymous mapping)
+    so translated code can index it directly.
+
+    With ``online`` False, RAM does not answer until :meth:`bring_online` (DRAM behind a
+    controller that firmware must initialise first); until then its addresses are bus errors.
+    """
+
+    def __init__(self, ram_base: int, ram_size: int, lazy: bool = False, online: bool = True) -> None:
         self.ram_base = ram_base
         self.ram_size = ram_size
-        self.ram = bytearray(ram_size)
-        self.ram_end = ram_base + ram_size
+        self.ram: bytearray | mmap.mmap = lazy_ram(ram_size) if lazy else bytearray(ram_size)
+        self.ram_end = ram_base + ram_size if online else ram_base
         self.devices: list[tuple[int, int, Device]] = []
+        # Called with (physical address, size, access, hart, pc) when an access hits nothing.
+        self.on_fault: Callable[[int, int, str, int, int], None] | None = None
+
+    def bring_online(self) -> None:
+        """RAM starts answering at its addresses."""
+        self.ram_end = self.ram_base + self.ram_size
+
+    def fault(self, paddr: int, size: int, access: str, hart: int, pc: int) -> None:
+        """Report an access that found no RAM or device (the hart then takes an access fault)."""
+        if self.on_fault is not None:
+            self.on_fault(paddr, size, access, hart, pc)
 
     def map(self, base: int, size: int, device: Device) -> None:
         """Place ``device`` at ``[base, base + size)``."""

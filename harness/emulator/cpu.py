@@ -183,6 +183,8 @@ class Hart:
         self.mcounteren = 0
         self.scounteren = 0
         self.mcountinhibit = 0
+        # SiFive's custom feature-disable CSR (0x7C1) of the U74/S7 cores: firmware clears it.
+        self.feature_disable = 0
         self.satp = 0
         self.pmpcfg = [0, 0]
         self.pmpaddr = [0] * 16
@@ -394,6 +396,7 @@ class Hart:
         try:
             return self.bus.read(paddr, 2)
         except BusError:
+            self.bus.fault(paddr, 2, "fetch", self.hartid, pc)
             raise Trap(INSN_ACCESS, pc, pc) from None
 
     def fetch_half_virtual(self, vaddr: int, pc: int) -> int:
@@ -498,6 +501,7 @@ class Hart:
             try:
                 value = self.bus.read(paddr, size)
             except BusError:
+                self.bus.fault(paddr, size, "load", self.hartid, pc)
                 raise Trap(LOAD_ACCESS, vaddr, pc) from None
         if signed and value >> (size * 8 - 1):
             value -= 1 << (size * 8)
@@ -523,6 +527,7 @@ class Hart:
         try:
             self.bus.write(paddr, size, value)
         except BusError:
+            self.bus.fault(paddr, size, "store", self.hartid, pc)
             raise Trap(STORE_ACCESS, vaddr, pc) from None
 
     def _illegal(self, d: Insn, pc: int) -> Trap:
@@ -636,6 +641,7 @@ class Hart:
                 try:
                     old = self.bus.read(paddr, size)
                 except BusError:
+                    self.bus.fault(paddr, size, "amo", self.hartid, pc)
                     raise Trap(STORE_ACCESS, addr, pc) from None
                 new = _amo_result(op, old, x[d.rs2], size)
                 self.store_phys(paddr, size, new, addr, pc)

@@ -342,6 +342,8 @@ def _build() -> dict[int, Csr]:
         add(0xB00 + n, f"mhpmcounter{n}", _zero)
     for n in range(32):
         add(0xC00 + n, ("cycle", "time", "instret")[n] if n < 3 else f"hpmcounter{n}", _counter_reader(n))
+    # SiFive 7-series custom: the feature-disable bits U-Boot's SPL clears on every hart.
+    field(0x7C1, "feature_disable", 0xFFFFFFFF)
     # Machine information.
     add(0xF11, "mvendorid", _constant(MVENDORID_SIFIVE))
     add(0xF12, "marchid", _constant(MARCHID_SIFIVE_7))

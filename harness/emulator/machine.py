@@ -24,6 +24,8 @@ from .devices.sifive_uart import SifiveUart
 from .devices.test import MachineExit, MachineReset, TestDevice
 from .devices.uart16550 import Uart16550
 from .dts import DtOptions, compile_dts, render_dts
+from .fu740 import Fu740Soc
+from .zsbl import ZsblError
 from .interp import INSNS_PER_BUDGET
 from .loader import LoadedImage, LoadError, load_image, read_file
 
@@ -76,9 +78,22 @@ class MachineConfig:
     dtb: str | None = None
     no_reboot: bool = False
     report_stale_fetch: bool = False
+    # The FU740's mode-select pins (``-M unmatched,msel=11``): the board boots its own firmware
+    # from ``sdcard`` through the mask ROM instead of images loaded into RAM.
+    msel: int | None = None
+    sdcard: str | None = None
 
 
 DEFAULT_BIOS = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+# A bytearray is allocated (and zeroed) up front: above this, only the mask-ROM boot's lazily
+# mapped DRAM is allowed.
+MAX_EAGER_RAM = 3 << 30
+# The FU740's real-time clock (mtime) runs at 1 MHz; one tick per 100 instructions keeps the
+# nominal 100 MIPS guest of clock.py.
+FU740_RTC_HZ = 1_000_000
+FU740_INSTRUCTIONS_PER_TICK = 100
+# Distinct bus errors reported per run (a guest looping over a missing device says so once).
+MAX_FAULT_REPORTS = 50
 
 
 class Machine:
@@ -94,8 +109,17 @@ class Machine:
             raise LoadError(f"machine '{self.board.name}' needs at least {self.board.min_smp} harts")
         self.smp = smp
         self.console = console
-        self.clock = Clock(boards.TIMEBASE_HZ)
-        self.bus = Bus(boards.RAM_BASE, config.ram_size)
+        rom_boot = config.msel is not None
+        if rom_boot and self.board.name != boards.UNMATCHED.name:
+            raise LoadError(f"machine '{self.board.name}' has no mode-select pins (msel is for unmatched)")
+        if not rom_boot and config.ram_size > MAX_EAGER_RAM:
+            raise LoadError(f"-m {config.ram_size >> 20}M: at most {MAX_EAGER_RAM >> 20}M without msel=11")
+        self.clock = (
+            Clock(FU740_RTC_HZ, FU740_INSTRUCTIONS_PER_TICK) if rom_boot else Clock(boards.TIMEBASE_HZ)
+        )
+        self.bus = Bus(boards.RAM_BASE, config.ram_size, lazy=rom_boot, online=not rom_boot)
+        self.faults: list[str] = []
+        self.bus.on_fault = self._report_fault
         self.stale_fetches: list[str] = []
         self.code = CodeCache(self._report_stale if config.report_stale_fetch else None)
         specs = self.board.harts(smp)
@@ -111,16 +135,53 @@ class Machine:
         uart_irq = self.board.uart_irq
         uart_cls = Uart16550 if self.board.uart_kind == "ns16550a" else SifiveUart
         self.uart = uart_cls(console.write, lambda level: self.plic.set_level(uart_irq, level))
-        self.bus.map(boards.TEST_BASE, 0x1000, TestDevice())
+        if not rom_boot:
+            self.bus.map(boards.TEST_BASE, 0x1000, TestDevice())
         self.bus.map(boards.CLINT_BASE, boards.CLINT_SIZE, self.clint)
         self.bus.map(boards.PLIC_BASE, boards.PLIC_SIZE, self.plic)
         self.bus.map(self.board.uart_base, 0x1000, self.uart)
         self.dtb_source: str | None = None
+        self.dtb = b""
         self._dtb_override = read_file(config.dtb) if config.dtb else None
         self.instructions = 0
         # The JTAG port (-jtag), served before each hart's quantum when attached; None costs nothing.
         self.debug: JtagPort | None = None
-        self._load()
+        self.soc: Fu740Soc | None = None
+        if config.msel is not None:
+            self.soc = Fu740Soc(
+                self.bus, config.sdcard, config.msel, lambda level: self.plic.set_level(boards.UART1_IRQ, level)
+            )
+            self._power_on_rom()
+        else:
+            self._load()
+
+    def _report_fault(self, paddr: int, size: int, access: str, hart: int, pc: int) -> None:
+        """A guest access that hit no RAM and no device: on stderr (the run's console) and in
+        ``faults``, once per address and access, as the hart takes its access fault."""
+        message = f"hartbeat-emu: bus error: {access} of {size} bytes at {paddr:#x} (nothing there) by hart {hart} at pc={pc:#x}"
+        if message in self.faults or len(self.faults) >= MAX_FAULT_REPORTS:
+            return
+        self.faults.append(message)
+        self.console.flush()
+        sys.stderr.write("\r\n" + message + "\r\n")
+        sys.stderr.flush()
+
+    def _power_on_rom(self) -> None:
+        """The FU740 mask ROM's SD boot: every hart starts in the LIM with a0 = its hart id; a
+        card the ROM cannot boot leaves every hart waiting (reported on stderr)."""
+        assert self.soc is not None
+        try:
+            start = self.soc.power_on()
+        except ZsblError as exc:
+            sys.stderr.write(f"hartbeat-emu: mask ROM: {exc}\n")
+            sys.stderr.flush()
+            for h in self.harts:
+                h.reset(0)
+                h.wfi = True
+            return
+        for h in self.harts:
+            h.reset(start)
+            h.x[10] = h.hartid
 
     def _report_stale(self, message: str) -> None:
         self.stale_fetches.append(message)
