@@ -17,6 +17,7 @@ from collections.abc import Callable
 from .bus import Bus
 from .devices.ccache import CacheController
 from .devices.ddr import DdrController, DdrPhy, PhysicalFilter
+from .devices.fu740_pcie import AllOnes, PcieManagement
 from .devices.inert import InertRegisters
 from .devices.ocores_i2c import OcoresI2c
 from .devices.prci import Prci
@@ -50,7 +51,9 @@ DDR_PHY_BASE = 0x100B2000
 DDR_FILTER_BASE = 0x100B8000
 PCIE_MGMT_BASE = 0x100D0000
 PCIE_DBI_BASE = 0xE00000000
+PCIE_DBI_SIZE = 0x80000000
 PCIE_CONFIG_BASE = 0xDF0000000
+PCIE_CONFIG_SIZE = 0x10000000
 # GPIO pins: 2 drives the PMIC's shutdown input (active low: the board's gpio-poweroff), 15 is
 # the SD card-detect switch (low with a card in).
 GPIO_PMIC_SHUTDOWN = 2
@@ -93,7 +96,9 @@ class Fu740Soc:
             (DDR_CTL_BASE, 0x800, self.ddr),
             (DDR_PHY_BASE, 0x2000, DdrPhy()),
             (DDR_FILTER_BASE, 0x1000, PhysicalFilter(self.ddr, self._dram_online)),
-            (PCIE_MGMT_BASE, 0x1000, InertRegisters()),
+            (PCIE_MGMT_BASE, 0x1000, PcieManagement()),
+            (PCIE_DBI_BASE, PCIE_DBI_SIZE, InertRegisters()),
+            (PCIE_CONFIG_BASE, PCIE_CONFIG_SIZE, AllOnes()),
         ]
         for base, size, device in devices:
             bus.map(base, size, device)  # type: ignore[arg-type]
