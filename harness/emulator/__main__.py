@@ -169,12 +169,17 @@ def parse_machine(text: str) -> tuple[str, int | None]:
 
 
 def parse_drives(drives: list[str]) -> str | None:
-    """``-drive file=PATH,if=sd[,format=raw]``: the SD card image (one at most)."""
+    """``-drive file=PATH,if=sd[,format=raw][,snapshot=on]``: the SD card image (one at most).
+
+    As in QEMU, a comma inside the path is doubled. The card's writes always stay in memory
+    (``snapshot=on`` is what the emulator does anyway)."""
     sdcard = None
     for text in drives:
-        props = dict(p.partition("=")[::2] for p in text.split(","))
-        if props.get("if") != "sd" or not props.get("file") or props.get("format", "raw") != "raw":
-            raise UsageError(f"unsupported -drive '{text}' (only file=PATH,if=sd,format=raw)")
+        fields = [p.replace("\0", ",") for p in text.replace(",,", "\0").split(",")]
+        props = dict(p.partition("=")[::2] for p in fields)
+        unknown = set(props) - {"file", "if", "format", "snapshot"}
+        if props.get("if") != "sd" or not props.get("file") or props.get("format", "raw") != "raw" or unknown:
+            raise UsageError(f"unsupported -drive '{text}' (only file=PATH,if=sd,format=raw[,snapshot=on])")
         if sdcard is not None:
             raise UsageError("only one SD card (-drive if=sd) is supported")
         sdcard = props["file"]

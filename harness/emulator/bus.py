@@ -28,22 +28,43 @@ class Bus:
     """Physical memory map. RAM is a ``bytearray`` (or, with ``lazy``, an anonymous mapping)
     so translated code can index it directly.
 
-    With ``online`` False, RAM does not answer until :meth:`bring_online` (DRAM behind a
-    controller that firmware must initialise first); until then its addresses are bus errors.
+    ``sram`` (base, size) puts on-chip memory below RAM in the same mapping (the FU740's L2
+    LIM, so code and stacks there run at RAM speed): the mapping then starts at the SRAM's base
+    and the gap between SRAM and RAM is a *hole* that is not memory (devices live there). With
+    ``online`` False, RAM does not answer until :meth:`bring_online` (DRAM behind a controller
+    that firmware must initialise first); until then its addresses are part of the hole.
     """
 
-    def __init__(self, ram_base: int, ram_size: int, lazy: bool = False, online: bool = True) -> None:
-        self.ram_base = ram_base
-        self.ram_size = ram_size
-        self.ram: bytearray | mmap.mmap = lazy_ram(ram_size) if lazy else bytearray(ram_size)
-        self.ram_end = ram_base + ram_size if online else ram_base
+    def __init__(
+        self,
+        ram_base: int,
+        ram_size: int,
+        lazy: bool = False,
+        online: bool = True,
+        sram: tuple[int, int] | None = None,
+    ) -> None:
+        self.dram_base = ram_base
+        self.ram_base = ram_base if sram is None else sram[0]
+        self.ram_end = ram_base + ram_size
+        self.ram_size = self.ram_end - self.ram_base
+        self.ram: bytearray | mmap.mmap = lazy_ram(self.ram_size) if lazy else bytearray(self.ram_size)
+        # [hole_start, hole_end) inside the mapping is not memory; empty (0, 0) on plain boards.
+        self.hole_start = 0 if sram is None else sram[0] + sram[1]
+        self.hole_end = 0 if sram is None else ram_base
+        if not online:
+            self.hole_start = self.hole_start or self.ram_base
+            self.hole_end = self.ram_end
         self.devices: list[tuple[int, int, Device]] = []
+        # Device lookups by page: (base, device) for pages wholly inside one device.
+        self._pages: dict[int, tuple[int, Device]] = {}
         # Called with (physical address, size, access, hart, pc) when an access hits nothing.
         self.on_fault: Callable[[int, int, str, int, int], None] | None = None
 
     def bring_online(self) -> None:
-        """RAM starts answering at its addresses."""
-        self.ram_end = self.ram_base + self.ram_size
+        """DRAM starts answering at its addresses."""
+        self.hole_end = self.dram_base if self.hole_start < self.dram_base else 0
+        if not self.hole_end:
+            self.hole_start = 0
 
     def fault(self, paddr: int, size: int, access: str, hart: int, pc: int) -> None:
         """Report an access that found no RAM or device (the hart then takes an access fault)."""
@@ -53,20 +74,34 @@ class Bus:
     def map(self, base: int, size: int, device: Device) -> None:
         """Place ``device`` at ``[base, base + size)``."""
         self.devices.append((base, base + size, device))
+        self._pages.clear()
 
     def is_ram(self, paddr: int, size: int = 1) -> bool:
         """True if ``[paddr, paddr + size)`` lies in RAM."""
-        return self.ram_base <= paddr and paddr + size <= self.ram_end
+        return (
+            self.ram_base <= paddr
+            and paddr + size <= self.ram_end
+            and not (self.hole_start < paddr + size and paddr < self.hole_end)
+        )
 
     def _device(self, paddr: int) -> tuple[Device, int]:
+        hit = self._pages.get(paddr >> 12)
+        if hit is not None:
+            return hit[1], paddr - hit[0]
         for base, end, device in self.devices:
             if base <= paddr < end:
+                if base <= paddr & ~0xFFF and (paddr | 0xFFF) < end:
+                    self._pages[paddr >> 12] = (base, device)
                 return device, paddr - base
         raise BusError(f"no device at {paddr:#x}")
 
     def read(self, paddr: int, size: int) -> int:
         """Read ``size`` bytes little-endian at ``paddr``."""
-        if self.ram_base <= paddr and paddr + size <= self.ram_end:
+        if (
+            self.ram_base <= paddr
+            and paddr + size <= self.ram_end
+            and not (self.hole_start < paddr + size and paddr < self.hole_end)
+        ):
             off = paddr - self.ram_base
             unpack = _UNPACK.get(size)
             if unpack is not None:
@@ -78,7 +113,11 @@ class Bus:
 
     def write(self, paddr: int, size: int, value: int) -> None:
         """Write the low ``size`` bytes of ``value`` at ``paddr``."""
-        if self.ram_base <= paddr and paddr + size <= self.ram_end:
+        if (
+            self.ram_base <= paddr
+            and paddr + size <= self.ram_end
+            and not (self.hole_start < paddr + size and paddr < self.hole_end)
+        ):
             off = paddr - self.ram_base
             self.ram[off : off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
             return

@@ -1,8 +1,9 @@
 """The FU740 SoC around the harts, for booting the board's own firmware from an SD card.
 
 ``Fu740Soc`` maps what the SPL, U-Boot and Linux drivers touch beyond the CLINT, PLIC and
-UART0 the machine always has: the mode-select pins (MSEL) at 0x1000, the L2 LIM at 0x08000000,
-the L2 cache controller, PRCI, UART1, PWM, I2C, the SPI controllers (SPI2 carries the SD card),
+UART0 the machine always has (and the L2 LIM at 0x08000000, which the bus holds as memory in
+front of DRAM, see ``Bus(sram=...)``): the mode-select pins (MSEL) at 0x1000, the L2 cache
+controller, PRCI, UART1, PWM, I2C, the SPI controllers (SPI2 carries the SD card),
 GPIO, the GEM Ethernet and PCIe blocks (present and inert) and the DDR controller, PHY and
 physical filter, which bring DRAM online. At power-on, the mask ROM's behaviour (``zsbl``)
 loads the SPL from the card into the LIM; every hart then starts at the LIM's base.
@@ -26,7 +27,6 @@ from .devices.sdcard import SdImage, SpiSdCard
 from .devices.sifive_gpio import SifiveGpio
 from .devices.sifive_spi import SifiveSpi
 from .devices.sifive_uart import SifiveUart
-from .devices.sram import Sram
 from .zsbl import ZsblError, load_spl
 
 MSEL_BASE = 0x1000
@@ -71,7 +71,6 @@ class Fu740Soc:
         self.bus = bus
         self.msel = msel
         self.card = SpiSdCard(SdImage(sdcard)) if sdcard else None
-        self.lim = Sram(LIM_SIZE)
         self.prci = Prci()
         self.ddr = DdrController(self.prci)
         self.dram_online = False
@@ -80,7 +79,6 @@ class Fu740Soc:
         devices: list[tuple[int, int, object]] = [
             (MSEL_BASE, 0x1000, Rom(struct.pack("<I", msel), 0x1000)),
             (CCACHE_BASE, 0x1000, CacheController()),
-            (LIM_BASE, LIM_SIZE, self.lim),
             (PRCI_BASE, 0x1000, self.prci),
             (UART1_BASE, 0x1000, SifiveUart(lambda data: None, set_uart1_irq)),
             (PWM0_BASE, 0x1000, InertRegisters()),
@@ -119,7 +117,7 @@ class Fu740Soc:
         if self.card is None:
             raise ZsblError("MSEL 1011 boots from the SD card, but no card is inserted (-drive ...,if=sd)")
         spl = load_spl(self.card, LIM_SIZE)
-        self.lim.load(0, spl)
+        self.bus.load(LIM_BASE, spl)
         return LIM_BASE
 
 

@@ -24,7 +24,7 @@ from .devices.sifive_uart import SifiveUart
 from .devices.test import MachineExit, MachineReset, TestDevice
 from .devices.uart16550 import Uart16550
 from .dts import DtOptions, compile_dts, render_dts
-from .fu740 import Fu740Soc
+from .fu740 import LIM_BASE, LIM_SIZE, Fu740Soc
 from .zsbl import ZsblError
 from .interp import INSNS_PER_BUDGET
 from .loader import LoadedImage, LoadError, load_image, read_file
@@ -117,7 +117,10 @@ class Machine:
         self.clock = (
             Clock(FU740_RTC_HZ, FU740_INSTRUCTIONS_PER_TICK) if rom_boot else Clock(boards.TIMEBASE_HZ)
         )
-        self.bus = Bus(boards.RAM_BASE, config.ram_size, lazy=rom_boot, online=not rom_boot)
+        if rom_boot:
+            self.bus = Bus(boards.RAM_BASE, config.ram_size, lazy=True, online=False, sram=(LIM_BASE, LIM_SIZE))
+        else:
+            self.bus = Bus(boards.RAM_BASE, config.ram_size)
         self.faults: list[str] = []
         self.bus.on_fault = self._report_fault
         self.stale_fetches: list[str] = []

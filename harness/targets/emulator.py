@@ -27,6 +27,9 @@ from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.sockets import connect_when_ready
 
 MACHINES = tuple(MACHINE_UARTS)
+# Machine properties a board may add (``unmatched,msel=11``: boot from the SD card through the
+# FU740 mask ROM, the board's own firmware chain).
+MACHINE_PROPERTIES = {"unmatched": ("msel=11",)}
 PYPY = "pypy3"
 
 
@@ -62,8 +65,10 @@ def emulator_settings(board: Board, extra: Mapping[str, str]) -> EmulatorSetting
     """Read and check ``[emulator]``."""
     section = board.section("emulator")
     machine = section.string("machine", "virt")
-    if machine not in MACHINES:
-        raise section.error("machine", f"expected one of {', '.join(MACHINES)}, got {machine!r}")
+    name, *props = machine.split(",")
+    if name not in MACHINES or any(p not in MACHINE_PROPERTIES.get(name, ()) for p in props):
+        choices = [*MACHINES, *(f"{m},{p}" for m, ps in MACHINE_PROPERTIES.items() for p in ps)]
+        raise section.error("machine", f"expected one of {', '.join(choices)}, got {machine!r}")
     append = section.string("append")
     smp = section.integer("smp", 1)
     if not 1 <= smp <= 64:
@@ -236,7 +241,7 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """Kernel/initrd/root= agreement and the Linux console, as for QEMU."""
     emu = emulator_settings(board, variables)
     findings = check_boot_arguments(board, variables, append=emu.append, has_disk=False)
-    uart = MACHINE_UARTS[emu.machine]
+    uart = MACHINE_UARTS[emu.machine.split(",")[0]]
     return findings + check_console(board, variables, append=emu.append, uart=uart, key="emulator.append")
 
 
