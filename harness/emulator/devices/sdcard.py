@@ -2,7 +2,7 @@
 
 The card answers the commands U-Boot's ``mmc_spi`` driver and the FU740's mask ROM send:
 reset and initialisation (CMD0, CMD8, ACMD41, CMD58, CMD59), its registers (CSD, CID, SCR,
-status) and single/multi-block reads and writes (CMD17/18/12, CMD24/25), with data tokens
+status, SD status) and single/multi-block reads and writes (CMD17/18/12, CMD24/25), with data tokens
 and CRC16 on every block. Anything else gets R1 with "illegal command" set, as a real card
 answers. Writes land in an overlay kept for the run (like QEMU's ``-snapshot``), so a cached
 card image is never modified.
@@ -218,6 +218,12 @@ class SpiSdCard:
         elif index in (9, 10):
             self.out.append(self._r1())
             self._queue_data(self.csd if index == 9 else CID + bytes((crc7(CID),)))
+        elif index == 13 and app:
+            # SD_STATUS: R2, then the 64-byte status block (1-bit bus, AU size 4 MiB).
+            status = bytearray(64)
+            status[10] = 0x90
+            self.out.extend((self._r1(), 0x00))
+            self._queue_data(bytes(status))
         elif index == 13:
             self.out.extend((self._r1(), 0x00))
         elif index == 51 and app:
