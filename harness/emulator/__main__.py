@@ -52,8 +52,8 @@ from .bus import BusError
 from .console import Console, pty_console, stdio_console
 from .control import ControlServer
 from .debug.rbb import JtagSpecError
-from .dts import DtcError
 from .devices.sdcard import SdCardError
+from .dts import DtcError
 from .loader import LoadError
 from .machine import MIB, Machine, MachineConfig
 from .timefeed import TimeFeed

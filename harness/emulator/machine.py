@@ -25,9 +25,9 @@ from .devices.test import MachineExit, MachineReset, TestDevice
 from .devices.uart16550 import Uart16550
 from .dts import DtOptions, compile_dts, render_dts
 from .fu740 import LIM_BASE, LIM_SIZE, Fu740Soc
-from .zsbl import ZsblError
 from .interp import INSNS_PER_BUDGET
 from .loader import LoadedImage, LoadError, load_image, read_file
+from .zsbl import ZsblError
 
 MIB = 1 << 20
 # Dispatches (a block, or a compiled region running up to REGION_LIMIT blocks) a hart gets
@@ -114,9 +114,7 @@ class Machine:
             raise LoadError(f"machine '{self.board.name}' has no mode-select pins (msel is for unmatched)")
         if not rom_boot and config.ram_size > MAX_EAGER_RAM:
             raise LoadError(f"-m {config.ram_size >> 20}M: at most {MAX_EAGER_RAM >> 20}M without msel=11")
-        self.clock = (
-            Clock(FU740_RTC_HZ, FU740_INSTRUCTIONS_PER_TICK) if rom_boot else Clock(boards.TIMEBASE_HZ)
-        )
+        self.clock = Clock(FU740_RTC_HZ, FU740_INSTRUCTIONS_PER_TICK) if rom_boot else Clock(boards.TIMEBASE_HZ)
         if rom_boot:
             self.bus = Bus(boards.RAM_BASE, config.ram_size, lazy=True, online=False, sram=(LIM_BASE, LIM_SIZE))
         else:
@@ -161,7 +159,10 @@ class Machine:
     def _report_fault(self, paddr: int, size: int, access: str, hart: int, pc: int) -> None:
         """A guest access that hit no RAM and no device: on stderr (the run's console) and in
         ``faults``, once per address and access, as the hart takes its access fault."""
-        message = f"hartbeat-emu: bus error: {access} of {size} bytes at {paddr:#x} (nothing there) by hart {hart} at pc={pc:#x}"
+        message = (
+            f"hartbeat-emu: bus error: {access} of {size} bytes at {paddr:#x} (nothing there) "
+            f"by hart {hart} at pc={pc:#x}"
+        )
         if message in self.faults or len(self.faults) >= MAX_FAULT_REPORTS:
             return
         self.faults.append(message)

@@ -17,7 +17,17 @@ from harness.emulator.devices.ocores_i2c import CR_SR, CR_STA, CR_STO, CR_WR, SR
 from harness.emulator.devices.prci import DDR_RESETS, DDRPLLCFG0, DEVICESRESETREG, LOCK, Prci
 from harness.emulator.devices.sdcard import SdCardError, SdImage, SpiSdCard, crc7, crc16
 from harness.emulator.devices.sifive_gpio import INPUT_EN, INPUT_VAL, OUTPUT_EN, OUTPUT_VAL, SifiveGpio
-from harness.emulator.devices.sifive_spi import CSDEF, CSMODE, CSMODE_HOLD, FMT, FMT_DIR_TX, RXDATA, RX_EMPTY, TXDATA, SifiveSpi
+from harness.emulator.devices.sifive_spi import (
+    CSDEF,
+    CSMODE,
+    CSMODE_HOLD,
+    FMT,
+    FMT_DIR_TX,
+    RX_EMPTY,
+    RXDATA,
+    TXDATA,
+    SifiveSpi,
+)
 from harness.emulator.machine import Machine, MachineConfig
 from harness.emulator.zsbl import SdHost, ZsblError, load_spl
 from tests.emulator.fu740_card import SPL_FIRST, write_card
@@ -206,7 +216,9 @@ def test_missing_device_access_is_reported_with_address_pc_and_hart(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     card = write_card(tmp_path / "sd.img", PROBE_SPL)
-    machine = Machine(MachineConfig(board="unmatched", smp=2, ram_size=1 << 30, msel=11, sdcard=str(card)), MemoryConsole())
+    machine = Machine(
+        MachineConfig(board="unmatched", smp=2, ram_size=1 << 30, msel=11, sdcard=str(card)), MemoryConsole()
+    )
     machine.run(max_seconds=1.0)
     err = capfd.readouterr().err
     for hart in (0, 1):
@@ -220,7 +232,9 @@ def test_missing_device_access_is_reported_with_address_pc_and_hart(
 
 def test_card_without_spl_partition_leaves_the_board_silent(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     card = write_card(tmp_path / "sd.img", None)
-    machine = Machine(MachineConfig(board="unmatched", smp=2, ram_size=1 << 30, msel=11, sdcard=str(card)), MemoryConsole())
+    machine = Machine(
+        MachineConfig(board="unmatched", smp=2, ram_size=1 << 30, msel=11, sdcard=str(card)), MemoryConsole()
+    )
     assert machine.run(max_seconds=0.3) == -1
     err = capfd.readouterr().err
     assert "mask ROM: no SPL partition (type 5B193300-FC78-40CD-8002-E86C45580B47) on the SD card" in err

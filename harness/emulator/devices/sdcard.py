@@ -200,10 +200,7 @@ class SpiSdCard:
         elif index == 55:
             self.app = True
             self.out.append(self._r1())
-        elif index == 41 and app:
-            self.idle = False
-            self.out.append(self._r1())
-        elif index == 1:  # MMC-style init: cards accept it in SPI mode
+        elif (index == 41 and app) or index == 1:
             self.idle = False
             self.out.append(self._r1())
         elif index == 58:

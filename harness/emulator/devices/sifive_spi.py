@@ -109,13 +109,12 @@ class SifiveSpi:
         if offset == TXDATA:
             self._transfer(value & 0xFF)
             return
-        if offset == RXDATA or offset == IP:
+        if offset in (RXDATA, IP):
             return
         if offset == CSDEF:
             value &= (1 << self.num_cs) - 1
-        elif offset == CSID:
-            if value != self.regs.get(CSID, 0):
-                self._release()
+        elif offset == CSID and value != self.regs.get(CSID, 0):
+            self._release()
         self.regs[offset] = value
         if offset == CSMODE and value != CSMODE_HOLD:
             self._release()
