@@ -27,6 +27,7 @@ from .devices.sdcard import SdImage, SpiSdCard
 from .devices.sifive_gpio import SifiveGpio
 from .devices.sifive_spi import SifiveSpi
 from .devices.sifive_uart import SifiveUart
+from .devices.test import MachineExit
 from .zsbl import ZsblError, load_spl
 
 MSEL_BASE = 0x1000
@@ -75,7 +76,7 @@ class Fu740Soc:
         self.ddr = DdrController(self.prci)
         self.dram_online = False
         inputs = 0xFFFF & ~(1 << GPIO_SD_DETECT if self.card else 0)
-        self.gpio = SifiveGpio(16, inputs)
+        self.gpio = SifiveGpio(16, inputs, self._gpio_changed)
         devices: list[tuple[int, int, object]] = [
             (MSEL_BASE, 0x1000, Rom(struct.pack("<I", msel), 0x1000)),
             (CCACHE_BASE, 0x1000, CacheController()),
@@ -100,6 +101,12 @@ class Fu740Soc:
         ]
         for base, size, device in devices:
             bus.map(base, size, device)  # type: ignore[arg-type]
+
+    def _gpio_changed(self, levels: int, output_enable: int) -> None:
+        """Pin 2 driven low asserts the PMIC's shutdown: the board powers off."""
+        pin = 1 << GPIO_PMIC_SHUTDOWN
+        if output_enable & pin and not levels & pin:
+            raise MachineExit(0)
 
     def _dram_online(self, end: int) -> None:
         if not self.dram_online:

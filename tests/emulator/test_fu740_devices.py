@@ -28,6 +28,7 @@ from harness.emulator.devices.sifive_spi import (
     TXDATA,
     SifiveSpi,
 )
+from harness.emulator.devices.test import MachineExit
 from harness.emulator.machine import Machine, MachineConfig
 from harness.emulator.zsbl import SdHost, ZsblError, load_spl
 from tests.emulator.fu740_card import SPL_FIRST, write_card
@@ -239,3 +240,17 @@ def test_card_without_spl_partition_leaves_the_board_silent(tmp_path: Path, capf
     err = capfd.readouterr().err
     assert "mask ROM: no SPL partition (type 5B193300-FC78-40CD-8002-E86C45580B47) on the SD card" in err
     assert all(h.wfi for h in machine.harts) and machine.instructions == 0
+
+
+def test_pmic_shutdown_pin_powers_the_board_off(tmp_path: Path) -> None:
+    card = write_card(tmp_path / "sd.img", PROBE_SPL)
+    machine = Machine(
+        MachineConfig(board="unmatched", smp=2, ram_size=1 << 30, msel=11, sdcard=str(card)), MemoryConsole()
+    )
+    soc = machine.soc
+    assert soc is not None
+    soc.gpio.write(OUTPUT_VAL, 4, 1 << 2)
+    soc.gpio.write(OUTPUT_EN, 4, 1 << 2)  # driven high: inactive
+    with pytest.raises(MachineExit) as exc:
+        soc.gpio.write(OUTPUT_VAL, 4, 0)  # low: the PMIC shuts the board down
+    assert exc.value.status == 0
