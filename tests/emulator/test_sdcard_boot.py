@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,14 +15,23 @@ import pexpect
 import pytest
 
 from tests.emulator.fu740_card import write_card
-from tests.sdcard.conftest import sifive_firmware  # noqa: F401  (the session fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def unmatched_card(sifive_firmware: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
-    firmware = sifive_firmware / "unmatched"
+def unmatched_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A card with Debian's Unmatched SPL and FIT (images/sdcard/firmware.py: fetched once, cached)."""
+    fetched = subprocess.run(
+        [sys.executable, str(ROOT / "images" / "sdcard" / "firmware.py"), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if fetched.returncode != 0:
+        pytest.skip(f"Debian's u-boot-sifive is not available: {fetched.stderr.strip()[-200:]}")
+    firmware = Path(fetched.stdout.strip().splitlines()[-1]) / "unmatched"
     spl = (firmware / "u-boot-spl.bin").read_bytes()
     fit = (firmware / "u-boot.itb").read_bytes()
     return write_card(tmp_path_factory.mktemp("card") / "sd.img", spl, fit)
