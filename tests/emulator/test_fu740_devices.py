@@ -11,9 +11,10 @@ from harness.emulator.bus import Bus, BusError
 from harness.emulator.console import MemoryConsole
 from harness.emulator.devices import prci as prci_mod
 from harness.emulator.devices.ccache import CONFIG_VALUE, CacheController
+from harness.emulator.devices.da9063 import Da9063
 from harness.emulator.devices.ddr import CTL_INT_STATUS, MC_INIT_COMPLETE, DdrController, PhysicalFilter
 from harness.emulator.devices.fu740_pcie import PcieManagement
-from harness.emulator.devices.ocores_i2c import CR_SR, CR_STA, CR_STO, CR_WR, SR_RXACK, TXR_RXR, OcoresI2c
+from harness.emulator.devices.ocores_i2c import CR_RD, CR_SR, CR_STA, CR_STO, CR_WR, SR_RXACK, TXR_RXR, OcoresI2c
 from harness.emulator.devices.prci import DDR_RESETS, DDRPLLCFG0, DEVICESRESETREG, LOCK, Prci
 from harness.emulator.devices.sdcard import SdCardError, SdImage, SpiSdCard, crc7, crc16
 from harness.emulator.devices.sifive_gpio import INPUT_EN, INPUT_VAL, OUTPUT_EN, OUTPUT_VAL, SifiveGpio
@@ -28,7 +29,7 @@ from harness.emulator.devices.sifive_spi import (
     TXDATA,
     SifiveSpi,
 )
-from harness.emulator.devices.test import MachineExit
+from harness.emulator.devices.test import MachineExit, MachineReset
 from harness.emulator.machine import Machine, MachineConfig
 from harness.emulator.zsbl import SdHost, ZsblError, load_spl
 from tests.emulator.fu740_card import SPL_FIRST, write_card
@@ -254,3 +255,33 @@ def test_pmic_shutdown_pin_powers_the_board_off(tmp_path: Path) -> None:
     with pytest.raises(MachineExit) as exc:
         soc.gpio.write(OUTPUT_VAL, 4, 0)  # low: the PMIC shuts the board down
     assert exc.value.status == 0
+
+
+def _pmic_write(i2c: OcoresI2c, reg: int, value: int) -> None:
+    """OpenSBI's i2c_adapter_reg_write: start + address, register, value, stop."""
+    for byte, command in ((0x58 << 1, CR_STA | CR_WR), (reg, CR_WR), (value, CR_WR | CR_STO)):
+        i2c.write(TXR_RXR, 1, byte)
+        i2c.write(CR_SR, 1, command)
+        assert not i2c.read(CR_SR, 1) & SR_RXACK
+
+
+def _pmic_read(i2c: OcoresI2c, reg: int) -> int:
+    """Register address written, then a repeated start and one byte read."""
+    for byte, command in ((0x58 << 1, CR_STA | CR_WR), (reg, CR_WR), ((0x58 << 1) | 1, CR_STA | CR_WR)):
+        i2c.write(TXR_RXR, 1, byte)
+        i2c.write(CR_SR, 1, command)
+    i2c.write(CR_SR, 1, CR_RD | CR_STO)
+    return i2c.read(TXR_RXR, 1)
+
+
+def test_pmic_answers_opensbi_and_shuts_down_or_restarts_the_board() -> None:
+    i2c = OcoresI2c({0x58: Da9063()})
+    _pmic_write(i2c, 0x00, 0x02)
+    assert _pmic_read(i2c, 0x00) == 0x02
+    assert _pmic_read(i2c, 0x81) == 0x61  # the DA9063's device ID
+    with pytest.raises(MachineExit) as exc:
+        _pmic_write(i2c, 0x13, 1 << 1)  # CONTROL_F.SHUTDOWN
+    assert exc.value.status == 0
+    _pmic_write(i2c, 0x13, 1 << 2)  # CONTROL_F.WAKEUP, then CONTROL_A standby: a restart
+    with pytest.raises(MachineReset):
+        _pmic_write(i2c, 0x0E, (1 << 6) | (1 << 5) | (1 << 3))
