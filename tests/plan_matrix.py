@@ -53,6 +53,7 @@ BOARDS = (
     "qemu-sifive-u-sd",
     "emulator-virt",
     "emulator-unmatched",
+    "emulator-unmatched-sd",
     "qemu-qsoe",
     "emulator-qsoe",
     "unmatched (lab: U-Boot in RAM)",
@@ -72,13 +73,21 @@ REASONS = {
     "bench-kernel": "a bench board boots what its card or TFTP folder holds, not the plan's [images] kernel",
     "no-card": (
         "no SD card chain: the firmware is loaded straight into RAM, no SPL, no extlinux "
-        "(the emulator's joins with its FU740 issue)"
+        "(emulator-unmatched-sd is the emulator's card chain)"
     ),
     "emulator-cost": (
         "applies, not run by `make test`: Linux on the emulator costs 25-60 s a boot "
         "(linux-boot covers its milestones there)"
     ),
+    "emulator-sd-cost": (
+        "applies and passes by hand (`hartbeat run unmatched-boot --board emulator-unmatched-sd`, "
+        "about 2 min a run), not run by `make test`: "
+        "tests/emulator/test_sdcard_boot.py boots the same firmware from a card to U-Boot's prompt and `mmc info`"
+    ),
 }
+
+# The boards that boot SiFive's chain from an SD card.
+SD_BOARDS = ("qemu-sifive-u-sd", "emulator-unmatched-sd")
 
 _QEMU_FW = {"qemu-virt": PLUGIN, "qemu-sifive-u": HERE}
 
@@ -92,8 +101,10 @@ def _cell(plan: str, board: str) -> Cell:
     if plan == "unmatched-boot":
         if board == "qemu-sifive-u-sd":
             return Runs(HERE)
+        if board == "emulator-unmatched-sd":
+            return NotRun("emulator-sd-cost")
         return Runs(LAB_SD) if board.endswith("SD card)") else NotApplicable("no-card")
-    sd = board == "qemu-sifive-u-sd" or board.endswith("SD card)")
+    sd = board in SD_BOARDS or board.endswith("SD card)")
     if plan.startswith("uboot-"):
         if sd:
             return NotApplicable("spl-chain")
@@ -103,7 +114,7 @@ def _cell(plan: str, board: str) -> Cell:
             return Runs({"qemu-virt": QEMU_SMOKE, "qemu-sifive-u": QEMU_SMOKE}.get(board, EMU_SMOKE))
         return Runs(_QEMU_FW.get(board, HERE))
     # linux-boot, linux-shell, linux-stress: the plan's kernel and initramfs on the board's firmware.
-    if board == "qemu-sifive-u-sd":
+    if board in SD_BOARDS:
         return NotApplicable("card-kernel")
     if board.startswith("unmatched"):
         return NotApplicable("bench-kernel")
