@@ -83,9 +83,20 @@ def card_inputs(sifive_firmware: Path, linux_image: Path, distro_kernel: Path) -
     )
 
 
+def shared_card(card_inputs: CardInputs, board: str) -> Path:
+    """The board's card in the shared cache (built once; the profiles' images/sdcard/out link)."""
+    proc = build_card(*card_inputs.args(board))
+    assert proc.returncode == 0, proc.stderr
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="session")
 def unleashed_card(card_inputs: CardInputs) -> Path:
     """The Unleashed card the QEMU SD board boots (shared cache, built once)."""
-    proc = build_card(*card_inputs.args())
-    assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return shared_card(card_inputs, "unleashed")
+
+
+@pytest.fixture(scope="session")
+def unmatched_card(card_inputs: CardInputs) -> Path:
+    """The Unmatched card emulator-unmatched-sd boots (shared cache, built once)."""
+    return shared_card(card_inputs, "unmatched")

@@ -45,6 +45,7 @@ distro_kernel = linux_fixtures.distro_kernel
 sifive_firmware = card_fixtures.sifive_firmware
 card_inputs = card_fixtures.card_inputs
 unleashed_card = card_fixtures.unleashed_card
+unmatched_card = card_fixtures.unmatched_card
 
 
 @pytest.fixture(

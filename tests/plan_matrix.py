@@ -81,8 +81,8 @@ REASONS = {
     ),
     "emulator-sd-cost": (
         "applies and passes by hand (`hartbeat run unmatched-boot --board emulator-unmatched-sd`, "
-        "about 2 min a run), not run by `make test`: "
-        "tests/emulator/test_sdcard_boot.py boots the same firmware from a card to U-Boot's prompt and `mmc info`"
+        "73 s a run here), not run whole by `make test`: tests/emulator/test_sdcard_boot.py runs it "
+        "cut after U-Boot's prompt (as qemu-sifive-u-sd's fallback) and boots the same firmware to `mmc info`"
     ),
 }
 

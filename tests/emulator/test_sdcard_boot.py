@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,33 +13,28 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from harness.board import resolve
+from harness.plan import load_plan
+from harness.profiles import load_board
+from harness.runner import Runner
+from harness.verdict import Kind
 from tests.emulator.fu740_card import write_card
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def unmatched_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A card with Debian's Unmatched SPL and FIT (images/sdcard/firmware.py: fetched once, cached)."""
-    fetched = subprocess.run(
-        [sys.executable, str(ROOT / "images" / "sdcard" / "firmware.py"), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if fetched.returncode != 0:
-        pytest.skip(f"Debian's u-boot-sifive is not available: {fetched.stderr.strip()[-200:]}")
-    firmware = Path(fetched.stdout.strip().splitlines()[-1]) / "unmatched"
-    spl = (firmware / "u-boot-spl.bin").read_bytes()
-    fit = (firmware / "u-boot.itb").read_bytes()
+def firmware_card(sifive_firmware: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A card with Debian's Unmatched SPL and FIT (the session's one firmware fetch, tests/card_fixtures.py)."""
+    spl = (sifive_firmware / "unmatched" / "u-boot-spl.bin").read_bytes()
+    fit = (sifive_firmware / "unmatched" / "u-boot.itb").read_bytes()
     return write_card(tmp_path_factory.mktemp("card") / "sd.img", spl, fit)
 
 
-def test_unmatched_firmware_boots_from_the_card_to_the_uboot_prompt(unmatched_card: Path) -> None:
+def test_unmatched_firmware_boots_from_the_card_to_the_uboot_prompt(firmware_card: Path) -> None:
     python = shutil.which("pypy3") or sys.executable
     argv = ["-m", "harness.emulator", "-M", "unmatched,msel=11", "-nographic"]
-    argv += ["-drive", f"file={unmatched_card},if=sd,format=raw,snapshot=on"]
+    argv += ["-drive", f"file={firmware_card},if=sd,format=raw,snapshot=on"]
     child = pexpect.spawn(python, argv, cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
     log = bytearray()
     started = time.monotonic()
@@ -67,3 +61,24 @@ def test_unmatched_firmware_boots_from_the_card_to_the_uboot_prompt(unmatched_ca
     assert b"Traceback" not in log and b"bus error" not in log, log.decode(errors="replace")
     # Generous: about 15 s on PyPy on a quiet machine.
     assert time.monotonic() - started < 600
+
+
+def test_qemu_sifive_u_sd_without_qemu_runs_unmatched_boot_on_emulator_unmatched_sd(
+    unmatched_card: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SD board's fallback: the shipped plan, cut after U-Boot's prompt, on the emulator's
+    FU740 booting the Unmatched card through the board profile (mask ROM, SPL, FIT, autoboot)."""
+    monkeypatch.setenv("HARTBEAT_LOCK_DIR", str(tmp_path / "locks"))
+    images = (("sdcard", str(unmatched_card)),)
+    board = load_board(
+        "qemu-sifive-u-sd", overrides=[("qemu.binary", "/nonexistent/qemu-system-riscv64")], images=images
+    )
+    plan = load_plan(resolve("unmatched-boot", "testplans")).cut_after("prompt")
+    result = Runner(plan, board, out_dir=tmp_path / "run", image_overrides=images).run()
+    assert result.verdict.kind is Kind.PASS, (result.verdict.summary(), result.out_dir)
+    assert result.board.name == "emulator-unmatched-sd"
+    assert result.fallback_for is not None and result.fallback_for[0] == "qemu-sifive-u-sd"
+    assert "/nonexistent/qemu-system-riscv64" in result.fallback_for[1]
+    assert [m.name for m in result.milestones] == [m.name for m in plan.milestones]
+    model = next(m for m in result.milestones if m.name == "model")
+    assert "HiFive Unmatched" in model.line
