@@ -1,7 +1,10 @@
 """``hartbeat run --hold``: after a failing verdict, keep the target alive and stopped for a debugger.
 
 The runner calls :func:`hold` after the autopsy and before power-off. The target must be able to
-stop its harts and offer a gdbstub (QEMU: QMP ``stop`` and ``-gdb``); the user gets the
+stop its harts and offer a gdbstub (QEMU: QMP ``stop`` and ``-gdb``; a serial board or the
+emulator: OpenOCD on their JTAG, started by ``pause``); a target that needs to be started
+ready for it has ``prepare_hold``, called before power-on (the emulator opens its JTAG port
+only then, so an ordinary run costs nothing). The user gets the
 ``gdb-multiarch`` command that attaches with the run's symbol files, and Ctrl-C (or SIGTERM,
 SIGHUP, or the target going away) releases it: the run then powers off and ends as usual.
 """
@@ -42,17 +45,18 @@ def gdb_target(address: Path | tuple[str, int]) -> str:
     return f"{host}:{port}"
 
 
-def gdb_command(address: Path | tuple[str, int], symbol_files: Iterable[Path]) -> str:
+def gdb_command(address: Path | tuple[str, int], symbol_files: Iterable[Path], *, extended: bool = False) -> str:
     """``gdb-multiarch -q -ex 'file vmlinux' -ex 'target remote ...'`` for a shell.
 
     The first ELF file is gdb's main symbol file, the others are added at their own addresses
-    (a System.map is not something gdb reads, so it is left out).
+    (a System.map is not something gdb reads, so it is left out). ``extended``: ``target
+    extended-remote``, for a gdb server that outlives a session (OpenOCD's).
     """
     argv = [GDB, "-q", "-ex", "set architecture riscv:rv64"]
     elves = [path for path in symbol_files if _is_elf(path)]
     for index, path in enumerate(elves):
         argv += ["-ex", f"{'file' if index == 0 else 'add-symbol-file'} {path}"]
-    argv += ["-ex", f"target remote {gdb_target(address)}"]
+    argv += ["-ex", f"target {'extended-remote' if extended else 'remote'} {gdb_target(address)}"]
     return shlex.join(argv)
 
 
@@ -64,11 +68,21 @@ def _is_elf(path: Path) -> bool:
         return False
 
 
+def prepare_hold(target: Target) -> None:
+    """Before power-on of a ``--hold`` run: a target that must be started ready for a debugger is
+    told so (one that needs nothing has no ``prepare_hold``)."""
+    prepare = getattr(target, "prepare_hold", None)
+    if callable(prepare):
+        prepare()
+
+
 def stop_for_debugger(target: Target) -> Path | tuple[str, int]:
-    """Stop the target's harts and return where its gdbstub listens; :class:`HoldUnavailable` if not."""
-    address = getattr(target, "gdb_address", None)
+    """Stop the target's harts and return where its gdbstub listens; :class:`HoldUnavailable` if not.
+
+    The address is read after ``pause``: OpenOCD's gdb port exists only once it is started.
+    """
     pause = getattr(target, "pause", None)
-    if address is None or not callable(pause):
+    if not hasattr(target, "gdb_address") or not callable(pause):
         raise HoldUnavailable(f"{type(target).__name__} has no gdbstub a debugger can attach to")
     if not _alive(target):
         raise HoldUnavailable("the target is no longer running")
@@ -76,6 +90,9 @@ def stop_for_debugger(target: Target) -> Path | tuple[str, int]:
         pause()
     except HartbeatError as exc:
         raise HoldUnavailable(f"cannot stop the target: {exc}") from None
+    address = getattr(target, "gdb_address", None)
+    if address is None:
+        raise HoldUnavailable(f"{type(target).__name__} has no gdbstub a debugger can attach to")
     if not isinstance(address, Path | tuple):
         raise HoldUnavailable(f"{type(target).__name__}'s gdbstub address {address!r} is not one gdb can reach")
     return address
@@ -123,7 +140,8 @@ def hold_target(
     if headline:
         print(headline, file=stream)
     print("hartbeat: --hold: the target is stopped and stays up; attach gdb with", file=stream)
-    print(f"  {gdb_command(address, symbol_files)}", file=stream)
+    extended = bool(getattr(target, "gdb_extended", False))
+    print(f"  {gdb_command(address, symbol_files, extended=extended)}", file=stream)
     print("hartbeat: --hold: press Ctrl-C to release it (power off and finish the run)", file=stream, flush=True)
     with _released_by_signals(event):
         while not event.wait(POLL):

@@ -27,7 +27,7 @@ from harness.autopsy.take import take_autopsy
 from harness.board import Board
 from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
-from harness.hold import HOLD_VERDICTS, hold_target
+from harness.hold import HOLD_VERDICTS, hold_target, prepare_hold
 from harness.patterns import PatternTooSlow
 from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
@@ -187,6 +187,8 @@ class Runner:
                 raise MissingImage(f"image slot {slot!r}: {path} does not exist")
         target = self._given_target or make_target(board, {**self.variables, "plan": self.plan.name})
         target.check_available()
+        if self.hold:
+            prepare_hold(target)
         self._target = target
         return target
 

@@ -21,6 +21,7 @@ from harness.results import RunResult
 PROJECT = Path(__file__).resolve().parents[1]
 QSOE = PROJECT / "images" / "qsoe-sim"
 GDB = "gdb-multiarch"
+HARTBEAT = (sys.executable, "-m", "harness.cli")
 
 
 def test_gdb_command_names_elf_files_only_and_the_stub(tmp_path: Path) -> None:
@@ -36,6 +37,9 @@ def test_gdb_command_names_elf_files_only_and_the_stub(tmp_path: Path) -> None:
     assert f"add-symbol-file {kernel}" in command
     assert not any("System.map" in part for part in command)
     assert command[-1] == "target remote localhost:1234"
+    assert (
+        shlex.split(gdb_command(("127.0.0.1", 3333), [], extended=True))[-1] == "target extended-remote 127.0.0.1:3333"
+    )
 
 
 def test_a_target_without_a_gdbstub_is_not_held(
@@ -48,12 +52,11 @@ def test_a_target_without_a_gdbstub_is_not_held(
     assert time.monotonic() - started < 15
 
 
-@pytest.fixture(scope="module")
-def qsoe_wedge(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    for tool in ("riscv64-unknown-elf-gcc", "make", "qemu-system-riscv64", GDB):
+def _build_wedge(out: Path) -> Path:
+    """qsoe-sim built with FAULT=wedge (its two harts deadlock) into ``out``."""
+    for tool in ("riscv64-unknown-elf-gcc", "make", GDB):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (make deps)")
-    out = tmp_path_factory.mktemp("qsoe-wedge")
     proc = subprocess.run(
         ["make", "-s", "-C", str(QSOE), f"BUILD_DIR={out}", f"OBJ_DIR={out / 'obj'}", "FAULT=wedge"],
         capture_output=True,
@@ -64,40 +67,49 @@ def qsoe_wedge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "qsoe.elf"
 
 
-def test_hold_keeps_qemu_stopped_for_gdb_multiarch_until_ctrl_c(qsoe_wedge: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def qsoe_wedge(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_wedge(tmp_path_factory.mktemp("qsoe-wedge"))
+
+
+def _held_run(board: str, elf: Path, out: Path, timeout: float) -> tuple[subprocess.Popen[str], str]:
+    """``hartbeat run qsoe-boot --hold`` on ``board``, read up to the gdb command it prints."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            "qsoe-boot",
-            "--board",
-            "qemu-qsoe",
-            "--image",
-            f"kernel={qsoe_wedge}",
-            "--hold",
-            "--out",
-            str(out),
-        ],
+        [*HARTBEAT, "run", "qsoe-boot", "--board", board, "--image", f"kernel={elf}", "--hold", "--out", str(out)],
         cwd=PROJECT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.strip().startswith(GDB):
+            return proc, line.strip()
+    proc.kill()
+    proc.wait()
+    raise AssertionError("no gdb command:\n" + "".join(seen))
+
+
+def _release(proc: subprocess.Popen[str]) -> str:
+    """Ctrl-C the held run; what it printed after the gdb command."""
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=30)
+    return rest
+
+
+def test_hold_keeps_qemu_stopped_for_gdb_multiarch_until_ctrl_c(qsoe_wedge: Path, tmp_path: Path) -> None:
+    if shutil.which("qemu-system-riscv64") is None:
+        pytest.skip("qemu-system-riscv64 not installed (make deps)")
+    out = tmp_path / "run"
+    proc, command = _held_run("qemu-qsoe", qsoe_wedge, out, 60)
     try:
-        assert proc.stdout is not None
-        command = ""
-        deadline = time.monotonic() + 60
-        seen = []
-        while not command and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            assert line, "".join(seen)
-            seen.append(line)
-            if line.strip().startswith(GDB):
-                command = line.strip()
-        assert command, "".join(seen)
         assert "-ex 'file " in command and "qsoe.elf" in command
         # Held: the verdict is on disk already, QEMU is up and its guest stopped.
         assert json.loads((out / "report.json").read_text())["verdict"]["kind"] == "wedge"
@@ -113,9 +125,7 @@ def test_hold_keeps_qemu_stopped_for_gdb_multiarch_until_ctrl_c(qsoe_wedge: Path
         pc_line = next(line for line in gdb.stdout.splitlines() if line.startswith("pc"))
         assert "<spin_lock" in pc_line, gdb.stdout
         assert "Thread 1.2" in gdb.stdout  # both harts, as gdb's threads
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
+        rest = _release(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -129,6 +139,56 @@ def test_hold_keeps_qemu_stopped_for_gdb_multiarch_until_ctrl_c(qsoe_wedge: Path
     socket_dir = Path(command.rsplit("target remote ", 1)[1].rstrip("'")).parent
     assert not socket_dir.exists()
     assert not [line for line in command_lines() if str(socket_dir) in line]
+
+
+def test_hold_keeps_the_emulator_halted_under_openocd_for_gdb_multiarch(qsoe_wedge: Path, tmp_path: Path) -> None:
+    """The emulator, started with its JTAG port because of --hold, held under OpenOCD: gdb
+    attaches through it and finds each hart where the autopsy (the control socket) put it."""
+    if shutil.which("openocd") is None:
+        pytest.skip("openocd not installed (make deps)")
+    out = tmp_path / "run"
+    started = time.monotonic()
+    proc, command = _held_run("emulator-qsoe", qsoe_wedge, out, 180)
+    try:
+        print(f"held after {time.monotonic() - started:.1f} s")
+        assert "qsoe.elf" in command and "-ex 'target extended-remote 127.0.0.1:" in command
+        report = json.loads((out / "report.json").read_text())
+        assert report["verdict"]["kind"] == "wedge"
+        assert report["autopsy"]["backend"] == "emulator"
+        functions = [hart["where"]["function"] for hart in report["autopsy"]["harts"]]
+        assert len(functions) == 2 and all(f and f.startswith("spin_lock") for f in functions), functions
+        # The emulator runs with its JTAG port and OpenOCD serves it (both ended on release below).
+        jtag = next(line for line in command_lines() if "-jtag\0unix:" in line and str(qsoe_wedge) in line)
+        socket = Path(jtag.split("-jtag\0unix:", 1)[1].split("\0", 1)[0])
+        assert socket.exists()
+        attached = time.monotonic()
+        gdb = subprocess.run(
+            [*shlex.split(command), "-batch", "-ex", "info registers pc", "-ex", "info threads"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        print(f"gdb attached, read pc and both threads in {time.monotonic() - attached:.1f} s")
+        assert gdb.returncode == 0, gdb.stdout + gdb.stderr
+        pc_line = next(line for line in gdb.stdout.splitlines() if line.startswith("pc"))
+        # Hart 0 is halted in the function the autopsy named for it; each hart is a gdb thread.
+        assert f"<{functions[0]}" in pc_line, gdb.stdout
+        threads = [line for line in gdb.stdout.splitlines() if '"riscv.cpu' in line]
+        assert len(threads) == 2, gdb.stdout
+        for hart, function in enumerate(functions):
+            line = next(line for line in threads if f'"riscv.cpu{hart}"' in line)
+            assert f" {function} (" in line, gdb.stdout
+        rest = _release(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, rest
+    assert "qsoe-boot on emulator-qsoe: WEDGE" in rest
+    # Released: the emulator and OpenOCD are gone, and the socket's folder with them.
+    assert not socket.parent.exists()
+    assert not [line for line in command_lines() if str(socket) in line]
 
 
 def command_lines() -> list[str]:

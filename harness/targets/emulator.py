@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,12 @@ from typing import IO
 
 from harness.board import PROJECT_ROOT, Board
 from harness.config import Section
+from harness.emulator.boards import BOARDS
 from harness.errors import TargetError
 from harness.findings import Finding
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
+from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, open_halted
 from harness.targets.process import ProcessTarget, ProcessTransport
 from harness.targets.qemu_style import image_arguments, placeholder_variables
 from harness.targets.sockets import connect_when_ready
@@ -156,6 +159,10 @@ class GuestClockTransport(ProcessTransport):
             self.path = None
 
 
+# ``run --hold``: OpenOCD on the emulator's JTAG port (RBB_PORT 0: RBB_HOST is a unix socket).
+OPENOCD_CONFIG = PROJECT_ROOT / "boards" / "openocd" / "emulator.cfg"
+# Starting OpenOCD, examining the harts through the emulator's Debug Module and halting them.
+HOLD_START_S = 60.0
 # The control socket's answer to a break comes after one round of the emulator's loop.
 BREAK_TIMEOUT = 2.0
 MAX_ANSWER = 4096
@@ -171,13 +178,59 @@ class EmulatorTarget(ProcessTarget):
         super().__init__(board.name, emulator_argv(board, extra))
         self._command = list(self.argv)
         emu = emulator_settings(board, extra)
+        self._emu = emu
         self._transport = self._guest = GuestClockTransport(fallback_scale(emu))
         self._control_dir: str | None = None
+        # ``run --hold``: the JTAG port is opened (next to the control socket) and, once held,
+        # OpenOCD serves gdb on it.
+        self._jtag = False
+        self._openocd: OpenOcd | None = None
+
+    # OpenOCD's gdb server: ``target extended-remote``.
+    gdb_extended = True
 
     @property
     def control_path(self) -> Path | None:
         """The emulator's ``-control`` socket while it runs (see :mod:`harness.emulator.control`)."""
         return None if self._control_dir is None else Path(self._control_dir) / "control"
+
+    @property
+    def jtag_path(self) -> Path | None:
+        """The emulator's JTAG port (a unix socket) while it runs after :meth:`prepare_hold`."""
+        return None if self._control_dir is None or not self._jtag else Path(self._control_dir) / "jtag"
+
+    def prepare_hold(self) -> None:
+        """``run --hold``: start the emulator with its JTAG port open (only then: a port costs a
+        poll per round of the emulator's loop), so a failing run can be held under OpenOCD."""
+        self._jtag = True
+
+    @property
+    def gdb_address(self) -> tuple[str, int] | None:
+        """OpenOCD's gdb port while the run is held (None before)."""
+        if self._openocd is None or self._openocd.gdb_port is None:
+            return None
+        return ("127.0.0.1", self._openocd.gdb_port)
+
+    def pause(self) -> None:
+        """``run --hold``: OpenOCD on the JTAG port, serving gdb on a free loopback port, with the
+        harts halted; it stays up until power-off."""
+        path = self.jtag_path
+        if path is None:
+            raise TargetError("the emulator was started without its JTAG port")
+        settings = JtagSettings(
+            config=OPENOCD_CONFIG,
+            gdb_port=0,
+            variables={
+                "RBB_HOST": str(path),
+                "RBB_PORT": "0",
+                "HARTS": str(self._emu.smp),
+                "IDCODE": f"{BOARDS[self._emu.machine].jtag_idcode:#x}",
+            },
+        )
+        try:
+            self._openocd = open_halted(settings, time.monotonic() + HOLD_START_S)
+        except OpenOcdError as exc:
+            raise TargetError(f"openocd: {exc}") from None
 
     def power_on(self) -> None:
         """Start the emulator with a fresh guest-clock file next to its console, and its control
@@ -188,11 +241,17 @@ class EmulatorTarget(ProcessTarget):
         self._release_control()
         self._control_dir = tempfile.mkdtemp(prefix="hartbeat-emu-")
         self.argv = [*self._command, "-guest-clock", str(self._guest.path), "-control", str(self.control_path)]
+        if self.jtag_path is not None:
+            self.argv += ["-jtag", f"unix:{self.jtag_path}"]
         super().power_on()
 
     def power_off(self) -> None:
-        """Stop the emulator and delete its guest-clock file and its control socket's folder."""
+        """Stop OpenOCD (if held), the emulator, and delete its guest-clock file and its control
+        socket's folder."""
+        session, self._openocd = self._openocd, None
         try:
+            if session is not None:
+                session.close()
             super().power_off()
         finally:
             self._guest.release()

@@ -9,6 +9,7 @@ OpenOCD already running on a lab host (``tcl = "labhost:6666"``)::
     # tcl = "labhost:6666"             # instead of config: an OpenOCD someone else runs
     # openocd = "openocd"              # the program (default: openocd on PATH)
     # gdb_port = 3333                  # where a started OpenOCD serves gdb (run --hold)
+    #                                  # (0, set by a target rather than a board: a free port)
     [jtag.set]                         # Tcl variables set before the config is read
     HARTS = "5"
 
@@ -170,7 +171,7 @@ class OpenOcd:
     def _start(self, config: Path, deadline: float, gdb: bool) -> None:
         tcl_port = _free_port()
         self.tcl_address = ("127.0.0.1", tcl_port)
-        self.gdb_port = self.settings.gdb_port if gdb else None
+        self.gdb_port = (self.settings.gdb_port or _free_port()) if gdb else None
         argv = [self.settings.openocd]
         if self.settings.variables:
             argv += ["-c", "; ".join(f"set {k} {{{v}}}" for k, v in self.settings.variables.items())]
@@ -274,6 +275,19 @@ class OpenOcd:
             # Stopping may take a second: the caller (an autopsy on its deadline) does not wait.
             threading.Thread(target=_stop, args=(process,), name="openocd-stop", daemon=True).start()
         self.process = None
+
+
+def open_halted(settings: JtagSettings, deadline: float) -> OpenOcd:
+    """``run --hold``: OpenOCD started from ``settings`` (serving gdb on its ``gdb_port``) or the
+    running one reached, and the harts halted by ``deadline``; the caller closes it at power-off."""
+    session = OpenOcd(settings)
+    try:
+        session.open(deadline, gdb=True)
+        session.tcl("halt 3000", deadline)
+    except OpenOcdError:
+        session.close()
+        raise
+    return session
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -26,7 +26,7 @@ from harness.findings import Finding
 from harness.lock import BoardLock
 from harness.power import Power, power_from_board
 from harness.targets.base import TargetKind
-from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, jtag_settings
+from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, jtag_settings, open_halted
 
 DEFAULT_BAUDRATE = 115200
 DEFAULT_REOPEN_TIMEOUT = 10.0
@@ -314,6 +314,9 @@ class SerialTarget:
             return
         self.power.switch.cycle(self.power.off_time)
 
+    # OpenOCD's gdb server: ``target extended-remote`` (gdb may detach and attach again).
+    gdb_extended = True
+
     @property
     def gdb_address(self) -> tuple[str, int] | None:
         """Where gdb reaches the harts while held: OpenOCD's gdb port (None without ``[jtag]``)."""
@@ -327,15 +330,10 @@ class SerialTarget:
         and halt the harts; OpenOCD stays up until power-off."""
         if self.jtag is None:
             raise TargetError(f"{self.name}: no [jtag] section, so no debugger can reach the harts")
-        session = OpenOcd(self.jtag)
-        deadline = time.monotonic() + HOLD_START_S
         try:
-            session.open(deadline, gdb=True)
-            session.tcl("halt 3000", deadline)
+            self._openocd = open_halted(self.jtag, time.monotonic() + HOLD_START_S)
         except OpenOcdError as exc:
-            session.close()
             raise TargetError(f"openocd: {exc}") from None
-        self._openocd = session
 
     def power_off(self) -> None:
         """Switch off, close the console, give the board back. Only the lock holder touches power."""
