@@ -10,6 +10,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from harness.bisect.journal import total_wall
+from harness.bisect.search import Search
+from harness.bisect.series import Commit
+from harness.verdict import Verdict
+
 RESULT_NAME = "bisect.json"
 SCHEMA = "hartbeat.bisect/1"
 LAST_LINES = 10
@@ -34,6 +39,30 @@ class Located:
 
     run: str
     console_log: str
+
+    @classmethod
+    def of(cls, run: str) -> Located:
+        """A run folder and the console log in it."""
+        return cls(run, str(Path(run) / "console.log"))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a strategy concludes about the hang: how often it shows, and how sure the answer is."""
+
+    hang_rate: float
+    deterministic: bool
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What booting the answer again showed; ``None``: the check was not run."""
+
+    verified: bool | None = None
+    verify_note: str = ""
+    revert_held: bool | None = None
+    revert_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,6 +235,78 @@ class Answer:
             lines.append(f"next: {step}")
         lines.append(f"details: {Path(self.out) / RESULT_NAME} ({Path(self.out) / 'bisect.html'})")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The runs that show the answer: the culprit's hang (its verdict) and the last good build's pass."""
+
+    verdict: Verdict | None = None
+    culprit: Located | None = None
+    last_good_run: Located | None = None
+    # The culprit's run's autopsy, as text lines.
+    autopsy: tuple[str, ...] = ()
+
+
+def compose(
+    events: Sequence[dict[str, Any]],
+    names: Sequence[str],
+    search: Search,
+    reason: str,
+    *,
+    wall: float,
+    estimate: Estimate,
+    proof: Proof,
+    checked: Checked,
+    signature: str | None,
+    commit: Commit | None,
+    seed: int,
+    out: Path,
+    strategy: str,
+) -> Answer:
+    """The answer from the log's events and the search's end; ``reason`` says why a search is inconclusive."""
+    runs = [e for e in events if e.get("event") == "run"]
+    revert_boots = sum(1 for e in events if e.get("event") == "revert")
+    endpoint_boots = sum(1 for e in runs if e["phase"] == "endpoint")
+    verify_boots = sum(1 for e in runs if e["phase"] == "verify")
+    found = not reason and search.found
+    hang = proof.verdict
+    timed = hang.last_lines[-LAST_LINES:] if hang else ()
+    return Answer(
+        status="found" if found else "inconclusive",
+        reason=reason,
+        first_bad=names[search.first_bad] if found else None,
+        last_good=names[search.last_good] if found else None,
+        remaining=() if found else tuple(names[i] for i in search.remaining()),
+        signature=hang.signature if hang else signature,
+        last_lines=tuple(line for _t, line in timed),
+        rows=tuple(rows_from_events(events)),
+        total_boots=len(runs) + revert_boots,
+        endpoint_boots=endpoint_boots,
+        candidate_boots=len(runs) - endpoint_boots - verify_boots,
+        wall_seconds=round(total_wall(list(events), wall), 3),
+        confidence=round(estimate.confidence, 6),
+        hang_rate=round(estimate.hang_rate, 4),
+        deterministic=estimate.deterministic,
+        seed=seed,
+        out=str(out),
+        strategy=strategy,
+        verify_boots=verify_boots,
+        verified=checked.verified,
+        verify_note=checked.verify_note,
+        last_line_times=tuple(round(t, 3) for t, _line in timed),
+        culprit=proof.culprit,
+        last_good_run=proof.last_good_run,
+        subject=commit.subject if commit else None,
+        author=commit.author if commit else None,
+        sessions=1 + sum(1 for e in events if e.get("event") == "session"),
+        repo=commit.repo or None if commit else None,
+        commit=commit.sha or None if commit else None,
+        revert_held=checked.revert_held,
+        revert_note=checked.revert_note,
+        revert_boots=revert_boots,
+        autopsy=proof.autopsy,
+    )
 
 
 def table(rows: Sequence[Row]) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from harness.errors import HartbeatError
+
 
 class State(StrEnum):
     """What is known about a build."""
@@ -13,6 +15,23 @@ class State(StrEnum):
     GOOD = "good"
     BAD = "bad"
     SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A build's state and what it cost."""
+
+    index: int
+    name: str
+    state: State
+    passes: int
+    reason: str = ""
+    key: str | None = None
+    cached_from: str | None = None
+
+
+class Inconclusive(HartbeatError):
+    """The search cannot go on (an endpoint does not behave as given); the answer says why."""
 
 
 def split_points(testable: Sequence[int], k: int) -> list[int]:

@@ -9,12 +9,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness.bisect.bisector import STRATEGIES, Bisector, Settings, open_journal
+from harness.bisect.bisector import Bisector, open_journal
 from harness.bisect.criterion import BadIf
 from harness.bisect.journal import LOG_NAME, check_events, read_events
 from harness.bisect.progress import Progress
 from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
+from harness.bisect.settings import Settings
+from harness.bisect.strategies import STRATEGIES
 from harness.board import Board, parse_assignments, resolve
 from harness.cli.common import add_override_options
 from harness.errors import ConfigError
@@ -70,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     decide = parser.add_argument_group("deciding")
     decide.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=list(STRATEGIES),
         help="bayes (default): boot where a posterior over the culprit learns most, stop at --confidence; "
         "repeat: split the range, repeat each candidate until --miss",
     )
@@ -266,7 +268,7 @@ def _seed(args: argparse.Namespace, out: Path) -> int:
 def _strategy(args: argparse.Namespace, out: Path) -> str:
     # A resumed bisect goes on as it began; a log from before strategies existed was a repeat one.
     if not args.resume:
-        return str(args.strategy or STRATEGIES[0])
+        return str(args.strategy or next(iter(STRATEGIES)))
     logged = str(read_events(out / LOG_NAME)[0].get("strategy", "repeat"))
     if logged not in STRATEGIES:
         raise ConfigError(out / LOG_NAME, "line 1", f"unknown strategy {logged!r}; damaged log")
