@@ -24,6 +24,7 @@ TESTS = Path(__file__).resolve().parent
 # slow until it is listed), which keeps the fast tier fast without a marker in each file.
 FAST = (
     "fast/",
+    "engine/",
     "test_console.py",
     "test_guest_clock.py",
     "bisect/test_bisect_units.py",
