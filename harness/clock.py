@@ -27,6 +27,9 @@ class Clock(Protocol):
     def judged(self) -> None:
         """The engine just decided on a silence or a deadline; the evidence is gathered next."""
 
+    def switched_off(self) -> None:
+        """Hartbeat just switched the target off (an ``off`` step); its time is taken next."""
+
 
 WAIT_FLOOR = 0.001
 
@@ -49,6 +52,9 @@ class RealClock:
 
     def judged(self) -> None:
         """Nothing to do: live, the evidence is whatever has arrived by now."""
+
+    def switched_off(self) -> None:
+        """Nothing to do: live, the power backend has already taken its time."""
 
 
 REAL_CLOCK = RealClock()

@@ -161,7 +161,8 @@ class ConsoleFiles:
     seconds since power-on (since the console opened, before the ``p`` line):
     ``d T N`` N bytes arrived; ``s T N`` N bytes typed (written when the typing ended);
     ``p T`` power-on (times restart at 0); ``o T`` the power-on finished; ``c T REASON`` the target ended the console;
-    ``j T`` the matcher decided on a silence or a deadline; ``e T`` the harness stopped
+    ``j T`` the matcher decided on a silence or a deadline; ``f T`` hartbeat switched the target
+    off (an ``off`` step, once its power backend returned); ``e T`` the harness stopped
     recording; ``k T SCALE`` the target reports its guest time (judged on it, host seconds /
     SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it. Times are
     host seconds; ``hartbeat replay`` reads it.
@@ -340,6 +341,18 @@ class Console:
         """Record that the power-on finished (a power cycle can take seconds): steps start here."""
         with self._cond:
             self._write(lambda files: files.event("o", self._clock.monotonic() - self._t0))
+
+    def mark_switched_off(self) -> float:
+        """Record that hartbeat has switched the target off (a plan's ``off`` step); its time.
+
+        The moment is when the power backend returned, which can be long after the last byte
+        (QEMU told to quit, a relay's off time): a replay has no backend to wait for, so it plays
+        on to this recorded moment and the step's time is the live one.
+        """
+        with self._cond:
+            self._write(lambda files: files.event("f", self._clock.monotonic() - self._t0))
+        self._clock.switched_off()
+        return self.now()
 
     def _reader(self) -> None:
         while not self._stop.is_set():

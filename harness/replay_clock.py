@@ -39,7 +39,8 @@ class Event:
 
     ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``o`` (the
     power-on finished: the first step started), ``c`` (the target
-    ended the console), ``j`` (the matcher decided on silence or a deadline), ``e`` (the
+    ended the console), ``j`` (the matcher decided on silence or a deadline), ``f`` (hartbeat
+    switched the target off, once its power backend returned), ``e`` (the
     harness stopped recording), ``k`` (the target reports guest time; ``detail`` is the
     fallback scale) or ``g`` (one guest-time report, ``detail`` as the target sent it).
     """
@@ -81,7 +82,7 @@ def _from_timing(path: Path, raw: bytes) -> tuple[Event, ...]:
                 size = int(detail)
                 events.append(Event("d", t, raw[offset : offset + size]))
                 offset += size
-            elif kind in ("s", "p", "o", "c", "j", "e", "k", "g"):
+            elif kind in ("s", "p", "o", "c", "j", "f", "e", "k", "g"):
                 events.append(Event(kind, t, detail=detail))
             else:
                 raise ValueError(f"unknown event {kind!r}")
@@ -144,6 +145,19 @@ class Playback:
         """Play on to the moment the live matcher made this decision, if it made it about now."""
         index = next((i for i, e in enumerate(self._events) if e.kind == "j"), None)
         if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
+            return
+        for _ in range(index + 1):
+            self._apply(self._events.popleft())
+
+    def switched_off(self) -> None:
+        """Play on to the moment the live run had switched the target off (its next ``f`` event).
+
+        Live, the off step's time is when the power backend returned (QEMU quit and reaped, a
+        relay's off time), later than anything on the console; a recording from before ``f``
+        was written has no such moment and the step keeps the replay's own time.
+        """
+        index = next((i for i, e in enumerate(self._events) if e.kind == "f"), None)
+        if index is None:
             return
         for _ in range(index + 1):
             self._apply(self._events.popleft())

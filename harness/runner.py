@@ -629,7 +629,8 @@ class Runner:
             except Exception as exc:
                 # The test is over either way; a switch that failed is still the run's error.
                 return Verdict(Kind.ERROR, f"power off failed: {exc}", milestone=self._last_name(), at=console.now())
-        self._record(milestone, console.now(), f"{SWITCHED_OFF} {how}", {})
+        # When the backend returned, recorded so that a replay (no target) takes the same time.
+        self._record(milestone, console.mark_switched_off(), f"{SWITCHED_OFF} {how}", {})
         return None
 
     def _plan_key(self, milestone: Milestone) -> str:

@@ -96,6 +96,9 @@ class StepClock:
     def judged(self) -> None:
         pass
 
+    def switched_off(self) -> None:
+        pass
+
 
 @pytest.mark.parametrize("settle", [True, False])
 def test_a_prompt_answered_by_typing_does_not_wait_for_the_pause(settle: bool) -> None:

@@ -70,6 +70,17 @@ exits = true
 within = "5s"
 """
 
+# The test is over: hartbeat switches the target off (nothing typed).
+OFF_SWITCHED = """
+[variables]
+off_command = ""
+
+[[milestone]]
+name = "power-off"
+off = true
+within = "10s"
+"""
+
 # One script per verdict kind, played by a real process through the process target.
 CASES = {
     Kind.PASS: (PLAN, "sleep 0.3\n" + BOOT + "sleep 0.4\nput unmatched login: \nhang\n"),
@@ -107,6 +118,20 @@ def test_exit_milestone_time_is_when_the_console_closed(scripted_board, plan_fil
     replayed = replay(live.out_dir)
     assert replayed.differences() == []
     assert abs(replayed.result.milestones[-1].t - live.milestones[-1].t) < 0.001
+
+
+def test_switched_off_step_time_is_when_the_power_backend_returned(scripted_board, plan_file, run_plan):
+    # The plan's off step switches the target off (empty off_command); the process takes 0.3 s to
+    # quit, as QEMU does: the step's time is when power_off returned, and the replay (no target)
+    # must take that recorded moment, not the moment it reached the step.
+    plan = PLAN.format(silence="2s", within="10s") + OFF_SWITCHED
+    live = run_plan(plan_file(plan), scripted_board("slow-term 0.3\n" + BOOT + "put unmatched login: \nhang\n"))
+    assert live.verdict.kind is Kind.PASS, live.verdict.reason
+    off, login = live.milestones[-1], live.milestones[-2]
+    assert off.name == "power-off" and off.t - login.t >= 0.25
+    replayed = replay(live.out_dir)
+    assert replayed.differences() == []
+    assert abs(replayed.result.milestones[-1].t - off.t) < 0.001
 
 
 def test_a_new_plan_judges_the_recording_anew(tmp_path, scripted_board, plan_file, run_plan):

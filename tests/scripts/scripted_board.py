@@ -12,10 +12,12 @@ Each line of the script is one action:
   drop-newline      lose the next line ending typed (a UART FIFO overrun), keep the characters
   exit N            exit with status N
   pid PATH          write this process's id to PATH
+  slow-term SECONDS take SECONDS to quit when terminated (QEMU told to quit)
 """
 
 import ast
 import os
+import signal
 import sys
 import time
 
@@ -85,6 +87,13 @@ def main(path: str) -> None:
         elif verb == "pid":
             with open(arg, "w", encoding="utf-8") as handle:
                 handle.write(str(os.getpid()))
+        elif verb == "slow-term":
+
+            def quit_slowly(_signum: int, _frame: object, delay: float = float(arg)) -> None:
+                time.sleep(delay)
+                sys.exit(0)
+
+            signal.signal(signal.SIGTERM, quit_slowly)
         elif verb == "exit":
             sys.exit(int(arg))
         else:
