@@ -128,6 +128,16 @@ def _ssh_from_recording(run: RecordedRun, playback: Playback) -> Callable[[Miles
     return hook
 
 
+def _switched_off(recording: Recording) -> bool | None:
+    """True when the live run switched the target off (an ``f`` event), else ``None``.
+
+    Whether an ``off`` step types or switches depends on the live board's kind and variables,
+    which the replay's board does not have; the decision also sets how the step before it
+    settles, so the replay must make the live one. Without an ``f`` the plan decides as before.
+    """
+    return True if any(event.kind == "f" for event in recording.events) else None
+
+
 def replay(folder: Path, plan_path: Path | None = None) -> Replayed:
     """Replay the run in ``folder`` through its own plan, or the plan at ``plan_path``."""
     run = load_run(folder)
@@ -145,5 +155,6 @@ def replay(folder: Path, plan_path: Path | None = None) -> Replayed:
         _board(run),
         out_dir=folder,
         step_hooks={"ssh": _ssh_from_recording(run, playback)},
+        switched_off=_switched_off(recording),
     )
     return Replayed(run, runner.replay_on(console), recording.exact)

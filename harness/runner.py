@@ -113,6 +113,7 @@ class Runner:
         target: Target | None = None,
         symbol_overrides: tuple[tuple[str, str], ...] = (),
         hold: bool = False,
+        switched_off: bool | None = None,
     ) -> None:
         self.plan = plan
         self.board = board
@@ -130,6 +131,10 @@ class Runner:
         self.hold = hold
         self.status = status
         self.step_hooks = dict(step_hooks or {})
+        # Whether an `off` step switches the target off rather than typing off_command; None:
+        # the board and the plan say. A replay has neither the live board's kind nor its
+        # variables, so it passes what the recording shows.
+        self._switched_off = switched_off
         # Set by a caller running boots in threads (bisect) to end them at once on a signal.
         self._stop = stop
         # A target given by the caller (a test's FakeTarget) instead of one built from the board.
@@ -611,6 +616,8 @@ class Runner:
 
     def _off_command(self) -> str | None:
         """What an ``off`` step types, or None when hartbeat switches the target off instead."""
+        if self._switched_off is not None:
+            return None if self._switched_off else DEFAULT_OFF_COMMAND
         kind = self.board.target
         if kind in KINDS and target_kind(kind, self.board.path).switched_off:
             return None
