@@ -59,14 +59,18 @@ MUTANTS: tuple[Mutant, ...] = (
                 CPU,
                 "                paddr = self._data_addr(addr, mmu.WRITE, pc)\n                try:\n"
                 "                    old = self.bus.read(paddr, size)\n"
-                "                except BusError:\n                    raise Trap(STORE_ACCESS, addr, pc) from None\n"
+                "                except BusError:\n"
+                '                    self.bus.fault(paddr, size, "amo", self.hartid, pc)\n'
+                "                    raise Trap(STORE_ACCESS, addr, pc) from None\n"
                 "                new = _amo_result(op, old, x[d.rs2], size)\n",
                 "                operand = x[d.rs2]\n"
                 "                loaded = self.ld(addr, size, True, pc)\n                if d.rd:\n"
                 "                    x[d.rd] = loaded & M64\n"
                 "                paddr = self._data_addr(addr, mmu.WRITE, pc)\n                try:\n"
                 "                    old = self.bus.read(paddr, size)\n"
-                "                except BusError:\n                    raise Trap(STORE_ACCESS, addr, pc) from None\n"
+                "                except BusError:\n"
+                '                    self.bus.fault(paddr, size, "amo", self.hartid, pc)\n'
+                "                    raise Trap(STORE_ACCESS, addr, pc) from None\n"
                 "                new = _amo_result(op, old, operand, size)\n",
             ),
             # The interp engine keeps registers in its own list and copies rd back after the
