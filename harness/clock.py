@@ -27,8 +27,9 @@ class Clock(Protocol):
     def judged(self) -> None:
         """The engine just decided on a silence or a deadline; the evidence is gathered next."""
 
-    def switched_off(self) -> None:
-        """Hartbeat just switched the target off (an ``off`` step); its time is taken next."""
+    def switched_off(self) -> bool:
+        """Hartbeat just switched the target off (an ``off`` step); whether the clock moved to
+        the recorded moment of it (a replay), so the step's time is read after this call."""
 
 
 WAIT_FLOOR = 0.001
@@ -53,8 +54,9 @@ class RealClock:
     def judged(self) -> None:
         """Nothing to do: live, the evidence is whatever has arrived by now."""
 
-    def switched_off(self) -> None:
+    def switched_off(self) -> bool:
         """Nothing to do: live, the power backend has already taken its time."""
+        return False
 
 
 REAL_CLOCK = RealClock()

@@ -349,10 +349,15 @@ class Console:
         (QEMU told to quit, a relay's off time): a replay has no backend to wait for, so it plays
         on to this recorded moment and the step's time is the live one.
         """
+        # Live, one reading of the clock is both the recorded moment and the step's time (a
+        # second reading after the write would be later than the moment a replay takes); a
+        # replay's clock moves to the recorded moment, and the time is read there.
+        host = self._clock.monotonic() - self._t0
         with self._cond:
-            self._write(lambda files: files.event("f", self._clock.monotonic() - self._t0))
-        self._clock.switched_off()
-        return self.now()
+            self._write(lambda files: files.event("f", host))
+        if self._clock.switched_off():
+            host = self._clock.monotonic() - self._t0
+        return host if self._guest is None else self._guest.now(host)
 
     def _reader(self) -> None:
         while not self._stop.is_set():

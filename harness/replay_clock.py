@@ -149,7 +149,7 @@ class Playback:
         for _ in range(index + 1):
             self._apply(self._events.popleft())
 
-    def switched_off(self) -> None:
+    def switched_off(self) -> bool:
         """Play on to the moment the live run had switched the target off (its next ``f`` event).
 
         Live, the off step's time is when the power backend returned (QEMU quit and reaped, a
@@ -158,9 +158,10 @@ class Playback:
         """
         index = next((i for i, e in enumerate(self._events) if e.kind == "f"), None)
         if index is None:
-            return
+            return False
         for _ in range(index + 1):
             self._apply(self._events.popleft())
+        return True
 
     def advance_to(self, t: float) -> None:
         """Play every event up to ``t`` seconds after power-on (a step that was not on the console)."""

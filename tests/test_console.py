@@ -96,8 +96,8 @@ class StepClock:
     def judged(self) -> None:
         pass
 
-    def switched_off(self) -> None:
-        pass
+    def switched_off(self) -> bool:
+        return False
 
 
 @pytest.mark.parametrize("settle", [True, False])
