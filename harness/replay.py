@@ -147,6 +147,10 @@ def replay(folder: Path, plan_path: Path | None = None) -> Replayed:
             raise ReplayError(f"{folder}: cannot replay: {reason}")
         plan_path = Path(str(run.report["plan"]["path"]))
     plan = load_plan(plan_path)
+    until = run.report.get("plan", {}).get("until")
+    if isinstance(until, str):
+        # The live run was cut after this milestone (`run --until`): judge the same plan.
+        plan = plan.cut_after(until)
     recording: Recording = load_recording(folder)
     playback = Playback(recording)
     console = playback.console()

@@ -47,6 +47,8 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             "silence": result.plan.silence,
             # A pytest console session has no overall timeout (inf is not JSON).
             "timeout": result.plan.timeout if math.isfinite(result.plan.timeout) else None,
+            # `run --until`: the milestone the plan was cut after (a replay cuts it the same way).
+            "until": result.plan.until,
         },
         "board": {
             "name": result.board.name,
