@@ -61,7 +61,7 @@ def _rss_mb() -> float:
 
 
 def worker_engine(source: str) -> dict[str, object]:
-    from harness.console import Console, ConsoleFiles, Matched, Watch
+    from harness.engine.console import Console, ConsoleFiles, Matched, Watch
     from harness.plan import standard_fails
     from harness.targets.process import ProcessTarget
 

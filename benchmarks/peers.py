@@ -174,7 +174,7 @@ def hartbeat_firehose(command: list[str], stamps: Path, folder: Path) -> dict[st
     The engine itself, not the runner: a run that stops on a panic keeps logging for up to 2 s
     after it (the evidence), which is not reading speed.
     """
-    from harness.console import Console, ConsoleFiles, Matched, Watch
+    from harness.engine.console import Console, ConsoleFiles, Matched, Watch
     from harness.plan import standard_fails
     from harness.targets.process import ProcessTarget
 

@@ -20,10 +20,10 @@ import pexpect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness.engine.verdict import Kind  # noqa: E402
 from harness.plan import load_plan  # noqa: E402
 from harness.profiles import load_board  # noqa: E402
 from harness.runner import Runner  # noqa: E402
-from harness.verdict import Kind  # noqa: E402
 
 RUNS = 20
 SILENCE = 1.0

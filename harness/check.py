@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from harness.board import Board
+from harness.engine.patterns import SEARCH_BUDGET, has_nested_quantifier
 from harness.errors import ConfigError
 from harness.findings import Finding
-from harness.patterns import SEARCH_BUDGET, has_nested_quantifier
 from harness.plan import STANDARD_FAILS, Plan
 from harness.profiles import load_fallback
 from harness.sdcard import card_findings

@@ -16,8 +16,8 @@ from typing import Any, overload
 
 import regex
 
+from harness.engine.patterns import check_compiles
 from harness.errors import ConfigError
-from harness.patterns import check_compiles
 
 # Image slot values that are words, not files: the target's own default.
 NOT_A_FILE = {"none", "default", ""}
@@ -74,7 +74,7 @@ def compile_regex(value: object, source: str | Path, key: str) -> re.Pattern[str
     try:
         # Patterns are matched line by line, so ^ and $ mean the start and end of a line.
         compiled = re.compile(value, re.MULTILINE)
-        # The console searches with the bounded engine (harness.patterns): it must take it too.
+        # The console searches with the bounded engine (harness.engine.patterns): it must take it too.
         check_compiles(value, re.MULTILINE)
     except (re.error, regex.error, OverflowError, ValueError) as exc:
         raise ConfigError(source, key, f"bad regular expression {_shorten(value)!r}: {exc}") from None

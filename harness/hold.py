@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from harness.engine.verdict import Kind
 from harness.errors import HartbeatError
 from harness.signals import HELD_SIGNALS
 from harness.targets.base import Target
-from harness.verdict import Kind
 
 # The verdicts that say the board did something wrong (an error is the harness's or the target's).
 HOLD_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL, Kind.PANIC, Kind.RESET, Kind.FAIL})

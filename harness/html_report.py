@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.engine.verdict import STILL_COMING
 from harness.recorded import RecordedRun, find_runs, load_run
-from harness.verdict import STILL_COMING
 
 PAGE = "report.html"
 INDEX = "index.html"

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from harness.board import Board, parse_assignments
+from harness.engine.verdict import Kind, Verdict
 from harness.errors import ConfigError, TargetUnavailable
 from harness.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
 from harness.profiles import load_board
@@ -37,7 +38,6 @@ from harness.results import RunResult
 from harness.runner import Runner, default_out_dir
 from harness.session import Session
 from harness.targets import host_time_scale
-from harness.verdict import Kind, Verdict
 
 # Time for power-off and the report on top of the plan's own timeout, before pytest-timeout fires.
 TIMEOUT_MARGIN = 60.0

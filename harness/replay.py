@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.board import Board
-from harness.console import Console
+from harness.engine.console import Console
+from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
 from harness.plan import Milestone, Plan, load_plan
 from harness.recorded import RecordedRun, load_run
@@ -22,7 +23,6 @@ from harness.replay_clock import Playback, Recording, load_recording
 from harness.results import RunResult
 from harness.runner import HARNESS_ENDED, UNFINISHED, Runner
 from harness.signals import INTERRUPTED
-from harness.verdict import Kind, Verdict
 
 # What replay types: the recording already holds what the live run typed and its echo, so only
 # the moment of typing matters (the playback moves to it), never the text.

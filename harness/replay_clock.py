@@ -1,6 +1,6 @@
 """A recorded console played back on the recording's own time.
 
-:class:`Playback` is a :class:`~harness.clock.Clock` and a transport at once: the console engine
+:class:`Playback` is a :class:`~harness.engine.clock.Clock` and a transport at once: the console engine
 asks it for the time and waits on it, and instead of sleeping it advances to the next recorded
 read and hands those bytes to :meth:`Console.ingest`, exactly as the reader thread did live.
 Typing moves time to the moment the live run finished typing. The same engine then matches,
@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.console import Console
+from harness.engine.console import Console
+from harness.engine.guest_clock import GuestTimeline
 from harness.errors import HartbeatError
-from harness.guest_clock import GuestTimeline
 from harness.recorded import read_log
 
 TIMING = "console.timing"

@@ -15,11 +15,11 @@ from typing import Any
 import harness
 from harness.autopsy.record import autopsy_to_json
 from harness.autopsy.render import autopsy_lines
+from harness.engine.text import printable, printable_tree
+from harness.engine.verdict import Kind
 from harness.html_report import LOG_LINE_CHARS, render_run
 from harness.recorded import LOG, read_log
 from harness.results import RunResult
-from harness.text import printable, printable_tree
-from harness.verdict import Kind
 
 SCHEMA = "hartbeat.report/1"
 

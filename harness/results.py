@@ -8,8 +8,8 @@ from typing import Any
 
 from harness.autopsy.model import Autopsy
 from harness.board import Board, FallbackExit
+from harness.engine.verdict import EXIT_CODES, Kind, Verdict
 from harness.plan import Plan
-from harness.verdict import EXIT_CODES, Kind, Verdict
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ from harness.autopsy.symbols import Symbols, run_sources
 from harness.autopsy.sysrq import ask as ask_sysrq
 from harness.autopsy.take import take_autopsy
 from harness.board import Board
-from harness.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
+from harness.engine.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
+from harness.engine.patterns import PatternTooSlow
+from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.hold import HOLD_VERDICTS, hold_target, prepare_hold
-from harness.patterns import PatternTooSlow
 from harness.plan import FailPattern, Milestone, Plan
 from harness.profiles import load_fallback
 from harness.report import FORMATS, write_report
@@ -36,7 +37,6 @@ from harness.results import MilestoneResult, RunResult
 from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import KINDS, Target, make_target, target_kind
-from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 
 # The verdicts at which the target may still be alive and stuck: the autopsy is taken then.
 AUTOPSY_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL, Kind.PANIC})

@@ -10,11 +10,11 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from harness.console import Console
+from harness.engine.console import Console
+from harness.engine.verdict import Verdict
 from harness.plan import DEFAULT_WITHIN, Milestone
 from harness.results import MilestoneResult
 from harness.runner import Runner
-from harness.verdict import Verdict
 
 
 class MilestoneFailed(AssertionError):

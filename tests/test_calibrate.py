@@ -11,12 +11,12 @@ import pytest
 
 from harness.board import resolve
 from harness.calibrate import Calibration, MilestoneCalibration, Spread, apply, calibrate, write_plan
+from harness.engine.verdict import Kind
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.recorded import load_run
 from harness.replay import replay
 from harness.runner import Runner
-from harness.verdict import Kind
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-riscv64") is None, reason="needs qemu-system-misc (installed by `make deps`)"

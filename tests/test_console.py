@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import console as engine
-from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
+from harness.engine import console as engine
+from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
 from harness.errors import TransportClosed
 
 

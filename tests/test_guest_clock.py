@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import harness.console
-from harness.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
+import harness.engine.console
+from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
+from harness.engine.guest_clock import GuestClockSource, GuestMark, GuestTimeline, parse_mark
 from harness.errors import TransportClosed
-from harness.guest_clock import GuestClockSource, GuestMark, GuestTimeline, parse_mark
 from harness.replay_clock import Playback, load_recording
 from harness.targets.emulator import GuestClockTransport
 
@@ -191,7 +191,7 @@ def test_typing_counts_from_the_guest_moment_the_target_took_the_bytes(tmp_path:
 
 
 def test_a_guest_clock_that_stops_is_the_emulator_stalling_not_a_wedge(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.console, "STALL_LIMIT", 0.3)
+    monkeypatch.setattr(harness.engine.console, "STALL_LIMIT", 0.3)
     console = live(GuestScript([(b"up\n", [report(2.0, 3)])]))
     console.wait_for([watch("up")], silence=1.0)
     outcome = console.wait_for([watch("never")], silence=20.0, quiet_from=2.0)

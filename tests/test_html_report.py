@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine.verdict import Kind
 from harness.html_report import PAGE, timeline_span, write_index
 from harness.recorded import load_run
-from harness.verdict import Kind
 
 BOOT = """
 say OpenSBI v1.2

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.board import resolve
+from harness.engine.verdict import Kind
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import SWITCHED_OFF, Runner
-from harness.verdict import Kind
 from tests.plan_matrix import runs_here
 
 

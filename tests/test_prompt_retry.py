@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.verdict import Kind
+from harness.engine.verdict import Kind
 
 PLAN = """
 name = "dropped-newline"

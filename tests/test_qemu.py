@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from harness.board import resolve
+from harness.engine.verdict import Kind
 from harness.plan import Milestone, load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
 from harness.targets.qemu import QemuTarget
-from harness.verdict import Kind
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")

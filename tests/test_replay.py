@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from harness.engine.verdict import Kind
 from harness.replay import replay
-from harness.verdict import Kind
 
 BOOT = """
 say OpenSBI v1.2

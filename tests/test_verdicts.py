@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from harness.verdict import Kind
+from harness.engine.verdict import Kind
 
 BOOT = """
 say OpenSBI v1.2

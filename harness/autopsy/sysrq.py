@@ -24,7 +24,7 @@ from harness.autopsy.model import SYSRQ_KEYS, Frame, Location
 from harness.errors import HartbeatError
 
 if TYPE_CHECKING:  # the data and the parser are read by reports, which need no console
-    from harness.console import Console
+    from harness.engine.console import Console
 
 KEYS = SYSRQ_KEYS
 # The probe's whole budget, whatever the keys: as the autopsy's.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from harness.verdict import Kind, Verdict
+from harness.engine.verdict import Kind, Verdict
 
 
 class Outcome(StrEnum):

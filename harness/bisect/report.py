@@ -13,7 +13,7 @@ from typing import Any
 from harness.bisect.journal import total_wall
 from harness.bisect.search import Search
 from harness.bisect.series import Commit
-from harness.verdict import Verdict
+from harness.engine.verdict import Verdict
 
 RESULT_NAME = "bisect.json"
 SCHEMA = "hartbeat.bisect/1"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from harness.autopsy.render import autopsy_lines
 from harness.board import resolve
+from harness.engine.verdict import EXIT_FAILED
 from harness.recorded import RunFolderError, find_runs, load_run
 from harness.replay import Replayed, replay, replayable
 from harness.report import summary, write_report
-from harness.verdict import EXIT_FAILED
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

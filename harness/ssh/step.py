@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.console import Console
+from harness.engine.console import Console
+from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded
 from harness.plan import Milestone
 from harness.ssh.client import CommandResult, append_log, connect_until, run_command
 from harness.ssh.settings import SshSettings
-from harness.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded
 
 OUTPUT_IN_REASON = 200
 StepHook = Callable[[Milestone, Console], Verdict | None]

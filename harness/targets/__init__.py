@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Mapping
 
 from harness.board import Board
-from harness.console import Transport
+from harness.engine.console import Transport
 from harness.errors import ConfigError
 from harness.targets.base import Target, TargetKind
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from harness.board import Board
-from harness.console import Transport
+from harness.engine.console import Transport
 from harness.findings import Finding
 
 

@@ -29,12 +29,12 @@ from harness.bisect.html import render
 from harness.bisect.report import Answer
 from harness.board import Board
 from harness.compare import Column, compare, table
+from harness.engine.verdict import Kind
 from harness.plan import Milestone, Plan, standard_fails
 from harness.recorded import load_run
 from harness.report import summary
 from harness.runner import Runner
 from harness.targets.fake import FakeTarget
-from harness.verdict import Kind
 
 FAST = AutopsySettings(samples=5, span=0.1, limit=2.0)
 FAKE_BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")

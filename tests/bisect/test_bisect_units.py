@@ -14,8 +14,8 @@ from harness.bisect.report import rows_from_events, table
 from harness.bisect.search import Search, State, split_points
 from harness.bisect.stats import HangRate, confidence
 from harness.bisect.trials import run_seed
+from harness.engine.verdict import Kind, Verdict
 from harness.errors import ConfigError
-from harness.verdict import Kind, Verdict
 
 
 def test_one_target_takes_the_middle() -> None:
@@ -189,7 +189,7 @@ def test_a_pass_above_a_known_bad_build_does_not_move_the_answer() -> None:
 
 def test_harness_errors_are_never_the_hang() -> None:
     from harness.bisect.criterion import BadIf, Criterion, Outcome
-    from harness.verdict import Kind, Verdict
+    from harness.engine.verdict import Kind, Verdict
 
     for mode in BadIf:
         assert Criterion(mode, "wedge|x|y").classify(Verdict(Kind.ERROR, "power switch failed")) is Outcome.OTHER

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from harness.board import PROJECT_ROOT
-from harness.guest_clock import GuestMark, parse_mark
+from harness.engine.guest_clock import GuestMark, parse_mark
+from harness.engine.verdict import Kind
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.replay import replay
 from harness.runner import Runner
-from harness.verdict import Kind
 
 from .conftest import PROGRAMS, link, needs_gcc
 

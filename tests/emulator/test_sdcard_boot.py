@@ -14,10 +14,10 @@ import pexpect
 import pytest
 
 from harness.board import resolve
+from harness.engine.verdict import Kind
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
-from harness.verdict import Kind
 from tests.emulator.fu740_card import write_card
 
 ROOT = Path(__file__).resolve().parents[2]

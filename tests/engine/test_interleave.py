@@ -1,8 +1,8 @@
-"""harness.interleave: a kernel message cut into a prompt, and the prompt's text before it."""
+"""harness.engine.kernel_cut_in: a kernel message cut into a prompt, and the prompt's text before it."""
 
 from __future__ import annotations
 
-from harness.interleave import LOOK_BACK, interrupted_prefix
+from harness.engine.kernel_cut_in import LOOK_BACK, interrupted_prefix
 
 
 def test_the_text_before_a_message_that_cut_into_a_prompt() -> None:

@@ -1,4 +1,4 @@
-"""harness.patterns: user regular expressions searched within a time budget."""
+"""harness.engine.patterns: user regular expressions searched within a time budget."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 import pytest
 import regex
 
-from harness import patterns
-from harness.patterns import PatternTooSlow, bounded, check_compiles, has_nested_quantifier, search
+from harness.engine import patterns
+from harness.engine.patterns import PatternTooSlow, bounded, check_compiles, has_nested_quantifier, search
 
 
 def test_search_finds_what_re_finds_with_the_same_flags() -> None:

@@ -1,10 +1,10 @@
-"""harness.text: console text made safe for reports."""
+"""harness.engine.text: console text made safe for reports."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness.text import printable, printable_tree
+from harness.engine.text import printable, printable_tree
 
 
 def test_colour_codes_are_dropped() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from harness.console import Closed, Matched, Quiet, TimedOut, Watch
-from harness.verdict import Evidence, Kind, Step, judge
+from harness.engine.console import Closed, Matched, Quiet, TimedOut, Watch
+from harness.engine.verdict import Evidence, Kind, Step, judge
 
 STEP = Step(milestone="linux", reached="uboot", started=10.0, within=30.0, plan_timeout=120.0)
 LINES = ((10.5, "Starting kernel ..."), (10.6, ""))

@@ -10,11 +10,11 @@ import pytest
 
 from harness.board import Board
 from harness.cli import main
+from harness.engine.verdict import Kind
 from harness.errors import ConfigError
 from harness.plan import Milestone, Plan, load_plan, standard_fails
 from harness.runner import SWITCHED_OFF, Runner
 from harness.targets.fake import FakeTarget
-from harness.verdict import Kind
 
 BOOT = "U-Boot 2025.01\r\n=> "
 

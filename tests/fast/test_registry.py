@@ -12,13 +12,13 @@ from harness import targets
 from harness.check import preboot_findings
 from harness.cli import main
 from harness.config import Section
+from harness.engine.verdict import Kind
 from harness.errors import ConfigError
 from harness.plan import load_plan
 from harness.power import BACKENDS, PowerBackend, power_backend
 from harness.profiles import load_board
 from harness.runner import Runner
 from harness.targets import KINDS, TargetKind, host_time_scale, target_kind
-from harness.verdict import Kind
 
 ROOT = Path(__file__).resolve().parents[2]
 

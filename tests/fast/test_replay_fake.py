@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.board import Board
+from harness.engine.verdict import Kind
 from harness.plan import Milestone, Plan, standard_fails
 from harness.recorded import load_run
 from harness.replay import replayable
@@ -19,7 +20,6 @@ from harness.replay_clock import Playback, load_recording
 from harness.runner import Runner
 from harness.signals import INTERRUPTED, Interrupted, signals_raise
 from harness.targets.fake import FakeTarget
-from harness.verdict import Kind
 
 BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
 

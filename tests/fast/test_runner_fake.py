@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from harness.board import Board
+from harness.engine.verdict import Kind, Verdict
 from harness.errors import BoardLocked
 from harness.plan import FailPattern, Milestone, Plan, standard_fails
 from harness.report import summary
 from harness.runner import Runner
 from harness.session import Session
 from harness.targets.fake import FakeTarget, FakeTransport
-from harness.verdict import Kind, Verdict
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
 

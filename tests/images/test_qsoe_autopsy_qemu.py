@@ -16,7 +16,7 @@ import pytest
 from harness.autopsy.model import AutopsySettings, Privilege
 from harness.autopsy.take import take_autopsy
 from harness.board import PROJECT_ROOT, Board
-from harness.console import Console
+from harness.engine.console import Console
 from harness.profiles import load_board
 from harness.targets import make_target
 from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.engine.verdict import Kind
 from harness.errors import ConfigError
-from harness.verdict import Kind
 
 from .conftest import OFF_TIME, Lab
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from harness.board import PROJECT_ROOT
-from harness.verdict import Kind
+from harness.engine.verdict import Kind
 
 PLAN = (PROJECT_ROOT / "testplans" / "unmatched-boot.toml").read_text()
 

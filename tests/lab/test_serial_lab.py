@@ -12,9 +12,9 @@ import pytest
 
 from harness.board import PROJECT_ROOT
 from harness.cli import main
+from harness.engine.verdict import Kind
 from harness.errors import BoardLocked
 from harness.runner import SWITCHED_OFF
-from harness.verdict import Kind
 
 from .virtual import free_port
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness.verdict import Kind
+from harness.engine.verdict import Kind
 
 from .conftest import KEY_PASSPHRASE, PLUG_PASSWORD, UBOOT_PLAN
 

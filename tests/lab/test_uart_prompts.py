@@ -3,12 +3,12 @@
 A board's kernel logs to the same console the login prompt is on, so ``login: `` is often
 followed on the same line by ``[   12.3] random: crng init done``, or even cut in two by it.
 The console engine moves a message that starts mid-line in front of the line it interrupted
-(harness/interleave.py), which saves both.
+(harness/engine/kernel_cut_in.py), which saves both.
 """
 
 from __future__ import annotations
 
-from harness.verdict import Kind
+from harness.engine.verdict import Kind
 
 PLAN = """
 name = "login-prompt"

@@ -68,7 +68,7 @@ def test_check_warns_about_nested_quantifiers(tmp_path: Path, program_board) -> 
 MEASURE = """
 import json, os, re, select, sys, threading, time
 from pathlib import Path
-from harness.console import Console, ConsoleFiles, Matched, Watch
+from harness.engine.console import Console, ConsoleFiles, Matched, Watch
 from harness.errors import TransportClosed
 
 class Pipe:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from harness.board import PROJECT_ROOT, resolve
+from harness.engine.verdict import Kind
 from harness.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner, RunResult
-from harness.verdict import Kind
 from tests.card_fixtures import CardInputs, build_card
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-riscv64") is None, reason="needs QEMU (make deps)")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from harness.console import Closed, Matched, Outcome, Quiet
-from harness.text import printable
+from harness.engine.console import Closed, Matched, Outcome, Quiet
+from harness.engine.text import printable
 
 
 class Kind(StrEnum):

@@ -24,11 +24,11 @@ from itertools import repeat
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
-from harness.clock import REAL_CLOCK, Clock
+from harness.engine.clock import REAL_CLOCK, Clock
+from harness.engine.guest_clock import STALL_LIMIT, GuestClockSource, GuestTimeline
+from harness.engine.kernel_cut_in import LOOK_BACK, interrupted_prefix
+from harness.engine.patterns import AnyMatch, AnyPattern, search
 from harness.errors import TargetError, TransportClosed
-from harness.guest_clock import STALL_LIMIT, GuestClockSource, GuestTimeline
-from harness.interleave import LOOK_BACK, interrupted_prefix
-from harness.patterns import AnyMatch, AnyPattern, search
 
 HISTORY_LINES = 200
 READ_SIZE = 65536
@@ -59,7 +59,7 @@ READER_GRACE = 2.0
 # the bytes, so the step's silence and deadline count from the guest moment it got them.
 TAKE_WAIT = 2.0
 # On a guest clock an unfinished line is complete once the guest's clock ran this long past it
-# with nothing more: every byte printed until then has been read (see harness.guest_clock), and
+# with nothing more: every byte printed until then has been read (see harness.engine.guest_clock), and
 # no guest pauses half a line for half a million instructions, while a prompt waits for input.
 GUEST_SETTLE = 0.005
 
