@@ -62,7 +62,7 @@ def _rss_mb() -> float:
 
 def worker_engine(source: str) -> dict[str, object]:
     from harness.engine.console import Console, ConsoleFiles, Matched, Watch
-    from harness.plan import standard_fails
+    from harness.model.plan import standard_fails
     from harness.targets.process import ProcessTarget
 
     target = ProcessTarget("firehose", [sys.executable, "-c", source])
@@ -87,7 +87,7 @@ def worker_engine(source: str) -> dict[str, object]:
 def worker_pexpect(source: str, window: bool) -> dict[str, object]:
     import pexpect
 
-    from harness.plan import STANDARD_FAILS
+    from harness.model.plan import STANDARD_FAILS
 
     patterns = [MARKER, *(pattern for _name, pattern in STANDARD_FAILS)]
     options = {"maxread": 65536, "searchwindowsize": 8192} if window else {}

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.engine.verdict import Kind  # noqa: E402
-from harness.plan import load_plan  # noqa: E402
+from harness.model.plan import load_plan  # noqa: E402
 from harness.profiles import load_board  # noqa: E402
 from harness.runner import Runner  # noqa: E402
 

@@ -31,7 +31,7 @@ from emulator_speed import LINK_LD, build_compute_elf
 
 from harness.autopsy.model import AutopsySettings
 from harness.autopsy.take import take_autopsy
-from harness.board import Board
+from harness.model.board import Board
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "boards" / "openocd" / "emulator.cfg"

@@ -100,7 +100,7 @@ def read_stamps(path: Path, needed: str, wait: float = 10.0) -> dict[str, float]
 
 def fail_patterns() -> list[tuple[str, str]]:
     """hartbeat's standard fail patterns, given to the peers in the firehose too."""
-    from harness.plan import STANDARD_FAILS
+    from harness.model.plan import STANDARD_FAILS
 
     return list(STANDARD_FAILS)
 
@@ -138,8 +138,8 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
     """One workload through ``hartbeat``'s runner, as ``hartbeat run PLAN --board BOARD`` runs it."""
     import dataclasses
 
-    from harness.board import resolve
-    from harness.plan import load_plan
+    from harness.model.board import resolve
+    from harness.model.plan import load_plan
     from harness.profiles import load_board
     from harness.report import summary
     from harness.runner import Runner
@@ -175,7 +175,7 @@ def hartbeat_firehose(command: list[str], stamps: Path, folder: Path) -> dict[st
     after it (the evidence), which is not reading speed.
     """
     from harness.engine.console import Console, ConsoleFiles, Matched, Watch
-    from harness.plan import standard_fails
+    from harness.model.plan import standard_fails
     from harness.targets.process import ProcessTarget
 
     target = ProcessTarget("firehose", command)

@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.board import resolve  # noqa: E402
-from harness.plan import load_plan  # noqa: E402
+from harness.model.board import resolve  # noqa: E402
+from harness.model.plan import load_plan  # noqa: E402
 from harness.profiles import load_board  # noqa: E402
 from harness.runner import Runner  # noqa: E402
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HartbeatError
-from harness.plan import Plan
+from harness.model.plan import Plan
 from harness.recorded import RecordedRun, longest_quiet
 
 DEFAULT_MARGIN = 1.5

@@ -11,13 +11,13 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.board import Board
 from harness.engine.patterns import SEARCH_BUDGET, has_nested_quantifier
 from harness.errors import ConfigError
-from harness.findings import Finding
-from harness.plan import STANDARD_FAILS, Plan
+from harness.model.board import Board
+from harness.model.plan import STANDARD_FAILS, Plan
+from harness.model.preboot_finding import Finding
+from harness.model.sdcard import card_findings
 from harness.profiles import load_fallback
-from harness.sdcard import card_findings
 from harness.targets import target_kind
 
 

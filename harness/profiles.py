@@ -1,7 +1,7 @@
 """Loading a board profile: read it, apply the command line's overrides, validate every section.
 
 Validation lives here, above the targets and the SSH settings, because it asks each of them
-about its own section; :mod:`harness.board` below stays a plain description of a profile.
+about its own section; :mod:`harness.model.board` below stays a plain description of a profile.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from harness.board import Board, FallbackExit, apply_overrides, resolve
-from harness.config import Section, anchor_image, load_toml
 from harness.errors import ConfigError
+from harness.model.board import Board, FallbackExit, apply_overrides, resolve
+from harness.model.config import Section, anchor_image, load_toml
 from harness.ssh.settings import validate as validate_ssh
 from harness.targets import effective_time_scale, validate_target
 

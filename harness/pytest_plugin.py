@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from harness.board import Board, parse_assignments
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import ConfigError, TargetUnavailable
-from harness.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
+from harness.model.board import Board, parse_assignments
+from harness.model.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
 from harness.profiles import load_board
 from harness.pytest_shards import Shards
 from harness.pytest_states import StateBoots, StateNotReached

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from harness.board import Board
+from harness.model.board import Board
 from harness.results import RunResult
 from harness.runner import Stopped
 

@@ -18,9 +18,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.board import Board, resolve
 from harness.engine.verdict import Kind, Verdict
-from harness.plan import Plan, load_plan
+from harness.model.board import Board, resolve
+from harness.model.plan import Plan, load_plan
 from harness.runner import Runner, default_out_dir
 from harness.session import Session
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.board import Board
 from harness.engine.console import Console
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
-from harness.plan import Milestone, Plan, load_plan
+from harness.model.board import Board
+from harness.model.plan import Milestone, Plan, load_plan
 from harness.recorded import RecordedRun, load_run
 from harness.replay_clock import Playback, Recording, load_recording
 from harness.results import RunResult

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.autopsy.model import Autopsy
-from harness.board import Board, FallbackExit
 from harness.engine.verdict import EXIT_CODES, Kind, Verdict
-from harness.plan import Plan
+from harness.model.board import Board, FallbackExit
+from harness.model.plan import Plan
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import Board
-from harness.plan import Plan, load_plan
+from harness.model.board import Board
+from harness.model.plan import Plan, load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner

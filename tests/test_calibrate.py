@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import resolve
 from harness.calibrate import Calibration, MilestoneCalibration, Spread, apply, calibrate, write_plan
 from harness.engine.verdict import Kind
-from harness.plan import load_plan
+from harness.model.board import resolve
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.recorded import load_run
 from harness.replay import replay

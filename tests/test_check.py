@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.check import check_deadlines, preboot_findings
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
 

@@ -141,7 +141,7 @@ time.sleep(60)
 MEASURE = """
 import json, sys
 from pathlib import Path
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
 

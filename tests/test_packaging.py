@@ -41,7 +41,7 @@ def test_an_installed_wheel_finds_the_boards_and_testplans_by_name(tmp_path: Pat
     # editable install here is not on PYTHONPATH), run from a folder with no boards/ of its own.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(site.getsitepackages())}
     script = (
-        "import harness.board as b; "
+        "import harness.model.board as b; "
         "print(b.resolve('qemu-virt', 'boards')); print(b.resolve('uboot-smoke', 'testplans')); print(b.__file__)"
     )
     out = subprocess.run(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import resolve
 from harness.engine.verdict import Kind
-from harness.plan import load_plan
+from harness.model.board import resolve
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import SWITCHED_OFF, Runner
 from tests.plan_matrix import runs_here

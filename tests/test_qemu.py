@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import resolve
 from harness.engine.verdict import Kind
-from harness.plan import Milestone, load_plan
+from harness.model.board import resolve
+from harness.model.plan import Milestone, load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
 from harness.targets.qemu import QemuTarget

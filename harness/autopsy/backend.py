@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from harness.autopsy.model import AutopsySettings, HartMissing, HartState
-from harness.board import Board
 from harness.errors import HartbeatError
+from harness.model.board import Board
 from harness.targets.base import Target
 
 

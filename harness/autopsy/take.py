@@ -31,7 +31,7 @@ from harness.autopsy.model import (
     Privilege,
 )
 from harness.autopsy.registry import backend_for
-from harness.board import Board
+from harness.model.board import Board
 from harness.targets.base import Target
 
 # Time kept back from the limit for the walk over stacks and the classification.

@@ -28,8 +28,8 @@ from harness.bisect.settings import ENDPOINT_PATIENCE, Settings
 from harness.bisect.stats import HangRate
 from harness.bisect.strategies import STRATEGIES, outcome_word
 from harness.bisect.trials import BoardPool, Booter, RunRecord
-from harness.board import Board
 from harness.errors import ConfigError
+from harness.model.board import Board
 from harness.recorded import RunFolderError, load_run
 from harness.runner import Stopped
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from harness.bisect.criterion import BadIf
 from harness.bisect.journal import VERSION
-from harness.board import Board
-from harness.plan import Plan
+from harness.model.board import Board
+from harness.model.plan import Plan
 
 # A bad endpoint that has not failed after this many times its endpoint runs does not reproduce.
 ENDPOINT_PATIENCE = 4

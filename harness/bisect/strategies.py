@@ -34,7 +34,7 @@ from harness.bisect.series import Build, Series, Unbuildable
 from harness.bisect.settings import Settings
 from harness.bisect.stats import MAX_RUNS, HangRate, confidence
 from harness.bisect.trials import RunRecord
-from harness.board import Board
+from harness.model.board import Board
 
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from harness.bisect.criterion import Criterion, Outcome
 from harness.bisect.series import Build
-from harness.board import Board
 from harness.engine.verdict import Verdict
-from harness.plan import Plan
+from harness.model.board import Board
+from harness.model.plan import Plan
 from harness.runner import Runner
 
 

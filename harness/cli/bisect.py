@@ -17,11 +17,11 @@ from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.bisect.settings import Settings
 from harness.bisect.strategies import STRATEGIES
-from harness.board import Board, parse_assignments, resolve
 from harness.cli.common import add_override_options
 from harness.errors import ConfigError
 from harness.lock import BoardLock
-from harness.plan import Plan, load_plan
+from harness.model.board import Board, parse_assignments, resolve
+from harness.model.plan import Plan, load_plan
 from harness.profiles import load_board
 from harness.signals import Interrupted, signals_raise
 from harness.targets import target_kind

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.board import resolve
 from harness.calibrate import (
     DEFAULT_MARGIN,
     DEFAULT_SLACK,
@@ -15,8 +14,9 @@ from harness.calibrate import (
     toml_fragment,
     write_plan,
 )
-from harness.config import parse_duration
-from harness.plan import load_plan
+from harness.model.board import resolve
+from harness.model.config import parse_duration
+from harness.model.plan import load_plan
 from harness.recorded import find_runs, load_run
 
 

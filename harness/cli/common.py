@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from harness.board import Board, parse_assignments, resolve
-from harness.plan import Plan, load_plan
+from harness.model.board import Board, parse_assignments, resolve
+from harness.model.plan import Plan, load_plan
 from harness.profiles import load_board
 
 # Exit codes follow `git bisect run`, plus 2 for a usage or configuration error.

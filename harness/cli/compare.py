@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.board import parse_assignments, resolve
 from harness.compare import Column, compare, render_html, table
 from harness.errors import ConfigError
-from harness.plan import load_plan
+from harness.model.board import parse_assignments, resolve
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.recorded import REPORT, load_run
 from harness.runner import Runner

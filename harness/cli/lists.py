@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from harness.board import search_path
 from harness.errors import ConfigError
-from harness.plan import load_plan
+from harness.model.board import search_path
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 
 

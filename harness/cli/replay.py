@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.autopsy.render import autopsy_lines
-from harness.board import resolve
 from harness.engine.verdict import EXIT_FAILED
+from harness.model.board import resolve
 from harness.recorded import RunFolderError, find_runs, load_run
 from harness.replay import Replayed, replay, replayable
 from harness.report import summary, write_report

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.board import parse_assignments
 from harness.check import preboot_findings
 from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
+from harness.model.board import parse_assignments
 from harness.report import summary
 from harness.runner import Runner, run_variables
 from harness.signals import signals_raise

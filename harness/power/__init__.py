@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from harness.board import Board
-from harness.config import Section
+from harness.model.board import Board
+from harness.model.config import Section
 from harness.power.base import DEFAULT_OFF_TIME, PowerBackend, PowerSwitch
 
 # name -> the module that defines its BACKEND: adding a backend is one module and one line here.

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from harness.board import Board
-from harness.config import Section
+from harness.model.board import Board
+from harness.model.config import Section
 
 DEFAULT_OFF_TIME = 2.0
 DEFAULT_TIMEOUT = 10.0

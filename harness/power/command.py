@@ -11,9 +11,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from harness.board import Board
-from harness.config import Section
 from harness.errors import PowerError
+from harness.model.board import Board
+from harness.model.config import Section
 from harness.power.base import DEFAULT_TIMEOUT, PowerBackend, off_wait_on
 
 REPLY_LIMIT = 300

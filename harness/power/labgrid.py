@@ -14,9 +14,9 @@ import pkgutil
 import threading
 from typing import Any
 
-from harness.board import Board
-from harness.config import Section
 from harness.errors import PowerError
+from harness.model.board import Board
+from harness.model.config import Section
 from harness.places import Coordinator, require_labgrid
 from harness.power.base import PowerBackend, off_wait_on
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from harness.board import Board
-from harness.config import Section
 from harness.errors import PowerError
+from harness.model.board import Board
+from harness.model.config import Section
 from harness.power.base import PowerBackend
 
 

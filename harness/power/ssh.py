@@ -10,9 +10,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from harness.board import Board
-from harness.config import Section
 from harness.errors import PowerError, TargetError
+from harness.model.board import Board
+from harness.model.config import Section
 from harness.power.base import DEFAULT_TIMEOUT, PowerBackend, off_wait_on
 from harness.ssh.client import connect, run_command
 from harness.ssh.settings import SshSettings, describe, read_settings

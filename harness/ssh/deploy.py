@@ -9,8 +9,8 @@ from pathlib import Path, PurePosixPath
 
 import paramiko
 
-from harness.board import Board
 from harness.errors import TargetError
+from harness.model.board import Board
 from harness.ssh.client import append_log, connect
 from harness.ssh.settings import DeploySettings, SshSettings
 

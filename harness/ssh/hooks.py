@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.board import Board
+from harness.model.board import Board
 from harness.ssh.settings import deploy_settings_from, ssh_settings_from
 
 if TYPE_CHECKING:

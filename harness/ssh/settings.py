@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.board import Board
-from harness.config import Section
+from harness.model.board import Board
+from harness.model.config import Section
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 

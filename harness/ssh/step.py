@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.engine.console import Console
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded
-from harness.plan import Milestone
+from harness.model.plan import Milestone
 from harness.ssh.client import CommandResult, append_log, connect_until, run_command
 from harness.ssh.settings import SshSettings
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from harness.board import Board
 from harness.engine.console import Transport
 from harness.errors import ConfigError
+from harness.model.board import Board
 from harness.targets.base import Target, TargetKind
 
 # name -> the module that defines its KIND: adding a target kind is one module and one line here.

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from harness.board import Board
 from harness.engine.console import Transport
-from harness.findings import Finding
+from harness.model.board import Board
+from harness.model.preboot_finding import Finding
 
 
 @runtime_checkable

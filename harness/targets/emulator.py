@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from harness.board import PROJECT_ROOT, Board
-from harness.config import Section
 from harness.emulator.boards import BOARDS
 from harness.errors import TargetError
-from harness.findings import Finding
+from harness.model.board import PROJECT_ROOT, Board
+from harness.model.config import Section
+from harness.model.preboot_finding import Finding
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, open_halted

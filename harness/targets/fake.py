@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.board import Board
 from harness.errors import TargetUnavailable, TransportClosed
+from harness.model.board import Board
 from harness.targets.base import TargetKind
 
 Reply = Callable[[str], str | None]

@@ -18,9 +18,9 @@ from typing import Any, cast
 
 import serial
 
-from harness.board import Board
 from harness.errors import ConfigError, HartbeatError, TargetError, TargetUnavailable
-from harness.findings import Finding
+from harness.model.board import Board
+from harness.model.preboot_finding import Finding
 from harness.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.power.base import DEFAULT_OFF_TIME
 from harness.power.labgrid import DriverSwitch, place_switch

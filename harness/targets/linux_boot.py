@@ -11,8 +11,8 @@ from pathlib import Path
 
 import fdt
 
-from harness.board import Board
-from harness.findings import Finding
+from harness.model.board import Board
+from harness.model.preboot_finding import Finding
 
 # The Linux name of each emulated machine's UART, for the console= check (emulator and process
 # boards that declare `machine`).

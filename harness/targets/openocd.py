@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.board import Board
 from harness.errors import HartbeatError
+from harness.model.board import Board
 from harness.targets.process import keeper_argv
 
 DEFAULT_GDB_PORT = 3333

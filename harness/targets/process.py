@@ -24,10 +24,10 @@ from typing import Any
 import pexpect
 
 from harness import keeper
-from harness.board import Board
-from harness.config import NOT_A_FILE
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
-from harness.findings import Finding
+from harness.model.board import Board
+from harness.model.config import NOT_A_FILE
+from harness.model.preboot_finding import Finding
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 

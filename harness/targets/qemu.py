@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.board import Board
-from harness.config import Section
 from harness.errors import TargetError, TargetUnavailable
-from harness.findings import Finding
-from harness.sdcard import CardError
+from harness.model.board import Board
+from harness.model.config import Section
+from harness.model.preboot_finding import Finding
+from harness.model.sdcard import CardError
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget

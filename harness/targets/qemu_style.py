@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness import sdcard
-from harness.board import Board
-from harness.config import NOT_A_FILE
+from harness.model import sdcard
+from harness.model.board import Board
+from harness.model.config import NOT_A_FILE
 
 IMAGE_OPTIONS = {"bios": "-bios", "kernel": "-kernel", "initrd": "-initrd", "dtb": "-dtb"}
 # Slots that are disks: the SD card of a SiFive board. snapshot=on: the guest's writes go to a

@@ -20,10 +20,10 @@ from typing import Any, Protocol, cast
 import serial
 import serial.rfc2217
 
-from harness.board import Board
 from harness.errors import TargetError, TargetUnavailable, TransportClosed
-from harness.findings import Finding
 from harness.lock import BoardLock
+from harness.model.board import Board
+from harness.model.preboot_finding import Finding
 from harness.power import Power, power_from_board
 from harness.targets.base import TargetKind
 from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, jtag_settings, open_halted

@@ -18,10 +18,10 @@ U-Boot, U-Boot's device tree) from raw sector 0x822 (2082); U-Boot's distro boot
 it names. The firmware is Debian's (images/sdcard/firmware.py); the default kernel and initrd
 are the tiny Linux (images/linux/out), the default DTB Debian's own for the board
 (images/linux/out-distro/dtbs). No root privileges: the table is written in Python
-(harness/gpt.py), the filesystem by ``mke2fs -d`` (e2fsprogs) from a folder.
+(harness/model/gpt.py), the filesystem by ``mke2fs -d`` (e2fsprogs) from a folder.
 
 The image is cached by its inputs in ``${XDG_CACHE_HOME:-~/.cache}/hartbeat/sdcard/<hash>/``
-(every input file's bytes, the options, mke2fs's version, this script and harness/gpt.py);
+(every input file's bytes, the options, mke2fs's version, this script and harness/model/gpt.py);
 ``images/sdcard/out/<board>.img`` links to the last one built for each board. QEMU's SD card
 must be a power of two in size, so the image is rounded up to one (sparse). ``--spl none``,
 ``--fit``, ``--extlinux`` and ``--allow-foreign-dtb`` make the broken cards the tests use: a
@@ -48,7 +48,7 @@ sys.path[1:1] = [str(HERE.parent), str(PROJECT)]
 import firmware  # noqa: E402  (the sibling fetcher)
 from debian_apt import FetchError, hartbeat_cache, point_link, publish  # noqa: E402
 
-from harness import gpt  # noqa: E402
+from harness.model import gpt  # noqa: E402
 
 LINUX = HERE.parent / "linux"
 # Each board's root `compatible` (Linux's device trees), to refuse a DTB for the other board.

@@ -8,8 +8,8 @@ import pytest
 
 from harness.autopsy.model import AutopsySettings
 from harness.autopsy.take import take_autopsy
-from harness.board import Board
 from harness.errors import ConfigError
+from harness.model.board import Board
 from harness.targets.fake import FakeTarget
 from harness.targets.openocd import DEFAULT_GDB_PORT, jtag_settings
 from harness.targets.serial import preflight

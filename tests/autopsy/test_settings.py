@@ -8,7 +8,7 @@ import pytest
 
 from harness.check import check_symbols
 from harness.errors import ConfigError
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 
 PLAN = """

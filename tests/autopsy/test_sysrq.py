@@ -15,7 +15,7 @@ from harness.autopsy.model import Autopsy, Diagnosis, DiagnosisKind, Location
 from harness.autopsy.record import autopsy_from_json, autopsy_to_json
 from harness.autopsy.sysrq import SysrqReport, parse, symbolize
 from harness.errors import ConfigError
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -27,10 +27,10 @@ from harness.autopsy.take import take_autopsy
 from harness.bisect.bisector import culprit_autopsy
 from harness.bisect.html import render
 from harness.bisect.report import Answer
-from harness.board import Board
 from harness.compare import Column, compare, table
 from harness.engine.verdict import Kind
-from harness.plan import Milestone, Plan, standard_fails
+from harness.model.board import Board
+from harness.model.plan import Milestone, Plan, standard_fails
 from harness.recorded import load_run
 from harness.report import summary
 from harness.runner import Runner

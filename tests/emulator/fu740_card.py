@@ -1,11 +1,11 @@
-"""SD card images for the FU740 tests: SiFive's layout written with harness.gpt (no root, no gdisk)."""
+"""SD card images for the FU740 tests: SiFive's layout written with harness.model.gpt (no root, no gdisk)."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
 
-from harness import gpt
+from harness.model import gpt
 
 SPL_FIRST, SPL_LAST = 34, 2081
 FIT_FIRST, FIT_LAST = 2082, 10273

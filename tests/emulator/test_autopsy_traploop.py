@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.autopsy.model import DiagnosisKind, HartClass
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
 

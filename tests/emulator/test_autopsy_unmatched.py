@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.autopsy.model import HartClass, Privilege
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import PROJECT_ROOT
 from harness.engine.guest_clock import GuestMark, parse_mark
 from harness.engine.verdict import Kind
-from harness.plan import load_plan
+from harness.model.board import PROJECT_ROOT
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.replay import replay
 from harness.runner import Runner

@@ -13,9 +13,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from harness.board import resolve
 from harness.engine.verdict import Kind
-from harness.plan import load_plan
+from harness.model.board import resolve
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner
 from tests.emulator.fu740_card import write_card

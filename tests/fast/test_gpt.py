@@ -1,4 +1,4 @@
-"""harness.gpt: GUID partition tables written and read back, and damage detected."""
+"""harness.model.gpt: GUID partition tables written and read back, and damage detected."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import gpt
+from harness.model import gpt
 
 SECTORS = 65536
 

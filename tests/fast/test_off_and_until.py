@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import Board
 from harness.cli import main
 from harness.engine.verdict import Kind
 from harness.errors import ConfigError
-from harness.plan import Milestone, Plan, load_plan, standard_fails
+from harness.model.board import Board
+from harness.model.plan import Milestone, Plan, load_plan, standard_fails
 from harness.runner import SWITCHED_OFF, Runner
 from harness.targets.fake import FakeTarget
 

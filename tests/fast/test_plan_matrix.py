@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from tests.plan_matrix import BOARDS, MATRIX, PLANS, NotApplicable, Runs, markdown
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ import harness
 from harness import targets
 from harness.check import preboot_findings
 from harness.cli import main
-from harness.config import Section
 from harness.engine.verdict import Kind
 from harness.errors import ConfigError
-from harness.plan import load_plan
+from harness.model.config import Section
+from harness.model.plan import load_plan
 from harness.power import BACKENDS, PowerBackend, power_backend
 from harness.profiles import load_board
 from harness.runner import Runner

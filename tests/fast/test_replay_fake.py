@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import Board
 from harness.engine.verdict import Kind
-from harness.plan import Milestone, Plan, standard_fails
+from harness.model.board import Board
+from harness.model.plan import Milestone, Plan, standard_fails
 from harness.recorded import load_run
 from harness.replay import replayable
 from harness.replay_clock import Playback, load_recording

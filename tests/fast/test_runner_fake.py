@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from harness.board import Board
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import BoardLocked
-from harness.plan import FailPattern, Milestone, Plan, standard_fails
+from harness.model.board import Board
+from harness.model.plan import FailPattern, Milestone, Plan, standard_fails
 from harness.report import summary
 from harness.runner import Runner
 from harness.session import Session

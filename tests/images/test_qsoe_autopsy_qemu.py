@@ -15,8 +15,8 @@ import pytest
 
 from harness.autopsy.model import AutopsySettings, Privilege
 from harness.autopsy.take import take_autopsy
-from harness.board import PROJECT_ROOT, Board
 from harness.engine.console import Console
+from harness.model.board import PROJECT_ROOT, Board
 from harness.profiles import load_board
 from harness.targets import make_target
 from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import load_plan
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner

@@ -28,8 +28,8 @@ import pytest
 
 from harness.autopsy.model import AutopsySettings, HartClass, Privilege
 from harness.autopsy.take import take_autopsy
-from harness.board import Board
-from harness.plan import load_plan
+from harness.model.board import Board
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner

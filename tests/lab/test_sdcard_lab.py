@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness.board import PROJECT_ROOT
 from harness.engine.verdict import Kind
+from harness.model.board import PROJECT_ROOT
 
 PLAN = (PROJECT_ROOT / "testplans" / "unmatched-boot.toml").read_text()
 

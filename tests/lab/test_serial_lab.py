@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from harness.board import PROJECT_ROOT
 from harness.cli import main
 from harness.engine.verdict import Kind
 from harness.errors import BoardLocked
+from harness.model.board import PROJECT_ROOT
 from harness.runner import SWITCHED_OFF
 
 from .virtual import free_port

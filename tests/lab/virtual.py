@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from harness.sdcard import spl_image as sdcard_spl
+from harness.model.sdcard import spl_image as sdcard_spl
 
 QEMU = "qemu-system-riscv64"
 OPENSBI = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")

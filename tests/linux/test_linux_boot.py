@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import resolve
 from harness.emulator.console import MemoryConsole
 from harness.emulator.machine import Machine, MachineConfig
-from harness.plan import load_plan
+from harness.model.board import resolve
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner, RunResult
 

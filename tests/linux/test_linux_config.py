@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plan import load_plan, standard_fails
+from harness.model.plan import load_plan, standard_fails
 from harness.profiles import load_board
 from harness.targets import emulator, qemu
 

@@ -17,8 +17,8 @@ import pytest
 
 from harness.autopsy.model import Autopsy, HartAutopsy, HartClass, Privilege
 from harness.autopsy.render import autopsy_lines
-from harness.board import PROJECT_ROOT
-from harness.plan import load_plan
+from harness.model.board import PROJECT_ROOT
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.replay import replay
 from harness.results import RunResult

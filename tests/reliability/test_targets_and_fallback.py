@@ -38,7 +38,7 @@ def test_cwd_that_does_not_exist_is_a_check_error_and_never_forks_into_hartbeat(
     plan = write(tmp_path / "plan.toml", PLAN)
     one_line_error(hartbeat("check", str(plan), "--board", str(board), cwd=tmp_path), "cwd", "/nonexistent")
     # The runner on its own (no pre-boot check): an error verdict, no traceback in the log.
-    from harness.plan import load_plan
+    from harness.model.plan import load_plan
     from harness.profiles import load_board
     from harness.runner import Runner
 

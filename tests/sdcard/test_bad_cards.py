@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.board import PROJECT_ROOT, resolve
 from harness.engine.verdict import Kind
-from harness.plan import load_plan
+from harness.model.board import PROJECT_ROOT, resolve
+from harness.model.plan import load_plan
 from harness.profiles import load_board
 from harness.runner import Runner, RunResult
 from tests.card_fixtures import CardInputs, build_card

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import gpt
+from harness.model import gpt
 from tests.card_fixtures import CardInputs, build_card
 
 

@@ -1,4 +1,4 @@
-"""harness.sdcard: the pre-boot check reads the card's partition table as the boot chain would."""
+"""harness.model.sdcard: the pre-boot check reads the card's partition table as the boot chain would."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import gpt
+from harness.model import gpt
+from harness.model.sdcard import CardError, card_findings, spl_image
 from harness.profiles import load_board
-from harness.sdcard import CardError, card_findings, spl_image
 
 SECTORS = 65536
 SPL = gpt.Partition(1, gpt.PartitionType.SIFIVE_SPL.value, uuid.UUID(int=1), 34, 2081, "spl")

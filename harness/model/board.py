@@ -18,10 +18,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.config import NOT_A_FILE, Section
 from harness.errors import ConfigError
+from harness.model.config import NOT_A_FILE, Section
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 # `{name}` is a variable; `$${` is a literal `${` (U-Boot's own variables), `{{` and `}}` literal braces.
 _VARIABLE = re.compile(r"\$\$\{|\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LITERAL = {"$${": "${", "{{": "{", "}}": "}"}

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness import gpt
-from harness.board import Board
-from harness.findings import Finding
+from harness.model import gpt
+from harness.model.board import Board
+from harness.model.preboot_finding import Finding
 
 SLOT = "sdcard"
 FIT_SECTOR = 0x822  # CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_SECTOR of Debian's sifive_* builds

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.autopsy.model import DEFAULT_SAMPLES, DEFAULT_SPAN, MAX_SECONDS, SYSRQ_KEYS, AutopsySettings
-from harness.config import Section, anchor_image, compile_regex, load_toml
 from harness.engine.verdict import FAIL_PATTERN_KINDS, Kind
 from harness.errors import ConfigError
+from harness.model.config import Section, anchor_image, compile_regex, load_toml
 
 DEFAULT_SILENCE = 15.0
 DEFAULT_TIMEOUT = 300.0

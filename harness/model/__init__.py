@@ -1,0 +1,4 @@
+"""The model: testplans, board profiles and the images they name.
+
+Read from TOML with errors that name the file and the key.
+"""
