@@ -19,7 +19,7 @@ from harness.bisect.settings import Settings
 from harness.bisect.strategies import STRATEGIES
 from harness.cli.common import add_override_options
 from harness.errors import ConfigError
-from harness.lock import BoardLock
+from harness.lab.lock import BoardLock
 from harness.model.board import Board, parse_assignments, resolve
 from harness.model.plan import Plan, load_plan
 from harness.profiles import load_board

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.places import PlaceInfo, Resource, connect, coordinator_address
+from harness.lab.places import PlaceInfo, Resource, connect, coordinator_address
 
 
 def _resource(resource: Resource) -> str:

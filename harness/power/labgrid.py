@@ -15,9 +15,9 @@ import threading
 from typing import Any
 
 from harness.errors import PowerError
+from harness.lab.places import Coordinator, require_labgrid
 from harness.model.board import Board
 from harness.model.config import Section
-from harness.places import Coordinator, require_labgrid
 from harness.power.base import PowerBackend, off_wait_on
 
 # labgrid's power resources and the driver that switches each, in labgrid-client's order.

@@ -26,7 +26,7 @@ from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, open_halted
 from harness.targets.process import ProcessTarget, ProcessTransport
-from harness.targets.qemu_style import image_arguments, placeholder_variables
+from harness.targets.qemu_argv import image_arguments, placeholder_variables
 from harness.targets.sockets import connect_when_ready
 
 MACHINES = tuple(MACHINE_UARTS)

@@ -19,9 +19,9 @@ from typing import Any, cast
 import serial
 
 from harness.errors import ConfigError, HartbeatError, TargetError, TargetUnavailable
+from harness.lab.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.model.board import Board
 from harness.model.preboot_finding import Finding
-from harness.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.power.base import DEFAULT_OFF_TIME
 from harness.power.labgrid import DriverSwitch, place_switch
 from harness.targets.base import TargetKind
@@ -189,7 +189,7 @@ def validate(board: Board) -> set[str]:
 def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     """Before boot: a missing labgrid library is worth a warning (the run would be a skip)."""
     try:
-        from harness.places import require_labgrid
+        from harness.lab.places import require_labgrid
 
         require_labgrid()
     except TargetUnavailable as exc:

@@ -14,7 +14,7 @@ OpenOCD already running on a lab host (``tcl = "labhost:6666"``)::
     HARTS = "5"
 
 :class:`OpenOcd` talks to OpenOCD's Tcl server (a command, then its result, each ended by
-0x1a). One it started runs under the keeper (:mod:`harness.keeper`) in its own process group, so
+0x1a). One it started runs under the keeper (:mod:`harness.targets.keeper`) in its own process group, so
 it dies with the harness, and is shut down by :meth:`OpenOcd.close`; every call honours a deadline. Failures are
 :class:`OpenOcdError` whose message is OpenOCD's own error line.
 """

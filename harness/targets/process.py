@@ -23,11 +23,11 @@ from typing import Any
 
 import pexpect
 
-from harness import keeper
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
 from harness.model.board import Board
 from harness.model.config import NOT_A_FILE
 from harness.model.preboot_finding import Finding
+from harness.targets import keeper
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 
@@ -138,7 +138,7 @@ def _raw_terminal() -> None:
 
 
 def keeper_argv(argv: Sequence[str]) -> list[str]:
-    """The command line that runs ``argv`` under :mod:`harness.keeper` (see there for why)."""
+    """The command line that runs ``argv`` under :mod:`harness.targets.keeper` (see there for why)."""
     # By file, isolated and without site: it is stdlib only, so it starts fast and from any cwd.
     return [sys.executable, "-I", "-S", keeper.__file__, "--parent", str(os.getpid()), "--", *argv]
 
@@ -146,7 +146,7 @@ def keeper_argv(argv: Sequence[str]) -> list[str]:
 class ProcessTarget:
     """A program whose stdin/stdout is the console; power off ends its whole process group.
 
-    The program runs under :mod:`harness.keeper`, the console's session leader, which keeps the
+    The program runs under :mod:`harness.targets.keeper`, the console's session leader, which keeps the
     console open until the program's last descendant has exited and kills them all if hartbeat dies.
     """
 

@@ -29,7 +29,7 @@ from harness.model.sdcard import CardError
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget
-from harness.targets.qemu_style import image_arguments, placeholder_variables
+from harness.targets.qemu_argv import image_arguments, placeholder_variables
 from harness.targets.qmp import QMP
 
 DEFAULT_BINARY = "qemu-system-riscv64"

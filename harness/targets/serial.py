@@ -21,7 +21,7 @@ import serial
 import serial.rfc2217
 
 from harness.errors import TargetError, TargetUnavailable, TransportClosed
-from harness.lock import BoardLock
+from harness.lab.lock import BoardLock
 from harness.model.board import Board
 from harness.model.preboot_finding import Finding
 from harness.power import Power, power_from_board

@@ -21,7 +21,7 @@ from .virtual import free_port
 # Another run holding the board: takes the lock like a real run would, then waits.
 HOLD_LOCK = """
 import sys, time
-from harness.lock import BoardLock
+from harness.lab.lock import BoardLock
 lock = BoardLock(sys.argv[1], board="lab-board")
 lock.acquire("nightly-boot")
 print("locked", flush=True)

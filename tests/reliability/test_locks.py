@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BoardLocked
-from harness.lock import BoardLock
+from harness.lab.lock import BoardLock
 
 from .helpers import hartbeat, write
 

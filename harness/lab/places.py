@@ -7,7 +7,7 @@ subscribed to the coordinator, so a place's holder is always current.
 
 A place acquired at the coordinator stays acquired when its client dies (labgrid has no lease):
 a hartbeat killed with SIGKILL cannot release it. So each acquisition is also recorded in a
-local :class:`~harness.lock.BoardLock` (an ``flock`` that dies with its process, whose file keeps
+local :class:`~harness.lab.lock.BoardLock` (an ``flock`` that dies with its process, whose file keeps
 the holder's record): the next run on this host that finds the place held by this host and user,
 with the record of a process that is gone, releases it and says so.
 """
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from harness.errors import BoardLocked, HartbeatError, TargetError, TargetUnavailable
-from harness.lock import BoardLock
+from harness.lab.lock import BoardLock
 
 DEFAULT_COORDINATOR = "127.0.0.1:20408"
 # How long connecting to a coordinator, or one request to it, may take.

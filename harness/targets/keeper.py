@@ -1,6 +1,6 @@
 """The keeper: a process target's command runs under it, as the console's session leader.
 
-``python harness/keeper.py -- CMD...`` (or ``-m harness.keeper``): stdlib only, so it starts
+``python harness/targets/keeper.py -- CMD...`` (or ``-m harness.targets.keeper``): stdlib only, so it starts
 without the rest of the harness. It exists for two reasons:
 
 - A launcher (``sh -c "prog & exit 0"``) that exits would, as session leader, make the kernel

@@ -1,0 +1,4 @@
+"""The lab's shared resources: one run per board (file locks) and labgrid places.
+
+Below the power backends and the targets, which both take a place or a lock.
+"""
