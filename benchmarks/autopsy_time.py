@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.autopsy.model import AutopsySettings  # noqa: E402
-from harness.autopsy.registry import BACKENDS  # noqa: E402
 from harness.engine.verdict import Kind  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
+from harness.probes.registry import BACKENDS  # noqa: E402
 from harness.profiles import load_board  # noqa: E402
 from harness.results import RunResult  # noqa: E402
 from harness.runner import Runner  # noqa: E402

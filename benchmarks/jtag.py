@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emulator_speed import LINK_LD, build_compute_elf
 
 from harness.autopsy.model import AutopsySettings
-from harness.autopsy.take import take_autopsy
 from harness.model.board import Board
+from harness.probes.take import take_autopsy
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "boards" / "openocd" / "emulator.cfg"

@@ -23,7 +23,6 @@ from harness.autopsy.model import Autopsy, Location, Privilege
 from harness.autopsy.render import headline as autopsy_headline
 from harness.autopsy.symbols import Symbols, run_sources
 from harness.autopsy.sysrq import ask as ask_sysrq
-from harness.autopsy.take import take_autopsy
 from harness.engine.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
 from harness.engine.patterns import PatternTooSlow
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
@@ -31,6 +30,7 @@ from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError,
 from harness.hold import HOLD_VERDICTS, hold_target, prepare_hold
 from harness.model.board import Board
 from harness.model.plan import FailPattern, Milestone, Plan
+from harness.probes.take import take_autopsy
 from harness.profiles import load_fallback
 from harness.report import FORMATS, write_report
 from harness.results import MilestoneResult, RunResult

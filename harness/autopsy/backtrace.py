@@ -23,14 +23,14 @@ MAX_FRAME = 1 << 20
 
 
 class Memory(Protocol):
-    """Reads memory as a hart sees it (a :class:`~harness.autopsy.backend.Probe`)."""
+    """Reads memory as a hart sees it (a :class:`~harness.probes.backend.Probe`)."""
 
     def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
         """``size`` bytes at ``address``, or ``None``."""
 
 
 class Deadline(Protocol):
-    """Says when to stop (a :class:`~harness.autopsy.backend.Request`)."""
+    """Says when to stop (a :class:`~harness.probes.backend.Request`)."""
 
     def expired(self) -> bool:
         """True once there is no time left."""

@@ -1,6 +1,6 @@
 """The autopsy's data: what a backend reads from each hart, and what the framework concludes.
 
-Backends fill :class:`HartState` (one read of one hart); the framework (:mod:`harness.autopsy.take`)
+Backends fill :class:`HartState` (one read of one hart); the framework (:mod:`harness.probes.take`)
 samples them, symbolizes, classifies each hart (:class:`HartClass`) and sums up the system
 (:class:`Diagnosis`) into an :class:`Autopsy`, which ``report.json`` stores as its ``autopsy``
 object (:mod:`harness.autopsy.record`) and replay, compare and bisect read back.

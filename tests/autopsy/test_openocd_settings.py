@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.autopsy.model import AutopsySettings
-from harness.autopsy.take import take_autopsy
 from harness.errors import ConfigError
 from harness.model.board import Board
+from harness.probes.take import take_autopsy
 from harness.targets.fake import FakeTarget
 from harness.targets.openocd import DEFAULT_GDB_PORT, jtag_settings
 from harness.targets.serial import preflight

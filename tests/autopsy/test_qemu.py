@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.autopsy.qemu import monitor_registers
+from harness.probes.qemu import monitor_registers
 
 DATA = Path(__file__).resolve().parent / "data"
 

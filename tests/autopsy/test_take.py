@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.autopsy import take
-from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.autopsy.model import (
     AutopsySettings,
     DiagnosisKind,
@@ -23,7 +21,6 @@ from harness.autopsy.model import (
     Privilege,
     TrapCsrs,
 )
-from harness.autopsy.take import take_autopsy
 from harness.bisect.bisector import culprit_autopsy
 from harness.bisect.html import render
 from harness.bisect.report import Answer
@@ -31,6 +28,9 @@ from harness.compare import Column, compare, table
 from harness.engine.verdict import Kind
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails
+from harness.probes import take
+from harness.probes.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
+from harness.probes.take import take_autopsy
 from harness.recorded import load_run
 from harness.report import summary
 from harness.runner import Runner

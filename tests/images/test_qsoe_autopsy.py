@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from harness.autopsy.model import DiagnosisKind, HartClass
-from harness.autopsy.registry import BACKENDS
-from harness.autopsy.take import take_autopsy
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
+from harness.probes.registry import BACKENDS
+from harness.probes.take import take_autopsy
 from harness.profiles import load_board
 from harness.replay import replay
 from harness.results import RunResult

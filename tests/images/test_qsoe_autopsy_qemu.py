@@ -1,4 +1,4 @@
-"""The QEMU autopsy backend (harness/autopsy/qemu.py) on a real QEMU: the gdbstub on the command
+"""The QEMU autopsy backend (harness/probes/qemu.py) on a real QEMU: the gdbstub on the command
 line, the guest running on after an autopsy, and a QEMU that is stopped or gone. The deadlock's
 diagnosis through the runner is tests/images/test_qsoe_autopsy.py's, on every qsoe board."""
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from harness.autopsy.model import AutopsySettings, Privilege
-from harness.autopsy.take import take_autopsy
 from harness.engine.console import Console
 from harness.model.board import PROJECT_ROOT, Board
+from harness.probes.take import take_autopsy
 from harness.profiles import load_board
 from harness.targets import make_target
 from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 
 from harness.autopsy.model import AutopsySettings, HartClass, Privilege
-from harness.autopsy.take import take_autopsy
 from harness.model.board import Board
 from harness.model.plan import load_plan
+from harness.probes.take import take_autopsy
 from harness.profiles import load_board
 from harness.results import RunResult
 from harness.runner import Runner

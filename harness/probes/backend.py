@@ -1,7 +1,7 @@
 """What an autopsy backend is: a way to open a :class:`Probe` on a running target.
 
 A backend knows one target kind (the emulator's control socket, QEMU's gdbstub, OpenOCD on a
-board's JTAG). It only reads: the framework (:mod:`harness.autopsy.take`) decides when to
+board's JTAG). It only reads: the framework (:mod:`harness.probes.take`) decides when to
 sample, symbolizes, walks stacks through :meth:`Probe.read_memory` and classifies.
 """
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from harness.autopsy.backend import AutopsyUnavailable, Probe, Request
 from harness.autopsy.backtrace import backtrace, caller_location
 from harness.autopsy.classify import classify, diagnose
 from harness.autopsy.model import (
@@ -30,8 +29,9 @@ from harness.autopsy.model import (
     Location,
     Privilege,
 )
-from harness.autopsy.registry import backend_for
 from harness.model.board import Board
+from harness.probes.backend import AutopsyUnavailable, Probe, Request
+from harness.probes.registry import backend_for
 from harness.targets.base import Target
 
 # Time kept back from the limit for the walk over stacks and the classification.

@@ -10,8 +10,8 @@ import json
 import socket
 from typing import Any
 
-from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.autopsy.model import HartMissing, HartState, Privilege, TrapCsrs
+from harness.probes.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.targets.emulator import EmulatorTarget
 
 # Longest answer line read: five harts are about 2 KB, a 4 KiB memory read 8 KB of hex.

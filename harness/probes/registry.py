@@ -1,7 +1,7 @@
 """The autopsy backends' registry.
 
 Each target kind that can be inspected has one backend module ending in
-``BACKEND = AutopsyBackend(name=..., open=...)`` (see :mod:`harness.autopsy.backend`), and one
+``BACKEND = AutopsyBackend(name=..., open=...)`` (see :mod:`harness.probes.backend`), and one
 line in :data:`BACKENDS`, keyed by the target kind's name. A backend module is imported only
 when a run of that kind fails, so a passing run never loads it.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib
 
-from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable
+from harness.probes.backend import AutopsyBackend, AutopsyUnavailable
 
 # target kind -> the module that defines its BACKEND: adding a backend is one module and one line.
 BACKENDS = {
-    "emulator": "harness.autopsy.emulator",
-    "qemu": "harness.autopsy.qemu",
-    "serial": "harness.autopsy.openocd",
+    "emulator": "harness.probes.emulator",
+    "qemu": "harness.probes.qemu",
+    "serial": "harness.probes.openocd",
 }
 
 __all__ = ["BACKENDS", "AutopsyBackend", "AutopsyUnavailable", "backend_for"]

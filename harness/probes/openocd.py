@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import time
 
-from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.autopsy.model import HartMissing, HartState, Privilege, TrapCsrs
 from harness.errors import ConfigError
+from harness.probes.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.targets.openocd import OpenOcd, OpenOcdError, jtag_settings
 
 # OpenOCD's register names for the fields of a HartState ("priv" is its virtual register).

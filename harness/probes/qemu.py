@@ -18,8 +18,8 @@ import re
 import time
 from collections.abc import Mapping
 
-from harness.autopsy.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.autopsy.model import INTERRUPT_BIT, HartMissing, HartState, Privilege, TrapCsrs
+from harness.probes.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.targets.gdbstub import GdbError, GdbRemote
 from harness.targets.qemu import QemuTarget
 
