@@ -141,7 +141,7 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
     from harness.model.board import resolve
     from harness.model.plan import load_plan
     from harness.profiles import load_board
-    from harness.report import summary
+    from harness.records.report import summary
     from harness.runner import Runner
 
     if workload == "uboot":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.errors import HartbeatError
 from harness.model.plan import Plan
-from harness.recorded import RecordedRun, longest_quiet
+from harness.records.run_folder import RecordedRun, longest_quiet
 
 DEFAULT_MARGIN = 1.5
 # Absolute slack on top of the margin: a 20 ms step must not get a 30 ms deadline that any

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.autopsy.render import autopsy_lines
-from harness.html_report import autopsy_section, escape, page, timeline, timeline_span
-from harness.recorded import RecordedRun
+from harness.records.html_report import autopsy_section, escape, page, timeline, timeline_span
+from harness.records.run_folder import RecordedRun
 
 # Lines of each side shown at the divergence.
 SIDE_LINES = 8

@@ -33,8 +33,8 @@ from harness.model.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
 from harness.profiles import load_board
 from harness.pytest_shards import Shards
 from harness.pytest_states import StateBoots, StateNotReached
-from harness.report import summary
-from harness.results import RunResult
+from harness.records.report import summary
+from harness.records.results import RunResult
 from harness.runner import Runner, default_out_dir
 from harness.session import Session
 from harness.targets import host_time_scale

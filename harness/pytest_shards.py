@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from harness.model.board import Board
-from harness.results import RunResult
+from harness.records.results import RunResult
 from harness.runner import Stopped
 
 

@@ -18,9 +18,9 @@ from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, load_plan
-from harness.recorded import RecordedRun, load_run
+from harness.records.results import RunResult
+from harness.records.run_folder import RecordedRun, load_run
 from harness.replay_clock import Playback, Recording, load_recording
-from harness.results import RunResult
 from harness.runner import HARNESS_ENDED, UNFINISHED, Runner
 from harness.signals import INTERRUPTED
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.engine.console import Console
 from harness.engine.guest_clock import GuestTimeline
 from harness.errors import HartbeatError
-from harness.recorded import read_log
+from harness.records.run_folder import read_log
 
 TIMING = "console.timing"
 RAW = "console.raw"

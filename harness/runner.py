@@ -32,8 +32,8 @@ from harness.model.board import Board
 from harness.model.plan import FailPattern, Milestone, Plan
 from harness.probes.take import take_autopsy
 from harness.profiles import load_fallback
-from harness.report import FORMATS, write_report
-from harness.results import MilestoneResult, RunResult
+from harness.records.report import FORMATS, write_report
+from harness.records.results import MilestoneResult, RunResult
 from harness.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import KINDS, Target, make_target, target_kind

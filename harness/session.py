@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from harness.engine.console import Console
 from harness.engine.verdict import Verdict
 from harness.model.plan import DEFAULT_WITHIN, Milestone
-from harness.results import MilestoneResult
+from harness.records.results import MilestoneResult
 from harness.runner import Runner
 
 

@@ -13,7 +13,7 @@ import pytest
 from harness.model.board import Board
 from harness.model.plan import Plan, load_plan
 from harness.profiles import load_board
-from harness.results import RunResult
+from harness.records.results import RunResult
 from harness.runner import Runner
 from tests import card_fixtures
 from tests.linux import conftest as linux_fixtures

@@ -14,7 +14,7 @@ from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import load_plan
 from harness.profiles import load_board
-from harness.recorded import load_run
+from harness.records.run_folder import load_run
 from harness.replay import replay
 from harness.runner import Runner
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.hold import gdb_command
-from harness.results import RunResult
+from harness.records.results import RunResult
 
 PROJECT = Path(__file__).resolve().parents[1]
 QSOE = PROJECT / "images" / "qsoe-sim"

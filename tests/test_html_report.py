@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.engine.verdict import Kind
-from harness.html_report import PAGE, timeline_span, write_index
-from harness.recorded import load_run
+from harness.records.html_report import PAGE, timeline_span, write_index
+from harness.records.run_folder import load_run
 
 BOOT = """
 say OpenSBI v1.2

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from harness.recorded import find_runs, load_run
+from harness.records.run_folder import find_runs, load_run
 from harness.replay import replay, replayable
 
 

@@ -30,7 +30,7 @@ from harness.bisect.strategies import STRATEGIES, outcome_word
 from harness.bisect.trials import BoardPool, Booter, RunRecord
 from harness.errors import ConfigError
 from harness.model.board import Board
-from harness.recorded import RunFolderError, load_run
+from harness.records.run_folder import RunFolderError, load_run
 from harness.runner import Stopped
 
 T = TypeVar("T")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.bisect.report import Answer
-from harness.html_report import PAGE, escape, page, write_run_page
-from harness.recorded import find_runs, load_run
+from harness.records.html_report import PAGE, escape, page, write_run_page
+from harness.records.run_folder import find_runs, load_run
 
 HTML_NAME = "bisect.html"
 # Where Trials.boot puts a build's runs: runs/<build>/<attempt> under the bisect folder.

@@ -17,7 +17,7 @@ from harness.calibrate import (
 from harness.model.board import resolve
 from harness.model.config import parse_duration
 from harness.model.plan import load_plan
-from harness.recorded import find_runs, load_run
+from harness.records.run_folder import find_runs, load_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -20,7 +20,7 @@ from harness.errors import ConfigError
 from harness.model.board import parse_assignments, resolve
 from harness.model.plan import load_plan
 from harness.profiles import load_board
-from harness.recorded import REPORT, load_run
+from harness.records.run_folder import REPORT, load_run
 from harness.runner import Runner
 from harness.signals import signals_raise
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from harness.autopsy.render import autopsy_lines
 from harness.engine.verdict import EXIT_FAILED
 from harness.model.board import resolve
-from harness.recorded import RunFolderError, find_runs, load_run
+from harness.records.report import summary, write_report
+from harness.records.run_folder import RunFolderError, find_runs, load_run
 from harness.replay import Replayed, replay, replayable
-from harness.report import summary, write_report
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

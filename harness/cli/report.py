@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.html_report import write_index, write_run_page
-from harness.recorded import REPORT, RunFolderError, find_runs, load_run
+from harness.records.html_report import write_index, write_run_page
+from harness.records.run_folder import REPORT, RunFolderError, find_runs, load_run
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.check import preboot_findings
 from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
 from harness.model.board import parse_assignments
-from harness.report import summary
+from harness.records.report import summary
 from harness.runner import Runner, run_variables
 from harness.signals import signals_raise
 

@@ -31,8 +31,8 @@ from harness.model.plan import Milestone, Plan, standard_fails
 from harness.probes import take
 from harness.probes.backend import AutopsyBackend, AutopsyUnavailable, Probe, Request
 from harness.probes.take import take_autopsy
-from harness.recorded import load_run
-from harness.report import summary
+from harness.records.report import summary
+from harness.records.run_folder import load_run
 from harness.runner import Runner
 from harness.targets.fake import FakeTarget
 

@@ -14,7 +14,7 @@ import pytest
 from harness.engine.verdict import Kind
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails
-from harness.recorded import load_run
+from harness.records.run_folder import load_run
 from harness.replay import replayable
 from harness.replay_clock import Playback, load_recording
 from harness.runner import Runner

@@ -16,7 +16,7 @@ from harness.engine.verdict import Kind, Verdict
 from harness.errors import BoardLocked
 from harness.model.board import Board
 from harness.model.plan import FailPattern, Milestone, Plan, standard_fails
-from harness.report import summary
+from harness.records.report import summary
 from harness.runner import Runner
 from harness.session import Session
 from harness.targets.fake import FakeTarget, FakeTransport

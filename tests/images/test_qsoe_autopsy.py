@@ -18,8 +18,8 @@ from harness.model.plan import load_plan
 from harness.probes.registry import BACKENDS
 from harness.probes.take import take_autopsy
 from harness.profiles import load_board
+from harness.records.results import RunResult
 from harness.replay import replay
-from harness.results import RunResult
 from harness.runner import Runner
 from harness.targets.emulator import EmulatorTarget
 

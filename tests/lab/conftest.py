@@ -12,7 +12,7 @@ import pytest
 
 from harness.model.plan import load_plan
 from harness.profiles import load_board
-from harness.results import RunResult
+from harness.records.results import RunResult
 from harness.runner import Runner
 
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools

@@ -31,7 +31,7 @@ from harness.model.board import Board
 from harness.model.plan import load_plan
 from harness.probes.take import take_autopsy
 from harness.profiles import load_board
-from harness.results import RunResult
+from harness.records.results import RunResult
 from harness.runner import Runner
 from harness.targets.fake import FakeTarget
 

@@ -20,8 +20,8 @@ from harness.autopsy.render import autopsy_lines
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.profiles import load_board
+from harness.records.results import RunResult
 from harness.replay import replay
-from harness.results import RunResult
 from harness.runner import Runner
 
 PLAN = PROJECT_ROOT / "tests" / "linux" / "plans" / "linux-wedge.toml"

@@ -17,9 +17,9 @@ from harness.autopsy.record import autopsy_to_json
 from harness.autopsy.render import autopsy_lines
 from harness.engine.text import printable, printable_tree
 from harness.engine.verdict import Kind
-from harness.html_report import LOG_LINE_CHARS, render_run
-from harness.recorded import LOG, read_log
-from harness.results import RunResult
+from harness.records.html_report import LOG_LINE_CHARS, render_run
+from harness.records.results import RunResult
+from harness.records.run_folder import LOG, read_log
 
 SCHEMA = "hartbeat.report/1"
 

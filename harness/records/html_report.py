@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.engine.verdict import STILL_COMING
-from harness.recorded import RecordedRun, find_runs, load_run
+from harness.records.run_folder import RecordedRun, find_runs, load_run
 
 PAGE = "report.html"
 INDEX = "index.html"

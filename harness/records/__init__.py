@@ -1,0 +1,2 @@
+"""What a run leaves behind: its results, report.json, junit.xml, report.html, and the run folder read back.
+"""
