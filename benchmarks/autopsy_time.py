@@ -25,9 +25,9 @@ from harness.autopsy.model import AutopsySettings  # noqa: E402
 from harness.engine.verdict import Kind  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
 from harness.probes.registry import BACKENDS  # noqa: E402
-from harness.profiles import load_board  # noqa: E402
 from harness.records.results import RunResult  # noqa: E402
-from harness.runner import Runner  # noqa: E402
+from harness.run.board_loader import load_board  # noqa: E402
+from harness.run.runner import Runner  # noqa: E402
 
 RUNS = 5
 BASELINE_RUNS = 3

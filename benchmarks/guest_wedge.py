@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from harness.engine.verdict import Kind  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
-from harness.profiles import load_board  # noqa: E402
-from harness.runner import Runner  # noqa: E402
+from harness.run.board_loader import load_board  # noqa: E402
+from harness.run.runner import Runner  # noqa: E402
 
 PROGRAMS = ROOT / "tests" / "emulator" / "programs"
 GCC = "riscv64-unknown-elf-gcc"

@@ -140,9 +140,9 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
 
     from harness.model.board import resolve
     from harness.model.plan import load_plan
-    from harness.profiles import load_board
     from harness.records.report import summary
-    from harness.runner import Runner
+    from harness.run.board_loader import load_board
+    from harness.run.runner import Runner
 
     if workload == "uboot":
         plan = load_plan(resolve("uboot-smoke", "testplans"))

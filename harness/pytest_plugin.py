@@ -30,12 +30,12 @@ from harness.engine.verdict import Kind, Verdict
 from harness.errors import ConfigError, TargetUnavailable
 from harness.model.board import Board, parse_assignments
 from harness.model.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
-from harness.profiles import load_board
 from harness.pytest_shards import Shards
 from harness.pytest_states import StateBoots, StateNotReached
 from harness.records.report import summary
 from harness.records.results import RunResult
-from harness.runner import Runner, default_out_dir
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner, default_out_dir
 from harness.session import Session
 from harness.targets import host_time_scale
 

@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from harness.model.board import Board
 from harness.records.results import RunResult
-from harness.runner import Stopped
+from harness.run.runner import Stopped
 
 
 class Shards:

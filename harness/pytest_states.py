@@ -21,7 +21,7 @@ from pathlib import Path
 from harness.engine.verdict import Kind, Verdict
 from harness.model.board import Board, resolve
 from harness.model.plan import Plan, load_plan
-from harness.runner import Runner, default_out_dir
+from harness.run.runner import Runner, default_out_dir
 from harness.session import Session
 
 

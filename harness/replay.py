@@ -21,8 +21,8 @@ from harness.model.plan import Milestone, Plan, load_plan
 from harness.records.results import RunResult
 from harness.records.run_folder import RecordedRun, load_run
 from harness.replay_clock import Playback, Recording, load_recording
-from harness.runner import HARNESS_ENDED, UNFINISHED, Runner
-from harness.signals import INTERRUPTED
+from harness.run.runner import HARNESS_ENDED, UNFINISHED, Runner
+from harness.run.signals import INTERRUPTED
 
 # What replay types: the recording already holds what the live run typed and its echo, so only
 # the moment of typing matters (the playback moves to it), never the text.

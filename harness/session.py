@@ -1,6 +1,6 @@
 """Interactive use of a running target from Python: the pytest ``console`` fixture.
 
-A :class:`Session` drives the same :class:`~harness.runner.Runner` a testplan does, one ad hoc
+A :class:`Session` drives the same :class:`~harness.run.runner.Runner` a testplan does, one ad hoc
 milestone at a time, so Python tests get the same wedge, stall and panic verdicts.
 """
 
@@ -14,7 +14,7 @@ from harness.engine.console import Console
 from harness.engine.verdict import Verdict
 from harness.model.plan import DEFAULT_WITHIN, Milestone
 from harness.records.results import MilestoneResult
-from harness.runner import Runner
+from harness.run.runner import Runner
 
 
 class MilestoneFailed(AssertionError):

@@ -12,9 +12,9 @@ import pytest
 
 from harness.model.board import Board
 from harness.model.plan import Plan, load_plan
-from harness.profiles import load_board
 from harness.records.results import RunResult
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 from tests import card_fixtures
 from tests.linux import conftest as linux_fixtures
 

@@ -13,10 +13,10 @@ from harness.calibrate import Calibration, MilestoneCalibration, Spread, apply, 
 from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import load_plan
-from harness.profiles import load_board
 from harness.records.run_folder import load_run
 from harness.replay import replay
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-riscv64") is None, reason="needs qemu-system-misc (installed by `make deps`)"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import check_deadlines, preboot_findings
 from harness.model.plan import load_plan
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
+from harness.run.preboot_check import check_deadlines, preboot_findings
 from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
 
 pytestmark = pytest.mark.skipif(shutil.which("dtc") is None, reason="needs dtc (device-tree-compiler, make deps)")

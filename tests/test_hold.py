@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.hold import gdb_command
 from harness.records.results import RunResult
+from harness.run.hold import gdb_command
 
 PROJECT = Path(__file__).resolve().parents[1]
 QSOE = PROJECT / "images" / "qsoe-sim"

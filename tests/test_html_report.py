@@ -142,8 +142,8 @@ MEASURE = """
 import json, sys
 from pathlib import Path
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 def peak_mb():
     status = Path("/proc/self/status").read_text()

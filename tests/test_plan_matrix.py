@@ -11,8 +11,8 @@ import pytest
 from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import SWITCHED_OFF, Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import SWITCHED_OFF, Runner
 from tests.plan_matrix import runs_here
 
 

@@ -15,8 +15,8 @@ import pytest
 from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import Milestone, load_plan
-from harness.profiles import load_board
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 from harness.targets.qemu import QemuTarget
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,7 +31,7 @@ from harness.bisect.trials import BoardPool, Booter, RunRecord
 from harness.errors import ConfigError
 from harness.model.board import Board
 from harness.records.run_folder import RunFolderError, load_run
-from harness.runner import Stopped
+from harness.run.runner import Stopped
 
 T = TypeVar("T")
 

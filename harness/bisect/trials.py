@@ -17,7 +17,7 @@ from harness.bisect.series import Build
 from harness.engine.verdict import Verdict
 from harness.model.board import Board
 from harness.model.plan import Plan
-from harness.runner import Runner
+from harness.run.runner import Runner
 
 
 def run_seed(master: int, build: str, attempt: int) -> int:

@@ -14,7 +14,7 @@ import harness
 from harness.cli import bisect, calibrate, check, compare, lists, replay, report, run
 from harness.cli.common import EXIT_USAGE
 from harness.errors import HartbeatError
-from harness.signals import Interrupted
+from harness.run.signals import Interrupted
 
 
 def build_parser() -> argparse.ArgumentParser:

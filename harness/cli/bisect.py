@@ -22,8 +22,8 @@ from harness.errors import ConfigError
 from harness.lab.lock import BoardLock
 from harness.model.board import Board, parse_assignments, resolve
 from harness.model.plan import Plan, load_plan
-from harness.profiles import load_board
-from harness.signals import Interrupted, signals_raise
+from harness.run.board_loader import load_board
+from harness.run.signals import Interrupted, signals_raise
 from harness.targets import target_kind
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from harness.check import preboot_findings
 from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
-from harness.runner import run_variables
+from harness.run.preboot_check import preboot_findings
+from harness.run.runner import run_variables
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

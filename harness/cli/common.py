@@ -7,7 +7,7 @@ import dataclasses
 
 from harness.model.board import Board, parse_assignments, resolve
 from harness.model.plan import Plan, load_plan
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 
 # Exit codes follow `git bisect run`, plus 2 for a usage or configuration error.
 EXIT_USAGE = 2

@@ -19,10 +19,10 @@ from harness.compare import Column, compare, render_html, table
 from harness.errors import ConfigError
 from harness.model.board import parse_assignments, resolve
 from harness.model.plan import load_plan
-from harness.profiles import load_board
 from harness.records.run_folder import REPORT, load_run
-from harness.runner import Runner
-from harness.signals import signals_raise
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
+from harness.run.signals import signals_raise
 
 PAGE = "compare.html"
 

@@ -10,7 +10,7 @@ import argparse
 from harness.errors import ConfigError
 from harness.model.board import search_path
 from harness.model.plan import load_plan
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.check import preboot_findings
 from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
 from harness.model.board import parse_assignments
 from harness.records.report import summary
-from harness.runner import Runner, run_variables
-from harness.signals import signals_raise
+from harness.run.preboot_check import preboot_findings
+from harness.run.runner import Runner, run_variables
+from harness.run.signals import signals_raise
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -3,7 +3,7 @@
 A profile is found by name (``qemu-virt`` finds ``boards/qemu-virt.toml``) or by path.
 ``--set section.key=value`` overrides any key before validation, ``--image slot=path`` fills an
 image slot, and ``{name}`` in a string value is replaced by an image slot or a variable.
-:func:`harness.profiles.load_board` reads and validates one into a :class:`Board`.
+:func:`harness.run.board_loader.load_board` reads and validates one into a :class:`Board`.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import check_symbols
 from harness.errors import ConfigError
 from harness.model.plan import load_plan
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
+from harness.run.preboot_check import check_symbols
 
 PLAN = """
 name = "p"

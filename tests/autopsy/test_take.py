@@ -33,7 +33,7 @@ from harness.probes.backend import AutopsyBackend, AutopsyUnavailable, Probe, Re
 from harness.probes.take import take_autopsy
 from harness.records.report import summary
 from harness.records.run_folder import load_run
-from harness.runner import Runner
+from harness.run.runner import Runner
 from harness.targets.fake import FakeTarget
 
 FAST = AutopsySettings(samples=5, span=0.1, limit=2.0)

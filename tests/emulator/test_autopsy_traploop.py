@@ -8,8 +8,8 @@ from pathlib import Path
 
 from harness.autopsy.model import DiagnosisKind, HartClass
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 from .conftest import build_elf, needs_gcc
 

@@ -14,8 +14,8 @@ import pytest
 
 from harness.autopsy.model import HartClass, Privilege
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf")
 

@@ -19,9 +19,9 @@ from harness.engine.guest_clock import GuestMark, parse_mark
 from harness.engine.verdict import Kind
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
-from harness.profiles import load_board
 from harness.replay import replay
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 from .conftest import PROGRAMS, link, needs_gcc
 

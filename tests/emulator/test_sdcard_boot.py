@@ -16,8 +16,8 @@ import pytest
 from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 from tests.emulator.fu740_card import write_card
 
 ROOT = Path(__file__).resolve().parents[2]

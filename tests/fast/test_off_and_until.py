@@ -13,7 +13,7 @@ from harness.engine.verdict import Kind
 from harness.errors import ConfigError
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, load_plan, standard_fails
-from harness.runner import SWITCHED_OFF, Runner
+from harness.run.runner import SWITCHED_OFF, Runner
 from harness.targets.fake import FakeTarget
 
 BOOT = "U-Boot 2025.01\r\n=> "

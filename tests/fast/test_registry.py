@@ -9,15 +9,15 @@ import pytest
 
 import harness
 from harness import targets
-from harness.check import preboot_findings
 from harness.cli import main
 from harness.engine.verdict import Kind
 from harness.errors import ConfigError
 from harness.model.config import Section
 from harness.model.plan import load_plan
 from harness.power import BACKENDS, PowerBackend, power_backend
-from harness.profiles import load_board
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.preboot_check import preboot_findings
+from harness.run.runner import Runner
 from harness.targets import KINDS, TargetKind, host_time_scale, target_kind
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from harness.model.plan import Milestone, Plan, standard_fails
 from harness.records.run_folder import load_run
 from harness.replay import replayable
 from harness.replay_clock import Playback, load_recording
-from harness.runner import Runner
-from harness.signals import INTERRUPTED, Interrupted, signals_raise
+from harness.run.runner import Runner
+from harness.run.signals import INTERRUPTED, Interrupted, signals_raise
 from harness.targets.fake import FakeTarget
 
 BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")

@@ -17,7 +17,7 @@ from harness.errors import BoardLocked
 from harness.model.board import Board
 from harness.model.plan import FailPattern, Milestone, Plan, standard_fails
 from harness.records.report import summary
-from harness.runner import Runner
+from harness.run.runner import Runner
 from harness.session import Session
 from harness.targets.fake import FakeTarget, FakeTransport
 

@@ -17,10 +17,10 @@ from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.probes.registry import BACKENDS
 from harness.probes.take import take_autopsy
-from harness.profiles import load_board
 from harness.records.results import RunResult
 from harness.replay import replay
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 from harness.targets.emulator import EmulatorTarget
 
 PLAN = PROJECT_ROOT / "testplans" / "qsoe-boot.toml"

@@ -17,7 +17,7 @@ from harness.autopsy.model import AutopsySettings, Privilege
 from harness.engine.console import Console
 from harness.model.board import PROJECT_ROOT, Board
 from harness.probes.take import take_autopsy
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 from harness.targets import make_target
 from harness.targets.qemu import QemuTarget, gdb_address, qemu_argv
 

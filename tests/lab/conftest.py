@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from harness.model.plan import load_plan
-from harness.profiles import load_board
 from harness.records.results import RunResult
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools
 

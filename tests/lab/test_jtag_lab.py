@@ -30,9 +30,9 @@ from harness.autopsy.model import AutopsySettings, HartClass, Privilege
 from harness.model.board import Board
 from harness.model.plan import load_plan
 from harness.probes.take import take_autopsy
-from harness.profiles import load_board
 from harness.records.results import RunResult
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 from harness.targets.fake import FakeTarget
 
 from .conftest import Lab, switched_lab, write

@@ -11,7 +11,7 @@ from harness.errors import ConfigError, PowerError
 from harness.power import power_from_board
 from harness.power.http import redact_url
 from harness.power.manual import ManualSwitch
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 
 from .conftest import PLUG_PASSWORD, write
 from .virtual import PowerSwitchServer, VirtualBoard

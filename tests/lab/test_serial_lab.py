@@ -14,7 +14,7 @@ from harness.cli import main
 from harness.engine.verdict import Kind
 from harness.errors import BoardLocked
 from harness.model.board import PROJECT_ROOT
-from harness.runner import SWITCHED_OFF
+from harness.run.runner import SWITCHED_OFF
 
 from .virtual import free_port
 

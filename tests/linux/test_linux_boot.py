@@ -13,8 +13,8 @@ from harness.emulator.console import MemoryConsole
 from harness.emulator.machine import Machine, MachineConfig
 from harness.model.board import resolve
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import Runner, RunResult
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner, RunResult
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.model.plan import load_plan, standard_fails
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 from harness.targets import emulator, qemu
 
 

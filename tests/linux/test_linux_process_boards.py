@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 from harness.targets.process import from_board
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -19,10 +19,10 @@ from harness.autopsy.model import Autopsy, HartAutopsy, HartClass, Privilege
 from harness.autopsy.render import autopsy_lines
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
-from harness.profiles import load_board
 from harness.records.results import RunResult
 from harness.replay import replay
-from harness.runner import Runner
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner
 
 PLAN = PROJECT_ROOT / "tests" / "linux" / "plans" / "linux-wedge.toml"
 

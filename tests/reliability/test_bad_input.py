@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.power import power_from_board
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 
 from .helpers import hartbeat, write
 

@@ -182,7 +182,7 @@ def test_fuzzed_plans_and_boards_never_raise_tracebacks(tmp_path: Path, capsys: 
 
 def test_config_errors_name_a_key_unless_the_whole_file_is_unreadable(tmp_path: Path) -> None:
     from harness.model.plan import load_plan
-    from harness.profiles import load_board
+    from harness.run.board_loader import load_board
 
     plan, board = tmp_path / "plan.toml", tmp_path / "board.toml"
     for plan_bytes, board_bytes in generated(200):

@@ -39,8 +39,8 @@ def test_cwd_that_does_not_exist_is_a_check_error_and_never_forks_into_hartbeat(
     one_line_error(hartbeat("check", str(plan), "--board", str(board), cwd=tmp_path), "cwd", "/nonexistent")
     # The runner on its own (no pre-boot check): an error verdict, no traceback in the log.
     from harness.model.plan import load_plan
-    from harness.profiles import load_board
-    from harness.runner import Runner
+    from harness.run.board_loader import load_board
+    from harness.run.runner import Runner
 
     result = Runner(load_plan(plan), load_board(str(board)), out_dir=tmp_path / "run").run()
     assert result.verdict.kind.value == "error" and "/nonexistent" in result.verdict.reason

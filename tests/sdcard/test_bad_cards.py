@@ -14,8 +14,8 @@ import pytest
 from harness.engine.verdict import Kind
 from harness.model.board import PROJECT_ROOT, resolve
 from harness.model.plan import load_plan
-from harness.profiles import load_board
-from harness.runner import Runner, RunResult
+from harness.run.board_loader import load_board
+from harness.run.runner import Runner, RunResult
 from tests.card_fixtures import CardInputs, build_card
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-riscv64") is None, reason="needs QEMU (make deps)")

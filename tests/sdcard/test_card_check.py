@@ -9,7 +9,7 @@ import pytest
 
 from harness.model import gpt
 from harness.model.sdcard import CardError, card_findings, spl_image
-from harness.profiles import load_board
+from harness.run.board_loader import load_board
 
 SECTORS = 65536
 SPL = gpt.Partition(1, gpt.PartitionType.SIFIVE_SPL.value, uuid.UUID(int=1), 34, 2081, "spl")

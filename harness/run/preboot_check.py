@@ -17,7 +17,7 @@ from harness.model.board import Board
 from harness.model.plan import STANDARD_FAILS, Plan
 from harness.model.preboot_finding import Finding
 from harness.model.sdcard import card_findings
-from harness.profiles import load_fallback
+from harness.run.board_loader import load_fallback
 from harness.targets import target_kind
 
 

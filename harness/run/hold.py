@@ -22,7 +22,7 @@ from typing import TextIO
 
 from harness.engine.verdict import Kind
 from harness.errors import HartbeatError
-from harness.signals import HELD_SIGNALS
+from harness.run.signals import HELD_SIGNALS
 from harness.targets.base import Target
 
 # The verdicts that say the board did something wrong (an error is the harness's or the target's).

@@ -27,14 +27,14 @@ from harness.engine.console import CONSOLE_FILES, Closed, Console, ConsoleFiles,
 from harness.engine.patterns import PatternTooSlow
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
-from harness.hold import HOLD_VERDICTS, hold_target, prepare_hold
 from harness.model.board import Board
 from harness.model.plan import FailPattern, Milestone, Plan
 from harness.probes.take import take_autopsy
-from harness.profiles import load_fallback
 from harness.records.report import FORMATS, write_report
 from harness.records.results import MilestoneResult, RunResult
-from harness.signals import INTERRUPTED, Interrupted, signals_deferred
+from harness.run.board_loader import load_fallback
+from harness.run.hold import HOLD_VERDICTS, hold_target, prepare_hold
+from harness.run.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import KINDS, Target, make_target, target_kind
 
