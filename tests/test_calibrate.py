@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.calibrate import Calibration, MilestoneCalibration, Spread, apply, calibrate, write_plan
+from harness.analysis.calibrate import Calibration, MilestoneCalibration, Spread, apply, calibrate, write_plan
+from harness.analysis.replay import replay
 from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import load_plan
 from harness.records.run_folder import load_run
-from harness.replay import replay
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 import harness.engine.console
+from harness.analysis.playback import Playback, load_recording
 from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
 from harness.engine.guest_clock import GuestClockSource, GuestMark, GuestTimeline, parse_mark
 from harness.errors import TransportClosed
-from harness.replay_clock import Playback, load_recording
 from harness.targets.emulator import GuestClockTransport
 
 NS = 1_000_000_000

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from harness.analysis.replay import replay
 from harness.engine.verdict import Kind
-from harness.replay import replay
 
 BOOT = """
 say OpenSBI v1.2

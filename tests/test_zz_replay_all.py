@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
+from harness.analysis.replay import replay, replayable
 from harness.records.run_folder import find_runs, load_run
-from harness.replay import replay, replayable
 
 
 def test_every_recorded_run_replays_to_its_live_verdict(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.calibrate import (
+from harness.analysis.calibrate import (
     DEFAULT_MARGIN,
     DEFAULT_SLACK,
     CalibrationError,

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.compare import Column, compare, render_html, table
+from harness.analysis.compare import Column, compare, render_html, table
 from harness.errors import ConfigError
 from harness.model.board import parse_assignments, resolve
 from harness.model.plan import load_plan

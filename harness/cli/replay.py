@@ -6,12 +6,12 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from harness.analysis.replay import Replayed, replay, replayable
 from harness.autopsy.render import autopsy_lines
 from harness.engine.verdict import EXIT_FAILED
 from harness.model.board import resolve
 from harness.records.report import summary, write_report
 from harness.records.run_folder import RunFolderError, find_runs, load_run
-from harness.replay import Replayed, replay, replayable
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

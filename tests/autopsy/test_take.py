@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.compare import Column, compare, table
 from harness.autopsy.model import (
     AutopsySettings,
     DiagnosisKind,
@@ -24,7 +25,6 @@ from harness.autopsy.model import (
 from harness.bisect.bisector import culprit_autopsy
 from harness.bisect.html import render
 from harness.bisect.report import Answer
-from harness.compare import Column, compare, table
 from harness.engine.verdict import Kind
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails

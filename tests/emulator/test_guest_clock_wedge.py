@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.replay import replay
 from harness.engine.guest_clock import GuestMark, parse_mark
 from harness.engine.verdict import Kind
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
-from harness.replay import replay
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 

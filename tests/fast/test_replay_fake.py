@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.playback import Playback, load_recording
+from harness.analysis.replay import replayable
 from harness.engine.verdict import Kind
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails
 from harness.records.run_folder import load_run
-from harness.replay import replayable
-from harness.replay_clock import Playback, load_recording
 from harness.run.runner import Runner
 from harness.run.signals import INTERRUPTED, Interrupted, signals_raise
 from harness.targets.fake import FakeTarget

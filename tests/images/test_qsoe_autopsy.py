@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.replay import replay
 from harness.autopsy.model import DiagnosisKind, HartClass
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.probes.registry import BACKENDS
 from harness.probes.take import take_autopsy
 from harness.records.results import RunResult
-from harness.replay import replay
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.targets.emulator import EmulatorTarget

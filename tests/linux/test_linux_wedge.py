@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.replay import replay
 from harness.autopsy.model import Autopsy, HartAutopsy, HartClass, Privilege
 from harness.autopsy.render import autopsy_lines
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.records.results import RunResult
-from harness.replay import replay
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 

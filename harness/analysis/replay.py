@@ -1,7 +1,7 @@
 """``hartbeat replay``: judge a recorded run again, without a target.
 
 The recording (``console.raw`` + ``console.timing``, or ``console.log``) is played into the
-console engine on the recording's own clock (:mod:`harness.replay_clock`), and the runner's own
+console engine on the recording's own clock (:mod:`harness.analysis.playback`), and the runner's own
 steps judge it, with the run's plan or another one. With the same plan the verdict, its
 signature and the milestone times are the live run's; with a new plan they are what that plan
 would have said.
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.analysis.playback import Playback, Recording, load_recording
 from harness.engine.console import Console
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
@@ -20,7 +21,6 @@ from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, load_plan
 from harness.records.results import RunResult
 from harness.records.run_folder import RecordedRun, load_run
-from harness.replay_clock import Playback, Recording, load_recording
 from harness.run.runner import HARNESS_ENDED, UNFINISHED, Runner
 from harness.run.signals import INTERRUPTED
 
