@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from harness.autopsy.render import autopsy_lines
+from harness.bisect.answer import Answer, Checked, Located, Proof, compose, rows_from_events
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
 from harness.bisect.html import write_html
 from harness.bisect.journal import LOG_NAME, Journal, Restored, read_events
 from harness.bisect.progress import Progress
-from harness.bisect.report import Answer, Checked, Located, Proof, compose, rows_from_events
 from harness.bisect.search import Decision, Inconclusive, Search, State
 from harness.bisect.series import Build, Series, Unbuildable
 from harness.bisect.settings import ENDPOINT_PATIENCE, Settings

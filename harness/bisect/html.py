@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.bisect.report import Answer
+from harness.bisect.answer import Answer
 from harness.records.html_report import PAGE, escape, page, write_run_page
 from harness.records.run_folder import find_runs, load_run
 

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import ClassVar, Protocol, TypeVar
 
+from harness.bisect.answer import Estimate
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import Criterion, Outcome
 from harness.bisect.posterior import (
@@ -28,7 +29,6 @@ from harness.bisect.posterior import (
 )
 from harness.bisect.posterior import verify_runs as posterior_verify_runs
 from harness.bisect.progress import Progress
-from harness.bisect.report import Estimate
 from harness.bisect.search import Decision, Inconclusive, Search, State
 from harness.bisect.series import Build, Series, Unbuildable
 from harness.bisect.settings import Settings

@@ -9,11 +9,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from harness.bisect.answer import RESULT_NAME, rows_from_events, table
 from harness.bisect.bisector import Bisector, open_journal
 from harness.bisect.criterion import BadIf
 from harness.bisect.journal import LOG_NAME, check_events, read_events
 from harness.bisect.progress import Progress
-from harness.bisect.report import RESULT_NAME, rows_from_events, table
 from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.bisect.settings import Settings
 from harness.bisect.strategies import STRATEGIES

@@ -22,9 +22,9 @@ from harness.autopsy.model import (
     Privilege,
     TrapCsrs,
 )
+from harness.bisect.answer import Answer
 from harness.bisect.bisector import culprit_autopsy
 from harness.bisect.html import render
-from harness.bisect.report import Answer
 from harness.engine.verdict import Kind
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails

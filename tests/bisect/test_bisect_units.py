@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.bisect.answer import rows_from_events, table
 from harness.bisect.cache import VerdictCache, artefact_key
 from harness.bisect.criterion import BadIf, Criterion, Outcome
 from harness.bisect.journal import Journal, read_events
-from harness.bisect.report import rows_from_events, table
 from harness.bisect.search import Search, State, split_points
 from harness.bisect.stats import HangRate, confidence
 from harness.bisect.trials import run_seed
