@@ -16,9 +16,9 @@ from harness.engine.verdict import Kind, Verdict
 from harness.errors import BoardLocked
 from harness.model.board import Board
 from harness.model.plan import FailPattern, Milestone, Plan, standard_fails
+from harness.pytest_plugin.live_console import Session
 from harness.records.report import summary
 from harness.run.runner import Runner
-from harness.session import Session
 from harness.targets.fake import FakeTarget, FakeTransport
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "

@@ -21,8 +21,8 @@ from pathlib import Path
 from harness.engine.verdict import Kind, Verdict
 from harness.model.board import Board, resolve
 from harness.model.plan import Plan, load_plan
+from harness.pytest_plugin.live_console import Session
 from harness.run.runner import Runner, default_out_dir
-from harness.session import Session
 
 
 class StateNotReached(Exception):

@@ -8,8 +8,8 @@ the outcome (a skip verdict skips). Python tests use the ``console`` fixture::
         assert console.run("version").status == 0
 
 Tests marked ``@pytest.mark.hartbeat(state="uboot-shell")`` share one boot per state (see
-:mod:`harness.pytest_states`). ``--hartbeat-boards a,b`` deals the items to several boards and
-runs the plans of different boards at the same time (see :mod:`harness.pytest_shards`).
+:mod:`harness.pytest_plugin.states`). ``--hartbeat-boards a,b`` deals the items to several boards and
+runs the plans of different boards at the same time (see :mod:`harness.pytest_plugin.shards`).
 
 pytest-timeout is the outer guard: each plan item gets the plan's own timeout plus a margin.
 """
@@ -30,13 +30,13 @@ from harness.engine.verdict import Kind, Verdict
 from harness.errors import ConfigError, TargetUnavailable
 from harness.model.board import Board, parse_assignments
 from harness.model.plan import DEFAULT_SILENCE, Plan, load_plan, standard_fails
-from harness.pytest_shards import Shards
-from harness.pytest_states import StateBoots, StateNotReached
+from harness.pytest_plugin.live_console import Session
+from harness.pytest_plugin.shards import Shards
+from harness.pytest_plugin.states import StateBoots, StateNotReached
 from harness.records.report import summary
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner, default_out_dir
-from harness.session import Session
 from harness.targets import host_time_scale
 
 # Time for power-off and the report on top of the plan's own timeout, before pytest-timeout fires.
