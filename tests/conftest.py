@@ -23,6 +23,7 @@ TESTS = Path(__file__).resolve().parent
 # process, so they run in seconds. Every other test is marked `slow` here (a new test module is
 # slow until it is listed), which keeps the fast tier fast without a marker in each file.
 FAST = (
+    "test_layers.py",
     "fast/",
     "engine/",
     "test_console.py",

@@ -6,4 +6,6 @@ The package's layers: :mod:`~harness.autopsy.model` (the data), :mod:`~harness.a
 :mod:`~harness.probes.backend`, :mod:`~harness.probes.registry` (target kind -> backend),
 the backends and :mod:`~harness.probes.take` talk to targets. Importing this package imports
 nothing of either.
+
+Layer: autopsy. May import: base, engine.
 """

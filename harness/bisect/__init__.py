@@ -6,4 +6,7 @@ build, ``strategies`` decide what to boot next and when to stop (``bayes``, ``re
 each, one registry), ``cache`` and ``journal`` avoid rerunning anything, ``trials`` boots a build,
 ``bisector`` runs the boots a strategy asks for and keeps the log, and ``report`` composes and
 writes the answer.
+
+Layer: bisect. May import: base, engine, autopsy, model, lab, ssh, power, targets, probes, records,
+run, analysis.
 """

@@ -2,6 +2,9 @@
 
 Exit codes follow ``git bisect run``: 0 pass, 1 any failing verdict, 125 skip (cannot test),
 2 usage or configuration error; an interrupted run exits 128 + the signal number.
+
+Layer: cli. May import: base, engine, autopsy, model, lab, ssh, power, targets, probes, records,
+run, analysis, bisect.
 """
 
 from __future__ import annotations

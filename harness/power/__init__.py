@@ -3,6 +3,8 @@
 The registry: each backend is one module that ends with ``BACKEND = PowerBackend(name, build)``
 (``build(section, board) -> PowerSwitch`` reads and checks its keys without touching the
 hardware) and one line in :data:`BACKENDS`; a backend's module is imported only when used.
+
+Layer: power. May import: base, engine, autopsy, model, lab, ssh.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Tests marked ``@pytest.mark.hartbeat(state="uboot-shell")`` share one boot per s
 runs the plans of different boards at the same time (see :mod:`harness.pytest_plugin.shards`).
 
 pytest-timeout is the outer guard: each plan item gets the plan's own timeout plus a margin.
+
+Layer: pytest. May import: base, engine, autopsy, model, lab, ssh, power, targets, probes, records,
+run, analysis, bisect.
 """
 
 from __future__ import annotations

@@ -11,4 +11,6 @@ One module per job: :mod:`~harness.ssh.settings` reads the sections (without par
 :mod:`~harness.ssh.client` connects and runs commands (all the ``ssh`` power backend needs),
 :mod:`~harness.ssh.step` is the plan's ``ssh`` step, :mod:`~harness.ssh.deploy` the SFTP copy, and
 :mod:`~harness.ssh.hooks` the runner's entry to both, which loads paramiko only for boards that use SSH.
+
+Layer: ssh. May import: base, engine, autopsy, model, lab.
 """

@@ -4,6 +4,8 @@ The registry: each kind is one module that ends with ``KIND = TargetKind(...)`` 
 build, preflight, copies; see :class:`~harness.targets.base.TargetKind`) and one line in
 :data:`KINDS`. A kind's module is imported only when a board of that kind is used, so loading a
 QEMU profile never imports pyserial or labgrid.
+
+Layer: targets. May import: base, engine, autopsy, model, lab, ssh, power.
 """
 
 from __future__ import annotations
