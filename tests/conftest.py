@@ -24,10 +24,7 @@ TESTS = Path(__file__).resolve().parent
 # slow until it is listed), which keeps the fast tier fast without a marker in each file.
 FAST = (
     "test_layers.py",
-    "fast/",
     "engine/",
-    "test_console.py",
-    "test_guest_clock.py",
     "bisect/test_bisect_units.py",
     "bisect/test_bisect_posterior.py",
     "emulator/test_decode.py",
@@ -37,6 +34,14 @@ FAST = (
     "emulator/test_translate.py",
     "autopsy/",
     "emulator/test_control.py",
+    "targets/test_registry.py",
+    "run/test_runner_fake.py",
+    "analysis/test_replay_fake.py",
+    "model/test_gpt.py",
+    "run/test_off_and_until.py",
+    "model/test_plan_matrix.py",
+    "probes/test_take.py",
+    "probes/test_qemu.py",
 )
 
 

@@ -1,4 +1,4 @@
-"""The QEMU backend's monitor fallback: ``info registers -a`` as QEMU 7.2 prints it (tests/autopsy/data).
+"""The QEMU backend's monitor fallback: ``info registers -a`` as QEMU 7.2 prints it (tests/probes/data).
 
 The backend itself boots QEMU: tests/images/test_qsoe_autopsy_qemu.py.
 """

@@ -151,5 +151,5 @@ def test_a_deadline_shorter_than_the_silence_is_a_warning_and_no_shipped_plan_ha
     warnings = [str(f) for f in check_deadlines(load_plan(plan))]
     assert len(warnings) == 1 and "milestone[0].within" in warnings[0], warnings
     assert "less than its 30 s silence limit" in warnings[0] and "cannot tell a wedge from a stall" in warnings[0]
-    for shipped in sorted((Path(__file__).parents[1] / "testplans").glob("*.toml")):
+    for shipped in sorted((Path(__file__).parents[2] / "testplans").glob("*.toml")):
         assert check_deadlines(load_plan(shipped)) == [], shipped

@@ -18,7 +18,7 @@ import pytest
 from harness.records.results import RunResult
 from harness.run.hold import gdb_command
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 QSOE = PROJECT / "images" / "qsoe-sim"
 GDB = "gdb-multiarch"
 HARTBEAT = (sys.executable, "-m", "harness.cli")

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-riscv64") is None, reason="needs qemu-system-misc (installed by `make deps`)"
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def hartbeat(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.targets.qemu import QemuTarget
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
 UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
 

@@ -1,0 +1,1 @@
+"""Tests of harness/analysis/ (one module per library module where it has logic)."""

@@ -1,0 +1,1 @@
+"""Tests of harness/pytest_plugin/ (one module per library module where it has logic)."""
