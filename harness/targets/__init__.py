@@ -5,7 +5,10 @@ build, preflight, copies; see :class:`~harness.targets.base.TargetKind`) and one
 :data:`KINDS`. A kind's module is imported only when a board of that kind is used, so loading a
 QEMU profile never imports pyserial or labgrid.
 
-Layer: targets. May import: base, engine, autopsy, model, lab, ssh, power.
+The emulator's machine table (``harness.emulator.boards``) is read to know a board's machines;
+the emulator itself runs as its own process.
+
+Layer: targets. May import: base, emulator, engine, autopsy, model, lab, ssh, power.
 """
 
 from __future__ import annotations
