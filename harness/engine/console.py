@@ -1,52 +1,54 @@
-"""The console engine: one reader that logs every byte and a matcher that catches silence.
+"""The console engine: one reader that records every byte, and a wait that catches silence.
 
 A background thread drains the transport as fast as bytes arrive, so nothing the target prints
-is lost even while the test is busy elsewhere. It appends the raw bytes to ``console.raw`` and
-timestamped lines to ``console.log`` (flushed per read, so a killed run keeps everything), and
-keeps a bounded ring of recent lines for verdicts.
+is lost even while the test is busy elsewhere. :class:`Console` composes the two parts that do
+the work on what it reads, each usable alone:
 
-The matcher runs in the caller's thread. It searches the text that arrived since the last
-call with each pattern once per block (C speed, linear in the input), confirms a hit on its own
-line, and also tries patterns on the pending partial line, because prompts end without a newline.
+- the recorder (:mod:`harness.engine.recorder`) appends the raw bytes to ``console.raw``,
+  timestamped lines to ``console.log`` and each event to ``console.timing``, flushed per read, so
+  a killed run keeps everything;
+- the line matcher (:mod:`harness.engine.matcher`) keeps a bounded ring of recent lines for
+  verdicts and searches the text that arrived since the last call.
+
+:meth:`Console.wait_for` runs in the caller's thread: it asks the matcher, and otherwise decides
+when the console has been silent, when the deadline has passed and when an unfinished line has
+settled, on the host's clock or on the target's guest clock.
 """
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import math
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import repeat
-from pathlib import Path
-from typing import IO, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from harness.engine.clock import REAL_CLOCK, Clock
 from harness.engine.guest_clock import STALL_LIMIT, GuestClockSource, GuestTimeline
-from harness.engine.kernel_cut_in import LOOK_BACK, interrupted_prefix
-from harness.engine.patterns import AnyMatch, AnyPattern, search
+from harness.engine.matcher import HISTORY_LINES, LineEndings, Matched, Matcher, Watch
+from harness.engine.recorder import CONSOLE_FILES, ConsoleFiles, Mark, Recorder
 from harness.errors import TargetError, TransportClosed
 
-HISTORY_LINES = 200
+# The matcher's and the recorder's names the console's callers know it by.
+__all__ = [
+    "CONSOLE_FILES",
+    "Closed",
+    "Console",
+    "ConsoleFiles",
+    "Matched",
+    "Outcome",
+    "Quiet",
+    "TimedOut",
+    "Transport",
+    "Watch",
+]
+
 READ_SIZE = 65536
-# A line longer than this is matched in windows: a firehose without newlines must not make
-# every partial-line search rescan megabytes.
-PARTIAL_WINDOW = 4096
-# Text the matcher has not consumed yet is capped, so a console nobody waits on cannot grow
-# memory without bound; everything still reaches the log files.
-PENDING_LIMIT = 16 * 1024 * 1024
 # A match that runs to the end of an unfinished line is taken only once the console has paused
 # this long: a prompt is followed by silence, while a line cut by a read boundary is completed
 # within microseconds. Without it, `Name : (?P<x>.+)$` would capture a line half-way.
 PARTIAL_SETTLE = 0.05
-# The unfinished line kept for the matcher and the verdict's last lines: a target that prints
-# megabytes without a newline must cost linear time and bounded memory. A line longer than
-# LONG_LINE is matched on its last LONG_LINE_KEEP characters; the log files keep all of it.
-LONG_LINE = 1024 * 1024
-LONG_LINE_KEEP = LONG_LINE // 2
 # The reader polls the transport this often. Silence is only declared once the reader has
 # polled after the silence ran out, or polled recently: on a starved host (a loaded CI runner,
 # twenty bisects on two cores) bytes can wait unread in the pipe while the matcher's thread
@@ -62,6 +64,9 @@ TAKE_WAIT = 2.0
 # with nothing more: every byte printed until then has been read (see harness.engine.guest_clock), and
 # no guest pauses half a line for half a million instructions, while a prompt waits for input.
 GUEST_SETTLE = 0.005
+# How often wait_for wakes with nothing to wait for: for the caller's ticks, or to look again.
+TICK = 0.25
+IDLE = 1.0
 
 
 @runtime_checkable
@@ -79,43 +84,6 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release the stream; reading afterwards raises ``TransportClosed``."""
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A pattern the matcher looks for.
-
-    ``kind`` is the caller's label (``expect``, ``fail``, ``reset``, ``prompt``); ``partial``
-    allows a match on the unfinished last line; ``key`` is where the pattern was written
-    (``plan.toml: milestone[2].expect``), for the error when it is too slow to search;
-    ``settle`` makes a match that runs to the end of an unfinished line wait for a pause (a
-    capture could be cut by a read boundary), which a watch without captures that the harness
-    answers by typing does not need.
-    """
-
-    name: str
-    kind: str
-    regex: AnyPattern
-    partial: bool = True
-    key: str = ""
-    settle: bool = True
-
-
-@dataclass(frozen=True)
-class Matched:
-    """A watch matched ``line`` at ``t`` seconds after power-on."""
-
-    watch: Watch
-    match: AnyMatch
-    line: str
-    t: float
-    # Index of the matched line among all lines since power-on (see Console.lines_around).
-    line_no: int = 0
-
-    @property
-    def groups(self) -> dict[str, str]:
-        """Named groups of the match, without the ones that did not take part."""
-        return {k: v for k, v in self.match.groupdict().items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -149,116 +117,17 @@ class Closed:
 Outcome = Matched | Quiet | TimedOut | Closed
 
 
-# The files ConsoleFiles writes into a run folder.
-CONSOLE_FILES = ("console.raw", "console.log", "console.timing")
+@dataclass(frozen=True)
+class _Limits:
+    """What ends one :meth:`Console.wait_for` besides a match: its arguments."""
 
-
-@dataclass
-class ConsoleFiles:
-    """The run folder's console files, written as bytes arrive.
-
-    ``console.timing`` says when each piece of ``console.raw`` came, one line per event, in
-    seconds since power-on (since the console opened, before the ``p`` line):
-    ``d T N`` N bytes arrived; ``s T N`` N bytes typed (written when the typing ended);
-    ``p T`` power-on (times restart at 0); ``o T`` the power-on finished; ``c T REASON`` the target ended the console;
-    ``j T`` the matcher decided on a silence or a deadline; ``f T`` hartbeat switched the target
-    off (an ``off`` step, once its power backend returned); ``e T`` the harness stopped
-    recording; ``k T SCALE`` the target reports its guest time (judged on it, host seconds /
-    SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it. Times are
-    host seconds; ``hartbeat replay`` reads it.
-    """
-
-    raw: IO[bytes]
-    log: IO[str]
-    timing: IO[str] | None = None
-
-    @classmethod
-    def open(cls, folder: Path) -> ConsoleFiles:
-        """Create ``console.raw``, ``console.log`` and ``console.timing`` in ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        raw, log, timing = CONSOLE_FILES
-        return cls(
-            raw=(folder / raw).open("wb", buffering=0),
-            log=(folder / log).open("w", encoding="utf-8", newline="\n"),
-            timing=(folder / timing).open("w", encoding="utf-8", newline="\n"),
-        )
-
-    def event(self, kind: str, t: float, detail: object = "") -> None:
-        """Append one timing line (flushed: a killed run keeps its timing like its log)."""
-        if self.timing is None or self.timing.closed:
-            return
-        self.timing.write(f"{kind} {t:.9f} {detail}".rstrip() + "\n")
-        self.timing.flush()
-
-    def close(self) -> None:
-        """Close the files; a disk that filled up must not turn closing into a traceback."""
-        for handle in (self.raw, self.log, self.timing):
-            if handle is not None:
-                with contextlib.suppress(OSError):
-                    handle.close()
-
-
-@dataclass
-class _Pending:
-    """Decoded text not yet seen by the matcher, with the arrival time of each piece.
-
-    ``line_no`` is the index (since power-on) of the line the text starts in.
-    """
-
-    text: str = ""
-    # (offset into text, seconds since power-on) for each piece, ascending.
-    times: list[tuple[int, float]] = field(default_factory=list)
-    line_no: int = 0
-
-    def append(self, text: str, t: float) -> None:
-        """Add a piece that arrived at ``t``."""
-        self.times.append((len(self.text), t))
-        self.text += text
-
-    def time_at(self, offset: int) -> float:
-        """Arrival time of the piece holding ``offset``."""
-        t = self.times[0][1] if self.times else 0.0
-        for start, when in self.times:
-            if start > offset:
-                break
-            t = when
-        return t
-
-    def cut(self, start: int, end: int) -> None:
-        """Forget ``text[start:end]``, a stretch without newlines in the middle of a long line."""
-        if end <= start:
-            return
-        removed = end - start
-        self.text = self.text[:start] + self.text[end:]
-        moved: list[tuple[int, float]] = []
-        for offset, when in self.times:
-            if offset < start:
-                moved.append((offset, when))
-            elif offset < end:
-                # A piece that began inside the cut now begins where the cut was.
-                if moved and moved[-1][0] == start:
-                    moved[-1] = (start, when)
-                else:
-                    moved.append((start, when))
-            else:
-                moved.append((offset - removed, when))
-        self.times = moved
-
-    def drop(self, count: int) -> None:
-        """Forget the first ``count`` characters."""
-        if count <= 0:
-            return
-        self.line_no += self.text.count("\n", 0, count)
-        self.text = self.text[count:]
-        kept = [(max(0, start - count), when) for start, when in self.times if start >= count]
-        last_before = [when for start, when in self.times if start < count]
-        if last_before and (not kept or kept[0][0] > 0):
-            kept.insert(0, (0, last_before[-1]))
-        self.times = kept
+    deadline: float | None
+    silence: float | None
+    quiet_from: float | None
 
 
 class Console:
-    """A live console: logs everything, answers ``wait_for`` and ``send``.
+    """A live console: records everything, answers ``wait_for`` and ``send``.
 
     Call :meth:`start` before powering the target on and :meth:`mark_power_on` at power-on, so
     timestamps count from there.
@@ -276,25 +145,14 @@ class Console:
     ) -> None:
         self._clock = clock
         self._transport = transport
-        self._files = files
         self._send_delay = send_delay
+        # Guards everything below: the reader thread adds, the caller's thread waits and reads.
         self._cond = threading.Condition()
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._history: deque[tuple[float, str]] = deque(maxlen=history)
-        self._line_total = 0
+        self._endings = LineEndings()
+        self._matcher = Matcher(history)
+        self._lines = self._matcher.lines
+        self._recorder = Recorder(files, self._recording_failed)
         self._power_on_line = 0
-        self._partial = ""
-        self._partial_t = 0.0
-        # The unfinished line was longer than LONG_LINE and only its tail is kept.
-        self._partial_cut = False
-        # Length of the unfinished line so far, however much of it is kept.
-        self._open_len = 0
-        # console.log is written as text arrives; True while its last line is unfinished.
-        self._log_mid_line = False
-        self._write_error: str | None = None
-        self._carry_cr = ""
-        self._pending = _Pending()
-        self._interrupted_seen = (-1, -1)
         self._t0 = clock.monotonic()
         self._last_byte = self._t0
         # When the reader's latest read returned, everything it got already ingested.
@@ -304,7 +162,6 @@ class Console:
         self._closed_t = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._reader, name="console-reader", daemon=True)
-        self._captures: list[list[tuple[float, str]]] = []
         # The target's guest clock, when it reports one: limits are then guest seconds.
         if guest is None and isinstance(transport, GuestClockSource):
             guest = GuestTimeline(transport.fallback_scale)
@@ -316,7 +173,7 @@ class Console:
         self._last_arrival = 0.0
         self._typed_total = 0
         if guest is not None:
-            self._write(lambda files: files.event("k", 0.0, f"{guest.fallback_scale:g}"))
+            self._recorder.mark(Mark.GUEST_CLOCK, 0.0, f"{guest.fallback_scale:g}")
 
     # -- reader thread ------------------------------------------------------------------------
 
@@ -329,18 +186,18 @@ class Console:
         with self._cond:
             self._t0 = self._clock.monotonic()
             self._last_byte = self._t0
-            self._write(lambda files: files.event("p", 0.0))
+            self._recorder.mark(Mark.POWER_ON, 0.0)
             if self._guest is not None:
                 self._guest.start(0.0)
             # What a board left running printed before the power cycle is in the log, but it
             # must not satisfy (or fail) the first milestone of this boot.
-            self._pending = _Pending(line_no=self._line_total)
-            self._power_on_line = self._line_total
+            self._matcher.restart()
+            self._power_on_line = self._lines.total
 
     def mark_powered(self) -> None:
         """Record that the power-on finished (a power cycle can take seconds): steps start here."""
         with self._cond:
-            self._write(lambda files: files.event("o", self._clock.monotonic() - self._t0))
+            self._recorder.mark(Mark.POWERED, self._clock.monotonic() - self._t0)
 
     def mark_switched_off(self) -> float:
         """Record that hartbeat has switched the target off (a plan's ``off`` step); its time.
@@ -354,7 +211,7 @@ class Console:
         # replay's clock moves to the recorded moment, and the time is read there.
         host = self._clock.monotonic() - self._t0
         with self._cond:
-            self._write(lambda files: files.event("f", host))
+            self._recorder.mark(Mark.SWITCHED_OFF, host)
         if self._clock.switched_off():
             host = self._clock.monotonic() - self._t0
         return host if self._guest is None else self._guest.now(host)
@@ -389,7 +246,7 @@ class Console:
         with self._cond:
             t = now - self._t0
             for line in lines:
-                self._write(lambda files, line=line: files.event("g", t, line.strip()))  # type: ignore[misc]
+                self._recorder.mark(Mark.GUEST_REPORT, t, line.strip())
                 guest.add(line, t)
             self._cond.notify_all()
 
@@ -398,116 +255,39 @@ class Console:
 
         The reader thread calls this for every read; a replay calls it for every recorded one.
         """
-        self._write(lambda files: files.raw.write(data))
+        self._recorder.raw(data)
         with self._cond:
             t = now - self._t0
             self._last_byte = now
             self._bytes += len(data)
-            self._write(lambda files: files.event("d", t, len(data)))
+            self._recorder.mark(Mark.DATA, t, len(data))
             if self._guest is None:
-                self._take(self._decode(data), t)
+                self._take(self._endings.decode(data), t)
             else:
                 # Each piece at the guest time it was printed at.
                 for piece, guest_t in self._guest.pieces(data, t):
-                    self._take(self._decode(piece), guest_t)
+                    self._take(self._endings.decode(piece), guest_t)
                     self._arrivals.append(guest_t)
                     self._last_arrival = guest_t
             self._cond.notify_all()
 
-    def _decode(self, data: bytes) -> str:
-        """Bytes to text with every line ending made a ``\n``."""
-        # Consoles end lines with \r\n, and a tty in cooked mode on the way adds another \r;
-        # a run of \r split across two reads is held back until the next one. A bare \r (some
-        # consoles end lines with it alone) ends a line too.
-        text = self._carry_cr + self._decoder.decode(data)
-        stripped = text.rstrip("\r")
-        self._carry_cr = text[len(stripped) :]
-        # str.replace runs at memory speed; a regex for \r+\n was the engine's slowest step.
-        if "\r" in stripped:
-            return stripped.replace("\r\r\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
-        return stripped
-
     def _take(self, text: str, t: float) -> None:
-        """Text that came at ``t`` (console time) to the lines, the log and the matcher."""
-        self._add_lines(text, t)
-        if self._files:
-            self._write(lambda files: self._log_text(files, text, t))
-        self._pending.append(text, t)
-        self._bound_pending(text)
+        """Text that came at ``t`` (console time) to the matcher and the log."""
+        self._matcher.take(text, t)
+        self._recorder.text(text, t)
 
-    def _add_lines(self, text: str, t: float) -> None:
-        """Split ``text`` onto the unfinished line; complete lines go to the ring of recent ones."""
-        had_partial = bool(self._partial) or self._partial_cut
-        lines = (self._partial + text).split("\n")
-        complete, self._partial = lines[:-1], lines[-1]
-        if complete:
-            if self._partial_cut:
-                complete[0] = "\u2026" + complete[0]
-                self._partial_cut = False
-            self._history.extend(zip(repeat(t), complete))
-            for capture in self._captures:
-                capture.extend(zip(repeat(t), complete))
-            self._line_total += len(complete)
-        if complete or not had_partial:
-            self._partial_t = t
-        if len(self._partial) > LONG_LINE:
-            self._partial = self._partial[-LONG_LINE_KEEP:]
-            self._partial_cut = True
-
-    def _bound_pending(self, text: str) -> None:
-        """Keep the matcher's text bounded: per long line, and in total while nobody waits."""
-        pending = self._pending
-        newline = text.rfind("\n")
-        self._open_len = len(text) - newline - 1 if newline >= 0 else self._open_len + len(text)
-        open_part = min(self._open_len, len(pending.text))
-        if open_part > LONG_LINE:
-            end = len(pending.text) - LONG_LINE_KEEP
-            pending.cut(len(pending.text) - open_part, end)
-        # Bounded even while nobody waits (an SSH step, a busy test): the oldest unmatched
-        # text goes, the log files keep it.
-        overflow = len(pending.text) - PENDING_LIMIT
-        if overflow > 0:
-            pending.drop(pending.text.find("\n", overflow) + 1 or overflow)
-
-    def _log_text(self, files: ConsoleFiles, text: str, t: float) -> None:
-        """Append ``text`` to console.log, each line prefixed with the time it started at."""
-        out = []
-        parts = text.split("\n")
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            if not self._log_mid_line:
-                if last and not part:
-                    break
-                out.append(f"[{t:12.6f}] ")
-                self._log_mid_line = True
-            out.append(part)
-            if not last:
-                out.append("\n")
-                self._log_mid_line = False
-        files.log.write("".join(out))
-        files.log.flush()
-
-    def _write(self, action: Callable[[ConsoleFiles], object]) -> None:
-        """Run a write to the console files; a full or broken disk ends the console, once."""
-        files = self._files
-        if files is None or self._write_error is not None:
-            return
-        try:
-            action(files)
-        except (OSError, ValueError) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            where = getattr(files.raw, "name", "the run folder")
-            self._write_error = f"cannot write the console log ({where}): {detail}"
-            # The verdict must name the disk, not blame the target: the console ends here and
-            # the runner powers the target off.
-            self._stop.set()
-            self._finish(self._write_error)
+    def _recording_failed(self, reason: str) -> None:
+        """The console files could not be written: the console ends here, once."""
+        # The verdict must name the disk, not blame the target: the console ends here and the
+        # runner powers the target off.
+        self._stop.set()
+        self._finish(reason)
 
     def end(self, reason: str) -> None:
         """The target ended the console (process exited, port vanished): record when, and why."""
         with self._cond:
             if self._closed is None:
-                self._write(lambda files: files.event("c", self._clock.monotonic() - self._t0, reason))
+                self._recorder.mark(Mark.CLOSED, self._clock.monotonic() - self._t0, reason)
             self._finish(reason)
 
     def _finish(self, reason: str) -> None:
@@ -524,16 +304,9 @@ class Console:
             self._thread.join(timeout=2.0)
         self._finish("console stopped by the harness")
         with self._cond:
-            self._write(lambda handle: handle.event("e", self._clock.monotonic() - self._t0))
-            files = self._files
-            if self._log_mid_line and files and not files.log.closed:
-                self._write(lambda handle: _end_line(handle.log))
-                self._log_mid_line = False
-            if self._partial or self._partial_cut:
-                prefix = "\u2026" if self._partial_cut else ""
-                self._history.append((self._partial_t, prefix + self._partial))
-                self._partial = ""
-                self._partial_cut = False
+            self._recorder.mark(Mark.END, self._clock.monotonic() - self._t0)
+            self._recorder.end_line()
+            self._lines.finish()
 
     # -- state --------------------------------------------------------------------------------
 
@@ -574,7 +347,7 @@ class Console:
     @property
     def line_total(self) -> int:
         """Complete lines received since the console opened (a :attr:`Matched.line_no` counts alike)."""
-        return self._line_total
+        return self._lines.total
 
     @property
     def power_on_line(self) -> int:
@@ -584,12 +357,12 @@ class Console:
     @property
     def open_line_length(self) -> int:
         """Characters of the unfinished last line, however much of it is kept."""
-        return self._open_len if (self._partial or self._partial_cut) else 0
+        return self._lines.open_length
 
     @property
     def write_error(self) -> str | None:
         """Why the console files could not be written (a full disk), or ``None``."""
-        return self._write_error
+        return self._recorder.error
 
     @property
     def closed(self) -> str | None:
@@ -600,18 +373,12 @@ class Console:
         """Line ``line_no`` (a :attr:`Matched.line_no`) with ``before - 1`` lines before it and
         up to ``after`` after it, as far as the ring of recent lines still holds them."""
         with self._cond:
-            first = self._line_total - len(self._history)
-            lines = list(self._history)
-            start = max(0, line_no - before + 1 - first)
-            return lines[start : max(0, line_no + 1 + after - first)]
+            return self._lines.around(line_no, before, after)
 
     def last_lines(self, count: int = 20) -> list[tuple[float, str]]:
         """The most recent lines with their timestamps, the unfinished one last."""
         with self._cond:
-            lines = list(self._history)
-            if self._partial or self._partial_cut:
-                lines.append((self._partial_t, ("\u2026" if self._partial_cut else "") + self._partial))
-            return lines[-count:]
+            return self._lines.last(count)
 
     @contextmanager
     def capture(self) -> Iterator[list[tuple[float, str]]]:
@@ -620,67 +387,15 @@ class Console:
         The list fills as lines complete; when the block ends, the unfinished last line (a
         prompt) is added too, as :meth:`last_lines` shows it.
         """
-        lines: list[tuple[float, str]] = []
         with self._cond:
-            self._captures.append(lines)
+            lines = self._lines.start_capture()
         try:
             yield lines
         finally:
             with self._cond:
-                self._captures.remove(lines)
-                if self._partial:
-                    lines.append((self._partial_t, self._partial))
+                self._lines.end_capture(lines)
 
-    # -- matcher ------------------------------------------------------------------------------
-
-    def _search(self, watches: Sequence[Watch], settled: bool) -> Matched | None:
-        pending = self._pending
-        text = pending.text
-        end_complete = text.rfind("\n") + 1
-        best: tuple[int, int, AnyMatch, Watch] | None = None
-        for order, watch in enumerate(watches):
-            found = _first_line_match(watch, text, 0, end_complete)
-            # The earliest line wins; on one line, the earlier watch (a fail pattern) wins.
-            line_start = text.rfind("\n", 0, found.start()) + 1 if found else 0
-            if found and (best is None or (line_start, order) < (best[0], best[1])):
-                best = (line_start, order, found, watch)
-        if best is None:
-            window = max(end_complete, len(text) - PARTIAL_WINDOW)
-            for order, watch in enumerate(watches):
-                found = _partial_match(watch, text, window, settled)
-                if found and (best is None or order < best[1]):
-                    best = (found.start(), order, found, watch)
-        if best is None:
-            hit = self._search_interrupted(watches, text[end_complete:], settled)
-            pending.drop(len(text) if hit else end_complete)
-            return hit
-        _line, _order, found, watch = best
-        start = found.start()
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", start)
-        line = text[line_start : line_end if line_end >= 0 else len(text)]
-        line_no = pending.line_no + text.count("\n", 0, start)
-        hit = Matched(watch, found, line, pending.time_at(start), line_no)
-        # Consume up to the end of the match only: the next pattern may be later on this line.
-        pending.drop(max(found.end(), start + 1))
-        return hit
-
-    def _search_interrupted(self, watches: Sequence[Watch], open_text: str, settled: bool) -> Matched | None:
-        """Prompt watches on the open line joined to a line a kernel message cut into."""
-        # Only while the open line is untouched by earlier matches, and once per interruption.
-        mark = (self._line_total, len(self._partial))
-        if self._partial_cut or open_text != self._partial or mark == self._interrupted_seen:
-            return None
-        prefix = interrupted_prefix([line for _t, line in list(self._history)[-LOOK_BACK:]])
-        if prefix is None:
-            return None
-        candidate = prefix + open_text
-        for watch in watches:
-            found = _partial_match(watch, candidate, 0, settled)
-            if found:
-                self._interrupted_seen = mark
-                return Matched(watch, found, candidate, self._partial_t, self._line_total)
-        return None
+    # -- waiting ------------------------------------------------------------------------------
 
     def wait_for(
         self,
@@ -697,60 +412,74 @@ class Console:
         later of the last byte and ``quiet_from`` (a command just typed restarts the clock).
         Watches earlier in ``watches`` win when two match on the same line.
         """
-        if self._guest is not None:
-            return self._wait_guest(watches, deadline, silence, quiet_from, on_tick)
+        limits = _Limits(deadline, silence, quiet_from)
+        decide = self._decide_on_host_clock if self._guest is None else self._decide_on_guest_clock
+        idle = TICK if on_tick else IDLE
         clock = self._clock
         next_tick = clock.monotonic()
         while True:
             with self._cond:
-                now = clock.monotonic()
-                settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
-                hit = self._search(watches, settled=settled)
-                if hit:
-                    return hit
-                t = now - self._t0
-                if self._closed is not None:
-                    # When it closed, not when this loop noticed: an exit milestone's time.
-                    return Closed(self._closed, self._closed_t, harness_side=self._write_error is not None)
-                waits = [0.25 if on_tick else 1.0]
-                if not settled and self._pending.text and not self._pending.text.endswith("\n"):
-                    waits.append(PARTIAL_SETTLE - (now - self._last_byte))
-                if silence is not None:
-                    quiet_since = self._last_byte
-                    if quiet_from is not None:
-                        quiet_since = max(quiet_since, self._t0 + quiet_from)
-                    quiet = now - quiet_since
-                    if quiet < silence:
-                        waits.append(silence - quiet)
-                    elif self._reader_lags(now, quiet_since + silence):
-                        waits.append(READ_TIMEOUT / 5)
-                    else:
-                        self._judged(t)
-                        return Quiet(quiet, t)
-                if deadline is not None:
-                    if t < deadline:
-                        waits.append(deadline - t)
-                    elif self._reader_lags(now, self._t0 + deadline):
-                        waits.append(READ_TIMEOUT / 5)
-                    else:
-                        self._judged(t)
-                        return TimedOut(t)
+                decided = decide(watches, limits, idle)
+                if not isinstance(decided, float):
+                    return decided
                 # The reader needs the lock to add text, so nothing arrived since the search. The
                 # clock sets the floor: a replay's must not step over the live run's next typing.
-                clock.wait(self._cond, min(waits))
+                clock.wait(self._cond, decided)
             if on_tick and clock.monotonic() >= next_tick:
                 on_tick()
-                next_tick = clock.monotonic() + 0.25
+                next_tick = clock.monotonic() + TICK
 
-    def _wait_guest(
-        self,
-        watches: Sequence[Watch],
-        deadline: float | None,
-        silence: float | None,
-        quiet_from: float | None,
-        on_tick: Callable[[], None] | None,
-    ) -> Outcome:
-        """:meth:`wait_for` on the guest clock.
+    def _decide_on_host_clock(self, watches: Sequence[Watch], limits: _Limits, idle: float) -> Outcome | float:
+        """One look on the host's clock (the caller holds the lock): the outcome, or how long
+        to wait before the next look."""
+        now = self._clock.monotonic()
+        settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
+        hit = self._matcher.search(watches, settled=settled)
+        if hit:
+            return hit
+        if self._closed is not None:
+            return self._closed_outcome()
+        waits = [idle]
+        if not settled and self._matcher.mid_line:
+            # An unfinished line that may still be a prompt: look again once it has settled.
+            waits.append(PARTIAL_SETTLE - (now - self._last_byte))
+        for limit in (self._silence_on_host_clock, self._deadline_on_host_clock):
+            reached = limit(now, limits)
+            if isinstance(reached, float):
+                waits.append(reached)
+            elif reached is not None:
+                self._judged(now - self._t0)
+                return reached
+        return float(min(waits))
+
+    def _silence_on_host_clock(self, now: float, limits: _Limits) -> Quiet | float | None:
+        """Quiet once ``silence`` passed without a byte (counting from the later of the last
+        byte and ``quiet_from``) and the reader has caught up; else the seconds until then."""
+        if limits.silence is None:
+            return None
+        quiet_since = self._last_byte
+        if limits.quiet_from is not None:
+            quiet_since = max(quiet_since, self._t0 + limits.quiet_from)
+        quiet = now - quiet_since
+        if quiet < limits.silence:
+            return float(limits.silence - quiet)
+        if self._reader_lags(now, quiet_since + limits.silence):
+            return READ_TIMEOUT / 5
+        return Quiet(quiet, now - self._t0)
+
+    def _deadline_on_host_clock(self, now: float, limits: _Limits) -> TimedOut | float | None:
+        """Timed out once the deadline passed and the reader has caught up; else the seconds until then."""
+        if limits.deadline is None:
+            return None
+        t = now - self._t0
+        if t < limits.deadline:
+            return float(limits.deadline - t)
+        if self._reader_lags(now, self._t0 + limits.deadline):
+            return READ_TIMEOUT / 5
+        return TimedOut(t)
+
+    def _decide_on_guest_clock(self, watches: Sequence[Watch], limits: _Limits, idle: float) -> Outcome | float:
+        """One look on the guest's clock (the caller holds the lock).
 
         Whatever the host's pace, the outcome is the one the guest's timeline gives: a match
         printed before the silence or deadline ran out in guest time wins, a later one does not,
@@ -759,52 +488,48 @@ class Console:
         """
         guest = self._guest
         assert guest is not None
-        clock = self._clock
-        next_tick = clock.monotonic()
-        while True:
-            with self._cond:
-                host = clock.monotonic()
-                host_t = host - self._t0
-                now = guest.now(host_t)
-                settled = now - self._last_arrival >= GUEST_SETTLE or self._closed is not None
-                hit = self._search(watches, settled=settled)
-                ends: list[tuple[float, int]] = []
-                if silence is not None:
-                    quiet_end = self._quiet_end(quiet_from or 0.0, silence, now)
-                    if quiet_end is not None:
-                        ends.append((quiet_end, 0))
-                if deadline is not None and now >= deadline:
-                    ends.append((deadline, 1))
-                end = min(ends) if ends else None
-                if hit is not None and (end is None or hit.t < end[0]):
-                    return hit
-                # An unfinished line may still be a prompt printed before the limit: settle first,
-                # unless the guest has printed on past the limit (a firehose never settles).
-                text = self._pending.text
-                complete = not text or text.endswith("\n") or self._last_arrival >= (end[0] if end else 0.0)
-                if end is not None and (settled or complete):
-                    self._judged(host_t)
-                    return Quiet(silence or 0.0, end[0]) if end[1] == 0 else TimedOut(end[0])
-                if self._closed is not None:
-                    return Closed(self._closed, self._closed_t, harness_side=self._write_error is not None)
-                stalled = guest.stalled(host_t)
-                if stalled >= STALL_LIMIT:
-                    self._judged(host_t)
-                    return Closed(
-                        f"the target's guest clock stopped at {now:.3f} s for {stalled:.0f} s of host time "
-                        "(the emulator hung or was starved), not a wedge of the guest",
-                        now,
-                        harness_side=True,
-                    )
-                # New reports wake this wait; on the host's fallback clock, the limit itself does.
-                waits = [0.25 if on_tick else 1.0, STALL_LIMIT - stalled]
-                if guest.fault is not None:
-                    limits = [deadline or math.inf, (quiet_from or 0.0) + (silence or math.inf)]
-                    waits.append(max(0.0, (min(limits) - now)) * guest.fallback_scale)
-                clock.wait(self._cond, min(waits))
-            if on_tick and clock.monotonic() >= next_tick:
-                on_tick()
-                next_tick = clock.monotonic() + 0.25
+        host_t = self._clock.monotonic() - self._t0
+        now = guest.now(host_t)
+        settled = now - self._last_arrival >= GUEST_SETTLE or self._closed is not None
+        hit = self._matcher.search(watches, settled=settled)
+        reached = self._limit_on_guest_clock(now, limits)
+        if hit is not None and (reached is None or hit.t < reached.t):
+            return hit
+        # An unfinished line may still be a prompt printed before the limit: settle first,
+        # unless the guest has printed on past the limit (a firehose never settles).
+        if reached is not None and (settled or not self._matcher.mid_line or self._last_arrival >= reached.t):
+            self._judged(host_t)
+            return reached
+        if self._closed is not None:
+            return self._closed_outcome()
+        stalled = guest.stalled(host_t)
+        if stalled >= STALL_LIMIT:
+            self._judged(host_t)
+            return Closed(
+                f"the target's guest clock stopped at {now:.3f} s for {stalled:.0f} s of host time "
+                "(the emulator hung or was starved), not a wedge of the guest",
+                now,
+                harness_side=True,
+            )
+        # New reports wake this wait; on the host's fallback clock, the limit itself does.
+        waits = [idle, STALL_LIMIT - stalled]
+        if guest.fault is not None:
+            first_limit = min(limits.deadline or math.inf, (limits.quiet_from or 0.0) + (limits.silence or math.inf))
+            waits.append(max(0.0, (first_limit - now)) * guest.fallback_scale)
+        return float(min(waits))
+
+    def _limit_on_guest_clock(self, now: float, limits: _Limits) -> Quiet | TimedOut | None:
+        """The first limit the guest's clock has reached by ``now``, at the guest time it ran
+        out: the silence (it wins a tie), or the deadline."""
+        quiet_end = None
+        if limits.silence is not None:
+            quiet_end = self._quiet_end(limits.quiet_from or 0.0, limits.silence, now)
+        deadline = limits.deadline
+        if deadline is not None and now >= deadline and (quiet_end is None or deadline < quiet_end):
+            return TimedOut(deadline)
+        if quiet_end is not None:
+            return Quiet(limits.silence or 0.0, quiet_end)
+        return None
 
     def _quiet_end(self, quiet_from: float, silence: float, now: float) -> float | None:
         """The guest time at which ``silence`` ran out with no byte, counting from ``quiet_from``.
@@ -831,6 +556,11 @@ class Console:
             end = since + silence
         return end
 
+    def _closed_outcome(self) -> Closed:
+        """The console has closed: when it closed, not when a wait noticed (an exit milestone's time)."""
+        assert self._closed is not None
+        return Closed(self._closed, self._closed_t, harness_side=self._recorder.error is not None)
+
     def _reader_lags(self, now: float, since: float) -> bool:
         """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.
 
@@ -850,7 +580,7 @@ class Console:
         little after the deadline; on a firehose that is more lines, so a replay gathers its
         evidence at the recorded moment too.
         """
-        self._write(lambda files: files.event("j", t))
+        self._recorder.mark(Mark.JUDGED, t)
         self._clock.judged()
 
     def drain(self, *, quiet: float, limit: float) -> None:
@@ -865,6 +595,8 @@ class Console:
                 if now >= end or now - self._last_byte >= quiet:
                     break
                 self._clock.wait(self._cond, min(end - now, quiet - (now - self._last_byte)))
+
+    # -- typing -------------------------------------------------------------------------------
 
     def send(self, text: str) -> None:
         """Type ``text``; with a per-character delay on boards whose UART drops fast input."""
@@ -903,46 +635,4 @@ class Console:
         """
         self._typed_total += count
         self._await_taken()
-        self._write(lambda files: files.event("s", self._clock.monotonic() - self._t0, count))
-
-
-def _end_line(log: IO[str]) -> None:
-    log.write("\n")
-    log.flush()
-
-
-def _label(watch: Watch) -> str:
-    return watch.key or f"{watch.kind} pattern of `{watch.name}`"
-
-
-def _partial_match(watch: Watch, text: str, start: int, settled: bool) -> AnyMatch | None:
-    """A partial-line watch on ``text[start:]``; a match reaching the end waits for a pause."""
-    if not watch.partial:
-        return None
-    found = search(watch.regex, text, start, label=_label(watch))
-    # A match that reaches the end of the text could still grow with the next read.
-    if found and found.end() == len(text) and not settled and watch.settle:
-        return None
-    return found
-
-
-def _first_line_match(watch: Watch, text: str, start: int, end: int) -> AnyMatch | None:
-    """The first match of the watch's regex that lies within one line of ``text[start:end]``.
-
-    The block is searched once in C; a hit is re-run on its own line so a pattern such as
-    ``a\\s+b`` cannot match across a line break.
-    """
-    pos = start
-    while pos < end:
-        found = search(watch.regex, text, pos, end, label=_label(watch))
-        if found is None:
-            return None
-        line_start = text.rfind("\n", 0, found.start()) + 1
-        line_end = text.find("\n", found.start(), end)
-        if line_end < 0:
-            line_end = end
-        confirmed = search(watch.regex, text, line_start, line_end, label=_label(watch))
-        if confirmed:
-            return confirmed
-        pos = line_end + 1
-    return None
+        self._recorder.mark(Mark.TYPED, self._clock.monotonic() - self._t0, count)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.engine import console as engine
+from harness.engine import matcher
 from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
 from harness.errors import TransportClosed
 
@@ -165,7 +166,7 @@ def test_silence_deadline_and_close(pipe) -> None:
 
 def test_pending_text_is_bounded_and_logs_keep_everything(pipe, tmp_path: Path, monkeypatch) -> None:
     transport, console = pipe
-    monkeypatch.setattr(engine, "PENDING_LIMIT", 64 * 1024)
+    monkeypatch.setattr(matcher, "PENDING_LIMIT", 64 * 1024)
     line = b"x" * 99 + b"\n"
     for _ in range(20):
         transport.feed(line * 100)
