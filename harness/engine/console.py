@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from harness.engine.clock import REAL_CLOCK, Clock
-from harness.engine.guest_clock import STALL_LIMIT, GuestClockSource, GuestTimeline
+from harness.engine.guest_clock import STALL_LIMIT, GuestArrivals, GuestClockSource, GuestTimeline
 from harness.engine.matcher import HISTORY_LINES, LineEndings, Matched, Matcher, Watch
 from harness.engine.recorder import CONSOLE_FILES, ConsoleFiles, Mark, Recorder
 from harness.errors import TargetError, TransportClosed
@@ -166,11 +166,8 @@ class Console:
         if guest is None and isinstance(transport, GuestClockSource):
             guest = GuestTimeline(transport.fallback_scale)
         self._guest = guest
-        # Guest mode: guest times at which data came (since the current wait's quiet start).
-        self._arrivals: list[float] = []
-        # (quiet start, silence, the later of the start and the last byte scanned) of the last wait.
-        self._quiet_scan = (-1.0, -1.0, 0.0)
-        self._last_arrival = 0.0
+        # Guest mode: when output came, in guest time.
+        self._arrivals = GuestArrivals()
         self._typed_total = 0
         if guest is not None:
             self._recorder.mark(Mark.GUEST_CLOCK, 0.0, f"{guest.fallback_scale:g}")
@@ -267,8 +264,7 @@ class Console:
                 # Each piece at the guest time it was printed at.
                 for piece, guest_t in self._guest.pieces(data, t):
                     self._take(self._endings.decode(piece), guest_t)
-                    self._arrivals.append(guest_t)
-                    self._last_arrival = guest_t
+                    self._arrivals.add(guest_t)
             self._cond.notify_all()
 
     def _take(self, text: str, t: float) -> None:
@@ -318,7 +314,7 @@ class Console:
     def quiet_for(self) -> float:
         """Seconds since the last byte (or since power-on)."""
         if self._guest is not None:
-            return max(0.0, self.now() - self._last_arrival)
+            return max(0.0, self.now() - self._arrivals.last)
         return self._clock.monotonic() - self._last_byte
 
     @property
@@ -490,14 +486,14 @@ class Console:
         assert guest is not None
         host_t = self._clock.monotonic() - self._t0
         now = guest.now(host_t)
-        settled = now - self._last_arrival >= GUEST_SETTLE or self._closed is not None
+        settled = now - self._arrivals.last >= GUEST_SETTLE or self._closed is not None
         hit = self._matcher.search(watches, settled=settled)
         reached = self._limit_on_guest_clock(now, limits)
         if hit is not None and (reached is None or hit.t < reached.t):
             return hit
         # An unfinished line may still be a prompt printed before the limit: settle first,
         # unless the guest has printed on past the limit (a firehose never settles).
-        if reached is not None and (settled or not self._matcher.mid_line or self._last_arrival >= reached.t):
+        if reached is not None and (settled or not self._matcher.mid_line or self._arrivals.last >= reached.t):
             self._judged(host_t)
             return reached
         if self._closed is not None:
@@ -523,38 +519,13 @@ class Console:
         out: the silence (it wins a tie), or the deadline."""
         quiet_end = None
         if limits.silence is not None:
-            quiet_end = self._quiet_end(limits.quiet_from or 0.0, limits.silence, now)
+            quiet_end = self._arrivals.quiet_end(limits.quiet_from or 0.0, limits.silence, now)
         deadline = limits.deadline
         if deadline is not None and now >= deadline and (quiet_end is None or deadline < quiet_end):
             return TimedOut(deadline)
         if quiet_end is not None:
             return Quiet(limits.silence or 0.0, quiet_end)
         return None
-
-    def _quiet_end(self, quiet_from: float, silence: float, now: float) -> float | None:
-        """The guest time at which ``silence`` ran out with no byte, counting from ``quiet_from``.
-
-        Arrivals are scanned once: those before a gap too short are dropped, and where the scan
-        stands is kept for the next call of the same wait (a step's quiet start is never before
-        data already read, which is never ahead of the guest clock).
-        """
-        arrivals = self._arrivals
-        scan_from, scan_silence, since = self._quiet_scan
-        if (scan_from, scan_silence) != (quiet_from, silence):
-            since = quiet_from
-        scanned = 0
-        end: float | None = None
-        for t in arrivals:
-            if t - since >= silence:
-                end = since + silence
-                break
-            since = max(since, t)
-            scanned += 1
-        del arrivals[:scanned]
-        self._quiet_scan = (quiet_from, silence, since)
-        if end is None and now - since >= silence:
-            end = since + silence
-        return end
 
     def _closed_outcome(self) -> Closed:
         """The console has closed: when it closed, not when a wait noticed (an exit milestone's time)."""

@@ -156,3 +156,48 @@ class GuestTimeline:
         """When (host seconds on the console's clock) the data printed at guest time ``guest`` was read."""
         index = bisect_left(self._guest_at, guest)
         return self._host_at[index] if index < len(self._host_at) else None
+
+
+class GuestArrivals:
+    """The guest times at which console output came, for silences measured in guest time.
+
+    A wait asks :meth:`quiet_end` again and again while output keeps coming; arrivals it has
+    scanned past are dropped, so each is looked at once however long the wait.
+    """
+
+    def __init__(self) -> None:
+        # Since the current wait's quiet start, ascending.
+        self._times: list[float] = []
+        # (quiet start, silence, the later of the start and the last arrival scanned) of the last wait.
+        self._scan = (-1.0, -1.0, 0.0)
+        self.last = 0.0
+
+    def add(self, t: float) -> None:
+        """Output came at guest time ``t``."""
+        self._times.append(t)
+        self.last = t
+
+    def quiet_end(self, quiet_from: float, silence: float, now: float) -> float | None:
+        """The guest time at which ``silence`` ran out with no output, counting from ``quiet_from``.
+
+        Arrivals are scanned once: those before a gap too short are dropped, and where the scan
+        stands is kept for the next call of the same wait (a step's quiet start is never before
+        data already read, which is never ahead of the guest clock).
+        """
+        arrivals = self._times
+        scan_from, scan_silence, since = self._scan
+        if (scan_from, scan_silence) != (quiet_from, silence):
+            since = quiet_from
+        scanned = 0
+        end: float | None = None
+        for t in arrivals:
+            if t - since >= silence:
+                end = since + silence
+                break
+            since = max(since, t)
+            scanned += 1
+        del arrivals[:scanned]
+        self._scan = (quiet_from, silence, since)
+        if end is None and now - since >= silence:
+            end = since + silence
+        return end

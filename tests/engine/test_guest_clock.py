@@ -18,7 +18,7 @@ import pytest
 import harness.engine.console
 from harness.analysis.playback import Playback, load_recording
 from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
-from harness.engine.guest_clock import GuestClockSource, GuestMark, GuestTimeline, parse_mark
+from harness.engine.guest_clock import GuestArrivals, GuestClockSource, GuestMark, GuestTimeline, parse_mark
 from harness.errors import TransportClosed
 from harness.targets.emulator import GuestClockTransport
 
@@ -227,3 +227,17 @@ def test_the_emulator_transport_hands_over_whole_report_lines(tmp_path: Path) ->
     assert transport.guest_marks() == ["2000 5 0"]
     transport.release()
     assert not feed.parent.exists()
+
+
+def test_a_silence_in_guest_time_ends_at_the_first_gap_long_enough() -> None:
+    arrivals = GuestArrivals()
+    for t in (1.0, 1.5, 4.0):
+        arrivals.add(t)
+    assert arrivals.last == 4.0
+    # The gap from 1.5 to 4.0 is the first one of 2 s: the silence ran out at 3.5, however late asked.
+    assert arrivals.quiet_end(0.0, 2.0, now=9.0) == 3.5
+    # The next step's silence counts from its own start, with output still coming.
+    assert arrivals.quiet_end(4.0, 2.0, now=5.0) is None
+    arrivals.add(5.5)
+    assert arrivals.quiet_end(4.0, 2.0, now=7.0) is None
+    assert arrivals.quiet_end(4.0, 2.0, now=7.5) == 7.5
