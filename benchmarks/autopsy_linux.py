@@ -27,6 +27,7 @@ from harness.model.plan import load_plan  # noqa: E402
 from harness.records.results import RunResult  # noqa: E402
 from harness.run.board_loader import load_board  # noqa: E402
 from harness.run.runner import Runner  # noqa: E402
+from harness.run.setup import prepare  # noqa: E402
 
 RUNS = 5
 BASELINE_RUNS = 3
@@ -63,9 +64,12 @@ def main() -> int:
     variables = {"wedge": "wedge-kernel"}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        taken = [Runner(plan, board, out_dir=folder / f"on{i}", variables=variables).run() for i in range(RUNS)]
+        taken = [
+            Runner(prepare(plan, board, variables=variables), out_dir=folder / f"on{i}").run() for i in range(RUNS)
+        ]
         baseline = [
-            Runner(off, board, out_dir=folder / f"off{i}", variables=variables).run() for i in range(BASELINE_RUNS)
+            Runner(prepare(off, board, variables=variables), out_dir=folder / f"off{i}").run()
+            for i in range(BASELINE_RUNS)
         ]
     for result in taken:
         assert result.verdict.kind is Kind.WEDGE and result.autopsy is not None, result.verdict.reason

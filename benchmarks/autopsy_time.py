@@ -28,6 +28,7 @@ from harness.probes.registry import BACKENDS  # noqa: E402
 from harness.records.results import RunResult  # noqa: E402
 from harness.run.board_loader import load_board  # noqa: E402
 from harness.run.runner import Runner  # noqa: E402
+from harness.run.setup import prepare  # noqa: E402
 
 RUNS = 5
 BASELINE_RUNS = 3
@@ -58,12 +59,14 @@ def measure(board_name: str, image: Path, folder: Path) -> bool:
     off = replace(plan, autopsy=AutopsySettings(enabled=False))
     taken: list[RunResult] = []
     for index in range(RUNS):
-        result = Runner(plan, board, out_dir=folder / f"{board_name}-{index}", variables={"seed": str(index)}).run()
+        result = Runner(
+            prepare(plan, board, variables={"seed": str(index)}), out_dir=folder / f"{board_name}-{index}"
+        ).run()
         assert result.verdict.kind is Kind.WEDGE and result.autopsy is not None, result.verdict.reason
         assert result.autopsy.available, result.autopsy.diagnosis.summary
         taken.append(result)
     baseline = [
-        Runner(off, board, out_dir=folder / f"{board_name}-off{index}", variables={"seed": str(index)}).run()
+        Runner(prepare(off, board, variables={"seed": str(index)}), out_dir=folder / f"{board_name}-off{index}").run()
         for index in range(BASELINE_RUNS)
     ]
     times = [r.autopsy.duration for r in taken if r.autopsy is not None]

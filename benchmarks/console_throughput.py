@@ -62,6 +62,7 @@ def _rss_mb() -> float:
 
 def worker_engine(source: str) -> dict[str, object]:
     from harness.engine.console import Console, ConsoleFiles, Matched, Watch
+    from harness.engine.watch_kind import WatchKind
     from harness.model.plan import standard_fails
     from harness.targets.process import ProcessTarget
 
@@ -72,8 +73,8 @@ def worker_engine(source: str) -> dict[str, object]:
         console.start()
         start = time.perf_counter()
         target.power_on()
-        watches = [Watch(f.name, "fail", f.regex, partial=False) for f in standard_fails()]
-        watches.append(Watch("end", "expect", re.compile(MARKER, re.MULTILINE)))
+        watches = [Watch(f.name, WatchKind.FAIL, f.regex, partial=False) for f in standard_fails()]
+        watches.append(Watch("end", WatchKind.EXPECT, re.compile(MARKER, re.MULTILINE)))
         outcome = console.wait_for(watches, deadline=600, silence=30)
         elapsed = time.perf_counter() - start
         assert isinstance(outcome, Matched), outcome

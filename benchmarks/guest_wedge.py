@@ -27,6 +27,7 @@ from harness.engine.verdict import Kind  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
 from harness.run.board_loader import load_board  # noqa: E402
 from harness.run.runner import Runner  # noqa: E402
+from harness.run.setup import prepare  # noqa: E402
 
 PROGRAMS = ROOT / "tests" / "emulator" / "programs"
 GCC = "riscv64-unknown-elf-gcc"
@@ -78,7 +79,7 @@ def after_last_byte(workdir: Path, target: str, elf: Path, silence: int, run: in
         f'[images]\nbios = "none"\nkernel = "{elf}"\n' + BOARDS[target]
     )
     out = folder / "run"
-    result = Runner(load_plan(plan), load_board(str(board)), out_dir=out).run()
+    result = Runner(prepare(load_plan(plan), load_board(str(board))), out_dir=out).run()
     if result.verdict.kind is not Kind.WEDGE:
         raise SystemExit(f"{target} {elf.stem}: expected a wedge, got {result.verdict.summary()}")
     events = [line.split() for line in (out / "console.timing").read_text().splitlines()]

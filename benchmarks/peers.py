@@ -143,6 +143,7 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
     from harness.records.report import summary
     from harness.run.board_loader import load_board
     from harness.run.runner import Runner
+    from harness.run.setup import prepare
 
     if workload == "uboot":
         plan = load_plan(resolve("uboot-smoke", "testplans"))
@@ -150,7 +151,7 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
         walls, verdicts = [], []
         for index in range(settings.runs):
             start = time.monotonic()
-            result = Runner(plan, board, out_dir=folder / f"run{index}").run()
+            result = Runner(prepare(plan, board), out_dir=folder / f"run{index}").run()
             walls.append(time.monotonic() - start)
             verdicts.append(result.verdict.kind.value)
         return {"walls": walls, "median": statistics.median(walls), "verdicts": verdicts}
@@ -160,7 +161,7 @@ def hartbeat_worker(workload: str, settings: Settings, folder: Path) -> dict[str
         return hartbeat_firehose(command, stamps, folder)
     (folder / "board.toml").write_text(f'name = "peer-board"\ntarget = "process"\ncommand = {json.dumps(command)}\n')
     plan = dataclasses.replace(load_plan(KIT / "boot.toml"), silence=settings.silence)
-    result = Runner(plan, load_board(str(folder / "board.toml")), out_dir=folder / "run").run()
+    result = Runner(prepare(plan, load_board(str(folder / "board.toml"))), out_dir=folder / "run").run()
     ended = time.monotonic()
     verdict = result.verdict
     key = "last" if workload == "wedge" else "panic"
@@ -175,6 +176,7 @@ def hartbeat_firehose(command: list[str], stamps: Path, folder: Path) -> dict[st
     after it (the evidence), which is not reading speed.
     """
     from harness.engine.console import Console, ConsoleFiles, Matched, Watch
+    from harness.engine.watch_kind import WatchKind
     from harness.model.plan import standard_fails
     from harness.targets.process import ProcessTarget
 
@@ -183,8 +185,8 @@ def hartbeat_firehose(command: list[str], stamps: Path, folder: Path) -> dict[st
     console = Console(target.console(), files)
     console.start()
     target.power_on()
-    watches = [Watch(f.name, "fail", f.regex, partial=False) for f in standard_fails()]
-    watches.append(Watch("end", "expect", re.compile(MARKER, re.MULTILINE)))
+    watches = [Watch(f.name, WatchKind.FAIL, f.regex, partial=False) for f in standard_fails()]
+    watches.append(Watch("end", WatchKind.EXPECT, re.compile(MARKER, re.MULTILINE)))
     try:
         outcome = console.wait_for(watches, deadline=600, silence=30)
         ended = time.monotonic()

@@ -24,6 +24,7 @@ from harness.model.board import resolve  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
 from harness.run.board_loader import load_board  # noqa: E402
 from harness.run.runner import Runner  # noqa: E402
+from harness.run.setup import prepare  # noqa: E402
 from harness.targets.qemu import qemu_argv  # noqa: E402
 
 RUNS = 10
@@ -44,7 +45,7 @@ def hartbeat_boot(out: Path) -> float:
     plan = load_plan(resolve("uboot-smoke", "testplans"))
     milestones = tuple(m for m in plan.milestones if m.name in ("opensbi", "uboot", "autoboot", "prompt"))
     plan = dataclasses.replace(plan, milestones=milestones)
-    result = Runner(plan, load_board("qemu-virt"), out_dir=out).run()
+    result = Runner(prepare(plan, load_board("qemu-virt")), out_dir=out).run()
     assert result.verdict.passed, result.verdict.reason
     return result.milestones[-1].t
 

@@ -31,6 +31,7 @@ from harness.model.board import resolve  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
 from harness.run.board_loader import load_board  # noqa: E402
 from harness.run.runner import Runner  # noqa: E402
+from harness.run.setup import prepare  # noqa: E402
 
 BUILD = REPO / "images" / "sdcard" / "build.py"
 FIRMWARE = REPO / "images" / "sdcard" / "out-firmware" / "unleashed"
@@ -59,7 +60,7 @@ def milestone_times(plan: str, board: str, out: Path, until: str | None = None) 
     loaded = load_plan(resolve(plan, "testplans"))
     if until is not None:
         loaded = loaded.cut_after(until)
-    result = Runner(loaded, load_board(board), out_dir=out).run()
+    result = Runner(prepare(loaded, load_board(board)), out_dir=out).run()
     if not result.verdict.passed:
         raise SystemExit(f"{plan} on {board}: {result.verdict.summary()}")
     # Host seconds: a target with a guest clock (the emulator) reports guest time in ``t``.

@@ -24,6 +24,7 @@ from harness.engine.verdict import Kind  # noqa: E402
 from harness.model.plan import load_plan  # noqa: E402
 from harness.run.board_loader import load_board  # noqa: E402
 from harness.run.runner import Runner  # noqa: E402
+from harness.run.setup import prepare  # noqa: E402
 
 RUNS = 20
 SILENCE = 1.0
@@ -55,7 +56,7 @@ def main() -> None:
         plan, board = load_plan(tmp / "plan.toml"), load_board(str(tmp / "board.toml"))
         overshoot = []
         for index in range(RUNS):
-            result = Runner(plan, board, out_dir=tmp / f"run{index}").run()
+            result = Runner(prepare(plan, board), out_dir=tmp / f"run{index}").run()
             assert result.verdict.kind is Kind.WEDGE, result.verdict.reason
             last_byte = result.verdict.last_lines[-1][0]
             overshoot.append(result.verdict.at - last_byte - SILENCE)

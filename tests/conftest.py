@@ -15,6 +15,7 @@ from harness.model.plan import Plan, load_plan
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from tests import card_fixtures
 from tests.linux import conftest as linux_fixtures
 
@@ -36,6 +37,8 @@ FAST = (
     "emulator/test_control.py",
     "targets/test_registry.py",
     "run/test_runner_fake.py",
+    "run/test_setup.py",
+    "run/test_step.py",
     "analysis/test_replay_fake.py",
     "model/test_gpt.py",
     "run/test_off_and_until.py",
@@ -121,6 +124,6 @@ def run_plan(tmp_path: Path) -> Callable[[Path, Path], RunResult]:
     def run(plan_path: Path, board_path: Path, **kwargs: object) -> RunResult:
         plan: Plan = load_plan(plan_path)
         board: Board = load_board(str(board_path))
-        return Runner(plan, board, out_dir=tmp_path / "run", **kwargs).run()
+        return Runner(prepare(plan, board), out_dir=tmp_path / "run", **kwargs).run()
 
     return run

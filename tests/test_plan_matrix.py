@@ -13,6 +13,7 @@ from harness.model.board import resolve
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import SWITCHED_OFF, Runner
+from harness.run.setup import prepare
 from tests.plan_matrix import runs_here
 
 
@@ -35,7 +36,7 @@ def test_shipped_plan_on_board(
         pytest.skip("qemu-system-riscv64 not installed (make deps)")
     monkeypatch.setenv("HARTBEAT_LOCK_DIR", str(tmp_path / "locks"))
     loaded = load_plan(resolve(plan, "testplans"))
-    result = Runner(loaded, load_board(board, images=payload), out_dir=tmp_path / "run", image_overrides=payload).run()
+    result = Runner(prepare(loaded, load_board(board, images=payload), images=payload), out_dir=tmp_path / "run").run()
     assert result.verdict.kind is Kind.PASS, (result.verdict.summary(), result.out_dir)
     assert result.fallback is None
     assert [m.name for m in result.milestones] == [m.name for m in loaded.milestones]

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.errors import HartbeatError
 from harness.model.plan import Plan
 from harness.records.run_folder import RecordedRun, longest_quiet
+from harness.run.setup import recorded
 
 DEFAULT_MARGIN = 1.5
 # Absolute slack on top of the margin: a 20 ms step must not get a 30 ms deadline that any
@@ -107,10 +108,12 @@ def calibrate(
             f"calibrate needs runs of one plan on one board; got plans {', '.join(plans)} on boards {', '.join(boards)}"
             f" (plan given: {plan.name})"
         )
-    scales = {float(run.report.get("board", {}).get("time_scale", 1.0)) for run in passed}
+    # Measured in the board's seconds; suggested in the plan's, which its setup converts to.
+    setups = [recorded(run, plan) for run in passed]
+    scales = {setup.time_scale for setup in setups}
     if len(scales) > 1:
         raise CalibrationError(f"the runs were made with different time_scale values: {sorted(scales)}")
-    scale = scales.pop()
+    setup = setups[0]
     measures: dict[str, tuple[list[float], list[float]]] = {m.name: ([], []) for m in plan.milestones}
     for run in passed:
         times = [t for t, _line in run.log_lines()]
@@ -133,9 +136,9 @@ def calibrate(
                 name=milestone.name,
                 delta=delta,
                 quiet=quiet,
-                within=_limit(delta.high / scale, margin, slack),
+                within=_limit(setup.plan_seconds(delta.high), margin, slack),
                 # Waiting for the target to end is not watched for silence: powered off is quiet.
-                silence=None if milestone.exits else _limit(quiet.high / scale, margin, slack),
+                silence=None if milestone.exits else _limit(setup.plan_seconds(quiet.high), margin, slack),
                 flaky=flaky,
             )
         )
@@ -146,7 +149,7 @@ def calibrate(
         skipped=len(runs) - len(passed),
         margin=margin,
         slack=slack,
-        time_scale=scale,
+        time_scale=setup.time_scale,
         milestones=tuple(results),
     )
 

@@ -17,11 +17,11 @@ from harness.analysis.playback import Playback, Recording, load_recording
 from harness.engine.console import Console
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
-from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, load_plan
 from harness.records.results import RunResult
 from harness.records.run_folder import RecordedRun, load_run
 from harness.run.runner import HARNESS_ENDED, UNFINISHED, Runner
+from harness.run.setup import recorded
 from harness.run.signals import INTERRUPTED
 
 # What replay types: the recording already holds what the live run typed and its echo, so only
@@ -92,18 +92,6 @@ def replayable(run: RecordedRun) -> str | None:
     return None
 
 
-def _board(run: RecordedRun) -> Board:
-    recorded = run.report.get("board", {})
-    scale = recorded.get("time_scale")
-    return Board(
-        name=str(recorded.get("name", "recorded")),
-        path=Path(str(recorded.get("path", "recorded"))),
-        target="replay",
-        # Reports from before time_scale was recorded: the plan limits show it against the file.
-        time_scale=float(scale) if scale is not None else 1.0,
-    )
-
-
 def _typing_only(plan: Plan) -> Plan:
     def placeholder(m: Milestone) -> Milestone:
         return replace(
@@ -154,11 +142,6 @@ def replay(folder: Path, plan_path: Path | None = None) -> Replayed:
     recording: Recording = load_recording(folder)
     playback = Playback(recording)
     console = playback.console()
-    runner = Runner(
-        _typing_only(plan),
-        _board(run),
-        out_dir=folder,
-        step_hooks={"ssh": _ssh_from_recording(run, playback)},
-        switched_off=_switched_off(recording),
-    )
+    setup = recorded(run, _typing_only(plan), switched_off=_switched_off(recording))
+    runner = Runner(setup, out_dir=folder, step_hooks={"ssh": _ssh_from_recording(run, playback)})
     return Replayed(run, runner.replay_on(console), recording.exact)

@@ -18,6 +18,7 @@ from harness.engine.verdict import Verdict
 from harness.model.board import Board
 from harness.model.plan import Plan
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 
 def run_seed(master: int, build: str, attempt: int) -> int:
@@ -93,14 +94,8 @@ class Booter:
         images = build.image_overrides()
         filled = dataclasses.replace(board, images={**board.images, **images})
         out_dir = self.out / "runs" / build.name / f"{attempt:03d}"
-        runner = Runner(
-            self.plan,
-            filled,
-            out_dir=out_dir,
-            variables={**self.variables, "seed": str(seed)},
-            image_overrides=tuple(images.items()),
-            stop=self.stop,
-        )
+        setup = prepare(self.plan, filled, variables={**self.variables, "seed": str(seed)}, images=images.items())
+        runner = Runner(setup, out_dir=out_dir, stop=self.stop)
         result = runner.run()
         return RunRecord(
             build.index, build.name, build.key, attempt, seed, phase, result.duration, str(out_dir), result.verdict

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
+from harness.cli.common import EXIT_USAGE, add_target_options, load_setup
 from harness.run.preboot_check import preboot_findings
-from harness.run.runner import run_variables
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,8 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``hartbeat check``: print every finding; 0 when none is an error."""
-    plan, board, images, variables = load_target_args(args)
-    findings = preboot_findings(plan, board, run_variables(plan, board, variables), images)
+    setup = load_setup(args)
+    plan, board = setup.plan, setup.board
+    findings = preboot_findings(setup)
     for finding in findings:
         print(finding)
     errors = sum(1 for f in findings if f.level == "error")

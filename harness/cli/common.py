@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
-from harness.model.board import Board, parse_assignments, resolve
-from harness.model.plan import Plan, load_plan
+from harness.model.board import parse_assignments, resolve
+from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
+from harness.run.setup import RunSetup, prepare
 
 # Exit codes follow `git bisect run`, plus 2 for a usage or configuration error.
 EXIT_USAGE = 2
@@ -53,14 +55,17 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_target_args(args: argparse.Namespace) -> tuple[Plan, Board, tuple[tuple[str, str], ...], dict[str, str]]:
-    """The plan, the board, the image overrides and the variables the arguments name."""
+def load_setup(args: argparse.Namespace) -> RunSetup:
+    """The run the arguments set up: plan (cut by ``--until``), board, ``--image``, ``--var``,
+    ``--symbols``, without the fallback under ``--no-fallback``."""
     plan = load_plan(resolve(args.plan, "testplans"))
     images = tuple(parse_assignments(args.images, "--image"))
     board = load_board(args.board, overrides=parse_assignments(args.overrides, "--set"), images=images)
-    # The plan's own payload (linux-boot's kernel and initramfs) fills the board's slots it names.
-    board = board.with_plan_images(plan.images, (slot for slot, _ in images))
     if getattr(args, "no_fallback", False):
         board = dataclasses.replace(board, fallback=None)
     variables = dict(parse_assignments(args.variables, "--var"))
-    return plan, board, images, variables
+    if getattr(args, "until", None):
+        plan = plan.cut_after(args.until)
+    given = parse_assignments(getattr(args, "symbols", []), "--symbols")
+    symbols = [(label, str(Path(path).absolute())) for label, path in given]
+    return prepare(plan, board, variables=variables, images=images, symbols=symbols)

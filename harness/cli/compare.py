@@ -22,6 +22,7 @@ from harness.model.plan import load_plan
 from harness.records.run_folder import REPORT, load_run
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.run.signals import signals_raise
 
 PAGE = "compare.html"
@@ -81,7 +82,6 @@ def _run_targets(args: argparse.Namespace, out: Path) -> list[Column]:
         overrides = parse_assignments([*args.common.get("overrides", []), *target["overrides"]], "--set")
         variables = dict(parse_assignments([*args.common.get("variables", []), *target["variables"]], "--var"))
         board = load_board(target["board"], overrides=overrides, images=images)
-        board = board.with_plan_images(plan.images, (slot for slot, _ in images))
         label = _label(target)
         if label in labels:
             label = f"{label} #{index + 1}"
@@ -89,7 +89,7 @@ def _run_targets(args: argparse.Namespace, out: Path) -> list[Column]:
         folder = out / f"{index + 1}-{re.sub(r'[^A-Za-z0-9_.=-]+', '_', label)}"
         print(f"hartbeat: running {plan.name} on {label} -> {folder}", file=sys.stderr)
         with signals_raise():
-            Runner(plan, board, out_dir=folder, variables=variables, image_overrides=images).run()
+            Runner(prepare(plan, board, variables=variables, images=images), out_dir=folder).run()
         columns.append(Column(label, load_run(folder)))
     return columns
 

@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cli.common import EXIT_USAGE, add_target_options, load_target_args
-from harness.model.board import parse_assignments
+from harness.cli.common import EXIT_USAGE, add_target_options, load_setup
 from harness.records.report import summary
 from harness.run.preboot_check import preboot_findings
-from harness.run.runner import Runner, run_variables
+from harness.run.runner import Runner
 from harness.run.signals import signals_raise
 
 
@@ -111,16 +110,15 @@ class Follow:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``hartbeat run``: check, boot, decide, report."""
-    plan, board, images, variables = load_target_args(args)
-    if args.until:
-        plan = plan.cut_after(args.until)
+    setup = load_setup(args)
+    plan, board = setup.plan, setup.board
     if not plan.runs_on(board.name):
         print(
             f"hartbeat: warning: plan {plan.name} is written for boards {', '.join(plan.boards)}, "
             f"running it on {board.name} as asked",
             file=sys.stderr,
         )
-    findings = preboot_findings(plan, board, run_variables(plan, board, variables), images)
+    findings = preboot_findings(setup)
     errors = [f for f in findings if f.level == "error"]
     for finding in findings:
         # A missing image is reported by the run itself, as the reason for its skip.
@@ -136,17 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Overwriting would lose the earlier run's evidence without a word.
         print(f"hartbeat: error: --out {args.out} already holds a run; pick another folder", file=sys.stderr)
         return EXIT_USAGE
-    symbols = tuple((label, str(Path(path).absolute())) for label, path in parse_assignments(args.symbols, "--symbols"))
-    runner = Runner(
-        plan,
-        board,
-        out_dir=args.out,
-        variables=variables,
-        image_overrides=images,
-        status=status,
-        symbol_overrides=symbols,
-        hold=args.hold,
-    )
+    runner = Runner(setup, out_dir=args.out, status=status, hold=args.hold)
     follow = Follow(runner.out_dir / "console.log") if args.follow else None
     if follow is not None:
         runner.status = follow

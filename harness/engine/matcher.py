@@ -22,6 +22,7 @@ from itertools import repeat
 
 from harness.engine.kernel_cut_in import LOOK_BACK, interrupted_prefix
 from harness.engine.patterns import AnyMatch, AnyPattern, search
+from harness.engine.watch_kind import WatchKind
 
 HISTORY_LINES = 200
 # A line longer than this is matched in windows: a firehose without newlines must not make
@@ -43,7 +44,7 @@ ELLIPSIS = "\u2026"
 class Watch:
     """A pattern the matcher looks for.
 
-    ``kind`` is the caller's label (``expect``, ``fail``, ``reset``, ``prompt``); ``partial``
+    ``kind`` says what a match means to the caller (:class:`WatchKind`); ``partial``
     allows a match on the unfinished last line; ``key`` is where the pattern was written
     (``plan.toml: milestone[2].expect``), for the error when it is too slow to search;
     ``settle`` makes a match that runs to the end of an unfinished line wait for a pause (a
@@ -52,7 +53,7 @@ class Watch:
     """
 
     name: str
-    kind: str
+    kind: WatchKind
     regex: AnyPattern
     partial: bool = True
     key: str = ""

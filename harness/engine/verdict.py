@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from harness.engine.console import Closed, Matched, Outcome, Quiet
 from harness.engine.text import printable
+from harness.engine.watch_kind import WatchKind
 
 
 class Kind(StrEnum):
@@ -220,25 +221,10 @@ def judge(outcome: Outcome, step: Step, evidence: Evidence, *, fail_kind: Kind =
     """
     after = step.after
     if isinstance(outcome, Matched):
-        kind = outcome.watch.kind
-        if kind == "fail":
-            return _fail_matched(outcome, step, evidence, fail_kind)
-        if kind == "reset":
-            return concluded(
-                Kind.RESET,
-                f"unexpected reset {after}: the boot banner came back ({outcome.line.strip()})",
-                step,
-                evidence,
-                key_line=outcome.line,
-            )
-        if kind == "prompt":
-            return concluded(
-                Kind.FAIL,
-                f"check `{step.milestone}` failed: the prompt came back without /{step.expect or ''}/ in the output",
-                step,
-                evidence,
-            )
-        raise ValueError(f"a matched {kind!r} watch reaches its milestone; it is not a verdict")
+        matched = _MATCHED.get(outcome.watch.kind)
+        if matched is None:
+            raise ValueError(f"a matched `{outcome.watch.kind}` watch reaches its milestone; it is not a verdict")
+        return matched(outcome, step, evidence, fail_kind)
     if isinstance(outcome, Closed) and outcome.harness_side:
         # The disk filled up, not the target: the verdict names the disk.
         return concluded(Kind.ERROR, f"{outcome.reason} {after}, while waiting for `{step.milestone}`", step, evidence)
@@ -269,6 +255,27 @@ def judge(outcome: Outcome, step: Step, evidence: Evidence, *, fail_kind: Kind =
     )
 
 
+def _reset_matched(outcome: Matched, step: Step, evidence: Evidence, _kind: Kind) -> Verdict:
+    """The boot banner came back after a later milestone: the board reset."""
+    return concluded(
+        Kind.RESET,
+        f"unexpected reset {step.after}: the boot banner came back ({outcome.line.strip()})",
+        step,
+        evidence,
+        key_line=outcome.line,
+    )
+
+
+def _prompt_matched(_outcome: Matched, step: Step, evidence: Evidence, _kind: Kind) -> Verdict:
+    """The prompt came back without the check's expected line: the check failed."""
+    return concluded(
+        Kind.FAIL,
+        f"check `{step.milestone}` failed: the prompt came back without /{step.expect or ''}/ in the output",
+        step,
+        evidence,
+    )
+
+
 def _fail_matched(outcome: Matched, step: Step, evidence: Evidence, kind: Kind) -> Verdict:
     """A fail pattern's verdict, named by the pattern's ``name`` or, without one, the line itself."""
     line = outcome.line.strip()
@@ -286,6 +293,14 @@ def _fail_matched(outcome: Matched, step: Step, evidence: Evidence, kind: Kind) 
         key_line=outcome.line,
         captures=outcome.groups,
     )
+
+
+# What a match of each watch kind ends the run as; an `expect` match reaches its milestone instead.
+_MATCHED: dict[WatchKind, Callable[[Matched, Step, Evidence, Kind], Verdict]] = {
+    WatchKind.FAIL: _fail_matched,
+    WatchKind.RESET: _reset_matched,
+    WatchKind.PROMPT: _prompt_matched,
+}
 
 
 def _console_did(step: Step, evidence: Evidence) -> str:

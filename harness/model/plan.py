@@ -92,6 +92,10 @@ class Milestone:
     status: int | None = None
     off: bool = False
 
+    def scaled(self, factor: float) -> Milestone:
+        """The milestone with its deadline and silence limit multiplied by ``factor``."""
+        return replace(self, within=self.within * factor, silence=self.silence * factor if self.silence else None)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -133,10 +137,7 @@ class Plan:
         """The plan with every duration multiplied by ``factor`` (a slow target's ``time_scale``)."""
         if factor == 1.0:
             return self
-        milestones = tuple(
-            replace(m, within=m.within * factor, silence=m.silence * factor if m.silence else None)
-            for m in self.milestones
-        )
+        milestones = tuple(m.scaled(factor) for m in self.milestones)
         fails = tuple(replace(f, after=f.after * factor) for f in self.fails)
         return replace(
             self, silence=self.silence * factor, timeout=self.timeout * factor, milestones=milestones, fails=fails

@@ -40,6 +40,7 @@ from harness.records.report import summary
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner, default_out_dir
+from harness.run.setup import prepare
 from harness.targets import host_time_scale
 
 # Time for power-off and the report on top of the plan's own timeout, before pytest-timeout fires.
@@ -176,14 +177,9 @@ class PlanItem(pytest.Item):
         """Run the plan on ``board`` (from a shard's worker thread when sharded)."""
         variables = dict(parse_assignments(self.config.getoption("hartbeat_var"), "--hartbeat-var"))
         runs = Path(self.config.getoption("hartbeat_runs"))
-        runner = Runner(
-            self.plan,
-            board,
-            out_dir=default_out_dir(self.plan, board.name, runs),
-            variables=variables,
-            image_overrides=tuple(parse_assignments(self.config.getoption("hartbeat_image"), "--hartbeat-image")),
-            stop=stop,
-        )
+        images = parse_assignments(self.config.getoption("hartbeat_image"), "--hartbeat-image")
+        setup = prepare(self.plan, board, variables=variables, images=images)
+        runner = Runner(setup, out_dir=default_out_dir(self.plan, board.name, runs), stop=stop)
         return runner.run()
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -273,7 +269,7 @@ def console(request: pytest.FixtureRequest) -> Iterator[Session]:
     request.node.user_properties.append(("board", board.name))
     plan = _fixture_plan(re.sub(r"[^\w.-]+", "_", request.node.name))
     runner = Runner(
-        plan, board, out_dir=default_out_dir(plan, board.name, Path(request.config.getoption("hartbeat_runs")))
+        prepare(plan, board), out_dir=default_out_dir(plan, board.name, Path(request.config.getoption("hartbeat_runs")))
     )
     session = Session(runner)
     shards = request.config.stash.get(_SHARDS, None)

@@ -69,20 +69,16 @@ class Session:
 
         Raises :class:`MilestoneFailed` with a wedge, stall, panic or reset verdict.
         """
-        scale = self.runner.board.time_scale
+        # Written in plan seconds, as a plan's milestones are: the run's setup scales them alike.
         milestone = Milestone(
-            name=name or pattern,
-            expect=re.compile(pattern, re.MULTILINE),
-            within=within * scale,
-            send=send,
-            silence=silence * scale if silence else None,
+            name=name or pattern, expect=re.compile(pattern, re.MULTILINE), within=within, send=send, silence=silence
         )
-        return self._step(milestone)
+        return self._step(self.runner.setup.scaled(milestone))
 
     def sendline(self, text: str) -> None:
         """Type a line (the board's newline is added)."""
         assert self.runner.console is not None
-        self.runner.console.send(text + self.runner.board.newline)
+        self.runner.console.send(text + self.runner.setup.board.newline)
 
     def run(self, command: str, *, within: float = 30.0) -> CommandResult:
         """Run a shell command (Linux shell or U-Boot hush) and return its output and status.

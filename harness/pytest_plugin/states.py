@@ -23,6 +23,7 @@ from harness.model.board import Board, resolve
 from harness.model.plan import Plan, load_plan
 from harness.pytest_plugin.live_console import Session
 from harness.run.runner import Runner, default_out_dir
+from harness.run.setup import prepare
 
 
 class StateNotReached(Exception):
@@ -83,7 +84,7 @@ class StateBoots:
         return self.current
 
     def _boot(self, state: str, plan: Plan) -> SharedBoot:
-        runner = Runner(plan, self.board, out_dir=default_out_dir(plan, self.board.name, self.runs))
+        runner = Runner(prepare(plan, self.board), out_dir=default_out_dir(plan, self.board.name, self.runs))
         stack = contextlib.ExitStack()
         if self.lock is not None:
             # Released last, when the boot's stack closes (after power-off).

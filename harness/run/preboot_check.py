@@ -18,6 +18,7 @@ from harness.model.plan import STANDARD_FAILS, Plan
 from harness.model.preboot_finding import Finding
 from harness.model.sdcard import card_findings
 from harness.run.board_loader import load_fallback
+from harness.run.setup import RunSetup
 from harness.targets import target_kind
 
 
@@ -170,12 +171,12 @@ def check_deadlines(plan: Plan) -> list[Finding]:
     return findings
 
 
-def preboot_findings(
-    plan: Plan, board: Board, variables: Mapping[str, str], image_overrides: Iterable[tuple[str, str]] = ()
-) -> list[Finding]:
-    """All findings: images, plan/board agreement, patterns, the fallback, the SD card, and the target's own checks."""
+def preboot_findings(setup: RunSetup) -> list[Finding]:
+    """All findings for a run as set up: images, plan/board agreement, patterns, the fallback, the
+    SD card, and the target's own checks; against the plan as written (its own limits)."""
+    plan, board, variables = setup.plan, setup.board, setup.variables
     findings = check_images(board, variables, plan)
-    findings += check_fallback(board, image_overrides)
+    findings += check_fallback(board, setup.images)
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
     findings += check_deadlines(plan)

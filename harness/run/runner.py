@@ -8,7 +8,6 @@ target off and writes the log and the report before it propagates.
 from __future__ import annotations
 
 import contextlib
-import random
 import re
 import sys
 import threading
@@ -27,16 +26,16 @@ from harness.engine.console import CONSOLE_FILES, Closed, Console, ConsoleFiles,
 from harness.engine.patterns import PatternTooSlow
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
-from harness.model.board import Board
-from harness.model.plan import FailPattern, Milestone, Plan
+from harness.model.plan import Milestone, Plan
 from harness.probes.take import take_autopsy
 from harness.records.report import FORMATS, write_report
 from harness.records.results import MilestoneResult, RunResult
-from harness.run.board_loader import load_fallback
 from harness.run.hold import HOLD_VERDICTS, hold_target, prepare_hold
+from harness.run.setup import MissingImage, RunSetup
 from harness.run.signals import INTERRUPTED, Interrupted, signals_deferred
+from harness.run.step import PhaseEnd, StepWatches, phase_end, watches_for
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
-from harness.targets import KINDS, Target, make_target, target_kind
+from harness.targets import Target, make_target
 
 # The verdicts at which the target may still be alive and stuck: the autopsy is taken then.
 AUTOPSY_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL, Kind.PANIC})
@@ -50,10 +49,6 @@ TRAILING_LINES = 15
 # The reasons of verdicts that the harness gave itself, not the console: replay leaves them out.
 UNFINISHED = "run did not finish: hartbeat was killed"
 HARNESS_ENDED = "run ended by "
-
-
-class MissingImage(TargetUnavailable):
-    """An image slot names a file that is not there: the run is a skip, on no other board."""
 
 
 class Stopped(HartbeatError):
@@ -74,21 +69,7 @@ def default_out_dir(plan: Plan, board_name: str, root: Path = Path("runs")) -> P
     return candidate
 
 
-def run_variables(plan: Plan, board: Board, given: Mapping[str, str]) -> dict[str, str]:
-    """The variables a run expands ``{name}`` with.
-
-    The plan's ``[variables]`` are defaults that the board's own ``[variables]`` override;
-    values from the command line override both. ``seed`` is random per run unless given.
-    """
-    variables = {k: v for k, v in plan.variables.items() if k not in board.variables}
-    variables.update(given)
-    variables.setdefault("seed", str(random.randrange(1 << 31)))
-    return variables
-
-
-# What a plan's `off` step types on a target that powers itself off, unless the board or the
-# plan says otherwise (`off_command`); an empty one means hartbeat switches the target off.
-DEFAULT_OFF_COMMAND = "poweroff"
+# What an `off` step records when hartbeat switched the target off through its power backend.
 SWITCHED_OFF = "switched off by hartbeat"
 
 
@@ -101,96 +82,68 @@ class Runner:
 
     def __init__(
         self,
-        plan: Plan,
-        board: Board,
+        setup: RunSetup,
         *,
         out_dir: Path | None = None,
-        variables: Mapping[str, str] | None = None,
-        image_overrides: tuple[tuple[str, str], ...] = (),
         status: StatusCallback | None = None,
         step_hooks: Mapping[str, Callable[[Milestone, Console], Verdict | None]] | None = None,
         stop: threading.Event | None = None,
         target: Target | None = None,
-        symbol_overrides: tuple[tuple[str, str], ...] = (),
         hold: bool = False,
-        switched_off: bool | None = None,
     ) -> None:
-        self.plan = plan
-        self.board = board
-        self.out_dir = out_dir or default_out_dir(plan, board.name)
-        # The caller's variables and a fixed seed; the board's and the plan's defaults join them
-        # for whichever board ends up running (the fallback may define others).
-        self._given = {"seed": str(random.randrange(1 << 31)), **(variables or {})}
-        self.variables = run_variables(plan, board, self._given)
-        self.image_overrides = image_overrides
-        # `--symbols LABEL=PATH`: symbol files for the autopsy, over the board's and the plan's.
-        self.symbol_overrides = symbol_overrides
-        self._autopsy: Autopsy | None = None
-        self._symbols: Symbols | None = None
+        # The run as set up (`prepare`); replaced once, by its fallback's, when the board is unavailable.
+        self.setup = setup
+        self.out_dir = out_dir or default_out_dir(setup.plan, setup.board.name)
         # `run --hold`: after a failing verdict, keep the target stopped for gdb until Ctrl-C.
         self.hold = hold
         self.status = status
         self.step_hooks = dict(step_hooks or {})
-        # Whether an `off` step switches the target off rather than typing off_command; None:
-        # the board and the plan say. A replay has neither the live board's kind nor its
-        # variables, so it passes what the recording shows.
-        self._switched_off = switched_off
         # Set by a caller running boots in threads (bisect) to end them at once on a signal.
         self._stop = stop
         # A target given by the caller (a test's FakeTarget) instead of one built from the board.
         self._given_target = target
+        self._target: Target | None = None
         self.console: Console | None = None
         self._files: ConsoleFiles | None = None
         self._reached: list[MilestoneResult] = []
         self._previous_t = 0.0
         # The console line the last milestone was on (-1: none yet): what came since is counted.
         self._milestone_line = -1
-        # The watches of the plan's fail patterns in the current step, and the pattern of each.
-        self._fail_patterns: dict[Watch, FailPattern] = {}
-        self._target: Target | None = None
-        self._fallback: str | None = None
-        # (the board asked for, why it could not be used) once the fallback runs instead.
-        self._fallback_for: tuple[str, str] | None = None
-        self._fallback_exit = board.fallback_exit
         self._events: list[str] = []
         self._started = ""
+        self._wall_start = time.monotonic()
         # The run folder could not be created: there is nothing to write a report into.
         self._unwritable = False
-        # open() created the run folder (a refused run removes it again).
+        # _open() created the run folder (a refused run removes it again).
         self._made_folder = False
-        self._wall_start = time.monotonic()
         self._verdict: Verdict | None = None
+        self._autopsy: Autopsy | None = None
+        self._symbols: Symbols | None = None
         self.result: RunResult | None = None
+
+    @property
+    def plan(self) -> Plan:
+        """The plan the run watches with: the setup's, scaled to the board."""
+        return self.setup.scaled_plan
 
     # -- target selection ---------------------------------------------------------------------
 
     def _select_target(self) -> Target:
-        board = self.board
         try:
-            return self._prepare(board)
+            return self._prepare()
         except MissingImage:
             # This build's problem, not the board's: no fallback can fix it.
             raise
         except TargetUnavailable as exc:
-            if not board.fallback:
+            if not self.setup.board.fallback:
                 raise
-            fallback = load_fallback(board, self.image_overrides)
-            # The plan's own payload fills the fallback's slots as it filled the board's.
-            fallback = fallback.with_plan_images(self.plan.images, (slot for slot, _ in self.image_overrides))
-            self._fallback = f"{board.name} unavailable ({exc}); ran on fallback board {fallback.name}"
-            self._fallback_for = (board.name, str(exc))
-            self._fallback_exit = board.fallback_exit
-            self.board = fallback
-            return self._prepare(fallback)
+            self.setup = self.setup.fallen_back(str(exc))
+            return self._prepare()
 
-    def _prepare(self, board: Board) -> Target:
-        board = board.with_plan_images(self.plan.images, (slot for slot, _ in self.image_overrides))
-        self.board = board
-        self.variables = run_variables(self.plan, board, self._given)
-        for slot, path in board.image_files(self.variables).items():
-            if not path.is_file():
-                raise MissingImage(f"image slot {slot!r}: {path} does not exist")
-        target = self._given_target or make_target(board, {**self.variables, "plan": self.plan.name})
+    def _prepare(self) -> Target:
+        setup = self.setup
+        setup.check_images()
+        target = self._given_target or make_target(setup.board, {**setup.variables, "plan": setup.plan.name})
         target.check_available()
         if self.hold:
             prepare_hold(target)
@@ -214,11 +167,11 @@ class Runner:
         """Open the run, yield its console, and close it whatever happens.
 
         The body decides the verdict with :meth:`conclude`. An exception from opening or from
-        the body becomes the verdict (:meth:`abort_verdict`), is recorded, and propagates; the
+        the body becomes the verdict (:meth:`_abort_verdict`), is recorded, and propagates; the
         target is powered off and the report written in every case, and :attr:`result` set.
         """
         try:
-            console = self.open()
+            console = self._open()
             yield console
         except BoardLocked:
             # Refused before anything was powered: not a run, so no report (a CI dashboard must
@@ -227,19 +180,19 @@ class Runner:
             raise
         except BaseException as exc:
             # Interrupts, pytest-timeout, bugs: the evidence is still written before it propagates.
-            self.close(self.abort_verdict(exc))
+            self._close(self._abort_verdict(exc))
             raise
-        self.close(self._verdict or Verdict(Kind.ERROR, "run ended without a verdict", milestone=self._last_name()))
+        self._close(self._verdict or Verdict(Kind.ERROR, "run ended without a verdict", milestone=self._last_name()))
 
     def conclude(self, verdict: Verdict) -> None:
         """Set the verdict the run's :meth:`lifecycle` closes with."""
         self._verdict = verdict
 
-    def open(self) -> Console:
+    def _open(self) -> Console:
         """Create the run folder, pick the target, open its console, power it on.
 
         Raises ``TargetUnavailable`` (skip) or ``TargetError`` (error); either way
-        :meth:`close` must follow to power off and write the report.
+        :meth:`_close` must follow to power off and write the report.
         """
         self._started = datetime.now().astimezone().isoformat(timespec="seconds")
         self._wall_start = time.monotonic()
@@ -254,13 +207,13 @@ class Runner:
             self._unwritable = True
             raise OutputError(f"--out {self.out_dir}: cannot write the run folder: {_why(exc)}") from None
         target = self._select_target()
-        self.plan = self.plan.scaled(self.board.time_scale)
+        board = self.setup.board
         # The profile that won (maybe the fallback) decides the SSH steps and the deploy.
-        self.step_hooks = {**board_step_hooks(self.board, self.out_dir, self._last_name), **self.step_hooks}
-        self.console = Console(target.console(), self._files, send_delay=self.board.send_delay)
+        self.step_hooks = {**board_step_hooks(board, self.out_dir, self._last_name), **self.step_hooks}
+        self.console = Console(target.console(), self._files, send_delay=board.send_delay)
         self.console.start()
         # After the console (and so the board's lock) is taken, before the power cycle boots it.
-        deploy_for_board(self.board, self.variables, self.out_dir)
+        deploy_for_board(board, self.setup.variables, self.out_dir)
         # A board's off phase (off, `off_time` for the rails to drain) comes before power-on: the
         # times and deadlines of the plan count from the moment the power comes back.
         switch_off = getattr(target, "switch_off_before_on", None)
@@ -277,16 +230,15 @@ class Runner:
         The steps, the matching and the verdicts are the live run's own; nothing is written.
         """
         self._started = datetime.now().astimezone().isoformat(timespec="seconds")
-        self.plan = self.plan.scaled(self.board.time_scale)
         self.console = console
         try:
             verdict = self._steps()
         except PatternTooSlow as exc:
             # As live: a pattern that blew its search budget is the run's error.
-            verdict = self.abort_verdict(exc)
+            verdict = self._abort_verdict(exc)
         return self._result(verdict)
 
-    def abort_verdict(self, exc: BaseException) -> Verdict:
+    def _abort_verdict(self, exc: BaseException) -> Verdict:
         """The verdict for a run cut short by an exception: skip, or error with the evidence."""
         if isinstance(exc, TargetUnavailable):
             return Verdict(Kind.SKIP, f"cannot test: {exc}")
@@ -300,7 +252,7 @@ class Runner:
             reason = f"{HARNESS_ENDED}{type(exc).__name__}: {exc}"
         return concluded(Kind.ERROR, reason, Step(self._waiting(), self._last_name()), self._evidence())
 
-    def close(self, verdict: Verdict) -> RunResult:
+    def _close(self, verdict: Verdict) -> RunResult:
         """Power off, flush the console, and write the final report.
 
         A second Ctrl-C or SIGTERM while this runs is held until the report is written: an
@@ -327,18 +279,20 @@ class Runner:
         return result
 
     def _result(self, verdict: Verdict) -> RunResult:
+        setup = self.setup
+        fallback = setup.fallback
         return RunResult(
-            plan=self.plan,
-            board=self.board,
+            plan=setup.scaled_plan,
+            board=setup.board,
             verdict=verdict,
             milestones=tuple(self._reached),
             out_dir=self.out_dir,
-            target=self._target.describe() if self._target else {"kind": self.board.target},
+            target=self._target.describe() if self._target else {"kind": setup.board.target},
             started=self._started,
             duration=time.monotonic() - self._wall_start,
-            fallback=self._fallback,
-            fallback_for=self._fallback_for,
-            fallback_exit=self._fallback_exit,
+            fallback=fallback.note if fallback else None,
+            fallback_for=(fallback.asked, fallback.why) if fallback else None,
+            fallback_exit=setup.fallback_exit,
             events=tuple(self._events) + self._clock_notes(),
             clock="guest" if self.console is not None and self.console.guest_clock else "host",
             autopsy=self._autopsy,
@@ -349,7 +303,7 @@ class Runner:
         return (note,) if note else ()
 
     def _discard(self) -> None:
-        """Remove what :meth:`open` wrote for a run that was refused (the folder too, if it made it)."""
+        """Remove what :meth:`_open` wrote for a run that was refused (the folder too, if it made it)."""
         if self._files is not None:
             self._files.close()
             self._files = None
@@ -373,7 +327,7 @@ class Runner:
             self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: taking the autopsy")
         notes: list[str] = []
         symbols = self._run_symbols(notes)
-        autopsy = take_autopsy(self._target, self.board, self.plan.autopsy, symbols)
+        autopsy = take_autopsy(self._target, self.setup.board, self.plan.autopsy, symbols)
         if self.plan.autopsy.sysrq and verdict.kind in SYSRQ_VERDICTS:
             # After the harts are read (the probe's interrupts would move them); Linux answers on
             # the console, so its lines are in the log as everything the board printed.
@@ -395,15 +349,9 @@ class Runner:
         cannot be listed leave none (``None``)."""
         if self._symbols is not None:
             return self._symbols
-        given: list[tuple[str, Path]] = []
-        named = [*self.board.symbols.items(), *self.plan.symbols.items()]
-        for label, value in [*named, *self.symbol_overrides]:
-            try:
-                given.append((label, Path(self.board.expand(value, f"symbols.{label}", self.variables))))
-            except ConfigError as exc:
-                notes.append(f"symbols {label}: {exc}")
+        given = self.setup.symbol_files(notes)
         try:
-            self._symbols = Symbols(run_sources(self.board.image_files(self.variables), given))
+            self._symbols = Symbols(run_sources(self.setup.image_files(), given))
         except (ConfigError, OSError) as exc:
             # No names is still an autopsy: where the harts are, by address.
             notes.append(f"symbols: {exc}")
@@ -415,7 +363,7 @@ class Runner:
         if not self._unwritable:
             with contextlib.suppress(OSError):
                 write_report(self._result(verdict))
-        headline = f"{self.plan.name} on {self.board.name}: {verdict.kind.value.upper()}"
+        headline = f"{self.plan.name} on {self.setup.board.name}: {verdict.kind.value.upper()}"
         if self._autopsy is not None:
             headline += "\n  " + autopsy_headline(self._autopsy)
         symbols = self._run_symbols([])
@@ -439,7 +387,7 @@ class Runner:
 
     @property
     def target(self) -> Target | None:
-        """The target in use once :meth:`open` has picked it (the fallback, if it was needed)."""
+        """The target in use once :meth:`lifecycle` has picked it (the fallback, if it was needed)."""
         return self._target
 
     def _waiting(self) -> str | None:
@@ -493,7 +441,7 @@ class Runner:
         command sits in the board's line buffer and the console stays quiet. Only a quiet console
         is retried, so output still arriving is never typed into.
         """
-        every = self.board.prompt_retry
+        every = self.setup.board.prompt_retry
         if every <= 0 or prompt is None or milestone.send is None:
             return tick
         last_typed = console.now()
@@ -504,7 +452,7 @@ class Runner:
                 tick()
             quiet, now = console.quiet_for(), console.now()
             if quiet >= every and now - last_typed >= every:
-                console.send(self.board.newline)
+                console.send(self.setup.board.newline)
                 last_typed = now
                 event = (
                     f"prompt_retry: at {now:.1f} s, no prompt for `{milestone.name}` and the console quiet "
@@ -534,97 +482,49 @@ class Runner:
         """
         console = self.console
         if console is None:
-            raise TargetError("the run is not open: call open() first")
+            raise TargetError("the run is not open: step() runs inside lifecycle()")
         if milestone.off:
-            command = self._off_command()
+            command = self.setup.off_command()
             if command is None:
                 return self._switch_off(milestone, console)
             milestone = replace(milestone, send=command)
-        if milestone.send is not None:
-            line = self.board.expand(milestone.send, f"{milestone.name}.send", self.variables)
-            console.send(line + self.board.newline)
-        if milestone.keys is not None:
-            console.send(self.board.expand(milestone.keys, f"{milestone.name}.keys", self.variables))
+        self._type(milestone, console)
         step_start = console.now()
         if milestone.ssh is not None:
             return self._ssh_step(milestone, console)
-        where = self._plan_key(milestone)
-        self._fail_patterns = {
-            Watch(f.name, "fail", f.regex, partial=False, key=f"{self.plan.path}: fail[{i}].pattern"): f
-            for i, f in enumerate(self.plan.fails)
-        }
-        fails = list(self._fail_patterns)
-        # A banner seen again once a later milestone was reached means the board reset.
-        if len(self._reached) >= 2:
-            fails += [Watch(f"reset:{r.pattern}", "reset", r, partial=False) for r in self.plan.resets]
-        # A prompt is answered by typing: with nothing captured, a match on the unfinished line
-        # is the prompt itself and need not wait for the console to pause (see Watch.settle).
-        prompt = (
-            Watch(
-                f"{milestone.name}:prompt",
-                "prompt",
-                milestone.prompt,
-                key=f"{where}.prompt",
-                settle=milestone.prompt.groups > 0,
-            )
-            if milestone.prompt
-            else None
-        )
-        phases: list[list[Watch]] = []
-        if milestone.expect is not None:
-            settle = milestone.expect.groups > 0 or not self._types_next(milestone)
-            expect = Watch(milestone.name, "expect", milestone.expect, key=f"{where}.expect", settle=settle)
-            phases.append([*fails, expect, *([prompt] if prompt else [])])
-        if prompt is not None:
-            phases.append([*fails, prompt])
-        if milestone.exits:
-            phases.append(fails)
+        watches = watches_for(self.setup, milestone, resets=len(self._reached) >= 2)
+        return self._run_phases(console, milestone, watches, step_start)
+
+    def _type(self, milestone: Milestone, console: Console) -> None:
+        """What the milestone types before it waits: its line (with the board's newline), its keys."""
+        if milestone.send is not None:
+            console.send(self.setup.expand(milestone.send, f"{milestone.name}.send") + self.setup.board.newline)
+        if milestone.keys is not None:
+            console.send(self.setup.expand(milestone.keys, f"{milestone.name}.keys"))
+
+    def _run_phases(
+        self, console: Console, milestone: Milestone, watches: StepWatches, step_start: float
+    ) -> Verdict | None:
+        """Wait out each phase of the step; ``None`` when all ended as they should, else the verdict."""
         deadline = min(max(self._previous_t, step_start) + milestone.within, self.plan.timeout)
-        for phase, watches in enumerate(phases):
-            waiting_exit = milestone.exits and phase == len(phases) - 1
+        for phase, watched in enumerate(watches.phases):
+            waiting_exit = watches.waiting_exit(phase)
             outcome = console.wait_for(
-                watches,
+                list(watched),
                 deadline=deadline,
                 # Going quiet is what a powered-off target does.
                 silence=None if waiting_exit else (milestone.silence or self.plan.silence),
                 quiet_from=step_start,
-                on_tick=self._prompt_retry(console, milestone, prompt, self._tick(console, milestone.name)),
+                on_tick=self._prompt_retry(console, milestone, watches.prompt, self._tick(console, milestone.name)),
             )
-            if isinstance(outcome, Matched) and outcome.watch.kind == "expect":
+            end = phase_end(outcome, milestone, first=phase == 0, waiting_exit=waiting_exit)
+            if end is PhaseEnd.REACHED and isinstance(outcome, Matched):
                 self._record(milestone, outcome.t, outcome.line, outcome.groups, outcome.line_no)
-            elif isinstance(outcome, Matched) and outcome.watch.kind == "prompt":
-                if phase == 0 and milestone.expect is not None:
-                    return self._failure(console, milestone, outcome, step_start)
-            elif isinstance(outcome, Closed) and waiting_exit and not outcome.harness_side:
-                if milestone.expect is None:
-                    self._record(milestone, outcome.t, outcome.reason, {})
-            else:
-                return self._failure(console, milestone, outcome, step_start)
+            elif end is PhaseEnd.EXITED and isinstance(outcome, Closed):
+                self._record(milestone, outcome.t, outcome.reason, {})
+            elif end is PhaseEnd.FAILED:
+                return self._failure(console, milestone, watches, outcome, step_start)
         return None
-
-    def _types_next(self, milestone: Milestone) -> bool:
-        """Whether the plan's next step after ``milestone`` types (``send``, ``keys``, an ``off`` command)."""
-        names = [m.name for m in self.plan.milestones]
-        if milestone.name not in names:
-            return False
-        following = self.plan.milestones[names.index(milestone.name) + 1 :]
-        if not following:
-            return False
-        after = following[0]
-        # An `off` step types the board's off_command unless hartbeat switches the target off.
-        return after.send is not None or after.keys is not None or (after.off and self._off_command() is not None)
-
-    def _off_command(self) -> str | None:
-        """What an ``off`` step types, or None when hartbeat switches the target off instead."""
-        if self._switched_off is not None:
-            return None if self._switched_off else DEFAULT_OFF_COMMAND
-        kind = self.board.target
-        if kind in KINDS and target_kind(kind, self.board.path).switched_off:
-            return None
-        # The command line's value, else the board's, else the plan's, else poweroff.
-        if "off_command" not in {**self.board.variables, **self.variables}:
-            return DEFAULT_OFF_COMMAND
-        return self.board.expand("{off_command}", "variables.off_command", self.variables) or None
 
     def _switch_off(self, milestone: Milestone, console: Console) -> Verdict | None:
         """The end of the test on a board that cannot power itself off: its power backend does it."""
@@ -639,13 +539,6 @@ class Runner:
         # When the backend returned, recorded so that a replay (no target) takes the same time.
         self._record(milestone, console.mark_switched_off(), f"{SWITCHED_OFF} {how}", {})
         return None
-
-    def _plan_key(self, milestone: Milestone) -> str:
-        """``plan.toml: milestone[2]`` for a plan milestone, its name for a test's own one."""
-        names = [m.name for m in self.plan.milestones]
-        if milestone.name in names:
-            return f"{self.plan.path}: milestone[{names.index(milestone.name)}]"
-        return f"milestone `{milestone.name}`"
 
     def _ssh_step(self, milestone: Milestone, console: Console) -> Verdict | None:
         hook = self.step_hooks.get("ssh")
@@ -668,7 +561,9 @@ class Runner:
         if self.status:
             self.status(f"[{t:7.1f}s] reached {milestone.name}")
 
-    def _failure(self, console: Console, milestone: Milestone, outcome: Outcome, step_start: float) -> Verdict:
+    def _failure(
+        self, console: Console, milestone: Milestone, watches: StepWatches, outcome: Outcome, step_start: float
+    ) -> Verdict:
         """Gather the console's evidence for an outcome that is not the milestone, and judge it."""
         step = Step(
             milestone=milestone.name,
@@ -679,8 +574,8 @@ class Runner:
             expect=milestone.expect.pattern if milestone.expect else None,
             silence=milestone.silence or self.plan.silence,
         )
-        if isinstance(outcome, Matched) and outcome.watch.kind == "fail":
-            fail = self._fail_patterns[outcome.watch]
+        fail = watches.fails.get(outcome.watch) if isinstance(outcome, Matched) else None
+        if isinstance(outcome, Matched) and fail is not None:
             # The reader is usually ahead of the matcher: take the lines around the panic line
             # itself, the ones before it now (before a backtrace burst pushes them out of the ring).
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)

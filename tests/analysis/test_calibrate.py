@@ -17,6 +17,7 @@ from harness.model.plan import load_plan
 from harness.records.run_folder import load_run
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-riscv64") is None, reason="needs qemu-system-misc (installed by `make deps`)"
@@ -31,13 +32,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path
     plan = load_plan(resolve("uboot-smoke", "testplans"))
     passing = []
     for index in range(RUNS):
-        result = Runner(plan, load_board("qemu-virt"), out_dir=root / f"pass-{index}").run()
+        result = Runner(prepare(plan, load_board("qemu-virt")), out_dir=root / f"pass-{index}").run()
         assert result.verdict.kind is Kind.PASS, result.verdict.reason
         passing.append(result.out_dir)
     loop = root / "loop.bin"
     loop.write_bytes(bytes.fromhex("6f000000"))  # jal x0, 0: OpenSBI jumps here and nothing more is printed
     images = (("kernel", str(loop)),)
-    wedge = Runner(plan, load_board("qemu-virt", images=images), out_dir=root / "wedge", image_overrides=images).run()
+    wedge = Runner(prepare(plan, load_board("qemu-virt", images=images), images=images), out_dir=root / "wedge").run()
     assert wedge.verdict.kind is Kind.WEDGE and wedge.verdict.milestone == "boot-hart"
     return passing, wedge.out_dir
 

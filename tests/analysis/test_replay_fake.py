@@ -18,6 +18,7 @@ from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails
 from harness.records.run_folder import load_run
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.run.signals import INTERRUPTED, Interrupted, signals_raise
 from harness.targets.fake import FakeTarget
 
@@ -42,13 +43,13 @@ class SlowPowerOn(FakeTarget):
 
 def replayed(folder: Path, silence: float) -> tuple[Kind, list[str]]:
     console = Playback(load_recording(folder)).console()
-    result = Runner(plan(silence), BOARD, out_dir=folder).replay_on(console)
+    result = Runner(prepare(plan(silence), BOARD), out_dir=folder).replay_on(console)
     return result.verdict.kind, [m.name for m in result.milestones]
 
 
 def test_silence_counts_from_the_end_of_a_slow_power_on(tmp_path):
     live = Runner(
-        plan(0.3), BOARD, out_dir=tmp_path, target=SlowPowerOn(boot="OpenSBI v1.2\r\nU-Boot 2023.01\r\n")
+        prepare(plan(0.3), BOARD), out_dir=tmp_path, target=SlowPowerOn(boot="OpenSBI v1.2\r\nU-Boot 2023.01\r\n")
     ).run()
     assert live.verdict.kind is Kind.PASS, live.verdict.reason
     assert live.milestones[0].t >= 0.4
@@ -56,7 +57,7 @@ def test_silence_counts_from_the_end_of_a_slow_power_on(tmp_path):
 
 
 def test_a_wedge_replays_as_a_wedge_and_a_new_silence_moves_it(tmp_path):
-    live = Runner(plan(0.3), BOARD, out_dir=tmp_path, target=FakeTarget(boot="OpenSBI v1.2\r\n")).run()
+    live = Runner(prepare(plan(0.3), BOARD), out_dir=tmp_path, target=FakeTarget(boot="OpenSBI v1.2\r\n")).run()
     assert live.verdict.kind is Kind.WEDGE
     assert replayed(tmp_path, 0.3) == (Kind.WEDGE, ["banner"])
     # The recording stops at the live wedge (0.3 s of silence): a longer silence cannot be judged
@@ -72,7 +73,7 @@ def test_a_run_stopped_by_a_signal_is_not_replayed_as_a_judgement(tmp_path):
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     with signals_raise(), pytest.raises(Interrupted):
-        Runner(plan(5.0), BOARD, out_dir=tmp_path, target=target).run()
+        Runner(prepare(plan(5.0), BOARD), out_dir=tmp_path, target=target).run()
     timer.join()
     run = load_run(tmp_path)
     assert run.kind == Kind.ERROR.value and str(run.verdict["reason"]).startswith(INTERRUPTED)
@@ -104,5 +105,5 @@ def test_typing_right_after_a_prompt_settle_replays_in_order(tmp_path):
     )
     quiet = Plan("p", Path("p.toml"), "", 4.0, 30.0, steps, standard_fails(), ())
     console = Playback(load_recording(tmp_path)).console()
-    again = Runner(quiet, BOARD, out_dir=tmp_path).replay_on(console)
+    again = Runner(prepare(quiet, BOARD), out_dir=tmp_path).replay_on(console)
     assert again.verdict.kind is Kind.WEDGE, again.verdict.reason

@@ -10,6 +10,7 @@ from harness.autopsy.model import DiagnosisKind, HartClass
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 from .conftest import build_elf, needs_gcc
 
@@ -71,7 +72,7 @@ def test_a_handler_that_returns_to_its_fault_is_a_trap_loop(tmp_path: Path) -> N
     (tmp_path / "board.toml").write_text(BOARD.format(elf=elf))
     (tmp_path / "plan.toml").write_text(PLAN)
     result = Runner(
-        load_plan(tmp_path / "plan.toml"), load_board(str(tmp_path / "board.toml")), out_dir=tmp_path / "run"
+        prepare(load_plan(tmp_path / "plan.toml"), load_board(str(tmp_path / "board.toml"))), out_dir=tmp_path / "run"
     ).run()
     assert result.verdict.kind.value == "wedge", result.verdict.reason
     autopsy = result.autopsy

@@ -16,6 +16,7 @@ from harness.autopsy.model import HartClass, Privilege
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf")
 
@@ -53,7 +54,9 @@ def test_harts_that_never_start_sit_in_opensbi(tmp_path: Path) -> None:
     if not FIRMWARE.is_file():
         pytest.skip(f"{FIRMWARE} not installed (Debian's opensbi)")
     (tmp_path / "plan.toml").write_text(PLAN)
-    runner = Runner(load_plan(tmp_path / "plan.toml"), load_board("emulator-unmatched"), out_dir=tmp_path / "run")
+    runner = Runner(
+        prepare(load_plan(tmp_path / "plan.toml"), load_board("emulator-unmatched")), out_dir=tmp_path / "run"
+    )
     result = runner.run()
     assert result.verdict.kind.value == "wedge" and result.verdict.waiting_for == "nothing-more", result.verdict.reason
     boot_hart = int(result.milestones[1].captures["hart"])

@@ -22,6 +22,7 @@ from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 from .conftest import PROGRAMS, link, needs_gcc
 
@@ -93,7 +94,7 @@ def test_a_wedge_is_judged_in_guest_seconds(
         '[emulator]\nmachine = "virt"\nsmp = 2\nmemory = "64M"\n'
     )
     out = tmp_path / "run"
-    result = Runner(load_plan(plan_path), load_board(str(board_path)), out_dir=out).run()
+    result = Runner(prepare(load_plan(plan_path), load_board(str(board_path))), out_dir=out).run()
     verdict = result.verdict
     assert verdict.kind is Kind.WEDGE, verdict.reason
     assert verdict.milestone == "up" and verdict.waiting_for == "released"

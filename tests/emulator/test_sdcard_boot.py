@@ -18,6 +18,7 @@ from harness.model.board import resolve
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from tests.emulator.fu740_card import write_card
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,7 @@ def test_qemu_sifive_u_sd_without_qemu_runs_unmatched_boot_on_emulator_unmatched
         "qemu-sifive-u-sd", overrides=[("qemu.binary", "/nonexistent/qemu-system-riscv64")], images=images
     )
     plan = load_plan(resolve("unmatched-boot", "testplans")).cut_after("prompt")
-    result = Runner(plan, board, out_dir=tmp_path / "run", image_overrides=images).run()
+    result = Runner(prepare(plan, board, images=images), out_dir=tmp_path / "run").run()
     assert result.verdict.kind is Kind.PASS, (result.verdict.summary(), result.out_dir)
     assert result.board.name == "emulator-unmatched-sd"
     assert result.fallback_for is not None and result.fallback_for[0] == "qemu-sifive-u-sd"

@@ -19,6 +19,7 @@ import harness.engine.console
 from harness.analysis.playback import Playback, load_recording
 from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
 from harness.engine.guest_clock import GuestArrivals, GuestClockSource, GuestMark, GuestTimeline, parse_mark
+from harness.engine.watch_kind import WatchKind
 from harness.errors import TransportClosed
 from harness.targets.emulator import GuestClockTransport
 
@@ -74,7 +75,7 @@ class GuestScript:
 
 
 def watch(pattern: str) -> Watch:
-    return Watch(pattern, "expect", re.compile(pattern, re.MULTILINE))
+    return Watch(pattern, WatchKind.EXPECT, re.compile(pattern, re.MULTILINE))
 
 
 def live(script: GuestScript, folder: Path | None = None) -> Console:

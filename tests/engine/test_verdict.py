@@ -6,12 +6,13 @@ import re
 
 from harness.engine.console import Closed, Matched, Quiet, TimedOut, Watch
 from harness.engine.verdict import Evidence, Kind, Step, judge
+from harness.engine.watch_kind import WatchKind
 
 STEP = Step(milestone="linux", reached="uboot", started=10.0, within=30.0, plan_timeout=120.0)
 LINES = ((10.5, "Starting kernel ..."), (10.6, ""))
 
 
-def matched(kind: str, name: str, pattern: str, line: str) -> Matched:
+def matched(kind: WatchKind, name: str, pattern: str, line: str) -> Matched:
     watch = Watch(name, kind, re.compile(pattern))
     match = watch.regex.search(line)
     assert match is not None
@@ -20,7 +21,10 @@ def matched(kind: str, name: str, pattern: str, line: str) -> Matched:
 
 def test_a_fail_watch_is_a_panic_naming_the_pattern_and_its_reason() -> None:
     outcome = matched(
-        "fail", "kernel-panic", r"Kernel panic - not syncing: (?P<reason>.*)", "Kernel panic - not syncing: boom"
+        WatchKind.FAIL,
+        "kernel-panic",
+        r"Kernel panic - not syncing: (?P<reason>.*)",
+        "Kernel panic - not syncing: boom",
     )
     verdict = judge(outcome, STEP, Evidence(at=11.0, lines=LINES))
     assert verdict.kind is Kind.PANIC
@@ -41,10 +45,10 @@ def test_silence_is_a_wedge_and_output_past_the_deadline_a_stall() -> None:
 
 
 def test_reset_prompt_and_closed_outcomes() -> None:
-    reset = judge(matched("reset", "reset:OpenSBI", "OpenSBI v", "OpenSBI v1.2"), STEP, Evidence(at=11.0))
+    reset = judge(matched(WatchKind.RESET, "reset:OpenSBI", "OpenSBI v", "OpenSBI v1.2"), STEP, Evidence(at=11.0))
     assert reset.kind is Kind.RESET and "the boot banner came back" in reset.reason
     check = Step(milestone="version", reached="prompt", expect="U-Boot 20")
-    failed = judge(matched("prompt", "version:prompt", "=> $", "=> "), check, Evidence(at=11.0))
+    failed = judge(matched(WatchKind.PROMPT, "version:prompt", "=> $", "=> "), check, Evidence(at=11.0))
     assert failed.kind is Kind.FAIL and "/U-Boot 20/" in failed.reason
     ended = judge(Closed("qemu exited with status 1", 11.0), STEP, Evidence(at=11.0, lines=LINES))
     assert ended.kind is Kind.ERROR and ended.reason.endswith("qemu exited with status 1")

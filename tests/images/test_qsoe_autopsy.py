@@ -21,6 +21,7 @@ from harness.probes.take import take_autopsy
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.emulator import EmulatorTarget
 
 PLAN = PROJECT_ROOT / "testplans" / "qsoe-boot.toml"
@@ -32,7 +33,7 @@ BOARDS = [name for name, kind in (("emulator-qsoe", "emulator"), ("qemu-qsoe", "
 
 def boot(build_image: Callable[..., Path], folder: Path, board_name: str, fault: str) -> RunResult:
     board = load_board(board_name, images=[("kernel", str(build_image(FAULT=fault)))])
-    return Runner(load_plan(PLAN), board, out_dir=folder / fault, variables={"seed": "7"}).run()
+    return Runner(prepare(load_plan(PLAN), board, variables={"seed": "7"}), out_dir=folder / fault).run()
 
 
 @pytest.fixture(scope="module", params=BOARDS)

@@ -14,6 +14,7 @@ from harness.model.plan import load_plan
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 from .virtual import OPENSBI, QEMU, UBOOT, PowerSwitchServer, Ser2net, Sshd, VirtualBoard, missing_tools
 
@@ -110,7 +111,7 @@ class Lab:
     def run(self, board_path: Path, plan_text: str = UBOOT_PLAN, **kwargs: object) -> RunResult:
         """Run a plan on a board file through the real runner; the run folder is ``folder/run``."""
         plan = load_plan(write(self.folder / "plan.toml", plan_text))
-        return Runner(plan, load_board(str(board_path)), out_dir=self.folder / "run", **kwargs).run()
+        return Runner(prepare(plan, load_board(str(board_path))), out_dir=self.folder / "run", **kwargs).run()
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,7 @@ from harness.probes.take import take_autopsy
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.fake import FakeTarget
 
 from .conftest import Lab, switched_lab, write
@@ -163,7 +164,7 @@ def board_file(lab: Lab, table: str) -> Path:
 def run(board_file: Path, folder: Path) -> RunResult:
     folder.mkdir(parents=True, exist_ok=True)
     plan = load_plan(write(folder / "plan.toml", PLAN))
-    return Runner(plan, load_board(str(board_file)), out_dir=folder / "run").run()
+    return Runner(prepare(plan, load_board(str(board_file))), out_dir=folder / "run").run()
 
 
 def _openocd_pids() -> set[int]:

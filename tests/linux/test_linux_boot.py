@@ -15,6 +15,7 @@ from harness.model.board import resolve
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner, RunResult
+from harness.run.setup import prepare
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def run(plan: str, board: str, out: Path, kernel: Path | None = None, python: st
     images = (("kernel", str(kernel)),) if kernel else ()
     overrides = (("emulator.python", python),) if python else ()
     loaded = load_board(board, images=images, overrides=overrides)
-    return Runner(load_plan(resolve(plan, "testplans")), loaded, out_dir=out, image_overrides=images).run()
+    return Runner(prepare(load_plan(resolve(plan, "testplans")), loaded, images=images), out_dir=out).run()
 
 
 def assert_passed(result: RunResult) -> None:

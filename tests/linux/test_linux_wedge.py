@@ -23,6 +23,7 @@ from harness.model.plan import load_plan
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 PLAN = PROJECT_ROOT / "tests" / "linux" / "plans" / "linux-wedge.toml"
 
@@ -33,7 +34,7 @@ def wedge_run(board_name: str, wedge: str, image: Path, folder: Path) -> RunResu
     # On the emulator the plan's limits are guest seconds (the emulator reports its own time).
     board = load_board(board_name, images=[("kernel", str(image / "Image")), ("initrd", str(image / "initramfs.cpio"))])
     plan = load_plan(PLAN)
-    return Runner(plan, board, out_dir=folder / f"{board_name}-{wedge}", variables={"wedge": wedge}).run()
+    return Runner(prepare(plan, board, variables={"wedge": wedge}), out_dir=folder / f"{board_name}-{wedge}").run()
 
 
 def busy_hart(autopsy: Autopsy) -> HartAutopsy:

@@ -34,6 +34,7 @@ from harness.probes.take import take_autopsy
 from harness.records.report import summary
 from harness.records.run_folder import load_run
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.fake import FakeTarget
 
 FAST = AutopsySettings(samples=5, span=0.1, limit=2.0)
@@ -184,7 +185,7 @@ def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
     target = FakeTarget(boot="OpenSBI v1.2\r\n")
     probe = Scripted(target)
     use(monkeypatch, lambda request: probe)
-    result = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "run", target=target).run()
+    result = Runner(prepare(wedge_plan(), FAKE_BOARD), out_dir=tmp_path / "run", target=target).run()
     assert result.verdict.kind is Kind.WEDGE
     assert probe.powered_at_read == [True] * 5 and not target.powered
     # The verdict's time is the silence's, not moved by the autopsy that followed.
@@ -203,9 +204,13 @@ def test_the_runner_takes_it_after_the_verdict_and_before_power_off(
 def test_a_plan_can_turn_it_off_and_a_pass_takes_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     probe = Scripted()
     use(monkeypatch, lambda request: probe)
-    off = Runner(wedge_plan(AutopsySettings(enabled=False)), FAKE_BOARD, out_dir=tmp_path / "off", target=FakeTarget())
+    off = Runner(
+        prepare(wedge_plan(AutopsySettings(enabled=False)), FAKE_BOARD), out_dir=tmp_path / "off", target=FakeTarget()
+    )
     assert off.run().autopsy is None
-    passing = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "pass", target=FakeTarget(boot="OpenSBI v1\r\n=> "))
+    passing = Runner(
+        prepare(wedge_plan(), FAKE_BOARD), out_dir=tmp_path / "pass", target=FakeTarget(boot="OpenSBI v1\r\n=> ")
+    )
     assert passing.run().verdict.kind is Kind.PASS and passing.result is not None and passing.result.autopsy is None
     assert probe.reads == 0
     assert "autopsy" not in json.loads((tmp_path / "pass" / "report.json").read_text())
@@ -213,7 +218,9 @@ def test_a_plan_can_turn_it_off_and_a_pass_takes_none(monkeypatch: pytest.Monkey
 
 def test_the_recorded_autopsy_is_shown_by_compare_and_bisect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     use(monkeypatch, lambda request: Scripted())
-    result = Runner(wedge_plan(), FAKE_BOARD, out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1\r\n")).run()
+    result = Runner(
+        prepare(wedge_plan(), FAKE_BOARD), out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1\r\n")
+    ).run()
     run = load_run(tmp_path / "run")
     assert run.autopsy is not None and run.autopsy.diagnosis == result.autopsy.diagnosis  # type: ignore[union-attr]
     text = table(compare([Column("a", run), Column("b", run)]))

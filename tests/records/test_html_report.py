@@ -144,6 +144,7 @@ from pathlib import Path
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 def peak_mb():
     status = Path("/proc/self/status").read_text()
@@ -151,7 +152,7 @@ def peak_mb():
 
 plan, board = load_plan(Path(sys.argv[1])), load_board(sys.argv[2])
 base = peak_mb()
-result = Runner(plan, board, out_dir=Path(sys.argv[3])).run()
+result = Runner(prepare(plan, board), out_dir=Path(sys.argv[3])).run()
 print(json.dumps({"kind": result.verdict.kind.value, "base": base, "peak": peak_mb()}))
 """
 

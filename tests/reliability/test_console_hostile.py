@@ -69,6 +69,7 @@ MEASURE = """
 import json, os, re, select, sys, threading, time
 from pathlib import Path
 from harness.engine.console import Console, ConsoleFiles, Matched, Watch
+from harness.engine.watch_kind import WatchKind
 from harness.errors import TransportClosed
 
 class Pipe:
@@ -101,8 +102,8 @@ def feed():
 
 start = time.monotonic()
 threading.Thread(target=feed, daemon=True).start()
-end = Watch("end", "expect", re.compile(r"END-OF-HUGE-LINE$", re.M))
-login = Watch("login", "expect", re.compile(r"^login: ok$", re.M))
+end = Watch("end", WatchKind.EXPECT, re.compile(r"END-OF-HUGE-LINE$", re.M))
+login = Watch("login", WatchKind.EXPECT, re.compile(r"^login: ok$", re.M))
 first = console.wait_for([end], deadline=600)
 second = console.wait_for([login], deadline=600)
 elapsed = time.monotonic() - start

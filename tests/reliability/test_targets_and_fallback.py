@@ -41,8 +41,9 @@ def test_cwd_that_does_not_exist_is_a_check_error_and_never_forks_into_hartbeat(
     from harness.model.plan import load_plan
     from harness.run.board_loader import load_board
     from harness.run.runner import Runner
+    from harness.run.setup import prepare
 
-    result = Runner(load_plan(plan), load_board(str(board)), out_dir=tmp_path / "run").run()
+    result = Runner(prepare(load_plan(plan), load_board(str(board))), out_dir=tmp_path / "run").run()
     assert result.verdict.kind.value == "error" and "/nonexistent" in result.verdict.reason
     assert "Traceback" not in (tmp_path / "run" / "console.log").read_text()
 

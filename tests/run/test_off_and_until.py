@@ -14,6 +14,7 @@ from harness.errors import ConfigError
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, load_plan, standard_fails
 from harness.run.runner import SWITCHED_OFF, Runner
+from harness.run.setup import prepare
 from harness.targets.fake import FakeTarget
 
 BOOT = "U-Boot 2025.01\r\n=> "
@@ -51,7 +52,7 @@ def test_a_target_that_powers_itself_off_is_told_to_and_must_exit(tmp_path: Path
 
     target = FakeTarget(boot=BOOT, reply=reply)
     ends.append(target)
-    result = Runner(_plan(PROMPT, OFF), _board(), out_dir=tmp_path / "run", target=target).run()
+    result = Runner(prepare(_plan(PROMPT, OFF), _board()), out_dir=tmp_path / "run", target=target).run()
     assert result.verdict.kind is Kind.PASS, result.verdict.summary()
     assert typed == ["poweroff"]  # no off_command anywhere: poweroff
     assert result.milestones[-1].name == "power-off" and not result.milestones[-1].line.startswith(SWITCHED_OFF)
@@ -60,14 +61,16 @@ def test_a_target_that_powers_itself_off_is_told_to_and_must_exit(tmp_path: Path
 def test_a_target_that_does_not_exit_after_off_command_is_not_a_pass(tmp_path: Path) -> None:
     target = FakeTarget(boot=BOOT, reply=lambda line: "=> ")
     short = replace(OFF, within=0.3)
-    result = Runner(_plan(PROMPT, short), _board(off_command="halt"), out_dir=tmp_path / "run", target=target).run()
+    result = Runner(
+        prepare(_plan(PROMPT, short), _board(off_command="halt")), out_dir=tmp_path / "run", target=target
+    ).run()
     assert result.verdict.kind is not Kind.PASS
     assert result.verdict.milestone == "prompt"
 
 
 def test_an_empty_off_command_means_hartbeat_switches_it_off(tmp_path: Path) -> None:
     target = FakeTarget(boot=BOOT, reply=lambda line: pytest.fail(f"typed {line!r}"))
-    result = Runner(_plan(PROMPT, OFF), _board(off_command=""), out_dir=tmp_path / "run", target=target).run()
+    result = Runner(prepare(_plan(PROMPT, OFF), _board(off_command="")), out_dir=tmp_path / "run", target=target).run()
     assert result.verdict.kind is Kind.PASS, result.verdict.summary()
     assert result.milestones[-1].line == f"{SWITCHED_OFF} through its power backend"
     assert not target.powered
@@ -76,7 +79,7 @@ def test_an_empty_off_command_means_hartbeat_switches_it_off(tmp_path: Path) -> 
 def test_until_cuts_the_plan_and_says_so(tmp_path: Path) -> None:
     cut = _plan(PROMPT, OFF).cut_after("prompt")
     assert [m.name for m in cut.milestones] == ["prompt"] and cut.left_out == 1
-    result = Runner(cut, _board(), out_dir=tmp_path / "run", target=FakeTarget(boot=BOOT)).run()
+    result = Runner(prepare(cut, _board()), out_dir=tmp_path / "run", target=FakeTarget(boot=BOOT)).run()
     assert result.verdict.kind is Kind.PASS
     assert result.verdict.reason == "all 1 milestones reached (--until prompt: the plan's 1 later milestone(s) not run)"
     with pytest.raises(ConfigError, match=r"no milestone 'nope'; its milestones: prompt, power-off"):

@@ -13,6 +13,7 @@ import pytest
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.preboot_check import check_deadlines, preboot_findings
+from harness.run.setup import prepare
 from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
 
 pytestmark = pytest.mark.skipif(shutil.which("dtc") is None, reason="needs dtc (device-tree-compiler, make deps)")
@@ -130,14 +131,15 @@ def test_a_missing_plan_image_names_the_plan(tmp_path: Path) -> None:
     plan_path = tmp_path / "plan.toml"
     plan_path.write_text('[images]\nkernel = "out/Image"\n[[milestone]]\nname = "a"\nexpect = "Linux version"\n')
     plan = load_plan(plan_path)
-    loaded = load_board(str(board(tmp_path, append="root=/dev/vda"))).with_plan_images(plan.images)
-    found = [str(f) for f in preboot_findings(plan, loaded, {}) if "images." in str(f)]
+    loaded = prepare(plan, load_board(str(board(tmp_path, append="root=/dev/vda"))))
+    found = [str(f) for f in preboot_findings(loaded) if "images." in str(f)]
     missing = tmp_path / "out" / "Image"
     assert found == [
         f"error: {plan_path}: images.kernel: {missing} does not exist; build it or pass --image kernel=PATH"
     ]
-    given = load_board(str(board(tmp_path, append="root=/dev/vda"))).with_plan_images(plan.images, ["kernel"])
-    assert [f for f in preboot_findings(plan, given, {}) if "images." in str(f)] == []
+    # `--image kernel=...`: the slot given on the command line is not the plan's to fill.
+    given = prepare(plan, load_board(str(board(tmp_path, append="root=/dev/vda"))), images=[("kernel", "Image")])
+    assert [f for f in preboot_findings(given) if "images." in str(f)] == []
 
 
 def test_a_deadline_shorter_than_the_silence_is_a_warning_and_no_shipped_plan_has_one(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from harness.model.plan import FailPattern, Milestone, Plan, standard_fails
 from harness.pytest_plugin.live_console import Session
 from harness.records.report import summary
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.fake import FakeTarget, FakeTransport
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
@@ -45,7 +46,7 @@ BOARD = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
 
 
 def run(tmp_path: Path, target: FakeTarget, the_plan: Plan) -> tuple[Runner, Kind]:
-    runner = Runner(the_plan, BOARD, out_dir=tmp_path / "run", target=target)
+    runner = Runner(prepare(the_plan, BOARD), out_dir=tmp_path / "run", target=target)
     result = runner.run()
     return runner, result.verdict.kind
 
@@ -147,7 +148,9 @@ def shell(line: str) -> str | None:
 
 def test_session_run_keeps_all_of_a_long_output(tmp_path: Path) -> None:
     """Longer than the console's 200-line ring: the output's first lines must not be lost."""
-    runner = Runner(plan(silence=2.0), BOARD, out_dir=tmp_path / "run", target=FakeTarget(boot="# ", reply=shell))
+    runner = Runner(
+        prepare(plan(silence=2.0), BOARD), out_dir=tmp_path / "run", target=FakeTarget(boot="# ", reply=shell)
+    )
     session = Session(runner)
     with runner.lifecycle():
         result = session.run("seq 300", within=10.0)
@@ -208,14 +211,14 @@ class LockedTarget(FakeTarget):
 
 def test_a_run_refused_on_a_locked_board_writes_nothing(tmp_path: Path) -> None:
     # Issue 24, item 2: the refusal is not a test error for a CI dashboard to count.
-    runner = Runner(plan(step("opensbi", "OpenSBI")), BOARD, out_dir=tmp_path / "run", target=LockedTarget())
+    runner = Runner(prepare(plan(step("opensbi", "OpenSBI")), BOARD), out_dir=tmp_path / "run", target=LockedTarget())
     with pytest.raises(BoardLocked, match="in use by pid 4242"):
         runner.run()
     assert not (tmp_path / "run").exists()
     # A folder given that already existed stays, emptied of what the refused run wrote.
     (tmp_path / "given").mkdir()
     (tmp_path / "given" / "notes.txt").write_text("mine")
-    runner = Runner(plan(step("opensbi", "OpenSBI")), BOARD, out_dir=tmp_path / "given", target=LockedTarget())
+    runner = Runner(prepare(plan(step("opensbi", "OpenSBI")), BOARD), out_dir=tmp_path / "given", target=LockedTarget())
     with pytest.raises(BoardLocked):
         runner.run()
     assert sorted(p.name for p in (tmp_path / "given").iterdir()) == ["notes.txt"]

@@ -16,6 +16,7 @@ from harness.model.board import PROJECT_ROOT, resolve
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner, RunResult
+from harness.run.setup import prepare
 from tests.card_fixtures import CardInputs, build_card
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-riscv64") is None, reason="needs QEMU (make deps)")
@@ -32,7 +33,7 @@ def _boot(card: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunRes
     images = (("sdcard", str(card)),)
     board = load_board("qemu-sifive-u-sd", images=images)
     plan = load_plan(resolve("unmatched-boot", "testplans"))
-    return Runner(plan, board, out_dir=tmp_path / "run", image_overrides=images).run()
+    return Runner(prepare(plan, board, images=images), out_dir=tmp_path / "run").run()
 
 
 def test_corrupt_fit_is_the_spls_own_failure(card_inputs: CardInputs, tmp_path: Path, monkeypatch) -> None:

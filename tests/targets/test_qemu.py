@@ -17,6 +17,7 @@ from harness.model.board import resolve
 from harness.model.plan import Milestone, load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.qemu import QemuTarget
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -71,12 +72,10 @@ def test_uboot_smoke_passes(tmp_path: Path, board: str, platform: str, harts: se
 
 def test_paused_guest_is_a_wedge_within_silence_and_qemu_is_reaped(tmp_path: Path) -> None:
     plan = load_plan(resolve("uboot-smoke", "testplans"))
-    plan = plan.scaled(1.0)
     board = load_board("qemu-virt")
-    runner = Runner(plan, board, out_dir=tmp_path / "run")
-    runner.open()
-    try:
-        for milestone in plan.milestones[:4]:
+    runner = Runner(prepare(plan, board), out_dir=tmp_path / "run")
+    with runner.lifecycle():
+        for milestone in runner.plan.milestones[:4]:
             assert runner.step(milestone) is None
         target = runner.target
         assert isinstance(target, QemuTarget)
@@ -88,8 +87,10 @@ def test_paused_guest_is_a_wedge_within_silence_and_qemu_is_reaped(tmp_path: Pat
         silence = 2.0
         verdict = runner.step(Milestone(name="never", expect=re.compile("no such line"), within=60, silence=silence))
         declared_after = time.monotonic() - paused_at
-    finally:
-        result = runner.close(verdict if "verdict" in dir() else runner.abort_verdict(RuntimeError("test")))
+        assert verdict is not None
+        runner.conclude(verdict)
+    result = runner.result
+    assert result is not None
     assert verdict is not None and verdict.kind is Kind.WEDGE
     assert verdict.milestone == "uboot"
     assert f"wedged after milestone `uboot`; console quiet for {silence:.0f}." in verdict.reason

@@ -18,6 +18,7 @@ from harness.power import BACKENDS, PowerBackend, power_backend
 from harness.run.board_loader import load_board
 from harness.run.preboot_check import preboot_findings
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets import KINDS, TargetKind, host_time_scale, target_kind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,8 +71,8 @@ def test_a_new_kind_is_one_module_and_one_registry_line(tmp_path: Path, monkeypa
     (tmp_path / "fake.toml").write_text(BOARD)
     board = load_board(str(tmp_path / "fake.toml"))
     plan = load_plan(tmp_path / "plan.toml")
-    assert preboot_findings(plan, board, {}) == []
-    result = Runner(plan, board, out_dir=tmp_path / "run").run()
+    assert preboot_findings(prepare(plan, board)) == []
+    result = Runner(prepare(plan, board), out_dir=tmp_path / "run").run()
     assert result.verdict.kind is Kind.PASS, result.verdict.reason
     assert result.target == {"kind": "fake", "name": "fake"}
     # Its section is validated like any other: a typo is a configuration error naming the key.
