@@ -22,9 +22,11 @@ from harness.autopsy.model import (
     HartState,
     Location,
     Privilege,
+    SysrqCpu,
+    SysrqReport,
+    SysrqTask,
     TrapCsrs,
 )
-from harness.autopsy.sysrq import SysrqCpu, SysrqReport, SysrqTask
 
 
 def _hex(value: int) -> str:

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from harness.autopsy.model import SYSRQ_KEYS, Frame, Location
+from harness.autopsy.model import KERNEL_HALF, SYSRQ_KEYS, Frame, Location, SysrqCpu, SysrqReport, SysrqTask
 from harness.errors import HartbeatError
 
-if TYPE_CHECKING:  # the data and the parser are read by reports, which need no console
+if TYPE_CHECKING:  # the parser is read by reports, which need no console
     from harness.engine.console import Console
 
 KEYS = SYSRQ_KEYS
@@ -44,131 +44,10 @@ _FRAME = re.compile(r"\[<([0-9a-fA-F]+)>\]")
 _TASK = re.compile(r"\btask:(\S+)\s+state:(\S+).*?\bpid:\s*(\d+)")
 _WHO = re.compile(r"\bCPU: (\d+) PID: (\d+) Comm: (\S+)")
 _HEADER = re.compile(r"\bsysrq: (.+?)\s*$")
-# Addresses of the kernel's own text on RISC-V (sv39 and up put it in the top half).
-KERNEL_HALF = 1 << 63
-# The kernel's exception entry on RISC-V: in an IPI's trace, the next frame is the interrupted code.
-EXCEPTION_ENTRY = frozenset({"handle_exception", "ret_from_exception"})
-# The frames a blocked task's trace starts with, before the function that blocked it.
-SCHEDULER = ("__switch_to", "__schedule", "schedule", "io_schedule", "schedule_timeout", "schedule_preempt")
 
 
 class SysrqUnavailable(HartbeatError):
     """The probe cannot be taken (no BREAK on this target, an unknown key); the message says why."""
-
-
-@dataclass(frozen=True)
-class SysrqCpu:
-    """One CPU as ``l`` showed it: the registers where it was interrupted (when printed) and the
-    call trace, innermost first. A CPU shown by an IPI has a trace only."""
-
-    cpu: int
-    epc: int | None = None
-    ra: int | None = None
-    sp: int | None = None
-    pid: int | None = None
-    comm: str | None = None
-    frames: tuple[Frame, ...] = ()
-    where: Location | None = None
-    ra_where: Location | None = None
-    note: str | None = None
-
-    @property
-    def interrupted_in(self) -> Frame | None:
-        """For a CPU shown by an IPI: the frame past the exception entry, where the IPI found it."""
-        names = [_function(f) for f in self.frames]
-        entries = [i for i, name in enumerate(names) if name in EXCEPTION_ENTRY]
-        if entries and entries[-1] + 1 < len(self.frames):
-            return self.frames[entries[-1] + 1]
-        return None
-
-    @property
-    def user(self) -> bool:
-        """The CPU was interrupted in user mode (its pc is below the kernel's half)."""
-        return self.epc is not None and self.epc < KERNEL_HALF
-
-
-@dataclass(frozen=True)
-class SysrqTask:
-    """One task ``w`` (or ``t``) listed: name, state, pid, and its call trace, innermost first."""
-
-    name: str
-    state: str
-    pid: int
-    frames: tuple[Frame, ...] = ()
-
-    @property
-    def blocked_in(self) -> Frame | None:
-        """The first frame past the scheduler: where the task went to sleep."""
-        for frame in self.frames:
-            function = frame.where.function if frame.where else None
-            if function is None or not function.startswith(SCHEDULER):
-                return frame
-        return self.frames[-1] if self.frames else None
-
-
-@dataclass(frozen=True)
-class SysrqReport:
-    """What the probe asked and what the kernel answered: the lines as evidence, and parsed."""
-
-    keys: str
-    lines: tuple[str, ...]
-    cpus: tuple[SysrqCpu, ...] = ()
-    tasks: tuple[SysrqTask, ...] = ()
-    headers: tuple[str, ...] = ()
-    # Why the probe could not be taken (no BREAK on this target); ``None`` when it was.
-    reason: str | None = None
-    # Seconds the probe took (after the autopsy, which reports its own).
-    duration: float = 0.0
-
-    @property
-    def answered(self) -> bool:
-        """The kernel printed a SysRq header for at least one key (it heard the BREAK)."""
-        return bool(self.headers)
-
-    def summary(self) -> str:
-        """One line: where each CPU was, which tasks are blocked where."""
-        if self.reason is not None:
-            return f"SysRq {self.keys}: unavailable: {self.reason}"
-        if not self.answered:
-            return f"SysRq {self.keys}: no answer (the kernel did not take the BREAK, or has no SysRq)"
-        parts = []
-        for cpu in self.cpus:
-            if cpu.epc is not None:
-                mode = "user mode" if cpu.user else "kernel"
-                caller = f" from {cpu.ra_where}" if cpu.ra_where is not None else ""
-                # Registers taken in an interrupt handler (a softirq on the way out): the trace
-                # goes on past the exception entry to the code it interrupted.
-                if (frame := cpu.interrupted_in) is not None:
-                    caller += f", interrupted in {_name(frame.pc, frame.where)}"
-                elif not cpu.user and cpu.frames and _function(cpu.frames[-1]) in EXCEPTION_ENTRY:
-                    caller += ", interrupted in user mode"
-                comm = f" ({cpu.comm})" if cpu.comm else ""
-                parts.append(f"CPU{cpu.cpu} in {mode} at {_name(cpu.epc, cpu.where)}{caller}{comm}")
-            elif (frame := cpu.interrupted_in) is not None:
-                parts.append(f"CPU{cpu.cpu} interrupted in {_name(frame.pc, frame.where)}")
-            elif cpu.frames and _function(cpu.frames[-1]) in EXCEPTION_ENTRY:
-                # The trace ends at the exception entry: what the IPI interrupted ran in user mode.
-                parts.append(f"CPU{cpu.cpu} interrupted in user mode")
-            elif cpu.frames:
-                parts.append(f"CPU{cpu.cpu} trace ends in {_name(cpu.frames[-1].pc, cpu.frames[-1].where)}")
-            elif cpu.note:
-                parts.append(f"CPU{cpu.cpu} {cpu.note}")
-        for task in self.tasks:
-            frame = task.blocked_in
-            place = f" in {_name(frame.pc, frame.where)}" if frame else ""
-            parts.append(f"{task.name} (pid {task.pid}) blocked, state {task.state}{place}")
-        if "w" in self.keys and not self.tasks:
-            parts.append("no blocked task")
-        took = f" ({self.duration:.2f} s)" if self.duration else ""
-        return f"SysRq {self.keys}{took}: " + ("; ".join(parts) or "nothing parsed")
-
-
-def _function(frame: Frame) -> str | None:
-    return frame.where.function if frame.where is not None else None
-
-
-def _name(address: int, where: Location | None) -> str:
-    return str(where) if where is not None else f"{address:#x}"
 
 
 @dataclass

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.autopsy.model import Autopsy, Diagnosis, DiagnosisKind, Location
+from harness.autopsy.model import Autopsy, Diagnosis, DiagnosisKind, Location, SysrqReport
 from harness.autopsy.record import autopsy_from_json, autopsy_to_json
-from harness.autopsy.sysrq import SysrqReport, parse, symbolize
+from harness.autopsy.sysrq import parse, symbolize
 from harness.errors import ConfigError
 from harness.model.plan import load_plan
 
