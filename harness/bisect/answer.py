@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bisect.journal import total_wall
+from harness.bisect.phase import Phase
 from harness.bisect.search import Search
 from harness.bisect.series import Commit
 from harness.engine.verdict import Verdict
@@ -267,8 +268,8 @@ def compose(
     """The answer from the log's events and the search's end; ``reason`` says why a search is inconclusive."""
     runs = [e for e in events if e.get("event") == "run"]
     revert_boots = sum(1 for e in events if e.get("event") == "revert")
-    endpoint_boots = sum(1 for e in runs if e["phase"] == "endpoint")
-    verify_boots = sum(1 for e in runs if e["phase"] == "verify")
+    endpoint_boots = sum(1 for e in runs if e["phase"] == Phase.ENDPOINT)
+    verify_boots = sum(1 for e in runs if e["phase"] == Phase.VERIFY)
     found = not reason and search.found
     hang = proof.verdict
     timed = hang.last_lines[-LAST_LINES:] if hang else ()

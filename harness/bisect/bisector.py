@@ -21,6 +21,7 @@ from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
 from harness.bisect.html import write_html
 from harness.bisect.journal import LOG_NAME, Journal, Restored, read_events
+from harness.bisect.phase import Phase
 from harness.bisect.progress import Progress
 from harness.bisect.search import Decision, Inconclusive, Search, State
 from harness.bisect.series import Build, Series, Unbuildable
@@ -208,7 +209,7 @@ class Bisector:
             self.journal.write("build", index=index, build=prepared.name, key=None, reason=prepared.reason)
         return prepared
 
-    def boot(self, board: Board, build: Build, phase: str) -> RunRecord:
+    def boot(self, board: Board, build: Build, phase: Phase) -> RunRecord:
         """One new run of a build (its attempt number follows every earlier run of it), logged."""
         if self._stop.is_set():
             raise Stopped("bisect is stopping")
@@ -221,7 +222,7 @@ class Bisector:
         finally:
             self.progress.boot_finished()
         # A revert build is not in the series: its runs are logged apart, never evidence about the culprit.
-        event = "revert" if phase == "revert" else "run"
+        event = "revert" if phase is Phase.REVERT else "run"
         self.journal.write(event, **record.as_event(self.criterion.classify(record.verdict)))
         if event == "run":
             with self.lock:
@@ -336,7 +337,7 @@ class Bisector:
         seen: list[Outcome] = []
         while len(seen) < runs and all(o is Outcome.GOOD for o in seen):
             batch = min(self.pool.size, runs - len(seen))
-            seen += self.parallel([self._verify_job(build, "revert") for _ in range(batch)])
+            seen += self.parallel([self._verify_job(build, Phase.REVERT) for _ in range(batch)])
         failed = next((i for i, o in enumerate(seen) if o is not Outcome.GOOD), None)
         self._revert_held = failed is None
         self._revert_note = (
@@ -347,7 +348,7 @@ class Bisector:
         outcome = "the revert passed" if self._revert_held else "the revert did NOT pass"
         self.progress.decision(f"revert check: {self._revert_note}: {outcome}")
 
-    def _verify_job(self, build: Build | Unbuildable, phase: str = "verify") -> Callable[[Board], Outcome]:
+    def _verify_job(self, build: Build | Unbuildable, phase: Phase = Phase.VERIFY) -> Callable[[Board], Outcome]:
         assert isinstance(build, Build)  # only a built build has verify boots left
         return lambda board: self.criterion.classify(self.boot(board, build, phase).verdict)
 
@@ -441,7 +442,7 @@ class Bisector:
         return records
 
     def _endpoint_job(self, bad: Build) -> Callable[[Board], RunRecord]:
-        return lambda board: self.boot(board, bad, "endpoint")
+        return lambda board: self.boot(board, bad, Phase.ENDPOINT)
 
     def _learn_signature(self, bad: Build, records: Sequence[RunRecord]) -> None:
         """The hang is the most frequent failure of the bad endpoint; harness errors do not count."""

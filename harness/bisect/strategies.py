@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol, TypeVar
 from harness.bisect.answer import Estimate
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import Criterion, Outcome
+from harness.bisect.phase import Phase
 from harness.bisect.posterior import (
     Evidence,
     choose,
@@ -81,7 +82,7 @@ class Bisection(Protocol):
         """The build at ``index`` if it was prepared already, else ``None`` (nothing is built)."""
         ...
 
-    def boot(self, board: Board, build: Build, phase: str) -> RunRecord:
+    def boot(self, board: Board, build: Build, phase: Phase) -> RunRecord:
         """One new run of a build, logged."""
         ...
 
@@ -132,7 +133,7 @@ class RepeatSearch(Strategy):
 
     def good_endpoint(self, bisect: Bisection) -> Decision:
         """The good endpoint is decided like any candidate: it must pass as often as one."""
-        return bisect.parallel([self._decider(bisect, 0, "endpoint")])[0]
+        return bisect.parallel([self._decider(bisect, 0, Phase.ENDPOINT)])[0]
 
     def search(self, bisect: Bisection, search: Search) -> None:
         """Rounds of split points, one board each, then a verification of the answer."""
@@ -148,7 +149,7 @@ class RepeatSearch(Strategy):
                 left=f"{testable} builds left between {names[search.last_good]} and {names[search.first_bad]}",
                 boots_left=math.ceil(math.log2(testable + 1)) * per_build,
             )
-            for decision in bisect.parallel([self._decider(bisect, i, "candidate") for i in points]):
+            for decision in bisect.parallel([self._decider(bisect, i, Phase.CANDIDATE) for i in points]):
                 search.decide(decision.index, decision.state)
         if search.found:
             # Boot the culprit and the last good build again; an answer that does not hold is inconclusive.
@@ -170,15 +171,15 @@ class RepeatSearch(Strategy):
         rate = bisect.rate
         return Estimate(rate.estimate, rate.deterministic, confidence(rate, goods) if found else 0.0)
 
-    def _decider(self, bisect: Bisection, index: int, phase: str) -> Callable[[Board], Decision]:
+    def _decider(self, bisect: Bisection, index: int, phase: Phase) -> Callable[[Board], Decision]:
         return lambda board: self._decide(bisect, index, board, phase)
 
-    def _decide(self, bisect: Bisection, index: int, board: Board, phase: str) -> Decision:
+    def _decide(self, bisect: Bisection, index: int, board: Board, phase: Phase) -> Decision:
         """Run a build until it shows the hang, fails otherwise, or passed often enough."""
         if index in bisect.decided:
             # Only a decision from the log of an earlier session gets here; its runs still count.
             earlier = bisect.decided[index]
-            if earlier.state is State.BAD and phase == "candidate" and earlier.cached_from is None:
+            if earlier.state is State.BAD and phase is Phase.CANDIDATE and earlier.cached_from is None:
                 with bisect.lock:
                     bisect.rate = bisect.rate.add(1, earlier.passes)
             return earlier
@@ -208,7 +209,7 @@ class RepeatSearch(Strategy):
         return bisect.record(Decision(index, build.name, State.GOOD, passes, "", build.key), seconds, runs)
 
     @staticmethod
-    def _boots(bisect: Bisection, board: Board, build: Build, phase: str) -> Iterator[RunRecord]:
+    def _boots(bisect: Bisection, board: Board, build: Build, phase: Phase) -> Iterator[RunRecord]:
         """The runs of a build: those already in the log first, then new ones for as long as asked."""
         yield from bisect.history.get(build.index, ())
         while True:
@@ -233,7 +234,7 @@ class BayesSearch(Strategy):
         if isinstance(build, Unbuildable):
             return bisect.record(Decision(0, build.name, State.SKIP, 0, build.reason), 0.0, 0)
         records = list(bisect.history.get(0, ())) or bisect.parallel(
-            [lambda board: bisect.boot(board, build, "endpoint")]
+            [lambda board: bisect.boot(board, build, Phase.ENDPOINT)]
         )
         outcome = bisect.criterion.classify(records[-1].verdict)
         if outcome is Outcome.GOOD:
@@ -368,7 +369,7 @@ class BayesSearch(Strategy):
             build = bisect.build(index)
             if isinstance(build, Unbuildable):
                 return index, build
-            return index, bisect.boot(board, build, "candidate")
+            return index, bisect.boot(board, build, Phase.CANDIDATE)
 
         return job
 

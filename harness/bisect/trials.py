@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bisect.criterion import Criterion, Outcome
+from harness.bisect.phase import Phase
 from harness.bisect.series import Build
 from harness.engine.verdict import Verdict
 from harness.model.board import Board
@@ -36,7 +37,7 @@ class RunRecord:
     key: str
     attempt: int
     seed: int
-    phase: str
+    phase: Phase
     seconds: float
     out_dir: str
     verdict: Verdict
@@ -49,7 +50,7 @@ class RunRecord:
             "key": self.key,
             "attempt": self.attempt,
             "seed": self.seed,
-            "phase": self.phase,
+            "phase": self.phase.value,
             "seconds": round(self.seconds, 3),
             "out_dir": self.out_dir,
             "outcome": outcome.value,
@@ -65,7 +66,7 @@ class RunRecord:
             key=event["key"],
             attempt=event["attempt"],
             seed=event["seed"],
-            phase=event["phase"],
+            phase=Phase(event["phase"]),
             seconds=event["seconds"],
             out_dir=event["out_dir"],
             verdict=Verdict.from_dict(event["verdict"]),
@@ -88,7 +89,7 @@ class Booter:
         self.out = out
         self.master_seed = master_seed
 
-    def boot(self, board: Board, build: Build, attempt: int, phase: str) -> RunRecord:
+    def boot(self, board: Board, build: Build, attempt: int, phase: Phase) -> RunRecord:
         """One run; its folder is ``runs/<build>/<attempt>`` under the bisect folder."""
         seed = run_seed(self.master_seed, build.name, attempt)
         images = build.image_overrides()
