@@ -7,11 +7,12 @@ The kernel is Debian's ``linux-source-6.1`` configured with ``make tinyconfig`` 
 ``kernel.config``, cross-built with ``riscv64-linux-gnu-gcc``; the initramfs holds ``init.c``
 and ``hbtest.c`` built static. Results are cached outside the checkout, in
 ``${XDG_CACHE_HOME:-~/.cache}/hartbeat/linux/<hash>/``, where the hash covers every input: the
-fragment, the init sources, the source package's version, the compiler's version and this
-script. Each cache entry is built in a temporary folder and renamed into place when complete,
-so a folder that exists is whole and matches its inputs (a changed input is a new hash, never a
-stale hit). ``images/linux/out`` is then pointed at the entry the boards boot. The last line
-printed is the entry's path.
+fragment, the init sources, the source package's version, the compiler's version, and the
+recipe: the code of :func:`build_kernel` and :func:`build_initramfs` with the settings they
+read (not the rest of this script, whose edits build nothing new). Each cache entry is built in
+a temporary folder and renamed into place when complete, so a folder that exists is whole and
+matches its inputs (a changed input is a new hash, never a stale hit). ``images/linux/out`` is
+then pointed at the entry the boards boot. The last line printed is the entry's path.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import inspect
 import os
 import shutil
 import subprocess
@@ -91,15 +93,28 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:20]
 
 
+def kernel_recipe() -> list[str]:
+    """How the kernel is built from its inputs: :func:`build_kernel`'s code and what it reads."""
+    return [inspect.getsource(build_kernel), inspect.getsource(check_config), CROSS, *SYMBOL_FILES]
+
+
+def image_recipe() -> list[str]:
+    """How the image is put together: :func:`build_initramfs`'s code, its settings, the files kept."""
+    settings = [*TARGET_CFLAGS, *sorted(KEEP_SYMBOLS), CPIO_LIST, *SYMBOL_FILES]
+    return [inspect.getsource(build_initramfs), *settings]
+
+
 def kernel_key(fragment: bytes, version: str, compiler: str) -> str:
-    """Hash of what the kernel depends on."""
-    script = Path(__file__).read_bytes()
-    return _digest(b"kernel", script, fragment, version.encode(), compiler.encode())
+    """Hash of what the kernel depends on: its inputs and its recipe, never this script's bytes
+    (an edit elsewhere in it must not rebuild the kernel, a 3-minute job, for everyone)."""
+    recipe = [part.encode() for part in kernel_recipe()]
+    return _digest(b"kernel", fragment, version.encode(), compiler.encode(), *recipe)
 
 
 def image_key(kernel: str, sources: dict[str, bytes]) -> str:
-    """Hash of the whole image: the kernel's inputs and the init sources."""
-    return _digest(b"image", kernel.encode(), *(sources[name] for name in sorted(sources)))
+    """Hash of the whole image: the kernel's key, the init sources and the image's recipe."""
+    recipe = [part.encode() for part in image_recipe()]
+    return _digest(b"image", kernel.encode(), *(sources[name] for name in sorted(sources)), *recipe)
 
 
 def _run(argv: list[str], cwd: Path | None, log: Path, quiet: bool) -> None:

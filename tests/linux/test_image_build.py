@@ -51,6 +51,53 @@ def test_every_input_changes_the_cache_key() -> None:
     assert build.image_key(base, dict(sources)) == image
 
 
+def _keys(script: Path) -> tuple[str, str]:
+    spec = importlib.util.spec_from_file_location(f"hartbeat_linux_build_{script.parent.name}", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kernel = module.kernel_key(b"CONFIG_SMP=y\n", "6.1.192-3", "gcc 12.2.0")
+    return kernel, module.image_key(kernel, {"init.c": b"int main(void) { return 0; }"})
+
+
+def _edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = BUILD_SCRIPT.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "build.py").write_text(text.replace(old, new), encoding="utf-8")
+    return folder / "build.py"
+
+
+def test_the_cache_key_is_its_inputs_and_recipe_not_the_script_bytes(tmp_path: Path) -> None:
+    """Editing build.py outside the recipe (the command line, publishing, a comment) keeps the
+    cached kernel; editing how the kernel or the initramfs is built does not."""
+    base = _keys(BUILD_SCRIPT)
+    # Stable: the same in a copy elsewhere and in another interpreter (no path, no hash seed).
+    assert _keys(_edited(tmp_path, "copy", "def main() -> int:", "def main() -> int:")) == base
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import runpy; m = runpy.run_path({str(BUILD_SCRIPT)!r}); "
+            "print(m['kernel_key'](b'CONFIG_SMP=y\\n', '6.1.192-3', 'gcc 12.2.0'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert other.stdout.strip() == base[0]
+    outside = _edited(
+        tmp_path, "outside", "    print(entry)\n    return 0\n", "    print(entry)  # edited\n    return 0\n"
+    )
+    assert _keys(outside) == base
+    kernel = _edited(tmp_path, "kernel", '"KBUILD_BUILD_USER=hartbeat"', '"KBUILD_BUILD_USER=someone"')
+    assert _keys(kernel)[0] != base[0]
+    image = _edited(tmp_path, "image", '"-O2", "-Wall"', '"-Os", "-Wall"')
+    changed = _keys(image)
+    assert changed[0] == base[0] and changed[1] != base[1]
+
+
 def test_the_image_is_a_kernel_and_an_initramfs_with_our_init(linux_image: Path) -> None:
     assert is_linux_image(linux_image / "Image")
     names = _cpio_names((linux_image / "initramfs.cpio").read_bytes())
