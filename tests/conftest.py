@@ -26,7 +26,12 @@ TESTS = Path(__file__).resolve().parent
 FAST = (
     "test_layers.py",
     "engine/",
-    "bisect/test_bisect_units.py",
+    "bisect/test_bisect_search.py",
+    "bisect/test_bisect_stats.py",
+    "bisect/test_bisect_criterion.py",
+    "bisect/test_bisect_cache.py",
+    "bisect/test_bisect_journal.py",
+    "bisect/test_bisect_trials.py",
     "bisect/test_bisect_posterior.py",
     "emulator/test_decode.py",
     "emulator/test_cpu_state.py",

@@ -12,6 +12,8 @@ import pexpect
 from scripted_series import HANG, make_series
 
 from conftest import REPO, bisect_args, hartbeat
+from harness.bisect.answer import rows_from_events, table
+from harness.bisect.journal import Journal, read_events
 
 
 def test_progress_line_is_redrawn_on_a_terminal(tmp_path: Path, scripted: tuple[Path, Path]) -> None:
@@ -91,3 +93,44 @@ def test_bayes_searches_on_when_verification_fails(tmp_path: Path, scripted: tup
     assert "verification failed, searching on: " in output
     assert code == 0 and (result["first_bad"], result["last_good"]) == ("build-004", "build-003")
     assert result["verified"] is True
+
+
+def test_replay_table_from_a_log(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "bisect.log")
+    journal.write("start", names=["b0", "b1"], seed=1)
+    for index, name, kind in ((0, "b0", "pass"), (1, "b1", "wedge")):
+        journal.write("build", index=index, build=name, key="k")
+        verdict = {"kind": kind, "reason": ""}
+        journal.write(
+            "run",
+            index=index,
+            build=name,
+            key="k",
+            attempt=1,
+            seed=1,
+            phase="endpoint",
+            seconds=1.5,
+            out_dir="x",
+            outcome="good",
+            verdict=verdict,
+        )
+        journal.write(
+            "decision",
+            index=index,
+            build=name,
+            state="good" if kind == "pass" else "bad",
+            passes=1,
+            runs=1,
+            seconds=1.5,
+            reason="",
+            key="k",
+            cached_from=None,
+        )
+    journal.close()
+    rows = rows_from_events(read_events(tmp_path / "bisect.log"))
+    assert [(r.name, r.state, r.runs, r.verdicts) for r in rows] == [
+        ("b0", "good", 1, "passx1"),
+        ("b1", "bad", 1, "wedgex1"),
+    ]
+    assert "no-op change" in rows[1].note
+    assert "b1" in table(rows)
