@@ -9,7 +9,6 @@ configuration is read (for its Debian mirror) but never changed. A package is un
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -24,31 +23,6 @@ APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
 class FetchError(Exception):
     """No mirror, no network or no package: the message says which."""
-
-
-def hartbeat_cache() -> Path:
-    """``${XDG_CACHE_HOME:-~/.cache}/hartbeat``: the root of every image cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hartbeat"
-
-
-def publish(temp: Path, final: Path) -> Path:
-    """Rename a finished temporary folder into place; a concurrent winner's copy is kept."""
-    try:
-        temp.rename(final)
-    except OSError:
-        if not final.is_dir():
-            raise
-        shutil.rmtree(temp, ignore_errors=True)
-    return final
-
-
-def point_link(link: Path, entry: Path) -> None:
-    """Make ``link`` a symbolic link to ``entry`` (replaced atomically)."""
-    temp = link.with_name(f".{link.name}-{os.getpid()}")
-    temp.unlink(missing_ok=True)
-    temp.symlink_to(entry)
-    temp.replace(link)
 
 
 def _source_files() -> list[Path]:

@@ -29,6 +29,10 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The image scripts' shared cache mechanics (images/image_cache.py), found beside images/linux.
+sys.path.insert(1, str(HERE.parent))
+from image_cache import hartbeat_cache, point_link, publish  # noqa: E402
+
 FRAGMENT = HERE / "kernel.config"
 INIT_SOURCES = (HERE / "init.c", HERE / "hbtest.c")
 SOURCE_PACKAGE = "linux-source-6.1"
@@ -57,8 +61,7 @@ class BuildError(Exception):
 
 def cache_root() -> Path:
     """``${XDG_CACHE_HOME:-~/.cache}/hartbeat/linux``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hartbeat" / "linux"
+    return hartbeat_cache() / "linux"
 
 
 def _output(argv: list[str]) -> str:
@@ -125,17 +128,6 @@ def _run(argv: list[str], cwd: Path | None, log: Path, quiet: bool) -> None:
     if proc.returncode != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-25:])
         raise BuildError(f"{' '.join(argv)} failed (status {proc.returncode}); last lines of {log}:\n{tail}")
-
-
-def publish(temp: Path, final: Path) -> Path:
-    """Rename a finished temporary folder into place; a concurrent winner's copy is kept."""
-    try:
-        temp.rename(final)
-    except OSError:
-        if not final.is_dir():
-            raise
-        shutil.rmtree(temp, ignore_errors=True)
-    return final
 
 
 def extracted_source(root: Path, version: str, quiet: bool) -> Path:
@@ -225,11 +217,7 @@ def build_initramfs(source: Path, temp: Path, sources: dict[str, bytes], quiet: 
 
 def point_out_link(entry: Path, name: str = "out") -> None:
     """Make ``images/linux/<name>`` name ``entry`` (replaced atomically)."""
-    link = HERE / name
-    temp = HERE / f".{name}-{os.getpid()}"
-    temp.unlink(missing_ok=True)
-    temp.symlink_to(entry)
-    temp.replace(link)
+    point_link(HERE / name, entry)
 
 
 def build(quiet: bool = False) -> Path:

@@ -31,7 +31,8 @@ from pathlib import Path
 import build
 
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-from debian_apt import SUITE, FetchError, PrivateApt, publish
+from debian_apt import SUITE, FetchError, PrivateApt
+from image_cache import publish
 
 HERE = Path(__file__).resolve().parent
 META_PACKAGE = "linux-image-riscv64"

@@ -46,7 +46,8 @@ HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent.parent
 sys.path[1:1] = [str(HERE.parent), str(PROJECT)]
 import firmware  # noqa: E402  (the sibling fetcher)
-from debian_apt import FetchError, hartbeat_cache, point_link, publish  # noqa: E402
+from debian_apt import FetchError  # noqa: E402
+from image_cache import hartbeat_cache, point_link, publish  # noqa: E402
 
 from harness.model import gpt  # noqa: E402
 

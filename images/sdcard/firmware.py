@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-from debian_apt import FetchError, PrivateApt, hartbeat_cache, point_link, publish
+from debian_apt import FetchError, PrivateApt
+from image_cache import hartbeat_cache, point_link, publish
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "u-boot-sifive"
