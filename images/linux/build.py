@@ -229,22 +229,25 @@ def build(quiet: bool = False) -> Path:
     sources = {path.name: path.read_bytes() for path in INIT_SOURCES}
     kkey = kernel_key(fragment, version, compiler)
     final = root / image_key(kkey, sources)
-    # One builder at a time per cache: a second one waits and then finds the entry done.
-    with (root / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not final.is_dir():
-            source = extracted_source(root, version, quiet)
-            kernel = build_kernel(root, source, kkey, fragment, version, quiet)
-            temp = Path(tempfile.mkdtemp(prefix=".image-", dir=root))
-            try:
-                build_initramfs(source, temp, sources, quiet)
-                for name in ("Image", "config", *SYMBOL_FILES):
-                    shutil.copy2(kernel / name, temp / name)
-                (temp / "inputs.txt").write_text(f"{SOURCE_PACKAGE} {version}\n{compiler}\nkernel {kkey}\n")
-            except BaseException:
-                shutil.rmtree(temp, ignore_errors=True)
-                raise
-            publish(temp, final)
+    # A cache entry that exists is whole (it is renamed into place complete): found without the
+    # lock, so a build of other inputs elsewhere does not hold up every run that has its image.
+    # Else one builder at a time per cache: a second one waits and then finds the entry done.
+    if not final.is_dir():
+        with (root / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not final.is_dir():
+                source = extracted_source(root, version, quiet)
+                kernel = build_kernel(root, source, kkey, fragment, version, quiet)
+                temp = Path(tempfile.mkdtemp(prefix=".image-", dir=root))
+                try:
+                    build_initramfs(source, temp, sources, quiet)
+                    for name in ("Image", "config", *SYMBOL_FILES):
+                        shutil.copy2(kernel / name, temp / name)
+                    (temp / "inputs.txt").write_text(f"{SOURCE_PACKAGE} {version}\n{compiler}\nkernel {kkey}\n")
+                except BaseException:
+                    shutil.rmtree(temp, ignore_errors=True)
+                    raise
+                publish(temp, final)
     point_out_link(final)
     return final
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from harness.targets.linux_boot import is_linux_image
 
@@ -96,6 +101,36 @@ def test_the_cache_key_is_its_inputs_and_recipe_not_the_script_bytes(tmp_path: P
     image = _edited(tmp_path, "image", '"-O2", "-Wall"', '"-Os", "-Wall"')
     changed = _keys(image)
     assert changed[0] == base[0] and changed[1] != base[1]
+
+
+def test_a_cached_image_is_found_while_another_build_holds_the_cache_lock(tmp_path: Path) -> None:
+    """A build of other inputs (another branch's kernel) must not hold up a run whose image is cached."""
+    scripts = tmp_path / "images"
+    (scripts / "linux").mkdir(parents=True)
+    shutil.copy2(BUILD_SCRIPT.parent.parent / "image_cache.py", scripts / "image_cache.py")
+    for name in ("build.py", "kernel.config", "init.c", "hbtest.c"):
+        shutil.copy2(BUILD_SCRIPT.parent / name, scripts / "linux" / name)
+    build = _build_module()
+    if shutil.which(f"{build.CROSS}gcc") is None or not build.TARBALL.is_file():
+        pytest.skip("the key needs the cross compiler's and the kernel source's versions (make deps)")
+    fragment = build.FRAGMENT.read_bytes()
+    sources = {path.name: path.read_bytes() for path in build.INIT_SOURCES}
+    kernel = build.kernel_key(fragment, build.source_version(), build.compiler_version())
+    cache = tmp_path / "cache" / "hartbeat" / "linux"
+    entry = cache / build.image_key(kernel, sources)
+    entry.mkdir(parents=True)
+    with (cache / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = subprocess.run(
+            [sys.executable, str(scripts / "linux" / "build.py"), "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        )
+    assert Path(found.stdout.strip()) == entry
+    assert (scripts / "linux" / "out").resolve() == entry.resolve()
 
 
 def test_the_image_is_a_kernel_and_an_initramfs_with_our_init(linux_image: Path) -> None:
