@@ -6,9 +6,12 @@
    ``git archive``), the emulator with the port off (the default), and with ``-jtag tcp:0``
    listening and no debugger attached. Goal: off vs without within noise.
 2. Verdict to autopsy through real OpenOCD: the emulator's unmatched machine (5 harts) running,
-   ``take_autopsy`` on a serial board whose ``[jtag]`` starts OpenOCD from its config, and on
-   one whose ``[jtag]`` names a running OpenOCD's Tcl port (as on a lab host): the autopsy's
-   duration and how many of its 5 samples fit. Goal: at most 2 s.
+   ``take_autopsy`` on a serial board whose ``[jtag]`` names an OpenOCD config, three ways,
+   runs interleaved: OpenOCD started at the verdict (the baseline: what the autopsy did before
+   the serial target started it at power-on), OpenOCD started at power-on and standing by (what
+   a serial board does now; "power-on" is 2 s before the verdict), and a running OpenOCD's Tcl
+   port (as on a lab host). The autopsy's duration, how many of its 5 samples fit, and the
+   ratio to the baseline. Goal: at most 2 s.
 
 Usage: python benchmarks/jtag.py [--repeats N] [--baseline REV] [--skip-speed]
 """
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,10 +36,16 @@ from emulator_speed import LINK_LD, build_compute_elf
 from harness.autopsy.model import AutopsySettings
 from harness.model.board import Board
 from harness.probes.take import take_autopsy
+from harness.targets.base import Target
+from harness.targets.fake import FakeTarget
+from harness.targets.openocd import JtagSettings, OpenOcd, jtag_settings
+from harness.targets.openocd_standby import StandbyOpenOcd
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "boards" / "openocd" / "emulator.cfg"
 STATS_RE = re.compile(r"hartbeat-emu: (\d+) instructions in ([\d.]+) s .*\nhartbeat-emu: ([\d.]+) s of CPU")
+# How long before the verdict the board was powered on (OpenOCD started) in the standing-by runs.
+POWER_ON_S = 2.0
 SPIN_S = r"""
     .section .text.entry, "ax"
     .globl _start
@@ -135,10 +145,16 @@ def autopsy_time(repeats: int) -> None:
         assert emu.stderr is not None
         port = int(emu.stderr.readline().rsplit(":", 1)[1])
         variables = {"RBB_PORT": str(port), "HARTS": "5", "IDCODE": "0x20000913"}
-        started = _board({"config": str(CONFIG), "set": variables})
+        board = _board({"config": str(CONFIG), "set": variables})
+        settings = jtag_settings(board)
+        assert settings is not None
         ocd: subprocess.Popen[str] | None = None
         try:
-            _measure("OpenOCD started from [jtag] config", started, repeats)
+            ways: dict[str, Callable[[], Target]] = {
+                "OpenOCD started at the verdict (baseline)": FakeTarget,
+                "OpenOCD started at power-on, standing by": lambda: _powered_on(settings),
+            }
+            figures = _measure(board, ways, repeats)
             # The emulator serves one debugger at a time: the running OpenOCD comes after.
             tcl_port = _free_port()
             ocd = subprocess.Popen(
@@ -150,30 +166,63 @@ def autopsy_time(repeats: int) -> None:
             for line in ocd.stderr:
                 if "Listening on port" in line and "tcl" in line:
                     break
-            _measure("a running OpenOCD's tcl", _board({"tcl": f"127.0.0.1:{tcl_port}"}), repeats)
+            running = _board({"tcl": f"127.0.0.1:{tcl_port}"})
+            figures |= _measure(running, {"a running OpenOCD's Tcl port": FakeTarget}, repeats)
         finally:
             if ocd is not None:
                 ocd.terminate()
                 ocd.wait(10)
             emu.terminate()
             emu.wait(10)
+    _report(figures)
 
 
-def _measure(label: str, board: Board, repeats: int) -> None:
-    figures = []
-    failed = []
+class _PoweredOn(FakeTarget):
+    """A serial board's JTAG as the target holds it after power-on: OpenOCD standing by."""
+
+    def __init__(self, standby: StandbyOpenOcd) -> None:
+        super().__init__()
+        self.standby = standby
+
+    def take_openocd(self, deadline: float) -> OpenOcd | None:
+        try:
+            return self.standby.take(deadline)
+        finally:
+            self.standby.close()
+
+
+def _powered_on(settings: JtagSettings) -> Target:
+    standby = StandbyOpenOcd(settings)
+    standby.start()
+    time.sleep(POWER_ON_S)
+    return _PoweredOn(standby)
+
+
+def _measure(board: Board, ways: dict[str, Callable[[], Target]], repeats: int) -> dict[str, list[tuple[float, int]]]:
+    """Each way's (duration, samples) over ``repeats`` interleaved autopsies (a failed one is told)."""
+    figures: dict[str, list[tuple[float, int]]] = {label: [] for label in ways}
     for _ in range(repeats):
-        autopsy = take_autopsy(None, board, AutopsySettings(), None)  # type: ignore[arg-type]
-        if autopsy.available and len(autopsy.harts) == 5:
-            figures.append((autopsy.duration, autopsy.samples))
-        else:
-            failed.append(autopsy.diagnosis.summary)
-        time.sleep(0.5)
-    spread = ", ".join(f"{d:.2f} s/{n}" for d, n in figures)
-    median = f"median {statistics.median(d for d, _ in figures):.2f} s" if figures else "no autopsy"
-    print(f"autopsy of 5 harts through {label}: {median} (goal <= 2 s; runs, samples: {spread})")
-    for summary in failed:
-        print(f"  a run gave: {summary}")
+        for label, make in ways.items():
+            target = make()
+            autopsy = take_autopsy(target, board, AutopsySettings(), None)
+            if autopsy.available and len(autopsy.harts) == 5:
+                figures[label].append((autopsy.duration, autopsy.samples))
+            else:
+                print(f"  {label}: a run gave {autopsy.diagnosis.summary}")
+            time.sleep(1.0)  # the stopped OpenOCD lets go of the emulator's port
+    return figures
+
+
+def _report(figures: dict[str, list[tuple[float, int]]]) -> None:
+    base = [d for d, _ in next(iter(figures.values()))]
+    for label, runs in figures.items():
+        spread = ", ".join(f"{d:.2f} s/{n}" for d, n in runs)
+        if not runs:
+            print(f"autopsy of 5 harts, {label}: no autopsy")
+            continue
+        median = statistics.median(d for d, _ in runs)
+        ratio = f"  x{median / statistics.median(base):.2f}" if base else ""
+        print(f"autopsy of 5 harts, {label:42s} median {median:5.2f} s{ratio}  (goal <= 2 s; s/samples: {spread})")
 
 
 def main() -> int:

@@ -60,7 +60,7 @@ proc hb_mem {t address size} {
 """
 # Between two samples the harts run at least this long: a halt right after the resume could
 # find a hart that has not had a turn yet (on the emulator) and call it stopped.
-MIN_RUN_S = 0.2
+MIN_RUN_S = 0.05
 # A call gives up this long before the deadline, so its failure (OpenOCD's words) is reported
 # rather than the framework's "did not answer".
 CALL_MARGIN_S = 0.15
@@ -188,19 +188,28 @@ def _hart(index: int, target: str, row: dict[str, str] | None) -> HartState | Ha
 
 
 def open_probe(request: Request) -> Probe:
-    """OpenOCD on the board's ``[jtag]``: started from its config, or its running Tcl port."""
+    """OpenOCD on the board's ``[jtag]``: the one the target started at power-on (examined and
+    standing by), else started now from its config, or its running Tcl port."""
     try:
         settings = jtag_settings(request.board)
     except ConfigError as exc:
         raise AutopsyUnavailable(str(exc)) from None
     if settings is None:
         raise AutopsyUnavailable("no [jtag] section")
-    session = OpenOcd(settings)
-    try:
-        session.open(request.deadline - MARGIN_S)
-    except OpenOcdError as exc:
-        session.close()
-        raise AutopsyUnavailable(f"openocd: {exc}") from None
+    session = None
+    standing_by = getattr(request.target, "take_openocd", None)
+    if callable(standing_by):
+        try:
+            session = standing_by(request.deadline - MARGIN_S)
+        except OpenOcdError as exc:
+            raise AutopsyUnavailable(f"openocd: {exc}") from None
+    if not isinstance(session, OpenOcd):
+        session = OpenOcd(settings)
+        try:
+            session.open(request.deadline - MARGIN_S)
+        except OpenOcdError as exc:
+            session.close()
+            raise AutopsyUnavailable(f"openocd: {exc}") from None
     probe = OpenOcdProbe(session, request)
     try:
         probe.prepare()

@@ -7,8 +7,11 @@ without the rest of the harness. It exists for two reasons:
   hang up the session and kill ``prog`` with SIGHUP. The keeper is the session leader instead and,
   as child subreaper, adopts every orphan and waits while any of them holds the console: it stays
   open until its last writer has exited (descendants that let go of it are then killed).
-- A grandchild that ignores SIGHUP would outlive a SIGKILL of hartbeat. The keeper gets SIGTERM
-  when hartbeat dies (PR_SET_PDEATHSIG) and kills every descendant.
+- A grandchild that ignores SIGHUP would outlive a SIGKILL of hartbeat. The keeper is told
+  when hartbeat dies (PR_SET_PDEATHSIG, as SIGUSR1) and kills every descendant. The kernel
+  also sends that signal when the *thread* that started the keeper ends (an OpenOCD started
+  in a background thread at power-on outlives that thread): while hartbeat itself is still its
+  parent, the signal is ignored.
 
 It exits with the command's own status (or dies of the command's signal), so the run's
 "process exited with status N" stays the command's.
@@ -125,7 +128,7 @@ class Keeper:
             signal.signal(sig, self._stop)
         self.first = os.fork()
         if self.first == 0:
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
                 signal.signal(sig, signal.SIG_DFL)
             try:
                 os.execvp(self.argv[0], self.argv)
@@ -174,6 +177,17 @@ def _exit_like(status: int) -> None:
     sys.exit(os.waitstatus_to_exitcode(status))
 
 
+def _parent_gone(parent: int | None, keeper: Keeper) -> None:
+    """The parent-death signal: stop everything, unless only a thread of the parent ended."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if parent is not None and os.getppid() == parent:
+            return
+        keeper._stop(signum, frame)
+
+    signal.signal(signal.SIGUSR1, handler)
+
+
 def main(args: list[str]) -> None:
     """``[--parent PID] -- CMD...``: PID is hartbeat's, to notice it died before we asked to be told."""
     parent: int | None = None
@@ -184,11 +198,13 @@ def main(args: list[str]) -> None:
         args = args[1:]
     if not args:
         sys.exit("usage: keeper.py [--parent PID] -- CMD...")
+    keeper = Keeper(args)
+    _parent_gone(parent, keeper)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGUSR1)
     if parent is not None and os.getppid() != parent:
         sys.exit(1)
-    _exit_like(Keeper(args).run())
+    _exit_like(keeper.run())
 
 
 if __name__ == "__main__":

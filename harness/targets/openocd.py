@@ -146,13 +146,14 @@ class OpenOcd:
         """True if this session started the OpenOCD process (and so stops it)."""
         return self.process is not None
 
-    def open(self, deadline: float, gdb: bool = False) -> None:
+    def open(self, deadline: float, gdb: bool = False, after_init: tuple[str, ...] = ()) -> None:
         """Start OpenOCD (or reach the running one) and connect to its Tcl server by ``deadline``.
 
-        ``gdb``: a started OpenOCD also serves gdb on the board's ``gdb_port``.
+        ``gdb``: a started OpenOCD also serves gdb on the board's ``gdb_port``; ``after_init``:
+        commands a started OpenOCD runs after ``init``, before it serves anyone.
         """
         if self.settings.config is not None:
-            self._start(self.settings.config, deadline, gdb)
+            self._start(self.settings.config, gdb, after_init)
         assert self.tcl_address is not None
         while True:
             try:
@@ -168,7 +169,7 @@ class OpenOcd:
                     raise OpenOcdError(self._failure(f"exited with status {self.process.returncode}")) from None
                 time.sleep(0.02)
 
-    def _start(self, config: Path, deadline: float, gdb: bool) -> None:
+    def _start(self, config: Path, gdb: bool, after_init: tuple[str, ...]) -> None:
         tcl_port = _free_port()
         self.tcl_address = ("127.0.0.1", tcl_port)
         self.gdb_port = (self.settings.gdb_port or _free_port()) if gdb else None
@@ -178,6 +179,8 @@ class OpenOcd:
         argv += ["-f", str(config)]
         ports = f"gdb_port {self.gdb_port if gdb else 'disabled'}; telnet_port disabled; tcl_port {tcl_port}"
         argv += ["-c", ports, "-c", "init"]
+        for command in after_init:
+            argv += ["-c", command]
         if shutil.which(argv[0]) is None:
             raise OpenOcdError(f"cannot run {argv[0]!r}: not found (make deps installs Debian's openocd)")
         try:

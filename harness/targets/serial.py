@@ -27,6 +27,7 @@ from harness.model.preboot_finding import Finding
 from harness.power import Power, power_from_board
 from harness.targets.base import TargetKind
 from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, jtag_settings, open_halted
+from harness.targets.openocd_standby import StandbyOpenOcd
 
 DEFAULT_BAUDRATE = 115200
 DEFAULT_REOPEN_TIMEOUT = 10.0
@@ -251,9 +252,10 @@ class SerialTarget:
         self.settings = settings
         self.power = power
         self.plan = plan
-        # ``[jtag]``: OpenOCD for ``run --hold`` (the autopsy opens its own session).
+        # ``[jtag]``: OpenOCD for the autopsy (started at power-on, standing by) and ``run --hold``.
         self.jtag = jtag
         self._openocd: OpenOcd | None = None
+        self._standby: StandbyOpenOcd | None = None
         self._lock = BoardLock(settings.port, board=name)
         self._transport = SerialTransport(settings.port, self._open_port, settings.reopen_timeout)
         self._opened = False
@@ -311,8 +313,33 @@ class SerialTarget:
         if self._off_done:
             self._off_done = False
             self.power.switch.on()
-            return
-        self.power.switch.cycle(self.power.off_time)
+        else:
+            self.power.switch.cycle(self.power.off_time)
+        self._start_standby()
+
+    def _start_standby(self) -> None:
+        """OpenOCD from ``[jtag] config`` starts now, in the background, for a quick autopsy."""
+        if self.jtag is not None and self.jtag.config is not None:
+            self._close_standby()
+            self._standby = StandbyOpenOcd(self.jtag)
+            self._standby.start()
+
+    def _close_standby(self) -> None:
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.close()
+
+    def take_openocd(self, deadline: float) -> OpenOcd | None:
+        """The OpenOCD started at power-on, examined and ready, handed to the autopsy (which
+        closes it); None when there is none (the autopsy starts its own). An attempt still
+        under way is waited for until ``deadline``; its failure is :class:`OpenOcdError`."""
+        standby, self._standby = self._standby, None
+        if standby is None:
+            return None
+        try:
+            return standby.take(deadline)
+        finally:
+            standby.close()
 
     # OpenOCD's gdb server: ``target extended-remote`` (gdb may detach and attach again).
     gdb_extended = True
@@ -330,6 +357,8 @@ class SerialTarget:
         and halt the harts; OpenOCD stays up until power-off."""
         if self.jtag is None:
             raise TargetError(f"{self.name}: no [jtag] section, so no debugger can reach the harts")
+        # One OpenOCD at a time on the adapter: the one standing by (without gdb) goes first.
+        self._close_standby()
         try:
             self._openocd = open_halted(self.jtag, time.monotonic() + HOLD_START_S)
         except OpenOcdError as exc:
@@ -337,6 +366,7 @@ class SerialTarget:
 
     def power_off(self) -> None:
         """Switch off, close the console, give the board back. Only the lock holder touches power."""
+        self._close_standby()
         session, self._openocd = self._openocd, None
         if session is not None:
             session.close()

@@ -35,6 +35,7 @@ from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
 from harness.targets.fake import FakeTarget
+from harness.targets.serial import SerialTarget
 
 from .conftest import Lab, switched_lab, write
 from .virtual import EmulatorBoard, free_port
@@ -179,9 +180,21 @@ def _openocd_pids() -> set[int]:
     return pids
 
 
-def test_a_wedged_serial_board_is_autopsied_through_openocd(jtag_lab: Lab, elf: Path, tmp_path: Path) -> None:
+def test_a_wedged_serial_board_is_autopsied_through_openocd(
+    jtag_lab: Lab, elf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = _openocd_pids()
+    # The autopsy takes the OpenOCD the target started at power-on (examined, standing by).
+    handed: list[object] = []
+    take = SerialTarget.take_openocd
+
+    def take_and_note(target: SerialTarget, deadline: float) -> object:
+        handed.append(take(target, deadline))
+        return handed[-1]
+
+    monkeypatch.setattr(SerialTarget, "take_openocd", take_and_note)
     result = run(board_file(jtag_lab, jtag_table(jtag_lab, elf)), tmp_path / "serial")
+    assert len(handed) == 1 and handed[0] is not None, "the OpenOCD started at power-on was not ready"
     assert result.verdict.kind.value == "wedge" and result.verdict.waiting_for == "shell", result.verdict.reason
     autopsy = result.autopsy
     assert autopsy is not None and autopsy.available, autopsy
