@@ -84,6 +84,16 @@ CAPTURE_IR, UPDATE_IR = int(State.CAPTURE_IR), int(State.UPDATE_IR)
 NEXT_INT: tuple[tuple[int, int], ...] = tuple((int(NEXT[s][0]), int(NEXT[s][1])) for s in State)
 # States whose entry does something (capture, update, reset).
 ACTIONS = frozenset({RESET, CAPTURE_DR, UPDATE_DR, CAPTURE_IR, UPDATE_IR})
+# For the remote_bitbang server's inlined edge loop, indexed by state: the next state for TMS 0
+# (NEXT_BY_TMS[0]) and TMS 1 (NEXT_BY_TMS[2]: the TMS bit of a '4'-'7' byte is 2), whether the
+# state shifts, whether entering it acts.
+NEXT_BY_TMS: tuple[tuple[int, ...], ...] = (
+    tuple(n[0] for n in NEXT_INT),
+    (),
+    tuple(n[1] for n in NEXT_INT),
+)
+SHIFTS: tuple[bool, ...] = tuple(s in (SHIFT_DR, SHIFT_IR) for s in range(len(State)))
+ACTS: tuple[bool, ...] = tuple(s in ACTIONS for s in range(len(State)))
 
 
 class Tap:
@@ -135,6 +145,10 @@ class Tap:
 
     def _set_shift(self, value: int, length: int) -> None:
         self.shift, self.length, self.top = value, length, 1 << (length - 1)
+
+    def enter(self, state: int) -> None:
+        """The TAP has just entered ``state`` (one of :data:`ACTIONS`): capture, update or reset."""
+        self._enter(state)
 
     def _enter(self, state: int) -> None:
         if state == CAPTURE_DR:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import socket
 import sys
 import time
 
-from .jtag import SHIFT_DR, SHIFT_IR, Tap
+from .jtag import ACTS, NEXT_BY_TMS, SHIFTS, Tap
 
 # Bytes taken per read, and answers held for a client that does not read them.
 READ_SIZE = 1 << 16
@@ -25,6 +26,10 @@ MAX_PENDING = 1 << 20
 # Once a client talks, answer it without returning to the guest while it keeps sending
 # (a debugger's requests come in quick succession), but for at most this long per call.
 BURST_GAP_S = 0.005
+# OpenOCD's bits shifted while reading TDO: "TCK low (TMS 0, TDI), read, TCK high", 8 or more.
+SHIFT_RUN = re.compile(rb"(?:[01]R[45]){8,}")
+# TDI of a '4'/'5' byte as a binary digit.
+TDI_BITS = bytes.maketrans(b"45", b"01")
 # Protocol bytes that need no action here: LED, sleep, and the SWD commands (JTAG only).
 IGNORED = frozenset(b"BbZzOocdefg")
 
@@ -140,38 +145,74 @@ class RemoteBitbangServer:
         self.pending = b""
 
     def _process(self, data: bytes) -> None:
-        # The hot loop of a debugger session (about 130 bytes per DMI scan): the low bits of
-        # '0'-'7' are TCK (4), TMS (2) and TDI (1) themselves.
-        tap = self.tap
-        rise = tap.rise
-        tck = tap.tck
+        # A DMI scan is about 160 bytes, most of them OpenOCD's "[01]R[45]" per bit shifted while
+        # reading TDO: such runs are shifted at once (:meth:`_shift_run`), the rest byte by byte.
         out = bytearray()
+        pos = 0
+        for run in SHIFT_RUN.finditer(data):
+            if not self._bytes(data[pos : run.start()], out):
+                return
+            if SHIFTS[self.tap.state]:
+                self._shift_run(run.group(), out)
+            elif not self._bytes(run.group(), out):
+                return
+            pos = run.end()
+        if self._bytes(data[pos:], out) and out:
+            self._send(bytes(out))
+
+    def _shift_run(self, run: bytes, out: bytearray) -> None:
+        """``run`` is k times "TCK low, read TDO, TCK high" with TMS 0 in Shift-DR/IR: TDO gives
+        the register's bits 0..k-1 (then the TDI bits that entered at its top) and TDI's k bits
+        enter it: one integer shift instead of 3k bytes through the edge loop."""
+        tap = self.tap
+        k = len(run) // 3
+        length = tap.length
+        tdi = int(run[2::3].translate(TDI_BITS)[::-1], 2)
+        stream = tap.shift | tdi << length
+        out += format(stream & ((1 << k) - 1), f"0{k}b")[::-1].encode()
+        tap.shift = stream >> k
+        tap.tck = True
+
+    def _bytes(self, data: bytes, out: bytearray) -> bool:
+        """Act on ``data`` byte by byte, answers appended to ``out``; False if the client was
+        dropped (it quit or sent a byte outside the protocol)."""
+        # The TAP's rising edge is inlined, its state kept in locals and written back only around
+        # a capture, an update or a reset. The low bits of '0'-'7' are TCK (4), TMS (2), TDI (1).
+        tap = self.tap
+        state, shift, top, tck = tap.state, tap.shift, tap.top, tap.tck
+        next_by_tms, shifts, acts = NEXT_BY_TMS, SHIFTS, ACTS
         for byte in data:
             if 52 <= byte <= 55:  # '4'..'7': TCK high
                 if not tck:
-                    rise(byte & 2, byte & 1)
                     tck = True
+                    if shifts[state]:
+                        shift >>= 1
+                        if byte & 1:
+                            shift |= top
+                    state = next_by_tms[byte & 2][state]
+                    if acts[state]:
+                        tap.state, tap.shift = state, shift
+                        tap.enter(state)
+                        shift, top = tap.shift, tap.top
             elif 48 <= byte <= 51:  # '0'..'3': TCK low, nothing moves
                 tck = False
             elif byte == 82:  # 'R'
-                state = tap.state
-                out.append(48 | (tap.shift & 1) if state in (SHIFT_DR, SHIFT_IR) else 48)
+                out.append(48 | (shift & 1) if shifts[state] else 48)
             elif 114 <= byte <= 117:  # 'r'..'u': TRST resets the TAP; SRST is not wired
                 if (byte - 114) & 2:
                     tap.reset()
-                    tck = False
+                    state, tck = tap.state, False
             elif byte == 81:  # 'Q'
-                tap.tck = tck
+                tap.state, tap.shift, tap.tck = state, shift, tck
                 self._send(bytes(out))
                 self._drop(None)
-                return
+                return False
             elif byte not in IGNORED:
-                tap.tck = tck
+                tap.state, tap.shift, tap.tck = state, shift, tck
                 self._drop(f"byte {byte:#04x} is not remote_bitbang")
-                return
-        tap.tck = tck
-        if out:
-            self._send(bytes(out))
+                return False
+        tap.state, tap.shift, tap.tck = state, shift, tck
+        return True
 
     def _send(self, data: bytes) -> None:
         self.pending += data
