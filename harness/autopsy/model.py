@@ -162,6 +162,19 @@ class HartState:
 
 
 @dataclass(frozen=True)
+class HartGlance:
+    """A quick read of one hart between full ones: only what the classification compares
+    between samples (a backend whose reads are slow, OpenOCD over JTAG, offers it)."""
+
+    hart: int
+    mode: Privilege
+    pc: int
+    wfi: bool
+    instret: int | None = None
+    traps: int | None = None
+
+
+@dataclass(frozen=True)
 class HartMissing:
     """A hart the backend could not read, and why."""
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from harness.autopsy.model import AutopsySettings, HartMissing, HartState
+from harness.autopsy.model import AutopsySettings, HartGlance, HartMissing, HartState
 from harness.errors import HartbeatError
 from harness.model.board import Board
 from harness.targets.base import Target
@@ -62,6 +62,15 @@ class Probe(Protocol):
 
     def close(self) -> None:
         """Release the connection (the target itself is left as it is, for power-off)."""
+
+
+@runtime_checkable
+class GlancingProbe(Probe, Protocol):
+    """A probe whose full reads are slow also offers a quick one: the framework then reads every
+    hart in full at the first and the last sample and glances at them in between."""
+
+    def glance(self) -> tuple[HartGlance | HartMissing, ...]:
+        """Every hart's pc, mode, wfi and counters now, in hart order."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from harness.autopsy.model import (
     AutopsySettings,
     HartAutopsy,
     HartClass,
+    HartGlance,
     HartMissing,
     HartSample,
     HartState,
@@ -30,7 +31,7 @@ from harness.autopsy.model import (
     Privilege,
 )
 from harness.model.board import Board
-from harness.probes.backend import AutopsyUnavailable, Probe, Request
+from harness.probes.backend import AutopsyUnavailable, GlancingProbe, Probe, Request
 from harness.probes.registry import backend_for
 from harness.targets.base import Target
 
@@ -145,19 +146,25 @@ def _prepare(
         return
 
 
+Read = tuple[HartState | HartGlance | HartMissing, ...]
+
+
 def _sample(
     probe: Probe,
     request: Request,
     first_read: list[tuple[HartState | HartMissing, ...]],
     sampled: threading.Event,
-) -> list[tuple[float, tuple[HartState | HartMissing, ...]]]:
+) -> list[tuple[float, Read]]:
     """``samples`` reads of every hart, ``interval`` apart (fewer if the deadline comes first);
-    the first read also goes to ``first_read``, with ``sampled`` set."""
+    the first read also goes to ``first_read``, with ``sampled`` set. A probe that can glance
+    (:class:`GlancingProbe`) is read in full at the first and last sample only."""
     settings = request.settings
-    reads: list[tuple[float, tuple[HartState | HartMissing, ...]]] = []
+    reads: list[tuple[float, Read]] = []
     first = time.monotonic()
     took = 0.0
-    for index in range(max(1, settings.samples)):
+    count = max(1, settings.samples)
+    glance = probe.glance if isinstance(probe, GlancingProbe) else None
+    for index in range(count):
         due = first + index * settings.interval
         # A read takes as long as the one before (a JTAG read of five harts takes a second):
         # one that would end past the deadline is not started.
@@ -165,18 +172,22 @@ def _sample(
             break
         time.sleep(max(0.0, due - time.monotonic()))
         started = time.monotonic()
-        reads.append((started - first, probe.read_harts()))
-        took = time.monotonic() - started
-        if index == 0:
-            first_read.append(reads[0][1])
-            sampled.set()
+        if glance is not None and 0 < index < count - 1:
+            reads.append((started - first, glance()))
+        else:
+            full = probe.read_harts()
+            reads.append((started - first, full))
+            took = time.monotonic() - started
+            if index == 0:
+                first_read.append(full)
+                sampled.set()
     return reads
 
 
 def _conclude(
     probe: Probe,
     request: Request,
-    reads: Sequence[tuple[float, tuple[HartState | HartMissing, ...]]],
+    reads: Sequence[tuple[float, Read]],
     symbols: Symbolizer | None,
 ) -> tuple[HartAutopsy, ...]:
     """Each hart's samples, class, place and backtrace, from the reads (oldest first)."""
@@ -184,27 +195,31 @@ def _conclude(
     if symbols is not None and reads:
         # A file of another build would name every address wrongly: check each against memory first.
         for item in reads[-1][1]:
-            if isinstance(item, HartState) and not request.expired():
+            if not isinstance(item, HartMissing) and not request.expired():
                 symbols.verify(item.pc, functools.partial(probe.read_memory, item.hart))
     out = []
     for hart in ids:
         states = [(t, item) for t, harts in reads for item in harts if item.hart == hart]
-        last = states[-1][1]
-        if isinstance(last, HartMissing):
-            out.append(HartAutopsy(hart, HartClass.UNAVAILABLE, last.reason, reason=last.reason))
+        latest = states[-1][1]
+        # The state shown and classified is the latest full read (a glance has no registers).
+        full = [s for _, s in states if isinstance(s, HartState)]
+        if isinstance(latest, HartMissing) or not full:
+            reason = latest.reason if isinstance(latest, HartMissing) else "only glanced at, never read in full"
+            out.append(HartAutopsy(hart, HartClass.UNAVAILABLE, reason, reason=reason))
             continue
+        last = full[-1]
         mode = last.mode
 
         def locate(address: int, mode: Privilege = mode) -> Location | None:
             return symbols.locate(address, mode) if symbols is not None else None
 
         samples = tuple(
-            HartSample(t, s.pc, s.instret, s.traps, s.wfi, s.mode) for t, s in states if isinstance(s, HartState)
+            HartSample(t, s.pc, s.instret, s.traps, s.wfi, s.mode) for t, s in states if not isinstance(s, HartMissing)
         )
         classified = classify(samples, last, locate)
         # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
         # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.
-        shown = next((s for _, s in reversed(states) if isinstance(s, HartState) and s.pc == classified.pc), last)
+        shown = next((s for s in reversed(full) if s.pc == classified.pc), last)
         frames = () if request.expired() else backtrace(probe, shown, locate, request)
         out.append(
             HartAutopsy(

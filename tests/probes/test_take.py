@@ -16,6 +16,7 @@ from harness.autopsy.model import (
     AutopsySettings,
     DiagnosisKind,
     HartClass,
+    HartGlance,
     HartMissing,
     HartState,
     Location,
@@ -118,6 +119,49 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     # ra points into spin_lock itself (a call made from it): the frame chain gives the caller.
     assert [str(f.where) for f in hart.backtrace] == ["spawn+0x10 (init.c:59)"]
     assert autopsy.symbols == ("kernel=k.elf",) and names.verified in (LOCK, LOCK + 4)
+
+
+class Glancing(Scripted):
+    """Slow full reads (as over JTAG) and a quick glance: pc, mode, wfi and counters only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[str] = []
+
+    def read_harts(self) -> tuple[HartState | HartMissing, ...]:
+        self.kinds.append("full")
+        return super().read_harts()
+
+    def glance(self) -> tuple[HartGlance | HartMissing, ...]:
+        self.kinds.append("glance")
+        self.reads += 1
+        return tuple(
+            HartGlance(h, Privilege.M, LOCK + 4 * (self.reads % 2), False, instret=1000 * self.reads + h)
+            for h in (0, 1)
+        )
+
+
+def test_a_probe_that_glances_is_read_in_full_first_and_last_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = Glancing()
+    use(monkeypatch, lambda request: probe)
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST, Names())
+    assert probe.kinds == ["full", "glance", "glance", "glance", "full"]
+    hart = autopsy.harts[1]
+    # Every sample counts for the class; the state shown is a full read (sample 1 or 5 at that pc).
+    assert [s.instret for s in hart.samples] == [1001, 2001, 3001, 4001, 5001]
+    assert hart.klass is HartClass.SPINNING and hart.state is not None and hart.state.instret in (1001, 5001)
+    assert [str(f.where) for f in hart.backtrace] == ["spawn+0x10 (init.c:59)"]
+
+
+def test_a_glance_that_came_last_leaves_the_latest_full_read_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = Glancing()
+    use(monkeypatch, lambda request: probe)
+    # Three samples planned, the limit cuts them short after the glance.
+    slow = AutopsySettings(samples=3, span=1.2, limit=1.0)
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, slow, Names())
+    assert probe.kinds == ["full", "glance"], probe.kinds
+    assert autopsy.harts[0].state is not None and autopsy.harts[0].state.instret == 1000
+    assert [s.instret for s in autopsy.harts[0].samples] == [1000, 2000]
 
 
 def test_a_backend_that_hangs_is_left_behind_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
