@@ -230,12 +230,26 @@ class VirtualBoard:
 
 
 class EmulatorBoard(VirtualBoard):
-    """The emulator (``-M unmatched``, 5 harts) running ``kernel`` bare metal: its console on a pty
-    behind ``port``, its JTAG on loopback ``jtag_port`` (the same port at every power-on)."""
+    """The emulator (by default ``-M unmatched``, 5 harts) running ``kernel`` (bare metal, or
+    after ``bios``): its console on a pty behind ``port``, its JTAG on loopback ``jtag_port``
+    (the same port at every power-on)."""
 
-    def __init__(self, folder: Path, kernel: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        kernel: Path,
+        *,
+        machine: str = "unmatched",
+        smp: int = 5,
+        bios: str = "none",
+        extra: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(folder)
         self.kernel = kernel
+        self.machine = machine
+        self.smp = smp
+        self.bios = bios
+        self.extra = extra
         self.jtag_port = free_port()
 
     def power_on(self) -> None:
@@ -246,8 +260,9 @@ class EmulatorBoard(VirtualBoard):
                 return
             self._unplug_idle()
             process = subprocess.Popen(
-                [sys.executable, "-m", "harness.emulator", "-M", "unmatched", "-smp", "5", "-bios", "none",
-                 "-kernel", str(self.kernel), "-serial", "pty", "-jtag", f"tcp:{self.jtag_port}"],
+                [sys.executable, "-m", "harness.emulator", "-M", self.machine, "-smp", str(self.smp),
+                 "-bios", self.bios, "-kernel", str(self.kernel), *self.extra, "-serial", "pty",
+                 "-jtag", f"tcp:{self.jtag_port}"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 start_new_session=True, cwd=Path(__file__).resolve().parents[2],
             )  # fmt: skip
