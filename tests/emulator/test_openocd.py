@@ -167,3 +167,19 @@ def test_unmatched_config_parses() -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0 and "CONFIG-OK" in out, out
     assert "riscv.cpu0 riscv.cpu1 riscv.cpu2 riscv.cpu3 riscv.cpu4" in out
+
+
+def test_reset_halt_stops_every_hart_at_the_reset_vector(emulator: Emulator) -> None:
+    """OpenOCD's ``reset halt``: ndmreset with halt-on-reset; then the guest runs its program again."""
+    out = openocd(
+        emulator,
+        "reset halt; "
+        'foreach t [target names] { targets $t; echo "HART $t [string trim [capture {reg pc}]]" }; '
+        "resume; sleep 300; halt; "
+        'foreach t [target names] { targets $t; echo "AGAIN $t [string trim [capture {reg s1}]]" }; '
+        "resume; shutdown",
+    )
+    pcs = [int(v, 16) for v in re.findall(r"^HART \S+ pc \(/64\): 0x([0-9a-f]+)", out, re.M)]
+    assert pcs == [0x1000] * emulator.harts, out
+    again = [int(v, 16) for v in re.findall(r"^AGAIN \S+ s1 \(/64\): 0x([0-9a-f]+)", out, re.M)]
+    assert again == [i * 100 + 7 for i in range(emulator.harts)], out

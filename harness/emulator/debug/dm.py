@@ -2,9 +2,13 @@
 
 Registers: dmcontrol, dmstatus, hartinfo, abstractcs, command (Access Register for GPRs,
 FPRs and CSRs), abstractauto, data0-1, progbuf0-7, haltsum0-1, and system bus access
-(sbcs, sbaddress0-1, sbdata0-1). Hart selection covers every hart (hartsel; no hart array
-mask). The module runs on the emulator's main thread between quanta, so every operation
-completes at once: abstractcs.busy and sbcs.sbbusy always read 0.
+(sbcs, sbaddress0-1, sbdata0-1). Hart selection covers every hart: hartsel, and with hasel
+the hart array mask (hawindowsel, hawindow), so haltreq, resumereq, hartreset and the
+halt-on-reset requests reach several harts at once and dmstatus's all*/any* bits cover them.
+Halt-on-reset (setresethaltreq, clrresethaltreq): a hart that leaves reset (ndmreset,
+hartreset, or a reset the guest asks for) with its request set halts before its first
+instruction, dcsr.cause 5. The module runs on the emulator's main thread between quanta, so
+every operation completes at once: abstractcs.busy and sbcs.sbbusy always read 0.
 
 The program buffer runs on the selected hart in debug mode through the interpreter: its
 words are decoded into a page of instruction slots that the hart's instruction TLB maps at
@@ -18,11 +22,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from .. import interp
+from ..boards import ROM_BASE
 from ..bus import Bus, BusError
 from ..codecache import CodeCache
 from ..csr import CSRS, MSTATUS_MPRV
 from ..decode import decode
-from .hart import CAUSE_HALTREQ, enter_debug, resume
+from .hart import CAUSE_HALTREQ, CAUSE_RESETHALTREQ, DCSR_STOPCOUNT, enter_debug, resume
 
 if TYPE_CHECKING:
     from ..cpu import Hart
@@ -36,6 +41,8 @@ DMCONTROL = 0x10
 DMSTATUS = 0x11
 HARTINFO = 0x12
 HALTSUM1 = 0x13
+HAWINDOWSEL = 0x14
+HAWINDOW = 0x15
 ABSTRACTCS = 0x16
 COMMAND = 0x17
 ABSTRACTAUTO = 0x18
@@ -58,6 +65,18 @@ PROGBUF_ADDR = 0x300
 EBREAK = 0x00100073
 # Instructions a program buffer run may take before it counts as failed (no ebreak reached).
 PROGBUF_LIMIT = 64
+
+# dmcontrol bits.
+HALTREQ = 1 << 31
+RESUMEREQ = 1 << 30
+HARTRESET = 1 << 29
+ACKHAVERESET = 1 << 28
+HASEL = 1 << 26
+SETRESETHALTREQ = 1 << 3
+CLRRESETHALTREQ = 1 << 2
+NDMRESET = 1 << 1
+# dmstatus.hasresethaltreq
+HASRESETHALTREQ = 1 << 5
 
 # abstractcs.cmderr
 CMDERR_NONE = 0
@@ -103,12 +122,17 @@ class DebugModule:
     def __init__(self, target: DebugTarget) -> None:
         self.target = target
         self.havereset: set[int] = set(range(len(target.harts)))
+        # Harts to halt as they leave reset; kept through dmactive = 0 and every reset (as the
+        # spec asks: a debugger sets it, then resets the system).
+        self.resethaltreq: set[int] = set()
         self._clear()
         self.readers: dict[int, Callable[[], int]] = {
             DMCONTROL: self._read_dmcontrol,
             DMSTATUS: self._read_dmstatus,
             HARTINFO: lambda: NSCRATCH << 20,
             HALTSUM1: self._read_haltsum1,
+            HAWINDOWSEL: lambda: 0,
+            HAWINDOW: lambda: self.hawindow,
             ABSTRACTCS: self._read_abstractcs,
             COMMAND: lambda: 0,
             ABSTRACTAUTO: lambda: self.abstractauto,
@@ -121,6 +145,7 @@ class DebugModule:
         }
         self.writers: dict[int, Callable[[int], None]] = {
             DMCONTROL: self._write_dmcontrol,
+            HAWINDOW: self._write_hawindow,
             ABSTRACTCS: self._write_abstractcs,
             COMMAND: self._write_command,
             ABSTRACTAUTO: self._write_abstractauto,
@@ -135,6 +160,10 @@ class DebugModule:
         """The state dmcontrol.dmactive = 0 resets."""
         self.dmactive = False
         self.hartsel = 0
+        self.hasel = False
+        # The hart array mask: one window of 32 harts (hawindowsel is 0; there are at most 32).
+        self.hawindow = 0
+        self.hartreset = False
         self.ndmreset = False
         self.data = [0] * DATACOUNT
         self.progbuf = [0] * PROGBUFSIZE
@@ -187,8 +216,16 @@ class DebugModule:
                 writer(value)
 
     def on_machine_reset(self) -> None:
-        """Every hart was reset (a guest reset or ndmreset): report it in havereset."""
+        """Every hart was reset (a guest reset or ndmreset): report it in havereset, and halt
+        those asked to halt on reset before they run."""
         self.havereset = set(range(len(self.target.harts)))
+        for index in sorted(self.resethaltreq):
+            if index < len(self.target.harts):
+                self._halt_on_reset(self.target.harts[index])
+
+    def _halt_on_reset(self, h: Hart) -> None:
+        if not h.halted:
+            enter_debug(h, CAUSE_RESETHALTREQ, h.pc)
 
     # --- run control -----------------------------------------------------------------------
 
@@ -196,9 +233,21 @@ class DebugModule:
         harts = self.target.harts
         return harts[self.hartsel] if self.hartsel < len(harts) else None
 
+    def _selected(self) -> list[int]:
+        """The harts dmcontrol's requests reach: hartsel, and the hart array mask with hasel."""
+        count = len(self.target.harts)
+        chosen = {self.hartsel} if self.hartsel < count else set()
+        if self.hasel:
+            chosen |= {i for i in range(min(count, 32)) if self.hawindow >> i & 1}
+        return sorted(chosen)
+
+    def _write_hawindow(self, value: int) -> None:
+        self.hawindow = value & ((1 << min(len(self.target.harts), 32)) - 1)
+
     def _read_dmcontrol(self) -> int:
         lo, hi = self.hartsel & 0x3FF, self.hartsel >> 10
-        return lo << 16 | hi << 6 | self.ndmreset << 1 | self.dmactive
+        bits = self.hasel << 26 | self.hartreset << 29
+        return bits | lo << 16 | hi << 6 | self.ndmreset << 1 | self.dmactive
 
     def _write_dmcontrol(self, value: int) -> None:
         if not value & 1:
@@ -207,36 +256,58 @@ class DebugModule:
         self.dmactive = True
         sel = (value >> 16 & 0x3FF) | (value >> 6 & 0x3FF) << 10
         self.hartsel = sel & ((1 << HARTSELLEN) - 1)
-        ndmreset = bool(value & 2)
+        self.hasel = bool(value & HASEL)
+        ndmreset = bool(value & NDMRESET)
         if ndmreset and not self.ndmreset:
             self.target.reset()
             self.on_machine_reset()
         self.ndmreset = ndmreset
-        if value & 1 << 28:  # ackhavereset
-            self.havereset.discard(self.hartsel)
-        h = self._hart()
-        if h is None:
-            return
-        if value & 1 << 31:  # haltreq
-            if not h.halted:
-                enter_debug(h, CAUSE_HALTREQ, h.pc)
-        elif value & 1 << 30:  # resumereq
-            self.resumeack.discard(self.hartsel)
-            if h.halted:
-                resume(h)
-            self.resumeack.add(self.hartsel)
+        selected = self._selected()
+        if value & ACKHAVERESET:
+            self.havereset.difference_update(selected)
+        if value & SETRESETHALTREQ:
+            self.resethaltreq.update(selected)
+        elif value & CLRRESETHALTREQ:
+            self.resethaltreq.difference_update(selected)
+        hartreset = bool(value & HARTRESET)
+        if hartreset and not self.hartreset:
+            self._reset_harts(selected)
+        self.hartreset = hartreset
+        harts = self.target.harts
+        if value & HALTREQ:
+            for index in selected:
+                if not harts[index].halted:
+                    enter_debug(harts[index], CAUSE_HALTREQ, harts[index].pc)
+        elif value & RESUMEREQ:
+            for index in selected:
+                self.resumeack.discard(index)
+                if harts[index].halted:
+                    resume(harts[index])
+                self.resumeack.add(index)
+
+    def _reset_harts(self, selected: list[int]) -> None:
+        """hartreset: the selected harts alone start again from the reset vector (their memory
+        and the other harts are untouched); one asked to halt on reset halts there."""
+        for index in selected:
+            h = self.target.harts[index]
+            h.reset(ROM_BASE)
+            self.havereset.add(index)
+            if index in self.resethaltreq:
+                self._halt_on_reset(h)
 
     def _read_dmstatus(self) -> int:
-        h = self._hart()
-        sel = self.hartsel
-        value = DM_VERSION_013 | 1 << 7 | 1 << 22  # authenticated, impebreak
-        if h is None:
+        value = DM_VERSION_013 | 1 << 7 | 1 << 22 | HASRESETHALTREQ  # authenticated, impebreak
+        selected = self._selected()
+        if not selected:
             return value | 3 << 14  # all/anynonexistent
-        if sel in self.havereset:
-            value |= 3 << 18
-        if sel in self.resumeack:
-            value |= 3 << 16
-        value |= 3 << 8 if h.halted else 3 << 10
+        harts = self.target.harts
+        for bit, has in (
+            (18, [i in self.havereset for i in selected]),
+            (16, [i in self.resumeack for i in selected]),
+            (10, [not harts[i].halted for i in selected]),
+            (8, [harts[i].halted for i in selected]),
+        ):
+            value |= any(has) << bit | all(has) << (bit + 1)
         return value
 
     def _read_haltsum0(self) -> int:
@@ -348,7 +419,9 @@ class DebugModule:
             if h.mie == 0:
                 h.mie = mie
             h.mstatus |= mprv
-            h.icount = icount
+            if dbg.dcsr & DCSR_STOPCOUNT:
+                # Counters stop in debug mode: the program buffer's instructions are not counted.
+                h.icount = icount
             h.wfi = h.yielding = False
             h.set_priv(h.priv)
         if not dbg.progbuf_done:

@@ -29,7 +29,10 @@ DCSR_CAUSE_SHIFT = 6
 DCSR_MPRVEN = 1 << 4
 DCSR_STEP = 1 << 2
 DCSR_PRV = 3
-DCSR_WRITABLE = DCSR_EBREAKM | DCSR_EBREAKS | DCSR_EBREAKU | DCSR_STEPIE | DCSR_STEP | DCSR_PRV
+DCSR_WRITABLE = DCSR_EBREAKM | DCSR_EBREAKS | DCSR_EBREAKU | DCSR_STEPIE | DCSR_STOPCOUNT | DCSR_STEP | DCSR_PRV
+# stoptime is fixed at 1: the emulator's mtime counts executed instructions, so it stands still
+# whenever every hart is halted; while others run it goes on, as a timer that all harts share
+# (the CLINT's, not a hart-local one) must.
 
 # dcsr.cause: why the hart entered debug mode.
 CAUSE_EBREAK = 1
@@ -68,7 +71,8 @@ class HartDebug:
 
     def __init__(self, has_s: bool) -> None:
         self.has_s = has_s
-        self.dcsr = DCSR_XDEBUGVER | PRV_M
+        # Counters stop in debug mode at reset (stopcount 1, writable); stoptime is fixed at 1.
+        self.dcsr = DCSR_XDEBUGVER | DCSR_STOPCOUNT | DCSR_STOPTIME | PRV_M
         self.dpc = 0
         self.dscratch = [0, 0]
         self.tselect = 0
