@@ -323,3 +323,20 @@ def test_unix_socket_port(tmp_path: Path) -> None:
     finally:
         port.close()
     assert not path.exists()
+
+
+def test_a_store_breakpoint_reports_the_address_that_matched_in_mtval(tmp_path: Path) -> None:
+    machine, dbg = boot(tmp_path, smp=1)
+    loop = next(a for a in range(0x80000000, 0x80000100, 2) if machine.bus.read(a, 4) == 0x00190913)
+    dbg.halt(0)
+    # mcontrol, action 0 (breakpoint exception), M, store; mtvec back to the loop: every store traps.
+    assert dbg.write(CSR_TDATA1, 2 << 60 | 1 << 6 | 1 << 1) == 0
+    assert dbg.write(CSR_TDATA2, COUNTERS) == 0
+    assert dbg.write(0x305, loop) == 0  # mtvec
+    dbg.resume(0)
+    for _ in range(3):
+        machine.step_round()
+    dbg.halt(0)
+    assert dbg.read(CSR_MCAUSE) == 3  # breakpoint
+    assert dbg.read(0x343) == COUNTERS  # mtval: the store's address, not the pc
+    assert dbg.read(0x341) == loop + 4  # mepc: the store, which did not happen

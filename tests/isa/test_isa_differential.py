@@ -50,7 +50,7 @@ EXPECTED_LINES: dict[str, int] = {
     "sv39": 19,
     "sv39_straddle": 4,
     "traps": 35,
-    "trigger": 21,
+    "trigger": 28,
 }
 
 MASK64 = (1 << 64) - 1
@@ -150,7 +150,20 @@ GROUND_TRUTH: dict[str, dict[str, int]] = {
     },
     "csr": {"misa": 0x800000000014112D, "mhartid": 0},
     # Each breakpoint skips its instruction: the addi, the load and the store never happen.
-    "trigger": {"exec_a0": 7, "disarmed_a0": 8, "load_t1": 0x55, "load_store_passes": 0x1234, "store_value": 0x1234},
+    "trigger": {
+        "exec_a0": 7,
+        "disarmed_a0": 8,
+        "load_t1": 0x55,
+        "load_store_passes": 0x1234,
+        "store_value": 0x1234,
+        "at_least_two_triggers": 1,
+        "every_trigger_mcontrol": 1,
+        "dmode_from_m": 0,
+        "action_from_m": 0,
+        "exec_mtval_zero_or_address": 1,
+        "load_mtval_zero_or_address": 1,
+        "store_mtval_zero_or_address": 1,
+    },
     "irq_machine": {"hart1_mhartid_plus_100": 101},
     "sv39": {"user_wrote": 0xBBBB000000000003, "va_page_a_after_remap": 0xBBBB000000000002},
     # The unmapped case must not run the addi: the fault comes before it.

@@ -72,13 +72,16 @@ def _check_triggers(h: Hart, xs: list[int]) -> bool:
     d = h.dbg
     pc = h.pc
     hit = d.matching(h.priv, MCONTROL_EXECUTE, pc)
+    # mtval of the breakpoint: the address that matched, the pc's or the access's (the
+    # privileged spec's "faulting virtual address"; QEMU writes 0, which the spec also allows).
+    matched = pc
     if hit is None and any(t & (MCONTROL_LOAD | MCONTROL_STORE) for t in d.tdata1):
         access = _data_access(h, xs, pc)
         if access is not None:
-            kinds, address = access
+            kinds, matched = access
             for kind in (MCONTROL_LOAD, MCONTROL_STORE):
                 if kinds & kind and hit is None:
-                    hit = d.matching(h.priv, kind, address)
+                    hit = d.matching(h.priv, kind, matched)
     if hit is None:
         return False
     t = d.tdata1[hit]
@@ -86,7 +89,7 @@ def _check_triggers(h: Hart, xs: list[int]) -> bool:
     if t >> MCONTROL_ACTION_SHIFT & 0xF == ACTION_DEBUG:
         enter_debug(h, CAUSE_TRIGGER, pc)
     else:
-        h.take_trap(BREAKPOINT, pc, pc)
+        h.take_trap(BREAKPOINT, matched, pc)
     return True
 
 
