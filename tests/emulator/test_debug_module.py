@@ -340,3 +340,51 @@ def test_a_store_breakpoint_reports_the_address_that_matched_in_mtval(tmp_path: 
     assert dbg.read(CSR_MCAUSE) == 3  # breakpoint
     assert dbg.read(0x343) == COUNTERS  # mtval: the store's address, not the pc
     assert dbg.read(0x341) == loop + 4  # mepc: the store, which did not happen
+
+
+def _store_traps(machine: Machine, dbg: Driver, loop: int, triggers: list[tuple[int, int]]) -> bool:
+    """Arm ``triggers`` (tdata1, tdata2 from tselect 0) on halted hart 0 with mtvec at the loop;
+    True if the guest's store to counters[0] raised a breakpoint."""
+    dbg.halt(0)
+    for index in range(4):
+        assert dbg.write(CSR_TSELECT, index) == 0
+        assert dbg.write(CSR_TDATA1, 2 << 60) == 0  # disarmed first: no chain to a stale trigger
+    for index, (tdata1, tdata2) in enumerate(triggers):
+        assert dbg.write(CSR_TSELECT, index) == 0
+        assert dbg.write(CSR_TDATA2, tdata2) == 0
+        assert dbg.write(CSR_TDATA1, tdata1) == 0
+    assert dbg.write(CSR_MCAUSE, 0) == 0
+    assert dbg.write(0x305, loop) == 0  # mtvec
+    dbg.resume(0)
+    for _ in range(3):
+        machine.step_round()
+    dbg.halt(0)
+    fired = dbg.read(CSR_MCAUSE) == 3
+    dbg.resume(0)
+    return fired
+
+
+def test_chained_range_and_napot_store_triggers(tmp_path: Path) -> None:
+    machine, dbg = boot(tmp_path, smp=1)
+    loop = next(a for a in range(0x80000000, 0x80000100, 2) if machine.bus.read(a, 4) == 0x00190913)
+    store_m = 2 << 60 | 1 << 6 | 1 << 1
+    ge, lt, napot, chain = 2 << 7, 3 << 7, 1 << 7, 1 << 11
+    # A range from a chained "ge" and "lt" pair: [COUNTERS, COUNTERS + 8) holds the store.
+    assert _store_traps(machine, dbg, loop, [(store_m | ge | chain, COUNTERS), (store_m | lt, COUNTERS + 8)])
+    # [COUNTERS + 8, COUNTERS + 16) does not, though its "lt" half alone would match.
+    assert not _store_traps(machine, dbg, loop, [(store_m | ge | chain, COUNTERS + 8), (store_m | lt, COUNTERS + 16)])
+    # The same "lt" trigger unchained fires by itself.
+    assert _store_traps(machine, dbg, loop, [(store_m | ge, COUNTERS + 8), (store_m | lt, COUNTERS + 16)])
+    # NAPOT: tdata2's two trailing ones make an 8-byte range at its base.
+    assert _store_traps(machine, dbg, loop, [(store_m | napot, COUNTERS | 0b011)])
+    assert not _store_traps(machine, dbg, loop, [(store_m | napot, (COUNTERS + 8) | 0b011)])
+    # 0x7ff: a 4 KiB range from the page's base covers counters[0].
+    assert _store_traps(machine, dbg, loop, [(store_m | napot, COUNTERS | 0x7FF)])
+    # Read back: match and chain stick (the last trigger cannot chain: nothing follows it).
+    dbg.halt(0)
+    assert dbg.write(CSR_TSELECT, 3) == 0
+    assert dbg.write(CSR_TDATA1, store_m | napot | chain) == 0
+    assert dbg.read(CSR_TDATA1) == store_m | napot
+    assert dbg.write(CSR_TSELECT, 0) == 0
+    assert dbg.write(CSR_TDATA1, store_m | ge | chain) == 0
+    assert dbg.read(CSR_TDATA1) == store_m | ge | chain

@@ -47,6 +47,7 @@ MCONTROL_TYPE = 2 << 60
 MCONTROL_DMODE = 1 << 59
 MCONTROL_HIT = 1 << 20
 MCONTROL_ACTION_SHIFT = 12
+MCONTROL_CHAIN = 1 << 11
 MCONTROL_MATCH_SHIFT = 7
 MCONTROL_M = 1 << 6
 MCONTROL_S = 1 << 4
@@ -57,9 +58,10 @@ MCONTROL_LOAD = 1 << 0
 ACTION_EXCEPTION = 0
 ACTION_DEBUG = 1
 MATCH_EQUAL = 0
+MATCH_NAPOT = 1
 MATCH_GE = 2
 MATCH_LT = 3
-SUPPORTED_MATCHES = (MATCH_EQUAL, MATCH_GE, MATCH_LT)
+SUPPORTED_MATCHES = (MATCH_EQUAL, MATCH_NAPOT, MATCH_GE, MATCH_LT)
 # tinfo: the trigger types each trigger supports (mcontrol only).
 TINFO = 1 << 2
 PRIV_BIT = {PRV_M: MCONTROL_M, PRV_S: MCONTROL_S, PRV_U: MCONTROL_U}
@@ -100,11 +102,14 @@ class HartDebug:
             match = MATCH_EQUAL
         privs = MCONTROL_M | MCONTROL_U | (MCONTROL_S if self.has_s else 0)
         kinds = MCONTROL_EXECUTE | MCONTROL_STORE | MCONTROL_LOAD
+        # The last trigger has no next one to chain to.
+        chain = value & MCONTROL_CHAIN if i < TRIGGER_COUNT - 1 else 0
         self.tdata1[i] = (
             MCONTROL_TYPE
             | dmode
             | (value & MCONTROL_HIT)
             | action << MCONTROL_ACTION_SHIFT
+            | chain
             | match << MCONTROL_MATCH_SHIFT
             | (value & (privs | kinds))
         )
@@ -120,20 +125,38 @@ class HartDebug:
         return bool(self.dcsr & EBREAK_BIT[priv])
 
     def matching(self, priv: int, kind: int, address: int) -> int | None:
-        """The first trigger that fires on a ``kind`` access (an MCONTROL_ bit) to ``address``."""
+        """The trigger that fires on a ``kind`` access (an MCONTROL_ bit) to ``address``: the
+        first whose chain matches as a whole (triggers i..j where all but j have chain set: the
+        chain fires when every one of them matches, with j's action, as a range from a "ge"
+        and an "lt" trigger does)."""
         pbit = PRIV_BIT[priv]
-        for i, t in enumerate(self.tdata1):
-            if not (t & kind and t & pbit):
-                continue
-            match = t >> MCONTROL_MATCH_SHIFT & 0xF
-            target = self.tdata2[i]
-            if (
-                (match == MATCH_EQUAL and address == target)
-                or (match == MATCH_GE and address >= target)
-                or (match == MATCH_LT and address < target)
-            ):
-                return i
+        tdata1 = self.tdata1
+        first = 0
+        while first < TRIGGER_COUNT:
+            last = first
+            while last < TRIGGER_COUNT - 1 and tdata1[last] & MCONTROL_CHAIN:
+                last += 1
+            if all(self._matches(i, pbit, kind, address) for i in range(first, last + 1)):
+                return last
+            first = last + 1
         return None
+
+    def _matches(self, i: int, pbit: int, kind: int, address: int) -> bool:
+        t = self.tdata1[i]
+        if not (t & kind and t & pbit):
+            return False
+        match = t >> MCONTROL_MATCH_SHIFT & 0xF
+        target = self.tdata2[i]
+        if match == MATCH_EQUAL:
+            return address == target
+        if match == MATCH_NAPOT:
+            # tdata2's trailing ones give the size: k ones cover 2^(k+1) bytes from its base.
+            ones = ((~target & (target + 1)) & M64).bit_length() - 1
+            mask = ~((1 << (ones + 1)) - 1) & M64
+            return address & mask == target & mask
+        if match == MATCH_GE:
+            return address >= target
+        return address < target
 
 
 # --- debug mode ------------------------------------------------------------------------------
