@@ -147,6 +147,12 @@ class Runner:
         target.check_available()
         if self.hold:
             prepare_hold(target)
+        if not self.plan.autopsy.enabled:
+            # A target that starts its autopsy's debugger at power-on (a serial board's OpenOCD)
+            # is told not to: nothing halts its harts, even for a moment, for no autopsy.
+            no_autopsy = getattr(target, "no_autopsy", None)
+            if callable(no_autopsy):
+                no_autopsy()
         self._target = target
         return target
 

@@ -256,6 +256,7 @@ class SerialTarget:
         self.jtag = jtag
         self._openocd: OpenOcd | None = None
         self._standby: StandbyOpenOcd | None = None
+        self._autopsy = True
         self._lock = BoardLock(settings.port, board=name)
         self._transport = SerialTransport(settings.port, self._open_port, settings.reopen_timeout)
         self._opened = False
@@ -317,9 +318,14 @@ class SerialTarget:
             self.power.switch.cycle(self.power.off_time)
         self._start_standby()
 
+    def no_autopsy(self) -> None:
+        """The run takes no autopsy (its plan's ``[autopsy] enabled = false``): OpenOCD is not
+        started at power-on."""
+        self._autopsy = False
+
     def _start_standby(self) -> None:
         """OpenOCD from ``[jtag] config`` starts now, in the background, for a quick autopsy."""
-        if self.jtag is not None and self.jtag.config is not None:
+        if self._autopsy and self.jtag is not None and self.jtag.config is not None:
             self._close_standby()
             self._standby = StandbyOpenOcd(self.jtag)
             self._standby.start()

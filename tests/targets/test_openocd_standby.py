@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness.emulator.boards import FU740_IDCODE
+from harness.model.board import Board
 from harness.targets.openocd import JtagSettings, OpenOcdError
 from harness.targets.openocd_standby import StandbyOpenOcd
+from harness.targets.serial import from_board
 from tests.emulator.conftest import build_elf, needs_gcc
 from tests.emulator.test_debug_module import SPIN
 
@@ -124,3 +126,42 @@ def test_a_jtag_that_never_answers_ends_in_openocds_own_line_or_none() -> None:
         standby.close()
     assert time.monotonic() - started < 4.5
     assert standby.error is not None and "\n" not in standby.error
+
+
+def test_a_serial_board_starts_it_at_power_on_unless_the_run_takes_no_autopsy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARTBEAT_LOCK_DIR", str(tmp_path / "locks"))
+    started: list[StandbyOpenOcd] = []
+    start = StandbyOpenOcd.start
+
+    def note(standby: StandbyOpenOcd) -> None:
+        started.append(standby)
+        start(standby)
+
+    monkeypatch.setattr(StandbyOpenOcd, "start", note)
+    master, slave = os.openpty()
+    try:
+        board = Board(
+            name="bench",
+            path=tmp_path / "bench.toml",
+            target="serial",
+            settings={
+                "serial": {"port": os.ttyname(slave)},
+                "power": {"backend": "command", "on": ["true"], "off": ["true"], "off_time": "0s"},
+                "jtag": {"config": str(CONFIG), "set": {"RBB_PORT": 1}},
+            },
+        )
+        for autopsy in (True, False):
+            target = from_board(board, {"plan": "p"})
+            if not autopsy:
+                target.no_autopsy()
+            target.console()
+            target.power_on()
+            target.power_off()
+            # Started at the first power-on; the run without an autopsy starts nothing.
+            assert len(started) == 1, (autopsy, started)
+        assert started[0]._stopped.is_set(), "power-off stops the attempts"
+    finally:
+        os.close(master)
+        os.close(slave)
