@@ -5,47 +5,108 @@
    --baseline, by default the commit before harness/emulator/debug was added, taken with
    ``git archive``), the emulator with the port off (the default), and with ``-jtag tcp:0``
    listening and no debugger attached. Goal: off vs without within noise.
-2. Verdict to autopsy through real OpenOCD: the emulator's unmatched machine (5 harts) running,
-   ``take_autopsy`` on a serial board whose ``[jtag]`` names an OpenOCD config, three ways,
-   runs interleaved: OpenOCD started at the verdict (the baseline: what the autopsy did before
-   the serial target started it at power-on), OpenOCD started at power-on and standing by (what
-   a serial board does now; "power-on" is 2 s before the verdict), and a running OpenOCD's Tcl
-   port (as on a lab host). The autopsy's duration, how many of its 5 samples fit, and the
-   ratio to the baseline. Goal: at most 2 s.
+2. Verdict to autopsy through real OpenOCD, five ways, runs interleaved. Each autopsy is one
+   process (as one run is): it starts the emulator's unmatched machine (5 harts spinning) with
+   its JTAG port, powers it on, and after POWER_ON_S calls ``take_autopsy`` as the runner does
+   on a serial board whose ``[jtag]`` names the emulator's OpenOCD config:
+   - the tree at --autopsy-baseline (by default the commit before OpenOCD stood by from
+     power-on): its emulator and probe, OpenOCD started at the verdict -- the baseline;
+   - this tree, OpenOCD started at the verdict;
+   - this tree, OpenOCD started at power-on and standing by (what a serial board does now);
+   - this tree, a running OpenOCD's Tcl port (``[jtag] tcl``, as on a lab host).
+   The autopsy's duration, how many of its 5 samples fit, the ratio to the baseline.
+   Goal: at most 2 s.
 
-Usage: python benchmarks/jtag.py [--repeats N] [--baseline REV] [--skip-speed]
+Usage: python benchmarks/jtag.py [--repeats N] [--baseline REV] [--autopsy-baseline REV] [--skip-speed]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emulator_speed import LINK_LD, build_compute_elf
 
-from harness.autopsy.model import AutopsySettings
-from harness.model.board import Board
-from harness.probes.take import take_autopsy
-from harness.targets.base import Target
-from harness.targets.fake import FakeTarget
-from harness.targets.openocd import JtagSettings, OpenOcd, jtag_settings
-from harness.targets.openocd_standby import StandbyOpenOcd
-
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "boards" / "openocd" / "emulator.cfg"
+# The module whose arrival is the autopsy's default baseline (the commit before it).
+STANDBY = "harness/targets/openocd_standby.py"
 STATS_RE = re.compile(r"hartbeat-emu: (\d+) instructions in ([\d.]+) s .*\nhartbeat-emu: ([\d.]+) s of CPU")
 # How long before the verdict the board was powered on (OpenOCD started) in the standing-by runs.
 POWER_ON_S = 2.0
+# One autopsy in its own process, run with a tree's own code (PYTHONPATH): argv is the spin ELF,
+# the OpenOCD config, the way (verdict, standby, tcl) and POWER_ON_S; prints the duration and
+# samples as JSON. "standby" and "tcl" use names of this tree only.
+ONE_AUTOPSY = r"""
+import json, socket, subprocess, sys, time
+from pathlib import Path
+from harness.autopsy.model import AutopsySettings
+from harness.model.board import Board
+from harness.probes.take import take_autopsy
+from harness.targets.fake import FakeTarget
+elf, config, way, power_on = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+emu = subprocess.Popen(
+    [sys.executable, "-m", "harness.emulator", "-M", "unmatched", "-bios", "none", "-kernel", elf,
+     "-nographic", "-jtag", "tcp:0"],
+    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+)
+ocd = None
+try:
+    port = emu.stderr.readline().rsplit(":", 1)[1].strip()
+    variables = {"RBB_PORT": port, "HARTS": "5", "IDCODE": "0x20000913"}
+    jtag = {"config": config, "set": variables}
+    target = FakeTarget()
+    if way == "standby":
+        from harness.targets.openocd import jtag_settings
+        from harness.targets.openocd_standby import StandbyOpenOcd
+
+        class PoweredOn(FakeTarget):
+            def __init__(self, standby):
+                super().__init__()
+                self.standby = standby
+
+            def take_openocd(self, deadline):
+                try:
+                    return self.standby.take(deadline)
+                finally:
+                    self.standby.close()
+
+        standby = StandbyOpenOcd(jtag_settings(Board(name="b", path=Path(config), target="serial",
+                                                     settings={"jtag": jtag})))
+        standby.start()
+        target = PoweredOn(standby)
+    elif way == "tcl":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            tcl_port = s.getsockname()[1]
+        ocd = subprocess.Popen(
+            ["openocd", "-c", "; ".join(f"set {k} {v}" for k, v in variables.items()), "-f", config,
+             "-c", f"gdb_port disabled; telnet_port disabled; tcl_port {tcl_port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        jtag = {"tcl": f"127.0.0.1:{tcl_port}"}
+    time.sleep(power_on)
+    board = Board(name="bench-serial", path=Path(config).parent / "bench.toml", target="serial",
+                  settings={"jtag": jtag})
+    a = take_autopsy(target, board, AutopsySettings(), None)
+    ok = a.available and len(a.harts) == 5
+    print(json.dumps({"ok": ok, "duration": a.duration, "samples": a.samples, "summary": a.diagnosis.summary}))
+finally:
+    if ocd is not None:
+        ocd.terminate()
+        ocd.wait(10)
+    emu.terminate()
+    emu.wait(10)
+"""
 SPIN_S = r"""
     .section .text.entry, "ax"
     .globl _start
@@ -56,10 +117,10 @@ _start:
 """
 
 
-def default_baseline() -> str:
-    """The parent of the commit that added harness/emulator/debug."""
+def default_baseline(added: str = "harness/emulator/debug/__init__.py") -> str:
+    """The parent of the commit that added ``added`` (by default harness/emulator/debug)."""
     out = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", "harness/emulator/debug/__init__.py"],
+        ["git", "log", "--diff-filter=A", "--format=%h", "--", added],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     return f"{out[-1]}^"
@@ -113,128 +174,77 @@ def speed(repeats: int, baseline: str) -> None:
             )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _board(jtag: dict[str, object]) -> Board:
-    return Board(
-        name="bench-serial", path=CONFIG.parent.parent / "bench.toml", target="serial", settings={"jtag": jtag}
-    )
-
-
-def autopsy_time(repeats: int) -> None:
+def autopsy_time(repeats: int, baseline: str) -> None:
     """Part 2: the wedge autopsy of five harts through OpenOCD (take_autopsy, as the runner calls it)."""
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "spin.S"
-        src.write_text(SPIN_S)
-        elf = Path(tmp) / "spin.elf"
-        (Path(tmp) / "link.ld").write_text(LINK_LD)
+        work = Path(tmp)
+        (work / "link.ld").write_text(LINK_LD)
+        (work / "spin.S").write_text(SPIN_S)
+        elf = work / "spin.elf"
         subprocess.run(
             ["riscv64-unknown-elf-gcc", "-march=rv64imac_zicsr", "-mabi=lp64", "-nostdlib", "-nostartfiles",
-             "-T", str(Path(tmp) / "link.ld"), "-o", str(elf), str(src)],
+             "-T", str(work / "link.ld"), "-o", str(elf), str(work / "spin.S")],
             check=True,
         )  # fmt: skip
-        emu = subprocess.Popen(
-            [sys.executable, "-m", "harness.emulator", "-M", "unmatched", "-bios", "none", "-kernel", str(elf),
-             "-nographic", "-jtag", "tcp:0"],
-            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert emu.stderr is not None
-        port = int(emu.stderr.readline().rsplit(":", 1)[1])
-        variables = {"RBB_PORT": str(port), "HARTS": "5", "IDCODE": "0x20000913"}
-        board = _board({"config": str(CONFIG), "set": variables})
-        settings = jtag_settings(board)
-        assert settings is not None
-        ocd: subprocess.Popen[str] | None = None
-        try:
-            ways: dict[str, Callable[[], Target]] = {
-                "OpenOCD started at the verdict (baseline)": FakeTarget,
-                "OpenOCD started at power-on, standing by": lambda: _powered_on(settings),
-            }
-            figures = _measure(board, ways, repeats)
-            # The emulator serves one debugger at a time: the running OpenOCD comes after.
-            tcl_port = _free_port()
-            ocd = subprocess.Popen(
-                ["openocd", "-c", f"set RBB_PORT {port}; set HARTS 5; set IDCODE 0x20000913", "-f", str(CONFIG),
-                 "-c", f"gdb_port disabled; telnet_port disabled; tcl_port {tcl_port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            assert ocd.stderr is not None
-            for line in ocd.stderr:
-                if "Listening on port" in line and "tcl" in line:
-                    break
-            running = _board({"tcl": f"127.0.0.1:{tcl_port}"})
-            figures |= _measure(running, {"a running OpenOCD's Tcl port": FakeTarget}, repeats)
-        finally:
-            if ocd is not None:
-                ocd.terminate()
-                ocd.wait(10)
-            emu.terminate()
-            emu.wait(10)
+        (work / "base").mkdir()
+        base = checkout(baseline, work / "base")
+        ways = {
+            f"{baseline}: OpenOCD started at the verdict (baseline)": (base, "verdict"),
+            "OpenOCD started at the verdict": (ROOT, "verdict"),
+            "OpenOCD started at power-on, standing by": (ROOT, "standby"),
+            "a running OpenOCD's Tcl port": (ROOT, "tcl"),
+        }
+        figures: dict[str, list[tuple[float, int]]] = {label: [] for label in ways}
+        for _ in range(repeats):
+            for label, (tree, way) in ways.items():
+                outcome = _one_autopsy(tree, elf, way)
+                if isinstance(outcome, str):
+                    print(f"  {label}: a run gave {outcome}")
+                else:
+                    figures[label].append(outcome)
     _report(figures)
 
 
-class _PoweredOn(FakeTarget):
-    """A serial board's JTAG as the target holds it after power-on: OpenOCD standing by."""
-
-    def __init__(self, standby: StandbyOpenOcd) -> None:
-        super().__init__()
-        self.standby = standby
-
-    def take_openocd(self, deadline: float) -> OpenOcd | None:
-        try:
-            return self.standby.take(deadline)
-        finally:
-            self.standby.close()
-
-
-def _powered_on(settings: JtagSettings) -> Target:
-    standby = StandbyOpenOcd(settings)
-    standby.start()
-    time.sleep(POWER_ON_S)
-    return _PoweredOn(standby)
-
-
-def _measure(board: Board, ways: dict[str, Callable[[], Target]], repeats: int) -> dict[str, list[tuple[float, int]]]:
-    """Each way's (duration, samples) over ``repeats`` interleaved autopsies (a failed one is told)."""
-    figures: dict[str, list[tuple[float, int]]] = {label: [] for label in ways}
-    for _ in range(repeats):
-        for label, make in ways.items():
-            target = make()
-            autopsy = take_autopsy(target, board, AutopsySettings(), None)
-            if autopsy.available and len(autopsy.harts) == 5:
-                figures[label].append((autopsy.duration, autopsy.samples))
-            else:
-                print(f"  {label}: a run gave {autopsy.diagnosis.summary}")
-            time.sleep(1.0)  # the stopped OpenOCD lets go of the emulator's port
-    return figures
+def _one_autopsy(tree: Path, elf: Path, way: str) -> tuple[float, int] | str:
+    """One autopsy by ``tree``'s code on its own emulator: (duration, samples), or why not."""
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_AUTOPSY, str(elf), str(CONFIG), way, str(POWER_ON_S)],
+        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return f"no result: {done.stderr.strip()[-300:]}"
+    return (result["duration"], result["samples"]) if result["ok"] else str(result["summary"])
 
 
 def _report(figures: dict[str, list[tuple[float, int]]]) -> None:
     base = [d for d, _ in next(iter(figures.values()))]
+    print("verdict to autopsy of 5 harts through OpenOCD (emulator unmatched, remote_bitbang), goal <= 2 s:")
     for label, runs in figures.items():
-        spread = ", ".join(f"{d:.2f} s/{n}" for d, n in runs)
         if not runs:
-            print(f"autopsy of 5 harts, {label}: no autopsy")
+            print(f"  {label}: no autopsy")
             continue
+        spread = ", ".join(f"{d:.2f} s/{n}" for d, n in runs)
         median = statistics.median(d for d, _ in runs)
         ratio = f"  x{median / statistics.median(base):.2f}" if base else ""
-        print(f"autopsy of 5 harts, {label:42s} median {median:5.2f} s{ratio}  (goal <= 2 s; s/samples: {spread})")
+        print(f"  {label:62s} median {median:5.2f} s{ratio}  (s/samples: {spread})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline", help="git revision of the emulator without debug support")
+    parser.add_argument(
+        "--autopsy-baseline", help="git revision whose autopsy is the baseline (OpenOCD started at the verdict)"
+    )
     parser.add_argument("--skip-speed", action="store_true")
     options = parser.parse_args()
     if shutil.which("openocd") is None:
         print("openocd not installed (make deps): skipping the OpenOCD figures")
     else:
-        autopsy_time(options.repeats)
+        autopsy_time(options.repeats, options.autopsy_baseline or default_baseline(STANDBY))
     if not options.skip_speed:
         speed(options.repeats, options.baseline or default_baseline())
     return 0
