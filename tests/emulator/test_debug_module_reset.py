@@ -111,3 +111,27 @@ def test_stopcount_decides_whether_program_buffer_instructions_count(tmp_path: P
     assert dbg.read(CSR_DCSR) & 3 << 9 == 1 << 9  # stopcount cleared; stoptime stays
     assert dbg.command(2 << 20 | 1 << 18) == 0
     assert dbg.read(CSR_MINSTRET) > counted, "without stopcount, the program buffer's instructions count"
+
+
+def test_harts_are_held_in_reset_and_a_standing_halt_request_halts_them_as_they_leave_it(tmp_path: Path) -> None:
+    """OpenOCD's ``reset halt``: ndmreset with haltreq per hart, then ndmreset deasserted."""
+    machine, dbg = boot(tmp_path, "virt", 2)
+    dm = dbg.dm
+    for hart in (0, 1):
+        dm.dmi_write(D.DMCONTROL, 1 | hart << 16 | D.HALTREQ | D.NDMRESET)
+    for _ in range(5):
+        machine.step_round()
+    # Held in reset: nothing runs, and dmstatus says unavailable (neither halted nor running).
+    assert all(h.icount == 0 for h in machine.harts)
+    status = dm.dmi_read(D.DMSTATUS)
+    assert status & 1 << 13 and not status & (ANYHALTED | ANYRUNNING)
+    assert dbg.command(3 << 20 | 1 << 17 | S1) == D.CMDERR_HALT_RESUME
+    dm.dmi_write(D.DMCONTROL, 1 | D.HALTREQ)  # deassert ndmreset, hart 0's request still standing
+    assert all(h.halted for h in machine.harts)
+    for hart in (0, 1):
+        dbg.select(hart)  # haltreq written 0: the request is withdrawn, the hart stays halted
+        assert dbg.read(CSR_DCSR) >> 6 & 7 == 3 and dbg.read(CSR_DPC) == ROM_BASE
+        dbg.resume(hart)
+    for _ in range(10):
+        machine.step_round()
+    assert not any(h.halted for h in machine.harts) and all(h.icount > 0 for h in machine.harts)

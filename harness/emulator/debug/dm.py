@@ -5,9 +5,12 @@ FPRs and CSRs), abstractauto, data0-1, progbuf0-7, haltsum0-1, and system bus ac
 (sbcs, sbaddress0-1, sbdata0-1). Hart selection covers every hart: hartsel, and with hasel
 the hart array mask (hawindowsel, hawindow), so haltreq, resumereq, hartreset and the
 halt-on-reset requests reach several harts at once and dmstatus's all*/any* bits cover them.
-Halt-on-reset (setresethaltreq, clrresethaltreq): a hart that leaves reset (ndmreset,
-hartreset, or a reset the guest asks for) with its request set halts before its first
-instruction, dcsr.cause 5. The module runs on the emulator's main thread between quanta, so
+Reset: while ndmreset (every hart) or hartreset (the selected ones) is asserted the harts are
+held in reset (dmstatus reports them unavailable) and start when it is deasserted. haltreq is
+a request held per hart until written 0, as the spec has it: a hart leaving reset with it set
+halts before its first instruction (what OpenOCD's ``reset halt`` relies on), and so does one
+whose halt-on-reset request is set (setresethaltreq, clrresethaltreq; dcsr.cause 5), also
+after a reset the guest asks for. The module runs on the emulator's main thread between quanta, so
 every operation completes at once: abstractcs.busy and sbcs.sbbusy always read 0.
 
 The program buffer runs on the selected hart in debug mode through the interpreter: its
@@ -27,7 +30,7 @@ from ..bus import Bus, BusError
 from ..codecache import CodeCache
 from ..csr import CSRS, MSTATUS_MPRV
 from ..decode import decode
-from .hart import CAUSE_HALTREQ, CAUSE_RESETHALTREQ, DCSR_STOPCOUNT, enter_debug, resume
+from .hart import CAUSE_HALTREQ, CAUSE_RESETHALTREQ, DCSR_STEP, DCSR_STOPCOUNT, enter_debug, resume
 
 if TYPE_CHECKING:
     from ..cpu import Hart
@@ -125,6 +128,10 @@ class DebugModule:
         # Harts to halt as they leave reset; kept through dmactive = 0 and every reset (as the
         # spec asks: a debugger sets it, then resets the system).
         self.resethaltreq: set[int] = set()
+        # Harts held in reset (ndmreset or hartreset asserted), and halt requests (haltreq is
+        # held per hart until written 0).
+        self.held: set[int] = set()
+        self.haltreq: set[int] = set()
         self._clear()
         self.readers: dict[int, Callable[[], int]] = {
             DMCONTROL: self._read_dmcontrol,
@@ -157,7 +164,10 @@ class DebugModule:
         }
 
     def _clear(self) -> None:
-        """The state dmcontrol.dmactive = 0 resets."""
+        """The state dmcontrol.dmactive = 0 resets (harts held in reset start)."""
+        if getattr(self, "held", None):
+            self._release(set(self.held))
+        self.haltreq = set()
         self.dmactive = False
         self.hartsel = 0
         self.hasel = False
@@ -216,16 +226,38 @@ class DebugModule:
                 writer(value)
 
     def on_machine_reset(self) -> None:
-        """Every hart was reset (a guest reset or ndmreset): report it in havereset, and halt
-        those asked to halt on reset before they run."""
-        self.havereset = set(range(len(self.target.harts)))
-        for index in sorted(self.resethaltreq):
-            if index < len(self.target.harts):
-                self._halt_on_reset(self.target.harts[index])
+        """Every hart was reset (a guest reset or ndmreset): report it in havereset; under
+        ndmreset they are held until it is deasserted, else those asked to halt halt now."""
+        everyone = set(range(len(self.target.harts)))
+        self.havereset = set(everyone)
+        if self.ndmreset:
+            self._hold(everyone)
+        else:
+            self._release_halting(everyone)
 
-    def _halt_on_reset(self, h: Hart) -> None:
-        if not h.halted:
-            enter_debug(h, CAUSE_RESETHALTREQ, h.pc)
+    def _hold(self, indices: set[int]) -> None:
+        """Hold ``indices`` in reset: they do not run (the scheduler skips a halted hart)."""
+        for index in indices:
+            self.target.harts[index].halted = True
+        self.held |= indices
+
+    def _release(self, indices: set[int]) -> None:
+        """Let ``indices`` out of reset: each runs, or halts at once if asked to."""
+        released = indices & self.held
+        self.held -= released
+        for index in released:
+            self.target.harts[index].halted = False
+        self._release_halting(released)
+
+    def _release_halting(self, indices: set[int]) -> None:
+        for index in sorted(indices):
+            h = self.target.harts[index]
+            if h.halted:
+                continue
+            if index in self.resethaltreq:
+                enter_debug(h, CAUSE_RESETHALTREQ, h.pc)
+            elif index in self.haltreq:
+                enter_debug(h, CAUSE_HALTREQ, h.pc)
 
     # --- run control -----------------------------------------------------------------------
 
@@ -257,55 +289,69 @@ class DebugModule:
         sel = (value >> 16 & 0x3FF) | (value >> 6 & 0x3FF) << 10
         self.hartsel = sel & ((1 << HARTSELLEN) - 1)
         self.hasel = bool(value & HASEL)
-        ndmreset = bool(value & NDMRESET)
-        if ndmreset and not self.ndmreset:
-            self.target.reset()
-            self.on_machine_reset()
-        self.ndmreset = ndmreset
         selected = self._selected()
-        if value & ACKHAVERESET:
-            self.havereset.difference_update(selected)
+        # haltreq is held per hart until written 0 (a hart in reset halts as it leaves it).
+        if value & HALTREQ:
+            self.haltreq.update(selected)
+        else:
+            self.haltreq.difference_update(selected)
         if value & SETRESETHALTREQ:
             self.resethaltreq.update(selected)
         elif value & CLRRESETHALTREQ:
             self.resethaltreq.difference_update(selected)
+        ndmreset = bool(value & NDMRESET)
+        if ndmreset and not self.ndmreset:
+            self.ndmreset = True
+            self.target.reset()
+            self.on_machine_reset()
+        elif self.ndmreset and not ndmreset:
+            self.ndmreset = False
+            self._release(set(self.held))
+        if value & ACKHAVERESET:
+            self.havereset.difference_update(selected)
         hartreset = bool(value & HARTRESET)
         if hartreset and not self.hartreset:
             self._reset_harts(selected)
+        elif self.hartreset and not hartreset:
+            self._release(set(selected))
         self.hartreset = hartreset
-        harts = self.target.harts
+        harts = self.target.harts  # after a reset: the machine's harts are new
         if value & HALTREQ:
             for index in selected:
-                if not harts[index].halted:
+                if not harts[index].halted and index not in self.held:
                     enter_debug(harts[index], CAUSE_HALTREQ, harts[index].pc)
         elif value & RESUMEREQ:
             for index in selected:
                 self.resumeack.discard(index)
-                if harts[index].halted:
-                    resume(harts[index])
+                h = harts[index]
+                if h.halted and index not in self.held:
+                    resume(h)
+                    if h.dbg.dcsr & DCSR_STEP:
+                        # A step is over before the debugger looks, as on silicon (OpenOCD gives
+                        # it a few hundred dmstatus reads): its one instruction runs now.
+                        h.run(1)
                 self.resumeack.add(index)
 
     def _reset_harts(self, selected: list[int]) -> None:
-        """hartreset: the selected harts alone start again from the reset vector (their memory
-        and the other harts are untouched); one asked to halt on reset halts there."""
+        """hartreset: the selected harts alone are reset (their memory and the other harts are
+        untouched) and held there until hartreset is deasserted."""
         for index in selected:
-            h = self.target.harts[index]
-            h.reset(ROM_BASE)
+            self.target.harts[index].reset(ROM_BASE)
             self.havereset.add(index)
-            if index in self.resethaltreq:
-                self._halt_on_reset(h)
+        self._hold(set(selected))
 
     def _read_dmstatus(self) -> int:
         value = DM_VERSION_013 | 1 << 7 | 1 << 22 | HASRESETHALTREQ  # authenticated, impebreak
         selected = self._selected()
         if not selected:
             return value | 3 << 14  # all/anynonexistent
-        harts = self.target.harts
+        harts, held = self.target.harts, self.held
         for bit, has in (
             (18, [i in self.havereset for i in selected]),
             (16, [i in self.resumeack for i in selected]),
+            (12, [i in held for i in selected]),  # unavailable: held in reset
             (10, [not harts[i].halted for i in selected]),
-            (8, [harts[i].halted for i in selected]),
+            (8, [harts[i].halted and i not in held for i in selected]),
         ):
             value |= any(has) << bit | all(has) << (bit + 1)
         return value
@@ -313,7 +359,7 @@ class DebugModule:
     def _read_haltsum0(self) -> int:
         base = self.hartsel & ~0x1F
         harts = self.target.harts[base : base + 32]
-        return sum(1 << i for i, h in enumerate(harts) if h.halted)
+        return sum(1 << i for i, h in enumerate(harts) if h.halted and base + i not in self.held)
 
     def _read_haltsum1(self) -> int:
         base = self.hartsel & ~0x3FF
@@ -357,7 +403,7 @@ class DebugModule:
         if command >> 24 != 0:
             raise AbstractError(CMDERR_NOT_SUPPORTED)
         h = self._hart()
-        if h is None or not h.halted:
+        if h is None or not h.halted or self.hartsel in self.held:
             raise AbstractError(CMDERR_HALT_RESUME)
         size = command >> 20 & 7
         regno = command & 0xFFFF
