@@ -40,6 +40,7 @@ FAST = (
     "emulator/test_translate.py",
     "autopsy/",
     "emulator/test_control.py",
+    "emulator/test_rbb.py",
     "targets/test_registry.py",
     "run/test_runner_fake.py",
     "run/test_setup.py",
