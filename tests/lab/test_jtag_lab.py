@@ -10,16 +10,13 @@ autopsy.
 from __future__ import annotations
 
 import os
-import random
 import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,10 +32,12 @@ from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
 from harness.targets.fake import FakeTarget
+from harness.targets.openocd import OpenOcd, jtag_settings
+from harness.targets.openocd_standby import StandbyOpenOcd
 from harness.targets.serial import SerialTarget
 
 from .conftest import Lab, switched_lab, write
-from .virtual import EmulatorBoard, free_port
+from .virtual import EmulatorBoard, free_port, garbage_jtag
 
 ROOT = Path(__file__).resolve().parents[2]
 # OpenOCD is stopped in the background at power-off: a moment for it to go.
@@ -320,49 +319,44 @@ def test_run_hold_leaves_openocd_up_for_gdb(jtag_lab: Lab, elf: Path, tmp_path: 
     assert not _openocd_pids() - before, "OpenOCD outlived the held run"
 
 
-def test_a_jtag_chain_answering_garbage_gives_openocds_error_within_the_limit(tmp_path: Path) -> None:
-    """A remote_bitbang peer whose TDO is noise: OpenOCD's own complaint, in time, nothing left over."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
+class PoweredOn(FakeTarget):
+    """A target holding OpenOCD standing by since power-on, as a serial board does."""
 
-    def noise() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(0.2)
-                while not stop.is_set():
-                    try:
-                        data = conn.recv(4096)
-                    except TimeoutError:
-                        continue
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    answers = bytes(random.choice(b"01") for byte in data if byte == ord("R"))
-                    if answers:
-                        conn.sendall(answers)
+    def __init__(self, standby: StandbyOpenOcd) -> None:
+        super().__init__()
+        self.standby = standby
 
-    thread = threading.Thread(target=noise, daemon=True)
-    thread.start()
+    def take_openocd(self, deadline: float) -> OpenOcd | None:
+        try:
+            return self.standby.take(deadline)
+        finally:
+            self.standby.close()
+
+
+@pytest.mark.parametrize("power_on_s", [None, 0.3, 2.0], ids=["at-verdict", "starting", "standing-by"])
+def test_a_jtag_chain_answering_garbage_gives_openocds_error_within_the_limit(
+    tmp_path: Path, power_on_s: float | None
+) -> None:
+    """A remote_bitbang peer whose TDO is noise: OpenOCD's own complaint, in time, nothing left
+    over; whether OpenOCD is started at the verdict or has been trying since power-on."""
     before = _openocd_pids()
-    try:
+    with garbage_jtag() as port:
         config = ROOT / "boards" / "openocd" / "emulator.cfg"
         board = Board(
             name="garbage",
             path=tmp_path / "garbage.toml",
             target="serial",
-            settings={"jtag": {"config": str(config), "set": {"RBB_PORT": server.getsockname()[1], "HARTS": 5}}},
+            settings={"jtag": {"config": str(config), "set": {"RBB_PORT": port, "HARTS": 5}}},
         )
-        autopsy = take_autopsy(FakeTarget(), board, AutopsySettings())
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
+        target = FakeTarget()
+        if power_on_s is not None:
+            settings = jtag_settings(board)
+            assert settings is not None
+            standby = StandbyOpenOcd(settings)
+            standby.start()
+            time.sleep(power_on_s)
+            target = PoweredOn(standby)
+        autopsy = take_autopsy(target, board, AutopsySettings())
     summary = autopsy.diagnosis.summary
     assert summary.startswith("autopsy unavailable: openocd: ") and "\n" not in summary, summary
     assert "JTAG" in summary or "IR capture" in summary or "examined" in summary, summary

@@ -17,6 +17,7 @@ import base64
 import contextlib
 import getpass
 import os
+import random
 import re
 import shutil
 import signal
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,6 +54,45 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def garbage_jtag() -> Iterator[int]:
+    """A remote_bitbang peer on loopback whose TDO is noise (a JTAG chain answering garbage);
+    yields its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def noise() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(0.2)
+                while not stop.is_set():
+                    try:
+                        data = conn.recv(4096)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    answers = bytes(random.choice(b"01") for byte in data if byte == ord("R"))
+                    if answers:
+                        conn.sendall(answers)
+
+    thread = threading.Thread(target=noise, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
