@@ -43,6 +43,7 @@ from .trap import (
     ECALL_U,
     ILLEGAL_INSN,
     INSN_ACCESS,
+    INSN_PAGE_FAULT,
     IRQ_PRIORITY,
     LOAD_ACCESS,
     LOAD_MISALIGNED,
@@ -64,6 +65,9 @@ BARE = PRV_M
 ENGINES = ("interp", "blocks")
 # Reads of the time CSR in one quantum after which the hart yields (see sysop).
 TIME_POLLS_PER_QUANTUM = 8
+# Exceptions raised by fetching an instruction: taken at a trap vector that cannot be fetched
+# either, they repeat without end (see take_trap).
+FETCH_FAULTS = (INSN_ACCESS, INSN_PAGE_FAULT)
 
 
 def default_engine() -> str:
@@ -111,6 +115,8 @@ class Hart:
         self.misa = _misa(has_s, has_fd)
         # x[32] is the interpreter's sink for writes to x0 (see interp.py).
         self.x: list[int] = [0] * 33
+        # Told (hart, cause, address) when the hart's trap vector cannot be fetched (take_trap).
+        self.on_trap_loop: Callable[[Hart, int, int], None] | None = None
         self.engine = default_engine()
         # Predecoded instructions per physical page (interpreter engine, see interp.py).
         self.pages: dict[int, list[interp.Op | None]] = {}
@@ -441,6 +447,13 @@ class Hart:
         self._update_context()
         base = vector & ~3
         self.pc = base + 4 * cause if vector & 1 and interrupt else base
+        if not interrupt and cause in FETCH_FAULTS and self.pc == epc:
+            # The handler is the address whose fetch just failed: the hart takes this fault
+            # again and again without retiring an instruction, so its quantum would never
+            # end and the other harts would starve. It yields, as a spin-wait does.
+            self.yielding = True
+            if self.on_trap_loop is not None:
+                self.on_trap_loop(self, cause, epc)
 
     def check_interrupts(self) -> bool:
         """Take the highest-priority pending and enabled interrupt, if any."""

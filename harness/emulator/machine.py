@@ -130,6 +130,7 @@ class Machine:
         self.sstc_harts = [h for h in self.harts if h.has_sstc]
         for h in self.harts:
             self.code.add_hart(h)
+            h.on_trap_loop = self._report_trap_loop
         self.clint = Clint(len(self.harts), self.clock, self._set_irq)
         contexts = [PlicContext(h, bit) for h, bit in self.board.plic_contexts(specs)]
         self.plic = Plic(self.board.plic_ndev, contexts, self._set_irq)
@@ -159,10 +160,20 @@ class Machine:
     def _report_fault(self, paddr: int, size: int, access: str, hart: int, pc: int) -> None:
         """A guest access that hit no RAM and no device: on stderr (the run's console) and in
         ``faults``, once per address and access, as the hart takes its access fault."""
-        message = (
+        self._report(
             f"hartbeat-emu: bus error: {access} of {size} bytes at {paddr:#x} (nothing there) "
             f"by hart {hart} at pc={pc:#x}"
         )
+
+    def _report_trap_loop(self, hart: Hart, cause: int, vector: int) -> None:
+        """A hart whose trap vector cannot be fetched: it loops taking that fault (once)."""
+        self._report(
+            f"hartbeat-emu: hart {hart.hartid} loops on its trap vector: fetching {vector:#x} "
+            f"faults (cause {cause}) and the fault's handler is that address"
+        )
+
+    def _report(self, message: str) -> None:
+        """One line on stderr (the run's console) and in ``faults``, once per message."""
         if message in self.faults or len(self.faults) >= MAX_FAULT_REPORTS:
             return
         self.faults.append(message)

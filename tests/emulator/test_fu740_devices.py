@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import struct
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from harness.emulator.bus import Bus, BusError
 from harness.emulator.console import MemoryConsole
+from harness.emulator.cpu import ENGINES
 from harness.emulator.devices import prci as prci_mod
 from harness.emulator.devices.ccache import CONFIG_VALUE, CacheController
 from harness.emulator.devices.da9063 import Da9063
@@ -230,6 +233,45 @@ def test_missing_device_access_is_reported_with_address_pc_and_hart(
         assert machine.harts[hart].mcause == 5  # load access fault, as a real bus error gives
         assert machine.harts[hart].mtval == 0x10070000
     assert "Traceback" not in err
+
+
+# Hart 0 points mtvec at the OTP (nothing there) and takes an ecall; hart 1 counts in s1.
+#   csrr a0, mhartid; bnez a0, other; lui t0, 0x10070; csrw mtvec, t0; ecall
+#   other: addi s1, s1, 1; j other
+TRAP_LOOP_SPL = struct.pack("<7I", 0xF1402573, 0x00051863, 0x100702B7, 0x30529073, 0x00000073, 0x00148493, 0xFFDFF06F)
+
+
+def _hung(signum: int, frame: FrameType | None) -> None:
+    raise TimeoutError("a scheduling round did not end")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hart_looping_on_an_unfetchable_trap_vector_yields_and_is_reported_once(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], engine: str
+) -> None:
+    card = write_card(tmp_path / "sd.img", TRAP_LOOP_SPL)
+    machine = Machine(
+        MachineConfig(board="unmatched", smp=2, ram_size=1 << 30, msel=11, sdcard=str(card)), MemoryConsole()
+    )
+    for hart in machine.harts:
+        hart.engine = engine
+    # Before the fix a round never ended: hart 0 faulted forever inside its quantum.
+    previous = signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(60)
+    try:
+        for _ in range(20):
+            machine.step_round()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    looping, counting = machine.harts
+    assert (looping.mcause, looping.mepc, looping.pc) == (1, 0x10070000, 0x10070000)
+    assert counting.x[9] > 1000  # hart 1 kept its share of every round
+    assert machine.clock.mtime() > 0  # and guest time went on
+    err = capfd.readouterr().err
+    assert err.count("hart 0 loops on its trap vector: fetching 0x10070000 faults (cause 1)") == 1
+    assert err.count("bus error: fetch of 2 bytes at 0x10070000 (nothing there) by hart 0") == 1
+    assert len(machine.faults) == 2
 
 
 def test_card_without_spl_partition_leaves_the_board_silent(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
