@@ -13,6 +13,10 @@ from .devices import Device
 _UNPACK = {size: struct.Struct("<" + code).unpack_from for size, code in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
 
 
+# A page wholly inside one device: the device and the page's offset in it.
+DevicePage = tuple[Device, int]
+
+
 class BusError(Exception):
     """No RAM or device at the physical address (becomes an access fault)."""
 
@@ -83,6 +87,13 @@ class Bus:
             and paddr + size <= self.ram_end
             and not (self.hole_start < paddr + size and paddr < self.hole_end)
         )
+
+    def device_page(self, paddr: int) -> DevicePage | None:
+        """The device and the offset of ``paddr``'s page in it, if an access there went to a
+        device that holds the whole page; else None (RAM, nothing, a page shared by devices).
+        Valid until the next :meth:`map`."""
+        hit = self._pages.get(paddr >> 12)
+        return None if hit is None else (hit[1], (paddr & ~0xFFF) - hit[0])
 
     def _device(self, paddr: int) -> tuple[Device, int]:
         hit = self._pages.get(paddr >> 12)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import fpu, interp, mmu
 from .alu import ALU_HELPERS
-from .bus import Bus, BusError
+from .bus import Bus, BusError, DevicePage
 from .clock import Clock
 from .csr import (
     CSR_TIME,
@@ -216,6 +216,13 @@ class Hart:
             key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
         }
         self.jit_sets: dict[int, dict[int, Entry]] = {key: {} for key in (PRV_U, PRV_S, BARE)}
+        # Device pages by context, as the TLBs hold RAM pages: virtual page -> (device, offset of
+        # the page in the device), for reads and writes apart (their permissions differ). A load
+        # or store there calls the device at once instead of translating and searching the bus
+        # again: firmware reading an SD card over SPI makes several device accesses per byte.
+        self.mmio_sets: dict[int, tuple[dict[int, DevicePage], dict[int, DevicePage]]] = {
+            key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
+        }
         self._update_context()
 
     # --- context (which TLB / block map the dispatch loop uses) -----------------------------
@@ -224,6 +231,7 @@ class Hart:
         dpriv = mmu.data_priv(self)
         dkey = dpriv if mmu.translation_active(self, dpriv) else BARE
         self.rtlb, self.wtlb = self.tlb_sets[dkey]
+        self.mmio_r, self.mmio_w = self.mmio_sets[dkey]
         fkey = self.priv if mmu.translation_active(self, self.priv) else BARE
         self.jit = self.jit_sets[fkey]
         self.itlb = self.itlb_sets[fkey]
@@ -237,6 +245,7 @@ class Hart:
             w.clear()
             self.jit_sets[key].clear()
             self.itlb_sets[key].clear()
+            self._flush_mmio(key)
         self._update_context()
 
     def flush_page(self, vaddr: int) -> None:
@@ -253,10 +262,13 @@ class Hart:
         for key in (PRV_U, PRV_S):
             r, w = self.tlb_sets[key]
             itlb = self.itlb_sets[key]
+            mr, mw = self.mmio_sets[key]
             for page in doomed:
                 r.pop(page, None)
                 w.pop(page, None)
                 itlb.pop(page, None)
+                mr.pop(page, None)
+                mw.pop(page, None)
             # Compiled blocks may chain across pages: the block engine's map goes whole.
             self.jit_sets[key].clear()
 
@@ -265,6 +277,10 @@ class Hart:
         level = self.leaf_level
         if level:
             self.superpage_fills.setdefault(_superpage_key(vpn, level), []).append(vpn)
+
+    def _flush_mmio(self, key: int) -> None:
+        for pages in self.mmio_sets[key]:
+            pages.clear()
 
     def flush_write_tlbs(self) -> None:
         """Drop cached write permissions so the next store to each page takes the slow path."""
@@ -318,6 +334,7 @@ class Hart:
                 r, w = self.tlb_sets[key]
                 r.clear()
                 w.clear()
+                self._flush_mmio(key)
         self._update_context()
 
     def cycles(self) -> int:
@@ -505,7 +522,11 @@ class Hart:
 
     def ld(self, vaddr: int, size: int, signed: bool, pc: int) -> int:
         """Load slow path: translation, TLB fill, MMIO, page-crossing accesses."""
-        if (vaddr & 0xFFF) + size > 0x1000:
+        offset = vaddr & 0xFFF
+        hit = self.mmio_r.get(vaddr >> 12)
+        if hit is not None and offset + size <= 0x1000:
+            value = hit[0].read(hit[1] + offset, size)
+        elif offset + size > 0x1000:
             value = 0
             for i in range(size):
                 value |= self.ld((vaddr + i) & M64, 1, False, pc) << (8 * i)
@@ -516,13 +537,19 @@ class Hart:
             except BusError:
                 self.bus.fault(paddr, size, "load", self.hartid, pc)
                 raise Trap(LOAD_ACCESS, vaddr, pc) from None
+            self._note_device_page(self.mmio_r, vaddr, paddr)
         if signed and value >> (size * 8 - 1):
             value -= 1 << (size * 8)
         return value & M64
 
     def st(self, vaddr: int, size: int, value: int, pc: int) -> None:
         """Store slow path: translation, TLB fill, code invalidation, MMIO."""
-        if (vaddr & 0xFFF) + size > 0x1000:
+        offset = vaddr & 0xFFF
+        hit = self.mmio_w.get(vaddr >> 12)
+        if hit is not None and offset + size <= 0x1000:
+            hit[0].write(hit[1] + offset, size, value)
+            return
+        if offset + size > 0x1000:
             # Translate both pages before writing anything so a fault leaves memory unchanged.
             mmu.translate(self, (vaddr + size - 1) & M64, mmu.WRITE, mmu.data_priv(self), pc)
             for i in range(size):
@@ -530,6 +557,16 @@ class Hart:
             return
         paddr = self._data_addr(vaddr, mmu.WRITE, pc)
         self.store_phys(paddr, size, value, vaddr, pc)
+        if not self.code.is_code_page(paddr >> 12):
+            self._note_device_page(self.mmio_w, vaddr, paddr)
+
+    def _note_device_page(self, pages: dict[int, DevicePage], vaddr: int, paddr: int) -> None:
+        """Remember the device behind ``vaddr``'s page after an access there went through the
+        bus (nothing for RAM, or a page that is not wholly one device's)."""
+        hit = self.bus.device_page(paddr)
+        if hit is not None:
+            pages[vaddr >> 12] = hit
+            self.note_fill(vaddr >> 12)
 
     def store_phys(self, paddr: int, size: int, value: int, vaddr: int, pc: int) -> None:
         """Write physical memory, invalidating translated code it overlaps."""

@@ -227,3 +227,50 @@ def test_sfence_of_one_address_keeps_other_pages_and_drops_a_whole_superpage() -
     h.flush_page(0x40001000)
     assert not h.rtlb and not h.wtlb
     assert h.ld(0x40201000, 8, False, 0) == 0x40201
+
+
+class _Registers:
+    """A device page that logs every access, and answers reads with its name and offset."""
+
+    def __init__(self, name: int, log: list[tuple[int, str, int, int]]) -> None:
+        self.name = name
+        self.log = log
+
+    def read(self, offset: int, size: int) -> int:
+        self.log.append((self.name, "r", offset, size))
+        return (self.name << 16 | offset) & ((1 << 8 * size) - 1)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self.log.append((self.name, "w", offset, value))
+
+
+def test_device_pages_go_straight_to_the_device_until_the_mapping_changes() -> None:
+    h = make_hart()
+    log: list[tuple[int, str, int, int]] = []
+    h.bus.map(0x10000000, 0x2000, _Registers(1, log))  # two pages: the cache keeps the offset
+    h.bus.map(0x10010000, 0x1000, _Registers(2, log))
+    # Bare (M-mode): the page is remembered after the first access, reads and writes apart.
+    assert h.ld(0x10001004, 4, False, 0) == 1 << 16 | 0x1004
+    assert 0x10001 in h.mmio_r and 0x10001 not in h.mmio_w
+    assert h.ld(0x10001008, 4, False, 0) == 1 << 16 | 0x1008
+    h.st(0x10001010, 1, 0xAB, 0)
+    h.st(0x10001010, 1, 0xCD, 0)
+    assert 0x10001 in h.mmio_w
+    assert log == [(1, "r", 0x1004, 4), (1, "r", 0x1008, 4), (1, "w", 0x1010, 0xAB), (1, "w", 0x1010, 0xCD)]
+    # A byte load at the page's last byte stays on the page; a signed load sign-extends.
+    assert h.ld(0x10001FFF, 1, True, 0) == (1 << 64) - 1
+    # Sv39 (S-mode): a virtual page on device 1, then remapped to device 2.
+    _map(h, 0x40001000, 0x10000000, 0b11000111)
+    h.set_priv(PRV_S)
+    assert h.ld(0x40001020, 4, False, 0) == 1 << 16 | 0x20
+    _map(h, 0x40001000, 0x10010000, 0b11000111)
+    assert h.ld(0x40001020, 4, False, 0) == 1 << 16 | 0x20  # not flushed yet: as a real TLB
+    h.flush_page(0x40001000)
+    assert h.ld(0x40001020, 4, False, 0) == 2 << 16 | 0x20
+    h.st(0x40001030, 4, 7, 0)
+    _map(h, 0x40001000, 0x10000000, 0b11000111)
+    h.flush_translations()
+    h.st(0x40001030, 4, 9, 0)
+    assert log[-2:] == [(2, "w", 0x30, 7), (1, "w", 0x30, 9)]
+    # The bare context kept its own entries.
+    assert 0x10001 in h.mmio_sets[PRV_M][0]
