@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 
 from .bus import Bus
+from .devices.at24 import ADDRESS as EEPROM_ADDRESS
+from .devices.at24 import At24Eeprom, sifive_record
 from .devices.ccache import CacheController
 from .devices.da9063 import ADDRESS as PMIC_ADDRESS
 from .devices.da9063 import Da9063
@@ -41,8 +43,8 @@ PRCI_BASE = 0x10000000
 UART1_BASE = 0x10011000
 PWM0_BASE = 0x10020000
 PWM1_BASE = 0x10021000
-# I2C0 carries the DA9063 PMIC (0x58); the board's EEPROM (0x54) and temperature sensor (0x4c)
-# are not modelled and do not acknowledge.
+# I2C0 carries the DA9063 PMIC (0x58) and the board EEPROM (0x54, SiFive platform record); the
+# temperature sensor (0x4c) is not modelled and does not acknowledge.
 I2C0_BASE = 0x10030000
 I2C1_BASE = 0x10031000
 QSPI0_BASE = 0x10040000
@@ -88,7 +90,7 @@ class Fu740Soc:
             (UART1_BASE, 0x1000, SifiveUart(lambda data: None, set_uart1_irq)),
             (PWM0_BASE, 0x1000, InertRegisters()),
             (PWM1_BASE, 0x1000, InertRegisters()),
-            (I2C0_BASE, 0x1000, OcoresI2c({PMIC_ADDRESS: Da9063()})),
+            (I2C0_BASE, 0x1000, OcoresI2c({PMIC_ADDRESS: Da9063(), EEPROM_ADDRESS: At24Eeprom(sifive_record())})),
             (I2C1_BASE, 0x1000, OcoresI2c()),
             (QSPI0_BASE, 0x1000, SifiveSpi(1)),
             (QSPI1_BASE, 0x1000, SifiveSpi(4)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import struct
+import zlib
 from pathlib import Path
 from types import FrameType
 
@@ -13,6 +14,8 @@ from harness.emulator.bus import Bus, BusError
 from harness.emulator.console import MemoryConsole
 from harness.emulator.cpu import ENGINES
 from harness.emulator.devices import prci as prci_mod
+from harness.emulator.devices.at24 import ADDRESS as EEPROM_ADDRESS
+from harness.emulator.devices.at24 import At24Eeprom, sifive_record
 from harness.emulator.devices.ccache import CONFIG_VALUE, CacheController
 from harness.emulator.devices.da9063 import Da9063
 from harness.emulator.devices.ddr import CTL_INT_STATUS, MC_INIT_COMPLETE, DdrController, PhysicalFilter
@@ -185,10 +188,44 @@ def test_gpio_reads_back_outputs_and_the_card_detect_input() -> None:
 
 def test_i2c_address_without_a_device_is_not_acknowledged() -> None:
     i2c = OcoresI2c()
-    i2c.write(TXR_RXR, 1, 0x54 << 1)
+    i2c.write(TXR_RXR, 1, 0x4C << 1)  # the Unmatched's temperature sensor: not modelled
     i2c.write(CR_SR, 1, CR_STA | CR_WR)
     assert i2c.read(CR_SR, 1) & SR_RXACK
     i2c.write(CR_SR, 1, CR_STO)
+
+
+def _i2c_byte(i2c: OcoresI2c, command: int, byte: int | None = None) -> int:
+    """One OpenCores command as U-Boot's ocores driver issues it; the received byte."""
+    if byte is not None:
+        i2c.write(TXR_RXR, 1, byte)
+    i2c.write(CR_SR, 1, command)
+    assert not i2c.read(CR_SR, 1) & SR_RXACK  # acknowledged
+    return i2c.read(TXR_RXR, 1)
+
+
+def test_board_eeprom_holds_sifives_record_with_a_valid_crc_and_keeps_writes() -> None:
+    i2c = OcoresI2c({EEPROM_ADDRESS: At24Eeprom(sifive_record())})
+    # dm_i2c_read(dev, 0, buf, 37): write the word address, repeated start, read 37 bytes.
+    _i2c_byte(i2c, CR_STA | CR_WR, EEPROM_ADDRESS << 1)
+    _i2c_byte(i2c, CR_WR, 0)
+    _i2c_byte(i2c, CR_STA | CR_WR, EEPROM_ADDRESS << 1 | 1)
+    record = bytes(_i2c_byte(i2c, CR_RD) for _ in range(37))
+    i2c.write(CR_SR, 1, CR_STO)
+    assert record[:4] == bytes((0xF1, 0x5E, 0x50, 0x45))
+    version, product, pcb, bom, variant, serial, status, mac, crc = struct.unpack("<BHBBB16sB6sI", record[4:])
+    assert (version, product, pcb, chr(bom), variant, serial, status) == (1, 2, 4, "A", 0, b"HARTBEAT-EMU0001", 1)
+    assert mac[0] & 0b10 and not mac[0] & 1  # locally administered, unicast: never a real board's
+    assert crc == zlib.crc32(record[:-4])
+    # A page write (mac write_eeprom) then a read-back from another offset.
+    _i2c_byte(i2c, CR_STA | CR_WR, EEPROM_ADDRESS << 1)
+    for byte in (0x10, 0xAA, 0xBB):
+        _i2c_byte(i2c, CR_WR, byte)
+    i2c.write(CR_SR, 1, CR_STO)
+    _i2c_byte(i2c, CR_STA | CR_WR, EEPROM_ADDRESS << 1)
+    _i2c_byte(i2c, CR_WR, 0x0F)
+    _i2c_byte(i2c, CR_STA | CR_WR, EEPROM_ADDRESS << 1 | 1)
+    assert [_i2c_byte(i2c, CR_RD) for _ in range(4)] == [record[15], 0xAA, 0xBB, record[18]]
+    assert At24Eeprom().read() == 0xFF  # an erased part
 
 
 def test_cache_controller_and_pcie_handshake() -> None:

@@ -47,6 +47,11 @@ def test_unmatched_firmware_boots_from_the_card_to_the_uboot_prompt(firmware_car
             b"Model: SiFive HiFive Unmatched A00",
             rb"DRAM:\s+16 GiB",
             b"MMC:   spi@10050000:mmc@0: 0",
+            # The board EEPROM on I2C0 gives U-Boot its MAC address and serial number.
+            b"EEPROM: SiFive PCB EEPROM format v1",
+            b"Serial number: HARTBEAT-EMU0001",
+            b"CRC: ",
+            b"Net:   eth0: ethernet@10090000",
             b"Hit any key to stop autoboot",
         ):
             child.expect(pattern)
