@@ -60,7 +60,8 @@ def describe(name: str, times: dict[str, float], cap: float) -> str:
     if "shell" in times:
         return f"{name} power-on -> Debian kernel shell: {times['shell']:.1f} s ({shown})"
     last = next(reversed(times), "nothing")
-    return f"{name} power-on -> Debian kernel shell: not within {cap:.0f} s; last milestone {last} ({shown})"
+    reached = f" ({shown})" if shown else ""
+    return f"{name} power-on -> Debian kernel shell: not within {cap:.0f} s; last milestone {last}{reached}"
 
 
 def main() -> int:
