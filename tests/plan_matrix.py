@@ -81,7 +81,7 @@ REASONS = {
     ),
     "emulator-sd-cost": (
         "applies and passes by hand (`hartbeat run unmatched-boot --board emulator-unmatched-sd`, "
-        "73 s a run here), not run whole by `make test`: tests/emulator/test_sdcard_boot.py runs it "
+        "73-242 s a run here, by the load), not run whole by `make test`: tests/emulator/test_sdcard_boot.py runs it "
         "cut after U-Boot's prompt (as qemu-sifive-u-sd's fallback) and boots the same firmware to `mmc info`"
     ),
 }
