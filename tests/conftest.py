@@ -42,15 +42,17 @@ FAST = (
     "emulator/test_control.py",
     "emulator/test_rbb.py",
     "targets/test_registry.py",
-    "run/test_runner_fake.py",
+    "run/test_runner.py",
     "run/test_setup.py",
     "run/test_step.py",
-    "analysis/test_replay_fake.py",
+    "analysis/test_playback.py",
     "model/test_gpt.py",
     "run/test_off_and_until.py",
     "model/test_plan_matrix.py",
     "probes/test_take.py",
     "probes/test_qemu.py",
+    "targets/test_openocd.py",
+    "model/test_plan.py",
 )
 
 

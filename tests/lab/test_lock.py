@@ -11,7 +11,7 @@ import pytest
 from harness.errors import BoardLocked
 from harness.lab.lock import BoardLock
 
-from .helpers import hartbeat, write
+from tests.reliability.helpers import hartbeat, write
 
 
 @pytest.mark.parametrize(
