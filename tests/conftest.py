@@ -53,6 +53,9 @@ FAST = (
     "probes/test_qemu.py",
     "targets/test_openocd.py",
     "model/test_plan.py",
+    "power/test_base.py",
+    "power/test_manual.py",
+    "power/test_registry.py",
 )
 
 
