@@ -1,16 +1,18 @@
-"""One lock per physical board however its port is spelled (case 8), one bisect per folder (9)."""
+"""Board locks (harness/lab/lock.py): one per physical board however its port is spelled (reliability case 8),
+one bisect per folder (case 9), the holder named in a refusal, one lock file name per port."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness.errors import BoardLocked
-from harness.lab.lock import BoardLock
-
+from harness.errors import BoardLocked, TargetError
+from harness.lab.lock import BoardLock, lock_dir, lock_path, physical_port
 from tests.reliability.helpers import hartbeat, write
 
 
@@ -73,3 +75,53 @@ def test_a_second_bisect_on_a_busy_folder_is_refused_naming_the_holder(tmp_path:
     # Once it is free, the resume goes ahead (and finds no log to resume here).
     after = hartbeat(*args, cwd=tmp_path)
     assert "in use by" not in after.stderr and "no bisect log here" in after.stderr, after.stderr
+
+
+def test_the_holder_record_is_written_and_named_in_the_refusal(tmp_path: Path) -> None:
+    holder = BoardLock("/dev/ttyUSB9", board="unmatched", folder=tmp_path)
+    holder.acquire("linux-boot")
+    try:
+        assert holder.held
+        record = json.loads(holder.path.read_text())
+        assert record["pid"] == os.getpid() and record["plan"] == "linux-boot"
+        holder.acquire("again")  # idempotent: still the first record
+        assert json.loads(holder.path.read_text())["plan"] == "linux-boot"
+        with pytest.raises(BoardLocked) as refused:
+            BoardLock("/dev/ttyUSB9", board="other", folder=tmp_path).acquire("p")
+        message = str(refused.value)
+        assert f"(pid {os.getpid()}) running plan 'linux-boot'" in message
+        assert str(holder.path) in message and "board other (/dev/ttyUSB9)" in message
+    finally:
+        holder.release()
+    assert not holder.held and holder.path.read_text() == ""
+    holder.release()  # safe when not held
+    second = BoardLock("/dev/ttyUSB9", board="other", folder=tmp_path)
+    second.acquire()
+    second.release()
+
+
+def test_a_lock_file_without_a_record_is_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.lock"
+    path.write_text("not json\n")
+    with path.open("r+") as foreign:
+        fcntl.flock(foreign, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BoardLocked, match=r"in use by another process \(no holder record yet\)"):
+            BoardLock("p", board="b", path=path).acquire()
+
+
+def test_lock_names_and_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARTBEAT_LOCK_DIR", str(tmp_path / "locks"))
+    assert lock_dir() == tmp_path / "locks"
+    assert lock_path("/dev/ttyUSB1") == tmp_path / "locks" / "hartbeat-dev_ttyUSB1.lock"
+    assert physical_port("lab-place-3") == "lab-place-3"
+    assert physical_port("socket://localhost:4001") == "net://loopback:4001"
+    assert physical_port("rfc2217://127.0.0.1:4001/") == "net://loopback:4001"
+    assert physical_port("socket://host:port") == "socket://host:port"  # no port number: as given
+    assert lock_path("socket://[::1]:4001", tmp_path).name == "hartbeat-net_loopback_4001.lock"
+
+
+def test_an_unwritable_lock_folder_says_to_set_the_lock_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(TargetError, match="set HARTBEAT_LOCK_DIR to a folder every lab user can write"):
+        BoardLock("/dev/ttyUSB1", board="b", folder=blocker / "locks").acquire()
