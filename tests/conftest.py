@@ -56,6 +56,7 @@ FAST = (
     "power/test_base.py",
     "power/test_manual.py",
     "power/test_registry.py",
+    "targets/test_qemu_argv.py",
 )
 
 
