@@ -57,6 +57,10 @@ FAST = (
     "power/test_manual.py",
     "power/test_registry.py",
     "targets/test_qemu_argv.py",
+    "targets/test_linux_boot.py",
+    "model/test_sdcard.py",
+    "records/test_results.py",
+    "cli/test_common.py",
 )
 
 
