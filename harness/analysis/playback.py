@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.engine.console import Console
 from harness.engine.guest_clock import GuestTimeline
+from harness.engine.recorder import Mark
 from harness.errors import HartbeatError
 from harness.records.run_folder import read_log
 
@@ -27,6 +28,8 @@ LOG = "console.log"
 JUDGED_WINDOW = 1.0
 # What a replay says when it runs past the end of what was recorded.
 RECORDING_ENDS = "the recording ends here (the live run was stopped)"
+# The letters a console.timing line may start with.
+MARKS = frozenset(mark.value for mark in Mark)
 
 
 class RecordingError(HartbeatError):
@@ -37,15 +40,13 @@ class RecordingError(HartbeatError):
 class Event:
     """One recorded console event; ``t`` is seconds since power-on (since opening, before it).
 
-    ``kind`` is ``d`` (bytes arrived), ``s`` (typing ended), ``p`` (power-on), ``o`` (the
-    power-on finished: the first step started), ``c`` (the target
-    ended the console), ``j`` (the matcher decided on silence or a deadline), ``f`` (hartbeat
-    switched the target off, once its power backend returned), ``e`` (the
-    harness stopped recording), ``k`` (the target reports guest time; ``detail`` is the
-    fallback scale) or ``g`` (one guest-time report, ``detail`` as the target sent it).
+    ``kind`` is what happened (:class:`~harness.engine.recorder.Mark`, the line's letter in
+    ``console.timing``): a ``DATA`` event carries the bytes that arrived, a ``GUEST_CLOCK``
+    event's ``detail`` is the fallback scale and a ``GUEST_REPORT``'s the report as the target
+    sent it.
     """
 
-    kind: str
+    kind: Mark
     t: float
     data: bytes = b""
     detail: str = ""
@@ -74,31 +75,32 @@ def _from_timing(path: Path, raw: bytes) -> tuple[Event, ...]:
     events: list[Event] = []
     offset = 0
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        kind, _sep, rest = line.partition(" ")
+        letter, _sep, rest = line.partition(" ")
         when, _sep, detail = rest.partition(" ")
         try:
             t = float(when)
-            if kind == "d":
+            if letter not in MARKS:
+                raise ValueError(f"unknown event {letter!r}")
+            kind = Mark(letter)
+            if kind is Mark.DATA:
                 size = int(detail)
-                events.append(Event("d", t, raw[offset : offset + size]))
+                events.append(Event(kind, t, raw[offset : offset + size]))
                 offset += size
-            elif kind in ("s", "p", "o", "c", "j", "f", "e", "k", "g"):
-                events.append(Event(kind, t, detail=detail))
             else:
-                raise ValueError(f"unknown event {kind!r}")
+                events.append(Event(kind, t, detail=detail))
         except ValueError as exc:
             raise RecordingError(f"{path}:{number}: expected `KIND SECONDS [DETAIL]`, got {line!r} ({exc})") from None
     if offset != len(raw):
         # A run killed mid-read can leave bytes without their timing line: they arrived last.
-        events.append(Event("d", events[-1].t if events else 0.0, raw[offset:]))
+        events.append(Event(Mark.DATA, events[-1].t if events else 0.0, raw[offset:]))
     return tuple(events)
 
 
 def _from_log(path: Path) -> tuple[Event, ...]:
     # Without the timing file only whole lines have times, stamped when they completed; an
     # unfinished last line (a prompt) comes at the time the log gave it. Power-on is the start.
-    events = [Event("p", 0.0)]
-    events += [Event("d", t, (text + "\n").encode("utf-8")) for t, text in read_log(path)]
+    events = [Event(Mark.POWER_ON, 0.0)]
+    events += [Event(Mark.DATA, t, (text + "\n").encode("utf-8")) for t, text in read_log(path)]
     return tuple(events)
 
 
@@ -112,14 +114,14 @@ class Playback:
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
         events = list(recording.events)
-        power_on = next((i for i, e in enumerate(events) if e.kind == "p"), None)
+        power_on = next((i for i, e in enumerate(events) if e.kind is Mark.POWER_ON), None)
         self._before = events[:power_on] if power_on is not None else []
         self._events = deque(events[power_on + 1 :] if power_on is not None else events)
         self._now = 0.0
         self._base = 0.0
         self._console: Console | None = None
         # A log-only recording has no typing events to play on to.
-        self._typed = any(event.kind == "s" for event in self._events)
+        self._typed = any(event.kind is Mark.TYPED for event in self._events)
 
     # -- the clock ----------------------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class Playback:
 
     def judged(self) -> None:
         """Play on to the moment the live matcher made this decision, if it made it about now."""
-        index = next((i for i, e in enumerate(self._events) if e.kind == "j"), None)
+        index = next((i for i, e in enumerate(self._events) if e.kind is Mark.JUDGED), None)
         if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
             return
         for _ in range(index + 1):
@@ -156,7 +158,7 @@ class Playback:
         relay's off time), later than anything on the console; a recording from before ``f``
         was written has no such moment and the step keeps the replay's own time.
         """
-        index = next((i for i, e in enumerate(self._events) if e.kind == "f"), None)
+        index = next((i for i, e in enumerate(self._events) if e.kind is Mark.SWITCHED_OFF), None)
         if index is None:
             return False
         for _ in range(index + 1):
@@ -180,7 +182,7 @@ class Playback:
         while self._typed and self._events:
             event = self._events.popleft()
             self._apply(event)
-            if event.kind == "s":
+            if event.kind is Mark.TYPED:
                 return
 
     def close(self) -> None:
@@ -190,18 +192,18 @@ class Playback:
 
     def console(self) -> Console:
         """A console engine on this playback, powered on, with the pre-power-on bytes fed."""
-        clock = next((event for event in self.recording.events if event.kind == "k"), None)
+        clock = next((event for event in self.recording.events if event.kind is Mark.GUEST_CLOCK), None)
         guest = None if clock is None else GuestTimeline(_scale(clock.detail))
         console = Console(self, None, clock=self, guest=guest)
         self._console = console
         for event in self._before:
             self._now = max(self._now, event.t)
-            if event.kind == "d":
+            if event.kind is Mark.DATA:
                 console.ingest(event.data, self._now)
         self._base = self._now
         console.mark_power_on()
         # The live run's first step started once powering on returned, which can take a while.
-        powered = next((event.t for event in self._events if event.kind == "o"), None)
+        powered = next((event.t for event in self._events if event.kind is Mark.POWERED), None)
         if powered is not None:
             self.advance_to(powered)
         return console
@@ -211,15 +213,15 @@ class Playback:
         if console is None:
             raise RecordingError("playback.console() must be called before the playback runs")
         self._now = max(self._now, self._base + event.t)
-        if event.kind == "d":
+        if event.kind is Mark.DATA:
             console.ingest(event.data, self._now)
-        elif event.kind == "g":
+        elif event.kind is Mark.GUEST_REPORT:
             console.guest_report([event.detail], self._now)
-        elif event.kind == "c":
+        elif event.kind is Mark.CLOSED:
             console.end(event.detail or "console closed")
-        elif event.kind == "e":
+        elif event.kind is Mark.END:
             console.end(RECORDING_ENDS)
-        if self.recording.exact and not self._events and event.kind not in ("c", "e"):
+        if self.recording.exact and not self._events and event.kind not in (Mark.CLOSED, Mark.END):
             # A recording cut off without an end line (the run was killed) ends where it stops.
             console.end(RECORDING_ENDS)
 

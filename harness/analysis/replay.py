@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.analysis.playback import Playback, Recording, load_recording
 from harness.engine.console import Console
+from harness.engine.recorder import Mark
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
 from harness.model.plan import Milestone, Plan, load_plan
@@ -123,7 +124,7 @@ def _switched_off(recording: Recording) -> bool | None:
     which the replay's board does not have; the decision also sets how the step before it
     settles, so the replay must make the live one. Without an ``f`` the plan decides as before.
     """
-    return True if any(event.kind == "f" for event in recording.events) else None
+    return True if any(event.kind is Mark.SWITCHED_OFF for event in recording.events) else None
 
 
 def replay(folder: Path, plan_path: Path | None = None) -> Replayed:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis.playback import Playback, load_recording
+from harness.analysis.playback import Playback, RecordingError, load_recording
 from harness.analysis.replay import replayable
+from harness.engine.recorder import Mark
 from harness.engine.verdict import Kind
 from harness.model.board import Board
 from harness.model.plan import Milestone, Plan, standard_fails
@@ -107,3 +108,38 @@ def test_typing_right_after_a_prompt_settle_replays_in_order(tmp_path):
     console = Playback(load_recording(tmp_path)).console()
     again = Runner(prepare(quiet, BOARD), out_dir=tmp_path).replay_on(console)
     assert again.verdict.kind is Kind.WEDGE, again.verdict.reason
+
+
+def test_a_timing_file_is_read_as_marks_and_unclaimed_bytes_come_last(tmp_path: Path) -> None:
+    (tmp_path / "console.raw").write_bytes(b"OpenSBI v1\nU-Boot")
+    (tmp_path / "console.timing").write_text("p 0.000000000\nd 0.100000000 10\nj 0.200000000\nk 0.0 2.5\n")
+    recording = load_recording(tmp_path)
+    assert recording.exact
+    assert [(e.kind, e.t, e.data, e.detail) for e in recording.events] == [
+        (Mark.POWER_ON, 0.0, b"", ""),
+        (Mark.DATA, 0.1, b"OpenSBI v1", ""),
+        (Mark.JUDGED, 0.2, b"", ""),
+        (Mark.GUEST_CLOCK, 0.0, b"", "2.5"),
+        (Mark.DATA, 0.0, b"\nU-Boot", ""),  # a run killed mid-read: the bytes without their line
+    ]
+
+
+@pytest.mark.parametrize("line", ["x 0.1", "d soon 3", "d 0.1 many"])
+def test_a_bad_timing_line_names_the_file_and_line(tmp_path: Path, line: str) -> None:
+    (tmp_path / "console.raw").write_bytes(b"abc")
+    (tmp_path / "console.timing").write_text(f"p 0.0\n{line}\n")
+    with pytest.raises(RecordingError, match=rf"console.timing:2: expected `KIND SECONDS \[DETAIL\]`, got '{line}'"):
+        load_recording(tmp_path)
+
+
+def test_without_timing_the_log_gives_whole_lines_after_power_on(tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match="no console recording"):
+        load_recording(tmp_path)
+    (tmp_path / "console.log").write_text("[    0.500] OpenSBI v1\n[    1.250] U-Boot\n")
+    recording = load_recording(tmp_path)
+    assert not recording.exact
+    assert [(e.kind, e.t, e.data) for e in recording.events] == [
+        (Mark.POWER_ON, 0.0, b""),
+        (Mark.DATA, 0.5, b"OpenSBI v1\n"),
+        (Mark.DATA, 1.25, b"U-Boot\n"),
+    ]
