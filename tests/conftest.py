@@ -61,6 +61,8 @@ FAST = (
     "model/test_sdcard.py",
     "records/test_results.py",
     "cli/test_common.py",
+    "model/test_config.py",
+    "model/test_board.py",
 )
 
 
