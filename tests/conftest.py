@@ -63,6 +63,12 @@ FAST = (
     "cli/test_common.py",
     "model/test_config.py",
     "model/test_board.py",
+    "model/test_preboot_finding.py",
+    "run/test_signals.py",
+    "targets/test_sockets.py",
+    "probes/test_registry.py",
+    "probes/test_backend.py",
+    "test_errors.py",
 )
 
 
