@@ -69,6 +69,8 @@ FAST = (
     "probes/test_registry.py",
     "probes/test_backend.py",
     "test_errors.py",
+    "records/test_run_folder.py",
+    "records/test_report.py",
 )
 
 
