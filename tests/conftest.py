@@ -71,6 +71,7 @@ FAST = (
     "test_errors.py",
     "records/test_run_folder.py",
     "records/test_report.py",
+    "run/test_board_loader.py",
 )
 
 
