@@ -72,6 +72,7 @@ FAST = (
     "records/test_run_folder.py",
     "records/test_report.py",
     "run/test_board_loader.py",
+    "ssh/test_settings.py",
 )
 
 
