@@ -73,6 +73,8 @@ FAST = (
     "records/test_report.py",
     "run/test_board_loader.py",
     "ssh/test_settings.py",
+    "targets/test_fake.py",
+    "targets/test_base.py",
 )
 
 
