@@ -75,6 +75,7 @@ FAST = (
     "ssh/test_settings.py",
     "targets/test_fake.py",
     "targets/test_base.py",
+    "lab/test_places.py",
 )
 
 
