@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from harness.engine.verdict import Kind
-from harness.errors import ConfigError
 
 from .conftest import OFF_TIME, Lab
 
@@ -34,14 +33,6 @@ def test_uboot_smoke_with_power_through_labgrids_shelly_driver(lab: Lab) -> None
     posts = [r for r in lab.switch.requests if r.startswith("POST /relay/0")]
     assert len(posts) >= 2, lab.switch.requests
     assert not lab.board.running
-
-
-def test_an_unknown_model_names_labgrids_models(lab: Lab) -> None:
-    with pytest.raises(ConfigError) as error:
-        lab.run(lab.board_file(power=labgrid_power(lab, model="no-such-pdu")))
-    message = str(error.value)
-    assert "power.model" in message and "no-such-pdu" in message
-    assert "shelly_gen1" in message and "gude" in message
 
 
 def test_a_switch_that_fails_is_an_error_naming_the_driver(lab: Lab) -> None:
