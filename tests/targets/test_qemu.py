@@ -1,4 +1,5 @@
-"""Real OpenSBI and U-Boot under QEMU: the smoke plan, a real wedge, a real panic, a real skip."""
+"""Real OpenSBI and U-Boot under QEMU: the smoke plan, a real wedge, a real panic, a real skip, the fallback.
+The pytest plugin on QEMU is tests/pytest_plugin's."""
 
 from __future__ import annotations
 
@@ -28,13 +29,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-riscv64") is None or not FIRMWARE.is_file() or not UBOOT.is_file(),
     reason="needs qemu-system-misc, opensbi and u-boot-qemu (installed by `make deps`)",
 )
-
-
-def run_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """pytest in a child process, with run folders under ``tmp_path/runs``."""
-    command = [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider"]
-    command += ["--hartbeat-runs", str(tmp_path / "runs")]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def hartbeat(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -129,60 +123,6 @@ def test_missing_qemu_or_firmware_is_a_skip(tmp_path: Path, option: str | None, 
     verdict = json.loads((tmp_path / "run" / "report.json").read_text())["verdict"]
     assert verdict["kind"] == "skip"
     assert reason in verdict["reason"]
-
-
-def test_pytest_plugin_runs_plans_and_writes_junit(tmp_path: Path) -> None:
-    xml = tmp_path / "out.xml"
-    proc = run_pytest(tmp_path, "testplans/", "--board", "qemu-virt", f"--junitxml={xml}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    text = xml.read_text()
-    for plan in (ROOT / "testplans").glob("*.toml"):
-        if "[[milestone]]" in plan.read_text():
-            assert f'name="{load_plan(plan).name}"' in text
-
-
-def test_pytest_plugin_reports_a_failing_plan_with_its_verdict(tmp_path: Path) -> None:
-    plans = tmp_path / "plans"
-    plans.mkdir()
-    (plans / "wedge.toml").write_text(
-        'name = "never-login"\nsilence = "2s"\n[[milestone]]\nname = "opensbi"\nexpect = "OpenSBI"\n'
-        '[[milestone]]\nname = "login"\nexpect = "login: $"\nwithin = "60s"\n'
-    )
-    proc = run_pytest(tmp_path, str(plans), "--board", "qemu-virt")
-    assert proc.returncode == 1
-    # Autoboot keeps U-Boot talking (bus scans, network retries) then it waits at the prompt: a wedge.
-    assert "never-login on qemu-virt: WEDGE" in proc.stdout
-    assert "signature: wedge|opensbi|" in proc.stdout
-
-
-def test_console_fixture_runs_commands_and_reports_failed_asserts(tmp_path: Path) -> None:
-    test_file = tmp_path / "test_uboot_console.py"
-    test_file.write_text(
-        "def test_commands(console, target):\n"
-        "    console.expect_milestone(r'Hit any key to stop autoboot', 'autoboot', within=30)\n"
-        "    console.expect_milestone(r'=> $', 'prompt', send='')\n"
-        "    ok = console.run('echo hello-from-pytest')\n"
-        "    assert ok.status == 0 and ok.output == 'hello-from-pytest', ok\n"
-        "    assert console.run('false').status == 1\n"
-        "    assert target.describe()['kind'] == 'qemu'\n"
-        "\n"
-        "def test_a_failing_assert(console):\n"
-        "    console.expect_milestone(r'OpenSBI v', 'opensbi', within=30)\n"
-        "    assert 1 == 2\n"
-    )
-    proc = run_pytest(
-        tmp_path, str(test_file), "--board", "qemu-virt", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")
-    )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "1 failed, 1 passed" in proc.stdout
-    verdicts = {
-        json.loads(path.read_text())["plan"]["name"]: json.loads(path.read_text())["verdict"]
-        for path in (tmp_path / "runs").glob("*/report.json")
-    }
-    assert verdicts["test_commands"]["kind"] == "pass"
-    # A failed assert is not a pass in the session's report, even though the console was fine.
-    assert verdicts["test_a_failing_assert"]["kind"] == "fail"
-    assert verdicts["test_a_failing_assert"]["milestone"] == "opensbi"
 
 
 def test_missing_qemu_falls_back_to_the_emulator_and_says_so(tmp_path: Path) -> None:
