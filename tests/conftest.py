@@ -76,6 +76,7 @@ FAST = (
     "targets/test_fake.py",
     "targets/test_base.py",
     "lab/test_places.py",
+    "cli/test_report.py",
 )
 
 
