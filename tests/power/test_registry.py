@@ -11,6 +11,7 @@ from harness.power import BACKENDS, power_from_board
 from harness.power.base import DEFAULT_OFF_TIME, PowerBackend
 
 
+@pytest.mark.slow  # imports every backend (labgrid, paramiko, the probes): about 1 s
 def test_every_registered_module_defines_the_backend_of_its_name() -> None:
     for name, module in BACKENDS.items():
         backend = importlib.import_module(module).BACKEND

@@ -11,6 +11,7 @@ from harness.probes.registry import BACKENDS, backend_for
 from harness.targets import KINDS
 
 
+@pytest.mark.slow  # imports every backend (labgrid, paramiko, the probes): about 1 s
 def test_every_line_names_a_target_kind_and_a_module_with_its_backend() -> None:
     for kind, module in BACKENDS.items():
         assert kind in KINDS, kind
