@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+# The same firmware and QEMU the QEMU target's own tests need.
+from tests.targets.test_qemu import ROOT
+from tests.targets.test_qemu import pytestmark as NEEDS_QEMU
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
-UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
-
-NEEDS_QEMU = pytest.mark.skipif(
-    shutil.which("qemu-system-riscv64") is None or not FIRMWARE.is_file() or not UBOOT.is_file(),
-    reason="needs qemu-system-misc, opensbi and u-boot-qemu (installed by `make deps`)",
-)
+__all__ = ["NEEDS_QEMU", "ROOT", "run_pytest"]
 
 
 def run_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
