@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,12 @@ def run_plan(tmp_path: Path) -> Callable[[Path, Path], RunResult]:
         return Runner(prepare(plan, board), out_dir=tmp_path / "run", **kwargs).run()
 
     return run
+
+
+@pytest.fixture
+def runs_folder() -> Iterator[Path]:
+    """A folder for made-up run folders, gone after the test: tests/test_zz_replay_all.py replays
+    every run folder below the session's temporary tree, and made-up reports (broken ones on
+    purpose) are no live runs."""
+    with tempfile.TemporaryDirectory(prefix="hartbeat-made-up-runs-") as name:
+        yield Path(name)

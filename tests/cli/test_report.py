@@ -25,21 +25,23 @@ def run_folder(folder: Path) -> Path:
     return folder
 
 
-def test_a_run_gets_its_page_and_a_folder_of_runs_an_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    single = run_folder(tmp_path / "runs" / "a")
-    run_folder(tmp_path / "runs" / "b")
-    assert main(["report", str(single), str(tmp_path / "runs")]) == 0
+def test_a_run_gets_its_page_and_a_folder_of_runs_an_index(
+    runs_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    single = run_folder(runs_folder / "runs" / "a")
+    run_folder(runs_folder / "runs" / "b")
+    assert main(["report", str(single), str(runs_folder / "runs")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [str(single / "report.html"), f"{tmp_path / 'runs' / 'index.html'}: 2 run(s)"]
+    assert out == [str(single / "report.html"), f"{runs_folder / 'runs' / 'index.html'}: 2 run(s)"]
     assert "OpenSBI v1.3" in (single / "report.html").read_text()
-    assert (tmp_path / "runs" / "index.html").is_file()
+    assert (runs_folder / "runs" / "index.html").is_file()
 
 
 @pytest.mark.parametrize(("make", "words"), [(False, "no such folder"), (True, "no run folders (with report.json) in")])
 def test_a_path_without_runs_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: bool, words: str
+    runs_folder: Path, capsys: pytest.CaptureFixture[str], make: bool, words: str
 ) -> None:
-    path = tmp_path / "empty"
+    path = runs_folder / "empty"
     if make:
         path.mkdir()
     assert main(["report", str(path)]) == 2

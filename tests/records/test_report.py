@@ -106,9 +106,9 @@ def test_the_summary_shows_times_captures_and_the_last_lines_of_a_failure() -> N
     assert "last lines" not in summary(result(Kind.PASS))
 
 
-def test_every_format_is_written_into_the_run_folder(tmp_path: Path) -> None:
-    write_report(result(Kind.STALL, out_dir=tmp_path))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(name for name, _ in FORMATS)
-    assert json.loads((tmp_path / "report.json").read_text())["verdict"]["kind"] == "stall"
-    assert ET.parse(tmp_path / "junit.xml").getroot().get("failures") == "1"
-    assert "stall" in (tmp_path / "report.html").read_text()
+def test_every_format_is_written_into_the_run_folder(runs_folder: Path) -> None:
+    write_report(result(Kind.STALL, out_dir=runs_folder))
+    assert sorted(p.name for p in runs_folder.iterdir()) == sorted(name for name, _ in FORMATS)
+    assert json.loads((runs_folder / "report.json").read_text())["verdict"]["kind"] == "stall"
+    assert ET.parse(runs_folder / "junit.xml").getroot().get("failures") == "1"
+    assert "stall" in (runs_folder / "report.html").read_text()

@@ -27,8 +27,8 @@ def run_folder(folder: Path, report: dict | str = REPORT, log: str = "") -> Path
     return folder
 
 
-def test_a_report_is_read_with_its_milestones_and_log(tmp_path: Path) -> None:
-    run = load_run(run_folder(tmp_path / "run", log="[    0.500000] OpenSBI v1\ncontinued\n[    2.000000] U-Boot\n"))
+def test_a_report_is_read_with_its_milestones_and_log(runs_folder: Path) -> None:
+    run = load_run(run_folder(runs_folder / "run", log="[    0.500000] OpenSBI v1\ncontinued\n[    2.000000] U-Boot\n"))
     assert (run.plan_name, run.board_name, run.kind, run.autopsy) == ("smoke", "qemu-virt", "wedge", None)
     (milestone,) = run.milestones
     assert (milestone.name, milestone.t, milestone.line, milestone.captures) == (
@@ -41,8 +41,8 @@ def test_a_report_is_read_with_its_milestones_and_log(tmp_path: Path) -> None:
     assert run.log_lines() == [(0.5, "OpenSBI v1"), (0.5, "continued"), (2.0, "U-Boot")]
 
 
-def test_what_a_report_leaves_out_reads_as_unknown(tmp_path: Path) -> None:
-    run = load_run(run_folder(tmp_path, {"schema": "hartbeat.report/1"}))
+def test_what_a_report_leaves_out_reads_as_unknown(runs_folder: Path) -> None:
+    run = load_run(run_folder(runs_folder, {"schema": "hartbeat.report/1"}))
     assert (run.plan_name, run.board_name, run.kind, run.milestones, run.log_lines()) == ("?", "?", "error", (), [])
 
 
@@ -55,12 +55,12 @@ def test_what_a_report_leaves_out_reads_as_unknown(tmp_path: Path) -> None:
         ("[1, 2]", "not a hartbeat report"),
     ],
 )
-def test_a_folder_that_is_no_run_says_what_is_wrong(tmp_path: Path, report: str | None, words: str) -> None:
+def test_a_folder_that_is_no_run_says_what_is_wrong(runs_folder: Path, report: str | None, words: str) -> None:
     if report is not None:
-        run_folder(tmp_path, report)
+        run_folder(runs_folder, report)
     with pytest.raises(RunFolderError) as error:
-        load_run(tmp_path)
-    assert words in str(error.value) and str(tmp_path) in str(error.value)
+        load_run(runs_folder)
+    assert words in str(error.value) and str(runs_folder) in str(error.value)
 
 
 def test_a_long_line_keeps_its_head_and_tail(tmp_path: Path) -> None:
@@ -73,11 +73,11 @@ def test_a_long_line_keeps_its_head_and_tail(tmp_path: Path) -> None:
     assert read_log(log)[0][1] == "a" * 50 + "X" * 300_000 + "b" * 50  # without a limit, the whole line
 
 
-def test_run_folders_are_found_at_or_below_a_root(tmp_path: Path) -> None:
-    single = run_folder(tmp_path / "single")
+def test_run_folders_are_found_at_or_below_a_root(runs_folder: Path) -> None:
+    single = run_folder(runs_folder / "single")
     assert find_runs(single) == [single]
-    nested = [run_folder(tmp_path / "bisect" / name / "run-0") for name in ("b", "a")]
-    assert find_runs(tmp_path / "bisect") == sorted(nested)
+    nested = [run_folder(runs_folder / "bisect" / name / "run-0") for name in ("b", "a")]
+    assert find_runs(runs_folder / "bisect") == sorted(nested)
 
 
 def test_the_longest_quiet_stretch_between_two_moments() -> None:
