@@ -26,7 +26,6 @@ import resource
 import signal
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 
 # prctl(2) options.
@@ -45,12 +44,14 @@ def _prctl(option: int, value: int) -> None:
 def descendants() -> list[int]:
     """Every process below this one (orphans are ours too: we are their subreaper)."""
     children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
+    # os, not pathlib: QEMU starts only once the keeper has imported what it needs (pathlib and
+    # the re it imports doubled the keeper's start-up).
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            parent = int((proc / "stat").read_text().rsplit(") ", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(proc.name))
+        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{name}/stat", encoding="utf-8") as stat:
+            parent = int(stat.read().rsplit(") ", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(name))
     found: list[int] = []
     pending = [os.getpid()]
     while pending:
@@ -70,10 +71,11 @@ def _console() -> str | None:
 
 def _holds(pid: int, terminal: str) -> bool:
     """True when process ``pid`` has ``terminal`` open."""
+    folder = f"/proc/{pid}/fd"
     with contextlib.suppress(OSError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
+        for fd in os.listdir(folder):
             with contextlib.suppress(OSError):
-                if os.readlink(fd) == terminal:
+                if os.readlink(f"{folder}/{fd}") == terminal:
                     return True
     return False
 

@@ -7,6 +7,7 @@ command line differs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import select
@@ -46,6 +47,8 @@ class ProcessTransport:
         self._closed = False
         # The started program has exited; its children may still write to the terminal.
         self._child_exited = False
+        # The terminal hung up: no process holds it open any more (the read saw its end).
+        self.hung_up = False
         # The reader thread (at end of file) and power-off both reap the child; waitpid from
         # two threads at once makes pexpect lose the exit status.
         self.reap_lock = threading.Lock()
@@ -94,8 +97,13 @@ class ProcessTransport:
             if not ready:
                 return b""
             data = os.read(child.child_fd, size)
-        except (OSError, ValueError):
+        except OSError as exc:
+            # EIO is the terminal's hang-up; another error (the harness closed it) proves nothing.
+            data, self.hung_up = b"", exc.errno == errno.EIO
+        except ValueError:
             data = b""
+        else:
+            self.hung_up = not data
         if not data:
             raise TransportClosed(self.exit_description())
         return data
@@ -226,8 +234,10 @@ class ProcessTarget:
             while transport.alive() and time.monotonic() < deadline:
                 time.sleep(0.02)
         # Grandchildren may outlive a well-behaved parent; the group goes in any case, and so
-        # does anything that left it (setsid) but still holds the console.
-        holders = _terminal_holders(child.child_fd)
+        # does anything that left it (setsid) but still holds the console. A terminal that hung
+        # up has no holder left, and the search reads every process's files (tens of ms on a
+        # busy host, on every run's exit).
+        holders = [] if transport.hung_up else _terminal_holders(child.child_fd)
         _signal_group(pid, signal.SIGKILL)
         for holder in holders:
             with contextlib.suppress(ProcessLookupError, PermissionError):
