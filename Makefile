@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := qemu-system-misc opensbi u-boot-qemu gcc-riscv64-unknown-elf device-tree-compiler \
                 ser2net openssh-server git make chromium pypy3 gdb-multiarch \
                 linux-source-6.1 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross flex bison bc cpio libelf-dev libssl-dev \
-                openocd e2fsprogs
+                openocd e2fsprogs qemu-utils
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

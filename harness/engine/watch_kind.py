@@ -16,3 +16,4 @@ class WatchKind(StrEnum):
     PROMPT = "prompt"  # a prompt typed into; back without the expect, a check failed
     FAIL = "fail"  # a `[[fail]]` pattern: the run ends as the pattern's kind
     RESET = "reset"  # the boot banner again after a later milestone: the board reset
+    OFF = "off"  # the guest's power-off line in an `off` step: the target may end itself now

@@ -36,6 +36,7 @@ from harness.run.signals import INTERRUPTED, Interrupted, signals_deferred
 from harness.run.step import PhaseEnd, StepWatches, phase_end, watches_for
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import Target, make_target
+from harness.targets.base import EndsOnGuestOff
 
 # The verdicts at which the target may still be alive and stuck: the autopsy is taken then.
 AUTOPSY_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL, Kind.PANIC})
@@ -498,7 +499,7 @@ class Runner:
         step_start = console.now()
         if milestone.ssh is not None:
             return self._ssh_step(milestone, console)
-        watches = watches_for(self.setup, milestone, resets=len(self._reached) >= 2)
+        watches = watches_for(self.setup, milestone, resets=len(self._reached) >= 2, guest_off=self._guest_off())
         return self._run_phases(console, milestone, watches, step_start)
 
     def _type(self, milestone: Milestone, console: Console) -> None:
@@ -528,9 +529,18 @@ class Runner:
                 self._record(milestone, outcome.t, outcome.line, outcome.groups, outcome.line_no)
             elif end is PhaseEnd.EXITED and isinstance(outcome, Closed):
                 self._record(milestone, outcome.t, outcome.reason, {})
+                return None
+            elif end is PhaseEnd.GUEST_OFF and isinstance(self._target, EndsOnGuestOff):
+                self._target.end_guest_off()
             elif end is PhaseEnd.FAILED:
                 return self._failure(console, milestone, watches, outcome, step_start)
         return None
+
+    def _guest_off(self) -> re.Pattern[str] | None:
+        """The power-off line of a target that can end itself at it (QEMU, the emulator); a replay
+        has no target and waits for the recorded end of the console, as live."""
+        target = self._target
+        return target.guest_off if isinstance(target, EndsOnGuestOff) else None
 
     def _switch_off(self, milestone: Milestone, console: Console) -> Verdict | None:
         """The end of the test on a board that cannot power itself off: its power backend does it."""

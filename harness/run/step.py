@@ -8,6 +8,7 @@ waits, records and judges. Both are pure, so a step is testable without a consol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -24,17 +25,19 @@ class StepWatches:
 
     ``fails`` gives the plan's fail pattern behind each fail watch (its kind and ``after``);
     ``prompt`` is the milestone's prompt watch, if it has one; with ``waits_exit`` the last
-    phase waits for the target to end.
+    ``exit_phases`` phases wait for the target to end (two when the first of them also watches
+    for the guest's power-off line).
     """
 
     phases: tuple[tuple[Watch, ...], ...]
     fails: Mapping[Watch, FailPattern]
     prompt: Watch | None
     waits_exit: bool
+    exit_phases: int = 1
 
     def waiting_exit(self, phase: int) -> bool:
-        """Whether ``phase`` is the one that waits for the target to end."""
-        return self.waits_exit and phase == len(self.phases) - 1
+        """Whether ``phase`` is one that waits for the target to end."""
+        return self.waits_exit and phase >= len(self.phases) - self.exit_phases
 
 
 class PhaseEnd(Enum):
@@ -43,6 +46,7 @@ class PhaseEnd(Enum):
     REACHED = "reached"  # the milestone's line matched: record it, go on
     EXITED = "exited"  # the target ended as the step asked, with no line expected: record that
     NEXT = "next"  # nothing to record: go on to the next phase
+    GUEST_OFF = "guest-off"  # the guest's power-off line: the target may end now; wait for its exit
     FAILED = "failed"  # anything else: judge the outcome
 
 
@@ -68,8 +72,15 @@ def types_next(setup: RunSetup, milestone: Milestone) -> bool:
     return after.send is not None or after.keys is not None or (after.off and setup.off_command() is not None)
 
 
-def watches_for(setup: RunSetup, milestone: Milestone, *, resets: bool) -> StepWatches:
-    """The phases of ``milestone``'s step; with ``resets`` the plan's reset banners are watched too."""
+def watches_for(
+    setup: RunSetup, milestone: Milestone, *, resets: bool, guest_off: re.Pattern[str] | None = None
+) -> StepWatches:
+    """The phases of ``milestone``'s step; with ``resets`` the plan's reset banners are watched too.
+
+    ``guest_off`` is the line a target that can end itself at it (QEMU, the emulator) waits for
+    in an ``off`` step that typed its command; the step still ends at the target's exit, so a
+    replay, which has no target and passes none, decides the same.
+    """
     plan = setup.scaled_plan
     where = plan_key(plan, milestone)
     fails = {
@@ -100,15 +111,21 @@ def watches_for(setup: RunSetup, milestone: Milestone, *, resets: bool) -> StepW
         phases.append((*watched, expect, *([prompt] if prompt else [])))
     if prompt is not None:
         phases.append((*watched, prompt))
+    exit_phases = 1
+    if milestone.exits and milestone.off and guest_off is not None:
+        phases.append((*watched, Watch(f"{milestone.name}:guest-off", WatchKind.OFF, guest_off, partial=False)))
+        exit_phases = 2
     if milestone.exits:
         phases.append(tuple(watched))
-    return StepWatches(tuple(phases), fails, prompt, milestone.exits)
+    return StepWatches(tuple(phases), fails, prompt, milestone.exits, exit_phases)
 
 
 def phase_end(outcome: Outcome, milestone: Milestone, *, first: bool, waiting_exit: bool) -> PhaseEnd:
     """What ``outcome`` means for ``milestone``'s step in its first phase or a later one."""
     if isinstance(outcome, Matched) and outcome.watch.kind == WatchKind.EXPECT:
         return PhaseEnd.REACHED
+    if isinstance(outcome, Matched) and outcome.watch.kind == WatchKind.OFF:
+        return PhaseEnd.GUEST_OFF
     if isinstance(outcome, Matched) and outcome.watch.kind == WatchKind.PROMPT:
         # The prompt back before the expected line: the check failed.
         return PhaseEnd.FAILED if first and milestone.expect is not None else PhaseEnd.NEXT

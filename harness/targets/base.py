@@ -6,6 +6,7 @@ runner, the verdicts and the reports cannot tell them apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -42,6 +43,23 @@ class Target(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What ran, for the report: kind, command line or port, versions."""
+
+
+@runtime_checkable
+class EndsOnGuestOff(Protocol):
+    """A target that can end itself as soon as its guest says it is powering off.
+
+    A plan's ``off`` step types the off command and waits for the target to exit. A guest prints
+    ``guest_off`` once it is committed (U-Boot's ``poweroff ...`` comes 100 ms before it asks the
+    firmware); :meth:`end_guest_off` then ends the target at once, as cleanly as the guest's own
+    power-off would (QEMU quits through QMP: it closes and flushes every drive before it exits).
+    The console's closing is still what the step waits for and records.
+    """
+
+    guest_off: re.Pattern[str]
+
+    def end_guest_off(self) -> None:
+        """End the target now; it exits (its console closes) once its drives are flushed."""
 
 
 def no_preflight(_board: Board, _variables: Mapping[str, str]) -> list[Finding]:

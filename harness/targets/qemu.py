@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,15 @@ from harness.targets.qmp import QMP
 
 DEFAULT_BINARY = "qemu-system-riscv64"
 TMP_PREFIX = "hartbeat-qemu-"
+# The lines a guest prints once it is committed to powering off: U-Boot's `poweroff` command (it
+# then waits 100 ms before it asks the firmware) and Linux's kernel_power_off (printed after its
+# devices are shut down, right before the firmware call); printk may stamp it with the time.
+GUEST_POWER_OFF = r"poweroff \.\.\.|reboot: Power down"
+# ...and to resetting (U-Boot's `reset`, Linux's restart), which ends QEMU only under -no-reboot.
+GUEST_RESET = r"resetting \.\.\.|reboot: Restarting system"
+# How long QEMU, told to quit, may take to close its drives and exit before its group is signalled.
+QUIT_GRACE = 10.0
+QUIT_POLL = 0.002
 
 
 def sweep_stale_folders() -> None:
@@ -176,6 +186,8 @@ class QemuTarget(ProcessTarget):
             raise TargetError(f"{board.name}: {exc}") from None
         super().__init__(board.name, argv)
         self.qmp = QMP(self.qmp_path)
+        ends_on = GUEST_POWER_OFF + (f"|{GUEST_RESET}" if "-no-reboot" in self.argv else "")
+        self.guest_off = re.compile(rf"^(?:\[\s*\d+\.\d+\] )?(?:{ends_on})\s*$", re.MULTILINE)
         # Where a debugger (the autopsy, or gdb-multiarch after `run --hold`) reaches the harts.
         self.gdb_address = gdb_address(self.argv)
 
@@ -214,12 +226,31 @@ class QemuTarget(ProcessTarget):
         """Reset the machine as a reset button would."""
         self.qmp.command("system_reset")
 
+    def end_guest_off(self) -> None:
+        """The guest printed its power-off line: quit now rather than wait out its last steps.
+
+        QMP ``quit`` is QEMU's own clean exit: it leaves its main loop and closes every drive,
+        flushing it, before the process exits. The console closes only at that exit (QEMU holds
+        the terminal as its stdio, the keeper until QEMU is gone), so the step's end, which the
+        run waits for, comes after the flush, and nothing signals QEMU before it.
+        """
+        # If QEMU is already going (the guest got there first), its exit closes the console anyway.
+        with contextlib.suppress(TargetError):
+            self.qmp.command("quit")
+
     def power_off(self) -> None:
-        """Ask QEMU to quit, then make sure the process group is gone."""
-        if self.console().alive():
-            # If QEMU is already going, the group kill below finishes the job.
-            with contextlib.suppress(TargetError):
+        """Ask QEMU to quit and wait until it has exited, then make sure the process group is gone."""
+        console = self.console()
+        if console.alive():
+            try:
                 self.qmp.command("quit")
+            except TargetError:
+                pass  # QEMU is already going: the group's SIGTERM (a clean exit for QEMU too) follows
+            else:
+                # A signal must not catch QEMU while it flushes its drives (see end_guest_off).
+                deadline = time.monotonic() + QUIT_GRACE
+                while console.alive() and time.monotonic() < deadline:
+                    time.sleep(QUIT_POLL)
         self.qmp.close()
         super().power_off()
         self._tmp.cleanup()
