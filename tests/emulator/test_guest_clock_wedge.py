@@ -111,3 +111,43 @@ def test_a_wedge_is_judged_in_guest_seconds(
     again = replay(out)
     assert again.differences() == []
     assert again.verdict.signature == verdict.signature
+
+
+@needs_gcc
+@pytest.mark.parametrize("bad", ["12 x 0", "1 0 0"], ids=["garbled", "backwards"])
+def test_a_bad_guest_clock_report_is_judged_on_the_host_clock_with_a_note_and_replays_alike(
+    tmp_path: Path, bad: str
+) -> None:
+    # The emulator's side channel gets a line it never wrote, as a broken or hostile feed would:
+    # the run goes on in host seconds (over the fallback scale), says so, and replays the same.
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(
+        'name = "wedge"\nsilence = "50ms"\ntimeout = "5m"\n'
+        '[[milestone]]\nname = "up"\nexpect = "wedge: hart 0 up"\nwithin = "10s"\n'
+        '[[milestone]]\nname = "released"\nexpect = "lock released"\nwithin = "4m"\n'
+    )
+    board_path = tmp_path / "board.toml"
+    board_path.write_text(
+        f'name = "emulator-wedge"\ntarget = "emulator"\n[images]\nbios = "none"\n'
+        f'kernel = "{build(tmp_path, spin=False)}"\n[emulator]\nmachine = "virt"\nsmp = 2\nmemory = "64M"\n'
+    )
+    out = tmp_path / "run"
+    plan = load_plan(plan_path)
+    runner = Runner(plan, load_board(str(board_path)), out_dir=out)
+    with runner.lifecycle() as console:
+        assert runner.step(plan.milestones[0]) is None
+        feed = runner.target.console().path  # type: ignore[union-attr]
+        assert feed is not None
+        with feed.open("a") as handle:
+            handle.write(bad + "\n")
+        runner.conclude(runner.step(plan.milestones[1]) or runner.abort_verdict(RuntimeError("no verdict")))
+        assert console.clock_note is not None
+    result = runner.result
+    assert result is not None and result.verdict.kind is Kind.WEDGE, result.verdict.reason
+    why = "garbled" if "x" in bad else "went backwards"
+    report = json.loads((out / "report.json").read_text())
+    assert any(why in event and "judged on the host clock" in event for event in report["events"])
+    assert any(line.split(maxsplit=2)[2:] == [bad] for line in (out / "console.timing").read_text().splitlines())
+    again = replay(out)
+    assert again.differences() == []
+    assert again.result.events == result.events
