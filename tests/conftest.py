@@ -44,6 +44,7 @@ FAST = (
     "emulator/test_rbb.py",
     "targets/test_registry.py",
     "run/test_runner.py",
+    "cli/test_commands.py",
     "run/test_setup.py",
     "run/test_step.py",
     "analysis/test_playback.py",
