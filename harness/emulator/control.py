@@ -7,13 +7,16 @@ One unix stream socket; each request is a line of JSON, each answer a line of JS
   exits), with the exact instruction count and the number of traps taken.
 - ``{"op": "break"}`` -> ``{"break": true}``: a line break into the console UART's receive FIFO
   (the 16550 of ``virt``; Linux's SysRq key starts with one), after the bytes already received.
+- ``{"op": "power-off"}`` -> ``{"power-off": true}``: the machine stops between two rounds and
+  the emulator exits with status 0, as when the guest powers it off (the harness sends it once the
+  guest has printed that it powers off; the emulator keeps no state on disk to flush).
 - ``{"op": "read", "hart": N, "address": A, "size": S}`` -> ``{"data": "<hex>"}`` or
   ``{"data": null}``: memory at virtual address ``A`` through hart N's current translation,
   walked without setting accessed/dirty bits (an autopsy must not change what the guest sees).
 
-A thread accepts and reads requests; ``harts`` and ``break`` are done by the machine's loop (which looks at
-:attr:`ControlServer.pending` once per round, a plain attribute read), ``read`` by the thread
-itself (RAM reads change nothing). Anything else gets ``{"error": "..."}``.
+A thread accepts and reads requests; ``harts``, ``break`` and ``power-off`` are done by the
+machine's loop (which looks at :attr:`ControlServer.pending` once per round, a plain attribute
+read), ``read`` by the thread itself (RAM reads change nothing). Anything else gets ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -127,6 +130,8 @@ class ControlServer:
         self._answered = threading.Event()
         self._lock = threading.Lock()
         self.machine: Machine | None = None
+        # Set by a ``power-off`` request: the loop ends the run after answering it.
+        self.off = False
         self._thread = threading.Thread(target=self._accept, name="emulator-control", daemon=True)
         self._thread.start()
 
@@ -181,6 +186,8 @@ class ControlServer:
             return _read(machine, request)
         if op == "break":
             return self._break()
+        if op == "power-off":
+            return self._power_off()
         return {"error": f"unknown op {op!r}"}
 
     def _in_loop(self, work: Callable[[Machine], Any]) -> tuple[bool, Any]:
@@ -204,6 +211,14 @@ class ControlServer:
         if not answered:
             return {"error": "the machine's loop did not answer"}
         return {"break": True} if sent else {"error": "the console's UART cannot receive a break"}
+
+    def _power_off(self) -> dict[str, Any]:
+        def switch_off(_machine: Machine) -> bool:
+            self.off = True
+            return True
+
+        answered, _ = self._in_loop(switch_off)
+        return {"power-off": True} if answered else {"error": "the machine's loop did not answer"}
 
 
 def _send_break(machine: Machine) -> bool:

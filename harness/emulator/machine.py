@@ -369,6 +369,8 @@ class Machine:
                 self.console.tick()
                 if control is not None and control.pending:
                     control.serve(self)
+                    if control.off:
+                        raise MachineExit(0)
                 try:
                     if not self.step_round():
                         self.idle()

@@ -62,6 +62,21 @@ class EndsOnGuestOff(Protocol):
         """End the target now; it exits (its console closes) once its drives are flushed."""
 
 
+# The lines a guest prints once it is committed to powering off: U-Boot's `poweroff` command (it
+# then waits 100 ms before it asks the firmware) and Linux's kernel_power_off (printed after its
+# devices are shut down, right before the firmware call); printk may stamp it with the time.
+GUEST_POWER_OFF = r"poweroff \.\.\.|reboot: Power down"
+# ...and to resetting (U-Boot's `reset`, Linux's restart).
+GUEST_RESET = r"resetting \.\.\.|reboot: Restarting system"
+
+
+def guest_off_lines(*, reset: bool) -> re.Pattern[str]:
+    """The :attr:`EndsOnGuestOff.guest_off` pattern: the power-off lines, and the reset lines too
+    for a target that a guest's reset ends (QEMU under ``-no-reboot``)."""
+    lines = GUEST_POWER_OFF + (f"|{GUEST_RESET}" if reset else "")
+    return re.compile(rf"^(?:\[\s*\d+\.\d+\] )?(?:{lines})\s*$", re.MULTILINE)
+
+
 def no_preflight(_board: Board, _variables: Mapping[str, str]) -> list[Finding]:
     """A kind with no checks of its own before boot."""
     return []

@@ -7,6 +7,7 @@ installed (its JIT runs the emulator several times faster), else this CPython.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -22,7 +23,7 @@ from harness.errors import TargetError
 from harness.model.board import PROJECT_ROOT, Board
 from harness.model.config import Section
 from harness.model.preboot_finding import Finding
-from harness.targets.base import TargetKind
+from harness.targets.base import TargetKind, guest_off_lines
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
 from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, open_halted
 from harness.targets.process import ProcessTarget, ProcessTransport
@@ -181,6 +182,8 @@ class EmulatorTarget(ProcessTarget):
         self._emu = emu
         self._transport = self._guest = GuestClockTransport(fallback_scale(emu))
         self._control_dir: str | None = None
+        # A power-off line only: a reset under -no-reboot exits with its own status (3), not 0.
+        self.guest_off = guest_off_lines(reset=False)
         # ``run --hold``: the JTAG port is opened (next to the control socket) and, once held,
         # OpenOCD serves gdb on it.
         self._jtag = False
@@ -260,18 +263,32 @@ class EmulatorTarget(ProcessTarget):
     def send_break(self) -> None:
         """A serial BREAK on the console (Linux's SysRq key starts with one): the control socket
         has the emulator's loop put it in the UART's receive FIFO; :class:`TargetError` if not."""
+        answer = self._control("break")
+        if answer.get("break") is not True:
+            raise TargetError(f"the emulator took no BREAK: {answer.get('error', 'no answer')}")
+
+    def end_guest_off(self) -> None:
+        """The guest printed its power-off line: the emulator stops now, with the status the guest's
+        own power-off gives (0), instead of running out U-Boot's 100 ms at its own pace (about a
+        second of host time); it keeps nothing on disk (an SD card's writes stay in memory)."""
+        # If it does not answer, the guest's own power-off still ends the run.
+        with contextlib.suppress(TargetError):
+            self._control("power-off")
+
+    def _control(self, op: str) -> dict[str, object]:
+        """One request on the control socket and its answer; :class:`TargetError` if none."""
         path = self.control_path
         if path is None:
             raise TargetError("the emulator is not running")
         try:
             with connect_when_ready(path, BREAK_TIMEOUT, 0.0) as sock, sock.makefile("rb") as reader:
-                sock.sendall(b'{"op": "break"}\n')
+                sock.sendall(json.dumps({"op": op}).encode() + b"\n")
                 answer = json.loads(reader.readline(MAX_ANSWER) or b"{}")
         except (OSError, ValueError) as exc:
             raise TargetError(f"the emulator's control socket: {exc}") from None
-        if not isinstance(answer, dict) or answer.get("break") is not True:
-            reason = answer.get("error", "no answer") if isinstance(answer, dict) else "a malformed answer"
-            raise TargetError(f"the emulator took no BREAK: {reason}")
+        if not isinstance(answer, dict):
+            raise TargetError("the emulator's control socket gave a malformed answer")
+        return answer
 
     def _release_control(self) -> None:
         if self._control_dir is not None:

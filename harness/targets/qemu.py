@@ -27,7 +27,7 @@ from harness.model.board import Board
 from harness.model.config import Section
 from harness.model.preboot_finding import Finding
 from harness.model.sdcard import CardError
-from harness.targets.base import TargetKind
+from harness.targets.base import TargetKind, guest_off_lines
 from harness.targets.linux_boot import check_boot_arguments, check_console
 from harness.targets.process import ProcessTarget
 from harness.targets.qemu_argv import image_arguments, placeholder_variables
@@ -35,12 +35,6 @@ from harness.targets.qmp import QMP
 
 DEFAULT_BINARY = "qemu-system-riscv64"
 TMP_PREFIX = "hartbeat-qemu-"
-# The lines a guest prints once it is committed to powering off: U-Boot's `poweroff` command (it
-# then waits 100 ms before it asks the firmware) and Linux's kernel_power_off (printed after its
-# devices are shut down, right before the firmware call); printk may stamp it with the time.
-GUEST_POWER_OFF = r"poweroff \.\.\.|reboot: Power down"
-# ...and to resetting (U-Boot's `reset`, Linux's restart), which ends QEMU only under -no-reboot.
-GUEST_RESET = r"resetting \.\.\.|reboot: Restarting system"
 # How long QEMU, told to quit, may take to close its drives and exit before its group is signalled.
 QUIT_GRACE = 10.0
 QUIT_POLL = 0.002
@@ -186,8 +180,8 @@ class QemuTarget(ProcessTarget):
             raise TargetError(f"{board.name}: {exc}") from None
         super().__init__(board.name, argv)
         self.qmp = QMP(self.qmp_path)
-        ends_on = GUEST_POWER_OFF + (f"|{GUEST_RESET}" if "-no-reboot" in self.argv else "")
-        self.guest_off = re.compile(rf"^(?:\[\s*\d+\.\d+\] )?(?:{ends_on})\s*$", re.MULTILINE)
+        # Under -no-reboot a guest's reset ends QEMU too, with the same clean exit.
+        self.guest_off = guest_off_lines(reset="-no-reboot" in self.argv)
         # Where a debugger (the autopsy, or gdb-multiarch after `run --hold`) reaches the harts.
         self.gdb_address = gdb_address(self.argv)
 

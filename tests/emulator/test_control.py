@@ -10,7 +10,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.emulator.bus import Bus
+from harness.emulator.console import MemoryConsole
 from harness.emulator.control import ControlServer, read_memory, virtual_to_physical
+from harness.emulator.machine import Machine, MachineConfig
+
+from .conftest import build_elf, needs_gcc
 
 RAM = 0x8000_0000
 V, R, W, X, A, D = 1, 2, 4, 8, 64, 128
@@ -90,3 +94,29 @@ def test_the_socket_answers_harts_from_the_loop_and_memory_itself(tmp_path: Path
         stop.set()
         server.close()
     assert not (tmp_path / "control").exists()
+
+
+@needs_gcc
+def test_power_off_ends_the_run_between_rounds_with_the_guests_power_off_status(tmp_path: Path) -> None:
+    # A guest that spins forever (as U-Boot's 100 ms delay after `poweroff ...` does) is stopped
+    # by the request, and run() returns 0: what the guest's own power-off returns.
+    elf = build_elf(tmp_path, "_start:\n1:  j 1b\n")
+    machine = Machine(
+        MachineConfig(board="virt", smp=1, ram_size=16 << 20, bios="none", kernel=str(elf)), MemoryConsole()
+    )
+    server = ControlServer(str(tmp_path / "control"))
+    server.machine = machine
+    status: list[int] = []
+    runner = threading.Thread(target=lambda: status.append(machine.run(max_seconds=60, control=server)), daemon=True)
+    runner.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(tmp_path / "control"))
+            sock.settimeout(30)
+            sock.sendall(b'{"op": "power-off"}\n')
+            assert json.loads(sock.makefile("rb").readline()) == {"power-off": True}
+        runner.join(30)
+    finally:
+        server.close()
+    assert status == [0]
+    assert machine.instructions > 0
