@@ -133,14 +133,16 @@ def test_a_bad_guest_clock_report_is_judged_on_the_host_clock_with_a_note_and_re
     )
     out = tmp_path / "run"
     plan = load_plan(plan_path)
-    runner = Runner(plan, load_board(str(board_path)), out_dir=out)
+    runner = Runner(prepare(plan, load_board(str(board_path))), out_dir=out)
     with runner.lifecycle() as console:
         assert runner.step(plan.milestones[0]) is None
         feed = runner.target.console().path  # type: ignore[union-attr]
         assert feed is not None
         with feed.open("a") as handle:
             handle.write(bad + "\n")
-        runner.conclude(runner.step(plan.milestones[1]) or runner.abort_verdict(RuntimeError("no verdict")))
+        verdict = runner.step(plan.milestones[1])
+        assert verdict is not None
+        runner.conclude(verdict)
         assert console.clock_note is not None
     result = runner.result
     assert result is not None and result.verdict.kind is Kind.WEDGE, result.verdict.reason

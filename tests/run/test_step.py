@@ -78,6 +78,22 @@ def test_an_off_step_waits_for_the_target_to_end_and_a_test_milestone_is_named_b
     assert watches_for(setup, own, resets=False).phases[0][-1].key == "milestone `mine`.expect"
 
 
+def test_an_off_step_on_a_target_that_ends_at_the_guests_line_watches_for_it_then_for_the_end() -> None:
+    setup = _setup(BOOT, OFF)
+    line = re.compile(r"^poweroff \.\.\.$", re.MULTILINE)
+    watches = watches_for(setup, OFF, resets=True, guest_off=line)
+    assert [_kinds(phase) for phase in watches.phases] == [
+        [WatchKind.FAIL, WatchKind.RESET, WatchKind.OFF],
+        [WatchKind.FAIL, WatchKind.RESET],
+    ]
+    # Both wait for the exit: no silence counts, and the target may end before its line.
+    assert watches.waiting_exit(0) and watches.waiting_exit(1)
+    assert watches.phases[0][-1].regex is line and not watches.phases[0][-1].partial
+    # Only an `off` step watches for it; a step that merely exits does not.
+    exits = Milestone(name="exits", expect=None, within=5.0, exits=True)
+    assert len(watches_for(_setup(BOOT, exits), exits, resets=True, guest_off=line).phases) == 1
+
+
 def _matched(kind: WatchKind) -> Matched:
     watch = Watch("w", kind, re.compile("x"))
     match = watch.regex.search("x")
@@ -93,6 +109,7 @@ def _matched(kind: WatchKind) -> Matched:
         (_matched(WatchKind.PROMPT), CHECK, False, False, PhaseEnd.NEXT),  # the prompt after it
         (_matched(WatchKind.FAIL), CHECK, True, False, PhaseEnd.FAILED),
         (_matched(WatchKind.RESET), BOOT, True, False, PhaseEnd.FAILED),
+        (_matched(WatchKind.OFF), OFF, True, True, PhaseEnd.GUEST_OFF),
         (Closed("exited", 2.0), OFF, True, True, PhaseEnd.EXITED),
         (Closed("exited", 2.0), CHECK, False, True, PhaseEnd.NEXT),  # ended after its line: recorded then
         (Closed("exited", 2.0), BOOT, True, False, PhaseEnd.FAILED),  # ended while a line was due

@@ -11,6 +11,7 @@ from harness.model.board import resolve
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.emulator import EmulatorTarget
 
 FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
@@ -21,9 +22,8 @@ UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
 def test_the_guests_power_off_line_ends_the_emulator(tmp_path: Path) -> None:
     # U-Boot's `echo` prints the line and stays at its prompt: only the line can end the run.
     plan = load_plan(resolve("uboot-smoke", "testplans"))
-    runner = Runner(
-        plan, load_board("emulator-virt"), out_dir=tmp_path / "run", variables={"off_command": "echo poweroff ..."}
-    )
+    setup = prepare(plan, load_board("emulator-virt"), variables={"off_command": "echo poweroff ..."})
+    runner = Runner(setup, out_dir=tmp_path / "run")
     result = runner.run()
     assert isinstance(runner.target, EmulatorTarget)
     assert result.verdict.kind is Kind.PASS, result.verdict.summary()

@@ -15,6 +15,7 @@ from harness.model.board import Board
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 from harness.targets.base import EndsOnGuestOff
 from harness.targets.qemu import QemuTarget
 
@@ -109,7 +110,7 @@ def _write_files(tmp_path: Path, off: str) -> tuple[Path, Path, Path]:
 
 def _runner(tmp_path: Path, off: str) -> tuple[Runner, Path]:
     disk, board_file, plan_file = _write_files(tmp_path, off)
-    runner = Runner(load_plan(plan_file), load_board(str(board_file)), out_dir=tmp_path / "run")
+    runner = Runner(prepare(load_plan(plan_file), load_board(str(board_file))), out_dir=tmp_path / "run")
     return runner, disk
 
 
