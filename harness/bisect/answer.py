@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.bisect.journal import total_wall
 from harness.bisect.phase import Phase
-from harness.bisect.search import Search
+from harness.bisect.search import Search, State
 from harness.bisect.series import Commit
 from harness.engine.verdict import Verdict
 
@@ -358,7 +358,7 @@ def rows_from_events(events: Sequence[dict[str, Any]]) -> list[Row]:
             notes.append(f"no-op change: same artefacts as {names.get(index - 1, index - 1)}")
         if decision and decision.get("reason") == "posterior":
             notes.append("by the posterior")
-        if decision and decision["state"] == "skip":
+        if decision and decision["state"] == State.SKIP:
             notes.append(decision.get("reason", ""))
         rows.append(
             Row(
