@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.engine.verdict import Kind
 from harness.errors import HartbeatError
 from harness.model.plan import Plan
 from harness.records.run_folder import RecordedRun, longest_quiet
@@ -98,7 +99,7 @@ def calibrate(
     slack: float = DEFAULT_SLACK,
 ) -> Calibration:
     """Measure the passing runs among ``runs`` (all of ``plan`` on one board) and suggest limits."""
-    passed = [run for run in runs if run.kind == "pass"]
+    passed = [run for run in runs if run.kind == Kind.PASS]
     if not passed:
         raise CalibrationError(f"none of the {len(runs)} run(s) passed; calibrate needs passing runs")
     boards = sorted({run.board_name for run in passed})

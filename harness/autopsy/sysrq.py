@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from harness.autopsy.model import KERNEL_HALF, SYSRQ_KEYS, Frame, Location, SysrqCpu, SysrqReport, SysrqTask
+from harness.autopsy.model import KERNEL_HALF, Frame, Location, SysrqCpu, SysrqReport, SysrqTask
 from harness.errors import HartbeatError
 
 if TYPE_CHECKING:  # the parser is read by reports, which need no console
     from harness.engine.console import Console
 
-KEYS = SYSRQ_KEYS
 # The probe's whole budget, whatever the keys: as the autopsy's.
 MAX_SECONDS = 5.0
 # After the BREAK the kernel takes the next character as the SysRq key for 5 s; give it a moment.

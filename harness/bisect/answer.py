@@ -7,18 +7,26 @@ import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from harness.bisect.journal import total_wall
 from harness.bisect.phase import Phase
-from harness.bisect.search import Search
+from harness.bisect.search import Search, State
 from harness.bisect.series import Commit
 from harness.engine.verdict import Verdict
 
 RESULT_NAME = "bisect.json"
 SCHEMA = "hartbeat.bisect/1"
 LAST_LINES = 10
+
+
+class Status(StrEnum):
+    """How a bisect ended, as ``bisect.json`` and the log's ``result`` event spell it."""
+
+    FOUND = "found"
+    INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class Answer:
     from the culprit's run. ``verified`` says whether the answer held when booted again.
     """
 
-    status: str
+    status: Status
     reason: str
     first_bad: str | None
     last_good: str | None
@@ -119,6 +127,8 @@ class Answer:
         values = {k: v for k, v in data.items() if k in known and k != "rows"}
         for name in ("remaining", "last_lines", "last_line_times", "autopsy"):
             values[name] = tuple(values.get(name, ()))
+        # An unknown status is a ValueError, which the caller reports as a damaged log.
+        values["status"] = Status(data["status"])
         for name in ("culprit", "last_good_run"):
             if values.get(name) is not None:
                 values[name] = Located(**values[name])
@@ -127,7 +137,7 @@ class Answer:
     @property
     def next_steps(self) -> tuple[str, ...]:
         """What a person does next with the answer."""
-        if self.status != "found":
+        if self.status is not Status.FOUND:
             return ()
         steps = []
         if self.subject is not None:
@@ -144,14 +154,14 @@ class Answer:
 
         Not given for a culprit whose revert check failed: the answer does not stand.
         """
-        if self.status != "found" or self.commit is None or self.revert_held is False:
+        if self.status is not Status.FOUND or self.commit is None or self.revert_held is False:
             return None
         return f"#regzbot introduced: {self.commit}"
 
     @property
     def exit_code(self) -> int:
         """0 when the culprit was found (and its revert passed, if checked), 1 otherwise."""
-        return 0 if self.status == "found" and self.revert_held is not False else 1
+        return 0 if self.status is Status.FOUND and self.revert_held is not False else 1
 
     def boots_text(self) -> str:
         """``126 boots (8 endpoint, 90 candidate, 28 verify)``: the parts add up to the total."""
@@ -202,7 +212,7 @@ class Answer:
     def text(self) -> str:
         """The answer for a terminal."""
         lines = [table(self.rows), ""]
-        if self.status == "found":
+        if self.status is Status.FOUND:
             lines.append(f"first bad build: {self.first_bad}  (last good: {self.last_good})")
             if self.subject is not None:
                 lines.append(f"  commit: {self.subject}  ({self.author})")
@@ -274,7 +284,7 @@ def compose(
     hang = proof.verdict
     timed = hang.last_lines[-LAST_LINES:] if hang else ()
     return Answer(
-        status="found" if found else "inconclusive",
+        status=Status.FOUND if found else Status.INCONCLUSIVE,
         reason=reason,
         first_bad=names[search.first_bad] if found else None,
         last_good=names[search.last_good] if found else None,
@@ -348,7 +358,7 @@ def rows_from_events(events: Sequence[dict[str, Any]]) -> list[Row]:
             notes.append(f"no-op change: same artefacts as {names.get(index - 1, index - 1)}")
         if decision and decision.get("reason") == "posterior":
             notes.append("by the posterior")
-        if decision and decision["state"] == "skip":
+        if decision and decision["state"] == State.SKIP:
             notes.append(decision.get("reason", ""))
         rows.append(
             Row(

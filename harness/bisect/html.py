@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.bisect.answer import Answer
+from harness.bisect.answer import Answer, Status
 from harness.records.html_report import PAGE, escape, page, write_run_page
 from harness.records.run_folder import find_runs, load_run
 
@@ -26,7 +26,7 @@ def _run_links(folder: Path, build: str) -> str:
 
 def render(answer: Answer, folder: Path) -> str:
     """The page: the answer up top, the table of builds with links to every run's report."""
-    found = answer.status == "found"
+    found = answer.status is Status.FOUND
     head = (
         f"first bad build: <b>{escape(answer.first_bad)}</b> (last good: {escape(answer.last_good)})"
         if found

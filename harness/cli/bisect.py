@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from harness.bisect.answer import RESULT_NAME, rows_from_events, table
+from harness.bisect.answer import RESULT_NAME, Status, rows_from_events, table
 from harness.bisect.bisector import Bisector, open_journal
 from harness.bisect.criterion import BadIf
 from harness.bisect.journal import LOG_NAME, check_events, read_events
@@ -295,7 +295,7 @@ def replay(log: Path) -> int:
     result = next((e for e in reversed(events) if e.get("event") == "result"), None)
     if result is None:
         print("(unfinished: no answer yet)")
-    elif result["status"] == "found":
+    elif result["status"] == Status.FOUND:
         print(f"first bad build: {result['first_bad']}  (last good: {result['last_good']})")
         strategy = events[0].get("strategy", "repeat")
         print(

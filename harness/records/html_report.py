@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.engine.verdict import STILL_COMING
+from harness.engine.verdict import STILL_COMING, Kind
 from harness.records.run_folder import RecordedRun, find_runs, load_run
 
 PAGE = "report.html"
@@ -134,17 +134,17 @@ def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any]
         previous = t
     kind = verdict.get("kind", "")
     waiting = verdict.get("waiting_for")
-    if kind not in ("pass", "skip") and waiting:
+    if kind not in (Kind.PASS, Kind.SKIP) and waiting:
         at = float(verdict.get("at", previous))
         last_byte = max((float(item["t"]) for item in verdict.get("last_lines", [])), default=previous)
         bars = []
         quiet_from = max(previous, min(last_byte, at))
         # A stall whose console had gone quiet is drawn as such too: the bar shows what it did.
-        if kind == "wedge" or (kind == "stall" and at - quiet_from >= STILL_COMING):
+        if kind == Kind.WEDGE or (kind == Kind.STALL and at - quiet_from >= STILL_COMING):
             if quiet_from > previous:
                 bars.append(_bar(previous, quiet_from, span, "waiting", "output while waiting"))
             bars.append(_bar(quiet_from, at, span, "quiet", f"quiet for {at - quiet_from:.3f} s"))
-            note = f"quiet {at - quiet_from:.2f} s" if kind == "wedge" else f"stall, quiet {at - quiet_from:.2f} s"
+            note = f"quiet {at - quiet_from:.2f} s" if kind == Kind.WEDGE else f"stall, quiet {at - quiet_from:.2f} s"
         else:
             bars.append(_bar(previous, at, span, "waiting", f"waiting {at - previous:.3f} s"))
             note = f"{kind} at {at:.3f} s"
@@ -264,11 +264,11 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
     plan = report.get("plan", {}).get("name", "?")
     board = report.get("board", {}).get("name", "?")
     last_lines = [(float(item["t"]), str(item["line"])) for item in verdict.get("last_lines", [])]
-    last = {(round(t, 6), text) for t, text in last_lines} if kind != "pass" else set()
+    last = {(round(t, 6), text) for t, text in last_lines} if kind != Kind.PASS else set()
     head = [f'<div class="verdict k-{escape(kind)}" id="verdict"><div class="kind">{escape(kind.upper())}</div>']
     head.append(f"<div>{escape(plan)} on {escape(board)}; started {escape(report.get('started', ''))}, ")
     head.append(f"{float(report.get('duration', 0.0)):.2f} s</div>")
-    if kind != "pass":
+    if kind != Kind.PASS:
         head.append(f'<div id="reason">{escape(verdict.get("reason", ""))}</div>')
         signature = escape(verdict.get("signature", ""))
         head.append(f'<div>signature: <span class="sig" id="signature">{signature}</span></div>')
@@ -276,14 +276,14 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
     fallback_for = report.get("fallback_for")
     if fallback_for:
         # Above everything else: a green page from the fallback is not a pass on the board.
-        skip = " It counts as a skip (exit 125)." if report.get("exit_code") == 125 and kind == "pass" else ""
+        skip = " It counts as a skip (exit 125)." if report.get("exit_code") == 125 and kind == Kind.PASS else ""
         head.insert(
             0,
             f'<div class="fallback" id="fallback">FALLBACK: this ran on {escape(board)}, not on '
             f"{escape(fallback_for.get('board', '?'))}: {escape(fallback_for.get('reason', ''))}.{skip}</div>",
         )
     body = ["".join(head), "<h2>Timeline</h2>", timeline(report)]
-    if kind != "pass" and last_lines:
+    if kind != Kind.PASS and last_lines:
         shown = "\n".join(f"[{t:11.6f}] {text}" for t, text in last_lines)
         body.append(
             f'<h2>Last lines before the {escape(kind)} (<a href="#last">in the log</a>)</h2>'

@@ -150,16 +150,30 @@ def load_run(folder: Path) -> RecordedRun:
         raise RunFolderError(f"{path}: cannot read the report: {exc}") from None
     if not isinstance(report, dict) or not str(report.get("schema", "")).startswith("hartbeat.report/"):
         raise RunFolderError(f"{path}: not a hartbeat report (key `schema` should be hartbeat.report/1)")
-    milestones = tuple(
-        RecordedMilestone(
-            name=str(item["name"]),
-            t=float(item["t"]),
-            delta=float(item["delta"]),
-            line=str(item.get("line", "")),
-            captures=dict(item.get("captures", {})),
+    try:
+        milestones = tuple(
+            RecordedMilestone(
+                name=str(item["name"]),
+                t=float(item["t"]),
+                delta=float(item["delta"]),
+                line=str(item.get("line", "")),
+                captures=dict(item.get("captures", {})),
+            )
+            for item in report.get("milestones", [])
         )
-        for item in report.get("milestones", [])
-    )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunFolderError(
+            f"{path}: key `milestones`: expected objects with `name`, `t` and `delta` (seconds); "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    # Replay and calibrate judge the recording on the board's scale: a damaged one is the
+    # report's fault, said here, not a traceback where the plan is scaled.
+    board = report.get("board", {})
+    if not isinstance(board, dict):
+        raise RunFolderError(f"{path}: key `board`: expected an object, got {board!r}")
+    scale = board.get("time_scale")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0):
+        raise RunFolderError(f"{path}: key `board.time_scale`: expected a positive number, got {scale!r}")
     return RecordedRun(folder, report, milestones)
 
 

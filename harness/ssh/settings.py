@@ -124,4 +124,5 @@ def describe(settings: SshSettings) -> dict[str, Any]:
 
 
 def known_hosts_name(settings: SshSettings) -> str:
+    """The known-hosts file the board's host key is checked against, as error messages name it."""
     return settings.known_hosts or "~/.ssh/known_hosts"

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pexpect
+import pytest
 from scripted_series import HANG, make_series
 
 from conftest import REPO, bisect_args, hartbeat
-from harness.bisect.answer import rows_from_events, table
+from harness.bisect.answer import Answer, Status, rows_from_events, table
 from harness.bisect.journal import Journal, read_events
 
 
@@ -134,3 +135,37 @@ def test_replay_table_from_a_log(tmp_path: Path) -> None:
     ]
     assert "no-op change" in rows[1].note
     assert "b1" in table(rows)
+
+
+def _result_event(status: str) -> dict[str, Any]:
+    """A ``result`` event as a finished bisect writes it, with only the fields an answer needs."""
+    return {
+        "event": "result",
+        "status": status,
+        "reason": "" if status == "found" else "budget spent",
+        "first_bad": "build-013" if status == "found" else None,
+        "last_good": "build-012" if status == "found" else None,
+        "remaining": [],
+        "signature": None,
+        "last_lines": [],
+        "total_boots": 9,
+        "endpoint_boots": 4,
+        "candidate_boots": 5,
+        "wall_seconds": 1.0,
+        "confidence": 0.99,
+        "hang_rate": 1.0,
+        "deterministic": True,
+        "seed": 3,
+        "out": "out",
+    }
+
+
+def test_answer_status_read_back_is_the_enum_and_an_unknown_one_is_refused() -> None:
+    found = Answer.from_dict(_result_event("found"), ())
+    assert found.status is Status.FOUND and found.exit_code == 0
+    assert json.loads(json.dumps(found.as_dict()))["status"] == "found"
+    inconclusive = Answer.from_dict(_result_event("inconclusive"), ())
+    assert inconclusive.status is Status.INCONCLUSIVE and inconclusive.exit_code == 1 and inconclusive.next_steps == ()
+    # The bisector turns this ValueError into a ConfigError naming the damaged log.
+    with pytest.raises(ValueError, match="'maybe'"):
+        Answer.from_dict(_result_event("maybe"), ())

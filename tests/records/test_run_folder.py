@@ -83,3 +83,23 @@ def test_run_folders_are_found_at_or_below_a_root(runs_folder: Path) -> None:
 def test_the_longest_quiet_stretch_between_two_moments() -> None:
     assert longest_quiet([1.0, 1.5, 6.0, 20.0], start=0.0, end=8.0) == 4.5
     assert longest_quiet([], start=2.0, end=5.0) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("report", "words"),
+    [
+        ({"milestones": [{"name": "banner"}]}, "key `milestones`: expected objects with `name`, `t` and `delta`"),
+        ({"milestones": [{"name": "banner", "t": "soon", "delta": 0}]}, "key `milestones`"),
+        ({"board": "qemu-virt"}, "key `board`: expected an object"),
+        ({"board": {"time_scale": "fast"}}, "key `board.time_scale`: expected a positive number, got 'fast'"),
+        ({"board": {"time_scale": 0}}, "key `board.time_scale`: expected a positive number, got 0"),
+    ],
+)
+def test_a_damaged_report_is_refused_by_key_before_replay_scales_the_plan(
+    runs_folder: Path, report: dict[str, object], words: str
+) -> None:
+    # Replay, calibrate, compare and report read a run folder here: a traceback otherwise.
+    run_folder(runs_folder, {"schema": "hartbeat.report/1", **report})
+    with pytest.raises(RunFolderError) as error:
+        load_run(runs_folder)
+    assert words in str(error.value) and str(runs_folder / "report.json") in str(error.value)
