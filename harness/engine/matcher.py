@@ -139,14 +139,9 @@ class RecentLines:
         return self._partial_cut
 
     @property
-    def open_len(self) -> int:
-        """Characters of the unfinished line so far (however much of it is kept); it may be 0."""
-        return self._open_len
-
-    @property
     def open_length(self) -> int:
         """Characters of the unfinished last line, however much of it is kept."""
-        return self._open_len if (self._partial or self._partial_cut) else 0
+        return self._open_len
 
     def add(self, text: str, t: float) -> None:
         """Split ``text`` (arrived at ``t``) onto the unfinished line; complete lines to the ring."""
@@ -175,6 +170,8 @@ class RecentLines:
             self._ring.append((self._partial_t, self._shown_partial()))
             self._partial = ""
             self._partial_cut = False
+        # Nothing is unfinished any more: text arriving later starts a new line from 0.
+        self._open_len = 0
 
     def newest(self, count: int) -> list[str]:
         """The texts of the newest ``count`` complete lines still held, oldest first."""
@@ -309,7 +306,7 @@ class Matcher:
     def _bound(self) -> None:
         """Keep the text bounded: per long line, and in total while nobody searches."""
         pending = self._pending
-        open_part = min(self.lines.open_len, len(pending.text))
+        open_part = min(self.lines.open_length, len(pending.text))
         if open_part > LONG_LINE:
             end = len(pending.text) - LONG_LINE_KEEP
             pending.cut(len(pending.text) - open_part, end)

@@ -77,6 +77,16 @@ def test_a_line_split_across_chunks_is_one_line_stamped_when_it_completed() -> N
     assert lines.last(10)[-1] == (4.0, "login: root") and lines.open_length == 0 and lines.total == 2
 
 
+def test_text_after_finish_starts_a_new_unfinished_line_from_zero() -> None:
+    # finish() moves the unfinished line to the ring; its length must not carry over to the
+    # next text (the matcher's long-line bound reads it).
+    lines = RecentLines()
+    lines.add("login: root", 1.0)
+    lines.finish()
+    lines.add("ab", 2.0)
+    assert lines.partial == "ab" and lines.open_length == 2
+
+
 def test_the_ring_keeps_the_newest_lines_and_numbers_stay_absolute() -> None:
     lines = RecentLines(size=3)
     lines.add("".join(f"line {n}\n" for n in range(10)), 0.5)
