@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from harness.cli.common import EXIT_USAGE, add_target_options, load_setup
+from harness.model.preboot_finding import Level
 from harness.run.preboot_check import preboot_findings
 
 
@@ -22,7 +23,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     findings = preboot_findings(setup)
     for finding in findings:
         print(finding)
-    errors = sum(1 for f in findings if f.level == "error")
+    errors = sum(1 for f in findings if f.level is Level.ERROR)
     print(
         f"{plan.path}: {len(plan.milestones)} milestones; {board.path}: target {board.target}; "
         f"{errors} error(s), {len(findings) - errors} warning(s)"

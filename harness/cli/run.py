@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.common import EXIT_USAGE, add_target_options, load_setup
+from harness.model.preboot_finding import Level
 from harness.records.report import summary
 from harness.run.preboot_check import preboot_findings
 from harness.run.runner import Runner
@@ -119,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     findings = preboot_findings(setup)
-    errors = [f for f in findings if f.level == "error"]
+    errors = [f for f in findings if f.level is Level.ERROR]
     for finding in findings:
         # A missing image is reported by the run itself, as the reason for its skip.
         if not finding.unavailable:

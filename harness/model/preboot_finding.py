@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """How bad a finding is; the value is the word reports and JSON show."""
+
+    ERROR = "error"  # the run cannot start
+    WARNING = "warning"  # the run starts (or falls back), the user should know
 
 
 @dataclass(frozen=True)
 class Finding:
     """One problem found before boot; ``error`` stops a run, ``warning`` does not."""
 
-    level: str
+    level: Level
     source: str
     key: str
     message: str

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.model import gpt
 from harness.model.board import Board
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 
 SLOT = "sdcard"
 FIT_SECTOR = 0x822  # CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_SECTOR of Debian's sifive_* builds
@@ -41,12 +41,12 @@ def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     try:
         parts = gpt.read_table(card)
     except gpt.GptError as exc:
-        return [Finding("error", source, key, f"{exc}: the mask ROM finds no SPL partition on a card without one")]
+        return [Finding(Level.ERROR, source, key, f"{exc}: the mask ROM finds no SPL partition on a card without one")]
     findings = []
     if gpt.find(parts, gpt.PartitionType.SIFIVE_SPL) is None:
         findings.append(
             Finding(
-                "error",
+                Level.ERROR,
                 source,
                 key,
                 f"{card} has no SPL partition (type {gpt.PartitionType.SIFIVE_SPL.value}): the mask ROM would "
@@ -58,7 +58,7 @@ def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
         where = "no U-Boot partition" if fit is None else f"its U-Boot partition at sector {fit.first}"
         findings.append(
             Finding(
-                "error",
+                Level.ERROR,
                 source,
                 key,
                 f"{card} has {where} (type {gpt.PartitionType.SIFIVE_UBOOT.value} at sector {FIT_SECTOR:#x}): "
@@ -68,7 +68,7 @@ def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     if not any(part.attributes & gpt.LEGACY_BOOTABLE for part in parts):
         findings.append(
             Finding(
-                "warning",
+                Level.WARNING,
                 source,
                 key,
                 f"{card} has no legacy-bootable partition: U-Boot's distro boot scans only partition 1 for "

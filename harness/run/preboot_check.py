@@ -15,7 +15,7 @@ from harness.engine.patterns import SEARCH_BUDGET, has_nested_quantifier
 from harness.errors import ConfigError
 from harness.model.board import Board
 from harness.model.plan import STANDARD_FAILS, Plan
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 from harness.model.sdcard import card_findings
 from harness.run.board_loader import load_fallback
 from harness.run.setup import RunSetup
@@ -33,11 +33,11 @@ def check_images(board: Board, variables: Mapping[str, str], plan: Plan | None =
         from_plan = plan is not None and plan.images.get(slot) == board.images[slot]
         source = str(plan.path) if plan is not None and from_plan else str(board.path)
         if _symlink_loop(path):
-            findings.append(Finding("error", source, f"images.{slot}", f"{path} is a symlink loop"))
+            findings.append(Finding(Level.ERROR, source, f"images.{slot}", f"{path} is a symlink loop"))
         elif not path.exists():
             findings.append(
                 Finding(
-                    "error",
+                    Level.ERROR,
                     source,
                     f"images.{slot}",
                     f"{path} does not exist; build it or pass --image {slot}=PATH",
@@ -45,7 +45,7 @@ def check_images(board: Board, variables: Mapping[str, str], plan: Plan | None =
                 )
             )
         elif not path.is_file() or not os.access(path, os.R_OK):
-            findings.append(Finding("error", source, f"images.{slot}", f"{path} is not a readable file"))
+            findings.append(Finding(Level.ERROR, source, f"images.{slot}", f"{path} is not a readable file"))
     return findings
 
 
@@ -58,11 +58,11 @@ def check_symbols(plan: Plan, board: Board, variables: Mapping[str, str]) -> lis
             try:
                 path = Path(board.expand(value, f"symbols.{label}", variables))
             except ConfigError as exc:
-                findings.append(Finding("error", source, f"symbols.{label}", exc.problem))
+                findings.append(Finding(Level.ERROR, source, f"symbols.{label}", exc.problem))
                 continue
             if not path.is_file():
                 message = f"{path} is not a file: the autopsy will not name addresses from it"
-                findings.append(Finding("warning", source, f"symbols.{label}", message))
+                findings.append(Finding(Level.WARNING, source, f"symbols.{label}", message))
     return findings
 
 
@@ -81,7 +81,7 @@ def check_fallback(board: Board, image_overrides: Iterable[tuple[str, str]]) -> 
     try:
         load_fallback(board, image_overrides)
     except ConfigError as exc:
-        return [Finding("error", str(board.path), "fallback", exc.problem)]
+        return [Finding(Level.ERROR, str(board.path), "fallback", exc.problem)]
     return []
 
 
@@ -95,11 +95,11 @@ def check_plan_against_board(plan: Plan, board: Board, variables: Mapping[str, s
             try:
                 board.expand(text, f"milestone[{index}].{key}", variables)
             except ConfigError as exc:
-                findings.append(Finding("error", str(plan.path), f"milestone[{index}].{key}", exc.problem))
+                findings.append(Finding(Level.ERROR, str(plan.path), f"milestone[{index}].{key}", exc.problem))
         if milestone.ssh is not None and "ssh" not in board.settings:
             findings.append(
                 Finding(
-                    "error",
+                    Level.ERROR,
                     str(plan.path),
                     f"milestone[{index}].ssh",
                     f"board {board.name} has no [ssh] section to run `{milestone.ssh}` with",
@@ -111,7 +111,7 @@ def check_plan_against_board(plan: Plan, board: Board, variables: Mapping[str, s
         # the guest's "No working init found" would read as a kernel bug).
         findings += [
             Finding(
-                "error",
+                Level.ERROR,
                 str(plan.path),
                 f"images.{slot}",
                 f"plan {plan.name} fills image slot {slot!r} but board {board.name} ({board.path}) has no such "
@@ -135,7 +135,7 @@ def check_patterns(plan: Plan) -> list[Finding]:
     written += [(f"fail[{i}].pattern", f.regex.pattern) for i, f in fails if f.regex.pattern not in standard]
     return [
         Finding(
-            "warning",
+            Level.WARNING,
             str(plan.path),
             key,
             f"/{source}/ has a nested quantifier: on a line that almost matches it can backtrack for "
@@ -160,7 +160,7 @@ def check_deadlines(plan: Plan) -> list[Finding]:
             continue
         findings.append(
             Finding(
-                "warning",
+                Level.WARNING,
                 str(plan.path),
                 f"milestone[{index}].within",
                 f"`{milestone.name}` waits {milestone.within:g} s, less than its {silence:g} s silence limit: "

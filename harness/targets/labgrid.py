@@ -21,7 +21,7 @@ import serial
 from harness.errors import ConfigError, HartbeatError, TargetError, TargetUnavailable
 from harness.lab.places import Acquisition, PlaceInfo, Resource, connect, coordinator_address
 from harness.model.board import Board
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 from harness.power.base import DEFAULT_OFF_TIME
 from harness.power.labgrid import DriverSwitch, place_switch
 from harness.targets.base import TargetKind
@@ -193,7 +193,7 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
 
         require_labgrid()
     except TargetUnavailable as exc:
-        return [Finding("warning", str(board.path), "target", f"{exc}; the run will be a skip")]
+        return [Finding(Level.WARNING, str(board.path), "target", f"{exc}; the run will be a skip")]
     return []
 
 

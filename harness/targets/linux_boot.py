@@ -12,7 +12,7 @@ from pathlib import Path
 import fdt
 
 from harness.model.board import Board
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 
 # The Linux name of each emulated machine's UART, for the console= check (emulator and process
 # boards that declare `machine`).
@@ -57,7 +57,7 @@ def check_boot_arguments(
         try:
             from_dtb = dtb_bootargs(dtb)
         except (ValueError, IndexError, OSError) as exc:
-            return [Finding("error", source, "images.dtb", f"{dtb} is not a valid device tree blob: {exc}")]
+            return [Finding(Level.ERROR, source, "images.dtb", f"{dtb} is not a valid device tree blob: {exc}")]
         if bootargs is None:
             bootargs, bootargs_from = from_dtb, f"/chosen/bootargs of {dtb}"
     if kernel is None or not kernel.is_file() or not is_linux_image(kernel):
@@ -67,7 +67,7 @@ def check_boot_arguments(
     if has_disk and initrd is None and root is None:
         findings.append(
             Finding(
-                "error",
+                Level.ERROR,
                 source,
                 "qemu.append",
                 f"Linux kernel {kernel} gets a disk but no initrd, and {bootargs_from} has no root= "
@@ -78,7 +78,7 @@ def check_boot_arguments(
     if initrd is not None and root is not None and root.startswith("/dev/vda"):
         findings.append(
             Finding(
-                "warning",
+                Level.WARNING,
                 source,
                 "qemu.append",
                 f"both an initrd ({initrd}) and root={root}: the kernel will run the initrd's /init, which "
@@ -106,7 +106,7 @@ def check_console(
     named = f"console={' console='.join(consoles)}" if consoles else "no console="
     return [
         Finding(
-            "error",
+            Level.ERROR,
             str(board.path),
             key,
             f"Linux kernel {kernel} gets {named} but this machine's UART is {wanted}: "

@@ -27,7 +27,7 @@ import pexpect
 from harness.errors import ConfigError, TargetError, TargetUnavailable, TransportClosed
 from harness.model.board import Board
 from harness.model.config import NOT_A_FILE
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 from harness.targets import keeper
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
@@ -356,7 +356,9 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     program = argv[0] if argv else ""
     if shutil.which(program) is None and not os.access(program, os.X_OK):
         # With a fallback board the run goes there (and says so), as for a missing QEMU.
-        severity, then = ("warning", f"; runs fall back to {board.fallback}") if board.fallback else ("error", "")
+        severity, then = (
+            (Level.WARNING, f"; runs fall back to {board.fallback}") if board.fallback else (Level.ERROR, "")
+        )
         message = f"program {program!r} is not installed (not on PATH){then}"
         findings.append(Finding(severity, source, "command[0]", message))
     cwd = board.settings.get("cwd")
@@ -364,7 +366,9 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
         folder = Path(board.expand(cwd, "cwd", variables))
         with contextlib.suppress(OSError, ValueError):
             if not folder.is_dir():
-                findings.append(Finding("error", source, "cwd", f"{folder} is not a folder; create it or fix `cwd`"))
+                findings.append(
+                    Finding(Level.ERROR, source, "cwd", f"{folder} is not a folder; create it or fix `cwd`")
+                )
     machine = board.settings.get("machine")
     if machine is None:
         return findings

@@ -25,7 +25,7 @@ from typing import Any
 from harness.errors import TargetError, TargetUnavailable
 from harness.model.board import Board
 from harness.model.config import Section
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 from harness.model.sdcard import CardError
 from harness.targets.base import TargetKind, guest_off_lines
 from harness.targets.linux_boot import check_boot_arguments, check_console
@@ -299,7 +299,7 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     if machines is not None and machine not in machines:
         findings.append(
             Finding(
-                "error",
+                Level.ERROR,
                 str(board.path),
                 "qemu.machine",
                 f"{qemu.binary} does not know machine {machine!r}; `{qemu.binary} -machine help` lists "

@@ -23,7 +23,7 @@ import serial.rfc2217
 from harness.errors import TargetError, TargetUnavailable, TransportClosed
 from harness.lab.lock import BoardLock
 from harness.model.board import Board
-from harness.model.preboot_finding import Finding
+from harness.model.preboot_finding import Finding, Level
 from harness.power import Power, power_from_board
 from harness.targets.base import TargetKind
 from harness.targets.openocd import JtagSettings, OpenOcd, OpenOcdError, jtag_settings, open_halted
@@ -441,14 +441,16 @@ def preflight(board: Board, variables: Mapping[str, str]) -> list[Finding]:
     findings = []
     if settings.is_local and not os.path.exists(settings.port):
         then = f"the run will use the fallback board {board.fallback}" if board.fallback else "the run will be a skip"
-        findings.append(Finding("warning", str(board.path), "serial.port", f"{settings.port} does not exist; {then}"))
+        findings.append(
+            Finding(Level.WARNING, str(board.path), "serial.port", f"{settings.port} does not exist; {then}")
+        )
     jtag = jtag_settings(board)
     if jtag is not None and jtag.config is not None:
         if not jtag.config.is_file():
-            findings.append(Finding("warning", str(board.path), "jtag.config", f"{jtag.config} does not exist"))
+            findings.append(Finding(Level.WARNING, str(board.path), "jtag.config", f"{jtag.config} does not exist"))
         if shutil.which(jtag.openocd) is None:
             problem = f"{jtag.openocd} is not installed (make deps installs Debian's openocd): no autopsy"
-            findings.append(Finding("warning", str(board.path), "jtag.openocd", problem))
+            findings.append(Finding(Level.WARNING, str(board.path), "jtag.openocd", problem))
     return findings
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.model.plan import load_plan, standard_fails
+from harness.model.preboot_finding import Level
 from harness.run.board_loader import load_board
 from harness.targets import emulator, qemu
 
@@ -63,7 +64,7 @@ def test_console_must_name_the_machines_uart(
     assert len(findings) == errors, findings
     if errors:
         uart = "ttySIF0" if machine != "virt" else "ttyS0"
-        assert findings[0].level == "error" and f"console={uart}" in findings[0].message
+        assert findings[0].level is Level.ERROR and f"console={uart}" in findings[0].message
 
 
 def test_a_plan_fills_the_boards_image_slots_and_the_command_line_wins(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.model.plan import load_plan
+from harness.model.preboot_finding import Level
 from harness.run.board_loader import load_board
 from harness.run.preboot_check import check_symbols
 
@@ -65,7 +66,7 @@ def test_symbol_files_are_relative_to_their_file_and_checked_before_boot(tmp_pat
     plan = load_plan(plan_with(tmp_path, '[symbols]\nkernel = "build/vmlinux"\n'))
     assert plan.symbols == {"kernel": str(tmp_path / "build" / "vmlinux")}
     findings = check_symbols(plan, board, {})
-    assert [(f.level, f.key) for f in findings] == [("warning", "symbols.kernel")]
+    assert [(f.level, f.key) for f in findings] == [(Level.WARNING, "symbols.kernel")]
     assert "autopsy will not name addresses from it" in findings[0].message
 
 

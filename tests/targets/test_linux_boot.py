@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.model.board import Board
+from harness.model.preboot_finding import Level
 from harness.targets.linux_boot import (
     check_boot_arguments,
     check_console,
@@ -64,7 +65,7 @@ def test_a_broken_dtb_is_one_error_on_the_dtb_slot(tmp_path: Path) -> None:
     found = check_boot_arguments(
         board(tmp_path, kernel=image(tmp_path / "Image"), dtb=broken), {}, append=None, has_disk=True
     )
-    assert [(f.level, f.key) for f in found] == [("error", "images.dtb")]
+    assert [(f.level, f.key) for f in found] == [(Level.ERROR, "images.dtb")]
     assert f"{broken} is not a valid device tree blob" in found[0].message
 
 
@@ -94,5 +95,5 @@ def test_console_must_name_the_machines_uart(tmp_path: Path, append: str | None,
     if error is None:
         assert found == []
         return
-    assert len(found) == 1 and found[0].level == "error" and found[0].key == "k.append"
+    assert len(found) == 1 and found[0].level is Level.ERROR and found[0].key == "k.append"
     assert error in found[0].message and found[0].message.endswith(f"add console={uart}0 to k.append")

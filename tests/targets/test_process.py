@@ -11,6 +11,7 @@ import pytest
 
 from harness.errors import ConfigError, TargetUnavailable, TransportClosed
 from harness.model.board import Board
+from harness.model.preboot_finding import Level
 from harness.targets.process import KIND, ProcessTarget
 
 
@@ -59,7 +60,7 @@ def test_before_boot_a_missing_program_and_folder_are_named(tmp_path: Path) -> N
     spare = Board(
         name="semu", path=Path("/lab/semu.toml"), target="process", fallback="qemu-virt", settings={"command": ["nope"]}
     )
-    assert [f.level for f in KIND.preflight(spare, {})] == ["warning"]  # the run falls back instead
+    assert [f.level for f in KIND.preflight(spare, {})] == [Level.WARNING]  # the run falls back instead
     assert KIND.preflight(board([sys.executable, "-c", "pass"]), {}) == []
 
 
