@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.bisect.journal import total_wall
+from harness.bisect.journal import Event, total_wall
 from harness.bisect.phase import Phase
 from harness.bisect.search import Search, State
 from harness.bisect.series import Commit
@@ -276,8 +276,8 @@ def compose(
     strategy: str,
 ) -> Answer:
     """The answer from the log's events and the search's end; ``reason`` says why a search is inconclusive."""
-    runs = [e for e in events if e.get("event") == "run"]
-    revert_boots = sum(1 for e in events if e.get("event") == "revert")
+    runs = [e for e in events if e.get("event") == Event.RUN]
+    revert_boots = sum(1 for e in events if e.get("event") == Event.REVERT)
     endpoint_boots = sum(1 for e in runs if e["phase"] == Phase.ENDPOINT)
     verify_boots = sum(1 for e in runs if e["phase"] == Phase.VERIFY)
     found = not reason and search.found
@@ -310,7 +310,7 @@ def compose(
         last_good_run=proof.last_good_run,
         subject=commit.subject if commit else None,
         author=commit.author if commit else None,
-        sessions=1 + sum(1 for e in events if e.get("event") == "session"),
+        sessions=1 + sum(1 for e in events if e.get("event") == Event.SESSION),
         repo=commit.repo or None if commit else None,
         commit=commit.sha or None if commit else None,
         revert_held=checked.revert_held,
@@ -338,11 +338,11 @@ def rows_from_events(events: Sequence[dict[str, Any]]) -> list[Row]:
     decisions: dict[int, dict[str, Any]] = {}
     for event in events:
         kind = event.get("event")
-        if kind == "run":
+        if kind == Event.RUN:
             runs.setdefault(event["index"], []).append(event)
-        elif kind == "build" and event.get("key"):
+        elif kind == Event.BUILD and event.get("key"):
             keys[event["index"]] = event["key"]
-        elif kind == "decision":
+        elif kind == Event.DECISION:
             decisions[event["index"]] = event
         if "index" in event:
             names[event["index"]] = event["build"]

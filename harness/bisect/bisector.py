@@ -20,7 +20,7 @@ from harness.bisect.answer import Answer, Checked, Located, Proof, compose, rows
 from harness.bisect.cache import VerdictCache
 from harness.bisect.criterion import BadIf, Criterion, Outcome, can_define_hang
 from harness.bisect.html import write_html
-from harness.bisect.journal import LOG_NAME, Journal, Restored, read_events
+from harness.bisect.journal import LOG_NAME, Event, Journal, Restored, read_events
 from harness.bisect.phase import Phase
 from harness.bisect.progress import Progress
 from harness.bisect.search import Decision, Inconclusive, Search, State
@@ -58,7 +58,7 @@ def open_journal(settings: Settings, names: Sequence[str], resume: bool) -> tupl
         if path.exists():
             raise ConfigError("--out", str(settings.out), "already holds a bisect; add --resume or pick another --out")
         journal = Journal(path)
-        journal.write("start", **settings.start_event(names))
+        journal.write(Event.START, **settings.start_event(names))
         return journal, None
     events = read_events(path)
     restored = Restored.from_events(events)
@@ -76,7 +76,7 @@ def open_journal(settings: Settings, names: Sequence[str], resume: bool) -> tupl
             )
     journal = Journal(path, events)
     if restored.result is None:
-        journal.write("session")
+        journal.write(Event.SESSION)
     return journal, restored
 
 
@@ -175,7 +175,7 @@ class Bisector:
             raise
         executor.shutdown()
         self.progress.close()
-        self.journal.write("result", **{k: v for k, v in answer.as_dict().items() if k != "rows"})
+        self.journal.write(Event.RESULT, **{k: v for k, v in answer.as_dict().items() if k != "rows"})
         answer.write(self.settings.out)
         write_html(answer, self.settings.out)
         return answer
@@ -204,9 +204,9 @@ class Bisector:
         with self.lock:
             self._builds[index] = prepared
         if isinstance(prepared, Build):
-            self.journal.write("build", index=index, build=prepared.name, key=prepared.key)
+            self.journal.write(Event.BUILD, index=index, build=prepared.name, key=prepared.key)
         else:
-            self.journal.write("build", index=index, build=prepared.name, key=None, reason=prepared.reason)
+            self.journal.write(Event.BUILD, index=index, build=prepared.name, key=None, reason=prepared.reason)
         return prepared
 
     def boot(self, board: Board, build: Build, phase: Phase) -> RunRecord:
@@ -222,9 +222,9 @@ class Bisector:
         finally:
             self.progress.boot_finished()
         # A revert build is not in the series: its runs are logged apart, never evidence about the culprit.
-        event = "revert" if phase is Phase.REVERT else "run"
+        event = Event.REVERT if phase is Phase.REVERT else Event.RUN
         self.journal.write(event, **record.as_event(self.criterion.classify(record.verdict)))
-        if event == "run":
+        if event is Event.RUN:
             with self.lock:
                 self.history[build.index] = (*self.history.get(build.index, ()), record)
         return record
@@ -235,7 +235,7 @@ class Bisector:
         if decision.key:
             self.cache.put(decision.key, decision.state.value, decision.name)
         self.journal.write(
-            "decision",
+            Event.DECISION,
             index=decision.index,
             build=decision.name,
             state=decision.state.value,
@@ -254,7 +254,7 @@ class Bisector:
     def next_round(self) -> int:
         """Begin the next round of the search; its number is logged, so a resumed bisect goes on from it."""
         self._round += 1
-        self.journal.write("round", round=self._round)
+        self.journal.write(Event.ROUND, round=self._round)
         return self._round
 
     # -- verification ---------------------------------------------------------------------------
@@ -454,7 +454,7 @@ class Bisector:
             )
         signature = signatures.most_common(1)[0][0]
         self.criterion = self.criterion.with_signature(signature)
-        self.journal.write("signature", signature=signature)
+        self.journal.write(Event.SIGNATURE, signature=signature)
 
     # -- the answer -----------------------------------------------------------------------------
 

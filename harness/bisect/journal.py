@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,23 @@ from harness.errors import ConfigError
 
 LOG_NAME = "bisect.log"
 VERSION = 1
+
+
+class Event(StrEnum):
+    """The kind of a log line, its ``event`` field; the value is the word the log holds.
+
+    A member equals its word, so events read back from a log (plain strings) compare equal too.
+    """
+
+    START = "start"
+    SESSION = "session"
+    ROUND = "round"
+    BUILD = "build"
+    RUN = "run"
+    REVERT = "revert"  # a boot of a revert build: logged apart from the series' runs
+    SIGNATURE = "signature"
+    DECISION = "decision"
+    RESULT = "result"
 
 
 class Journal:
@@ -35,7 +53,7 @@ class Journal:
         self._handle = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
 
-    def write(self, event: str, **data: Any) -> None:
+    def write(self, event: Event, **data: Any) -> None:
         """Append one event and flush it to the OS, so a SIGKILL loses nothing written."""
         record = {"event": event, **data, "at": round(time.time(), 3)}
         line = json.dumps(record, sort_keys=True)
@@ -63,13 +81,13 @@ def _cut_torn_line(path: Path) -> None:
 
 # The fields each event must carry, and their types, for --resume and --replay to use it.
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "start": {"seed": int},
-    "run": {"index": int, "build": str, "verdict": dict, "seconds": (int, float)},
-    "build": {"index": int, "build": str},
-    "decision": {"index": int, "build": str, "state": str},
-    "signature": {"signature": str},
-    "round": {"round": int},
-    "result": {"status": str},
+    Event.START: {"seed": int},
+    Event.RUN: {"index": int, "build": str, "verdict": dict, "seconds": (int, float)},
+    Event.BUILD: {"index": int, "build": str},
+    Event.DECISION: {"index": int, "build": str, "state": str},
+    Event.SIGNATURE: {"signature": str},
+    Event.ROUND: {"round": int},
+    Event.RESULT: {"status": str},
 }
 
 
@@ -98,7 +116,7 @@ def read_events(path: Path) -> list[dict[str, Any]]:
                 path, f"line {number}", f"expected a JSON object, got {type(event).__name__}; damaged log"
             )
         events.append(event)
-    if not events or events[0].get("event") != "start":
+    if not events or events[0].get("event") != Event.START:
         raise ConfigError(path, "line 1", "not a hartbeat bisect log (no start event)")
     return events
 
@@ -145,15 +163,15 @@ class Restored:
         rounds = 0
         for event in events:
             kind = event.get("event")
-            if kind == "round":
+            if kind == Event.ROUND:
                 rounds = max(rounds, int(event["round"]))
-            elif kind == "run":
+            elif kind == Event.RUN:
                 runs.setdefault(event["index"], []).append(event)
-            elif kind == "decision":
+            elif kind == Event.DECISION:
                 decisions[event["index"]] = event
-            elif kind == "signature":
+            elif kind == Event.SIGNATURE:
                 signature = event["signature"]
-            elif kind == "result":
+            elif kind == Event.RESULT:
                 result = event
         return cls(events[0], {i: tuple(r) for i, r in runs.items()}, decisions, signature, result, rounds)
 
@@ -166,7 +184,7 @@ def total_wall(events: list[dict[str, Any]], current: float) -> float:
     """
     sessions: list[list[float]] = []
     for event in events:
-        if event.get("event") in ("start", "session"):
+        if event.get("event") in (Event.START, Event.SESSION):
             sessions.append([])
         if "at" in event and sessions:
             sessions[-1].append(float(event["at"]))

@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.bisect.answer import RESULT_NAME, Status, rows_from_events, table
 from harness.bisect.bisector import Bisector, open_journal
 from harness.bisect.criterion import BadIf
-from harness.bisect.journal import LOG_NAME, check_events, read_events
+from harness.bisect.journal import LOG_NAME, Event, check_events, read_events
 from harness.bisect.progress import Progress
 from harness.bisect.series import FolderSeries, GitSeries, Series
 from harness.bisect.settings import Settings
@@ -292,7 +292,7 @@ def replay(log: Path) -> int:
     """Print the decision table (and the answer, if the bisect finished) of a log."""
     events = check_events(log, read_events(log))
     print(table(rows_from_events(events)))
-    result = next((e for e in reversed(events) if e.get("event") == "result"), None)
+    result = next((e for e in reversed(events) if e.get("event") == Event.RESULT), None)
     if result is None:
         print("(unfinished: no answer yet)")
     elif result["status"] == Status.FOUND:
