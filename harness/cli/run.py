@@ -12,6 +12,7 @@ from harness.records.report import summary
 from harness.run.preboot_check import preboot_findings
 from harness.run.runner import Runner
 from harness.run.signals import signals_raise
+from harness.run.status import StatusEvent, StatusKind
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,9 +59,10 @@ class StatusLine:
         self.enabled = sys.stderr.isatty()
         self._width = 0
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, event: StatusEvent) -> None:
         if not self.enabled:
             return
+        text = event.text
         sys.stderr.write("\r" + text.ljust(self._width))
         sys.stderr.flush()
         self._width = len(text)
@@ -84,11 +86,11 @@ class Follow:
         self._log = log
         self._offset = 0
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, event: StatusEvent) -> None:
         self._tail()
         # The periodic "waiting for" line is the plain status line's; milestones and notes print.
-        if " -> waiting for " not in text:
-            print(f"== {text}", flush=True)
+        if event.kind is not StatusKind.WAITING:
+            print(f"== {event.text}", flush=True)
 
     def _tail(self) -> None:
         try:

@@ -33,6 +33,7 @@ from harness.records.results import MilestoneResult, RunResult
 from harness.run.hold import HOLD_VERDICTS, hold_target, prepare_hold
 from harness.run.setup import MissingImage, RunSetup
 from harness.run.signals import INTERRUPTED, Interrupted, signals_deferred
+from harness.run.status import StatusCallback, StatusEvent, StatusKind
 from harness.run.step import PhaseEnd, StepWatches, phase_end, watches_for
 from harness.ssh.hooks import board_step_hooks, deploy_for_board
 from harness.targets import Target, make_target
@@ -54,9 +55,6 @@ HARNESS_ENDED = "run ended by "
 
 class Stopped(HartbeatError):
     """The caller asked a run in progress to end (its stop event was set)."""
-
-
-StatusCallback = Callable[[str], None]
 
 
 def default_out_dir(plan: Plan, board_name: str, root: Path = Path("runs")) -> Path:
@@ -330,16 +328,14 @@ class Runner:
             return None
         if not self.plan.autopsy.enabled:
             return None
-        if self.status:
-            self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: taking the autopsy")
+        self._tell(StatusKind.NOTE, self.console.now(), f"{verdict.kind.value}: taking the autopsy")
         notes: list[str] = []
         symbols = self._run_symbols(notes)
         autopsy = take_autopsy(self._target, self.setup.board, self.plan.autopsy, symbols)
         if self.plan.autopsy.sysrq and verdict.kind in SYSRQ_VERDICTS:
             # After the harts are read (the probe's interrupts would move them); Linux answers on
             # the console, so its lines are in the log as everything the board printed.
-            if self.status:
-                self.status(f"[{self.console.now():7.1f}s] {verdict.kind.value}: SysRq {self.plan.autopsy.sysrq}")
+            self._tell(StatusKind.NOTE, self.console.now(), f"{verdict.kind.value}: SysRq {self.plan.autopsy.sysrq}")
             if symbols is not None:
                 symbols.load()
 
@@ -424,6 +420,11 @@ class Runner:
             open_line=open_line,
         )
 
+    def _tell(self, kind: StatusKind, at: float, text: str) -> None:
+        """Hand the status callback, if there is one, an event stamped with console time ``at``."""
+        if self.status is not None:
+            self.status(StatusEvent(kind, f"[{at:7.1f}s] {text}"))
+
     def _tick(self, console: Console, waiting: str) -> Callable[[], None] | None:
         status, stop = self.status, self._stop
         if status is None and stop is None:
@@ -435,7 +436,7 @@ class Runner:
             if status is not None:
                 last = self._last_name() or "power-on"
                 quiet = console.quiet_for()
-                status(f"[{console.now():7.1f}s] {last} -> waiting for {waiting}, quiet {quiet:4.1f}s")
+                self._tell(StatusKind.WAITING, console.now(), f"{last} -> waiting for {waiting}, quiet {quiet:4.1f}s")
 
         return tick
 
@@ -466,8 +467,7 @@ class Runner:
                     f"{quiet:.1f} s: typed the newline again"
                 )
                 self._events.append(event)
-                if self.status:
-                    self.status(f"[{now:7.1f}s] {event}")
+                self._tell(StatusKind.NOTE, now, event)
 
         return retrying_tick
 
@@ -574,8 +574,7 @@ class Runner:
         self._previous_t = t
         if self.console is not None:
             self._milestone_line = line_no if line_no is not None else self.console.line_total - 1
-        if self.status:
-            self.status(f"[{t:7.1f}s] reached {milestone.name}")
+        self._tell(StatusKind.MILESTONE, t, f"reached {milestone.name}")
 
     def _failure(
         self, console: Console, milestone: Milestone, watches: StepWatches, outcome: Outcome, step_start: float

@@ -15,6 +15,7 @@ from harness.engine.verdict import Kind
 from harness.errors import BoardLocked
 from harness.model.board import PROJECT_ROOT
 from harness.run.runner import SWITCHED_OFF
+from harness.run.status import StatusEvent, StatusKind
 
 from .virtual import free_port
 
@@ -72,8 +73,8 @@ def test_uboot_smoke_over_rfc2217_through_ser2net(lab, ser2net):
 
 
 def test_console_pulled_mid_boot_is_an_error_with_the_log_kept(lab):
-    def pull_after_uboot(text: str) -> None:
-        if "reached uboot" in text:
+    def pull_after_uboot(event: StatusEvent) -> None:
+        if event.kind is StatusKind.MILESTONE and event.text.endswith("reached uboot"):
             lab.board.pull_console()
 
     result = lab.run(lab.board_file(), status=pull_after_uboot)

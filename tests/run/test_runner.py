@@ -20,6 +20,7 @@ from harness.pytest_plugin.live_console import Session
 from harness.records.report import summary
 from harness.run.runner import Runner
 from harness.run.setup import prepare
+from harness.run.status import StatusEvent, StatusKind
 from harness.targets.fake import FakeTarget, FakeTransport
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
@@ -77,6 +78,23 @@ def test_silence_after_a_milestone_is_a_wedge_naming_the_last_line(tmp_path: Pat
     assert verdict.key_line == "starting kernel"
     # Declared after the silence, long before the 5 s deadline (generous bound: a loaded machine).
     assert time.monotonic() - start < 4.0
+
+
+def test_the_status_callback_gets_milestones_and_waiting_lines_told_apart_by_kind(tmp_path: Path) -> None:
+    events: list[StatusEvent] = []
+    the_plan = plan(step("opensbi", r"OpenSBI"), step("linux", r"Linux version"), silence=0.6)
+    runner = Runner(prepare(the_plan, BOARD), out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1.2\r\n"))
+    runner.status = events.append
+    assert runner.run().verdict.kind is Kind.WEDGE
+    kinds = {event.kind for event in events}
+    assert StatusKind.MILESTONE in kinds and StatusKind.WAITING in kinds
+    milestones = [event.text for event in events if event.kind is StatusKind.MILESTONE]
+    assert len(milestones) == 1 and milestones[0].endswith("s] reached opensbi")
+    # The kind alone says which events are the periodic line; the text stays the one people read.
+    assert all(
+        (" -> waiting for " in event.text) == (event.kind is StatusKind.WAITING) and str(event) == event.text
+        for event in events
+    )
 
 
 def test_output_that_keeps_coming_past_the_deadline_is_a_stall(tmp_path: Path) -> None:
