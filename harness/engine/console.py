@@ -356,11 +356,6 @@ class Console:
         return self._lines.open_length
 
     @property
-    def write_error(self) -> str | None:
-        """Why the console files could not be written (a full disk), or ``None``."""
-        return self._recorder.error
-
-    @property
     def closed(self) -> str | None:
         """Why the console ended, or ``None`` while it is open."""
         return self._closed

@@ -36,7 +36,11 @@ class GuestMark:
     taken: int
 
     def as_text(self) -> str:
-        """The mark as the side channel and ``console.timing`` write it."""
+        """The mark as a ``GUEST_NS OUT IN`` line, the inverse of :func:`parse_mark`.
+
+        It is the side channel's format (the emulator's timefeed writes those lines itself, and
+        ``console.timing`` keeps them as received); tests script a target's reports with it.
+        """
         return f"{round(self.guest * 1e9)} {self.out} {self.taken}"
 
 

@@ -265,10 +265,6 @@ class GdbRemote:
 
     # --- execution --------------------------------------------------------------------------
 
-    def stop_reason(self) -> bytes:
-        """The ``?`` reply: why (and which thread) the target stopped."""
-        return self.request(b"?")
-
     def resume(self) -> None:
         """Let every hart run (``c``); the stop reply comes after :meth:`interrupt`."""
         self._send(frame(b"c"))
