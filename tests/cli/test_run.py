@@ -8,32 +8,20 @@ from pathlib import Path
 import pytest
 
 from harness.cli.run import Follow
-from harness.model.board import Board
-from harness.model.plan import Milestone, Plan, standard_fails
 from harness.run.runner import Runner
 from harness.run.setup import prepare
 from harness.run.status import StatusEvent, StatusKind
 from harness.targets.fake import FakeTarget
+from tests.run.test_runner import BOARD, plan, step
 
 
 def test_follow_prints_log_lines_and_milestones_and_leaves_the_waiting_line_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plan = Plan(
-        name="p",
-        path=Path("p.toml"),
-        description="",
-        silence=0.6,
-        timeout=20.0,
-        milestones=(
-            Milestone(name="opensbi", expect=re.compile("OpenSBI"), within=5.0),
-            Milestone(name="linux", expect=re.compile("Linux version"), within=5.0),
-        ),
-        fails=standard_fails(),
-        resets=(),
+    the_plan = plan(step("opensbi", "OpenSBI"), step("linux", "Linux version"), silence=0.6)
+    runner = Runner(
+        prepare(the_plan, BOARD), out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1.2\r\nboot\r\n")
     )
-    board = Board(name="fake-board", path=Path("fake-board.toml"), target="fake")
-    runner = Runner(prepare(plan, board), out_dir=tmp_path / "run", target=FakeTarget(boot="OpenSBI v1.2\r\nboot\r\n"))
     follow = Follow(runner.out_dir / "console.log")
     seen: list[StatusEvent] = []
 
