@@ -6,7 +6,7 @@ a decode, not a compile. (The block translator in ``translate.py`` generates Pyt
 region, which suits CPython but makes PyPy trace thousands of functions.)
 
 * Instructions are decoded once into ``Op`` records kept per hart and physical page
-  (``Hart.pages``: a list with one slot per halfword), found through an instruction TLB from
+  (``Interpreter.pages``: a list with one slot per halfword), found through an instruction TLB from
   virtual page to that list. A store into a page with decoded code takes the slow path (such
   pages never enter a write TLB) and clears the slots it overlaps (``CodeCache.store``).
 * Loads and stores that hit the data TLB go straight to the RAM ``bytearray`` with
@@ -26,12 +26,12 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import mmu
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .decode import Group, Insn, decode
-from .trap import ILLEGAL_INSN, Trap
+from .trap import ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, Trap
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -41,6 +41,8 @@ M = (1 << 64) - 1
 MAXS = 0x7FFFFFFFFFFFFFFF
 MINS = -MAXS - 1
 VPN = (1 << 52) - 1
+# Fetch contexts: user, supervisor and untranslated (bare, shared by every privilege: PRV_M).
+CONTEXTS = (PRV_U, PRV_S, PRV_M)
 # x[ZERO_SINK] receives writes to x0 (see the module docstring).
 ZERO_SINK = 32
 # Instructions a hart runs per unit of the scheduler's budget (which counts block dispatches
@@ -268,16 +270,16 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
         op = _OPS[key] = make_op(decode(word, h.has_fd), h.has_fd)
     if not straddles:
         code[(paddr & 0xFFF) >> 1] = op
-        h.code.decoded(h, paddr, op.length, pc)
+        h.interp.decoded(paddr, op.length, pc)
     return op
 
 
 def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
     """Physical page address and slot list for the page holding virtual ``pc`` (filling the
     instruction TLB)."""
-    paddr = mmu.translate(h, pc, mmu.EXECUTE, h.priv, pc) & ~0xFFF
-    code = h.code.page(h, paddr >> 12)
-    h.itlb[pc >> 12] = (paddr, code)
+    paddr = h.translate_fetch(pc) & ~0xFFF
+    code = h.interp.page(paddr >> 12)
+    h.interp.itlb_sets[h.fetch_key][pc >> 12] = (paddr, code)
     h.note_fill(pc >> 12)
     return paddr, code
 
@@ -337,6 +339,7 @@ def run_one(h: Hart, xs: list[int]) -> None:
 
 def _loop(h: Hart, x: list[int], limit: int) -> None:
     ram = h.bus.ram
+    eng = h.interp
     n = 0
     h.yielding = False
     try:
@@ -346,7 +349,7 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
             pc = _signed(h.pc)
             R = h.rtlb
             W = h.wtlb
-            itlb = h.itlb
+            itlb = eng.itlb_sets[h.fetch_key]
             vpn = -1 << 60
             base = 0
             # Spin-wait detection: the target of the last backward branch, how often it was
@@ -551,9 +554,9 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                             h.st(a & M, 2, v & 0xFFFF, pc & M)
                         pc += op.length
                         spin_pc = 1
-                        if h.code_changed:
+                        if eng.code_changed:
                             # The store rewrote decoded code: look the page up again.
-                            h.code_changed = False
+                            eng.code_changed = False
                             vpn = -1 << 60
                     elif k < JAL:
                         a = x[op.rs1]
@@ -621,8 +624,8 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         pc += op.length
                         if op.insn.op not in LOAD_RESERVED:
                             spin_pc = 1
-                        if h.code_changed:
-                            h.code_changed = False
+                        if eng.code_changed:
+                            eng.code_changed = False
                             vpn = -1 << 60
                 else:
                     h.pc = pc & M
@@ -630,6 +633,93 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                 h.take_trap(t.cause, t.tval, t.pc)
     finally:
         h.icount += n
+
+
+class Interpreter:
+    """Runs a hart on predecoded ``Op`` records; holds them per physical page and the
+    instruction TLB that finds them (see the module docstring)."""
+
+    name = "interp"
+
+    def __init__(self, hart: Hart) -> None:
+        self.hart = hart
+        # Decoded instructions per physical page (one slot per halfword) and how many slots
+        # of each are filled (a page left with none stops being code).
+        self.pages: dict[int, list[Op | None]] = {}
+        self.page_live: dict[int, int] = {}
+        # Virtual page -> (physical page address, slot list), per fetch context (Hart.fetch_key).
+        self.itlb_sets: dict[int, dict[int, tuple[int, list[Op | None]]]] = {key: {} for key in CONTEXTS}
+        # Set when a store by this hart rewrote code it decoded, so the loop fetches again.
+        self.code_changed = False
+
+    def run(self, budget: int) -> int:
+        """Execute ``budget * INSNS_PER_BUDGET`` instructions; stop early on WFI or a yield."""
+        return run(self.hart, budget)
+
+    def reset(self) -> None:
+        """Forget every decoded instruction (hart reset)."""
+        self.pages.clear()
+        self.page_live.clear()
+        for itlb in self.itlb_sets.values():
+            itlb.clear()
+
+    def forget_context(self, key: int) -> None:
+        """Forget the instruction TLB of fetch context ``key``."""
+        self.itlb_sets[key].clear()
+
+    def forget_pages(self, key: int, pages: Iterable[int]) -> None:
+        """Forget the instruction TLB entries of virtual ``pages`` in context ``key``."""
+        itlb = self.itlb_sets[key]
+        for page in pages:
+            itlb.pop(page, None)
+
+    def forget_code(self) -> None:
+        """Forget every instruction TLB entry (after decoded code was invalidated)."""
+        for itlb in self.itlb_sets.values():
+            itlb.clear()
+
+    def page(self, ppn: int) -> list[Op | None]:
+        """The slot list of physical page ``ppn`` (created empty and claimed as code on first
+        use, which takes the page out of every write TLB)."""
+        code = self.pages.get(ppn)
+        if code is None:
+            code = self.pages[ppn] = [None] * 2048
+            self.page_live[ppn] = 0
+            self.hart.code.claim(self.hart, ppn)
+        return code
+
+    def decoded(self, paddr: int, length: int, vpc: int) -> None:
+        """``length`` bytes at ``paddr`` (virtual ``vpc``) were decoded into their page's list."""
+        ppn = paddr >> 12
+        self.page_live[ppn] = self.page_live.get(ppn, 0) + 1
+        self.hart.code.check_fetch(self.hart, vpc, paddr, paddr + length)
+
+    def invalidate(self, ppn: int, start: int, end: int, writer: Hart) -> bool:
+        """Forget the decoded instructions overlapping physical ``[start, end)`` on page
+        ``ppn``; True if the page still holds some."""
+        code = self.pages.get(ppn)
+        if code is None:
+            return False
+        # A 4-byte instruction starting 2 bytes before the store overlaps it too.
+        first = max(0, (start & 0xFFF) - 2) >> 1
+        last = ((end - 1) & 0xFFF) >> 1 if end - 1 >> 12 == ppn else 2047
+        cleared = 0
+        for slot in range(first, last + 1):
+            if code[slot] is not None:
+                code[slot] = None
+                cleared += 1
+        if not cleared:
+            return True
+        if self.hart is writer:
+            self.code_changed = True
+        live = self.page_live[ppn] - cleared
+        self.page_live[ppn] = live
+        if live > 0:
+            return True
+        del self.pages[ppn]
+        del self.page_live[ppn]
+        self.hart.forget_code()
+        return False
 
 
 def machine_int(v: int) -> int:

@@ -35,7 +35,7 @@ from .decode import Group, Insn, decode, names_in
 from .trap import ILLEGAL_INSN
 
 if TYPE_CHECKING:
-    from .cpu import Hart
+    from .blocks import BlockEngine
 
 BlockFn = Callable[[list[int], dict[int, int], dict[int, int]], "int | None"]
 Entry = tuple[BlockFn, int]
@@ -268,8 +268,9 @@ def emit(d: Insn, sp: Spelling, lines: list[str]) -> str | None:
     return None
 
 
-def _decode_block(h: Hart, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]], int]:
+def _decode_block(eng: BlockEngine, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]], int]:
     """Decode instructions from ``paddr`` up to a terminator, the page end or MAX_BLOCK."""
+    h = eng.hart
     insns: list[tuple[Insn, int]] = []
     pc, pa = vpc, paddr
     page_end = (paddr | 0xFFF) + 1
@@ -312,15 +313,15 @@ def _compile_template(op: str) -> object:
 _TEMPLATE_CODE: dict[str, object] = {}
 
 
-def template(h: Hart, op: str) -> Callable[..., Callable[..., int | None]]:
+def template(eng: BlockEngine, op: str) -> Callable[..., Callable[..., int | None]]:
     """The hart's closure factory for ``op``: ``factory(rd, rs1, rs2, imm, pc, nxt, D)``
     returns ``t(x, R, W)`` executing that one instruction (compiled once per process)."""
-    fn = h.templates.get(op)
+    fn = eng.templates.get(op)
     if fn is None:
         code = _TEMPLATE_CODE.get(op)
         if code is None:
             code = _TEMPLATE_CODE[op] = _compile_template(op)
-        fn = h.templates[op] = FunctionType(code, h.jit_globals)  # type: ignore[arg-type]
+        fn = eng.templates[op] = FunctionType(code, eng.jit_globals)  # type: ignore[arg-type]
     return fn
 
 
@@ -328,12 +329,12 @@ def _zero_x0(x: list[int], R: dict[int, int], W: dict[int, int]) -> None:
     x[0] = 0
 
 
-def _cold_entry(h: Hart, insns: list[tuple[Insn, int]], runs: list[int], vpc: int, paddr: int) -> Entry:
+def _cold_entry(eng: BlockEngine, insns: list[tuple[Insn, int]], runs: list[int], vpc: int, paddr: int) -> Entry:
     items = []
     for d, pc in insns:
         if d.rd == 0 and d.op in ALU:
             continue  # an ALU op writing x0 is a no-op (hint encodings)
-        items.append(template(h, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d))
+        items.append(template(eng, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d))
         if d.rd == 0 and writes_rd(d.op) and not is_terminator(d.op):
             items.append(_zero_x0)
     last_d, last_pc = insns[-1]
@@ -348,7 +349,7 @@ def _cold_entry(h: Hart, insns: list[tuple[Insn, int]], runs: list[int], vpc: in
             return hot[0](x, R, W)
         runs[0] += 1
         if runs[0] >= HOT_THRESHOLD:
-            hot.append(h.promote(build_hot_block(h, vpc, paddr, insns)).entry[0])
+            hot.append(eng.promote(build_hot_block(eng, vpc, paddr, insns)).entry[0])
         for f in body:
             f(x, R, W)
         if last is None:
@@ -393,7 +394,9 @@ def _successors(insns: Sequence[tuple[Insn, int]]) -> list[int]:
     return [nxt]
 
 
-def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) -> dict[int, Sequence[tuple[Insn, int]]]:
+def _region(
+    eng: BlockEngine, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int
+) -> dict[int, Sequence[tuple[Insn, int]]]:
     """The entry block plus warm blocks reachable from it by static edges inside its page.
 
     Only blocks that already ran often are pulled in: code on paths never taken would cost
@@ -401,7 +404,7 @@ def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) ->
     """
     blocks: dict[int, Sequence[tuple[Insn, int]]] = {vpc: insns}
     heat: dict[int, int] = {}
-    page = h.blocks.get(paddr >> 12, {})
+    page = eng.blocks.get(paddr >> 12, {})
     queue = _successors(insns)
     while queue and len(blocks) < MAX_REGION:
         target = queue.pop(0)
@@ -648,7 +651,7 @@ class _RegionWriter:
         return src + "  return blk\n"
 
 
-def _compile_region(h: Hart, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc: int) -> BlockFn:
+def _compile_region(eng: BlockEngine, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc: int) -> BlockFn:
     """One function running the region's blocks with an internal dispatch loop.
 
     Registers live in locals rN for the whole region and go back to x on every exit; an
@@ -657,23 +660,23 @@ def _compile_region(h: Hart, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc:
     writer = _RegionWriter(blocks)
     src = writer.source(vpc)
     scope: dict[str, object] = {}
-    exec(_compile(src, f"<region {vpc:#x}>"), h.jit_globals, scope)
+    exec(_compile(src, f"<region {vpc:#x}>"), eng.jit_globals, scope)
     return scope["make"](*writer.consts.values())  # type: ignore[operator, no-any-return]
 
 
-def build_cold_block(h: Hart, vpc: int, paddr: int) -> Block:
+def build_cold_block(eng: BlockEngine, vpc: int, paddr: int) -> Block:
     """Decode the block at virtual ``vpc`` (physical ``paddr``) for template interpretation."""
-    insns, pend = _decode_block(h, vpc, paddr)
+    insns, pend = _decode_block(eng, vpc, paddr)
     runs = [0]
-    return Block(_cold_entry(h, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
+    return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
 
 
-def build_hot_block(h: Hart, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
+def build_hot_block(eng: BlockEngine, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
     """Compile the region entered at virtual ``vpc`` (physical ``paddr``) into one function."""
     if insns is None:
-        insns, _ = _decode_block(h, vpc, paddr)
-    blocks = _region(h, insns, vpc, paddr)
+        insns, _ = _decode_block(eng, vpc, paddr)
+    blocks = _region(eng, insns, vpc, paddr)
     page = paddr & ~0xFFF
     pstart = page | min(pc & 0xFFF for pc in blocks)
     pend = max(page + min(0x1000, (b[-1][1] & 0xFFF) + b[-1][0].length) for b in blocks.values())
-    return Block((_compile_region(h, blocks, vpc), 0), vpc, pstart, pend, tuple(insns), [HOT_THRESHOLD])
+    return Block((_compile_region(eng, blocks, vpc), 0), vpc, pstart, pend, tuple(insns), [HOT_THRESHOLD])

@@ -437,7 +437,7 @@ class DebugModule:
             code[(PROGBUF_ADDR + offset) >> 1] = interp.make_op(d, h.has_fd)
             offset += d.length
         vpn = PROGBUF_ADDR >> 12
-        itlb = h.itlb
+        itlb = h.interp.itlb_sets[h.fetch_key]
         saved_entry = itlb.get(vpn)
         saved = (h.pc, h.mie, h.mstatus & MSTATUS_MPRV, h.icount)
         dbg = h.dbg

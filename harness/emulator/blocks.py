@@ -1,0 +1,173 @@
+"""The block engine, CPython's: a dispatch loop over translated blocks, and their caches.
+
+Guest code is translated per block (``translate.py``); a block's entry is ``(fn, count)``
+and ``fn(x, R, W)`` returns the next pc, or None after a system instruction (which set
+``hart.pc`` and may have changed privilege, translation or interrupt state). Blocks are kept
+per hart and physical page (``blocks``), found through a map from virtual pc to entry per
+fetch context (``jit_sets``), and become compiled regions once hot (``promote``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from .alu import ALU_HELPERS
+from .interp import CONTEXTS
+from .translate import Block, Entry, build_cold_block
+from .trap import Trap
+
+if TYPE_CHECKING:
+    from .cpu import Hart
+
+M64 = (1 << 64) - 1
+
+
+class BlockEngine:
+    """Runs a hart on translated blocks; holds its blocks and their virtual-pc maps."""
+
+    name = "blocks"
+
+    def __init__(self, hart: Hart) -> None:
+        self.hart = hart
+        # Blocks per physical page number, by virtual start address.
+        self.blocks: dict[int, dict[int, Block]] = {}
+        # Virtual pc -> entry, per fetch context (Hart.fetch_key).
+        self.jit_sets: dict[int, dict[int, Entry]] = {key: {} for key in CONTEXTS}
+        self.templates: dict[str, Callable[..., Callable[..., int | None]]] = {}
+        # Instructions retired by compiled regions (they count their own; see translate.py).
+        self.extra_count = [0]
+        ram = hart.bus.ram
+        view = memoryview(ram)
+        # The globals of generated code: RAM views for the TLB hit paths and the slow paths.
+        self.jit_globals: dict[str, object] = {
+            "M": M64,
+            "S": 1 << 63,
+            "ram": ram,
+            "mvb": view.cast("b"),
+            "mvh": view.cast("h"),
+            "mvH": view.cast("H"),
+            "mvi": view.cast("i"),
+            "mvI": view.cast("I"),
+            "mvq": view.cast("Q"),
+            "ld": hart.ld,
+            "st": hart.st,
+            "probe": hart.probe,
+            "sysop": hart.sysop,
+            "amo": hart.amo,
+            "fpu": hart.fpu,
+            "Trap": Trap,
+            "IC": self.extra_count,
+            "spin": self.spin,
+            **ALU_HELPERS,
+        }
+
+    # --- the Engine interface ----------------------------------------------------------------
+
+    def run(self, budget: int) -> int:
+        """Execute up to ``budget`` blocks (a compiled region counts as one); stop early on WFI
+        or a yield. Return the budget used."""
+        h = self.hart
+        x = h.x
+        left = budget
+        ic = 0
+        h.yielding = False
+        try:
+            while left > 0 and not h.wfi and not h.yielding:
+                if h.mip & h.mie:
+                    h.check_interrupts()
+                get = self.jit_sets[h.fetch_key].get
+                rtlb, wtlb = h.rtlb, h.wtlb
+                pc: int | None = h.pc
+                try:
+                    while left:
+                        e = get(pc)  # type: ignore[arg-type]
+                        if e is None:
+                            e = self.lookup(pc)  # type: ignore[arg-type]
+                        fn, n = e
+                        left -= 1
+                        ic += n
+                        pc = fn(x, rtlb, wtlb)
+                        if pc is None:
+                            break
+                    else:
+                        assert pc is not None  # no break: every block returned its successor's address
+                        h.pc = pc
+                except Trap as t:
+                    h.take_trap(t.cause, t.tval, t.pc)
+        finally:
+            h.icount += ic + self.extra_count[0]
+            self.extra_count[0] = 0
+        return budget - left
+
+    def reset(self) -> None:
+        """Forget every block (hart reset)."""
+        self.blocks.clear()
+        for jit in self.jit_sets.values():
+            jit.clear()
+
+    def forget_context(self, key: int) -> None:
+        """Forget the virtual-pc map of fetch context ``key``."""
+        self.jit_sets[key].clear()
+
+    def forget_pages(self, key: int, pages: Iterable[int]) -> None:
+        """Forget the translations of ``pages`` in context ``key``: compiled blocks may chain
+        across pages, so the context's whole map goes."""
+        self.jit_sets[key].clear()
+
+    def forget_code(self) -> None:
+        """Forget every virtual-pc map (after blocks were invalidated)."""
+        for jit in self.jit_sets.values():
+            jit.clear()
+
+    def invalidate(self, ppn: int, start: int, end: int, writer: Hart) -> bool:
+        """Drop the blocks of page ``ppn`` overlapping physical ``[start, end)``; True if the
+        page still holds blocks."""
+        page = self.blocks.get(ppn)
+        if page is None:
+            return False
+        stale = [vpc for vpc, b in page.items() if b.pstart < end and start < b.pend]
+        if stale:
+            for vpc in stale:
+                del page[vpc]
+            self.hart.forget_code()
+        if page:
+            return True
+        del self.blocks[ppn]
+        return False
+
+    # --- blocks ------------------------------------------------------------------------------
+
+    def lookup(self, pc: int) -> Entry:
+        """Find or translate the block at virtual ``pc`` in the current fetch context."""
+        h = self.hart
+        paddr = h.translate_fetch(pc)
+        page = self.blocks.get(paddr >> 12)
+        block = page.get(pc) if page is not None else None
+        if block is None or block.pstart != paddr or _straddles(block):
+            block = build_cold_block(self, pc, paddr)
+            self.blocks.setdefault(block.pstart >> 12, {})[block.vpc] = block
+            h.code.claim(h, block.pstart >> 12)
+            h.code.check_fetch(h, block.vpc, block.pstart, block.pend)
+        self.jit_sets[h.fetch_key][pc] = block.entry
+        return block.entry
+
+    def promote(self, block: Block) -> Block:
+        """Replace a cold block by its compiled region; return ``block``."""
+        page = self.blocks.get(block.pstart >> 12)
+        if page is not None and block.vpc in page:
+            page[block.vpc] = block
+            self.jit_sets[self.hart.fetch_key][block.vpc] = block.entry
+        return block
+
+    def spin(self, pc: int) -> None:
+        """Called by a region that found itself spinning: yield the rest of the quantum."""
+        self.hart.pc = pc
+        self.hart.yielding = True
+
+
+def _straddles(block: Block) -> bool:
+    """True if the block's last instruction ends on the next page: that half came through
+    a mapping that may have changed since, so the block is decoded again, never reused."""
+    d, pc = block.insns[-1]
+    return (pc & 0xFFF) + d.length > 0x1000
