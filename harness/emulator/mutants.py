@@ -193,8 +193,9 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "harness/emulator/codecache.py",
-                '        """Invalidate blocks overlapping a store of ``size`` bytes at ``paddr``."""\n',
-                '        """Invalidate blocks overlapping a store of ``size`` bytes at ``paddr``."""\n        return\n',
+                '        """Invalidate the code overlapping a store of ``size`` bytes at ``paddr`` on every hart."""\n',
+                '        """Invalidate the code overlapping a store of ``size`` bytes at ``paddr`` on every hart."""\n'
+                "        return\n",
             ),
         ),
     ),
