@@ -10,12 +10,10 @@ from . import fpu, interp, mmu
 from .bus import Bus, BusError, DevicePage
 from .clock import Clock
 from .csr import (
-    CSR_TIME,
     MSTATUS_FS,
     MSTATUS_MIE,
     MSTATUS_MPIE,
     MSTATUS_MPP,
-    MSTATUS_MPRV,
     MSTATUS_MXR,
     MSTATUS_SD,
     MSTATUS_SIE,
@@ -23,22 +21,15 @@ from .csr import (
     MSTATUS_SPP,
     MSTATUS_SUM,
     MSTATUS_SXL,
-    MSTATUS_TSR,
-    MSTATUS_TVM,
-    MSTATUS_TW,
     MSTATUS_UXL,
-    csr_op,
     mode_allowed,
 )
-from .debug.hart import CAUSE_EBREAK, HartDebug, enter_debug
+from .debug.hart import HartDebug
 from .debug.stepper import stepper_for
-from .decode import Group, Insn
+from .decode import Insn
 from .engines import ENGINES, Engine, default_engine
+from .sysops import SYSOPS
 from .trap import (
-    BREAKPOINT,
-    ECALL_M,
-    ECALL_S,
-    ECALL_U,
     ILLEGAL_INSN,
     INSN_ACCESS,
     INSN_PAGE_FAULT,
@@ -60,8 +51,6 @@ M64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
 # Context key for untranslated (bare) addressing: every privilege shares it.
 BARE = PRV_M
-# Reads of the time CSR in one quantum after which the hart yields (see sysop).
-TIME_POLLS_PER_QUANTUM = 8
 # Exceptions raised by fetching an instruction: taken at a trap vector that cannot be fetched
 # either, they repeat without end (see take_trap).
 FETCH_FAULTS = (INSN_ACCESS, INSN_PAGE_FAULT)
@@ -179,11 +168,11 @@ class Hart:
         self.mmio_sets: dict[int, tuple[dict[int, DevicePage], dict[int, DevicePage]]] = {
             key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
         }
-        self._update_context()
+        self.update_context()
 
     # --- context (which data TLB and which of the engines' code maps apply) -----------------
 
-    def _update_context(self) -> None:
+    def update_context(self) -> None:
         dpriv = mmu.data_priv(self)
         dkey = dpriv if mmu.translation_active(self, dpriv) else BARE
         self.rtlb, self.wtlb = self.tlb_sets[dkey]
@@ -201,7 +190,7 @@ class Hart:
             self._flush_mmio(key)
             for engine in self.engines:
                 engine.forget_context(key)
-        self._update_context()
+        self.update_context()
 
     def flush_page(self, vaddr: int) -> None:
         """sfence.vma of one address: forget the translations of its page, in every address space.
@@ -258,7 +247,7 @@ class Hart:
     def set_priv(self, priv: int) -> None:
         """Switch privilege mode."""
         self.priv = priv
-        self._update_context()
+        self.update_context()
 
     def read_mstatus(self) -> int:
         """mstatus as software sees it (SD and the fixed XLEN fields filled in)."""
@@ -286,7 +275,7 @@ class Hart:
                 r.clear()
                 w.clear()
                 self._flush_mmio(key)
-        self._update_context()
+        self.update_context()
 
     def cycles(self) -> int:
         """cycle/instret value (one cycle per retired instruction)."""
@@ -357,7 +346,7 @@ class Hart:
             vector, priv = self.mtvec, PRV_M
         self.mstatus = ms
         self.priv = priv
-        self._update_context()
+        self.update_context()
         base = vector & ~3
         self.pc = base + 4 * cause if vector & 1 and interrupt else base
         if not interrupt and cause in FETCH_FAULTS and self.pc == epc:
@@ -476,79 +465,9 @@ class Hart:
             self.bus.fault(paddr, size, "store", self.hartid, pc)
             raise Trap(STORE_ACCESS, vaddr, pc) from None
 
-    def _illegal(self, d: Insn, pc: int) -> Trap:
-        return Trap(ILLEGAL_INSN, d.raw, pc)
-
     def sysop(self, d: Insn, pc: int) -> None:
         """Execute a system instruction (CSR, ecall, xret, wfi, fences); sets ``self.pc``."""
-        op = d.op
-        nxt = (pc + d.length) & M64
-        priv = self.priv
-        if d.group == Group.CSR:
-            self.cur_insn, self.cur_pc = d.raw, pc
-            operand = d.rs1 if op.endswith("i") else self.x[d.rs1]
-            csr = d.imm & 0xFFF
-            csr_op(self, op, csr, operand, d.rd, d.rs1)
-            self._update_context()
-            self.pc = nxt
-            if csr == CSR_TIME:
-                # Guest time only moves between scheduling rounds, so a hart polling it
-                # again and again this quantum waits for nothing: yield (a spin-wait).
-                self.time_polls += 1
-                if self.time_polls >= TIME_POLLS_PER_QUANTUM:
-                    self.yielding = True
-        elif op == "ecall":
-            self.take_trap({PRV_U: ECALL_U, PRV_S: ECALL_S, PRV_M: ECALL_M}[priv], 0, pc)
-        elif op == "ebreak":
-            if self.debug_mode:
-                # The end of a program buffer run (debug/dm.py).
-                self.dbg.progbuf_done = True
-                self.yielding = True
-            elif self.dbg.ebreak_halts(priv):
-                enter_debug(self, CAUSE_EBREAK, pc)
-            else:
-                self.take_trap(BREAKPOINT, pc, pc)
-        elif op == "mret":
-            if priv != PRV_M:
-                raise self._illegal(d, pc)
-            ms = self.mstatus
-            new = (ms >> 11) & 3
-            ms = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | MSTATUS_MPIE
-            if self.mstatus & MSTATUS_MPIE:
-                ms |= MSTATUS_MIE
-            ms |= mode_allowed(self, PRV_U) << 11
-            if new != PRV_M:
-                ms &= ~MSTATUS_MPRV
-            self.mstatus = ms
-            self.set_priv(new)
-            self.pc = self.mepc
-        elif op == "sret":
-            if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TSR):
-                raise self._illegal(d, pc)
-            ms = self.mstatus
-            new = PRV_S if ms & MSTATUS_SPP else PRV_U
-            ms = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | MSTATUS_SPIE
-            if self.mstatus & MSTATUS_SPIE:
-                ms |= MSTATUS_SIE
-            self.mstatus = ms
-            self.set_priv(new)
-            self.pc = self.sepc
-        elif op == "wfi":
-            if priv == PRV_U or (priv == PRV_S and self.mstatus & MSTATUS_TW):
-                raise self._illegal(d, pc)
-            self.wfi = True
-            self.pc = nxt
-        elif op == "sfence.vma":
-            if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TVM):
-                raise self._illegal(d, pc)
-            if d.rs1:
-                self.flush_page(self.x[d.rs1])
-            else:
-                self.flush_translations()
-            self.pc = nxt
-        else:  # fence.i
-            self.code.fence_i(self)
-            self.pc = nxt
+        SYSOPS[d.op](self, d, pc)
 
     def amo(self, d: Insn, pc: int) -> None:
         """Execute LR/SC or an AMO."""
@@ -603,7 +522,7 @@ class Hart:
     def fpu(self, d: Insn, pc: int) -> None:
         """Execute a floating-point instruction."""
         if not self.mstatus & MSTATUS_FS:
-            raise self._illegal(d, pc)
+            raise Trap(ILLEGAL_INSN, d.raw, pc)
         fpu.execute(self, d, pc)
 
 

@@ -25,6 +25,7 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -70,148 +71,97 @@ LD_h = _h.unpack_from
 LD_b = _b.unpack_from
 
 # Operation kinds, grouped so the dispatch tests ranges before single kinds. The order inside
-# a group puts the most frequent operations first.
-(
-    ADDI,
-    LUI,
-    AUIPC,
-    SLLI,
-    SRLI,
-    SRAI,
-    ANDI,
-    ORI,
-    XORI,
-    SLTI,
-    SLTIU,
-    ADDIW,
-    SLLIW,
-    SRLIW,
-    SRAIW,
-    ADD,
-    SUB,
-    AND,
-    OR,
-    XOR,
-    SLL,
-    SRL,
-    SRA,
-    SLT,
-    SLTU,
-    ADDW,
-    SUBW,
-    SLLW,
-    SRLW,
-    SRAW,
-    MUL,
-    MULW,
-    MULH,
-    MULHSU,
-    MULHU,
-    DIV,
-    DIVU,
-    REM,
-    REMU,
-    DIVW,
-    DIVUW,
-    REMW,
-    REMUW,
-    LD,
-    LW,
-    LWU,
-    LBU,
-    LB,
-    LH,
-    LHU,
-    SD,
-    SW,
-    SB,
-    SH,
-    BEQ,
-    BNE,
-    BLT,
-    BGE,
-    BLTU,
-    BGEU,
-    JAL,
-    JALR,
-    FENCE,
-    AMO,
-    FPU,
-    SYSTEM,
-    ILLEGAL,
-) = range(67)
+# a group puts the most frequent operations first. Each kind is declared once, with the
+# mnemonic it runs (None: run by a helper, chosen by the decoder's group): module constants,
+# because PyPy's JIT folds a global int into the guard it compares against.
+KINDS: dict[str, int] = {}
+_numbers = itertools.count()
+
+
+def _kind(mnemonic: str | None) -> int:
+    kind = next(_numbers)
+    if mnemonic is not None:
+        KINDS[mnemonic] = kind
+    return kind
+
+
+# immediate
+ADDI = _kind("addi")
+LUI = _kind("lui")
+AUIPC = _kind("auipc")
+SLLI = _kind("slli")
+SRLI = _kind("srli")
+SRAI = _kind("srai")
+ANDI = _kind("andi")
+ORI = _kind("ori")
+XORI = _kind("xori")
+SLTI = _kind("slti")
+SLTIU = _kind("sltiu")
+ADDIW = _kind("addiw")
+SLLIW = _kind("slliw")
+SRLIW = _kind("srliw")
+SRAIW = _kind("sraiw")
+# register-register
+ADD = _kind("add")
+SUB = _kind("sub")
+AND = _kind("and")
+OR = _kind("or")
+XOR = _kind("xor")
+SLL = _kind("sll")
+SRL = _kind("srl")
+SRA = _kind("sra")
+SLT = _kind("slt")
+SLTU = _kind("sltu")
+ADDW = _kind("addw")
+SUBW = _kind("subw")
+SLLW = _kind("sllw")
+SRLW = _kind("srlw")
+SRAW = _kind("sraw")
+MUL = _kind("mul")
+MULW = _kind("mulw")
+MULH = _kind("mulh")
+MULHSU = _kind("mulhsu")
+MULHU = _kind("mulhu")
+DIV = _kind("div")
+DIVU = _kind("divu")
+REM = _kind("rem")
+REMU = _kind("remu")
+DIVW = _kind("divw")
+DIVUW = _kind("divuw")
+REMW = _kind("remw")
+REMUW = _kind("remuw")
+# memory
+LD = _kind("ld")
+LW = _kind("lw")
+LWU = _kind("lwu")
+LBU = _kind("lbu")
+LB = _kind("lb")
+LH = _kind("lh")
+LHU = _kind("lhu")
+SD = _kind("sd")
+SW = _kind("sw")
+SB = _kind("sb")
+SH = _kind("sh")
+# control transfer and the rest
+BEQ = _kind("beq")
+BNE = _kind("bne")
+BLT = _kind("blt")
+BGE = _kind("bge")
+BLTU = _kind("bltu")
+BGEU = _kind("bgeu")
+JAL = _kind("jal")
+JALR = _kind("jalr")
+FENCE = _kind("fence")
+AMO = _kind(None)
+FPU = _kind(None)
+SYSTEM = _kind(None)
+ILLEGAL = _kind("illegal")
 
 FIRST_REG_ALU = ADD
 FIRST_LOAD = LD
 FIRST_STORE = SD
 FIRST_BRANCH = BEQ
 
-KINDS: dict[str, int] = {
-    "addi": ADDI,
-    "lui": LUI,
-    "auipc": AUIPC,
-    "slli": SLLI,
-    "srli": SRLI,
-    "srai": SRAI,
-    "andi": ANDI,
-    "ori": ORI,
-    "xori": XORI,
-    "slti": SLTI,
-    "sltiu": SLTIU,
-    "addiw": ADDIW,
-    "slliw": SLLIW,
-    "srliw": SRLIW,
-    "sraiw": SRAIW,
-    "add": ADD,
-    "sub": SUB,
-    "and": AND,
-    "or": OR,
-    "xor": XOR,
-    "sll": SLL,
-    "srl": SRL,
-    "sra": SRA,
-    "slt": SLT,
-    "sltu": SLTU,
-    "addw": ADDW,
-    "subw": SUBW,
-    "sllw": SLLW,
-    "srlw": SRLW,
-    "sraw": SRAW,
-    "mul": MUL,
-    "mulw": MULW,
-    "mulh": MULH,
-    "mulhsu": MULHSU,
-    "mulhu": MULHU,
-    "div": DIV,
-    "divu": DIVU,
-    "rem": REM,
-    "remu": REMU,
-    "divw": DIVW,
-    "divuw": DIVUW,
-    "remw": REMW,
-    "remuw": REMUW,
-    "ld": LD,
-    "lw": LW,
-    "lwu": LWU,
-    "lbu": LBU,
-    "lb": LB,
-    "lh": LH,
-    "lhu": LHU,
-    "sd": SD,
-    "sw": SW,
-    "sb": SB,
-    "sh": SH,
-    "beq": BEQ,
-    "bne": BNE,
-    "blt": BLT,
-    "bge": BGE,
-    "bltu": BLTU,
-    "bgeu": BGEU,
-    "jal": JAL,
-    "jalr": JALR,
-    "fence": FENCE,
-    "illegal": ILLEGAL,
-}
 # The decoder's groups that a helper runs, as the loop's kinds.
 HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU}
 
