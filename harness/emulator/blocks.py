@@ -1,10 +1,16 @@
 """The block engine, CPython's: a dispatch loop over translated blocks, and their caches.
 
-Guest code is translated per block (``translate.py``); a block's entry is ``(fn, count)``
+Guest code is translated per block (``translate.py``); a block's entry is ``(fn, need)``
 and ``fn(x, R, W)`` returns the next pc, or None after a system instruction (which set
 ``hart.pc`` and may have changed privilege, translation or interrupt state). Blocks are kept
 per hart and physical page (``blocks``), found through a map from virtual pc to entry per
 fetch context (``jit_sets``), and become compiled regions once hot (``promote``).
+
+A quantum is an exact number of instructions, as on the interpreter: blocks count what they
+retire in the cell ``left``, the dispatcher enters a block only if its ``need`` fits, and the
+last few instructions, fewer than the next block, run on the interpreter (``interp.run``).
+Interrupts are checked where the interpreter checks them (quantum start, after a system
+instruction or a trap), so both engines run the same guest, instruction for instruction.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from . import interp
 from .alu import ALU_HELPERS
+from .decode import Insn
 from .interp import CONTEXTS
 from .translate import Block, Entry, build_cold_block
 from .trap import Trap
@@ -35,8 +43,10 @@ class BlockEngine:
         # Virtual pc -> entry, per fetch context (Hart.fetch_key).
         self.jit_sets: dict[int, dict[int, Entry]] = {key: {} for key in CONTEXTS}
         self.templates: dict[str, Callable[..., Callable[..., int | None]]] = {}
-        # Instructions retired by compiled regions (they count their own; see translate.py).
-        self.extra_count = [0]
+        # Instructions left in the quantum: every block subtracts what it retires.
+        self.left = [0]
+        # The hart's instruction count and the budget when the quantum began.
+        self._start = (0, 0)
         ram = hart.bus.ram
         view = memoryview(ram)
         # The globals of generated code: RAM views for the TLB hit paths and the slow paths.
@@ -53,52 +63,76 @@ class BlockEngine:
             "ld": hart.ld,
             "st": hart.st,
             "probe": hart.probe,
-            "sysop": hart.sysop,
+            "sysop": self.sysop,
             "amo": hart.amo,
             "fpu": hart.fpu,
             "Trap": Trap,
-            "IC": self.extra_count,
-            "spin": self.spin,
+            "L": self.left,
+            "skip": self.skip,
             **ALU_HELPERS,
         }
 
     # --- the Engine interface ----------------------------------------------------------------
 
     def run(self, budget: int) -> int:
-        """Execute up to ``budget`` blocks (a compiled region counts as one); stop early on WFI
-        or a yield. Return the budget used."""
+        """Execute ``budget`` instructions; stop early on WFI or a yield. Return the
+        instructions executed."""
         h = self.hart
         x = h.x
-        left = budget
-        ic = 0
+        left = self.left
+        left[0] = budget
+        self._start = (h.icount, budget)
         h.yielding = False
         try:
-            while left > 0 and not h.wfi and not h.yielding:
+            while left[0] > 0 and not h.wfi and not h.yielding:
                 if h.mip & h.mie:
                     h.check_interrupts()
                 get = self.jit_sets[h.fetch_key].get
                 rtlb, wtlb = h.rtlb, h.wtlb
                 pc: int | None = h.pc
                 try:
-                    while left:
+                    while True:
                         e = get(pc)  # type: ignore[arg-type]
                         if e is None:
                             e = self.lookup(pc)  # type: ignore[arg-type]
-                        fn, n = e
-                        left -= 1
-                        ic += n
+                        fn, need = e
+                        if need > left[0]:
+                            h.pc = pc  # type: ignore[assignment]
+                            self._tail()
+                            break
                         pc = fn(x, rtlb, wtlb)
                         if pc is None:
                             break
-                    else:
-                        assert pc is not None  # no break: every block returned its successor's address
-                        h.pc = pc
                 except Trap as t:
                     h.take_trap(t.cause, t.tval, t.pc)
         finally:
-            h.icount += ic + self.extra_count[0]
-            self.extra_count[0] = 0
-        return budget - left
+            self._sync()
+        return budget - left[0]
+
+    def _sync(self) -> None:
+        """Bring the hart's instruction count up to date (cycle and instret read it)."""
+        icount, budget = self._start
+        self.hart.icount = icount + budget - self.left[0]
+
+    def _tail(self) -> None:
+        """Run what is left of the quantum, less than the next block, on the interpreter,
+        without an interrupt check of its own (the interpreter would not check here)."""
+        if self.left[0] <= 0:
+            return
+        self._sync()
+        self.left[0] -= interp.run(self.hart, self.left[0], poll=False)
+
+    def sysop(self, d: Insn, pc: int) -> None:
+        """A system instruction from a block: the count is brought up to date first."""
+        self._sync()
+        self.hart.sysop(d, pc)
+
+    def skip(self, pc: int, period: int) -> int:
+        """A region found its loop at ``pc`` back in the state it had ``period`` instructions
+        ago, having stored nothing: every further pass is the same. Skip the whole passes left
+        in the quantum (counted as run, as the interpreter does); the rest runs for real."""
+        self.left[0] %= period
+        return pc
 
     def reset(self) -> None:
         """Forget every block (hart reset)."""
@@ -159,11 +193,6 @@ class BlockEngine:
             page[block.vpc] = block
             self.jit_sets[self.hart.fetch_key][block.vpc] = block.entry
         return block
-
-    def spin(self, pc: int) -> None:
-        """Called by a region that found itself spinning: yield the rest of the quantum."""
-        self.hart.pc = pc
-        self.hart.yielding = True
 
 
 def _straddles(block: Block) -> bool:

@@ -20,7 +20,11 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
 * Writes to x0 go to a scratch register (index 32) that no instruction reads, so no
   instruction needs an rd == 0 test.
 * Interrupts are checked when ``run`` starts and after every system instruction (nothing
-  else changes ``mip``/``mie`` within a quantum); traps unwind to the loop as ``Trap``.
+  else changes ``mip``/``mie`` within a quantum); traps unwind to the loop as ``Trap``. A
+  trapping instruction counts as one of the quantum's instructions (so on the block engine).
+* A quantum is exactly ``budget`` instructions unless the hart waits (``wfi``) or yields; a
+  spin-wait (a store-free loop back at the same registers) skips its remaining whole passes
+  instead of running them, ending the quantum where running them would have.
 """
 
 from __future__ import annotations
@@ -46,9 +50,6 @@ VPN = (1 << 52) - 1
 CONTEXTS = (PRV_U, PRV_S, PRV_M)
 # x[ZERO_SINK] receives writes to x0 (see the module docstring).
 ZERO_SINK = 32
-# Instructions a hart runs per unit of the scheduler's budget (which counts block dispatches
-# for the block engine), so a quantum lasts about as long on both engines.
-INSNS_PER_BUDGET = 16
 # Registers are compared every SPIN_CHECK_MASK + 1 iterations of a store-free loop.
 SPIN_CHECK_MASK = 31
 # Helpers that store nothing, so a loop of them still waits for another hart (`lr.w; bnez`, a
@@ -263,17 +264,19 @@ def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
     xs[op.rd] = _signed(x[op.rd])
 
 
-def run(h: Hart, budget: int) -> int:
-    """Execute about ``budget * INSNS_PER_BUDGET`` instructions on ``h``; stop early on WFI
-    or a yield. Return the budget used."""
+def run(h: Hart, budget: int, poll: bool = True) -> int:
+    """Execute ``budget`` instructions on ``h``; stop early on WFI or a yield. Return the
+    instructions executed. ``poll`` False: no interrupt check before the first instruction
+    (the block engine's tail, which starts where the interpreter would not check)."""
     ux = h.x
     xs = [_signed(v) for v in ux]
+    before = h.icount
     try:
-        _loop(h, xs, budget * INSNS_PER_BUDGET)
+        _loop(h, xs, budget, poll)
     finally:
         for r in range(1, 32):
             ux[r] = xs[r] & M
-    return budget
+    return h.icount - before
 
 
 def signed_registers(h: Hart) -> list[int]:
@@ -287,15 +290,16 @@ def run_one(h: Hart, xs: list[int]) -> None:
     _loop(h, xs, 1)
 
 
-def _loop(h: Hart, x: list[int], limit: int) -> None:
+def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
     ram = h.bus.ram
     eng = h.interp
     n = 0
     h.yielding = False
     try:
         while n < limit and not h.wfi and not h.yielding:
-            if h.mip & h.mie:
+            if poll and h.mip & h.mie:
                 h.check_interrupts()
+            poll = True
             pc = _signed(h.pc)
             R = h.rtlb
             W = h.wtlb
@@ -303,10 +307,12 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
             vpn = -1 << 60
             base = 0
             # Spin-wait detection: the target of the last backward branch, how often it was
-            # taken in a row with no store in between, and the registers at the last check.
+            # taken in a row with no store in between, the registers at the last check and
+            # the instruction count then.
             spin_pc = 1
             spin_n = 0
             spin_regs: list[int] = []
+            spin_at = 0
             code: list[Op | None] = []
             try:
                 while n < limit:
@@ -539,11 +545,14 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                                     regs = x[:32]
                                     if regs == spin_regs:
                                         # A loop that neither stores nor changes a register
-                                        # waits for another hart or a device: yield.
-                                        h.pc = pc & M
-                                        h.yielding = True
-                                        break
+                                        # waits for another hart or a device, which cannot
+                                        # act before the quantum ends: every further pass is
+                                        # the same, so skip the whole ones left (counted as
+                                        # run) and run the rest for real.
+                                        period = n - spin_at
+                                        n += (limit - n) // period * period
                                     spin_regs = regs
+                                    spin_at = n
                     elif k == JAL:
                         x[op.rd] = pc + op.length
                         pc += op.imm
@@ -603,7 +612,8 @@ class Interpreter:
         self.code_changed = False
 
     def run(self, budget: int) -> int:
-        """Execute ``budget * INSNS_PER_BUDGET`` instructions; stop early on WFI or a yield."""
+        """Execute ``budget`` instructions; stop early on WFI or a yield. Return the
+        instructions executed."""
         return run(self.hart, budget)
 
     def reset(self) -> None:
