@@ -56,7 +56,7 @@ def test_both_engines_run_an_smp_guest_the_same(tmp_path: Path, monkeypatch: pyt
     assert any(b.runs[0] >= HOT_THRESHOLD for b in regions)
     # Same guest: console, per-hart counts after every round, traps taken.
     assert out_b == out_i
-    first = next((i for i, (a, b) in enumerate(zip(rounds_i, rounds_b)) if a != b), None)
+    first = next((i for i, (a, b) in enumerate(zip(rounds_i, rounds_b, strict=False)) if a != b), None)
     assert first is None, f"round {first + 1}: interp {rounds_i[first]}, blocks {rounds_b[first]}"
     assert len(rounds_b) == len(rounds_i)
     assert [h.traps for h in machine_b.harts] == [h.traps for h in machine_i.harts]
