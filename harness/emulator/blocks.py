@@ -22,7 +22,7 @@ from . import interp
 from .alu import ALU_HELPERS
 from .decode import Insn
 from .interp import CONTEXTS
-from .translate import Block, Entry, build_cold_block
+from .translate import Block, Entry, build_cold_block, build_cold_suffix
 from .trap import Trap
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class BlockEngine:
         self.left = [0]
         # The hart's instruction count and the budget when the quantum began.
         self._start = (0, 0)
+        # Where the last quantum's tail began: the next one mostly resumes inside that block.
+        self._resume: int | None = None
         ram = hart.bus.ram
         view = memoryview(ram)
         # The globals of generated code: RAM views for the TLB hit paths and the slow paths.
@@ -97,7 +99,7 @@ class BlockEngine:
                             e = self.lookup(pc)  # type: ignore[arg-type]
                         fn, need = e
                         if need > left[0]:
-                            h.pc = pc  # type: ignore[assignment]
+                            h.pc = self._resume = pc  # type: ignore[assignment]
                             self._tail()
                             break
                         pc = fn(x, rtlb, wtlb)
@@ -179,12 +181,26 @@ class BlockEngine:
         page = self.blocks.get(paddr >> 12)
         block = page.get(pc) if page is not None else None
         if block is None or block.pstart != paddr or _straddles(block):
-            block = build_cold_block(self, pc, paddr)
+            inside = self._inside_resume(page, pc, paddr)
+            block = build_cold_block(self, pc, paddr) if inside is None else build_cold_suffix(self, *inside)
             self.blocks.setdefault(block.pstart >> 12, {})[block.vpc] = block
             h.code.claim(h, block.pstart >> 12)
             h.code.check_fetch(h, block.vpc, block.pstart, block.pend)
         self.jit_sets[h.fetch_key][pc] = block.entry
         return block.entry
+
+    def _inside_resume(self, page: dict[int, Block] | None, pc: int, paddr: int) -> tuple[Block, int] | None:
+        """The block where the last tail began and the index of ``pc`` in it, if ``pc`` (at
+        ``paddr``) lies inside it: every quantum ends at an exact count, mostly inside a block,
+        and the next one starts there."""
+        resume, self._resume = self._resume, None
+        block = page.get(resume) if page is not None and resume is not None and resume < pc else None
+        if block is None or block.pstart - block.vpc != paddr - pc or _straddles(block):
+            return None
+        for index, (_, at) in enumerate(block.insns):
+            if at == pc:
+                return block, index
+        return None
 
     def promote(self, block: Block) -> Block:
         """Replace a cold block by its compiled region; return ``block``."""

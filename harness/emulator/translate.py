@@ -93,8 +93,9 @@ TEMPLATE_ARGS = "rd, rs1, rs2, imm, pc, nxt, D"
 @dataclass(frozen=True)
 class Block:
     """A translated block: ``entry`` for the dispatch loop, the physical bytes
-    ``[pstart, pend)`` it came from (for store invalidation), its decoded instructions and
-    ``runs``, a one-element execution counter kept while it is interpreted."""
+    ``[pstart, pend)`` it came from (for store invalidation), its decoded instructions,
+    ``runs``, a one-element execution counter kept while it is interpreted, and (cold blocks)
+    the closures that run each instruction (``steps``, which a suffix of the block reuses)."""
 
     entry: Entry
     vpc: int
@@ -102,6 +103,7 @@ class Block:
     pend: int
     insns: tuple[tuple[Insn, int], ...]
     runs: list[int]
+    steps: tuple[tuple[BlockFn, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -343,14 +345,27 @@ def _zero_x0(x: list[int], R: dict[int, int], W: dict[int, int]) -> None:
     x[0] = 0
 
 
-def _cold_entry(eng: BlockEngine, insns: list[tuple[Insn, int]], runs: list[int], vpc: int, paddr: int) -> Entry:
-    items = []
+def _steps(eng: BlockEngine, insns: Sequence[tuple[Insn, int]]) -> tuple[tuple[BlockFn, ...], ...]:
+    """The closures that run each instruction of a cold block (none for an ALU op writing x0)."""
+    steps: list[tuple[BlockFn, ...]] = []
     for d, pc in insns:
         if d.rd == 0 and d.op in ALU:
-            continue  # an ALU op writing x0 is a no-op (hint encodings)
-        items.append(template(eng, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d))
-        if d.rd == 0 and writes_rd(d.op) and not is_terminator(d.op):
-            items.append(_zero_x0)
+            steps.append(())  # a no-op (hint encodings)
+            continue
+        step = template(eng, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d)
+        steps.append((step, _zero_x0) if d.rd == 0 and writes_rd(d.op) and not is_terminator(d.op) else (step,))
+    return tuple(steps)
+
+
+def _cold_entry(
+    eng: BlockEngine,
+    insns: list[tuple[Insn, int]],
+    runs: list[int],
+    vpc: int,
+    paddr: int,
+    steps: tuple[tuple[BlockFn, ...], ...],
+) -> Entry:
+    items = [f for step in steps for f in step]
     last_d, last_pc = insns[-1]
     final = None if is_terminator(last_d.op) else (last_pc + last_d.length) & M
     last = items.pop() if final is None and items else None
@@ -719,7 +734,20 @@ def build_cold_block(eng: BlockEngine, vpc: int, paddr: int) -> Block:
     """Decode the block at virtual ``vpc`` (physical ``paddr``) for template interpretation."""
     insns, pend = _decode_block(eng, vpc, paddr)
     runs = [0]
-    return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
+    steps = _steps(eng, insns)
+    return Block(_cold_entry(eng, insns, runs, vpc, paddr, steps), vpc, paddr, pend, tuple(insns), runs, steps)
+
+
+def build_cold_suffix(eng: BlockEngine, block: Block, index: int) -> Block:
+    """The cold block made of ``block``'s instructions from ``index`` on, neither decoded nor
+    (for a cold ``block``) made into closures again: a quantum that ended inside a block
+    resumes there."""
+    insns = list(block.insns[index:])
+    vpc = insns[0][1]
+    paddr = block.pstart + (vpc - block.vpc)
+    steps = block.steps[index:] if block.steps else _steps(eng, insns)
+    runs = [0]
+    return Block(_cold_entry(eng, insns, runs, vpc, paddr, steps), vpc, paddr, block.pend, tuple(insns), runs, steps)
 
 
 def build_hot_block(eng: BlockEngine, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
