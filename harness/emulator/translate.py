@@ -93,9 +93,8 @@ TEMPLATE_ARGS = "rd, rs1, rs2, imm, pc, nxt, D"
 @dataclass(frozen=True)
 class Block:
     """A translated block: ``entry`` for the dispatch loop, the physical bytes
-    ``[pstart, pend)`` it came from (for store invalidation), its decoded instructions,
-    ``runs``, a one-element execution counter kept while it is interpreted, and (cold blocks)
-    the closures that run each instruction (``steps``, which a suffix of the block reuses)."""
+    ``[pstart, pend)`` it came from (for store invalidation), its decoded instructions and
+    ``runs``, a one-element execution counter kept while it is interpreted."""
 
     entry: Entry
     vpc: int
@@ -103,7 +102,6 @@ class Block:
     pend: int
     insns: tuple[tuple[Insn, int], ...]
     runs: list[int]
-    steps: tuple[tuple[BlockFn, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -345,33 +343,19 @@ def _zero_x0(x: list[int], R: dict[int, int], W: dict[int, int]) -> None:
     x[0] = 0
 
 
-def _steps(eng: BlockEngine, insns: Sequence[tuple[Insn, int]]) -> tuple[tuple[BlockFn, ...], ...]:
-    """The closures that run each instruction of a cold block (none for an ALU op writing x0)."""
-    steps: list[tuple[BlockFn, ...]] = []
+def _cold_entry(eng: BlockEngine, insns: list[tuple[Insn, int]], runs: list[int], vpc: int, paddr: int) -> Entry:
+    items = []
     for d, pc in insns:
         if d.rd == 0 and d.op in ALU:
-            steps.append(())  # a no-op (hint encodings)
-            continue
-        step = template(eng, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d)
-        steps.append((step, _zero_x0) if d.rd == 0 and writes_rd(d.op) and not is_terminator(d.op) else (step,))
-    return tuple(steps)
-
-
-def _cold_entry(
-    eng: BlockEngine,
-    insns: list[tuple[Insn, int]],
-    runs: list[int],
-    vpc: int,
-    paddr: int,
-    steps: tuple[tuple[BlockFn, ...], ...],
-) -> Entry:
-    items = [f for step in steps for f in step]
+            continue  # an ALU op writing x0 is a no-op (hint encodings)
+        items.append(template(eng, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d))
+        if d.rd == 0 and writes_rd(d.op) and not is_terminator(d.op):
+            items.append(_zero_x0)
     last_d, last_pc = insns[-1]
     final = None if is_terminator(last_d.op) else (last_pc + last_d.length) & M
     last = items.pop() if final is None and items else None
     body = tuple(items)
     count = len(insns)
-    after = _instructions_after(insns)
     left = eng.left
     # The compiled region, once promoted: (fn, need).
     hot: list[Entry] = []
@@ -394,7 +378,7 @@ def _cold_entry(
                 return final
             r = last(x, R, W)
         except Trap as t:
-            left[0] += after.get(t.pc, 0)
+            left[0] += instructions_after(insns, t.pc)
             raise
         x[0] = 0
         return r
@@ -402,9 +386,13 @@ def _cold_entry(
     return (cold, count)
 
 
-def _instructions_after(insns: Sequence[tuple[Insn, int]]) -> dict[int, int]:
-    """For each instruction of a block (by pc), how many follow it: what a trap there did not run."""
-    return {pc: len(insns) - 1 - i for i, (_, pc) in enumerate(insns)}
+def instructions_after(insns: Sequence[tuple[Insn, int]], pc: int) -> int:
+    """How many of a block's instructions follow the one at ``pc``: what a trap there did not
+    run (found when a trap happens, rather than kept per block: blocks are many, traps few)."""
+    for i, (_, at) in enumerate(insns):
+        if at == pc:
+            return len(insns) - 1 - i
+    return 0
 
 
 # --- hot regions: one compiled function per loop nest ---------------------------------------
@@ -698,9 +686,9 @@ class _RegionWriter:
         loop = ["while n <= lim:", *("    " + line for line in code)]
         lines = [f"r{r} = x[{r}]" for r in self.used] if self.cache else []
         lines += ["n = 0", "s = None", "sn = 0", f"lim = L[0] - {self.need}", f"pc = {vpc:#x}"]
-        # A trap counts the instructions of its block up to the trapping one: ``A`` holds,
-        # per (block, pc), how many follow.
-        undo = "L[0] -= n - A.get((pc, e.pc), 0)"
+        # A trap counts the instructions of its block up to the trapping one: ``A(block, pc)``
+        # says how many follow.
+        undo = "L[0] -= n - A(pc, e.pc)"
         lines += ["try:", *("    " + line for line in loop), "except Trap as e:"]
         lines += [f"    {self.spill}; {undo}" if self.spill else f"    {undo}", "    raise"]
         if self.spill:
@@ -711,9 +699,15 @@ class _RegionWriter:
         src += "".join(f"      {line}\n" for line in lines)
         return src + "  return blk\n"
 
-    def after(self) -> dict[tuple[int, int], int]:
-        """(block start, pc) -> instructions of that block after pc (the trap handler's ``A``)."""
-        return {(start, pc): n for start, body in self.blocks.items() for pc, n in _instructions_after(body).items()}
+    def after(self) -> Callable[[int, int], int]:
+        """The trap handler's ``A(block start, pc)``: instructions of that block after pc."""
+        blocks = self.blocks
+
+        def after(start: int, pc: int) -> int:
+            body = blocks.get(start)
+            return 0 if body is None else instructions_after(body, pc)
+
+        return after
 
 
 def _compile_region(eng: BlockEngine, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc: int) -> Entry:
@@ -734,20 +728,17 @@ def build_cold_block(eng: BlockEngine, vpc: int, paddr: int) -> Block:
     """Decode the block at virtual ``vpc`` (physical ``paddr``) for template interpretation."""
     insns, pend = _decode_block(eng, vpc, paddr)
     runs = [0]
-    steps = _steps(eng, insns)
-    return Block(_cold_entry(eng, insns, runs, vpc, paddr, steps), vpc, paddr, pend, tuple(insns), runs, steps)
+    return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
 
 
 def build_cold_suffix(eng: BlockEngine, block: Block, index: int) -> Block:
-    """The cold block made of ``block``'s instructions from ``index`` on, neither decoded nor
-    (for a cold ``block``) made into closures again: a quantum that ended inside a block
-    resumes there."""
+    """The cold block made of ``block``'s instructions from ``index`` on, not decoded again: a
+    quantum that ended inside a block resumes there."""
     insns = list(block.insns[index:])
     vpc = insns[0][1]
     paddr = block.pstart + (vpc - block.vpc)
-    steps = block.steps[index:] if block.steps else _steps(eng, insns)
     runs = [0]
-    return Block(_cold_entry(eng, insns, runs, vpc, paddr, steps), vpc, paddr, block.pend, tuple(insns), runs, steps)
+    return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, block.pend, tuple(insns), runs)
 
 
 def build_hot_block(eng: BlockEngine, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
