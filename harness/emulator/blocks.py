@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from . import interp
 from .alu import ALU_HELPERS
-from .decode import Insn
+from .decode import Group, Insn
 from .interp import CONTEXTS
-from .translate import Block, Entry, build_cold_block, build_cold_suffix
+from .translate import Block, Entry, build_cold_block, decode_block
 from .trap import Trap
 
 if TYPE_CHECKING:
@@ -47,8 +47,8 @@ class BlockEngine:
         self.left = [0]
         # The hart's instruction count and the budget when the quantum began.
         self._start = (0, 0)
-        # Where the last quantum's tail began: the next one mostly resumes inside that block.
-        self._resume: int | None = None
+        # Set when a quantum ended on the interpreter: the next one mostly starts inside a block.
+        self._resumed = False
         ram = hart.bus.ram
         view = memoryview(ram)
         # The globals of generated code: RAM views for the TLB hit paths and the slow paths.
@@ -96,11 +96,23 @@ class BlockEngine:
                     while True:
                         e = get(pc)  # type: ignore[arg-type]
                         if e is None:
+                            if self._resumed:
+                                # Inside a block where the last quantum stopped: its rest runs on
+                                # the interpreter rather than become a block of its own (one per
+                                # quantum, never run again).
+                                self._resumed = False
+                                if self._finish_block(pc):  # type: ignore[arg-type]
+                                    break
+                                get = self.jit_sets[h.fetch_key].get
+                                rtlb, wtlb = h.rtlb, h.wtlb
+                                pc = h.pc
+                                continue
                             e = self.lookup(pc)  # type: ignore[arg-type]
                         fn, need = e
                         if need > left[0]:
-                            h.pc = self._resume = pc  # type: ignore[assignment]
+                            h.pc = pc  # type: ignore[assignment]
                             self._tail()
+                            self._resumed = True
                             break
                         pc = fn(x, rtlb, wtlb)
                         if pc is None:
@@ -123,6 +135,19 @@ class BlockEngine:
             return
         self._sync()
         self.left[0] -= interp.run(self.hart, self.left[0], poll=False)
+
+    def _finish_block(self, pc: int) -> bool:
+        """Run the instructions from ``pc`` to the end of its block on the interpreter (no
+        interrupt check first: none is due here). True if the dispatcher must stop: the quantum
+        is over, the hart waits or yields, or a system instruction ended it (the interrupt check
+        that follows one is the dispatcher's)."""
+        h = self.hart
+        insns, _ = decode_block(self, pc, h.translate_fetch(pc))
+        h.pc = pc
+        self._sync()
+        self.left[0] -= interp.run(h, min(len(insns), self.left[0]), poll=False)
+        last = insns[-1][0]
+        return h.wfi or h.yielding or self.left[0] <= 0 or last.group in (Group.SYSTEM, Group.CSR)
 
     def sysop(self, d: Insn, pc: int) -> None:
         """A system instruction from a block: the count is brought up to date first."""
@@ -181,26 +206,12 @@ class BlockEngine:
         page = self.blocks.get(paddr >> 12)
         block = page.get(pc) if page is not None else None
         if block is None or block.pstart != paddr or _straddles(block):
-            inside = self._inside_resume(page, pc, paddr)
-            block = build_cold_block(self, pc, paddr) if inside is None else build_cold_suffix(self, *inside)
+            block = build_cold_block(self, pc, paddr)
             self.blocks.setdefault(block.pstart >> 12, {})[block.vpc] = block
             h.code.claim(h, block.pstart >> 12)
             h.code.check_fetch(h, block.vpc, block.pstart, block.pend)
         self.jit_sets[h.fetch_key][pc] = block.entry
         return block.entry
-
-    def _inside_resume(self, page: dict[int, Block] | None, pc: int, paddr: int) -> tuple[Block, int] | None:
-        """The block where the last tail began and the index of ``pc`` in it, if ``pc`` (at
-        ``paddr``) lies inside it: every quantum ends at an exact count, mostly inside a block,
-        and the next one starts there."""
-        resume, self._resume = self._resume, None
-        block = page.get(resume) if page is not None and resume is not None and resume < pc else None
-        if block is None or block.pstart - block.vpc != paddr - pc or _straddles(block):
-            return None
-        for index, (_, at) in enumerate(block.insns):
-            if at == pc:
-                return block, index
-        return None
 
     def promote(self, block: Block) -> Block:
         """Replace a cold block by its compiled region; return ``block``."""

@@ -272,7 +272,7 @@ def emit(d: Insn, sp: Spelling, lines: list[str]) -> str | None:
     return None
 
 
-def _decode_block(eng: BlockEngine, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]], int]:
+def decode_block(eng: BlockEngine, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]], int]:
     """Decode instructions from ``paddr`` up to a terminator, the page end or MAX_BLOCK."""
     h = eng.hart
     insns: list[tuple[Insn, int]] = []
@@ -726,25 +726,15 @@ def _compile_region(eng: BlockEngine, blocks: dict[int, Sequence[tuple[Insn, int
 
 def build_cold_block(eng: BlockEngine, vpc: int, paddr: int) -> Block:
     """Decode the block at virtual ``vpc`` (physical ``paddr``) for template interpretation."""
-    insns, pend = _decode_block(eng, vpc, paddr)
+    insns, pend = decode_block(eng, vpc, paddr)
     runs = [0]
     return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
-
-
-def build_cold_suffix(eng: BlockEngine, block: Block, index: int) -> Block:
-    """The cold block made of ``block``'s instructions from ``index`` on, not decoded again: a
-    quantum that ended inside a block resumes there."""
-    insns = list(block.insns[index:])
-    vpc = insns[0][1]
-    paddr = block.pstart + (vpc - block.vpc)
-    runs = [0]
-    return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, block.pend, tuple(insns), runs)
 
 
 def build_hot_block(eng: BlockEngine, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
     """Compile the region entered at virtual ``vpc`` (physical ``paddr``) into one function."""
     if insns is None:
-        insns, _ = _decode_block(eng, vpc, paddr)
+        insns, _ = decode_block(eng, vpc, paddr)
     blocks = _region(eng, insns, vpc, paddr)
     page = paddr & ~0xFFF
     pstart = page | min(pc & 0xFFF for pc in blocks)
