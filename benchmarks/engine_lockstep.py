@@ -67,7 +67,7 @@ def boot(image: Path, max_rounds: int) -> dict[str, Any]:
             machine.idle()
         rounds.append([h.icount for h in machine.harts])
     return {
-        "engine": machine.harts[0].engine,
+        "engine": machine.harts[0].engine.name,
         "python": sys.implementation.name,
         "rounds": rounds,
         "quanta": [min(quanta), max(quanta), len(set(quanta))],

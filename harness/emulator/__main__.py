@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"\r\nhartbeat-emu: {n} instructions in {elapsed:.2f} s "
                     f"({n / elapsed / 1e6 if elapsed else 0:.2f} MIPS)\n"
                     f"hartbeat-emu: {cpu:.2f} s of CPU ({n / cpu / 1e6 if cpu else 0:.2f} MIPS per CPU second), "
-                    f"engine {machine.harts[0].engine}\n"
+                    f"engine {machine.harts[0].engine.name}\n"
                 )
         return status
     except (LoadError, DtcError, BusError, SdCardError, OSError, JtagSpecError) as exc:

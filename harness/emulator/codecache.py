@@ -18,11 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .translate import Block
-
 if TYPE_CHECKING:
     from .cpu import Hart
-    from .interp import Op
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class PageSnapshot:
 
 
 class CodeCache:
-    """Which harts hold translated blocks on which physical pages."""
+    """Which harts hold decoded code (either engine's) on which physical pages."""
 
     def __init__(self, report: Callable[[str], None] | None = None) -> None:
         self.harts: list[Hart] = []
@@ -53,32 +50,9 @@ class CodeCache:
         """True if some hart has translated code on physical page ``ppn``."""
         return ppn in self.page_harts
 
-    def register(self, hart: Hart, block: Block) -> None:
-        """Record a freshly translated block; its page leaves every write TLB."""
-        ppn = block.pstart >> 12
-        hart.blocks.setdefault(ppn, {})[block.vpc] = block
-        self._add_owner(hart, ppn)
-        if self.report is not None:
-            self._check_fetch(hart, block)
-
-    def page(self, hart: Hart, ppn: int) -> list[Op | None]:
-        """The interpreter's slot list for physical page ``ppn`` on ``hart`` (created empty and
-        registered as code on first use, which takes the page out of every write TLB)."""
-        code = hart.pages.get(ppn)
-        if code is None:
-            code = hart.pages[ppn] = [None] * 2048
-            hart.page_live[ppn] = 0
-            self._add_owner(hart, ppn)
-        return code
-
-    def decoded(self, hart: Hart, paddr: int, length: int, vpc: int) -> None:
-        """The interpreter decoded ``length`` bytes at ``paddr`` into its page list."""
-        ppn = paddr >> 12
-        hart.page_live[ppn] = hart.page_live.get(ppn, 0) + 1
-        if self.report is not None:
-            self._check_bytes(hart, vpc, paddr, paddr + length)
-
-    def _add_owner(self, hart: Hart, ppn: int) -> None:
+    def claim(self, hart: Hart, ppn: int) -> None:
+        """``hart``'s engine decoded code on physical page ``ppn``: stores to it take the slow
+        path from now on (the page leaves every write TLB) and invalidate that code."""
         owners = self.page_harts.get(ppn)
         if owners is None:
             self.page_harts[ppn] = {hart}
@@ -105,49 +79,15 @@ class CodeCache:
                 snaps[ppn] = PageSnapshot(page, pc, writer.hartid)
 
     def store(self, writer: Hart, paddr: int, size: int, pc: int) -> None:
-        """Invalidate blocks overlapping a store of ``size`` bytes at ``paddr``."""
+        """Invalidate the code overlapping a store of ``size`` bytes at ``paddr`` on every hart."""
         ppn = paddr >> 12
         end = paddr + size
         for hart in list(self.page_harts.get(ppn, ())):
-            if ppn in hart.pages:
-                self._clear_slots(hart, writer, ppn, paddr, end)
-                continue
-            page = hart.blocks.get(ppn, {})
-            stale = [vpc for vpc, b in page.items() if b.pstart < end and paddr < b.pend]
-            if not stale:
-                continue
-            for vpc in stale:
-                del page[vpc]
-            hart.flush_jit()
-            if not page:
-                del hart.blocks[ppn]
+            # Every engine of the hart is asked (a list, not any(): none may be skipped).
+            if not any([engine.invalidate(ppn, paddr, end, writer) for engine in hart.engines]):
                 self.page_harts[ppn].discard(hart)
         if not self.page_harts.get(ppn, True):
             del self.page_harts[ppn]
-
-    def _clear_slots(self, hart: Hart, writer: Hart, ppn: int, paddr: int, end: int) -> None:
-        """Forget the interpreter's decoded instructions overlapping ``[paddr, end)``; a page
-        left with none stops being code (so stores to it take the fast path again)."""
-        code = hart.pages[ppn]
-        # A 4-byte instruction starting 2 bytes before the store overlaps it too.
-        first = max(0, (paddr & 0xFFF) - 2) >> 1
-        last = ((end - 1) & 0xFFF) >> 1 if end - 1 >> 12 == ppn else 2047
-        cleared = 0
-        for slot in range(first, last + 1):
-            if code[slot] is not None:
-                code[slot] = None
-                cleared += 1
-        if not cleared:
-            return
-        if hart is writer:
-            hart.code_changed = True
-        live = hart.page_live[ppn] - cleared
-        hart.page_live[ppn] = live
-        if live <= 0:
-            del hart.pages[ppn]
-            del hart.page_live[ppn]
-            self.page_harts[ppn].discard(hart)
-            hart.flush_jit()
 
     def fence_i(self, hart: Hart) -> None:
         """fence.i on ``hart``: its fetches are coherent with memory again."""
@@ -158,12 +98,11 @@ class CodeCache:
         for h in self.harts:
             h.flush_write_tlbs()
 
-    def _check_fetch(self, hart: Hart, block: Block) -> None:
-        self._check_bytes(hart, block.vpc, block.pstart, block.pend)
-
-    def _check_bytes(self, hart: Hart, vpc: int, pstart: int, pend: int) -> None:
+    def check_fetch(self, hart: Hart, vpc: int, pstart: int, pend: int) -> None:
         """Report a fetch of ``[pstart, pend)`` (at virtual ``vpc``) that differs from the
         bytes the hart last synchronised with fence.i."""
+        if self.report is None:
+            return
         ppn = pstart >> 12
         snap = self.snapshots[hart.hartid].get(ppn)
         if snap is None or self.report is None:

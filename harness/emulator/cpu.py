@@ -1,23 +1,19 @@
-"""One RISC-V hart: architectural state, the block dispatch loop, traps and interrupts."""
+"""One RISC-V hart: architectural state, traps and interrupts, the slow paths and helpers its
+execution engine (``engines.py``) calls."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import fpu, interp, mmu
-from .alu import ALU_HELPERS
 from .bus import Bus, BusError, DevicePage
 from .clock import Clock
 from .csr import (
-    CSR_TIME,
     MSTATUS_FS,
     MSTATUS_MIE,
     MSTATUS_MPIE,
     MSTATUS_MPP,
-    MSTATUS_MPRV,
     MSTATUS_MXR,
     MSTATUS_SD,
     MSTATUS_SIE,
@@ -25,22 +21,15 @@ from .csr import (
     MSTATUS_SPP,
     MSTATUS_SUM,
     MSTATUS_SXL,
-    MSTATUS_TSR,
-    MSTATUS_TVM,
-    MSTATUS_TW,
     MSTATUS_UXL,
-    csr_op,
     mode_allowed,
 )
-from .debug.hart import CAUSE_EBREAK, HartDebug, enter_debug
+from .debug.hart import HartDebug
 from .debug.stepper import stepper_for
-from .decode import Group, Insn
-from .translate import Block, Entry, build_cold_block
+from .decode import Insn
+from .engines import ENGINES, Engine, default_engine
+from .sysops import SYSOPS
 from .trap import (
-    BREAKPOINT,
-    ECALL_M,
-    ECALL_S,
-    ECALL_U,
     ILLEGAL_INSN,
     INSN_ACCESS,
     INSN_PAGE_FAULT,
@@ -62,21 +51,9 @@ M64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
 # Context key for untranslated (bare) addressing: every privilege shares it.
 BARE = PRV_M
-ENGINES = ("interp", "blocks")
-# Reads of the time CSR in one quantum after which the hart yields (see sysop).
-TIME_POLLS_PER_QUANTUM = 8
 # Exceptions raised by fetching an instruction: taken at a trap vector that cannot be fetched
 # either, they repeat without end (see take_trap).
 FETCH_FAULTS = (INSN_ACCESS, INSN_PAGE_FAULT)
-
-
-def default_engine() -> str:
-    """The execution engine: ``HARTBEAT_EMU_ENGINE`` if set, else the predecoding interpreter
-    on PyPy (whose JIT compiles its one loop) and the block translator on CPython."""
-    chosen = os.environ.get("HARTBEAT_EMU_ENGINE")
-    if chosen in ENGINES:
-        return chosen
-    return "interp" if sys.implementation.name == "pypy" else "blocks"
 
 
 def _misa(has_s: bool, has_fd: bool) -> int:
@@ -117,42 +94,15 @@ class Hart:
         self.x: list[int] = [0] * 33
         # Told (hart, cause, address) when the hart's trap vector cannot be fetched (take_trap).
         self.on_trap_loop: Callable[[Hart, int, int], None] | None = None
-        self.engine = default_engine()
-        # Predecoded instructions per physical page (interpreter engine, see interp.py).
-        self.pages: dict[int, list[interp.Op | None]] = {}
-        self.page_live: dict[int, int] = {}
-        # Set when a store rewrote code this hart decoded, so the interpreter re-fetches.
-        self.code_changed = False
         self.time_polls = 0
         self.f: list[int] = [0] * 32
         self.icount = 0
-        # Instructions retired by self-looping blocks beyond the one count the dispatcher adds.
-        self.extra_count = [0]
-        self.blocks: dict[int, dict[int, Block]] = {}
-        self.templates: dict[str, Callable[..., Callable[..., int | None]]] = {}
-        ram = bus.ram
-        view = memoryview(ram)
-        self.jit_globals: dict[str, object] = {
-            "M": M64,
-            "S": 1 << 63,
-            "ram": ram,
-            "mvb": view.cast("b"),
-            "mvh": view.cast("h"),
-            "mvH": view.cast("H"),
-            "mvi": view.cast("i"),
-            "mvI": view.cast("I"),
-            "mvq": view.cast("Q"),
-            "ld": self.ld,
-            "st": self.st,
-            "probe": self.probe,
-            "sysop": self.sysop,
-            "amo": self.amo,
-            "fpu": self.fpu,
-            "Trap": Trap,
-            "IC": self.extra_count,
-            "spin": self.spin,
-            **ALU_HELPERS,
-        }
+        # The engine that runs this hart, and the interpreter, which every hart has: the
+        # debug stepper and program buffer run on it whatever the engine.
+        self.interp = interp.Interpreter(self)
+        name = default_engine()
+        self.engine: Engine = self.interp if name == self.interp.name else ENGINES[name](self)
+        self.engines: tuple[Engine, ...] = (self.interp,) if self.engine is self.interp else (self.interp, self.engine)
         self.reset(0)
 
     def reset(self, pc: int) -> None:
@@ -203,19 +153,14 @@ class Hart:
         self.halted = False
         self.debug_mode = False
         self.stepper: Callable[[Hart, int], int] | None = None
-        self.blocks.clear()
-        self.pages.clear()
-        self.page_live.clear()
+        for engine in self.engines:
+            engine.reset()
         # Set by mmu.translate; TLB entries taken from superpage leaves, by superpage.
         self.leaf_level = 0
         self.superpage_fills: dict[int, list[int]] = {}
-        self.itlb_sets: dict[int, dict[int, tuple[int, list[interp.Op | None]]]] = {
-            key: {} for key in (PRV_U, PRV_S, BARE)
-        }
         self.tlb_sets: dict[int, tuple[dict[int, int], dict[int, int]]] = {
             key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
         }
-        self.jit_sets: dict[int, dict[int, Entry]] = {key: {} for key in (PRV_U, PRV_S, BARE)}
         # Device pages by context, as the TLBs hold RAM pages: virtual page -> (device, offset of
         # the page in the device), for reads and writes apart (their permissions differ). A load
         # or store there calls the device at once instead of translating and searching the bus
@@ -223,18 +168,17 @@ class Hart:
         self.mmio_sets: dict[int, tuple[dict[int, DevicePage], dict[int, DevicePage]]] = {
             key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
         }
-        self._update_context()
+        self.update_context()
 
-    # --- context (which TLB / block map the dispatch loop uses) -----------------------------
+    # --- context (which data TLB and which of the engines' code maps apply) -----------------
 
-    def _update_context(self) -> None:
+    def update_context(self) -> None:
         dpriv = mmu.data_priv(self)
         dkey = dpriv if mmu.translation_active(self, dpriv) else BARE
         self.rtlb, self.wtlb = self.tlb_sets[dkey]
         self.mmio_r, self.mmio_w = self.mmio_sets[dkey]
-        fkey = self.priv if mmu.translation_active(self, self.priv) else BARE
-        self.jit = self.jit_sets[fkey]
-        self.itlb = self.itlb_sets[fkey]
+        # The engines keep their code maps per fetch context: user, supervisor or bare.
+        self.fetch_key = self.priv if mmu.translation_active(self, self.priv) else BARE
 
     def flush_translations(self) -> None:
         """Forget Sv39 translations (satp write, sfence.vma of every address)."""
@@ -243,10 +187,10 @@ class Hart:
             r, w = self.tlb_sets[key]
             r.clear()
             w.clear()
-            self.jit_sets[key].clear()
-            self.itlb_sets[key].clear()
             self._flush_mmio(key)
-        self._update_context()
+            for engine in self.engines:
+                engine.forget_context(key)
+        self.update_context()
 
     def flush_page(self, vaddr: int) -> None:
         """sfence.vma of one address: forget the translations of its page, in every address space.
@@ -261,16 +205,14 @@ class Hart:
             doomed += self.superpage_fills.pop(_superpage_key(vpn, level), ())
         for key in (PRV_U, PRV_S):
             r, w = self.tlb_sets[key]
-            itlb = self.itlb_sets[key]
             mr, mw = self.mmio_sets[key]
             for page in doomed:
                 r.pop(page, None)
                 w.pop(page, None)
-                itlb.pop(page, None)
                 mr.pop(page, None)
                 mw.pop(page, None)
-            # Compiled blocks may chain across pages: the block engine's map goes whole.
-            self.jit_sets[key].clear()
+            for engine in self.engines:
+                engine.forget_pages(key, doomed)
 
     def note_fill(self, vpn: int) -> None:
         """Record a TLB entry for ``vpn`` filled from the translation just done (see flush_page)."""
@@ -293,12 +235,10 @@ class Hart:
             for vpn in [v for v, o in w.items() if o == offset]:
                 del w[vpn]
 
-    def flush_jit(self) -> None:
-        """Forget virtual-pc to block mappings (after blocks were invalidated)."""
-        for jit in self.jit_sets.values():
-            jit.clear()
-        for itlb in self.itlb_sets.values():
-            itlb.clear()
+    def forget_code(self) -> None:
+        """Forget the engines' virtual-pc maps (after decoded code was invalidated)."""
+        for engine in self.engines:
+            engine.forget_code()
 
     def refresh_stepper(self) -> None:
         """Run on the debug stepper while a trigger is armed or dcsr.step is set (debug/)."""
@@ -307,7 +247,7 @@ class Hart:
     def set_priv(self, priv: int) -> None:
         """Switch privilege mode."""
         self.priv = priv
-        self._update_context()
+        self.update_context()
 
     def read_mstatus(self) -> int:
         """mstatus as software sees it (SD and the fixed XLEN fields filled in)."""
@@ -335,7 +275,7 @@ class Hart:
                 r.clear()
                 w.clear()
                 self._flush_mmio(key)
-        self._update_context()
+        self.update_context()
 
     def cycles(self) -> int:
         """cycle/instret value (one cycle per retired instruction)."""
@@ -345,74 +285,19 @@ class Hart:
         """Make cycle/instret read ``value`` now."""
         self.cycle_offset = value - self.icount
 
-    # --- dispatch loop ---------------------------------------------------------------------
+    # --- running ------------------------------------------------------------------------------
 
     def run(self, budget: int) -> int:
-        """Execute up to ``budget`` blocks (or the interpreter's equivalent); stop early on
-        WFI. Return the budget used."""
+        """Run one quantum on the hart's engine (or the debug stepper while a trigger is armed
+        or it single-steps); stop early on WFI or a yield. Return the budget used."""
         self.time_polls = 0
         if self.stepper is not None:
             return self.stepper(self, budget)
-        if self.engine == "interp":
-            return interp.run(self, budget)
-        return self._run_blocks(budget)
+        return self.engine.run(budget)
 
-    def _run_blocks(self, budget: int) -> int:
-        x = self.x
-        left = budget
-        ic = 0
-        self.yielding = False
-        try:
-            while left > 0 and not self.wfi and not self.yielding:
-                if self.mip & self.mie:
-                    self.check_interrupts()
-                get = self.jit.get
-                rtlb, wtlb = self.rtlb, self.wtlb
-                pc: int | None = self.pc
-                try:
-                    while left:
-                        e = get(pc)  # type: ignore[arg-type]
-                        if e is None:
-                            e = self.lookup(pc)  # type: ignore[arg-type]
-                        fn, n = e
-                        left -= 1
-                        ic += n
-                        pc = fn(x, rtlb, wtlb)
-                        if pc is None:
-                            break
-                    else:
-                        assert pc is not None  # no break: every block returned its successor's address
-                        self.pc = pc
-                except Trap as t:
-                    self.take_trap(t.cause, t.tval, t.pc)
-        finally:
-            self.icount += ic + self.extra_count[0]
-            self.extra_count[0] = 0
-        return budget - left
-
-    def lookup(self, pc: int) -> Entry:
-        """Find or translate the block at virtual ``pc`` in the current context."""
-        paddr = mmu.translate(self, pc, mmu.EXECUTE, self.priv, pc)
-        page = self.blocks.get(paddr >> 12)
-        block = page.get(pc) if page is not None else None
-        if block is None or block.pstart != paddr or _straddles(block):
-            block = build_cold_block(self, pc, paddr)
-            self.code.register(self, block)
-        self.jit[pc] = block.entry
-        return block.entry
-
-    def promote(self, block: Block) -> Block:
-        """Replace a cold block by its compiled region; return ``block``."""
-        page = self.blocks.get(block.pstart >> 12)
-        if page is not None and block.vpc in page:
-            page[block.vpc] = block
-            self.jit[block.vpc] = block.entry
-        return block
-
-    def spin(self, pc: int) -> None:
-        """Called by a block that found itself spinning: yield the rest of the quantum."""
-        self.pc = pc
-        self.yielding = True
+    def translate_fetch(self, pc: int) -> int:
+        """Physical address of the instruction at virtual ``pc`` (a fault names ``pc``)."""
+        return mmu.translate(self, pc, mmu.EXECUTE, self.priv, pc)
 
     def fetch_half(self, paddr: int, pc: int) -> int:
         """16 bits of instruction memory at ``paddr`` (an access fault names ``pc``)."""
@@ -461,7 +346,7 @@ class Hart:
             vector, priv = self.mtvec, PRV_M
         self.mstatus = ms
         self.priv = priv
-        self._update_context()
+        self.update_context()
         base = vector & ~3
         self.pc = base + 4 * cause if vector & 1 and interrupt else base
         if not interrupt and cause in FETCH_FAULTS and self.pc == epc:
@@ -580,79 +465,9 @@ class Hart:
             self.bus.fault(paddr, size, "store", self.hartid, pc)
             raise Trap(STORE_ACCESS, vaddr, pc) from None
 
-    def _illegal(self, d: Insn, pc: int) -> Trap:
-        return Trap(ILLEGAL_INSN, d.raw, pc)
-
     def sysop(self, d: Insn, pc: int) -> None:
         """Execute a system instruction (CSR, ecall, xret, wfi, fences); sets ``self.pc``."""
-        op = d.op
-        nxt = (pc + d.length) & M64
-        priv = self.priv
-        if d.group == Group.CSR:
-            self.cur_insn, self.cur_pc = d.raw, pc
-            operand = d.rs1 if op.endswith("i") else self.x[d.rs1]
-            csr = d.imm & 0xFFF
-            csr_op(self, op, csr, operand, d.rd, d.rs1)
-            self._update_context()
-            self.pc = nxt
-            if csr == CSR_TIME:
-                # Guest time only moves between scheduling rounds, so a hart polling it
-                # again and again this quantum waits for nothing: yield (a spin-wait).
-                self.time_polls += 1
-                if self.time_polls >= TIME_POLLS_PER_QUANTUM:
-                    self.yielding = True
-        elif op == "ecall":
-            self.take_trap({PRV_U: ECALL_U, PRV_S: ECALL_S, PRV_M: ECALL_M}[priv], 0, pc)
-        elif op == "ebreak":
-            if self.debug_mode:
-                # The end of a program buffer run (debug/dm.py).
-                self.dbg.progbuf_done = True
-                self.yielding = True
-            elif self.dbg.ebreak_halts(priv):
-                enter_debug(self, CAUSE_EBREAK, pc)
-            else:
-                self.take_trap(BREAKPOINT, pc, pc)
-        elif op == "mret":
-            if priv != PRV_M:
-                raise self._illegal(d, pc)
-            ms = self.mstatus
-            new = (ms >> 11) & 3
-            ms = (ms & ~(MSTATUS_MIE | MSTATUS_MPP)) | MSTATUS_MPIE
-            if self.mstatus & MSTATUS_MPIE:
-                ms |= MSTATUS_MIE
-            ms |= mode_allowed(self, PRV_U) << 11
-            if new != PRV_M:
-                ms &= ~MSTATUS_MPRV
-            self.mstatus = ms
-            self.set_priv(new)
-            self.pc = self.mepc
-        elif op == "sret":
-            if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TSR):
-                raise self._illegal(d, pc)
-            ms = self.mstatus
-            new = PRV_S if ms & MSTATUS_SPP else PRV_U
-            ms = (ms & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | MSTATUS_SPIE
-            if self.mstatus & MSTATUS_SPIE:
-                ms |= MSTATUS_SIE
-            self.mstatus = ms
-            self.set_priv(new)
-            self.pc = self.sepc
-        elif op == "wfi":
-            if priv == PRV_U or (priv == PRV_S and self.mstatus & MSTATUS_TW):
-                raise self._illegal(d, pc)
-            self.wfi = True
-            self.pc = nxt
-        elif op == "sfence.vma":
-            if priv == PRV_U or not self.has_s or (priv == PRV_S and self.mstatus & MSTATUS_TVM):
-                raise self._illegal(d, pc)
-            if d.rs1:
-                self.flush_page(self.x[d.rs1])
-            else:
-                self.flush_translations()
-            self.pc = nxt
-        else:  # fence.i
-            self.code.fence_i(self)
-            self.pc = nxt
+        SYSOPS[d.op](self, d, pc)
 
     def amo(self, d: Insn, pc: int) -> None:
         """Execute LR/SC or an AMO."""
@@ -707,20 +522,13 @@ class Hart:
     def fpu(self, d: Insn, pc: int) -> None:
         """Execute a floating-point instruction."""
         if not self.mstatus & MSTATUS_FS:
-            raise self._illegal(d, pc)
+            raise Trap(ILLEGAL_INSN, d.raw, pc)
         fpu.execute(self, d, pc)
 
 
 def _superpage_key(vpn: int, level: int) -> int:
     """The key of the level-``level`` superpage holding virtual page ``vpn`` (levels kept apart)."""
     return vpn >> (9 * level) << 2 | level
-
-
-def _straddles(block: Block) -> bool:
-    """True if the block's last instruction ends on the next page: that half came through
-    a mapping that may have changed since, so the block is decoded again, never reused."""
-    d, pc = block.insns[-1]
-    return (pc & 0xFFF) + d.length > 0x1000
 
 
 def _amo_result(op: str, old: int, operand: int, size: int) -> int:

@@ -6,7 +6,7 @@ a decode, not a compile. (The block translator in ``translate.py`` generates Pyt
 region, which suits CPython but makes PyPy trace thousands of functions.)
 
 * Instructions are decoded once into ``Op`` records kept per hart and physical page
-  (``Hart.pages``: a list with one slot per halfword), found through an instruction TLB from
+  (``Interpreter.pages``: a list with one slot per halfword), found through an instruction TLB from
   virtual page to that list. A store into a page with decoded code takes the slow path (such
   pages never enter a write TLB) and clears the slots it overlaps (``CodeCache.store``).
 * Loads and stores that hit the data TLB go straight to the RAM ``bytearray`` with
@@ -20,18 +20,23 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
 * Writes to x0 go to a scratch register (index 32) that no instruction reads, so no
   instruction needs an rd == 0 test.
 * Interrupts are checked when ``run`` starts and after every system instruction (nothing
-  else changes ``mip``/``mie`` within a quantum); traps unwind to the loop as ``Trap``.
+  else changes ``mip``/``mie`` within a quantum); traps unwind to the loop as ``Trap``. A
+  trapping instruction counts as one of the quantum's instructions (so on the block engine).
+* A quantum is exactly ``budget`` instructions unless the hart waits (``wfi``) or yields; a
+  spin-wait (a store-free loop back at the same registers) skips its remaining whole passes
+  instead of running them, ending the quantum where running them would have.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import mmu
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .decode import Group, Insn, decode
-from .trap import ILLEGAL_INSN, Trap
+from .trap import ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, Trap
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -41,11 +46,10 @@ M = (1 << 64) - 1
 MAXS = 0x7FFFFFFFFFFFFFFF
 MINS = -MAXS - 1
 VPN = (1 << 52) - 1
+# Fetch contexts: user, supervisor and untranslated (bare, shared by every privilege: PRV_M).
+CONTEXTS = (PRV_U, PRV_S, PRV_M)
 # x[ZERO_SINK] receives writes to x0 (see the module docstring).
 ZERO_SINK = 32
-# Instructions a hart runs per unit of the scheduler's budget (which counts block dispatches
-# for the block engine), so a quantum lasts about as long on both engines.
-INSNS_PER_BUDGET = 16
 # Registers are compared every SPIN_CHECK_MASK + 1 iterations of a store-free loop.
 SPIN_CHECK_MASK = 31
 # Helpers that store nothing, so a loop of them still waits for another hart (`lr.w; bnez`, a
@@ -68,148 +72,97 @@ LD_h = _h.unpack_from
 LD_b = _b.unpack_from
 
 # Operation kinds, grouped so the dispatch tests ranges before single kinds. The order inside
-# a group puts the most frequent operations first.
-(
-    ADDI,
-    LUI,
-    AUIPC,
-    SLLI,
-    SRLI,
-    SRAI,
-    ANDI,
-    ORI,
-    XORI,
-    SLTI,
-    SLTIU,
-    ADDIW,
-    SLLIW,
-    SRLIW,
-    SRAIW,
-    ADD,
-    SUB,
-    AND,
-    OR,
-    XOR,
-    SLL,
-    SRL,
-    SRA,
-    SLT,
-    SLTU,
-    ADDW,
-    SUBW,
-    SLLW,
-    SRLW,
-    SRAW,
-    MUL,
-    MULW,
-    MULH,
-    MULHSU,
-    MULHU,
-    DIV,
-    DIVU,
-    REM,
-    REMU,
-    DIVW,
-    DIVUW,
-    REMW,
-    REMUW,
-    LD,
-    LW,
-    LWU,
-    LBU,
-    LB,
-    LH,
-    LHU,
-    SD,
-    SW,
-    SB,
-    SH,
-    BEQ,
-    BNE,
-    BLT,
-    BGE,
-    BLTU,
-    BGEU,
-    JAL,
-    JALR,
-    FENCE,
-    AMO,
-    FPU,
-    SYSTEM,
-    ILLEGAL,
-) = range(67)
+# a group puts the most frequent operations first. Each kind is declared once, with the
+# mnemonic it runs (None: run by a helper, chosen by the decoder's group): module constants,
+# because PyPy's JIT folds a global int into the guard it compares against.
+KINDS: dict[str, int] = {}
+_numbers = itertools.count()
+
+
+def _kind(mnemonic: str | None) -> int:
+    kind = next(_numbers)
+    if mnemonic is not None:
+        KINDS[mnemonic] = kind
+    return kind
+
+
+# immediate
+ADDI = _kind("addi")
+LUI = _kind("lui")
+AUIPC = _kind("auipc")
+SLLI = _kind("slli")
+SRLI = _kind("srli")
+SRAI = _kind("srai")
+ANDI = _kind("andi")
+ORI = _kind("ori")
+XORI = _kind("xori")
+SLTI = _kind("slti")
+SLTIU = _kind("sltiu")
+ADDIW = _kind("addiw")
+SLLIW = _kind("slliw")
+SRLIW = _kind("srliw")
+SRAIW = _kind("sraiw")
+# register-register
+ADD = _kind("add")
+SUB = _kind("sub")
+AND = _kind("and")
+OR = _kind("or")
+XOR = _kind("xor")
+SLL = _kind("sll")
+SRL = _kind("srl")
+SRA = _kind("sra")
+SLT = _kind("slt")
+SLTU = _kind("sltu")
+ADDW = _kind("addw")
+SUBW = _kind("subw")
+SLLW = _kind("sllw")
+SRLW = _kind("srlw")
+SRAW = _kind("sraw")
+MUL = _kind("mul")
+MULW = _kind("mulw")
+MULH = _kind("mulh")
+MULHSU = _kind("mulhsu")
+MULHU = _kind("mulhu")
+DIV = _kind("div")
+DIVU = _kind("divu")
+REM = _kind("rem")
+REMU = _kind("remu")
+DIVW = _kind("divw")
+DIVUW = _kind("divuw")
+REMW = _kind("remw")
+REMUW = _kind("remuw")
+# memory
+LD = _kind("ld")
+LW = _kind("lw")
+LWU = _kind("lwu")
+LBU = _kind("lbu")
+LB = _kind("lb")
+LH = _kind("lh")
+LHU = _kind("lhu")
+SD = _kind("sd")
+SW = _kind("sw")
+SB = _kind("sb")
+SH = _kind("sh")
+# control transfer and the rest
+BEQ = _kind("beq")
+BNE = _kind("bne")
+BLT = _kind("blt")
+BGE = _kind("bge")
+BLTU = _kind("bltu")
+BGEU = _kind("bgeu")
+JAL = _kind("jal")
+JALR = _kind("jalr")
+FENCE = _kind("fence")
+AMO = _kind(None)
+FPU = _kind(None)
+SYSTEM = _kind(None)
+ILLEGAL = _kind("illegal")
 
 FIRST_REG_ALU = ADD
 FIRST_LOAD = LD
 FIRST_STORE = SD
 FIRST_BRANCH = BEQ
 
-KINDS: dict[str, int] = {
-    "addi": ADDI,
-    "lui": LUI,
-    "auipc": AUIPC,
-    "slli": SLLI,
-    "srli": SRLI,
-    "srai": SRAI,
-    "andi": ANDI,
-    "ori": ORI,
-    "xori": XORI,
-    "slti": SLTI,
-    "sltiu": SLTIU,
-    "addiw": ADDIW,
-    "slliw": SLLIW,
-    "srliw": SRLIW,
-    "sraiw": SRAIW,
-    "add": ADD,
-    "sub": SUB,
-    "and": AND,
-    "or": OR,
-    "xor": XOR,
-    "sll": SLL,
-    "srl": SRL,
-    "sra": SRA,
-    "slt": SLT,
-    "sltu": SLTU,
-    "addw": ADDW,
-    "subw": SUBW,
-    "sllw": SLLW,
-    "srlw": SRLW,
-    "sraw": SRAW,
-    "mul": MUL,
-    "mulw": MULW,
-    "mulh": MULH,
-    "mulhsu": MULHSU,
-    "mulhu": MULHU,
-    "div": DIV,
-    "divu": DIVU,
-    "rem": REM,
-    "remu": REMU,
-    "divw": DIVW,
-    "divuw": DIVUW,
-    "remw": REMW,
-    "remuw": REMUW,
-    "ld": LD,
-    "lw": LW,
-    "lwu": LWU,
-    "lbu": LBU,
-    "lb": LB,
-    "lh": LH,
-    "lhu": LHU,
-    "sd": SD,
-    "sw": SW,
-    "sb": SB,
-    "sh": SH,
-    "beq": BEQ,
-    "bne": BNE,
-    "blt": BLT,
-    "bge": BGE,
-    "bltu": BLTU,
-    "bgeu": BGEU,
-    "jal": JAL,
-    "jalr": JALR,
-    "fence": FENCE,
-    "illegal": ILLEGAL,
-}
 # The decoder's groups that a helper runs, as the loop's kinds.
 HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU}
 
@@ -268,16 +221,16 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
         op = _OPS[key] = make_op(decode(word, h.has_fd), h.has_fd)
     if not straddles:
         code[(paddr & 0xFFF) >> 1] = op
-        h.code.decoded(h, paddr, op.length, pc)
+        h.interp.decoded(paddr, op.length, pc)
     return op
 
 
 def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
     """Physical page address and slot list for the page holding virtual ``pc`` (filling the
     instruction TLB)."""
-    paddr = mmu.translate(h, pc, mmu.EXECUTE, h.priv, pc) & ~0xFFF
-    code = h.code.page(h, paddr >> 12)
-    h.itlb[pc >> 12] = (paddr, code)
+    paddr = h.translate_fetch(pc) & ~0xFFF
+    code = h.interp.page(paddr >> 12)
+    h.interp.itlb_sets[h.fetch_key][pc >> 12] = (paddr, code)
     h.note_fill(pc >> 12)
     return paddr, code
 
@@ -311,17 +264,19 @@ def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
     xs[op.rd] = _signed(x[op.rd])
 
 
-def run(h: Hart, budget: int) -> int:
-    """Execute about ``budget * INSNS_PER_BUDGET`` instructions on ``h``; stop early on WFI
-    or a yield. Return the budget used."""
+def run(h: Hart, budget: int, poll: bool = True) -> int:
+    """Execute ``budget`` instructions on ``h``; stop early on WFI or a yield. Return the
+    instructions executed. ``poll`` False: no interrupt check before the first instruction
+    (the block engine's tail, which starts where the interpreter would not check)."""
     ux = h.x
     xs = [_signed(v) for v in ux]
+    before = h.icount
     try:
-        _loop(h, xs, budget * INSNS_PER_BUDGET)
+        _loop(h, xs, budget, poll)
     finally:
         for r in range(1, 32):
             ux[r] = xs[r] & M
-    return budget
+    return h.icount - before
 
 
 def signed_registers(h: Hart) -> list[int]:
@@ -335,25 +290,29 @@ def run_one(h: Hart, xs: list[int]) -> None:
     _loop(h, xs, 1)
 
 
-def _loop(h: Hart, x: list[int], limit: int) -> None:
+def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
     ram = h.bus.ram
+    eng = h.interp
     n = 0
     h.yielding = False
     try:
         while n < limit and not h.wfi and not h.yielding:
-            if h.mip & h.mie:
+            if poll and h.mip & h.mie:
                 h.check_interrupts()
+            poll = True
             pc = _signed(h.pc)
             R = h.rtlb
             W = h.wtlb
-            itlb = h.itlb
+            itlb = eng.itlb_sets[h.fetch_key]
             vpn = -1 << 60
             base = 0
             # Spin-wait detection: the target of the last backward branch, how often it was
-            # taken in a row with no store in between, and the registers at the last check.
+            # taken in a row with no store in between, the registers at the last check and
+            # the instruction count then.
             spin_pc = 1
             spin_n = 0
             spin_regs: list[int] = []
+            spin_at = 0
             code: list[Op | None] = []
             try:
                 while n < limit:
@@ -551,9 +510,9 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                             h.st(a & M, 2, v & 0xFFFF, pc & M)
                         pc += op.length
                         spin_pc = 1
-                        if h.code_changed:
+                        if eng.code_changed:
                             # The store rewrote decoded code: look the page up again.
-                            h.code_changed = False
+                            eng.code_changed = False
                             vpn = -1 << 60
                     elif k < JAL:
                         a = x[op.rs1]
@@ -586,11 +545,14 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                                     regs = x[:32]
                                     if regs == spin_regs:
                                         # A loop that neither stores nor changes a register
-                                        # waits for another hart or a device: yield.
-                                        h.pc = pc & M
-                                        h.yielding = True
-                                        break
+                                        # waits for another hart or a device, which cannot
+                                        # act before the quantum ends: every further pass is
+                                        # the same, so skip the whole ones left (counted as
+                                        # run) and run the rest for real.
+                                        period = n - spin_at
+                                        n += (limit - n) // period * period
                                     spin_regs = regs
+                                    spin_at = n
                     elif k == JAL:
                         x[op.rd] = pc + op.length
                         pc += op.imm
@@ -621,8 +583,8 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                         pc += op.length
                         if op.insn.op not in LOAD_RESERVED:
                             spin_pc = 1
-                        if h.code_changed:
-                            h.code_changed = False
+                        if eng.code_changed:
+                            eng.code_changed = False
                             vpn = -1 << 60
                 else:
                     h.pc = pc & M
@@ -630,6 +592,94 @@ def _loop(h: Hart, x: list[int], limit: int) -> None:
                 h.take_trap(t.cause, t.tval, t.pc)
     finally:
         h.icount += n
+
+
+class Interpreter:
+    """Runs a hart on predecoded ``Op`` records; holds them per physical page and the
+    instruction TLB that finds them (see the module docstring)."""
+
+    name = "interp"
+
+    def __init__(self, hart: Hart) -> None:
+        self.hart = hart
+        # Decoded instructions per physical page (one slot per halfword) and how many slots
+        # of each are filled (a page left with none stops being code).
+        self.pages: dict[int, list[Op | None]] = {}
+        self.page_live: dict[int, int] = {}
+        # Virtual page -> (physical page address, slot list), per fetch context (Hart.fetch_key).
+        self.itlb_sets: dict[int, dict[int, tuple[int, list[Op | None]]]] = {key: {} for key in CONTEXTS}
+        # Set when a store by this hart rewrote code it decoded, so the loop fetches again.
+        self.code_changed = False
+
+    def run(self, budget: int) -> int:
+        """Execute ``budget`` instructions; stop early on WFI or a yield. Return the
+        instructions executed."""
+        return run(self.hart, budget)
+
+    def reset(self) -> None:
+        """Forget every decoded instruction (hart reset)."""
+        self.pages.clear()
+        self.page_live.clear()
+        for itlb in self.itlb_sets.values():
+            itlb.clear()
+
+    def forget_context(self, key: int) -> None:
+        """Forget the instruction TLB of fetch context ``key``."""
+        self.itlb_sets[key].clear()
+
+    def forget_pages(self, key: int, pages: Iterable[int]) -> None:
+        """Forget the instruction TLB entries of virtual ``pages`` in context ``key``."""
+        itlb = self.itlb_sets[key]
+        for page in pages:
+            itlb.pop(page, None)
+
+    def forget_code(self) -> None:
+        """Forget every instruction TLB entry (after decoded code was invalidated)."""
+        for itlb in self.itlb_sets.values():
+            itlb.clear()
+
+    def page(self, ppn: int) -> list[Op | None]:
+        """The slot list of physical page ``ppn`` (created empty and claimed as code on first
+        use, which takes the page out of every write TLB)."""
+        code = self.pages.get(ppn)
+        if code is None:
+            code = self.pages[ppn] = [None] * 2048
+            self.page_live[ppn] = 0
+            self.hart.code.claim(self.hart, ppn)
+        return code
+
+    def decoded(self, paddr: int, length: int, vpc: int) -> None:
+        """``length`` bytes at ``paddr`` (virtual ``vpc``) were decoded into their page's list."""
+        ppn = paddr >> 12
+        self.page_live[ppn] = self.page_live.get(ppn, 0) + 1
+        self.hart.code.check_fetch(self.hart, vpc, paddr, paddr + length)
+
+    def invalidate(self, ppn: int, start: int, end: int, writer: Hart) -> bool:
+        """Forget the decoded instructions overlapping physical ``[start, end)`` on page
+        ``ppn``; True if the page still holds some."""
+        code = self.pages.get(ppn)
+        if code is None:
+            return False
+        # A 4-byte instruction starting 2 bytes before the store overlaps it too.
+        first = max(0, (start & 0xFFF) - 2) >> 1
+        last = ((end - 1) & 0xFFF) >> 1 if end - 1 >> 12 == ppn else 2047
+        cleared = 0
+        for slot in range(first, last + 1):
+            if code[slot] is not None:
+                code[slot] = None
+                cleared += 1
+        if not cleared:
+            return True
+        if self.hart is writer:
+            self.code_changed = True
+        live = self.page_live[ppn] - cleared
+        self.page_live[ppn] = live
+        if live > 0:
+            return True
+        del self.pages[ppn]
+        del self.page_live[ppn]
+        self.hart.forget_code()
+        return False
 
 
 def machine_int(v: int) -> int:

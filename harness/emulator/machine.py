@@ -25,19 +25,18 @@ from .devices.test import MachineExit, MachineReset, TestDevice
 from .devices.uart16550 import Uart16550
 from .dts import DtOptions, compile_dts, render_dts
 from .fu740 import LIM_BASE, LIM_SIZE, Fu740Soc
-from .interp import INSNS_PER_BUDGET
 from .loader import LoadedImage, LoadError, load_image, read_file
 from .zsbl import ZsblError
 
 MIB = 1 << 20
-# Dispatches (a block, or a compiled region running up to REGION_LIMIT blocks) a hart gets
-# before the scheduler moves on, polls the console and updates timers: at most a few ms.
-QUANTUM = 500
-# A hart that found itself in a spin-wait (or polling the time CSR) yields its quantum at
-# once; guest time still passes as if it had spun on for a whole quantum of the interpreter
-# (whose quanta are the longer), or a loop waiting for mtime to move would take many rounds
-# per tick.
-SPIN_CREDIT = QUANTUM * INSNS_PER_BUDGET
+# Instructions a hart runs before the scheduler moves on, polls the console and updates
+# timers (a few ms). Exact on both engines: the harts' interleaving, and so the guest, is
+# the same whichever engine runs them.
+QUANTUM = 8000
+# A hart polling the time CSR yields its quantum at once; guest time still passes as if it
+# had spun on for the whole quantum, or a loop waiting for mtime to move would take many
+# rounds per tick.
+SPIN_CREDIT = QUANTUM
 # How long it waits for input before an idle skip: an idle guest at a prompt would otherwise
 # race through its timers at full host speed. Only the pacing depends on the host, not what
 # the guest computes.

@@ -47,6 +47,7 @@ class Mutant:
 
 
 CPU = "harness/emulator/cpu.py"
+SYSOPS = "harness/emulator/sysops.py"
 MACHINE = "harness/emulator/machine.py"
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -179,10 +180,9 @@ MUTANTS: tuple[Mutant, ...] = (
         "semu, TinyEMU",
         (
             Edit(
-                CPU,
-                "            if d.rs1:\n                self.flush_page(self.x[d.rs1])\n"
-                "            else:\n                self.flush_translations()\n",
-                "            pass\n",
+                SYSOPS,
+                "    if d.rs1:\n        h.flush_page(h.x[d.rs1])\n    else:\n        h.flush_translations()\n",
+                "    pass\n",
             ),
         ),
     ),
@@ -193,8 +193,9 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 "harness/emulator/codecache.py",
-                '        """Invalidate blocks overlapping a store of ``size`` bytes at ``paddr``."""\n',
-                '        """Invalidate blocks overlapping a store of ``size`` bytes at ``paddr``."""\n        return\n',
+                '        """Invalidate the code overlapping a store of ``size`` bytes at ``paddr`` on every hart."""\n',
+                '        """Invalidate the code overlapping a store of ``size`` bytes at ``paddr`` on every hart."""\n'
+                "        return\n",
             ),
         ),
     ),

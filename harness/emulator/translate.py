@@ -1,11 +1,16 @@
 """Translation of guest code into Python.
 
 A block is a straight run of instructions inside one page, ending at a control transfer, a
-system instruction or a length limit. Its entry is ``(fn, count)`` where
+system instruction or a length limit. Its entry is ``(fn, need)`` where
 ``fn(x, R, W) -> next_pc | None``: ``x`` is the integer register list and ``R``/``W`` map
 virtual page numbers to RAM offsets (the TLB hit path). ``None`` means execution ended in a
 system instruction that already set ``hart.pc`` and may have changed privilege, translation
 or interrupt state.
+
+Every block counts what it retires in the engine's budget cell ``L`` (instructions left in
+the quantum), exactly: ``need`` is the most one call may run, so the dispatcher enters a block
+only when that fits, and a block that traps counts the instructions up to the trapping one
+(as the interpreter does), not the rest.
 
 One emitter spells every instruction's semantics as Python source, with operands either as
 parameters (one closure factory per opcode, compiled once per process) or as literals.
@@ -17,7 +22,7 @@ parameters (one closure factory per opcode, compiled once per process) or as lit
   own dispatch loop. Registers live in locals for the whole region (stored back on exit and,
   through ``except``, whenever a slow path traps), constants are folded, consecutive
   accesses through one base register share a TLB lookup, and a loop that re-reads memory
-  without changing anything yields the hart's time slice (a spin-wait).
+  without changing anything skips the whole iterations left in the quantum (a spin-wait).
 
 Registers hold unsigned 64-bit values; signed comparisons flip the sign bit
 (``(a ^ S) < (b ^ S)``) instead of converting.
@@ -32,10 +37,10 @@ from types import CodeType, FunctionType
 from typing import TYPE_CHECKING
 
 from .decode import Group, Insn, decode, names_in
-from .trap import ILLEGAL_INSN
+from .trap import ILLEGAL_INSN, Trap
 
 if TYPE_CHECKING:
-    from .cpu import Hart
+    from .blocks import BlockEngine
 
 BlockFn = Callable[[list[int], dict[int, int], dict[int, int]], "int | None"]
 Entry = tuple[BlockFn, int]
@@ -45,10 +50,9 @@ LM = "0xFFFFFFFFFFFFFFFF"
 LS = "0x8000000000000000"
 MAX_BLOCK = 48
 HOT_THRESHOLD = 500
-# A compiled region holds at most this many blocks and runs at most REGION_LIMIT of them per
-# call before returning to the dispatcher (which checks interrupts and the time slice).
+# A compiled region holds at most this many blocks; it runs while the quantum has room for
+# its longest block (with what is inlined into its exit).
 MAX_REGION = 12
-REGION_LIMIT = 64
 # Runs after which a successor block is worth compiling into its predecessor's region.
 WARM_THRESHOLD = 100
 # Successor blocks up to INLINE_MAX instructions are duplicated into their predecessors'
@@ -268,8 +272,9 @@ def emit(d: Insn, sp: Spelling, lines: list[str]) -> str | None:
     return None
 
 
-def _decode_block(h: Hart, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]], int]:
+def decode_block(eng: BlockEngine, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]], int]:
     """Decode instructions from ``paddr`` up to a terminator, the page end or MAX_BLOCK."""
+    h = eng.hart
     insns: list[tuple[Insn, int]] = []
     pc, pa = vpc, paddr
     page_end = (paddr | 0xFFF) + 1
@@ -277,7 +282,17 @@ def _decode_block(h: Hart, vpc: int, paddr: int) -> tuple[list[tuple[Insn, int]]
         word = h.fetch_half(pa, pc)
         if word & 3 == 3:
             # The upper half of an instruction straddling a page comes from the next page.
-            upper = h.fetch_half(pa + 2, pc) if pa + 2 < page_end else h.fetch_half_virtual(pc + 2, pc)
+            if pa + 2 < page_end:
+                upper = h.fetch_half(pa + 2, pc)
+            else:
+                try:
+                    upper = h.fetch_half_virtual(pc + 2, pc)
+                except Trap:
+                    if not insns:
+                        raise
+                    # The instructions before it run first (as on the interpreter); the
+                    # fetch faults when the next block starts at it.
+                    return insns, pa
             word |= upper << 16
         d = decode(word, h.has_fd)
         if not h.has_fd and d.group == Group.FP:
@@ -312,15 +327,15 @@ def _compile_template(op: str) -> object:
 _TEMPLATE_CODE: dict[str, object] = {}
 
 
-def template(h: Hart, op: str) -> Callable[..., Callable[..., int | None]]:
+def template(eng: BlockEngine, op: str) -> Callable[..., Callable[..., int | None]]:
     """The hart's closure factory for ``op``: ``factory(rd, rs1, rs2, imm, pc, nxt, D)``
     returns ``t(x, R, W)`` executing that one instruction (compiled once per process)."""
-    fn = h.templates.get(op)
+    fn = eng.templates.get(op)
     if fn is None:
         code = _TEMPLATE_CODE.get(op)
         if code is None:
             code = _TEMPLATE_CODE[op] = _compile_template(op)
-        fn = h.templates[op] = FunctionType(code, h.jit_globals)  # type: ignore[arg-type]
+        fn = eng.templates[op] = FunctionType(code, eng.jit_globals)  # type: ignore[arg-type]
     return fn
 
 
@@ -328,12 +343,12 @@ def _zero_x0(x: list[int], R: dict[int, int], W: dict[int, int]) -> None:
     x[0] = 0
 
 
-def _cold_entry(h: Hart, insns: list[tuple[Insn, int]], runs: list[int], vpc: int, paddr: int) -> Entry:
+def _cold_entry(eng: BlockEngine, insns: list[tuple[Insn, int]], runs: list[int], vpc: int, paddr: int) -> Entry:
     items = []
     for d, pc in insns:
         if d.rd == 0 and d.op in ALU:
             continue  # an ALU op writing x0 is a no-op (hint encodings)
-        items.append(template(h, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d))
+        items.append(template(eng, d.op)(d.rd, d.rs1, d.rs2, d.imm, pc, (pc + d.length) & M, d))
         if d.rd == 0 and writes_rd(d.op) and not is_terminator(d.op):
             items.append(_zero_x0)
     last_d, last_pc = insns[-1]
@@ -341,23 +356,43 @@ def _cold_entry(h: Hart, insns: list[tuple[Insn, int]], runs: list[int], vpc: in
     last = items.pop() if final is None and items else None
     body = tuple(items)
     count = len(insns)
-    hot: list[BlockFn] = []
+    left = eng.left
+    # The compiled region, once promoted: (fn, need).
+    hot: list[Entry] = []
 
     def cold(x: list[int], R: dict[int, int], W: dict[int, int]) -> int | None:
         if hot:
-            return hot[0](x, R, W)
-        runs[0] += 1
-        if runs[0] >= HOT_THRESHOLD:
-            hot.append(h.promote(build_hot_block(h, vpc, paddr, insns)).entry[0])
-        for f in body:
-            f(x, R, W)
-        if last is None:
-            return final
-        r = last(x, R, W)
+            fn, need = hot[0]
+            if need <= left[0]:
+                return fn(x, R, W)
+            # Too little of the quantum left for the region: this block alone fits.
+        else:
+            runs[0] += 1
+            if runs[0] >= HOT_THRESHOLD:
+                hot.append(eng.promote(build_hot_block(eng, vpc, paddr, insns)).entry)
+        left[0] -= count
+        try:
+            for f in body:
+                f(x, R, W)
+            if last is None:
+                return final
+            r = last(x, R, W)
+        except Trap as t:
+            left[0] += instructions_after(insns, t.pc)
+            raise
         x[0] = 0
         return r
 
     return (cold, count)
+
+
+def instructions_after(insns: Sequence[tuple[Insn, int]], pc: int) -> int:
+    """How many of a block's instructions follow the one at ``pc``: what a trap there did not
+    run (found when a trap happens, rather than kept per block: blocks are many, traps few)."""
+    for i, (_, at) in enumerate(insns):
+        if at == pc:
+            return len(insns) - 1 - i
+    return 0
 
 
 # --- hot regions: one compiled function per loop nest ---------------------------------------
@@ -393,7 +428,9 @@ def _successors(insns: Sequence[tuple[Insn, int]]) -> list[int]:
     return [nxt]
 
 
-def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) -> dict[int, Sequence[tuple[Insn, int]]]:
+def _region(
+    eng: BlockEngine, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int
+) -> dict[int, Sequence[tuple[Insn, int]]]:
     """The entry block plus warm blocks reachable from it by static edges inside its page.
 
     Only blocks that already ran often are pulled in: code on paths never taken would cost
@@ -401,7 +438,7 @@ def _region(h: Hart, insns: Sequence[tuple[Insn, int]], vpc: int, paddr: int) ->
     """
     blocks: dict[int, Sequence[tuple[Insn, int]]] = {vpc: insns}
     heat: dict[int, int] = {}
-    page = h.blocks.get(paddr >> 12, {})
+    page = eng.blocks.get(paddr >> 12, {})
     queue = _successors(insns)
     while queue and len(blocks) < MAX_REGION:
         target = queue.pop(0)
@@ -543,18 +580,25 @@ class _RegionWriter:
                     written.add(d.rd)
         self.used = sorted((used | written) - {0})
         self.spill = "; ".join(f"x[{r}] = r{r}" for r in sorted(written - {0})) if self.cache else ""
-        self.leave = f"{self.spill}; IC[0] += n" if self.spill else "IC[0] += n"
+        # Leaving counts the region's instructions in the budget cell, once (n is reset so
+        # a helper that then traps is not counted twice).
+        self.leave = f"{self.spill}; L[0] -= n; n = 0" if self.spill else "L[0] -= n; n = 0"
         self.consts: dict[str, Insn] = {}
         self.spin_heads = _spin_loops(blocks)
         self.inlined = 0
+        # The most instructions one pass of the region's loop runs: a block and what its exit
+        # inlines (``need``: the loop runs while that much of the quantum is left).
+        self.need = 0
+        self._inlined_here = 0
 
     def reg(self, r: int) -> str:
         return "0" if r == 0 else (f"r{r}" if self.cache else f"x[{r}]")
 
     def body(self, start: int) -> list[str]:
-        """Statements of block ``start`` up to (not including) its terminator."""
-        lines: list[str] = []
+        """Statements of block ``start`` up to (not including) its terminator. The block's
+        instructions are counted first; a trap takes back those after it (see ``source``)."""
         body = self.blocks[start]
+        lines = [f"n += {len(body)}"]
         groups = _access_groups(body)
         straight = body[:-1] if is_terminator(body[-1][0].op) else body
         for pos, (d, pc) in enumerate(straight):
@@ -562,7 +606,6 @@ class _RegionWriter:
                 _emit_grouped(d, pos, pc, groups[pos], self.reg, lines)
             else:
                 self._emit(d, pc, lines)
-        lines.append(f"n += {len(body)}")
         return lines
 
     def _emit(self, d: Insn, pc: int, lines: list[str]) -> str | None:
@@ -619,7 +662,9 @@ class _RegionWriter:
         ):
             return [f"pc = {target:#x}"]
         self.inlined += len(body)
-        return self.body(target) + self.exit(target, inline=False)
+        self._inlined_here = max(self._inlined_here, len(body))
+        # pc names the block running, for the trap handler's count.
+        return [f"pc = {target:#x}", *self.body(target), *self.exit(target, inline=False)]
 
     def source(self, vpc: int) -> str:
         code: list[str] = []
@@ -628,28 +673,45 @@ class _RegionWriter:
             if start in self.spin_heads:
                 # Back at a loop head whose body neither stores nor calls helpers, with the
                 # same registers: a spin-wait on memory no one else can write until the
-                # scheduler runs another hart, so yield the quantum.
+                # scheduler runs another hart. Every further pass would be the same, so the
+                # engine skips the whole passes left in the quantum (``BlockEngine.skip``).
                 snap = ", ".join([f"{start:#x}", *(self.reg(r) for r in sorted(self.spin_heads[start]))])
-                code += [f"    t = ({snap})", "    if t == s:", f"        {self.leave}"]
-                code += [f"        return spin({start:#x})", "    s = t"]
+                count = f"{self.spill}; L[0] -= n" if self.spill else "L[0] -= n"
+                code += [f"    t = ({snap})", "    if t == s:", f"        {count}"]
+                code += [f"        return skip({start:#x}, n - sn)", "    s = t", "    sn = n"]
+            self._inlined_here = 0
             code += ["    " + line for line in self.body(start) + self.exit(start, inline=True)]
+            self.need = max(self.need, len(self.blocks[start]) + self._inlined_here)
         code += ["else:", "    break"]
-        loop = [f"for _ in range({REGION_LIMIT}):", *("    " + line for line in code)]
+        loop = ["while n <= lim:", *("    " + line for line in code)]
         lines = [f"r{r} = x[{r}]" for r in self.used] if self.cache else []
-        lines += ["n = 0", "s = None", f"pc = {vpc:#x}"]
+        lines += ["n = 0", "s = None", "sn = 0", f"lim = L[0] - {self.need}", f"pc = {vpc:#x}"]
+        # A trap counts the instructions of its block up to the trapping one: ``A(block, pc)``
+        # says how many follow.
+        undo = "L[0] -= n - A(pc, e.pc)"
+        lines += ["try:", *("    " + line for line in loop), "except Trap as e:"]
+        lines += [f"    {self.spill}; {undo}" if self.spill else f"    {undo}", "    raise"]
         if self.spill:
-            lines += ["try:", *("    " + line for line in loop), "except BaseException:"]
-            lines += [f"    {self.spill}", "    raise"]
-        else:
-            lines += loop
+            lines += ["except BaseException:", f"    {self.spill}", "    raise"]
         lines += [self.leave, "return pc"]
-        src = f"def make({', '.join(self.consts)}):\n  def blk(x, R, W):\n"
+        params = ", ".join(["A", *self.consts])
+        src = f"def make({params}):\n  def blk(x, R, W):\n"
         src += "".join(f"      {line}\n" for line in lines)
         return src + "  return blk\n"
 
+    def after(self) -> Callable[[int, int], int]:
+        """The trap handler's ``A(block start, pc)``: instructions of that block after pc."""
+        blocks = self.blocks
 
-def _compile_region(h: Hart, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc: int) -> BlockFn:
-    """One function running the region's blocks with an internal dispatch loop.
+        def after(start: int, pc: int) -> int:
+            body = blocks.get(start)
+            return 0 if body is None else instructions_after(body, pc)
+
+        return after
+
+
+def _compile_region(eng: BlockEngine, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc: int) -> Entry:
+    """One function running the region's blocks with an internal dispatch loop, and its need.
 
     Registers live in locals rN for the whole region and go back to x on every exit; an
     exception (trap in a slow path, illegal instruction) stores them back before leaving.
@@ -657,23 +719,24 @@ def _compile_region(h: Hart, blocks: dict[int, Sequence[tuple[Insn, int]]], vpc:
     writer = _RegionWriter(blocks)
     src = writer.source(vpc)
     scope: dict[str, object] = {}
-    exec(_compile(src, f"<region {vpc:#x}>"), h.jit_globals, scope)
-    return scope["make"](*writer.consts.values())  # type: ignore[operator, no-any-return]
+    exec(_compile(src, f"<region {vpc:#x}>"), eng.jit_globals, scope)
+    fn = scope["make"](writer.after(), *writer.consts.values())  # type: ignore[operator]
+    return (fn, writer.need)
 
 
-def build_cold_block(h: Hart, vpc: int, paddr: int) -> Block:
+def build_cold_block(eng: BlockEngine, vpc: int, paddr: int) -> Block:
     """Decode the block at virtual ``vpc`` (physical ``paddr``) for template interpretation."""
-    insns, pend = _decode_block(h, vpc, paddr)
+    insns, pend = decode_block(eng, vpc, paddr)
     runs = [0]
-    return Block(_cold_entry(h, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
+    return Block(_cold_entry(eng, insns, runs, vpc, paddr), vpc, paddr, pend, tuple(insns), runs)
 
 
-def build_hot_block(h: Hart, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
+def build_hot_block(eng: BlockEngine, vpc: int, paddr: int, insns: Sequence[tuple[Insn, int]] | None = None) -> Block:
     """Compile the region entered at virtual ``vpc`` (physical ``paddr``) into one function."""
     if insns is None:
-        insns, _ = _decode_block(h, vpc, paddr)
-    blocks = _region(h, insns, vpc, paddr)
+        insns, _ = decode_block(eng, vpc, paddr)
+    blocks = _region(eng, insns, vpc, paddr)
     page = paddr & ~0xFFF
     pstart = page | min(pc & 0xFFF for pc in blocks)
     pend = max(page + min(0x1000, (b[-1][1] & 0xFFF) + b[-1][0].length) for b in blocks.values())
-    return Block((_compile_region(h, blocks, vpc), 0), vpc, pstart, pend, tuple(insns), [HOT_THRESHOLD])
+    return Block(_compile_region(eng, blocks, vpc), vpc, pstart, pend, tuple(insns), [HOT_THRESHOLD])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.emulator.console import MemoryConsole
-from harness.emulator.cpu import ENGINES
+from harness.emulator.engines import ENGINES
 from harness.emulator.machine import Machine, MachineConfig
 
 GCC = "riscv64-unknown-elf-gcc"
@@ -36,7 +36,7 @@ PRELUDE = r"""
 """
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=sorted(ENGINES))
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test once per execution engine (the interpreter PyPy uses by default, the
     block translator CPython uses), both in this CPython process."""

@@ -8,6 +8,7 @@ import traceback
 import pytest
 
 from harness.emulator import interp
+from harness.emulator.blocks import BlockEngine
 from harness.emulator.bus import Bus
 from harness.emulator.clock import Clock
 from harness.emulator.codecache import CodeCache
@@ -99,6 +100,13 @@ I_TYPE = {
 EDGE = [0, 1, 2, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63, M, (1 << 63) - 1, 0x123456789ABCDEF0]
 
 
+def blocks_of(hart: Hart) -> BlockEngine:
+    """A block engine for ``hart`` with a quantum of room left (blocks count into it)."""
+    engine = BlockEngine(hart)
+    engine.left[0] = 1 << 20
+    return engine
+
+
 def make_hart() -> Hart:
     bus = Bus(BASE, 1 << 16)
     return Hart(0, bus, Clock(10_000_000), CodeCache())
@@ -115,14 +123,12 @@ def run_one(hart: Hart, word: int, a: int, b: int, mode: str) -> int:
     hart.x[5], hart.x[6] = a, b
     if mode == "interp":
         # The RAM was written behind the code cache's back: forget what was decoded.
-        hart.pages.clear()
-        hart.page_live.clear()
-        hart.flush_jit()
+        hart.interp.reset()
         hart.pc = BASE
         interp.run(hart, 1)
     else:
         build = build_hot_block if mode == "hot" else build_cold_block
-        block = build(hart, BASE, BASE)
+        block = build(blocks_of(hart), BASE, BASE)
         block.entry[0](hart.x, hart.rtlb, hart.wtlb)
     assert hart.x[0] == 0
     return hart.x[7]
@@ -175,7 +181,7 @@ def test_writes_to_x0_are_discarded(hot: bool) -> None:
     # add x0, x5, x6 then lw x0, 0(x0)-style side-effect-free: x0 must stay zero.
     word = 6 << 20 | 5 << 15 | 0 << 7 | 0x33
     hart.bus.ram[0:8] = word.to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little")
-    block = (build_hot_block if hot else build_cold_block)(hart, BASE, BASE)
+    block = (build_hot_block if hot else build_cold_block)(blocks_of(hart), BASE, BASE)
     hart.x[5], hart.x[6] = 3, 4
     block.entry[0](hart.x, hart.rtlb, hart.wtlb)
     assert hart.x[0] == 0
@@ -189,7 +195,7 @@ def test_branches_signed_and_unsigned(hot: bool) -> None:
     for f3, a, b, taken in ((4, M, 0, True), (6, M, 0, False), (5, 0, M, True), (7, 0, M, False)):
         word = (8 >> 1 & 0xF) << 8 | f3 << 12 | 5 << 15 | 6 << 20 | 0x63
         hart.bus.ram[0:12] = word.to_bytes(4, "little") + (0x0000006F).to_bytes(4, "little") * 2
-        block = (build_hot_block if hot else build_cold_block)(hart, BASE, BASE)
+        block = (build_hot_block if hot else build_cold_block)(blocks_of(hart), BASE, BASE)
         hart.x[5], hart.x[6] = a, b
         nxt = block.entry[0](hart.x, hart.rtlb, hart.wtlb)
         assert (hart.pc if nxt is None else nxt) == (BASE + 8 if taken else BASE + 4), (f3, taken)
@@ -211,7 +217,7 @@ def _assemble_group_block(hart: Hart) -> None:
 def test_grouped_accesses_match_ungrouped_semantics(offset: int) -> None:
     hart = make_hart()
     _assemble_group_block(hart)
-    block = build_hot_block(hart, BASE, BASE)
+    block = build_hot_block(blocks_of(hart), BASE, BASE)
     hart.x[5] = BASE + 0x2000 + offset
     hart.x[6], hart.x[7] = 0x1111111122222222, 0x80000000AAAAAAAA
     block.entry[0](hart.x, hart.rtlb, hart.wtlb)
@@ -263,7 +269,7 @@ def test_compiled_regions_agree_with_interpretation_on_random_code() -> None:
             hart.bus.ram[0x2000:0x8000] = bytes(range(256)) * 0x60
             hart.x[:] = regs
             hart.x[0] = 0
-            build(hart, BASE, BASE).entry[0](hart.x, hart.rtlb, hart.wtlb)
+            build(blocks_of(hart), BASE, BASE).entry[0](hart.x, hart.rtlb, hart.wtlb)
             states.append((list(hart.x), bytes(hart.bus.ram[0x2000:0x8000])))
         assert states[0] == states[1], [hex(w) for w in words]
 
@@ -272,7 +278,7 @@ def test_generated_code_shows_in_tracebacks() -> None:
     """A trap raised inside a compiled region shows the generated line in its traceback."""
     hart = make_hart()
     hart.bus.ram[0:4] = (0).to_bytes(4, "little")  # an all-zero halfword is illegal
-    block = build_hot_block(hart, BASE, BASE)
+    block = build_hot_block(blocks_of(hart), BASE, BASE)
     with pytest.raises(Trap) as caught:
         block.entry[0](hart.x, hart.rtlb, hart.wtlb)
     text = "".join(traceback.format_exception(caught.type, caught.value, caught.tb))

@@ -111,10 +111,11 @@ def test_linux_boot_on_the_emulator(
 def test_linux_boot_on_emulator_unmatched_is_deterministic(linux_image: Path, tmp_path: Path) -> None:
     """All five harts, and the same text as a second boot of the same image.
 
-    The guest clock counts instructions, so host load cannot change what the guest does. The
+    The guest clock counts instructions, so host load cannot change what the guest does, and
+    both engines run each round to the same instruction, so the harts interleave alike. The
     first boot runs under the harness as its own process (PyPy and the interpreter engine where
     pypy3 is installed), the second in-process here (CPython and the block translator): the
-    same text up to the prompt from both.
+    same text up to the prompt from both, whatever race the kernel's threads run.
     """
     boot = run("linux-boot", "emulator-unmatched", tmp_path / "boot")
     assert_passed(boot)

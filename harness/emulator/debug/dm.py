@@ -68,6 +68,8 @@ PROGBUF_ADDR = 0x300
 EBREAK = 0x00100073
 # Instructions a program buffer run may take before it counts as failed (no ebreak reached).
 PROGBUF_LIMIT = 64
+# Instructions run between checks for the program buffer's end.
+PROGBUF_STEP = 16
 
 # dmcontrol bits.
 HALTREQ = 1 << 31
@@ -437,7 +439,7 @@ class DebugModule:
             code[(PROGBUF_ADDR + offset) >> 1] = interp.make_op(d, h.has_fd)
             offset += d.length
         vpn = PROGBUF_ADDR >> 12
-        itlb = h.itlb
+        itlb = h.interp.itlb_sets[h.fetch_key]
         saved_entry = itlb.get(vpn)
         saved = (h.pc, h.mie, h.mstatus & MSTATUS_MPRV, h.icount)
         dbg = h.dbg
@@ -452,8 +454,8 @@ class DebugModule:
             run = 0
             while run < PROGBUF_LIMIT and not (dbg.progbuf_done or dbg.progbuf_exception):
                 h.wfi = False  # wfi is a nop in debug mode
-                interp.run(h, 1)
-                run += interp.INSNS_PER_BUDGET
+                interp.run(h, PROGBUF_STEP)
+                run += PROGBUF_STEP
         finally:
             if itlb.get(vpn, (0, None))[1] is code:
                 if saved_entry is None:

@@ -96,7 +96,7 @@ def _check_triggers(h: Hart, xs: list[int]) -> bool:
 def careful_run(h: Hart, budget: int) -> int:
     """Hart.run for a hart with armed triggers or dcsr.step: one instruction at a time."""
     stepping = bool(h.dbg.dcsr & DCSR_STEP)
-    limit = 1 if stepping else budget * interp.INSNS_PER_BUDGET
+    limit = 1 if stepping else budget
     ux = h.x
     xs = interp.signed_registers(h)
     h.yielding = False
