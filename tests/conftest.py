@@ -106,12 +106,40 @@ def emulator_python(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def is_fast(path: Path) -> bool:
+    """Whether the test module at ``path`` is in the fast tier (:data:`FAST`)."""
+    relative = path.resolve().relative_to(TESTS).as_posix()
+    return any(relative == name or relative.startswith(name) for name in FAST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test outside :data:`FAST` as ``slow``."""
     for item in items:
-        relative = item.path.resolve().relative_to(TESTS).as_posix()
-        if not any(relative == name or relative.startswith(name) for name in FAST):
+        if not is_fast(item.path):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m "not slow"`` (the fast tier), do not import what would be deselected.
+
+    Every test outside :data:`FAST` is marked slow, so the fast tier would import a slow module
+    (and its folder's conftest, QEMU and lab helpers) only to drop all of its tests: half of
+    ``make check``'s collection time.
+    """
+    if config.option.markexpr.replace(" ", "") != "notslow" or collection_path == TESTS:
+        return None
+    try:
+        relative = collection_path.resolve().relative_to(TESTS).as_posix()
+    except ValueError:
+        return None
+    if collection_path.is_dir():
+        # A folder is kept when a FAST entry lies inside it or it lies inside a FAST folder.
+        folder = relative + "/"
+        keep = any(name.startswith(folder) or folder.startswith(name) for name in FAST)
+        return None if keep else True
+    if collection_path.name.startswith("test_") and collection_path.suffix == ".py":
+        return None if is_fast(collection_path) else True
+    return None
 
 
 SCRIPTS = Path(__file__).parent / "scripts"

@@ -211,17 +211,25 @@ def test_log_listings_with_kernel_timestamps_are_not_rewritten(pipe) -> None:
 
 
 class StarvedTransport(PipeTransport):
-    """A pipe whose reader is held off once for ``stall`` s, as a starved host holds a thread off."""
+    """A pipe whose reader is held off once for ``stall`` s, as a starved host holds a thread off.
+
+    :meth:`release` ends the stall early: a test that has seen what it needs does not wait out
+    the rest of it in the console's stop.
+    """
 
     def __init__(self, stall: float) -> None:
         super().__init__()
         self.stall = stall
+        self._released = threading.Event()
 
     def read(self, size: int, timeout: float) -> bytes:
         if self.stall:
-            time.sleep(self.stall)
+            self._released.wait(self.stall)
             self.stall = 0.0
         return super().read(size, timeout)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 def test_silence_waits_for_a_starved_reader_before_calling_a_wedge(tmp_path: Path) -> None:
@@ -253,6 +261,7 @@ def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Pat
         assert isinstance(outcome, Quiet)
         assert 0.3 + engine.READER_GRACE - 0.1 <= waited < 0.3 + engine.READER_GRACE + 1.0
     finally:
+        transport.release()
         os.close(transport.write_fd)
         console.stop()
         files.close()
