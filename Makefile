@@ -26,12 +26,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
 
+# The suite on every core (pytest-xdist): most of its time is spent waiting for boots, silences and
+# processes, not computing, so two workers on two cores nearly halve it. `--dist loadgroup` keeps a
+# module's shared boot on one worker (tests/workers.py); JOBS=0 runs it in one process.
+JOBS        ?= auto
+XDIST       := -n $(JOBS) --dist loadgroup
+
 test: deps venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 # The fast tier for developers: no boots, no processes; seconds instead of minutes.
 check: venv
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

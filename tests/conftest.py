@@ -17,7 +17,7 @@ from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
-from tests import card_fixtures
+from tests import card_fixtures, workers
 from tests.linux import conftest as linux_fixtures
 
 TESTS = Path(__file__).resolve().parent
@@ -106,17 +106,42 @@ def emulator_python(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, say this worker has started (see :mod:`tests.workers`)."""
+    workers.started(config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under xdist, say this worker's tests are over (see :mod:`tests.workers`)."""
+    workers.finished(session.config)
+
+
+@pytest.fixture
+def all_runs_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder below which every test of this session made its run folders, once all are made."""
+    return workers.all_runs_root(request.config, tmp_path_factory.getbasetemp())
+
+
 def is_fast(path: Path) -> bool:
     """Whether the test module at ``path`` is in the fast tier (:data:`FAST`)."""
     relative = path.resolve().relative_to(TESTS).as_posix()
     return any(relative == name or relative.startswith(name) for name in FAST)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test outside :data:`FAST` as ``slow``."""
+    """Mark every test outside :data:`FAST` as ``slow``; under xdist, keep shared boots shared.
+
+    Runs before xdist's own hook, which turns the ``xdist_group`` marks into the units
+    ``--dist loadgroup`` hands out (see :func:`tests.workers.shared_group`).
+    """
     for item in items:
         if not is_fast(item.path):
             item.add_marker(pytest.mark.slow)
+        group = workers.shared_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

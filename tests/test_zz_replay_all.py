@@ -2,13 +2,16 @@
 
 Named to run last (pytest collects files in name order), so under the full suite it sees the
 runs of every other test: scripted verdicts, QEMU and emulator boots, qsoe-sim wedges, bisect
-series, interrupted and killed runs. ``replay-all.txt`` in the session's temporary folder lists
-what was replayed and what was not, and why.
+series, interrupted and killed runs. Under pytest-xdist it is handed out last and waits for the
+other workers to finish (``all_runs_root``, see tests/workers.py), then replays every worker's
+runs. ``replay-all.txt`` in the session's temporary folder lists what was replayed and what was
+not, and why.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +19,8 @@ from harness.analysis.replay import replay, replayable
 from harness.records.run_folder import find_runs, load_run
 
 
-def test_every_recorded_run_replays_to_its_live_verdict(tmp_path_factory: pytest.TempPathFactory) -> None:
-    root = tmp_path_factory.getbasetemp()
+def test_every_recorded_run_replays_to_its_live_verdict(all_runs_root: Path) -> None:
+    root = all_runs_root
     replayed: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
     differ = []
