@@ -117,6 +117,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workers.finished(session.config)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> object:
+    """Under xdist, run a test marked ``alone`` with nothing running on the other workers.
+
+    The replay of every run (``all_runs_root``) waits for the other workers to finish, so it
+    takes no turn: an ``alone`` test there would wait for it in turn.
+    """
+    if "all_runs_root" in getattr(item, "fixturenames", ()):
+        return (yield)
+    with workers.turn(item.config, alone=item.get_closest_marker("alone") is not None):
+        return (yield)
+
+
 @pytest.fixture
 def all_runs_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder below which every test of this session made its run folders, once all are made."""

@@ -8,13 +8,18 @@ Each xdist worker has its own temporary folder, ``popen-gwN``, below the session
 test, ``test_zz_replay_all.py``, replays the run folders of every worker, so it must not start
 before the other workers have finished their tests: each worker leaves ``gwN.pid`` when it starts
 and ``gwN.done`` when its tests are over, in the session's folder, and the replay waits for them.
-Without xdist all of this is a no-op and the session's folder is pytest's own.
+A test marked ``alone`` (a wall-time ratio, such as bisect's --jobs 3 against --jobs 1) runs with
+no test on another worker: :func:`turn`. Without xdist all of this is a no-op and the session's
+folder is pytest's own.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,3 +114,31 @@ def shared_group(item: pytest.Item) -> str | None:
         if fixture.scope in SHARED_SCOPES or (fixture.scope == "session" and fixture.baseid.endswith(".py")):
             return item.nodeid.split("::", 1)[0]
     return None
+
+
+@contextmanager
+def turn(config: pytest.Config, *, alone: bool) -> Iterator[None]:
+    """Hold a test's turn: shared with the other workers' tests, or the whole machine if ``alone``.
+
+    Two flocks in the session's folder: ``room`` is held shared by every running test and
+    exclusively by an ``alone`` one; ``gate`` is taken briefly by each test before the room, and
+    held by an ``alone`` test while it waits, so the other workers start nothing new and the
+    room empties as their current tests end. The locks go with a worker that dies.
+    """
+    folder = session_folder(config)
+    if folder is None:
+        yield
+        return
+    with (folder / "gate.lock").open("a") as gate, (folder / "room.lock").open("a") as room:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)

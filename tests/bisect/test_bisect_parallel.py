@@ -6,9 +6,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
+# A ratio of wall times: a test on another xdist worker would take the cores --jobs 3 needs.
+@pytest.mark.alone
 def test_jobs_3_is_at_most_0_7_of_jobs_1() -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "bisect_parallel.py")], capture_output=True, text=True, check=False
