@@ -167,6 +167,8 @@ def run(board_file: Path, folder: Path) -> RunResult:
     return Runner(prepare(plan, load_board(str(board_file))), out_dir=folder / "run").run()
 
 
+# The tests below look for OpenOCDs that outlive their run among every process on the machine:
+# under xdist they run `alone`, so no test on another worker has an OpenOCD of its own up.
 def _openocd_pids() -> set[int]:
     pids = set()
     for entry in Path("/proc").glob("[0-9]*/cmdline"):
@@ -179,6 +181,7 @@ def _openocd_pids() -> set[int]:
     return pids
 
 
+@pytest.mark.alone
 def test_a_wedged_serial_board_is_autopsied_through_openocd(
     jtag_lab: Lab, elf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,6 +235,7 @@ def test_a_wedged_serial_board_is_autopsied_through_openocd(
     assert own.diagnosis.kind == autopsy.diagnosis.kind
 
 
+@pytest.mark.alone
 def test_openocd_that_cannot_reach_the_jtag_leaves_the_verdict_and_says_why(
     jtag_lab: Lab, elf: Path, tmp_path: Path
 ) -> None:
@@ -253,6 +257,7 @@ def _symbol(elf: Path, name: str) -> int:
     return next(int(line.split()[0], 16) for line in out.splitlines() if line.endswith(f" {name}"))
 
 
+@pytest.mark.alone
 @pytest.mark.skipif(shutil.which("gdb-multiarch") is None, reason="gdb-multiarch not installed (make deps)")
 def test_run_hold_leaves_openocd_up_for_gdb(jtag_lab: Lab, elf: Path, tmp_path: Path) -> None:
     before = _openocd_pids()
@@ -333,6 +338,7 @@ class PoweredOn(FakeTarget):
             self.standby.close()
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("power_on_s", [None, 0.3, 2.0], ids=["at-verdict", "starting", "standing-by"])
 def test_a_jtag_chain_answering_garbage_gives_openocds_error_within_the_limit(
     tmp_path: Path, power_on_s: float | None
