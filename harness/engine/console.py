@@ -169,6 +169,8 @@ class Console:
         # Guest mode: when output came, in guest time.
         self._arrivals = GuestArrivals()
         self._typed_total = 0
+        # When the last typing was recorded (on the console's clock): see ingest().
+        self._typed_at = float("-inf")
         if guest is not None:
             self._recorder.mark(Mark.GUEST_CLOCK, 0.0, f"{guest.fallback_scale:g}")
 
@@ -254,6 +256,11 @@ class Console:
         """
         self._recorder.raw(data)
         with self._cond:
+            # The reader reads the clock before it takes the lock, so an answer to typing can be
+            # stamped before the typing's own `s` event, which is recorded after the write under
+            # the lock (the typist was descheduled in between). It came after the typing; it is
+            # stamped no earlier than the `s` event, which is also what a replay sees.
+            now = max(now, self._typed_at)
             t = now - self._t0
             self._last_byte = now
             self._bytes += len(data)
@@ -282,15 +289,18 @@ class Console:
     def end(self, reason: str) -> None:
         """The target ended the console (process exited, port vanished): record when, and why."""
         with self._cond:
+            # One clock reading for the recorded close and the close's time: a replay takes the
+            # recorded one, and a second reading could be later by however long this thread waited.
+            host = self._clock.monotonic()
             if self._closed is None:
-                self._recorder.mark(Mark.CLOSED, self._clock.monotonic() - self._t0, reason)
-            self._finish(reason)
+                self._recorder.mark(Mark.CLOSED, host - self._t0, reason)
+            self._finish(reason, host)
 
-    def _finish(self, reason: str) -> None:
+    def _finish(self, reason: str, host: float | None = None) -> None:
         with self._cond:
             if self._closed is None:
                 self._closed = reason
-                self._closed_t = self.now()
+                self._closed_t = self.now() if host is None else self._at(host)
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -308,8 +318,12 @@ class Console:
 
     def now(self) -> float:
         """Seconds since power-on (guest seconds on a target with a guest clock)."""
-        host = self._clock.monotonic() - self._t0
-        return host if self._guest is None else self._guest.now(host)
+        return self._at(self._clock.monotonic())
+
+    def _at(self, host: float) -> float:
+        """The console's time at the host clock's reading ``host``."""
+        since = host - self._t0
+        return since if self._guest is None else self._guest.now(since)
 
     def quiet_for(self) -> float:
         """Seconds since the last byte (or since power-on)."""
@@ -601,4 +615,5 @@ class Console:
         """
         self._typed_total += count
         self._await_taken()
-        self._recorder.mark(Mark.TYPED, self._clock.monotonic() - self._t0, count)
+        self._typed_at = self._clock.monotonic()
+        self._recorder.mark(Mark.TYPED, self._typed_at - self._t0, count)

@@ -117,6 +117,57 @@ def test_a_prompt_answered_by_typing_does_not_wait_for_the_pause(settle: bool) -
     transport.close()
 
 
+def test_an_answer_read_before_its_typing_was_recorded_is_stamped_at_the_typing(tmp_path: Path) -> None:
+    """The reader reads the clock before it takes the lock; a typist descheduled between its
+    write and its ``s`` record would leave the answer stamped before the typing it answers, and
+    a replay, which plays up to the ``s`` event first, would time the milestone later than live."""
+    transport = PipeTransport()
+    clock = StepClock()
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files, clock=clock)
+    console.mark_power_on()
+    clock.now = 0.015  # the typist's reading, taken after the write
+    console.send("echo\n")
+    console.ingest(b"got:echo\n", 0.010)  # the reader's reading, taken before the lock
+    hit = console.wait_for([expect("^got:echo$", partial=False)], deadline=5)
+    assert isinstance(hit, Matched) and hit.t == pytest.approx(0.015)
+    files.close()
+    events = [line.split() for line in (tmp_path / "console.timing").read_text().splitlines()]
+    typed = next(float(e[1]) for e in events if e[0] == "s")
+    data = next(float(e[1]) for e in events if e[0] == "d")
+    assert data >= typed == pytest.approx(0.015)
+    os.close(transport.write_fd)
+    transport.close()
+
+
+def test_a_close_is_timed_by_the_one_reading_it_is_recorded_with(tmp_path: Path) -> None:
+    """The close's time and its ``c`` record come from one clock reading, so a replay (which
+    takes the recorded one) times an ``off`` step's end exactly as live did."""
+
+    class LateClock(StepClock):
+        def monotonic(self) -> float:
+            self.now += 0.004  # every reading is later than the one before, as on a loaded host
+            return self.now
+
+    transport = PipeTransport()
+    clock = LateClock()
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files, clock=clock)
+    console.mark_power_on()
+    console.end("process exited")
+    closed = console.wait_for([expect("never")], deadline=5)
+    files.close()
+    assert isinstance(closed, Closed)
+    recorded = next(
+        float(line.split()[1])
+        for line in (tmp_path / "console.timing").read_text().splitlines()
+        if line.startswith("c ")
+    )
+    assert closed.t == pytest.approx(recorded)
+    os.close(transport.write_fd)
+    transport.close()
+
+
 def test_no_match_across_lines_and_crlf_variants(pipe) -> None:
     transport, console = pipe
     transport.feed(b"alpha\r\r\nbeta\r")
