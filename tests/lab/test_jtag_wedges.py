@@ -26,6 +26,7 @@ from harness.model.plan import load_plan
 from harness.records.results import RunResult
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
+from harness.run.setup import prepare
 
 from .conftest import Lab, switched_lab, write
 from .virtual import EmulatorBoard
@@ -100,13 +101,17 @@ def jtag_table(board: EmulatorBoard, harts: int, idcode: int, symbols: dict[str,
 def serial_run(lab: Lab, table: str, plan: str, folder: Path) -> RunResult:
     folder.mkdir(parents=True, exist_ok=True)
     board = lab.board_file(extra=table)
-    return Runner(load_plan(write(folder / "plan.toml", plan)), load_board(str(board)), out_dir=folder / "run").run()
+    return Runner(
+        prepare(load_plan(write(folder / "plan.toml", plan)), load_board(str(board))), out_dir=folder / "run"
+    ).run()
 
 
 def emulator_run(board_text: str, plan: str, folder: Path) -> RunResult:
     folder.mkdir(parents=True, exist_ok=True)
     board = write(folder / "board.toml", board_text)
-    return Runner(load_plan(write(folder / "plan.toml", plan)), load_board(str(board)), out_dir=folder / "run").run()
+    return Runner(
+        prepare(load_plan(write(folder / "plan.toml", plan)), load_board(str(board))), out_dir=folder / "run"
+    ).run()
 
 
 def view(autopsy: Autopsy | None) -> list[tuple[int, HartClass, Privilege | None, str | None, str | None]]:
