@@ -118,6 +118,24 @@ def _opened_elsewhere(device: str, exclude_pid: int) -> bool:
     return False
 
 
+def _wait_attached(process: subprocess.Popen[str], pty: str) -> None:
+    """Wait until someone other than ``process`` holds ``pty`` open (or ``process`` ends, or
+    ATTACH_TIMEOUT passes)."""
+    # Attached means held open for a moment: ser2net opens the device for every client that
+    # connects, also one whose RFC2217 negotiation then fails, and a qsoe image prints its
+    # whole boot within 40 ms of running.
+    deadline = time.monotonic() + ATTACH_TIMEOUT
+    held_since: float | None = None
+    while time.monotonic() < deadline and process.poll() is None:
+        if not _opened_elsewhere(pty, process.pid):
+            held_since = None
+        elif held_since is None:
+            held_since = time.monotonic()
+        elif time.monotonic() - held_since >= ATTACH_SETTLE:
+            return
+        time.sleep(0.01)
+
+
 class VirtualBoard:
     """QEMU as a board; ``port`` is the stable symlink to its console.
 
@@ -206,19 +224,7 @@ class VirtualBoard:
             threading.Thread(target=self._run_when_attached, args=(process, self.pty, monitor), daemon=True).start()
 
     def _run_when_attached(self, process: subprocess.Popen[str], pty: str, monitor: Path) -> None:
-        # Attached means held open for a moment: ser2net opens the device for every client that
-        # connects, also one whose RFC2217 negotiation then fails, and a qsoe image prints its
-        # whole boot within 40 ms of running.
-        deadline = time.monotonic() + ATTACH_TIMEOUT
-        held_since: float | None = None
-        while time.monotonic() < deadline and process.poll() is None:
-            if not _opened_elsewhere(pty, process.pid):
-                held_since = None
-            elif held_since is None:
-                held_since = time.monotonic()
-            elif time.monotonic() - held_since >= ATTACH_SETTLE:
-                break
-            time.sleep(0.01)
+        _wait_attached(process, pty)
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as control:
             control.connect(str(monitor))
             control.sendall(b"cont\n")
@@ -294,8 +300,10 @@ class EmulatorBoard(VirtualBoard):
         self.jtag_port = free_port()
 
     def power_on(self) -> None:
-        """Start the emulator; the console is there at once (the emulator holds its pty open,
-        so nothing it prints before the harness opens the port is lost)."""
+        """Start the emulator, stopped as soon as it announced its pty, and let it run once the
+        console is attached, as QEMU's board does: the harness reopens the port after power-on
+        and flushes what was buffered, so on a loaded host a boot printed before that was lost
+        (the emulator has no start-paused option, so the board stops its process instead)."""
         with self._lock:
             if self.running:
                 return
@@ -313,9 +321,19 @@ class EmulatorBoard(VirtualBoard):
             if pty is None or "JTAG remote_bitbang" not in jtag:
                 process.kill()
                 raise RuntimeError(f"the emulator did not announce its pty and JTAG port: {jtag!r}")
+            # The guest writes its console once per scheduler round: stopped here, right after
+            # the announcement, it has printed nothing yet.
+            os.kill(process.pid, signal.SIGSTOP)
             self._process, self.pty = process, pty.group(1)
             self.boots += 1
             self._point_at(self.pty)
+            threading.Thread(target=self._continue_when_attached, args=(process, self.pty), daemon=True).start()
+
+    @staticmethod
+    def _continue_when_attached(process: subprocess.Popen[str], pty: str) -> None:
+        _wait_attached(process, pty)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)
 
 
 @dataclass
