@@ -208,12 +208,12 @@ class Console:
         # Live, one reading of the clock is both the recorded moment and the step's time (a
         # second reading after the write would be later than the moment a replay takes); a
         # replay's clock moves to the recorded moment, and the time is read there.
-        host = self._clock.monotonic() - self._t0
+        host = self._clock.monotonic()
         with self._cond:
-            self._recorder.mark(Mark.SWITCHED_OFF, host)
+            self._recorder.mark(Mark.SWITCHED_OFF, host - self._t0)
         if self._clock.switched_off():
-            host = self._clock.monotonic() - self._t0
-        return host if self._guest is None else self._guest.now(host)
+            host = self._clock.monotonic()
+        return self._at(host)
 
     def _reader(self) -> None:
         while not self._stop.is_set():
