@@ -9,7 +9,7 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
   (``Interpreter.pages``: a list with one slot per halfword), found through an instruction TLB from
   virtual page to that list. A store into a page with decoded code takes the slow path (such
   pages never enter a write TLB) and clears the slots it overlaps (``CodeCache.store``).
-* Loads and stores that hit the data TLB go straight to the RAM ``bytearray`` with
+* Loads and stores that hit the data TLB go straight to the RAM mapping with
   ``struct`` (PyPy turns ``unpack_from``/``pack_into`` into raw memory accesses; memoryview
   indexing is many times slower there); everything else takes ``Hart.ld``/``Hart.st``.
 * Registers and the pc are held *signed* (-2**63 <= v < 2**63) while the loop runs: PyPy

@@ -161,7 +161,7 @@ def test_ddr_comes_up_only_after_reset_release_and_start_then_filter_brings_dram
 
 
 def test_bus_hole_between_sram_and_dram() -> None:
-    bus = Bus(0x80000000, 1 << 20, lazy=True, online=False, sram=(0x08000000, 0x200000))
+    bus = Bus(0x80000000, 1 << 20, online=False, sram=(0x08000000, 0x200000))
     bus.write(0x08000000, 8, 0x1122334455667788)
     assert bus.read(0x08000004, 4) == 0x11223344
     assert bus.is_ram(0x081FF000, 0x1000) and not bus.is_ram(0x081FF000, 0x1001)
