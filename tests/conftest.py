@@ -35,6 +35,7 @@ FAST = (
     "bisect/test_bisect_trials.py",
     "bisect/test_bisect_posterior.py",
     "emulator/test_decode.py",
+    "emulator/test_interp.py",
     "emulator/test_cpu_state.py",
     "emulator/test_fpu.py",
     "emulator/test_devices.py",

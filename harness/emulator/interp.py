@@ -38,6 +38,36 @@ from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .decode import Group, Insn, decode
 from .trap import ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, Trap
 
+try:
+    # PyPy's wrapping machine-word arithmetic: one instruction each in the JIT's code, where
+    # ``a + b`` checks for overflow and, on a 64-bit wrap, builds a big integer that only a
+    # round trip through ``struct`` (``_signed``) turns back into a word. (``slli a0, a0, 32``,
+    # the compiler's zero-extension, wraps on about every other execution: 50 M such round trips
+    # in a Debian kernel boot.)
+    from __pypy__.intop import int_add, int_lshift, int_mul, int_sub, uint_rshift  # type: ignore[import-not-found]
+except ImportError:  # CPython: the interpreter there only runs the block engine's tails
+
+    def int_add(a: int, b: int) -> int:
+        """``a + b`` wrapped to a signed 64-bit word."""
+        return ((a + b + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
+
+    def int_sub(a: int, b: int) -> int:
+        """``a - b`` wrapped to a signed 64-bit word."""
+        return ((a - b + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
+
+    def int_mul(a: int, b: int) -> int:
+        """``a * b`` wrapped to a signed 64-bit word."""
+        return ((a * b + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
+
+    def int_lshift(a: int, n: int) -> int:
+        """``a << n`` (0 <= n < 64) wrapped to a signed 64-bit word."""
+        return (((a << n) + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
+
+    def uint_rshift(a: int, n: int) -> int:
+        """The 64-bit pattern of ``a`` shifted right logically by ``n`` (0 <= n < 64), signed."""
+        return a if n == 0 else (a & 0xFFFFFFFFFFFFFFFF) >> n
+
+
 if TYPE_CHECKING:
     from .cpu import Hart
 
@@ -243,10 +273,6 @@ def _signed(v: int) -> int:
     return _q.unpack(_Q.pack(v & M))[0]  # type: ignore[no-any-return]
 
 
-# SRL_MASK[n]: the bits a logical right shift by n keeps (a machine-word int for every n).
-SRL_MASK = tuple(-1 if n == 0 else MAXS >> (n - 1) for n in range(64))
-
-
 def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
     """Run an AMO or FP instruction on the hart's unsigned registers."""
     x = h.x
@@ -333,24 +359,15 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         a = x[op.rs1]
                         i = op.imm
                         if k == ADDI:
-                            r = a + i
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_add(a, i)
                         elif k == LUI:
                             x[op.rd] = i
                         elif k == AUIPC:
-                            r = pc + i
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_add(pc, i)
                         elif k == SLLI:
-                            r = a << i
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_lshift(a, i)
                         elif k == SRLI:
-                            x[op.rd] = (a >> i) & SRL_MASK[i]
+                            x[op.rd] = uint_rshift(a, i)
                         elif k == SRAI:
                             x[op.rd] = a >> i
                         elif k == ANDI:
@@ -376,15 +393,9 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         a = x[op.rs1]
                         b = x[op.rs2]
                         if k == ADD:
-                            r = a + b
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_add(a, b)
                         elif k == SUB:
-                            r = a - b
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_sub(a, b)
                         elif k == AND:
                             x[op.rd] = a & b
                         elif k == OR:
@@ -392,13 +403,9 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         elif k == XOR:
                             x[op.rd] = a ^ b
                         elif k == SLL:
-                            r = a << (b & 63)
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_lshift(a, b & 63)
                         elif k == SRL:
-                            sh = b & 63
-                            x[op.rd] = (a >> sh) & SRL_MASK[sh]
+                            x[op.rd] = uint_rshift(a, b & 63)
                         elif k == SRA:
                             x[op.rd] = a >> (b & 63)
                         elif k == SLT:
@@ -416,10 +423,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         elif k == SRAW:
                             x[op.rd] = ((a + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> (b & 31)
                         elif k == MUL:
-                            r = a * b
-                            if r > MAXS or r < MINS:
-                                r = _signed(r)
-                            x[op.rd] = r
+                            x[op.rd] = int_mul(a, b)
                         elif k == MULW:
                             x[op.rd] = (((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
                         elif k == MULH:
@@ -557,9 +561,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         x[op.rd] = pc + op.length
                         pc += op.imm
                     elif k == JALR:
-                        t = (x[op.rs1] + op.imm) & -2
-                        if t > MAXS or t < MINS:
-                            t = _signed(t)
+                        t = int_add(x[op.rs1], op.imm) & -2
                         x[op.rd] = pc + op.length
                         pc = t
                     elif k == FENCE:
