@@ -93,6 +93,7 @@ _i = struct.Struct("<i")
 _H = struct.Struct("<H")
 _h = struct.Struct("<h")
 _b = struct.Struct("<b")
+_B = struct.Struct("<B")
 LD_Q, ST_Q = _Q.unpack_from, _Q.pack_into
 LD_I, ST_I = _I.unpack_from, _I.pack_into
 LD_i = _i.unpack_from
@@ -100,6 +101,9 @@ LD_q, ST_q = _q.unpack_from, _q.pack_into
 LD_H, ST_H = _H.unpack_from, _H.pack_into
 LD_h = _h.unpack_from
 LD_b = _b.unpack_from
+# Bytes go through struct too: RAM is an mmap, and PyPy's JIT turns struct on it into raw
+# memory accesses, but indexing an mmap (ram[i], ram[i] = v) stays a slow call, 20x slower.
+LD_B, ST_B = _B.unpack_from, _B.pack_into
 
 # Operation kinds, grouped so the dispatch tests ranges before single kinds. The order inside
 # a group puts the most frequent operations first. Each kind is declared once, with the
@@ -470,7 +474,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                                 x[op.rd] = _signed(h.ld(a & M, 4, False, pc & M))
                         elif k == LBU:
                             if p is not None:
-                                x[op.rd] = ram[p | o]
+                                x[op.rd] = LD_B(ram, p | o)[0]
                             else:
                                 x[op.rd] = _signed(h.ld(a & M, 1, False, pc & M))
                         elif k == LB:
@@ -505,7 +509,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                                 h.st(a & M, 4, v & 0xFFFFFFFF, pc & M)
                         elif k == SB:
                             if p is not None:
-                                ram[p | o] = v & 0xFF
+                                ST_B(ram, p | o, v & 0xFF)
                             else:
                                 h.st(a & M, 1, v & 0xFF, pc & M)
                         elif p is not None and not a & 1:  # SH
