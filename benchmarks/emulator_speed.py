@@ -12,9 +12,9 @@ PyPy; every emulator figure comes from a separate process started like the harne
   * Debian's distro kernel (``make linux-distro``) with the same initramfs, on QEMU and PyPy
     (CPython takes about 7 minutes there: ``--cpython-everywhere``).
 
-At the end it checks the figures of the default interpreter against the speed goals (OpenSBI +
-U-Boot to "Hit any key" <= 1.5 s, the tiny Linux <= 5 s, the distro kernel <= 60 s, 5 harts at
-most 1.5x one hart).
+At the end it checks the figures of the default interpreter against issue 23's speed goals
+(OpenSBI + U-Boot to "Hit any key" <= 1.0 s, the tiny Linux <= 3 s, the distro kernel <= 30 s,
+5 harts at most 1.3x one hart).
 
 Per workload and machine it prints wall seconds, guest instructions (the emulator's count at
 the mark), MIPS (instructions per wall second) and the ratio to QEMU's seconds; for the last
@@ -326,11 +326,14 @@ def main() -> int:
     return 0
 
 
+# Issue 23's goals (the earlier 1.5 s / 5 s / 60 s / 1.5x were all met by December 2026).
 GOALS = (
-    ("OpenSBI + U-Boot, virt, 1 hart", "to 'Hit any key'", 1.5),
-    ("tiny Linux 6.1, virt, 1 hart", "to the shell", 5.0),
-    ("Debian distro kernel, virt, 1 hart", "to the shell", 60.0),
+    ("OpenSBI + U-Boot, virt, 1 hart", "to 'Hit any key'", 1.0),
+    ("tiny Linux 6.1, virt, 1 hart", "to the shell", 3.0),
+    ("Debian distro kernel, virt, 1 hart", "to the shell", 30.0),
 )
+# The most a 5-hart boot may cost against the same boot on one hart.
+HART_RATIO = 1.3
 HART_PAIRS = (
     ("OpenSBI + U-Boot, virt, 1 hart", "OpenSBI + U-Boot, unmatched, 5 harts", "to the prompt"),
     ("tiny Linux 6.1, virt, 1 hart", "tiny Linux 6.1, unmatched, 5 harts", "to the shell"),
@@ -350,8 +353,8 @@ def print_goals(measured: dict[tuple[str, str, str], Figure]) -> None:
         single, many = measured.get((one, mark, engine)), measured.get((five, mark, engine))
         if single is not None and many is not None:
             ratio = many.seconds / single.seconds
-            verdict = "met" if ratio <= 1.5 else "NOT met"
-            print(f"    5 harts / 1 hart, {five.split(',')[0]} {mark}: {ratio:.2f}x (goal <= 1.5x): {verdict}")
+            verdict = "met" if ratio <= HART_RATIO else "NOT met"
+            print(f"    5 harts / 1 hart, {five.split(',')[0]} {mark}: {ratio:.2f}x (goal <= {HART_RATIO}x): {verdict}")
 
 
 if __name__ == "__main__":
