@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.replay import replay
-from harness.engine.guest_clock import GuestMark, parse_mark
+from harness.engine.guest_clock import STALL_LIMIT, GuestMark, parse_mark
 from harness.engine.verdict import Kind
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
@@ -24,7 +24,7 @@ from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
 
-from .conftest import PROGRAMS, link, needs_gcc
+from .conftest import PROGRAMS, build_elf, link, needs_gcc
 
 BANNER = b"wedge: hart 0 up\nwedge: waiting for the lock\n"
 
@@ -153,3 +153,86 @@ def test_a_bad_guest_clock_report_is_judged_on_the_host_clock_with_a_note_and_re
     again = replay(out)
     assert again.differences() == []
     assert again.result.events == result.events
+
+
+# A guest that prints, waits for a line typed at it (Enter: CR or LF), then says it powers off (as Linux does) and
+# does (the test device, as OpenSBI's system reset does on virt).
+POWER_OFF_GUEST = r"""
+_start:
+    bnez a0, park
+    li s0, UART
+    la s1, up
+    call puts
+wait:
+    lbu t0, 5(s0)
+    andi t0, t0, 1
+    beqz t0, wait
+    lbu t0, 0(s0)
+    li t1, '\r'
+    beq t0, t1, off
+    li t1, '\n'
+    bne t0, t1, wait
+off:
+    la s1, down
+    call puts
+    PASS
+park:
+    wfi
+    j park
+puts:
+    lbu a2, 0(s1)
+    beqz a2, 1f
+    sb a2, 0(s0)
+    addi s1, s1, 1
+    j puts
+1:  ret
+    .section .rodata
+up:   .string "guest: up\n"
+down: .string "reboot: Power down\n"
+"""
+
+# The emulator's interpreter, with an exit that takes far longer than the guest clock's stall
+# limit: the interpreter's teardown after a CPython Linux boot (3.2 M objects to collect and free)
+# took 26-35 s of host time at load 11-17 on two cores, here it is an atexit hook of 120 s.
+SLOW_TEARDOWN_PYTHON = """#!/bin/sh
+bootstrap=$3
+shift 3
+exec {python} -I -c "import atexit, time; atexit.register(time.sleep, 120); $bootstrap" "$@"
+"""
+
+
+@needs_gcc
+def test_the_emulator_exits_at_the_guests_power_off_whatever_its_interpreter_has_left_to_free(
+    tmp_path: Path,
+) -> None:
+    # Once the guest has powered off, the emulator's loop is over and its guest clock stands
+    # still: the console must close then, not after the interpreter has torn its heap down (the
+    # harness would call that a hung emulator after STALL_LIMIT and end a passing run in error).
+    elf = build_elf(tmp_path, POWER_OFF_GUEST, "power_off", "rv64imac_zicsr")
+    python = tmp_path / "python-slow-teardown"
+    python.write_text(SLOW_TEARDOWN_PYTHON.format(python=sys.executable))
+    python.chmod(0o755)
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(
+        'name = "off"\nsilence = "20s"\ntimeout = "1m"\n'
+        '[[milestone]]\nname = "up"\nexpect = "guest: up"\nwithin = "10s"\n'
+        '[[milestone]]\nname = "power-off"\noff = true\nwithin = "30s"\n'
+    )
+    board_path = tmp_path / "board.toml"
+    board_path.write_text(
+        f'name = "emulator-off"\ntarget = "emulator"\n[images]\nbios = "none"\nkernel = "{elf}"\n'
+        f'[emulator]\nmachine = "virt"\nsmp = 1\nmemory = "64M"\npython = "{python}"\n'
+    )
+    out = tmp_path / "run"
+    started = time.monotonic()
+    result = Runner(prepare(load_plan(plan_path), load_board(str(board_path))), out_dir=out).run()
+    took = time.monotonic() - started
+    assert result.verdict.kind is Kind.PASS, result.verdict.reason
+    assert [m.name for m in result.milestones] == ["up", "power-off"]
+    assert "process exited with status 0" in result.milestones[-1].line
+    events = [line.split(maxsplit=2) for line in (out / "console.timing").read_text().splitlines()]
+    last_byte = max(float(e[1]) for e in events if e[0] == "d")
+    closed = float(next(e[1] for e in events if e[0] == "c"))
+    # Bounds far below the teardown's 120 s, generous for a loaded host.
+    assert closed - last_byte < STALL_LIMIT / 2, closed - last_byte
+    assert took < 60, took
