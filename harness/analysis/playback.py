@@ -42,8 +42,8 @@ class Event:
 
     ``kind`` is what happened (:class:`~harness.engine.recorder.Mark`, the line's letter in
     ``console.timing``): a ``DATA`` event carries the bytes that arrived, a ``GUEST_CLOCK``
-    event's ``detail`` is the fallback scale and a ``GUEST_REPORT``'s the report as the target
-    sent it.
+    event's ``detail`` is the fallback scale, a ``GUEST_REPORT``'s the report as the target
+    sent it and a ``STARVED``'s the seconds its process had waited for a CPU.
     """
 
     kind: Mark
@@ -217,6 +217,8 @@ class Playback:
             console.ingest(event.data, self._now)
         elif event.kind is Mark.GUEST_REPORT:
             console.guest_report([event.detail], self._now)
+        elif event.kind is Mark.STARVED:
+            console.guest_starved(_number(event.detail), self._now)
         elif event.kind is Mark.CLOSED:
             console.end(event.detail or "console closed")
         elif event.kind is Mark.END:
@@ -231,3 +233,10 @@ def _scale(detail: str) -> float:
         return float(detail)
     except ValueError:
         return 1.0
+
+
+def _number(detail: str) -> float:
+    try:
+        return float(detail)
+    except ValueError:
+        return 0.0

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from harness.engine.clock import REAL_CLOCK, Clock
-from harness.engine.guest_clock import STALL_LIMIT, GuestArrivals, GuestClockSource, GuestTimeline
+from harness.engine.guest_clock import (
+    STALL_LIMIT,
+    GuestArrivals,
+    GuestClockSource,
+    GuestTimeline,
+    StarvationSource,
+)
 from harness.engine.matcher import HISTORY_LINES, LineEndings, Matched, Matcher, Watch
 from harness.engine.recorder import CONSOLE_FILES, ConsoleFiles, Mark, Recorder
 from harness.errors import TargetError, TransportClosed
@@ -64,6 +70,11 @@ TAKE_WAIT = 2.0
 # with nothing more: every byte printed until then has been read (see harness.engine.guest_clock), and
 # no guest pauses half a line for half a million instructions, while a prompt waits for input.
 GUEST_SETTLE = 0.005
+# On a guest clock the reader asks this often (host seconds) how long the target's process has
+# waited for a CPU, and records it when it grew by STARVED_STEP: a starved emulator's stopped
+# clock is not a hung emulator's (see _decide_on_guest_clock).
+STARVED_SAMPLE = 0.1
+STARVED_STEP = 0.05
 # How often wait_for wakes with nothing to wait for: for the caller's ticks, or to look again.
 TICK = 0.25
 IDLE = 1.0
@@ -166,6 +177,9 @@ class Console:
         if guest is None and isinstance(transport, GuestClockSource):
             guest = GuestTimeline(transport.fallback_scale)
         self._guest = guest
+        # The reader's last look at the target's starvation: (when, the sample recorded last).
+        self._starved_looked = float("-inf")
+        self._starved_recorded: float | None = None
         # Guest mode: when output came, in guest time.
         self._arrivals = GuestArrivals()
         self._typed_total = 0
@@ -232,6 +246,7 @@ class Console:
                 reports = self._transport.guest_marks()  # type: ignore[attr-defined]
                 if reports:
                     self.guest_report(reports, returned)
+                self._look_at_starvation(returned)
             if data:
                 self.ingest(data, returned)
             self._polled = returned
@@ -247,6 +262,29 @@ class Console:
             for line in lines:
                 self._recorder.mark(Mark.GUEST_REPORT, t, line.strip())
                 guest.add(line, t)
+            self._cond.notify_all()
+
+    def _look_at_starvation(self, now: float) -> None:
+        """Every STARVED_SAMPLE, ask the transport how long the target waited for a CPU."""
+        transport = self._transport
+        if now - self._starved_looked < STARVED_SAMPLE or not isinstance(transport, StarvationSource):
+            return
+        self._starved_looked = now
+        sample = transport.starved()
+        last = self._starved_recorded
+        if sample is not None and (last is None or sample < last or sample - last >= STARVED_STEP):
+            self._starved_recorded = sample
+            self.guest_starved(sample, now)
+
+    def guest_starved(self, sample: float, now: float) -> None:
+        """The target's process had waited ``sample`` host seconds for a CPU by ``now`` (host,
+        console's clock); recorded, so a replay judges a stopped guest clock alike."""
+        guest = self._guest
+        if guest is None:
+            return
+        with self._cond:
+            self._recorder.mark(Mark.STARVED, now - self._t0, f"{sample:.3f}")
+            guest.starve(sample)
             self._cond.notify_all()
 
     def ingest(self, data: bytes, now: float) -> None:
@@ -509,10 +547,16 @@ class Console:
             return self._closed_outcome()
         stalled = guest.stalled(host_t)
         if stalled >= STALL_LIMIT:
+            # A reader held off (a starved harness) has not looked at the target's starvation
+            # since: wait for it to catch up, a little.
+            if self._reader_lags(host_t + self._t0, host_t + self._t0 - (stalled - STALL_LIMIT)):
+                return READ_TIMEOUT / 5
             self._judged(host_t)
+            starved = guest.starved_since_moved()
+            waited = f", not counting {starved:.0f} s it waited for a CPU" if starved >= 0.5 else ""
             return Closed(
-                f"the target's guest clock stopped at {now:.3f} s for {stalled:.0f} s of host time "
-                "(the emulator hung or was starved), not a wedge of the guest",
+                f"the target's guest clock stopped at {now:.3f} s for {stalled:.0f} s of host time{waited} "
+                "(the emulator hung), not a wedge of the guest",
                 now,
                 harness_side=True,
             )

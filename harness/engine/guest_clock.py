@@ -21,8 +21,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-# A guest clock that has not advanced for this many host seconds is a hung or starved emulator,
-# not a wedged guest: the wait ends as an error naming the clock.
+# A guest clock that has not advanced for this many host seconds is a hung emulator, not a wedged
+# guest: the wait ends as an error naming the clock. Seconds the emulator spent waiting for a CPU
+# (a starved emulator, see StarvationSource) do not count.
 STALL_LIMIT = 30.0
 
 
@@ -63,6 +64,15 @@ class GuestClockSource(Protocol):
         """The side channel's complete lines that arrived since the last call."""
 
 
+@runtime_checkable
+class StarvationSource(Protocol):
+    """A console transport that can tell how long its target's process waited for a CPU."""
+
+    def starved(self) -> float | None:
+        """Host seconds the target's process has spent runnable but not running since it
+        started (it wanted a CPU and got none), or ``None`` when that cannot be known."""
+
+
 class GuestTimeline:
     """Guest time as far as the console has caught up with it.
 
@@ -78,6 +88,10 @@ class GuestTimeline:
         # Host time (the console's clock) when _now last moved: the stall check and the fallback.
         self._moved_host = 0.0
         self._seen = GuestMark(0.0, 0, 0)
+        # Host seconds the target waited for a CPU, in all (see starve()), and by when _now last moved.
+        self._starved = 0.0
+        self._starved_moved = 0.0
+        self._starved_sample: float | None = None
         self._received = 0
         self.taken = 0
         self.fault: str | None = None
@@ -88,6 +102,19 @@ class GuestTimeline:
     def start(self, host: float) -> None:
         """Power-on: guest time 0 is now on the host."""
         self._moved_host = host
+        self._starved_moved = self._starved
+
+    def starve(self, sample: float) -> None:
+        """The target's process has waited ``sample`` host seconds for a CPU since it started
+        (:meth:`StarvationSource.starved`); a smaller sample is a new process (a power cycle)."""
+        last = self._starved_sample
+        self._starved += sample if last is None or sample < last else sample - last
+        self._starved_sample = sample
+
+    @property
+    def starved_total(self) -> float:
+        """Host seconds the target has waited for a CPU since the console opened."""
+        return self._starved
 
     def add(self, line: str, host: float) -> GuestMark | None:
         """Take one side-channel line; a garbled or backwards one ends the guest clock."""
@@ -121,6 +148,7 @@ class GuestTimeline:
             if mark.guest > self._now:
                 self._now = mark.guest
                 self._moved_host = host
+                self._starved_moved = self._starved
             self.taken = max(self.taken, mark.taken)
 
     def pieces(self, data: bytes, host: float) -> list[tuple[bytes, float]]:
@@ -153,8 +181,15 @@ class GuestTimeline:
         return self._now + max(0.0, host - self._moved_host) / self.fallback_scale
 
     def stalled(self, host: float) -> float:
-        """Host seconds since the guest clock last moved (0 once it has failed over to the host)."""
-        return 0.0 if self.fault is not None else host - self._moved_host
+        """Host seconds since the guest clock last moved, less those the target spent waiting for
+        a CPU (0 once the clock has failed over to the host's)."""
+        if self.fault is not None:
+            return 0.0
+        return max(0.0, host - self._moved_host - self.starved_since_moved())
+
+    def starved_since_moved(self) -> float:
+        """Host seconds the target has waited for a CPU since the guest clock last moved."""
+        return self._starved - self._starved_moved
 
     def host_time(self, guest: float) -> float | None:
         """When (host seconds on the console's clock) the data printed at guest time ``guest`` was read."""

@@ -32,6 +32,7 @@ class Mark(StrEnum):
     END = "e"
     GUEST_CLOCK = "k"
     GUEST_REPORT = "g"
+    STARVED = "w"
 
 
 @dataclass
@@ -45,7 +46,8 @@ class ConsoleFiles:
     ``j T`` the matcher decided on a silence or a deadline; ``f T`` hartbeat switched the target
     off (an ``off`` step, once its power backend returned); ``e T`` the harness stopped
     recording; ``k T SCALE`` the target reports its guest time (judged on it, host seconds /
-    SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it. Times are
+    SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it; ``w T S`` by
+    then the target's process had waited S host seconds for a CPU since it started. Times are
     host seconds; ``hartbeat replay`` reads it.
     """
 

@@ -31,6 +31,7 @@ from harness.model.preboot_finding import Finding, Level
 from harness.targets import keeper
 from harness.targets.base import TargetKind
 from harness.targets.linux_boot import MACHINE_UARTS, check_boot_arguments, check_console
+from harness.targets.starvation import StarvationMeter, first_child
 
 TERMINATE_GRACE = 2.0
 
@@ -52,6 +53,7 @@ class ProcessTransport:
         # The reader thread (at end of file) and power-off both reap the child; waitpid from
         # two threads at once makes pexpect lose the exit status.
         self.reap_lock = threading.Lock()
+        self._meter = StarvationMeter()
 
     def alive(self) -> bool:
         """True while the process runs; reaps it when it has ended."""
@@ -63,6 +65,15 @@ class ProcessTransport:
                 return child.isalive()
             except pexpect.ExceptionPexpect:
                 return False
+
+    def starved(self) -> float | None:
+        """Host seconds the program (the keeper's child) has waited for a CPU since it started,
+        as far as the samples taken so far tell (:class:`StarvationMeter`); ``None`` if unknown."""
+        child = self.child
+        if child is None or self._closed or child.pid is None:
+            return None
+        program = first_child(child.pid)
+        return None if program is None else self._meter.sample(program, time.monotonic())
 
     def read(self, size: int, timeout: float) -> bytes:
         """Bytes from the process, ``b""`` on timeout; ``TransportClosed`` once it has exited."""

@@ -7,22 +7,30 @@ of that in host seconds, and the recording replays to the same verdict.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import harness.engine.console
 from harness.analysis.replay import replay
 from harness.engine.guest_clock import STALL_LIMIT, GuestMark, parse_mark
-from harness.engine.verdict import Kind
+from harness.engine.verdict import Kind, Verdict
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
+from harness.targets.process import ProcessTarget
+from harness.targets.starvation import first_child
 
 from .conftest import PROGRAMS, build_elf, link, needs_gcc
 
@@ -236,3 +244,117 @@ def test_the_emulator_exits_at_the_guests_power_off_whatever_its_interpreter_has
     # Bounds far below the teardown's 120 s, generous for a loaded host.
     assert closed - last_byte < STALL_LIMIT / 2, closed - last_byte
     assert took < 60, took
+
+
+# A guest that prints, spins until a line is typed, works (10 M instructions: several of the
+# starved emulator's bursts on a CPU, a second or two unstarved), then prints again and powers off.
+TYPED_LINE_GUEST = r"""
+_start:
+    bnez a0, park
+    li s0, UART
+    la s1, up
+    call puts
+wait:
+    lbu t0, 5(s0)
+    andi t0, t0, 1
+    beqz t0, wait
+    lbu t0, 0(s0)
+    li t1, '\r'
+    bne t0, t1, wait
+    li t0, 5000000
+work:
+    addi t0, t0, -1
+    bnez t0, work
+    la s1, done
+    call puts
+    PASS
+park:
+    wfi
+    j park
+puts:
+    lbu a2, 0(s1)
+    beqz a2, 1f
+    sb a2, 0(s0)
+    addi s1, s1, 1
+    j puts
+1:  ret
+    .section .rodata
+up:   .string "guest: up\n"
+done: .string "guest: done\n"
+"""
+# The stall limit for the starved run, and how long the emulator is starved (three limits).
+STARVED_LIMIT = 0.5
+STARVED_FOR = 8 * STARVED_LIMIT
+SPINNER = (
+    "import time\nend = time.monotonic() + {seconds}\nprint('spinning', flush=True)\nwhile time.monotonic() < end: pass"
+)
+
+
+@contextlib.contextmanager
+def starved(pid: int) -> Iterator[None]:
+    """Process ``pid`` runnable but hardly ever running, as a loaded host's scheduler can leave
+    the emulator: it is moved to one CPU on which a real-time process spins (the emulator runs
+    in its own session, so a fair-class competitor would share that CPU with it half and half)."""
+    affinity = os.sched_getaffinity(pid)
+    cpu = min(affinity)
+    # It stops by itself: a test killed midway must not leave a real-time spinner behind.
+    hog = subprocess.Popen([sys.executable, "-c", SPINNER.format(seconds=3 * STARVED_FOR)], stdout=subprocess.PIPE)
+    try:
+        os.sched_setaffinity(hog.pid, {cpu})
+        os.sched_setscheduler(hog.pid, os.SCHED_FIFO, os.sched_param(1))
+        assert hog.stdout is not None and hog.stdout.readline() == b"spinning\n"
+        os.sched_setaffinity(pid, {cpu})
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(pid, affinity)
+
+
+@needs_gcc
+@pytest.mark.skipif(not hasattr(os, "SCHED_FIFO"), reason="needs SCHED_FIFO (Linux)")
+def test_a_starved_emulator_is_waited_for_not_called_hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The emulator gets no CPU for three stall limits while the plan waits for the guest's answer:
+    # its guest clock stands still, yet it is not hung, and the guest answers once it runs again.
+    elf = build_elf(tmp_path, TYPED_LINE_GUEST, "typed_line", "rv64imac_zicsr")
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(
+        'name = "starved"\nsilence = "20s"\ntimeout = "1m"\n'
+        '[[milestone]]\nname = "up"\nexpect = "guest: up"\nwithin = "10s"\n'
+        '[[milestone]]\nname = "done"\nsend = "go"\nexpect = "guest: done"\nwithin = "10s"\n'
+    )
+    board_path = tmp_path / "board.toml"
+    board_path.write_text(
+        f'name = "emulator-starved"\ntarget = "emulator"\n[images]\nbios = "none"\nkernel = "{elf}"\n'
+        '[emulator]\nmachine = "virt"\nsmp = 1\nmemory = "64M"\n'
+    )
+    out = tmp_path / "run"
+    plan = load_plan(plan_path)
+    runner = Runner(prepare(plan, load_board(str(board_path))), out_dir=out)
+    with runner.lifecycle():
+        assert runner.step(plan.milestones[0]) is None
+        target = runner.target
+        assert isinstance(target, ProcessTarget) and target.pid is not None
+        emulator = first_child(target.pid)
+        assert emulator is not None
+        # A short limit from here (the emulator's start-up is not what this is about).
+        monkeypatch.setattr(harness.engine.console, "STALL_LIMIT", STARVED_LIMIT)
+        # Starved from before the typing until well into the wait for the answer.
+        starving = contextlib.ExitStack()
+        starving.enter_context(starved(emulator))
+        release = threading.Timer(STARVED_FOR, starving.close)
+        release.start()
+        try:
+            verdict = runner.step(plan.milestones[1])
+        finally:
+            release.join()
+            starving.close()
+        assert verdict is None, verdict.reason
+        runner.conclude(Verdict(Kind.PASS, "both milestones", milestone="done"))
+    events = [line.split() for line in (out / "console.timing").read_text().splitlines()]
+    reports = [float(e[1]) for e in events if e[0] == "g"]
+    # The guest clock stood still for longer than the stall limit (on the host's time alone, the
+    # run would have ended in error), and the waiting for a CPU was seen.
+    assert max(b - a for a, b in itertools.pairwise(reports)) > 1.5 * STARVED_LIMIT, reports
+    assert max(float(e[2]) for e in events if e[0] == "w") > 1.5 * STARVED_LIMIT

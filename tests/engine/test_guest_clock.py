@@ -201,6 +201,67 @@ def test_a_guest_clock_that_stops_is_the_emulator_stalling_not_a_wedge(monkeypat
     console.stop()
 
 
+class StarvedScript(GuestScript):
+    """A scripted target whose process waits for a CPU for the first ``starved_for`` host seconds
+    after :meth:`starve` (as the emulator on a loaded host), then runs (or hangs) on a CPU."""
+
+    def __init__(self, steps: list[tuple[bytes, list[str]]]) -> None:
+        super().__init__(steps)
+        self.since: float | None = None
+        self.starved_for = 0.0
+
+    def starve(self, seconds: float) -> None:
+        self.since, self.starved_for = time.monotonic(), seconds
+
+    def starved(self) -> float | None:
+        if self.since is None:
+            return 0.0
+        return min(time.monotonic() - self.since, self.starved_for)
+
+
+def test_the_time_a_target_waited_for_a_cpu_is_not_a_stall() -> None:
+    timeline = GuestTimeline()
+    timeline.start(0.0)
+    timeline.add(report(1.0, 0), 1.0)
+    timeline.starve(4.0)
+    assert timeline.stalled(11.0) == 10.0 - 4.0
+    timeline.starve(9.0)
+    assert timeline.stalled(11.0) == 1.0 and timeline.starved_since_moved() == 9.0
+    # The clock moves: the stall counts from there, and so does the starvation.
+    timeline.add(report(2.0, 0), 12.0)
+    assert timeline.stalled(13.0) == 1.0 and timeline.starved_since_moved() == 0.0
+    # A smaller sample is a new process (a power cycle): all of it is new starvation.
+    timeline.starve(0.5)
+    assert timeline.stalled(13.0) == 0.5 and timeline.starved_total == 9.5
+
+
+def test_a_starved_target_is_not_called_hung_and_its_replay_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness.engine.console, "STALL_LIMIT", 0.3)
+    script = StarvedScript([(b"up\n", [report(2.0, 3)])])
+    console = live(script, tmp_path)
+    assert isinstance(console.wait_for([watch("up")], silence=5.0), Matched)
+    # Waiting for a CPU for 1 s: three stall limits of host time, none of them a stall; then
+    # the clock stays stopped with the process on a CPU: that is a hung emulator.
+    script.starve(1.0)
+    started = time.monotonic()
+    outcome = console.wait_for([watch("never")], silence=20.0, quiet_from=2.0)
+    assert time.monotonic() - started >= 1.0
+    assert isinstance(outcome, Closed) and outcome.harness_side
+    assert "guest clock stopped at 2.000 s" in outcome.reason
+    assert re.search(r"not counting 1 s it waited for a CPU \(the emulator hung\)", outcome.reason), outcome.reason
+    console.stop()
+    assert any(line.startswith("w ") for line in (tmp_path / "console.timing").read_text().splitlines())
+    again = Playback(load_recording(tmp_path)).console()
+    assert isinstance(again.wait_for([watch("up")], silence=5.0), Matched)
+    replayed = again.wait_for([watch("never")], silence=20.0, quiet_from=2.0)
+    # The same decision at the same guest time (the host seconds in the reason are rounded from
+    # a live moment a little past the limit, and the replay's exact one).
+    assert isinstance(replayed, Closed) and (replayed.t, replayed.harness_side) == (outcome.t, True)
+    assert "waited for a CPU (the emulator hung)" in replayed.reason
+
+
 def test_a_garbled_report_mid_run_goes_on_in_host_time_with_a_note() -> None:
     script = GuestScript([(b"up\n", [report(2.0, 3)]), (b"", ["2.5 seconds"])])
     console = live(script)

@@ -1,0 +1,68 @@
+"""How long a target's process waited for a CPU: a starved emulator is not a hung one.
+
+The console judges an emulator's stopped guest clock as a hung emulator after STALL_LIMIT host
+seconds (:mod:`harness.engine.guest_clock`). On a loaded host the emulator can be runnable and
+not get a CPU for much of that time; those seconds must not count. The kernel's own run-queue
+delay (``/proc/PID/schedstat``) is only brought up to date when the task gets a CPU again, so
+it says nothing while the starvation lasts; the meter samples ``/proc/PID/stat`` instead: across
+an interval at whose both ends the process was runnable (state ``R``), the host time it did not
+spend on a CPU is time it waited for one. A process that sleeps or is stopped (blocked on a
+write, a deadlock, SIGSTOP) is not starved: that time counts as a stall.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# /proc/PID/stat's CPU times are in clock ticks.
+TICKS = os.sysconf("SC_CLK_TCK")
+RUNNABLE = "R"
+
+
+def cpu_and_state(pid: int) -> tuple[float, str] | None:
+    """Seconds of CPU the process ``pid`` used (all threads) and its state letter, or ``None``."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = text.rsplit(") ", 1)[-1].split()
+    try:
+        # Fields 3 (state), 14 and 15 (utime, stime) of proc(5).
+        return (int(fields[11]) + int(fields[12])) / TICKS, fields[0]
+    except (IndexError, ValueError):
+        return None
+
+
+def first_child(pid: int) -> int | None:
+    """The oldest living child of ``pid`` (the keeper's is the target's program), or ``None``."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii").split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+class StarvationMeter:
+    """Host seconds one process spent runnable without a CPU, summed over :meth:`sample` calls."""
+
+    def __init__(self) -> None:
+        self._pid: int | None = None
+        # (host seconds, CPU seconds, state) at the last sample.
+        self._last: tuple[float, float, str] | None = None
+        self.total = 0.0
+
+    def sample(self, pid: int, host: float) -> float | None:
+        """Look at process ``pid`` at host time ``host``; the total since it was first looked at
+        (0 again for a new process), or ``None`` when it cannot be read (it has exited)."""
+        now = cpu_and_state(pid)
+        if now is None:
+            return None
+        cpu, state = now
+        last = self._last
+        if pid != self._pid or last is None:
+            self._pid, self.total = pid, 0.0
+        elif state == RUNNABLE and last[2] == RUNNABLE:
+            self.total += max(0.0, (host - last[0]) - (cpu - last[1]))
+        self._last = (host, cpu, state)
+        return self.total
