@@ -163,9 +163,11 @@ def test_a_bad_guest_clock_report_is_judged_on_the_host_clock_with_a_note_and_re
     assert again.result.events == result.events
 
 
-# A guest that prints, waits for a line typed at it (Enter: CR or LF), then says it powers off (as Linux does) and
-# does (the test device, as OpenSBI's system reset does on virt).
-POWER_OFF_GUEST = r"""
+def typed_line_guest(last: str, work: int = 1) -> str:
+    """A guest that prints ``guest: up``, waits for a line typed at it (Enter: CR or LF), runs
+    ``work`` turns of a loop (two instructions each), prints ``last`` and powers off (the test
+    device, as OpenSBI's system reset does on virt)."""
+    return rf"""
 _start:
     bnez a0, park
     li s0, UART
@@ -177,11 +179,14 @@ wait:
     beqz t0, wait
     lbu t0, 0(s0)
     li t1, '\r'
-    beq t0, t1, off
+    beq t0, t1, work
     li t1, '\n'
     bne t0, t1, wait
-off:
-    la s1, down
+work:
+    li t0, {work}
+1:  addi t0, t0, -1
+    bnez t0, 1b
+    la s1, last
     call puts
     PASS
 park:
@@ -196,8 +201,12 @@ puts:
 1:  ret
     .section .rodata
 up:   .string "guest: up\n"
-down: .string "reboot: Power down\n"
+last: .string "{last}\n"
 """
+
+
+# Linux's last line before its firmware call: the harness then asks the emulator to power off.
+POWER_OFF_GUEST = typed_line_guest("reboot: Power down")
 
 # The emulator's interpreter, with an exit that takes far longer than the guest clock's stall
 # limit: the interpreter's teardown after a CPython Linux boot (3.2 M objects to collect and free)
@@ -246,43 +255,10 @@ def test_the_emulator_exits_at_the_guests_power_off_whatever_its_interpreter_has
     assert took < 60, took
 
 
-# A guest that prints, spins until a line is typed, works (10 M instructions: several of the
-# starved emulator's bursts on a CPU, a second or two unstarved), then prints again and powers off.
-TYPED_LINE_GUEST = r"""
-_start:
-    bnez a0, park
-    li s0, UART
-    la s1, up
-    call puts
-wait:
-    lbu t0, 5(s0)
-    andi t0, t0, 1
-    beqz t0, wait
-    lbu t0, 0(s0)
-    li t1, '\r'
-    bne t0, t1, wait
-    li t0, 5000000
-work:
-    addi t0, t0, -1
-    bnez t0, work
-    la s1, done
-    call puts
-    PASS
-park:
-    wfi
-    j park
-puts:
-    lbu a2, 0(s1)
-    beqz a2, 1f
-    sb a2, 0(s0)
-    addi s1, s1, 1
-    j puts
-1:  ret
-    .section .rodata
-up:   .string "guest: up\n"
-done: .string "guest: done\n"
-"""
-# The stall limit for the starved run, and how long the emulator is starved (three limits).
+# Its answer takes 10 M instructions: several of the starved emulator's bursts on a CPU, a
+# second or two unstarved.
+WORKING_GUEST = typed_line_guest("guest: done", work=5_000_000)
+# The stall limit for the starved run, and how long the emulator is starved.
 STARVED_LIMIT = 0.5
 STARVED_FOR = 8 * STARVED_LIMIT
 SPINNER = (
@@ -317,7 +293,7 @@ def starved(pid: int) -> Iterator[None]:
 def test_a_starved_emulator_is_waited_for_not_called_hung(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The emulator gets no CPU for three stall limits while the plan waits for the guest's answer:
     # its guest clock stands still, yet it is not hung, and the guest answers once it runs again.
-    elf = build_elf(tmp_path, TYPED_LINE_GUEST, "typed_line", "rv64imac_zicsr")
+    elf = build_elf(tmp_path, WORKING_GUEST, "working", "rv64imac_zicsr")
     plan_path = tmp_path / "plan.toml"
     plan_path.write_text(
         'name = "starved"\nsilence = "20s"\ntimeout = "1m"\n'
