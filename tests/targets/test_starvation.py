@@ -14,23 +14,25 @@ import pytest
 
 from harness.targets.starvation import StarvationMeter, cpu_and_state, first_child
 
-SPIN = "while True: pass"
+# Spins, once it has said so; and stops by itself (a test killed midway leaves nothing behind).
+SPIN = "import time\nend = time.monotonic() + 60\nprint('spinning', flush=True)\nwhile time.monotonic() < end: pass"
 # Host seconds each case watches its process.
 WATCH = 1.5
 
 
-def spawn(code: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", code])
-
-
 @contextmanager
 def processes(*codes: str) -> Iterator[list[subprocess.Popen[bytes]]]:
-    started = [spawn(code) for code in codes]
+    started = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) for code in codes]
     try:
+        for code, process in zip(codes, started, strict=True):
+            if code == SPIN:
+                assert process.stdout is not None and process.stdout.readline() == b"spinning\n"
         yield started
     finally:
+        # All killed before any is waited for: a starved process needs a CPU to exit.
         for process in started:
             process.kill()
+        for process in started:
             process.wait()
 
 
@@ -56,7 +58,6 @@ def test_a_process_that_wants_a_cpu_and_gets_none_is_starved() -> None:
         for process in (victim, *hogs):
             os.sched_setaffinity(process.pid, {cpu})
         os.sched_setscheduler(victim.pid, os.SCHED_IDLE, os.sched_param(0))
-        time.sleep(0.2)
         took, starved = watch(victim.pid)
     assert starved > 0.6 * took, (starved, took)
 
