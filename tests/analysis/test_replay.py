@@ -11,64 +11,18 @@ import pytest
 
 from harness.analysis.replay import replay
 from harness.engine.verdict import Kind
+from tests.scripted_boots import COMMANDS_PLAN, COMMANDS_SCRIPT, QSOE_BOOT, QSOE_WEDGE, qsoe_plan
 
-BOOT = """
-say OpenSBI v1.2
-say U-Boot 2023.01
-say fs-qrv: mounted qrvfs at /usr (dev=/dev/nvme0n1p8)
-"""
-
-PLAN = """
-name = "qsoe"
-silence = "{silence}"
-timeout = "60s"
-
-[[milestone]]
-name = "opensbi"
-expect = 'OpenSBI v(?P<version>[0-9.]+)'
-within = "10s"
-
-[[milestone]]
-name = "uboot"
-expect = 'U-Boot (?P<uboot>\\d+\\.\\d+)'
-within = "10s"
-
-[[milestone]]
-name = "usr-mounted"
-expect = 'fs-qrv: mounted qrvfs at /usr'
-within = "10s"
-
-[[milestone]]
-name = "login"
-expect = 'login: $'
-within = "{within}"
-"""
-
-COMMANDS = """
-name = "cmd"
-silence = "2s"
-[[milestone]]
-name = "prompt"
-expect = '=> $'
-within = "5s"
-[[milestone]]
-name = "echo-ok"
-send = "marker42"
-expect = '^marker42$'
-prompt = '=> $'
-within = "5s"
-[[milestone]]
-name = "echo-wrong"
-send = "something-else"
-expect = '^marker43$'
-prompt = '=> $'
-within = "5s"
-[[milestone]]
+# The command plan, then `poweroff` typed and the target's exit as the last step.
+COMMANDS = (
+    COMMANDS_PLAN
+    + """[[milestone]]
 name = "off"
 send = "poweroff"
 exits = true
 within = "5s"
 """
+)
 
 # The test is over: hartbeat switches the target off (nothing typed).
 OFF_SWITCHED = """
@@ -83,20 +37,23 @@ within = "10s"
 
 # One script per verdict kind, played by a real process through the process target.
 CASES = {
-    Kind.PASS: (PLAN, "sleep 0.3\n" + BOOT + "sleep 0.4\nput unmatched login: \nhang\n"),
-    Kind.WEDGE: (PLAN, BOOT + "say tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh\nhang\n"),
-    Kind.STALL: (PLAN.replace('within = "{within}"', 'within = "1.5s"'), BOOT + "trickle 0.05 tm_msg 0x200 seq\n"),
-    Kind.PANIC: (PLAN, BOOT + "say Kernel panic - not syncing: bad magic 0xdead\nsay  backtrace: 0x8020\nhang\n"),
-    Kind.RESET: (PLAN, BOOT.replace("say fs-qrv", "say OpenSBI v1.2\nsay fs-qrv") + "hang\n"),
-    Kind.FAIL: (COMMANDS, "put => \necho\nput => \necho\nput => \nhang\n"),
-    Kind.ERROR: (PLAN, "say OpenSBI v1.2\nsleep 0.2\nexit 3\n"),
+    Kind.PASS: (qsoe_plan(), "sleep 0.3\n" + QSOE_BOOT + "sleep 0.4\nput unmatched login: \nhang\n"),
+    Kind.WEDGE: (qsoe_plan(), QSOE_BOOT + QSOE_WEDGE),
+    Kind.STALL: (qsoe_plan(within="1.5s"), QSOE_BOOT + "trickle 0.05 tm_msg 0x200 seq\n"),
+    Kind.PANIC: (
+        qsoe_plan(),
+        QSOE_BOOT + "say Kernel panic - not syncing: bad magic 0xdead\nsay  backtrace: 0x8020\nhang\n",
+    ),
+    Kind.RESET: (qsoe_plan(), QSOE_BOOT.replace("say fs-qrv", "say OpenSBI v1.2\nsay fs-qrv") + "hang\n"),
+    Kind.FAIL: (COMMANDS, COMMANDS_SCRIPT),
+    Kind.ERROR: (qsoe_plan(), "say OpenSBI v1.2\nsleep 0.2\nexit 3\n"),
 }
 
 
 @pytest.mark.parametrize("kind", list(CASES), ids=[kind.value for kind in CASES])
 def test_replay_equals_the_live_verdict(kind, scripted_board, plan_file, run_plan):
     plan, script = CASES[kind]
-    live = run_plan(plan_file(plan.format(silence="1s", within="20s")), scripted_board(script))
+    live = run_plan(plan_file(plan), scripted_board(script))
     assert live.verdict.kind is kind, live.verdict.reason
     started = time.monotonic()
     replayed = replay(live.out_dir)
@@ -124,8 +81,8 @@ def test_switched_off_step_time_is_when_the_power_backend_returned(scripted_boar
     # The plan's off step switches the target off (empty off_command); the process takes 0.3 s to
     # quit, as QEMU does: the step's time is when power_off returned, and the replay (no target)
     # must take that recorded moment, not the moment it reached the step.
-    plan = PLAN.format(silence="2s", within="10s") + OFF_SWITCHED
-    live = run_plan(plan_file(plan), scripted_board("slow-term 0.3\n" + BOOT + "put unmatched login: \nhang\n"))
+    plan = qsoe_plan(silence="2s", within="10s") + OFF_SWITCHED
+    live = run_plan(plan_file(plan), scripted_board("slow-term 0.3\n" + QSOE_BOOT + "put unmatched login: \nhang\n"))
     assert live.verdict.kind is Kind.PASS, live.verdict.reason
     off, login = live.milestones[-1], live.milestones[-2]
     assert off.name == "power-off" and off.t - login.t >= 0.25
@@ -136,13 +93,13 @@ def test_switched_off_step_time_is_when_the_power_backend_returned(scripted_boar
 
 def test_a_new_plan_judges_the_recording_anew(tmp_path, scripted_board, plan_file, run_plan):
     live = run_plan(
-        plan_file(PLAN.format(silence="3s", within="20s")),
-        scripted_board(BOOT + "sleep 1.5\nsay tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh\nhang\n"),
+        plan_file(qsoe_plan(silence="3s", within="20s")),
+        scripted_board(QSOE_BOOT + "sleep 1.5\n" + QSOE_WEDGE),
     )
     assert live.verdict.kind is Kind.WEDGE
     assert live.verdict.at - live.verdict.last_lines[-1][0] >= 3.0
     tighter = tmp_path / "tighter.toml"
-    tighter.write_text(PLAN.format(silence="1s", within="20s"))
+    tighter.write_text(qsoe_plan())
     replayed = replay(live.out_dir, tighter)
     # A 1 s silence names the wedge 2 s sooner after the same last byte, and the 1.5 s pause
     # before that last line, also longer than 1 s, is now the wedge: the plan is too tight.
@@ -152,7 +109,7 @@ def test_a_new_plan_judges_the_recording_anew(tmp_path, scripted_board, plan_fil
 
 
 def test_log_only_recording_replays_approximately(scripted_board, plan_file, run_plan):
-    live = run_plan(plan_file(PLAN.format(silence="1s", within="20s")), scripted_board(CASES[Kind.WEDGE][1]))
+    live = run_plan(plan_file(qsoe_plan()), scripted_board(CASES[Kind.WEDGE][1]))
     (live.out_dir / "console.timing").unlink()
     replayed = replay(live.out_dir)
     assert not replayed.exact
@@ -165,7 +122,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_replay_and_report_commands(tmp_path, scripted_board, plan_file, run_plan):
-    live = run_plan(plan_file(PLAN.format(silence="1s", within="20s")), scripted_board(CASES[Kind.WEDGE][1]))
+    live = run_plan(plan_file(qsoe_plan()), scripted_board(CASES[Kind.WEDGE][1]))
     proc = _cli("replay", str(live.out_dir), "--out", str(tmp_path / "again"))
     assert proc.returncode == 1, proc.stderr
     assert "qsoe on scripted: WEDGE" in proc.stdout
@@ -181,8 +138,8 @@ def test_replay_and_report_commands(tmp_path, scripted_board, plan_file, run_pla
 
 
 def test_run_follow_prints_milestones_and_console_lines(tmp_path, scripted_board, plan_file):
-    plan = plan_file(PLAN.format(silence="1s", within="20s"))
-    board = scripted_board("sleep 0.3\n" + BOOT + "sleep 0.6\nsay almost there\nput unmatched login: \nhang\n")
+    plan = plan_file(qsoe_plan())
+    board = scripted_board("sleep 0.3\n" + QSOE_BOOT + "sleep 0.6\nsay almost there\nput unmatched login: \nhang\n")
     proc = _cli("run", str(plan), "--board", str(board), "--out", str(tmp_path / "run"), "--follow")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout

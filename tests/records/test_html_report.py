@@ -15,36 +15,11 @@ import pytest
 from harness.engine.verdict import Kind
 from harness.records.html_report import PAGE, timeline_span, write_index
 from harness.records.run_folder import load_run
+from tests.scripted_boots import QSOE_BOOT, QSOE_WEDGE, qsoe_plan
 
-BOOT = """
-say OpenSBI v1.2
-say U-Boot 2023.01
-say fs-qrv: mounted qrvfs at /usr (dev=/dev/nvme0n1p8)
-say tm_msg 0x30b   <- TM_REQ_ACCESS   [ -x /usr/sbin/sysinit/level1.sh ]
-say tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh
-hang
-"""
-
-PLAN = """
-name = "qsoe"
-silence = "1s"
-timeout = "30s"
-
-[[milestone]]
-name = "opensbi"
-expect = 'OpenSBI v(?P<version>[0-9.]+)'
-within = "10s"
-
-[[milestone]]
-name = "usr-mounted"
-expect = 'fs-qrv: mounted qrvfs at /usr'
-within = "10s"
-
-[[milestone]]
-name = "login"
-expect = 'login: $'
-within = "10s"
-"""
+# The qsoe boot wedging after /usr is mounted, two lines of its init on the console before.
+BOOT = QSOE_BOOT + "say tm_msg 0x30b   <- TM_REQ_ACCESS   [ -x /usr/sbin/sysinit/level1.sh ]\n" + QSOE_WEDGE
+PLAN = qsoe_plan(timeout="30s", within="10s")
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -85,7 +60,7 @@ def test_report_page_shows_verdict_timeline_and_last_lines(tmp_path, wedge_run):
     dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert '<div class="kind">WEDGE</div>' in dom
     assert "wedge|usr-mounted|tm_msg 0x# &lt;- TM_REQ_SPAWN exec level#.sh" in dom
-    for name in ("opensbi", "usr-mounted", "login?"):
+    for name in ("opensbi", "uboot", "usr-mounted", "login?"):
         assert f'<div class="name">{name}</div>' in dom
     # The quiet stretch before the wedge is drawn as such, about the plan's 1 s silence long.
     assert 'class="bar quiet"' in dom and "quiet 1." in dom

@@ -6,7 +6,9 @@ import json
 import time
 
 from harness.engine.verdict import Kind
+from tests.scripted_boots import COMMANDS_PLAN, COMMANDS_SCRIPT, QSOE_WEDGE, qsoe_plan
 
+# The qsoe boot (tests/scripted_boots.py) with the lines a real one prints between its milestones.
 BOOT = """
 say OpenSBI v1.2
 say Platform Name : scripted
@@ -15,41 +17,11 @@ say [init] mounting /dev/nvme0n1p8 at /usr...
 say fs-qrv: mounted qrvfs at /usr (dev=/dev/nvme0n1p8)
 """
 
-PLAN = """
-name = "qsoe"
-silence = "{silence}"
-timeout = "{timeout}"
-
-[[milestone]]
-name = "opensbi"
-expect = 'OpenSBI v(?P<version>[0-9.]+)'
-within = "10s"
-
-[[milestone]]
-name = "uboot"
-expect = 'U-Boot (?P<uboot>\\d+\\.\\d+)'
-within = "10s"
-
-[[milestone]]
-name = "usr-mounted"
-expect = 'fs-qrv: mounted qrvfs at /usr'
-within = "10s"
-
-[[milestone]]
-name = "login"
-expect = 'login: $'
-within = "{within}"
-"""
-
-
-def plan_text(silence: str = "1s", timeout: str = "60s", within: str = "20s") -> str:
-    return PLAN.format(silence=silence, timeout=timeout, within=within)
-
 
 def test_silent_wedge_names_the_milestone_within_silence(scripted_board, plan_file, run_plan):
-    board = scripted_board(BOOT + "say tm_msg 0x11b   <- TM_REQ_SPAWN    exec level1.sh\nhang\n")
+    board = scripted_board(BOOT + QSOE_WEDGE)
     start = time.monotonic()
-    result = run_plan(plan_file(plan_text(silence="1s")), board)
+    result = run_plan(plan_file(qsoe_plan(silence="1s")), board)
     elapsed = time.monotonic() - start
     verdict = result.verdict
     assert verdict.kind is Kind.WEDGE
@@ -67,7 +39,7 @@ def test_silent_wedge_names_the_milestone_within_silence(scripted_board, plan_fi
 
 def test_stall_when_output_continues_past_the_deadline(scripted_board, plan_file, run_plan):
     board = scripted_board(BOOT + "trickle 0.05 tm_msg 0x200 <- TM_REQ_MMAP seq\n")
-    result = run_plan(plan_file(plan_text(silence="1s", within="2s")), board)
+    result = run_plan(plan_file(qsoe_plan(silence="1s", within="2s")), board)
     assert result.verdict.kind is Kind.STALL
     assert result.verdict.milestone == "usr-mounted"
     assert "did not come within its 2 s deadline" in result.verdict.reason
@@ -76,7 +48,7 @@ def test_stall_when_output_continues_past_the_deadline(scripted_board, plan_file
 
 def test_stall_on_a_firehose_keeps_memory_and_log(scripted_board, plan_file, run_plan):
     board = scripted_board(BOOT + "firehose tm_msg 0x200 <- TM_REQ_MMAP (spawn args page)\n")
-    result = run_plan(plan_file(plan_text(silence="1s", within="2s")), board)
+    result = run_plan(plan_file(qsoe_plan(silence="1s", within="2s")), board)
     assert result.verdict.kind is Kind.STALL
     log_lines = (result.out_dir / "console.log").read_text().count("\n")
     assert log_lines > 1000
@@ -90,7 +62,7 @@ def test_panic_fails_fast_and_captures_the_reason(scripted_board, plan_file, run
         + "say  backtrace: 0x80201234 taskman_spawn+0x40\nhang\n"
     )
     start = time.monotonic()
-    result = run_plan(plan_file(plan_text(silence="30s")), board)
+    result = run_plan(plan_file(qsoe_plan(silence="30s")), board)
     assert time.monotonic() - start < 10
     verdict = result.verdict
     assert verdict.kind is Kind.PANIC
@@ -103,14 +75,14 @@ def test_panic_fails_fast_and_captures_the_reason(scripted_board, plan_file, run
 
 def test_banner_twice_is_a_reset(scripted_board, plan_file, run_plan):
     board = scripted_board(BOOT.replace("say fs-qrv", "say OpenSBI v1.2\nsay fs-qrv") + "hang\n")
-    result = run_plan(plan_file(plan_text(silence="5s")), board)
+    result = run_plan(plan_file(qsoe_plan(silence="5s")), board)
     assert result.verdict.kind is Kind.RESET
     assert result.verdict.milestone == "uboot"
 
 
 def test_slow_boot_with_pauses_shorter_than_silence_passes(scripted_board, plan_file, run_plan):
     script = "\n".join(f"{line}\nsleep 0.6" for line in BOOT.strip().splitlines()) + "\nput login: \nhang\n"
-    result = run_plan(plan_file(plan_text(silence="1s")), scripted_board(script))
+    result = run_plan(plan_file(qsoe_plan(silence="1s")), scripted_board(script))
     assert result.verdict.kind is Kind.PASS, result.verdict.reason
     names = [m.name for m in result.milestones]
     assert names == ["opensbi", "uboot", "usr-mounted", "login"]
@@ -125,7 +97,7 @@ def test_slow_boot_with_pauses_shorter_than_silence_passes(scripted_board, plan_
 
 def test_non_utf8_bytes_do_not_break_anything(scripted_board, plan_file, run_plan):
     script = "say \\xff\\xfe\\x80garbage\\xc3\nsay OpenSBI v1.2 \\xe2\\x82\n" + BOOT + "put login: \nhang\n"
-    result = run_plan(plan_file(plan_text()), scripted_board(script))
+    result = run_plan(plan_file(qsoe_plan()), scripted_board(script))
     assert result.verdict.kind is Kind.PASS, result.verdict.reason
     raw = (result.out_dir / "console.raw").read_bytes()
     assert b"\xff\xfe\x80garbage" in raw
@@ -133,28 +105,7 @@ def test_non_utf8_bytes_do_not_break_anything(scripted_board, plan_file, run_pla
 
 
 def test_command_check_passes_and_fails_on_output(scripted_board, plan_file, run_plan):
-    script = "put => \necho\nput => \necho\nput => \nhang\n"
-    plan = """
-    name = "cmd"
-    silence = "2s"
-    [[milestone]]
-    name = "prompt"
-    expect = '=> $'
-    within = "5s"
-    [[milestone]]
-    name = "echo-ok"
-    send = "marker42"
-    expect = '^marker42$'
-    prompt = '=> $'
-    within = "5s"
-    [[milestone]]
-    name = "echo-wrong"
-    send = "something-else"
-    expect = '^marker43$'
-    prompt = '=> $'
-    within = "5s"
-    """
-    result = run_plan(plan_file(plan), scripted_board(script))
+    result = run_plan(plan_file(COMMANDS_PLAN), scripted_board(COMMANDS_SCRIPT))
     assert [m.name for m in result.milestones] == ["prompt", "echo-ok"]
     assert result.verdict.kind is Kind.FAIL
     assert "echo-wrong" in result.verdict.reason
@@ -175,7 +126,7 @@ def test_target_exit_is_a_milestone_or_an_error(scripted_board, plan_file, run_p
     result = run_plan(plan_file(plan), scripted_board("say OpenSBI v1.2\nexit 0\n"))
     assert result.verdict.kind is Kind.PASS, result.verdict.reason
     assert result.milestones[-1].name == "off"
-    crashed = run_plan(plan_file(plan_text()), scripted_board("say OpenSBI v1.2\nexit 3\n"))
+    crashed = run_plan(plan_file(qsoe_plan()), scripted_board("say OpenSBI v1.2\nexit 3\n"))
     assert crashed.verdict.kind is Kind.ERROR
     assert "process exited with status 3" in crashed.verdict.reason
 
@@ -183,7 +134,7 @@ def test_target_exit_is_a_milestone_or_an_error(scripted_board, plan_file, run_p
 def test_missing_program_is_a_skip(tmp_path, plan_file, run_plan):
     board = tmp_path / "missing.toml"
     board.write_text('name = "missing"\ntarget = "process"\ncommand = ["/nonexistent/semu", "-k", "x"]\n')
-    result = run_plan(plan_file(plan_text()), board)
+    result = run_plan(plan_file(qsoe_plan()), board)
     assert result.verdict.kind is Kind.SKIP
     assert result.verdict.exit_code == 125
     assert "/nonexistent/semu" in result.verdict.reason
