@@ -80,6 +80,11 @@ FAST = (
     "targets/test_base.py",
     "lab/test_places.py",
     "cli/test_report.py",
+    "cli/test_bisect.py",
+    "cli/test_calibrate.py",
+    "cli/test_check.py",
+    "cli/test_compare.py",
+    "cli/test_places.py",
 )
 
 

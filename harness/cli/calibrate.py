@@ -48,7 +48,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             raise CalibrationError(f"the runs do not name one plan file ({', '.join(sorted(paths))}): give --plan")
         plan_path = Path(paths.pop())
     plan = load_plan(plan_path)
-    slack = parse_duration(args.slack, "--slack", "--slack", allow_zero=True)
+    slack = parse_duration(args.slack, "--slack", "", allow_zero=True)
     result = calibrate(plan, runs, margin=args.margin, slack=slack)
     print(table(result))
     print()

@@ -63,17 +63,3 @@ def test_recorded_runs_that_differ_exit_1_and_name_the_split(tmp_path, scripted_
     assert "diverge after `mounted`: only some reach `login`" in proc.stdout
     assert "stopped: wedge|mounted|spawn level#.sh" in proc.stdout
     assert (tmp_path / "compare.html").is_file()
-
-
-def test_help_says_what_each_target_option_does():
-    """Every option has its own help; which target an --image/--set/--var belongs to is said there."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "compare", "--help"], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0
-    text = " ".join(proc.stdout.split())
-    assert "see above" not in text
-    for flag in ("--image SLOT=PATH fill an image slot", "--set SECTION.KEY=VALUE override", "--var NAME=VALUE set"):
-        assert flag in text
-    assert text.count("applies to that target only") == 3
-    assert "for run folders, the first one's parent" in text

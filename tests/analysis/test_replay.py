@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import time
 
 import pytest
@@ -115,51 +112,3 @@ def test_log_only_recording_replays_approximately(scripted_board, plan_file, run
     assert not replayed.exact
     assert replayed.verdict.kind is Kind.WEDGE
     assert replayed.verdict.signature == live.verdict.signature
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_replay_and_report_commands(tmp_path, scripted_board, plan_file, run_plan):
-    live = run_plan(plan_file(qsoe_plan()), scripted_board(CASES[Kind.WEDGE][1]))
-    proc = _cli("replay", str(live.out_dir), "--out", str(tmp_path / "again"))
-    assert proc.returncode == 1, proc.stderr
-    assert "qsoe on scripted: WEDGE" in proc.stdout
-    assert "replay agrees with the live run" in proc.stdout
-    assert (tmp_path / "again" / "report.html").is_file()
-    runs = tmp_path / "runs"
-    shutil.copytree(live.out_dir, runs / "a")
-    shutil.copytree(live.out_dir, runs / "b")
-    many = _cli("replay", str(runs))
-    assert many.returncode == 1 and "2 run(s) replayed: 2 as live, 0 differ, 2 failing" in many.stdout
-    index = _cli("report", str(runs))
-    assert index.returncode == 0 and f"{runs / 'index.html'}: 2 run(s)" in index.stdout
-
-
-def test_run_follow_prints_milestones_and_console_lines(tmp_path, scripted_board, plan_file):
-    plan = plan_file(qsoe_plan())
-    board = scripted_board("sleep 0.3\n" + QSOE_BOOT + "sleep 0.6\nsay almost there\nput unmatched login: \nhang\n")
-    proc = _cli("run", str(plan), "--board", str(board), "--out", str(tmp_path / "run"), "--follow")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
-    assert "] fs-qrv: mounted qrvfs at /usr" in out and "] almost there" in out
-    # In order: the line that reached a milestone comes before the milestone's own line.
-    assert out.index("] U-Boot 2023.01") < out.index("reached uboot") < out.index("] almost there")
-    assert out.index("reached login") < out.index("qsoe on scripted: PASS")
-
-
-def test_replay_of_a_folder_without_runs_is_a_usage_error(tmp_path):
-    """One line on stderr in the harness's error form, exit 2, as calibrate says it."""
-    proc = _cli("replay", str(tmp_path))
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    assert proc.stderr == f"hartbeat: error: no run folders (with report.json) in {tmp_path}\n"
-
-
-def test_report_of_a_folder_without_runs_writes_nothing(tmp_path):
-    """An index of nothing (e.g. `hartbeat report boards/`) is a mistake to name, not a page to leave behind."""
-    proc = _cli("report", str(tmp_path))
-    assert proc.returncode == 2
-    assert proc.stderr == f"hartbeat: error: no run folders (with report.json) in {tmp_path}\n"
-    assert list(tmp_path.iterdir()) == []

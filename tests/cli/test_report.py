@@ -3,33 +3,19 @@ path that holds no run named on one line with exit 2."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
-
-REPORT = {
-    "schema": "hartbeat.report/1",
-    "plan": {"name": "smoke"},
-    "board": {"name": "qemu-virt"},
-    "verdict": {"kind": "pass", "reason": "ok"},
-}
-
-
-def run_folder(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "report.json").write_text(json.dumps(REPORT))
-    (folder / "console.log").write_text("[    0.100000] OpenSBI v1.3\n")
-    return folder
+from tests.cli.made_up_runs import made_up_run
 
 
 def test_a_run_gets_its_page_and_a_folder_of_runs_an_index(
     runs_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    single = run_folder(runs_folder / "runs" / "a")
-    run_folder(runs_folder / "runs" / "b")
+    single = made_up_run(runs_folder / "runs" / "a")
+    made_up_run(runs_folder / "runs" / "b")
     assert main(["report", str(single), str(runs_folder / "runs")]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [str(single / "report.html"), f"{runs_folder / 'runs' / 'index.html'}: 2 run(s)"]
@@ -47,3 +33,10 @@ def test_a_path_without_runs_is_one_line_and_exit_2(
     assert main(["report", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hartbeat: error: ") and words in err and len(err.splitlines()) == 1
+    # An index of nothing (e.g. `hartbeat report boards/`) is a mistake to name, not a page to leave behind.
+    assert not path.exists() or list(path.iterdir()) == []
+
+
+def test_help_and_a_missing_path(hartbeat) -> None:
+    hartbeat("report", "--help").help_lists("PATH [PATH ...]", "a run folder or a folder of runs")
+    hartbeat("report").refused("the following arguments are required: PATH")
