@@ -62,6 +62,7 @@ MEDELEG_MASK = 0xB3FF
 SATP_MODE_SV39 = 8
 PMPADDR_MASK = (1 << 54) - 1
 
+CSR_SSTATUS = 0x100
 CSR_TIME = 0xC01
 # menvcfg.STCE: stimecmp drives STIP (Sstc), and S-mode may access stimecmp.
 ENVCFG_STCE = 1 << 63
@@ -183,7 +184,8 @@ def _write_mstatus(h: Hart, value: int) -> None:
     h.write_mstatus((h.mstatus & ~mask) | (value & mask))
 
 
-def _read_sstatus(h: Hart) -> int:
+def read_sstatus(h: Hart) -> int:
+    """sstatus: the S-mode view of mstatus."""
     return h.read_mstatus() & (SSTATUS_MASK | MSTATUS_UXL | MSTATUS_SD)
 
 
@@ -302,7 +304,7 @@ def _build() -> dict[int, Csr]:
     add(0x002, "frm", _fp_reader(0x002), _write_frm, _has_fd)
     add(0x003, "fcsr", _fp_reader(0x003), _write_fcsr, _has_fd)
     # Supervisor.
-    add(0x100, "sstatus", _read_sstatus, _write_sstatus, _has_s)
+    add(CSR_SSTATUS, "sstatus", read_sstatus, _write_sstatus, _has_s)
     add(0x104, "sie", _read_sie, _write_sie, _has_s)
     add(0x105, "stvec", _field_reader("stvec"), _tvec_writer("stvec"), _has_s)
     field(0x106, "scounteren", 0xFFFFFFFF, _has_s)

@@ -17,6 +17,11 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
   kernel address, each -1) would be a heap-allocated big integer. ``run`` converts to the
   hart's unsigned ``x`` at its exits and around the helpers (system instructions, AMOs,
   floating point) for the registers they touch.
+* The most frequent helper instructions of a Linux boot run inline, with the helper's exact
+  effect, when their operands allow: LR/SC and AMOs (add, swap, or, and, xor) on aligned RAM
+  that the data TLBs map (``_atomic``), and csrrs/csrrc of sstatus that only set or clear SIE
+  in S-mode (``_status_ie``: the kernel's interrupt save/restore). Anything else (a TLB miss,
+  a misaligned address, another operand) goes to the helper unchanged.
 * Writes to x0 go to a scratch register (index 32) that no instruction reads, so no
   instruction needs an rd == 0 test.
 * Interrupts are checked when ``run`` starts and after every system instruction (nothing
@@ -30,11 +35,14 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
 from __future__ import annotations
 
 import itertools
+import mmap
+import operator
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
+from .csr import CSR_SSTATUS, MSTATUS_SIE, read_sstatus
 from .decode import Group, Insn, decode
 from .trap import ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, Trap
 
@@ -187,6 +195,26 @@ BGEU = _kind("bgeu")
 JAL = _kind("jal")
 JALR = _kind("jalr")
 FENCE = _kind("fence")
+# csrrs/csrrc (and their immediate forms) on sstatus: run inline while they only set or clear
+# SIE (a kernel's local_irq_save/restore: most of a Linux boot's system instructions), else
+# Hart.sysop like every system instruction.
+STATUS_SET = _kind(None)
+STATUS_CLEAR = _kind(None)
+# LR/SC and the common AMOs: run inline on aligned RAM that the data TLBs map, else Hart.amo.
+FIRST_ATOMIC = LR_W = _kind("lr.w")
+SC_W = _kind("sc.w")
+AMOADD_W = _kind("amoadd.w")
+AMOSWAP_W = _kind("amoswap.w")
+AMOOR_W = _kind("amoor.w")
+AMOAND_W = _kind("amoand.w")
+AMOXOR_W = _kind("amoxor.w")
+LR_D = _kind("lr.d")
+SC_D = _kind("sc.d")
+AMOADD_D = _kind("amoadd.d")
+AMOSWAP_D = _kind("amoswap.d")
+AMOOR_D = _kind("amoor.d")
+AMOAND_D = _kind("amoand.d")
+AMOXOR_D = _kind("amoxor.d")
 AMO = _kind(None)
 FPU = _kind(None)
 SYSTEM = _kind(None)
@@ -199,13 +227,41 @@ FIRST_BRANCH = BEQ
 
 # The decoder's groups that a helper runs, as the loop's kinds.
 HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU}
+# The sstatus instructions run inline: mnemonic -> (kind, whether the operand is the immediate).
+STATUS_FORMS = {
+    "csrrs": (STATUS_SET, False),
+    "csrrsi": (STATUS_SET, True),
+    "csrrc": (STATUS_CLEAR, False),
+    "csrrci": (STATUS_CLEAR, True),
+}
+
+
+def _swap(old: int, operand: int) -> int:
+    return operand
+
+
+# The read-modify-write of each AMO run inline, on the old value and rs2 (both signed; the
+# store keeps the access's low bits).
+AMO_OPS: dict[int, Callable[[int, int], int]] = {
+    AMOADD_W: operator.add,
+    AMOADD_D: operator.add,
+    AMOSWAP_W: _swap,
+    AMOSWAP_D: _swap,
+    AMOOR_W: operator.or_,
+    AMOOR_D: operator.or_,
+    AMOAND_W: operator.and_,
+    AMOAND_D: operator.and_,
+    AMOXOR_W: operator.xor,
+    AMOXOR_D: operator.xor,
+}
 
 
 class Op:
     """A decoded instruction as the dispatch loop reads it: small ints only.
 
     ``rd`` is ZERO_SINK for x0; ``insn`` is the full decode, for the helpers (system, AMO,
-    floating point) that take it.
+    floating point) that take it. The sstatus kinds hold their operand as ``x[rs1] | imm``:
+    an immediate form's rs1 is x0 and its imm the immediate (a register form's imm is 0).
     """
 
     __slots__ = ("imm", "insn", "kind", "length", "rd", "rs1", "rs2")
@@ -225,6 +281,11 @@ def make_op(d: Insn, has_fd: bool) -> Op:
     kind = KINDS.get(d.op)
     if kind is not None:
         return Op(kind, d)
+    status = STATUS_FORMS.get(d.op)
+    if status is not None and d.imm & 0xFFF == CSR_SSTATUS:
+        op = Op(status[0], d)
+        op.rs1, op.imm = (0, d.rs1) if status[1] else (d.rs1, 0)
+        return op
     kind = HELPER_KINDS[d.group]
     if kind == FPU and not has_fd:
         return Op(ILLEGAL, d)
@@ -286,12 +347,75 @@ def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
     x[op.rd] = xs[op.rd] & M
     d = op.insn
     upc = pc & M
-    if op.kind == AMO:
+    if op.kind != FPU:
         h.amo(d, upc)
     else:
         h.fpu(d, upc)
     x[0] = 0
     xs[op.rd] = _signed(x[op.rd])
+
+
+def _status_ie(h: Hart, x: list[int], op: Op) -> bool:
+    """Run an sstatus kind inline if it is S-mode's and only sets or clears SIE (True); else
+    change nothing (False: Hart.sysop runs it)."""
+    operand = x[op.rs1] | op.imm
+    if h.priv != PRV_S or operand & ~MSTATUS_SIE:
+        return False
+    old = read_sstatus(h)
+    # What the CSR table's sstatus writer does when only SIE changes: mstatus keeps its legal
+    # MPP and its FS (stored as off or Dirty), SUM and MXR stay (no TLB flush), and the
+    # data context (privilege, MPRV, satp) is the same.
+    if op.kind == STATUS_SET:
+        h.mstatus |= operand
+    else:
+        h.mstatus &= ~operand
+    x[op.rd] = _signed(old)
+    return True
+
+
+def _atomic(h: Hart, x: list[int], op: Op, ram: mmap.mmap) -> bool:
+    """Run an LR/SC or AMO kind inline if its address is aligned RAM that the data TLBs map
+    (True); else change nothing (False: Hart.amo runs it, with its traps and slow paths).
+    What it does is Hart.amo's TLB-hit path on the signed registers."""
+    k = op.kind
+    a = x[op.rs1]
+    wide = k >= LR_D
+    if a & (7 if wide else 3):
+        return False
+    vpn = a >> 12 & VPN
+    o = a & 0xFFF
+    if k in (LR_W, LR_D):
+        p = h.rtlb.get(vpn)
+        if p is None:
+            return False
+        x[op.rd] = LD_q(ram, p | o)[0] if wide else LD_i(ram, p | o)[0]
+        h.reservation = a & M
+        return True
+    p = h.wtlb.get(vpn)
+    if p is None:
+        return False
+    b = x[op.rs2]
+    if k in (SC_W, SC_D):
+        ok = h.reservation == a & M
+        h.reservation = None
+        if ok:
+            if wide:
+                ST_q(ram, p | o, b)
+            else:
+                ST_I(ram, p | o, b & 0xFFFFFFFF)
+        x[op.rd] = 0 if ok else 1
+        return True
+    if wide:
+        old = LD_q(ram, p | o)[0]
+        r = AMO_OPS[k](old, b)
+        if r > MAXS or r < MINS:
+            r = _signed(r)
+        ST_q(ram, p | o, r)
+    else:
+        old = LD_i(ram, p | o)[0]
+        ST_I(ram, p | o, AMO_OPS[k](old, b) & 0xFFFFFFFF)
+    x[op.rd] = old
+    return True
 
 
 def run(h: Hart, budget: int, poll: bool = True) -> int:
@@ -570,7 +694,19 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         pc = t
                     elif k == FENCE:
                         pc += op.length
-                    elif k == SYSTEM:
+                    elif k < FIRST_ATOMIC and _status_ie(h, x, op):
+                        pc += op.length
+                        # As after any system instruction: spin detection starts again, and
+                        # an interrupt pending and enabled now is taken before the next one.
+                        spin_pc = 1
+                        if h.mip & h.mie:
+                            h.pc = pc & M
+                            break
+                    elif FIRST_ATOMIC <= k < AMO and _atomic(h, x, op, ram):
+                        pc += op.length
+                        if k != LR_W and k != LR_D:
+                            spin_pc = 1
+                    elif k == SYSTEM or k < FIRST_ATOMIC:
                         h.icount += n
                         limit -= n
                         n = 0
@@ -584,7 +720,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         break
                     elif k == ILLEGAL:
                         raise Trap(ILLEGAL_INSN, op.insn.raw, pc & M)
-                    else:  # AMO, FPU
+                    else:  # AMO, FPU, and the atomics not run inline
                         _call_helper(h, x, op, pc)
                         pc += op.length
                         if op.insn.op not in LOAD_RESERVED:

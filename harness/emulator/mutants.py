@@ -49,6 +49,7 @@ class Mutant:
 CPU = "harness/emulator/cpu.py"
 SYSOPS = "harness/emulator/sysops.py"
 MACHINE = "harness/emulator/machine.py"
+INTERP = "harness/emulator/interp.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -77,9 +78,9 @@ MUTANTS: tuple[Mutant, ...] = (
             # The interp engine keeps registers in its own list and copies rd back after the
             # call: the mutant's early rd must reach that list too when the store faults.
             Edit(
-                "harness/emulator/interp.py",
-                "    if op.kind == AMO:\n        h.amo(d, upc)\n",
-                "    if op.kind == AMO:\n        try:\n            h.amo(d, upc)\n        except BaseException:\n"
+                INTERP,
+                "    if op.kind != FPU:\n        h.amo(d, upc)\n",
+                "    if op.kind != FPU:\n        try:\n            h.amo(d, upc)\n        except BaseException:\n"
                 "            if op.rd:\n                xs[op.rd] = _signed(x[op.rd])\n            raise\n",
             ),
         ),
@@ -106,13 +107,22 @@ MUTANTS: tuple[Mutant, ...] = (
                 "            ok = self.reservation == addr\n            self.reservation = None\n",
                 "            ok = self.reservation == addr\n",
             ),
+            # The interpreter runs SC inline on RAM the write TLB maps (interp._atomic).
+            Edit(
+                INTERP,
+                "        ok = h.reservation == a & M\n        h.reservation = None\n",
+                "        ok = h.reservation == a & M\n",
+            ),
         ),
     ),
     Mutant(
         "sc-without-reservation",
         "an SC succeeds whether or not a reservation is held",
         "early emulators that implement SC as a plain store",
-        (Edit(CPU, "            ok = self.reservation == addr\n", "            ok = True\n"),),
+        (
+            Edit(CPU, "            ok = self.reservation == addr\n", "            ok = True\n"),
+            Edit(INTERP, "        ok = h.reservation == a & M\n", "        ok = True\n"),
+        ),
     ),
     Mutant(
         "mtimecmp-write-keeps-pending",
@@ -172,6 +182,7 @@ MUTANTS: tuple[Mutant, ...] = (
                 "            value = old - (1 << (size * 8)) if old >> (size * 8 - 1) else old\n",
                 "            value = old\n",
             ),
+            Edit(INTERP, "        old = LD_i(ram, p | o)[0]\n", "        old = LD_I(ram, p | o)[0]\n"),
         ),
     ),
     Mutant(

@@ -270,6 +270,174 @@ val: .dword 0
     )
 
 
+def test_atomics_on_a_data_page_and_their_misaligned_trap(run_asm) -> None:  # type: ignore[no-untyped-def]
+    # The data sits on its own page, so after the first store the write TLB maps it and the
+    # interpreter runs these inline (interp._atomic); a misaligned one goes to Hart.amo.
+    _ok(
+        run_asm(r"""
+_start:
+    la t0, handler
+    csrw mtvec, t0
+    la s0, data
+    sd zero, 0(s0)          # fills the data TLBs
+    li t0, 0x7fffffff
+    sw t0, 0(s0)
+    li t1, 1
+    amoadd.w t2, t1, (s0)   # 0x7fffffff + 1 wraps to 0x80000000
+    li t3, 0x7fffffff
+    bne t2, t3, bad
+    lw t2, 0(s0)
+    li t3, -0x80000000
+    bne t2, t3, bad
+    li t1, 9
+    amoswap.w t2, t1, (s0)  # rd: the old word sign-extended
+    bne t2, t3, bad
+    lwu t2, 0(s0)
+    bne t2, t1, bad
+    addi s1, s0, 8
+    li t1, -1
+    sd t1, 0(s1)
+    li t1, 1
+    amoadd.d t2, t1, (s1)   # -1 + 1 wraps to 0
+    li t3, -1
+    bne t2, t3, bad
+    ld t2, 0(s1)
+    bnez t2, bad
+    li t1, 0xf0
+    amoor.d t2, t1, (s1)
+    li t1, 0x3c
+    amoand.d t2, t1, (s1)
+    li t3, 0xf0
+    bne t2, t3, bad
+    li t1, -1
+    amoxor.d t2, t1, (s1)   # 0x30 ^ -1
+    li t3, 0x30
+    bne t2, t3, bad
+    li t1, 0x80000001
+    amoor.w t2, t1, (s0)    # 9 | 0x80000001
+    amoand.w t2, t1, (s0)   # rd: 0x80000009 sign-extended
+    li t3, -0x7ffffff7
+    bne t2, t3, bad
+    li t1, 0xf
+    amoxor.w t2, t1, (s0)   # 0x80000001 ^ 0xf
+    li t3, -0x7fffffff
+    bne t2, t3, bad
+    lwu t2, 0(s0)
+    li t3, 0x8000000e
+    bne t2, t3, bad
+    ld t2, 0(s1)
+    li t3, ~0x30
+    bne t2, t3, bad
+    li s3, 100
+1:  lr.d t2, (s1)           # uncontended LR/SC succeeds (retrying spurious failures)
+    li t1, 5
+    sc.d t4, t1, (s1)
+    beqz t4, 2f
+    addi s3, s3, -1
+    bnez s3, 1b
+    j bad
+2:  li t3, ~0x30
+    bne t2, t3, bad
+    li t1, 6
+    sc.d t4, t1, (s1)       # the reservation is gone: fails, stores nothing
+    li t3, 1
+    bne t4, t3, bad
+    ld t2, 0(s1)
+    li t3, 5
+    bne t2, t3, bad
+    li t1, -2
+    sw t1, 16(s0)
+    addi s2, s0, 16
+    lr.w t2, (s2)           # sign-extended
+    bne t2, t1, bad
+    sc.w t4, zero, (s2)
+    bnez t4, bad
+    lw t2, 16(s0)
+    bnez t2, bad
+    li s4, 0
+    addi s2, s0, 2
+    amoadd.w t2, t1, (s2)   # misaligned: store/AMO address-misaligned (cause 6)
+    li t3, 1
+    bne s4, t3, bad
+    PASS
+bad:
+    FAIL 1
+    .balign 4
+handler:
+    csrr t3, mcause
+    li t4, 6
+    bne t3, t4, bad
+    csrr t3, mtval
+    bne t3, s2, bad
+    addi s4, s4, 1
+    csrr t3, mepc
+    addi t3, t3, 4
+    csrw mepc, t3
+    mret
+    .data
+    .balign 4096
+data: .dword 0, 0, 0
+""")
+    )
+
+
+def test_sstatus_sie_in_s_mode_and_the_interrupt_it_unmasks(run_asm) -> None:  # type: ignore[no-untyped-def]
+    # local_irq_save/restore's instructions, which the interpreter runs inline in S-mode: the
+    # values they read, and a pending interrupt taken right after the one that sets SIE.
+    _ok(
+        run_asm(r"""
+_start:
+    la t0, mbad
+    csrw mtvec, t0
+    la t0, shandler
+    csrw stvec, t0
+    li t0, 2                # SSIP delegated and enabled
+    csrw mideleg, t0
+    csrw mie, t0
+    li t0, 1 << 11          # MPP = S
+    csrw mstatus, t0
+    la t0, smode
+    csrw mepc, t0
+    mret
+smode:
+    li s5, 0
+    csrsi sstatus, 2
+    csrrci t0, sstatus, 2   # irq save: SIE was set
+    andi t1, t0, 2
+    beqz t1, bad
+    csrr t0, sstatus
+    andi t1, t0, 2
+    bnez t1, bad
+    li t0, 2
+    csrs sip, t0            # pending, masked by SIE
+    li t2, 2
+    csrrs zero, sstatus, t2 # irq restore: taken here, before the next instruction
+after:
+    li s5, 1
+    li t0, 2
+    bne s6, t0, bad
+    PASS
+bad:
+    FAIL 1
+mbad:
+    FAIL 2
+    .balign 4
+shandler:
+    bnez s5, bad            # the instruction after the restore did not run first
+    csrr t0, sepc
+    la t1, after
+    bne t0, t1, bad
+    csrr t0, scause
+    li t1, (1 << 63) | 1
+    bne t0, t1, bad
+    li t0, 2
+    csrc sip, t0
+    li s6, 2
+    sret
+""")
+    )
+
+
 def test_misaligned_accesses_work_across_pages(run_asm) -> None:  # type: ignore[no-untyped-def]
     _ok(
         run_asm(r"""
