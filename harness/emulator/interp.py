@@ -299,14 +299,21 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
     """Decode the instruction at virtual ``pc`` (physical ``paddr``) into its slot of the
     page's list ``code``. An instruction whose upper half lies on the next page is decoded
     on every execution instead (that page's mapping may change independently)."""
-    word = h.fetch_half(paddr, pc)
+    bus = h.bus
     straddles = False
-    if word & 3 == 3:
-        if paddr & 0xFFF == 0xFFE:
-            straddles = True
-            word |= h.fetch_half_virtual((pc + 2) & M, pc) << 16
-        else:
-            word |= h.fetch_half(paddr + 2, pc) << 16
+    if paddr & 0xFFF != 0xFFE and bus.is_ram(paddr, 4):
+        # Four bytes of RAM in one read (the two past a compressed instruction are ignored).
+        word = LD_I(bus.ram, paddr - bus.ram_base)[0]
+        if word & 3 != 3:
+            word &= 0xFFFF
+    else:
+        word = h.fetch_half(paddr, pc)
+        if word & 3 == 3:
+            if paddr & 0xFFF == 0xFFE:
+                straddles = True
+                word |= h.fetch_half_virtual((pc + 2) & M, pc) << 16
+            else:
+                word |= h.fetch_half(paddr + 2, pc) << 16
     # An Op depends on the instruction word alone (not on its address), so one serves every
     # copy of that word: most of a kernel's instructions recur, and decoding is the cost of
     # code that runs once.
@@ -316,7 +323,12 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
         op = _OPS[key] = make_op(decode(word, h.has_fd), h.has_fd)
     if not straddles:
         code[(paddr & 0xFFF) >> 1] = op
-        h.interp.decoded(paddr, op.length, pc)
+        # The page holds one more decoded instruction; a fetch that differs from the bytes
+        # the hart last synchronised with fence.i is reported when reporting is on.
+        live = h.interp.page_live
+        live[paddr >> 12] = live.get(paddr >> 12, 0) + 1
+        if h.code.report is not None:
+            h.code.check_fetch(h, pc, paddr, paddr + op.length)
     return op
 
 
@@ -789,12 +801,6 @@ class Interpreter:
             self.page_live[ppn] = 0
             self.hart.code.claim(self.hart, ppn)
         return code
-
-    def decoded(self, paddr: int, length: int, vpc: int) -> None:
-        """``length`` bytes at ``paddr`` (virtual ``vpc``) were decoded into their page's list."""
-        ppn = paddr >> 12
-        self.page_live[ppn] = self.page_live.get(ppn, 0) + 1
-        self.hart.code.check_fetch(self.hart, vpc, paddr, paddr + length)
 
     def invalidate(self, ppn: int, start: int, end: int, writer: Hart) -> bool:
         """Forget the decoded instructions overlapping physical ``[start, end)`` on page
