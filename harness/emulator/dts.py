@@ -1,8 +1,19 @@
-"""Device tree generation: DTS text for a board, compiled with the system ``dtc``."""
+"""Device tree generation: DTS text for a board, compiled with the system ``dtc``.
+
+Compiled trees are kept in ``${XDG_CACHE_HOME:-~/.cache}/hartbeat/dtb/``, each file the DTS
+text it came from and the DTB, named by a CRC of the text and of the ``dtc`` binary's size
+and modification time; a hit is a file whose text is this text. Running ``dtc`` is 30-50 ms
+of every start-up, and a board's text changes only with its harts, RAM, command line and
+initrd. (``zlib``, not ``hashlib``: importing hashlib costs PyPy 40 ms, more than ``dtc``.)
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import subprocess
+import zlib
 from dataclasses import dataclass
 
 from .boards import CLINT_BASE, CLINT_SIZE, PLIC_BASE, PLIC_SIZE, RAM_BASE, TEST_BASE, TIMEBASE_HZ, Board
@@ -108,12 +119,55 @@ def render_dts(board: Board, smp: int, opts: DtOptions) -> str:
     return "\n".join(out) + "\n"
 
 
+# The first four bytes of every flattened device tree (big-endian 0xd00dfeed).
+FDT_MAGIC = b"\xd0\x0d\xfe\xed"
+
+
+def dtb_cache() -> str:
+    """``${XDG_CACHE_HOME:-~/.cache}/hartbeat/dtb``."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "hartbeat", "dtb")
+
+
 def compile_dts(source: str) -> bytes:
-    """Compile DTS text to a DTB with ``dtc`` (padded so firmware can add nodes in place)."""
+    """Compile DTS text to a DTB with ``dtc`` (padded so firmware can add nodes in place), or
+    take it from the cache (see the module docstring)."""
+    dtc = shutil.which("dtc")
+    if dtc is None:
+        raise DtcError("dtc not found (install device-tree-compiler)")
+    binary = os.stat(dtc)
+    text = source.encode()
+    tag = zlib.crc32(f"{binary.st_size} {binary.st_mtime_ns}".encode(), zlib.crc32(text))
+    cached = os.path.join(dtb_cache(), f"{tag:08x}-{len(text)}.dtb")
+    # The text, a NUL (which DTS text never holds), the tree.
+    try:
+        with open(cached, "rb") as f:
+            held = f.read()
+    except OSError:
+        held = b""
+    stored, _, dtb = held.partition(b"\0")
+    if stored == text and dtb.startswith(FDT_MAGIC):
+        return dtb
+    dtb = _run_dtc(dtc, text)
+    # Published whole (a temporary file renamed into place), so a reader never sees part of
+    # one; a cache that cannot be written only costs the next start-up its dtc run.
+    partial = f"{cached}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        with open(partial, "wb") as f:
+            f.write(text + b"\0" + dtb)
+        os.replace(partial, cached)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+    return dtb
+
+
+def _run_dtc(dtc: str, text: bytes) -> bytes:
     try:
         proc = subprocess.run(
-            ["dtc", "-I", "dts", "-O", "dtb", "-p", "4096", "-q", "-"],
-            input=source.encode(),
+            [dtc, "-I", "dts", "-O", "dtb", "-p", "4096", "-q", "-"],
+            input=text,
             capture_output=True,
             check=False,
         )
