@@ -242,11 +242,11 @@ def _swap(old: int, operand: int) -> int:
     return operand
 
 
-# The read-modify-write of each AMO run inline, on the old value and rs2 (both signed; the
-# store keeps the access's low bits).
+# The read-modify-write of each AMO run inline, on the old value and rs2 (both signed words,
+# and so is each result; a 32-bit store keeps its low bits).
 AMO_OPS: dict[int, Callable[[int, int], int]] = {
-    AMOADD_W: operator.add,
-    AMOADD_D: operator.add,
+    AMOADD_W: int_add,
+    AMOADD_D: int_add,
     AMOSWAP_W: _swap,
     AMOSWAP_D: _swap,
     AMOOR_W: operator.or_,
@@ -431,10 +431,7 @@ def _atomic(h: Hart, x: list[int], op: Op, ram: mmap.mmap) -> bool:
         return True
     if wide:
         old = LD_q(ram, p | o)[0]
-        r = AMO_OPS[k](old, b)
-        if r > MAXS or r < MINS:
-            r = _signed(r)
-        ST_q(ram, p | o, r)
+        ST_q(ram, p | o, AMO_OPS[k](old, b))
     else:
         old = LD_i(ram, p | o)[0]
         ST_I(ram, p | o, AMO_OPS[k](old, b) & 0xFFFFFFFF)
