@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .cpu import Hart
+    from .interp import Op
+
+# The interpreter's decoded pages (physical page -> slots) and their filled-slot counts.
+OpPages = tuple[dict[int, list["Op | None"]], dict[int, int]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,16 @@ class CodeCache:
         self.report = report
         self.snapshots: dict[int, dict[int, PageSnapshot]] = {}
         self.reported: set[tuple[int, int]] = set()
+        # The interpreter's decoded pages, shared by the harts with the same F/D (see
+        # Interpreter): none while stale fetches are reported, which is per hart.
+        self.decoded: dict[bool, OpPages] = {}
+
+    def shared_decode(self, has_fd: bool) -> OpPages | None:
+        """The decoded pages every hart with (or without) F/D shares; None when stale fetches
+        are reported (each hart must then decode, and check, what it fetches itself)."""
+        if self.report is not None:
+            return None
+        return self.decoded.setdefault(has_fd, ({}, {}))
 
     def add_hart(self, hart: Hart) -> None:
         """Track ``hart``'s blocks."""
@@ -122,5 +136,8 @@ class CodeCache:
         """Forget all code and write history (machine reset)."""
         self.page_harts.clear()
         self.reported.clear()
+        for pages, live in self.decoded.values():
+            pages.clear()
+            live.clear()
         for snaps in self.snapshots.values():
             snaps.clear()

@@ -766,9 +766,16 @@ class Interpreter:
     def __init__(self, hart: Hart) -> None:
         self.hart = hart
         # Decoded instructions per physical page (one slot per halfword) and how many slots
-        # of each are filled (a page left with none stops being code).
-        self.pages: dict[int, list[Op | None]] = {}
-        self.page_live: dict[int, int] = {}
+        # of each are filled (a page left with none stops being code). An Op depends on the
+        # bytes alone, which stores keep coherent (``invalidate``), so every hart that decodes
+        # alike (same F/D) shares them: SMP Linux runs the same kernel code on each hart, and
+        # each decoding it again cost a 5-hart boot 7% of its host time. Stale-fetch reports
+        # are per hart (each checks what it decodes), so with them each hart keeps its own.
+        shared = hart.code.shared_decode(hart.has_fd)
+        self.shared = shared is not None
+        self.pages: dict[int, list[Op | None]]
+        self.page_live: dict[int, int]
+        self.pages, self.page_live = shared if shared is not None else ({}, {})
         # Virtual page -> (physical page address, slot list), per fetch context (Hart.fetch_key).
         self.itlb_sets: dict[int, dict[int, tuple[int, list[Op | None]]]] = {key: {} for key in CONTEXTS}
         # Set when a store by this hart rewrote code it decoded, so the loop fetches again.
@@ -780,11 +787,15 @@ class Interpreter:
         return run(self.hart, budget)
 
     def reset(self) -> None:
-        """Forget every decoded instruction (hart reset)."""
+        """Forget every decoded instruction (hart reset): shared pages too, so every hart
+        sharing them forgets its instruction TLB, which may point into them."""
         self.pages.clear()
         self.page_live.clear()
-        for itlb in self.itlb_sets.values():
-            itlb.clear()
+        self.forget_code()
+        if self.shared:
+            for other in self.hart.code.harts:
+                if other.interp.pages is self.pages:
+                    other.interp.forget_code()
 
     def forget_context(self, key: int) -> None:
         """Forget the instruction TLB of fetch context ``key``."""
@@ -803,12 +814,13 @@ class Interpreter:
 
     def page(self, ppn: int) -> list[Op | None]:
         """The slot list of physical page ``ppn`` (created empty and claimed as code on first
-        use, which takes the page out of every write TLB)."""
+        use, which takes the page out of every write TLB). Each hart that maps it claims it, so
+        a store to it reaches that hart's ``invalidate`` even where another hart decoded it."""
         code = self.pages.get(ppn)
         if code is None:
             code = self.pages[ppn] = [None] * 2048
             self.page_live[ppn] = 0
-            self.hart.code.claim(self.hart, ppn)
+        self.hart.code.claim(self.hart, ppn)
         return code
 
     def invalidate(self, ppn: int, start: int, end: int, writer: Hart) -> bool:
@@ -816,6 +828,10 @@ class Interpreter:
         ``ppn``; True if the page still holds some."""
         code = self.pages.get(ppn)
         if code is None:
+            if self.shared:
+                # Another hart sharing the pages dropped this one in this same store: the list
+                # may still be in this hart's instruction TLB.
+                self.hart.forget_code()
             return False
         # A 4-byte instruction starting 2 bytes before the store overlaps it too.
         first = max(0, (start & 0xFFF) - 2) >> 1
@@ -827,8 +843,9 @@ class Interpreter:
                 cleared += 1
         if not cleared:
             return True
-        if self.hart is writer:
-            self.code_changed = True
+        if self.hart is writer or writer.interp.pages is self.pages:
+            # The writer's loop may be running this very list, whichever hart decoded it.
+            writer.interp.code_changed = True
         live = self.page_live[ppn] - cleared
         self.page_live[ppn] = live
         if live > 0:
