@@ -362,6 +362,33 @@ def _signed(v: int) -> int:
     return _q.unpack(_Q.pack(v & M))[0]  # type: ignore[no-any-return]
 
 
+def _slow_load(h: Hart, a: int, size: int, signed: bool, pc: int) -> int:
+    """A load the data TLB missed (``a``, ``pc`` signed as the loop holds them), as a signed
+    register value. A device page the hart already knows (``Hart.mmio_r``) is read here at
+    once, as ``Hart.ld`` would: firmware reading an SD card over SPI makes three device
+    accesses per byte, and going through ``Hart.ld`` (a function with loops, which PyPy's JIT
+    does not inline) cost three times as much per access."""
+    hit = h.mmio_r.get(a >> 12 & VPN)
+    o = a & 0xFFF
+    if hit is None or o + size > 0x1000:
+        return _signed(h.ld(a & M, size, signed, pc & M))
+    v = hit[0].read(hit[1] | o, size)
+    if signed and v >> (size * 8 - 1):
+        v -= 1 << (size * 8)
+    return _signed(v)
+
+
+def _slow_store(h: Hart, a: int, size: int, v: int, pc: int) -> None:
+    """A store the write TLB missed; a known device page (``Hart.mmio_w``) is written at once
+    (see ``_slow_load``)."""
+    hit = h.mmio_w.get(a >> 12 & VPN)
+    o = a & 0xFFF
+    if hit is None or o + size > 0x1000:
+        h.st(a & M, size, v, pc & M)
+    else:
+        hit[0].write(hit[1] | o, size, v)
+
+
 def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
     """Run an AMO or FP instruction on the hart's unsigned registers."""
     x = h.x
@@ -606,36 +633,36 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                             if p is not None and not a & 7:
                                 x[op.rd] = LD_q(ram, p | o)[0]
                             else:
-                                x[op.rd] = _signed(h.ld(a & M, 8, False, pc & M))
+                                x[op.rd] = _slow_load(h, a, 8, False, pc)
                         elif k == LW:
                             if p is not None and not a & 3:
                                 x[op.rd] = LD_i(ram, p | o)[0]
                             else:
-                                x[op.rd] = _signed(h.ld(a & M, 4, True, pc & M))
+                                x[op.rd] = _slow_load(h, a, 4, True, pc)
                         elif k == LWU:
                             if p is not None and not a & 3:
                                 x[op.rd] = LD_I(ram, p | o)[0]
                             else:
-                                x[op.rd] = _signed(h.ld(a & M, 4, False, pc & M))
+                                x[op.rd] = _slow_load(h, a, 4, False, pc)
                         elif k == LBU:
                             if p is not None:
                                 x[op.rd] = LD_B(ram, p | o)[0]
                             else:
-                                x[op.rd] = _signed(h.ld(a & M, 1, False, pc & M))
+                                x[op.rd] = _slow_load(h, a, 1, False, pc)
                         elif k == LB:
                             if p is not None:
                                 x[op.rd] = LD_b(ram, p | o)[0]
                             else:
-                                x[op.rd] = _signed(h.ld(a & M, 1, True, pc & M))
+                                x[op.rd] = _slow_load(h, a, 1, True, pc)
                         elif k == LH:
                             if p is not None and not a & 1:
                                 x[op.rd] = LD_h(ram, p | o)[0]
                             else:
-                                x[op.rd] = _signed(h.ld(a & M, 2, True, pc & M))
+                                x[op.rd] = _slow_load(h, a, 2, True, pc)
                         elif p is not None and not a & 1:  # LHU
                             x[op.rd] = LD_H(ram, p | o)[0]
                         else:
-                            x[op.rd] = _signed(h.ld(a & M, 2, False, pc & M))
+                            x[op.rd] = _slow_load(h, a, 2, False, pc)
                         pc += op.length
                     elif k < FIRST_BRANCH:
                         a = x[op.rs1] + op.imm
@@ -646,21 +673,21 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                             if p is not None and not a & 7:
                                 ST_q(ram, p | o, v)
                             else:
-                                h.st(a & M, 8, v & M, pc & M)
+                                _slow_store(h, a, 8, v & M, pc)
                         elif k == SW:
                             if p is not None and not a & 3:
                                 ST_I(ram, p | o, v & 0xFFFFFFFF)
                             else:
-                                h.st(a & M, 4, v & 0xFFFFFFFF, pc & M)
+                                _slow_store(h, a, 4, v & 0xFFFFFFFF, pc)
                         elif k == SB:
                             if p is not None:
                                 ST_B(ram, p | o, v & 0xFF)
                             else:
-                                h.st(a & M, 1, v & 0xFF, pc & M)
+                                _slow_store(h, a, 1, v & 0xFF, pc)
                         elif p is not None and not a & 1:  # SH
                             ST_H(ram, p | o, v & 0xFFFF)
                         else:
-                            h.st(a & M, 2, v & 0xFFFF, pc & M)
+                            _slow_store(h, a, 2, v & 0xFFFF, pc)
                         pc += op.length
                         spin_pc = 1
                         if eng.code_changed:

@@ -274,3 +274,51 @@ def test_device_pages_go_straight_to_the_device_until_the_mapping_changes() -> N
     assert log[-2:] == [(2, "w", 0x30, 7), (1, "w", 0x30, 9)]
     # The bare context kept its own entries.
     assert 0x10001 in h.mmio_sets[PRV_M][0]
+
+
+class _TopBitRegisters:
+    """A device whose every read has the top bit of its size set (sign extension shows)."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[int, int, int]] = []
+
+    def read(self, offset: int, size: int) -> int:
+        return (0x80 | offset) << (8 * size - 8) | size
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self.writes.append((offset, size, value))
+
+
+# Loads (funct3, signed, size) and stores (funct3, size) as the interpreter's slow path sees them.
+_LOADS = ((0, True, 1), (1, True, 2), (2, True, 4), (3, False, 8), (4, False, 1), (5, False, 2), (6, False, 4))
+_STORES = ((0, 1), (1, 2), (2, 4), (3, 8))
+
+
+def test_interpreter_reads_and_writes_known_device_pages_as_hart_ld_and_st_do() -> None:
+    # Each load and store twice: the first goes through Hart.ld/st and remembers the page, the
+    # second goes to the device from the interpreter's slow path. Both must give the same.
+    h = make_hart()
+    device = _TopBitRegisters()
+    h.bus.map(0x10001000, 0x1000, device)
+    words = []
+    for rnd in range(2):
+        for i, (funct3, _, _) in enumerate(_LOADS):
+            rd, offset = 12 + 7 * rnd + i, 0x10 * i
+            words.append(offset << 20 | 10 << 15 | funct3 << 12 | rd << 7 | 0x03)  # lX rd, offset(a0)
+        for i, (funct3, _) in enumerate(_STORES):
+            offset = 0x100 + 0x10 * i
+            words.append((offset >> 5) << 25 | 11 << 20 | 10 << 15 | funct3 << 12 | (offset & 31) << 7 | 0x23)
+    words.append(0x0000006F)  # j .
+    h.bus.load(BASE, b"".join(w.to_bytes(4, "little") for w in words))
+    h.reset(BASE)
+    h.x[10] = 0x10001000
+    h.x[11] = value = 0x8877665544332211
+    h.interp.run(len(words) - 1)
+    for rnd in range(2):
+        for i, (_, signed, size) in enumerate(_LOADS):
+            raw = (0x80 | 0x10 * i) << (8 * size - 8) | size
+            expected = (raw - (1 << 8 * size) if signed else raw) & ((1 << 64) - 1)
+            assert h.x[12 + 7 * rnd + i] == expected, (rnd, i)
+    stores = [(0x100 + 0x10 * i, size, value & ((1 << 8 * size) - 1)) for i, (_, size) in enumerate(_STORES)]
+    assert device.writes == stores * 2
+    assert 0x10001 in h.mmio_r and 0x10001 in h.mmio_w
