@@ -25,8 +25,11 @@ from harness.emulator.devices.sdcard import SdCardError, SdImage, SpiSdCard, crc
 from harness.emulator.devices.sifive_gpio import INPUT_EN, INPUT_VAL, OUTPUT_EN, OUTPUT_VAL, SifiveGpio
 from harness.emulator.devices.sifive_spi import (
     CSDEF,
+    CSID,
     CSMODE,
+    CSMODE_AUTO,
     CSMODE_HOLD,
+    CSMODE_OFF,
     FMT,
     FMT_DIR_TX,
     RX_EMPTY,
@@ -124,6 +127,36 @@ def test_spi_controller_clocks_bytes_through_the_selected_card(tmp_path: Path) -
     spi.write(FMT, 4, FMT_DIR_TX)  # transmit-only frames do not fill the receive FIFO
     spi.write(TXDATA, 4, 0xFF)
     assert spi.read(RXDATA, 4) == RX_EMPTY
+
+
+class _Peer:
+    """An SPI device that answers each byte with its complement and logs the bus."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def exchange(self, mosi: int) -> int:
+        self.log.append(f"{mosi:02x}")
+        return mosi ^ 0xFF
+
+    def deselect(self) -> None:
+        self.log.append("cs-high")
+
+
+def test_spi_chip_select_follows_csmode_and_csid() -> None:
+    peer = _Peer()
+    spi = SifiveSpi(2, {0: peer})
+    frames = [(CSMODE, CSMODE_AUTO, 0x11), (CSMODE, CSMODE_HOLD, 0x22), (CSMODE, CSMODE_HOLD, 0x23)]
+    frames += [(CSID, 1, 0x33), (CSID, 0, 0x44), (CSMODE, CSMODE_OFF, 0x55), (CSMODE, CSMODE_HOLD, 0x66)]
+    received = []
+    for register, value, byte in frames:
+        spi.write(register, 4, value)
+        spi.write(TXDATA, 4, byte)
+        received.append(spi.read(RXDATA, 4))
+    # AUTO drops CS after its frame; HOLD keeps it over frames until CSID or CSMODE moves it;
+    # nothing on CS 1 and nothing selected with OFF: MISO floats high.
+    assert peer.log == ["11", "cs-high", "22", "23", "cs-high", "44", "cs-high", "66"]
+    assert received == [0xEE, 0xDD, 0xDC, 0xFF, 0xBB, 0xFF, 0x99]
 
 
 def test_empty_spi_bus_reads_all_ones() -> None:

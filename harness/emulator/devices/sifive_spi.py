@@ -64,11 +64,20 @@ class SifiveSpi:
         self.rx: deque[int] = deque()
         self.selected: SpiDevice | None = None
         self.frames = 0
+        # What a frame does, kept up to date by register writes rather than looked up in
+        # ``regs`` for every byte (firmware reads a card a byte per frame): the device the
+        # chip select addresses, whether received bytes enter the FIFO, whether CS drops after.
+        self._target: SpiDevice | None = None
+        self._receive = True
+        self._auto = True
+        self._settle()
 
-    def _select(self) -> SpiDevice | None:
-        if self.regs[CSMODE] == CSMODE_OFF:
-            return None
-        return self.devices.get(self.regs.get(CSID, 0))
+    def _settle(self) -> None:
+        regs = self.regs
+        mode = regs[CSMODE]
+        self._target = None if mode == CSMODE_OFF else self.devices.get(regs.get(CSID, 0))
+        self._receive = not regs[FMT] & FMT_DIR_TX
+        self._auto = mode == CSMODE_AUTO
 
     def _release(self) -> None:
         if self.selected is not None:
@@ -76,15 +85,15 @@ class SifiveSpi:
             self.selected = None
 
     def _transfer(self, mosi: int) -> None:
-        device = self._select()
+        device = self._target
         if device is not self.selected:
             self._release()
             self.selected = device
         miso = device.exchange(mosi) if device is not None else 0xFF
         self.frames += 1
-        if not self.regs[FMT] & FMT_DIR_TX and len(self.rx) < FIFO_DEPTH:
+        if self._receive and len(self.rx) < FIFO_DEPTH:
             self.rx.append(miso)
-        if self.regs[CSMODE] == CSMODE_AUTO:
+        if self._auto:
             self._release()
 
     def _ip(self) -> int:
@@ -116,5 +125,6 @@ class SifiveSpi:
         elif offset == CSID and value != self.regs.get(CSID, 0):
             self._release()
         self.regs[offset] = value
+        self._settle()
         if offset == CSMODE and value != CSMODE_HOLD:
             self._release()
