@@ -298,6 +298,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT), HARTBEAT_EMU_STATS="1")
+    # Measure what a user's second start costs: compiled bytecode cached beside the sources, as
+    # Python keeps it unless told not to (a host with PYTHONDONTWRITEBYTECODE=1 recompiles the
+    # emulator at every start, 0.3 s of PyPy's start-up here).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for _, python in interpreters():
+        subprocess.run([python, "-c", "import harness.emulator.__main__"], env=env, cwd=ROOT, check=True)
     have_qemu = shutil.which("qemu-system-riscv64") is not None
     measured: dict[tuple[str, str, str], Figure] = {}
     with tempfile.TemporaryDirectory() as tmp:
