@@ -104,6 +104,9 @@ _H = struct.Struct("<H")
 _h = struct.Struct("<h")
 _b = struct.Struct("<b")
 _B = struct.Struct("<B")
+# All of a hart's registers at once (x0..x31 and the x0 sink; x1..x31), unsigned and signed.
+_X33, _x33 = struct.Struct("<33Q"), struct.Struct("<33q")
+_X31, _x31 = struct.Struct("<31Q"), struct.Struct("<31q")
 LD_Q, ST_Q = _Q.unpack_from, _Q.pack_into
 LD_I, ST_I = _I.unpack_from, _I.pack_into
 LD_i = _i.unpack_from
@@ -470,20 +473,20 @@ def run(h: Hart, budget: int, poll: bool = True) -> int:
     """Execute ``budget`` instructions on ``h``; stop early on WFI or a yield. Return the
     instructions executed. ``poll`` False: no interrupt check before the first instruction
     (the block engine's tail, which starts where the interpreter would not check)."""
-    ux = h.x
-    xs = [_signed(v) for v in ux]
+    xs = signed_registers(h)
     before = h.icount
     try:
         _loop(h, xs, budget, poll)
     finally:
-        for r in range(1, 32):
-            ux[r] = xs[r] & M
+        # x1..x31 back in one pack and unpack: a quantum that ends early (a hart that yields
+        # polling the time, or waits) paid 64 struct round trips here, one per register.
+        h.x[1:32] = _X31.unpack(_x31.pack(*xs[1:32]))
     return h.icount - before
 
 
 def signed_registers(h: Hart) -> list[int]:
     """The hart's registers as ``run`` holds them while it runs (signed, see the docstring)."""
-    return [_signed(v) for v in h.x]
+    return list(_x33.unpack(_X33.pack(*h.x)))
 
 
 def run_one(h: Hart, xs: list[int]) -> None:
