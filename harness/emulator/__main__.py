@@ -274,5 +274,9 @@ if __name__ == "__main__":
         code = main()
     except SystemExit as exc:
         # SIGTERM (_terminate) ends main() this way, once it has closed the console; -h too.
-        code = exc.code if isinstance(exc.code, int) else 1
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # sys.exit("message"): said on stderr, as the interpreter's own exit would
+            sys.stderr.write(f"{exc.code}\n")
+            code = 1
     leave(code)

@@ -129,6 +129,10 @@ def dtb_cache() -> str:
     return os.path.join(root, "hartbeat", "dtb")
 
 
+# How dtc is run: part of the cache key, so a tree compiled with other options is never served.
+DTC_ARGS = ("-I", "dts", "-O", "dtb", "-p", "4096", "-q", "-")
+
+
 def compile_dts(source: str) -> bytes:
     """Compile DTS text to a DTB with ``dtc`` (padded so firmware can add nodes in place), or
     take it from the cache (see the module docstring)."""
@@ -137,7 +141,7 @@ def compile_dts(source: str) -> bytes:
         raise DtcError("dtc not found (install device-tree-compiler)")
     binary = os.stat(dtc)
     text = source.encode()
-    tag = zlib.crc32(f"{binary.st_size} {binary.st_mtime_ns}".encode(), zlib.crc32(text))
+    tag = zlib.crc32(f"{binary.st_size} {binary.st_mtime_ns} {' '.join(DTC_ARGS)}".encode(), zlib.crc32(text))
     cached = os.path.join(dtb_cache(), f"{tag:08x}-{len(text)}.dtb")
     # The text, a NUL (which DTS text never holds), the tree.
     try:
@@ -166,7 +170,7 @@ def compile_dts(source: str) -> bytes:
 def _run_dtc(dtc: str, text: bytes) -> bytes:
     try:
         proc = subprocess.run(
-            [dtc, "-I", "dts", "-O", "dtb", "-p", "4096", "-q", "-"],
+            [dtc, *DTC_ARGS],
             input=text,
             capture_output=True,
             check=False,

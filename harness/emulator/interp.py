@@ -375,7 +375,7 @@ def _slow_load(h: Hart, a: int, size: int, signed: bool, pc: int) -> int:
     o = a & 0xFFF
     if hit is None or o + size > 0x1000:
         return _signed(h.ld(a & M, size, signed, pc & M))
-    v = hit[0].read(hit[1] | o, size)
+    v = hit[0].read(hit[1] + o, size)
     if signed and v >> (size * 8 - 1):
         v -= 1 << (size * 8)
     return _signed(v)
@@ -389,7 +389,7 @@ def _slow_store(h: Hart, a: int, size: int, v: int, pc: int) -> None:
     if hit is None or o + size > 0x1000:
         h.st(a & M, size, v, pc & M)
     else:
-        hit[0].write(hit[1] | o, size, v)
+        hit[0].write(hit[1] + o, size, v)
 
 
 def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:

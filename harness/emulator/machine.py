@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import sys
 import time
@@ -259,7 +260,12 @@ class Machine:
         JTAG port stays, its debugger told that every hart was reset."""
         elapsed = self.clock.elapsed
         debug = self.debug
+        ram = self.bus.ram
         self.__init__(self.config, self.console)  # type: ignore[misc]
+        # The old RAM goes now: the GC does not see an mmap's size, and a rebooted Linux leaves
+        # hundreds of MiB touched (a view of it still held elsewhere keeps it mapped instead).
+        with contextlib.suppress(BufferError):
+            ram.close()
         # Guest time since power-on runs on through a reset, as wall time does on a board.
         self.clock.elapsed = elapsed
         if debug is not None:
