@@ -182,7 +182,16 @@ def test_ctrl_c_stops_the_runs_on_every_board(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "pytest", str(plans), "-q", "-p", "no:cacheprovider", "-p", "no:labgrid"]
     command += ["--hartbeat-boards", ",".join(boards), "--hartbeat-runs", str(runs)]
     command += ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT as a terminal would deliver it, even under a runner that ignores it (a background
+    # job of a non-interactive shell does, and its children inherit that).
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         # Both boards past OpenSBI: two runs on at the same time.
         deadline = time.monotonic() + 120

@@ -27,6 +27,9 @@ def test_sigint_during_the_preboot_checks_says_nothing_was_written(tmp_path: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # SIGINT as a terminal would deliver it, even under a runner that ignores it (a
+        # background job of a non-interactive shell does, and its children inherit that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(3)  # inside `-machine help`, before any run folder
     proc.send_signal(signal.SIGINT)
