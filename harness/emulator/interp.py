@@ -478,15 +478,21 @@ def run(h: Hart, budget: int, poll: bool = True) -> int:
     try:
         _loop(h, xs, budget, poll)
     finally:
-        # x1..x31 back in one pack and unpack: a quantum that ends early (a hart that yields
-        # polling the time, or waits) paid 64 struct round trips here, one per register.
-        h.x[1:32] = _X31.unpack(_x31.pack(*xs[1:32]))
+        store_registers(h, xs)
     return h.icount - before
 
 
 def signed_registers(h: Hart) -> list[int]:
     """The hart's registers as ``run`` holds them while it runs (signed, see the docstring)."""
     return list(_x33.unpack(_X33.pack(*h.x)))
+
+
+def store_registers(h: Hart, xs: list[int]) -> None:
+    """Put registers held as ``run`` holds them back into the hart's unsigned ``x`` (x1..x31).
+
+    One pack and unpack for all of them: a quantum that ends early (a hart that yields polling
+    the time, or waits) paid 64 struct round trips here, one per register."""
+    h.x[1:32] = _X31.unpack(_x31.pack(*xs[1:32]))
 
 
 def run_one(h: Hart, xs: list[int]) -> None:

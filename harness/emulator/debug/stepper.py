@@ -97,7 +97,6 @@ def careful_run(h: Hart, budget: int) -> int:
     """Hart.run for a hart with armed triggers or dcsr.step: one instruction at a time."""
     stepping = bool(h.dbg.dcsr & DCSR_STEP)
     limit = 1 if stepping else budget
-    ux = h.x
     xs = interp.signed_registers(h)
     h.yielding = False
     saved_mie = h.mie
@@ -114,8 +113,7 @@ def careful_run(h: Hart, budget: int) -> int:
             interp.run_one(h, xs)
             n += 1
     finally:
-        for r in range(1, 32):
-            ux[r] = xs[r] & M64
+        interp.store_registers(h, xs)
         if stepping and h.mie == 0:
             h.mie = saved_mie
     if stepping and not h.halted:
