@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.engine.console import Console
+from harness.engine.console import LAG_SAME, Console
 from harness.engine.guest_clock import GuestTimeline
 from harness.engine.recorder import Mark
 from harness.errors import HartbeatError
@@ -122,6 +122,8 @@ class Playback:
         self._console: Console | None = None
         # A log-only recording has no typing events to play on to.
         self._typed = any(event.kind is Mark.TYPED for event in self._events)
+        # The live reader lagged here: the next wait lasts until its next read (see wait()).
+        self._lagging = False
 
     # -- the clock ----------------------------------------------------------------------------
 
@@ -130,11 +132,23 @@ class Playback:
         return self._now
 
     def wait(self, cond: threading.Condition, timeout: float) -> None:
-        """Advance to the next recorded event if it comes within ``timeout``, else by ``timeout``."""
+        """Advance to the next recorded event if it comes within ``timeout``, else by ``timeout``.
+
+        While the live reader lagged (see :meth:`reader_lagged`), the wait lasted until the
+        reader's next read, however long: the next event comes whenever it was recorded.
+        """
         # At least a microsecond: real time always moves on, and a wait computed as "the rest of
         # the silence" can round to nothing, which would spin forever on a clock that does not.
         until = self._now + max(1e-6, timeout)
-        if self._events and self._base + self._events[0].t <= until:
+        if self._lagging and self._events:
+            self._lagging = False
+            if self._events[0].kind is Mark.JUDGED:
+                # The reader read nothing before the live run decided (it gave up on it): decide
+                # at that moment; the event itself stays for judged() to play on to.
+                self._now = max(self._now, self._base + self._events[0].t)
+            else:
+                self._apply(self._events.popleft())
+        elif self._events and self._base + self._events[0].t <= until:
             self._apply(self._events.popleft())
         else:
             self._now = until
@@ -163,6 +177,21 @@ class Playback:
             return False
         for _ in range(index + 1):
             self._apply(self._events.popleft())
+        return True
+
+    def reader_lagged(self, since: float) -> bool:
+        """Whether the live run recorded waiting for its reader when a limit ran out at ``since``
+        (an ``l`` event about now): then play on to it, and the next wait to what the reader
+        read next (or to the decision, if it read nothing), so the replay decides on the same
+        console as the live run did."""
+        events = self._events
+        lags = (i for i, e in enumerate(events) if e.kind is Mark.LAGGED and abs(_number(e.detail) - since) <= LAG_SAME)
+        index = next(lags, None)
+        if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
+            return False
+        for _ in range(index + 1):
+            self._apply(self._events.popleft())
+        self._lagging = True
         return True
 
     def advance_to(self, t: float) -> None:

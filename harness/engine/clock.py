@@ -31,6 +31,11 @@ class Clock(Protocol):
         """Hartbeat just switched the target off (an ``off`` step); whether the clock moved to
         the recorded moment of it (a replay), so the step's time is read after this call."""
 
+    def reader_lagged(self, since: float) -> bool:
+        """For a clock without a reader thread (a replay): whether the live reader was behind
+        when a limit ran out at ``since`` (seconds since power-on), so the decision waits for
+        what the reader read next, as it did live."""
+
 
 WAIT_FLOOR = 0.001
 
@@ -56,6 +61,10 @@ class RealClock:
 
     def switched_off(self) -> bool:
         """Nothing to do: live, the power backend has already taken its time."""
+        return False
+
+    def reader_lagged(self, since: float) -> bool:
+        """Never asked live (the reader thread says it); no reader, nothing to wait for."""
         return False
 
 

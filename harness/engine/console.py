@@ -39,6 +39,7 @@ from harness.errors import TargetError, TransportClosed
 # The matcher's and the recorder's names the console's callers know it by.
 __all__ = [
     "CONSOLE_FILES",
+    "LAG_SAME",
     "Closed",
     "Console",
     "ConsoleFiles",
@@ -63,6 +64,9 @@ READ_TIMEOUT = 0.05
 READER_FRESH = 4 * READ_TIMEOUT
 # How long a silence or deadline waits for a lagging reader before it is declared anyway.
 READER_GRACE = 2.0
+# Two limits' moments (host seconds) this close are the same limit: a wait for a lagging reader
+# is recorded once, and a replay finds it by its moment.
+LAG_SAME = 1e-4
 # On a guest clock, typing waits (host seconds, at most) for the target to report that it took
 # the bytes, so the step's silence and deadline count from the guest moment it got them.
 TAKE_WAIT = 2.0
@@ -168,6 +172,8 @@ class Console:
         self._last_byte = self._t0
         # When the reader's latest read returned, everything it got already ingested.
         self._polled = self._t0
+        # The limit (its host time) whose wait for a lagging reader was recorded last.
+        self._lag_noted: float | None = None
         self._bytes = 0
         self._closed: str | None = None
         self._closed_t = 0.0
@@ -282,6 +288,8 @@ class Console:
         guest = self._guest
         if guest is None:
             return
+        # Judged on the millisecond it is recorded with, so a replay's sums are the live ones.
+        sample = round(sample, 3)
         with self._cond:
             self._recorder.mark(Mark.STARVED, now - self._t0, f"{sample:.3f}")
             guest.starve(sample)
@@ -589,13 +597,22 @@ class Console:
         """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.
 
         A read that returned after ``since`` saw everything sent before it; a reader that
-        returned moments ago is keeping up. A replay has no reader thread, and a reader stuck
-        for longer than READER_GRACE is not waited for.
+        returned moments ago is keeping up; a reader stuck for longer than READER_GRACE is not
+        waited for. Each wait for the reader is recorded (``l``): a replay has no reader thread,
+        and its clock plays on to what the live reader read next instead, so it decides alike.
         """
+        if not self._thread.is_alive():
+            return self._closed is None and self._clock.reader_lagged(since - self._t0)
         polled = self._polled
-        if polled >= since or now - polled <= READER_FRESH or not self._thread.is_alive():
+        if polled >= since or now - polled <= READER_FRESH or now - since >= READER_GRACE:
             return False
-        return now - since < READER_GRACE
+        noted = self._lag_noted
+        # The same limit, however its moment was computed this time (the stall's moves with
+        # each look by rounding).
+        if noted is None or abs(noted - since) > LAG_SAME:
+            self._lag_noted = since
+            self._recorder.mark(Mark.LAGGED, now - self._t0, f"{since - self._t0:.9f}")
+        return True
 
     def _judged(self, t: float) -> None:
         """Record when the engine decided on silence or a deadline, and let a playback catch up.

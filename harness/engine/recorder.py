@@ -33,6 +33,7 @@ class Mark(StrEnum):
     GUEST_CLOCK = "k"
     GUEST_REPORT = "g"
     STARVED = "w"
+    LAGGED = "l"
 
 
 @dataclass
@@ -47,8 +48,9 @@ class ConsoleFiles:
     off (an ``off`` step, once its power backend returned); ``e T`` the harness stopped
     recording; ``k T SCALE`` the target reports its guest time (judged on it, host seconds /
     SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it; ``w T S`` by
-    then the target's process had waited S host seconds for a CPU since it started. Times are
-    host seconds; ``hartbeat replay`` reads it.
+    then the target's process had waited S host seconds for a CPU since it started; ``l T S``
+    a limit that ran out at S found the reader behind (a starved harness), so the decision waited
+    for the reader's next read. Times are host seconds; ``hartbeat replay`` reads it.
     """
 
     raw: IO[bytes]

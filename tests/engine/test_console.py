@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis.playback import Playback, load_recording
 from harness.engine import console as engine
 from harness.engine import matcher
 from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
@@ -98,6 +99,9 @@ class StepClock:
         pass
 
     def switched_off(self) -> bool:
+        return False
+
+    def reader_lagged(self, since: float) -> bool:
         return False
 
 
@@ -298,6 +302,13 @@ def test_silence_waits_for_a_starved_reader_before_calling_a_wedge(tmp_path: Pat
         os.close(transport.write_fd)
         console.stop()
         files.close()
+    # The replay has no reader to wait for: the recorded wait (`l`) makes it play on to what the
+    # live reader read next, and it decides alike (without it, it called the silence at 0.3 s).
+    timing = (tmp_path / "console.timing").read_text()
+    assert [line for line in timing.splitlines() if line.startswith("l ")], timing
+    again = Playback(load_recording(tmp_path)).console()
+    replayed = again.wait_for([expect("mounted /usr")], silence=0.3)
+    assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
 
 
 def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Path) -> None:
@@ -316,3 +327,7 @@ def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Pat
         os.close(transport.write_fd)
         console.stop()
         files.close()
+    # The replay waits for the reader as long as the live run did, then decides the same.
+    again = Playback(load_recording(tmp_path)).console()
+    replayed = again.wait_for([expect("never")], silence=0.3)
+    assert isinstance(replayed, Quiet) and replayed.t == pytest.approx(outcome.t, abs=1e-6), (replayed, outcome)

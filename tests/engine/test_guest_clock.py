@@ -262,6 +262,49 @@ def test_a_starved_target_is_not_called_hung_and_its_replay_agrees(
     assert "waited for a CPU (the emulator hung)" in replayed.reason
 
 
+class HeldScript(StarvedScript):
+    """A target starved for ``starve_for`` s from its first output on, read by a harness that is
+    starved too: the reader's read after that output is held off for ``hold`` s."""
+
+    def __init__(self, steps: list[tuple[bytes, list[str]]], starve_for: float, hold: float) -> None:
+        super().__init__(steps)
+        self._plan: tuple[float, float] | None = (starve_for, hold)
+        self._held = 0.0
+
+    def read(self, size: int, timeout: float) -> bytes:
+        held, self._held = self._held, 0.0
+        time.sleep(held)
+        data = super().read(size, timeout)
+        if data and self._plan is not None:
+            # From the moment the guest clock last moves: the test's own pace does not matter.
+            (starve_for, self._held), self._plan = self._plan, None
+            self.starve(starve_for)
+        return data
+
+
+def test_a_stall_limit_reached_while_the_reader_lags_replays_to_the_live_decision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(harness.engine.console, "STALL_LIMIT", 0.3)
+    # After "up" the emulator waits for a CPU for 1 s, and the harness's reader is held off for
+    # the first 0.6 s of it: the stall limit runs out before the reader has looked at the
+    # starvation. Live, the engine waits for the reader, learns the emulator was starved, goes on.
+    script = HeldScript([(b"up\n", [report(2.0, 3)])], starve_for=1.0, hold=0.6)
+    console = live(script, tmp_path)
+    assert isinstance(console.wait_for([watch("up")], silence=5.0), Matched)
+    outcome = console.wait_for([watch("never")], silence=20.0, quiet_from=2.0)
+    assert isinstance(outcome, Closed) and outcome.harness_side
+    assert re.search(r"not counting 1 s it waited for a CPU", outcome.reason), outcome.reason
+    console.stop()
+    # The replay plays on to the reader's next reading as the live engine waited for it: the
+    # same decision (before, it declared the stall at 0.3 s, "not counting" nothing).
+    again = Playback(load_recording(tmp_path)).console()
+    assert isinstance(again.wait_for([watch("up")], silence=5.0), Matched)
+    replayed = again.wait_for([watch("never")], silence=20.0, quiet_from=2.0)
+    assert isinstance(replayed, Closed) and replayed.t == outcome.t
+    assert re.search(r"not counting 1 s it waited for a CPU", replayed.reason), replayed.reason
+
+
 def test_a_garbled_report_mid_run_goes_on_in_host_time_with_a_note() -> None:
     script = GuestScript([(b"up\n", [report(2.0, 3)]), (b"", ["2.5 seconds"])])
     console = live(script)
