@@ -41,6 +41,8 @@ from pathlib import Path
 
 import pexpect
 
+from harness.emulator.host_env import interpreter_env
+
 ROOT = Path(__file__).resolve().parent.parent
 FW_JUMP = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin"
 UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
@@ -297,7 +299,8 @@ def main() -> int:
         help="run CPython on the distro kernel too (about 7 minutes on its own)",
     )
     args = parser.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HARTBEAT_EMU_STATS="1")
+    # The environment hartbeat's emulator target starts the emulator with (PyPy's nursery).
+    env = interpreter_env(dict(os.environ, PYTHONPATH=str(ROOT), HARTBEAT_EMU_STATS="1"))
     # Measure what a user's second start costs: compiled bytecode cached beside the sources, as
     # Python keeps it unless told not to (a host with PYTHONDONTWRITEBYTECODE=1 recompiles the
     # emulator at every start, 0.3 s of PyPy's start-up here).

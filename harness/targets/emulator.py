@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.emulator.boards import BOARDS
+from harness.emulator.host_env import interpreter_settings
 from harness.errors import TargetError
 from harness.model.board import PROJECT_ROOT, Board
 from harness.model.config import Section
@@ -176,7 +177,7 @@ class EmulatorTarget(ProcessTarget):
     kind = "emulator"
 
     def __init__(self, board: Board, extra: Mapping[str, str]) -> None:
-        super().__init__(board.name, emulator_argv(board, extra))
+        super().__init__(board.name, emulator_argv(board, extra), env=interpreter_settings())
         self._command = list(self.argv)
         emu = emulator_settings(board, extra)
         self._emu = emu

@@ -15,6 +15,8 @@ import pexpect
 import pytest
 from pexpect import fdpexpect
 
+from harness.emulator.host_env import interpreter_env
+
 from .conftest import PROGRAMS, link, needs_gcc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,7 @@ needs_firmware = pytest.mark.skipif(
 
 
 def spawn(*args: str, timeout: float = 120, python: str = sys.executable) -> pexpect.spawn:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = interpreter_env(dict(os.environ, PYTHONPATH=str(ROOT)))
     child = pexpect.spawn(python, ["-m", "harness.emulator", *args], env=env, cwd=str(ROOT), timeout=timeout)
     return child
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from harness.emulator.host_env import interpreter_env
 from harness.engine.verdict import Kind
 from harness.model.board import resolve
 from harness.model.plan import load_plan
@@ -36,7 +37,8 @@ def test_unmatched_firmware_boots_from_the_card_to_the_uboot_prompt(firmware_car
     python = shutil.which("pypy3") or sys.executable
     argv = ["-m", "harness.emulator", "-M", "unmatched,msel=11", "-nographic"]
     argv += ["-drive", f"file={firmware_card},if=sd,format=raw,snapshot=on"]
-    child = pexpect.spawn(python, argv, cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    env = interpreter_env({**os.environ, "PYTHONPATH": str(ROOT)})
+    child = pexpect.spawn(python, argv, cwd=str(ROOT), env=env, timeout=600)
     log = bytearray()
     started = time.monotonic()
     try:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from harness.emulator.host_env import PYPY_NURSERY
+from harness.run.board_loader import load_board
+from harness.targets.emulator import EmulatorTarget
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIRMWARE = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")
@@ -75,3 +80,31 @@ def test_the_emulator_runs_hartbeats_own_code_whatever_the_cwd_holds(tmp_path: P
     assert "DECOY" not in console
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((tmp_path / "run" / "report.json").read_text())["verdict"]["kind"] == "pass"
+
+
+def _emulator_environ(keeper: int, timeout: float = 30.0) -> list[bytes]:
+    """The environment of the process the keeper ``keeper`` started (the emulator)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        children = Path(f"/proc/{keeper}/task/{keeper}/children").read_text().split()
+        if children:
+            return Path(f"/proc/{children[0]}/environ").read_bytes().split(b"\0")
+        time.sleep(0.05)
+    raise AssertionError("the keeper started no emulator")
+
+
+def test_the_emulator_starts_with_pypys_nursery_sized_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PyPy reads its nursery size only at start-up: the target must hand it over (a fifth of a
+    # boot was the collector's with PyPy's default, see harness/emulator/host_env.py).
+    monkeypatch.delenv("PYPY_GC_NURSERY", raising=False)
+    target = EmulatorTarget(load_board("emulator-virt"), {})
+    target.power_on()
+    try:
+        child = target.console().child
+        assert child is not None
+        assert f"PYPY_GC_NURSERY={PYPY_NURSERY}".encode() in _emulator_environ(child.pid)
+    finally:
+        target.power_off()
+    # A size the user chose is kept.
+    monkeypatch.setenv("PYPY_GC_NURSERY", "4MB")
+    assert EmulatorTarget(load_board("emulator-virt"), {}).env == {"PYPY_GC_NURSERY": "4MB"}
