@@ -785,6 +785,16 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                         if eng.code_changed:
                             eng.code_changed = False
                             vpn = -1 << 60
+                    # Every path leaves the per-instruction temporaries alike. PyPy compiles this
+                    # loop for the path it traced first (with `k` known, say, to be ADDI); a
+                    # bridge (every other path) may jump back into that compiled loop only where
+                    # its locals look the same, else it re-enters through the loop's preamble,
+                    # boxing the loop's integers on the way: 0.7 K boxing sites, ~100 bytes
+                    # allocated per instruction. Tiny Linux 5.18 -> 4.15 CPU s (4 pairs).
+                    a = b = i = p = o = v = t = period = k = 0
+                    taken = False
+                    entry = None
+                    regs = spin_regs
                 else:
                     h.pc = pc & M
             except Trap as t:
