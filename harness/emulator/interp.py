@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .csr import CSR_SSTATUS, MSTATUS_SIE, read_sstatus
-from .decode import Group, Insn, decode
+from .decode import Group, Insn, decode_word
 from .trap import ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, Trap
 
 try:
@@ -325,7 +325,7 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
     key = word | h.has_fd << 32
     op = _OPS.get(key)
     if op is None:
-        op = _OPS[key] = make_op(decode(word, h.has_fd), h.has_fd)
+        op = _OPS[key] = make_op(decode_word(word, h.has_fd), h.has_fd)
     if not straddles:
         code[(paddr & 0xFFF) >> 1] = op
         # The page holds one more decoded instruction; a fetch that differs from the bytes
