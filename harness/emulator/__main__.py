@@ -47,17 +47,20 @@ import os
 import signal
 import sys
 import time
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from .bus import BusError
 from .console import Console, pty_console, stdio_console
-from .control import ControlServer
-from .debug.rbb import JtagSpecError
+from .debug.jtag import JtagSpecError
 from .devices.sdcard import SdCardError
 from .dts import DtcError
 from .loader import LoadError
 from .machine import MIB, Machine, MachineConfig
 from .timefeed import TimeFeed
+
+if TYPE_CHECKING:
+    # Imported when -control is given (it brings socket, threading and json to every start).
+    from .control import ControlServer
 
 USAGE_STATUS = 2
 DEFAULT_MEMORY = "128M"
@@ -217,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             console.time_feed = TimeFeed.open(args.guest_clock, machine.guest_ns)
             console.time_feed.mark(0, 0)
         if args.control:
+            from .control import ControlServer
+
             control = ControlServer(args.control)
             control.machine = machine
         started = time.monotonic()

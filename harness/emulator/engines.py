@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from .blocks import BlockEngine
 from .interp import Interpreter
 
 if TYPE_CHECKING:
@@ -47,8 +46,16 @@ class Engine(Protocol):
         ``writer``); return True if code on that page remains."""
 
 
+def _block_engine(hart: Hart) -> Engine:
+    # Imported on first use: the translator is CPython's engine, and PyPy (whose engine is the
+    # interpreter) need not load it at every start.
+    from .blocks import BlockEngine
+
+    return BlockEngine(hart)
+
+
 # The engines by name (``HARTBEAT_EMU_ENGINE``, ``Hart.engine.name``).
-ENGINES: dict[str, Callable[[Hart], Engine]] = {Interpreter.name: Interpreter, BlockEngine.name: BlockEngine}
+ENGINES: dict[str, Callable[[Hart], Engine]] = {Interpreter.name: Interpreter, "blocks": _block_engine}
 
 
 def default_engine() -> str:

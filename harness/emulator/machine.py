@@ -7,6 +7,7 @@ import struct
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import boards
 from .boards import Board
@@ -14,10 +15,8 @@ from .bus import Bus
 from .clock import Clock
 from .codecache import CodeCache
 from .console import Console
-from .control import ControlServer
 from .cpu import Hart
 from .csr import ENVCFG_STCE, sstc_update
-from .debug.port import JtagPort
 from .devices.clint import NEVER, Clint
 from .devices.plic import Plic, PlicContext
 from .devices.rom import Rom
@@ -25,9 +24,15 @@ from .devices.sifive_uart import SifiveUart
 from .devices.test import MachineExit, MachineReset, TestDevice
 from .devices.uart16550 import Uart16550
 from .dts import DtOptions, compile_dts, render_dts
-from .fu740 import LIM_BASE, LIM_SIZE, Fu740Soc
 from .loader import LoadedImage, LoadError, load_image, read_file
-from .zsbl import ZsblError
+
+if TYPE_CHECKING:
+    # Imported where used: the -control socket, the -jtag port and the FU740's own boot path
+    # (its devices, mask ROM and SD card) are options most runs leave off, and importing them
+    # (socket, threading, json...) was a tenth of every start-up on PyPy.
+    from .control import ControlServer
+    from .debug.port import JtagPort
+    from .fu740 import Fu740Soc
 
 MIB = 1 << 20
 # Instructions a hart runs before the scheduler moves on, polls the console and updates
@@ -116,6 +121,8 @@ class Machine:
             raise LoadError(f"-m {config.ram_size >> 20}M: at most {MAX_RAM >> 20}M")
         self.clock = Clock(FU740_RTC_HZ, FU740_INSTRUCTIONS_PER_TICK) if rom_boot else Clock(boards.TIMEBASE_HZ)
         if rom_boot:
+            from .fu740 import LIM_BASE, LIM_SIZE
+
             self.bus = Bus(boards.RAM_BASE, config.ram_size, online=False, sram=(LIM_BASE, LIM_SIZE))
         else:
             self.bus = Bus(boards.RAM_BASE, config.ram_size)
@@ -150,6 +157,8 @@ class Machine:
         self.debug: JtagPort | None = None
         self.soc: Fu740Soc | None = None
         if config.msel is not None:
+            from .fu740 import Fu740Soc
+
             self.soc = Fu740Soc(
                 self.bus, config.sdcard, config.msel, lambda level: self.plic.set_level(boards.UART1_IRQ, level)
             )
@@ -184,6 +193,8 @@ class Machine:
     def _power_on_rom(self) -> None:
         """The FU740 mask ROM's SD boot: every hart starts in the LIM with a0 = its hart id; a
         card the ROM cannot boot leaves every hart waiting (reported on stderr)."""
+        from .zsbl import ZsblError
+
         assert self.soc is not None
         try:
             start = self.soc.power_on()
@@ -278,6 +289,8 @@ class Machine:
 
     def attach_jtag(self, spec: str) -> JtagPort:
         """Open the JTAG port (remote_bitbang on ``tcp:PORT`` or ``unix:PATH``) for this machine."""
+        from .debug.port import JtagPort
+
         self.debug = JtagPort(self, spec, self.board.jtag_idcode)
         return self.debug
 

@@ -11,6 +11,13 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Protocol
 
+
+class JtagSpecError(ValueError):
+    """A ``-jtag`` value that is not ``tcp:PORT`` or ``unix:PATH``. Declared here, not beside
+    the socket code in ``rbb`` that raises it, so the command line can catch it without
+    importing the port's modules on every start."""
+
+
 IR_LENGTH = 5
 IR_IDCODE = 0x01
 IR_DTMCS = 0x10

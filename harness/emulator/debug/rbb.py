@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 
-from .jtag import ACTS, NEXT_BY_TMS, SHIFTS, Tap
+from .jtag import ACTS, NEXT_BY_TMS, SHIFTS, JtagSpecError, Tap
 
 # Bytes taken per read, and answers held for a client that does not read them.
 READ_SIZE = 1 << 16
@@ -32,10 +32,6 @@ SHIFT_RUN = re.compile(rb"(?:[01]R[45]){8,}")
 TDI_BITS = bytes.maketrans(b"45", b"01")
 # Protocol bytes that need no action here: LED, sleep, and the SWD commands (JTAG only).
 IGNORED = frozenset(b"BbZzOocdefg")
-
-
-class JtagSpecError(ValueError):
-    """A ``-jtag`` value that is not ``tcp:PORT`` or ``unix:PATH``."""
 
 
 def listen(spec: str) -> tuple[socket.socket, str]:
