@@ -422,8 +422,8 @@ def decode_word(word: int, has_fd: bool = True) -> Insn:
         expanded = expand_compressed(half, has_fd)
         if expanded is None:
             return Insn("illegal", raw=half, length=2, group=Group.ILLEGAL)
-        d = decode32(expanded)
-        return Insn(d.op, d.rd, d.rs1, d.rs2, d.rs3, d.imm, d.rm, raw=half, length=2, group=d.group)
+        op, rd, rs1, rs2, rs3, imm, rm, _, _, group = decode32(expanded)
+        return Insn(op, rd, rs1, rs2, rs3, imm, rm, half, 2, group)
     return decode32(word & 0xFFFFFFFF)
 
 

@@ -272,12 +272,11 @@ class Op:
     __slots__ = ("imm", "insn", "kind", "length", "rd", "rs1", "rs2")
 
     def __init__(self, kind: int, d: Insn) -> None:
+        # One unpacking, not five reads of named-tuple fields: PyPy runs the decoder in its
+        # interpreter (see fetch_op), where each field read is a property call.
+        _, rd, self.rs1, self.rs2, _, self.imm, _, _, self.length, _ = d
         self.kind = kind
-        self.rd = d.rd or ZERO_SINK
-        self.rs1 = d.rs1
-        self.rs2 = d.rs2
-        self.imm = d.imm
-        self.length = d.length
+        self.rd = rd or ZERO_SINK
         self.insn = d
 
 
