@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import fpu, interp, mmu
+from . import interp, mmu
 from .bus import Bus, BusError, DevicePage
 from .clock import Clock
 from .csr import (
@@ -523,6 +523,11 @@ class Hart:
         """Execute a floating-point instruction."""
         if not self.mstatus & MSTATUS_FS:
             raise Trap(ILLEGAL_INSN, d.raw, pc)
+        # Imported by the first FP instruction: its exact arithmetic brings fractions and
+        # decimal (pure Python on PyPy, 6% of the start-up's imports), and firmware to U-Boot's
+        # prompt executes none.
+        from . import fpu
+
         fpu.execute(self, d, pc)
 
 

@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.emulator.__main__ import UsageError, parse_size, parse_smp
 
+from .conftest import build_elf
+
 ROOT = Path(__file__).resolve().parents[2]
+# What a run without -control, -jtag, the FU740's SD boot, the block engine and floating point
+# leaves unimported (each is imported where its option or instruction first needs it).
+OPTIONAL_MODULES = (
+    "socket",
+    "threading",
+    "json",
+    "subprocess",
+    "fractions",
+    "decimal",
+    "harness.emulator.control",
+    "harness.emulator.blocks",
+    "harness.emulator.translate",
+    "harness.emulator.fpu",
+    "harness.emulator.fu740",
+    "harness.emulator.debug.rbb",
+    "harness.emulator.debug.dm",
+)
+HELLO = r"""
+_start:
+    li t0, UART
+    li t1, 'k'
+    sb t1, 0(t0)
+    PASS
+"""
+SPIN = r"""
+_start:
+    addi t0, t0, 1
+    j _start
+"""
 
 
 def emu(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,3 +114,63 @@ def test_dumpdtb_produces_a_valid_tree(tmp_path: Path, board: str, expect: str) 
     assert "sifive,test1" in dts.stdout
     if board == "unmatched":
         assert 'riscv,isa = "rv64imac"' in dts.stdout and 'status = "disabled"' in dts.stdout
+
+
+def test_a_plain_run_imports_none_of_the_optional_modules(tmp_path: Path) -> None:
+    """A run to power-off (through main(), as ``python -m harness.emulator`` runs it) imports no
+    module an option left off needs: they cost start-up time (issue 23's U-Boot goal)."""
+    elf = build_elf(tmp_path, HELLO, "hello")
+    report = (
+        "import sys\n"
+        "from harness.emulator.__main__ import main\n"
+        f"status = main(['-bios', 'none', '-kernel', {str(elf)!r}])\n"
+        "print('\\nmodules:', status, *sorted(sys.modules))\n"
+    )
+    # The interpreter (PyPy's engine), so the block engine is optional here too; a DTB cache of
+    # its own, filled by the first run (a miss runs dtc, which imports subprocess).
+    env = dict(os.environ, HARTBEAT_EMU_ENGINE="interp", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", report], capture_output=True, text=True, cwd=ROOT, env=env,
+            stdin=subprocess.DEVNULL, timeout=60, check=True,
+        )  # fmt: skip
+    printed, _, report_line = proc.stdout.partition("\nmodules: ")
+    assert printed == "k"
+    status, *modules = report_line.split()
+    assert status == "0"
+    assert "harness.emulator.interp" in modules
+    assert [m for m in OPTIONAL_MODULES if m in modules] == []
+
+
+def test_control_and_jtag_options_work_with_their_modules_imported_late(tmp_path: Path) -> None:
+    elf = build_elf(tmp_path, SPIN, "spin")
+    control = tmp_path / "control.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.emulator", "-bios", "none", "-kernel", str(elf),
+         "-control", str(control), "-jtag", "tcp:0"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        announced = proc.stderr.readline()
+        assert announced.startswith("hartbeat-emu: JTAG remote_bitbang on tcp:127.0.0.1:"), announced
+        port = int(announced.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as jtag:
+            jtag.sendall(b"R")  # read TDO: one '0' or '1' back
+            assert jtag.recv(1) in (b"0", b"1")
+        deadline = time.monotonic() + 30
+        while not control.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(30)
+            sock.connect(str(control))
+            answers = sock.makefile("rb")
+            sock.sendall(b'{"op": "harts"}\n')
+            harts = json.loads(answers.readline())["harts"]
+            assert len(harts) == 1 and harts[0]["instret"] > 0
+            # The emulator may leave before its answer is sent: its exit status is the answer.
+            sock.sendall(b'{"op": "power-off"}\n')
+            assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
