@@ -306,7 +306,8 @@ def main() -> int:
     # emulator at every start, 0.3 s of PyPy's start-up here).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     for _, python in interpreters():
-        subprocess.run([python, "-c", "import harness.emulator.__main__"], env=env, cwd=ROOT, check=True)
+        compile_all = "import harness.emulator.__main__, harness.emulator.cli"
+        subprocess.run([python, "-c", compile_all], env=env, cwd=ROOT, check=True)
     have_qemu = shutil.which("qemu-system-riscv64") is not None
     measured: dict[tuple[str, str, str], Figure] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator.__main__ import UsageError, parse_size, parse_smp
+from harness.emulator.cli import UsageError, parse_size, parse_smp
 
 from .conftest import build_elf
 
@@ -122,7 +122,7 @@ def test_a_plain_run_imports_none_of_the_optional_modules(tmp_path: Path) -> Non
     elf = build_elf(tmp_path, HELLO, "hello")
     report = (
         "import sys\n"
-        "from harness.emulator.__main__ import main\n"
+        "from harness.emulator.cli import main\n"
         f"status = main(['-bios', 'none', '-kernel', {str(elf)!r}])\n"
         "print('\\nmodules:', status, *sorted(sys.modules))\n"
     )
