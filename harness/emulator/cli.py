@@ -72,6 +72,27 @@ class UsageError(Exception):
     """A bad command line; reported as one line on stderr with status 2."""
 
 
+def _terminal_columns() -> int:
+    """The width ``-h`` wraps to, found as argparse finds it (``$COLUMNS``, else the terminal on
+    stdout, else 80) but without ``shutil`` (see :class:`_HelpFormatter`)."""
+    text = os.environ.get("COLUMNS", "")
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout (None), or not a terminal
+        return 80
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's layout with the width given: argparse builds a formatter for every option it
+    adds, and finding the width itself imports shutil (with bz2, lzma, pwd and grp: 8 ms of
+    PyPy's start-up, at every start) though only ``-h`` prints anything."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
@@ -111,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m harness.emulator",
         allow_abbrev=False,
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("-M", "-machine", dest="machine", default="virt")
     p.add_argument("-smp", dest="smp")

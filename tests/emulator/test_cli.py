@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.emulator.cli import UsageError, parse_size, parse_smp
+from harness.emulator.cli import UsageError, build_parser, parse_size, parse_smp
 
 from .conftest import build_elf
 
@@ -25,6 +26,7 @@ OPTIONAL_MODULES = (
     "threading",
     "json",
     "subprocess",
+    "shutil",
     "fractions",
     "decimal",
     "harness.emulator.control",
@@ -86,6 +88,18 @@ def test_user_errors_are_one_line_with_status_2(args: tuple[str, ...]) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_help_is_laid_out_as_argparse_lays_it_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The formatter that finds the width without shutil wraps -h as argparse's own does."""
+    monkeypatch.setenv("COLUMNS", "60")
+    parser = build_parser()
+    ours = parser.format_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    assert ours == parser.format_help()
+    assert max(len(line) for line in ours.split("\n\n")[0].splitlines()) <= 60
+    proc = emu("-h")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m harness.emulator"), proc.stderr
 
 
 @pytest.mark.skipif(shutil.which("dtc") is None, reason="dtc not installed")
