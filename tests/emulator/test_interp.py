@@ -81,3 +81,42 @@ def test_pypy_runs_the_same_word_operations() -> None:
     assert len(out) == len(cases)
     for (name, a, b), got in zip(cases, out, strict=True):
         assert int(got) == reference(name, a, b), f"PyPy {name}({a:#x}, {b:#x}) = {int(got):#x}"
+
+
+# What the dispatch loop carries from one instruction to the next, and what only paths that
+# leave the loop assign: every other local is a per-instruction temporary.
+LOOP_STATE = {"n", "pc", "vpn", "base", "code", "op", "limit", "spin_pc", "spin_n", "spin_regs", "spin_at"}
+LEAVING = {"d", "ux"}
+
+
+def test_every_temporary_of_the_dispatch_loop_is_reset_at_the_end_of_its_body() -> None:
+    # PyPy lets a bridge (any path but the one it traced first) jump into the compiled loop
+    # only where its locals look like the loop's: a temporary that one path leaves set and
+    # another does not sends every bridge through the loop's preamble, boxing the loop's
+    # integers (about 100 bytes allocated per instruction, a fifth of a Linux boot's time).
+    # A new temporary in _loop must join the reset at the end of the body.
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(interp._loop)))
+    inner = next(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.While) and isinstance(node.test, ast.Compare) and ast.unparse(node.test) == "n < limit"
+    )
+    assigned = {
+        target.id
+        for statement in inner.body
+        for node in ast.walk(statement)
+        for target in (node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)])
+        if isinstance(target, ast.Name)
+    }
+    reset: set[str] = set()
+    for statement in reversed(inner.body):
+        if not isinstance(statement, ast.Assign):
+            break
+        reset |= {target.id for target in statement.targets if isinstance(target, ast.Name)}
+    temporaries = assigned - LOOP_STATE - LEAVING
+    assert temporaries, "the dispatch loop was not found as expected"
+    assert temporaries <= reset, f"reset these at the end of _loop's body too: {sorted(temporaries - reset)}"
