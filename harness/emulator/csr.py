@@ -126,7 +126,12 @@ def _field_writer(name: str, mask: int) -> Writer:
     return write
 
 
-def _counter_allowed(h: Hart, index: int) -> bool:
+# The index of ``time`` among the user counters (cycle, time, instret, hpmcounterN).
+TIME_COUNTER = 1
+
+
+def counter_allowed(h: Hart, index: int) -> bool:
+    """True if the hart's privilege may read user counter ``index`` (mcounteren, scounteren)."""
     if h.priv == PRV_M:
         return True
     if not h.mcounteren >> index & 1:
@@ -138,9 +143,9 @@ def _counter_reader(index: int) -> Reader:
     """The user counter ``index`` (cycle, time, instret, hpmcounterN) behind its enable bits."""
 
     def read(h: Hart) -> int | None:
-        if not _counter_allowed(h, index):
+        if not counter_allowed(h, index):
             return None
-        if index == 1:
+        if index == TIME_COUNTER:
             return h.clock.mtime()
         return h.cycles() if index < 3 else 0
 
