@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from .cpu import Hart
     from .interp import Op
 
-# The interpreter's decoded pages (physical page -> slots) and their filled-slot counts.
-OpPages = tuple[dict[int, list["Op | None"]], dict[int, int]]
+# The interpreter's decoded pages (physical page -> slots), their filled-slot counts and the
+# pages a translated context fetched from.
+OpPages = tuple[dict[int, list["Op | None"]], dict[int, int], set[int]]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class CodeCache:
         are reported (each hart must then decode, and check, what it fetches itself)."""
         if self.report is not None:
             return None
-        return self.decoded.setdefault(has_fd, ({}, {}))
+        return self.decoded.setdefault(has_fd, ({}, {}, set()))
 
     def add_hart(self, hart: Hart) -> None:
         """Track ``hart``'s blocks."""
@@ -136,8 +137,9 @@ class CodeCache:
         """Forget all code and write history (machine reset)."""
         self.page_harts.clear()
         self.reported.clear()
-        for pages, live in self.decoded.values():
+        for pages, live, translated in self.decoded.values():
             pages.clear()
             live.clear()
+            translated.clear()
         for snaps in self.snapshots.values():
             snaps.clear()

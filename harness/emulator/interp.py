@@ -9,7 +9,9 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
   (``Interpreter.pages``: a list with one slot per halfword), found through an instruction TLB from
   virtual page to that list. A store into a page with decoded code takes the slow path (such
   pages never enter a write TLB) and clears the slots it overlaps (``CodeCache.store``).
-  PyPy's traces call the decoder (``fetch_op``) rather than inline it.
+  PyPy's traces call the decoder (``fetch_op``) rather than inline it. An instruction whose
+  upper half is on the next page is decoded on every execution, except where it is fetched
+  untranslated (``Interpreter.keep_straddling``).
 * Loads and stores that hit the data TLB go straight to the RAM mapping with
   ``struct`` (PyPy turns ``unpack_from``/``pack_into`` into raw memory accesses; memoryview
   indexing is many times slower there); everything else takes ``Hart.ld``/``Hart.st``.
@@ -90,7 +92,10 @@ MAXS = 0x7FFFFFFFFFFFFFFF
 MINS = -MAXS - 1
 VPN = (1 << 52) - 1
 # Fetch contexts: user, supervisor and untranslated (bare, shared by every privilege: PRV_M).
-CONTEXTS = (PRV_U, PRV_S, PRV_M)
+BARE = PRV_M
+CONTEXTS = (PRV_U, PRV_S, BARE)
+# The slot of a page's last halfword: a 4-byte instruction there straddles into the next page.
+LAST_SLOT = 2047
 # x[ZERO_SINK] receives writes to x0 (see the module docstring).
 ZERO_SINK = 32
 # Registers are compared every SPIN_CHECK_MASK + 1 iterations of a store-free loop.
@@ -310,7 +315,8 @@ _OPS: dict[int, Op] = {}
 def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
     """Decode the instruction at virtual ``pc`` (physical ``paddr``) into its slot of the
     page's list ``code``. An instruction whose upper half lies on the next page is decoded
-    on every execution instead (that page's mapping may change independently)."""
+    on every execution instead (that page's mapping may change independently), except where
+    it is fetched untranslated from RAM (``Interpreter.keep_straddling``)."""
     bus = h.bus
     straddles = False
     if paddr & 0xFFF != 0xFFE and bus.is_ram(paddr, 4):
@@ -341,6 +347,8 @@ def fetch_op(h: Hart, pc: int, paddr: int, code: list[Op | None]) -> Op:
         live[paddr >> 12] = live.get(paddr >> 12, 0) + 1
         if h.code.report is not None:
             h.code.check_fetch(h, pc, paddr, paddr + op.length)
+    elif h.fetch_key == BARE and bus.is_ram(paddr, 4):
+        h.interp.keep_straddling(paddr >> 12, code, op)
     return op
 
 
@@ -363,6 +371,8 @@ def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
     instruction TLB)."""
     paddr = h.translate_fetch(pc) & ~0xFFF
     code = h.interp.page(paddr >> 12)
+    if h.fetch_key != BARE:
+        h.interp.map_translated(paddr >> 12, code)
     h.interp.itlb_sets[h.fetch_key][pc >> 12] = (paddr, code)
     h.note_fill(pc >> 12)
     return paddr, code
@@ -846,7 +856,9 @@ class Interpreter:
         self.shared = shared is not None
         self.pages: dict[int, list[Op | None]]
         self.page_live: dict[int, int]
-        self.pages, self.page_live = shared if shared is not None else ({}, {})
+        # Pages a translated context has fetched from (see keep_straddling).
+        self.translated: set[int]
+        self.pages, self.page_live, self.translated = shared if shared is not None else ({}, {}, set())
         # Virtual page -> (physical page address, slot list), per fetch context (Hart.fetch_key).
         self.itlb_sets: dict[int, dict[int, tuple[int, list[Op | None]]]] = {key: {} for key in CONTEXTS}
         # Set when a store by this hart rewrote code it decoded, so the loop fetches again.
@@ -862,6 +874,7 @@ class Interpreter:
         sharing them forgets its instruction TLB, which may point into them."""
         self.pages.clear()
         self.page_live.clear()
+        self.translated.clear()
         self.forget_code()
         if self.shared:
             for other in self.hart.code.harts:
@@ -894,9 +907,52 @@ class Interpreter:
         self.hart.code.claim(self.hart, ppn)
         return code
 
+    def keep_straddling(self, ppn: int, code: list[Op | None], op: Op) -> None:
+        """Keep ``op``, a 4-byte instruction at the last halfword of physical page ``ppn``
+        fetched untranslated from RAM, in the page's last slot (``code``): its upper half is
+        then always the first halfword of page ``ppn + 1``, whose stores clear it
+        (``invalidate``), so it need not be decoded on every execution. (The SPL's SPI byte loop
+        on the FU740 has one at the L2 LIM's 0x0800bffe: a million decodes to U-Boot proper.)
+
+        Not on a page a translated context has fetched from: those read the same slots, and
+        their next virtual page may map anywhere. The next page is claimed as code and counts
+        the instruction as one of its live slots, so it stays claimed while the slot is kept."""
+        if ppn in self.translated or self.pages.get(ppn) is not code:
+            return
+        code[LAST_SLOT] = op
+        live = self.page_live
+        live[ppn] += 1
+        self.page(ppn + 1)
+        live[ppn + 1] += 1
+
+    def map_translated(self, ppn: int, code: list[Op | None]) -> None:
+        """A translated context maps physical page ``ppn`` (its slots ``code``): no instruction
+        straddling into the next page is kept there from now on (see keep_straddling)."""
+        if ppn not in self.translated:
+            self.translated.add(ppn)
+            self._drop_straddling(ppn)
+
+    def _drop_straddling(self, ppn: int) -> bool:
+        """Forget the instruction kept straddling from page ``ppn`` into the next, if any (True).
+        Neither page is dropped here when its count of live slots reaches 0: the store that
+        caused this may be to the other page, whose owners are the ones being told."""
+        code = self.pages.get(ppn)
+        if code is None:
+            return False
+        op = code[LAST_SLOT]
+        # A 4-byte instruction in the last slot is one kept by keep_straddling.
+        if op is None or op.length != 4:
+            return False
+        code[LAST_SLOT] = None
+        live = self.page_live
+        live[ppn] -= 1
+        live[ppn + 1] -= 1
+        return True
+
     def invalidate(self, ppn: int, start: int, end: int, writer: Hart) -> bool:
         """Forget the decoded instructions overlapping physical ``[start, end)`` on page
-        ``ppn``; True if the page still holds some."""
+        ``ppn`` (and one kept straddling into it from the page before); True if the page
+        still holds some."""
         code = self.pages.get(ppn)
         if code is None:
             if self.shared:
@@ -904,15 +960,19 @@ class Interpreter:
                 # may still be in this hart's instruction TLB.
                 self.hart.forget_code()
             return False
-        # A 4-byte instruction starting 2 bytes before the store overlaps it too.
+        # A 4-byte instruction starting 2 bytes before the store overlaps it too, on this page or
+        # (kept straddling) on the one before; and one at the last slot, into the next page.
         first = max(0, (start & 0xFFF) - 2) >> 1
-        last = ((end - 1) & 0xFFF) >> 1 if end - 1 >> 12 == ppn else 2047
+        last = ((end - 1) & 0xFFF) >> 1 if end - 1 >> 12 == ppn else LAST_SLOT
+        dropped = start & 0xFFF < 2 and self._drop_straddling(ppn - 1)
+        if last == LAST_SLOT and self._drop_straddling(ppn):
+            dropped = True
         cleared = 0
         for slot in range(first, last + 1):
             if code[slot] is not None:
                 code[slot] = None
                 cleared += 1
-        if not cleared:
+        if not cleared and not dropped:
             return True
         if self.hart is writer or writer.interp.pages is self.pages:
             # The writer's loop may be running this very list, whichever hart decoded it.

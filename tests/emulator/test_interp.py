@@ -5,7 +5,8 @@ The loop keeps registers as signed 64-bit words and adds, subtracts, multiplies 
 them with wrapping operations: PyPy's ``__pypy__.intop`` there, plain-Python equivalents on
 CPython. Both are checked against the architectural result (the low 64 bits, read signed).
 A ``time`` read inline must do what ``Hart.sysop`` does (value, trap, the yield after enough
-polls).
+polls); an instruction straddling two pages kept decoded must follow stores to either half
+and never serve a translated fetch whose next page maps elsewhere.
 """
 
 from __future__ import annotations
@@ -205,3 +206,95 @@ def test_an_inline_time_read_does_what_the_system_instruction_helper_does(
         # Polling the time as often as this yields the quantum, as the helper did.
         assert executed == TIME_POLLS_PER_QUANTUM and inline.yielding
         assert inline.x[10] == 0xFEDC_BA98_7654_3210
+
+
+def _jal(rd: int, offset: int) -> int:
+    imm = offset & 0x1FFFFF
+    return (
+        (imm >> 20 & 1) << 31
+        | (imm >> 1 & 0x3FF) << 21
+        | (imm >> 11 & 1) << 20
+        | (imm >> 12 & 0xFF) << 12
+        | rd << 7
+        | 0x6F
+    )
+
+
+def _sh(rs2: int, rs1: int, offset: int = 0) -> int:
+    return (offset >> 5) << 25 | rs2 << 20 | rs1 << 15 | 1 << 12 | (offset & 31) << 7 | 0x23  # sh rs2, offset(rs1)
+
+
+def _addi(rd: int, rs1: int, imm: int) -> int:
+    return (imm & 0xFFF) << 20 | rs1 << 15 | rd << 7 | 0x13
+
+
+RET = 0x00008067
+# Code on page P (BASE + 0x4000) calls its last halfword, where `addi a0, a0, 1` straddles into
+# page P + 1 (its upper half, 0x0015, is P + 1's first halfword) followed by `ret`.
+P = BASE + 0x4000
+STRADDLING = _addi(10, 10, 1)
+ADD_16_UPPER = _addi(10, 10, 16) >> 16
+
+
+def _straddling_program(*calls: int) -> dict[int, int]:
+    words = {P + 4 * i: word for i, word in enumerate(calls)}
+    words[P + 4 * len(calls)] = LOOP
+    # Written as halfwords' word: P + 0xFFC holds `c.nop` then the straddling lower half.
+    words[P + 0xFFC] = 0x0001 | (STRADDLING & 0xFFFF) << 16
+    words[P + 0x1000] = STRADDLING >> 16 | (RET & 0xFFFF) << 16
+    words[P + 0x1004] = RET >> 16
+    return words
+
+
+def test_a_straddling_instruction_fetched_bare_is_kept_and_a_store_to_its_upper_half_is_seen() -> None:
+    # Call it twice; rewrite `ret` (P + 1's only other decoded instruction) as it was, store a
+    # new upper half (+16) through t0 = P + 0x1000, call it again.
+    words = _straddling_program(_jal(1, 0xFFE), _jal(1, 0xFFA), _sh(0, 5, 4), _sh(6, 5), _jal(1, 0xFEE))
+    h = _hart(words)
+    h.reset(P)
+    h.x[5], h.x[6] = P + 0x1000, ADD_16_UPPER
+    assert h.interp.run(6) == 6
+    assert h.x[10] == 2
+    page = h.interp.pages[P >> 12]
+    # Kept after its first execution (not decoded on every one, as on a translated fetch).
+    assert page[interp.LAST_SLOT] is not None and page[interp.LAST_SLOT].length == 4
+    assert h.interp.run(5) == 5
+    assert h.x[10] == 2 + 16
+    # Its lower half too (this page's own slots): now `addi a1, a0, 16`.
+    h.bus.write(P + 0x10, 4, _sh(7, 5))
+    h.bus.write(P + 0x14, 4, _jal(1, 0xFFE - 0x14))
+    h.bus.write(P + 0x18, 4, LOOP)
+    h.code.store(h, P + 0x10, 8, 0)  # the test wrote code behind the hart's back, as a loader would
+    h.x[5], h.x[7] = P + 0xFFE, STRADDLING & 0xFFFF & ~(0x1F << 7) | 11 << 7
+    h.pc = P + 0x10
+    assert h.interp.run(4) == 4
+    assert (h.x[10], h.x[11]) == (18, 18 + 16)
+
+
+def test_a_straddling_instruction_kept_bare_never_serves_a_translated_fetch() -> None:
+    # Virtual V maps P, V + 1 maps Q (not P + 1), where the upper half says +16 instead of +1.
+    words = _straddling_program(_jal(1, 0xFFE))
+    q = BASE + 0x7000
+    words[q] = ADD_16_UPPER | LOOP << 16
+    words[q + 4] = LOOP >> 16
+    h = _hart(words)
+    va = 0x40000000
+    root, mid, leaf = BASE, BASE + 0x1000, BASE + 0x2000
+    h.bus.write(root + (va >> 30) * 8, 8, (mid >> 12) << 10 | 1)
+    h.bus.write(mid, 8, (leaf >> 12) << 10 | 1)
+    h.bus.write(leaf, 8, (P >> 12) << 10 | 0x4B)  # V R X A
+    h.bus.write(leaf + 8, 8, (q >> 12) << 10 | 0x4B)
+    h.reset(P)
+    assert h.interp.run(3) == 3 and h.x[10] == 1
+    assert h.interp.pages[P >> 12][interp.LAST_SLOT] is not None
+    h.satp = 8 << 60 | root >> 12
+    h.set_priv(PRV_S)
+    h.pc = va + 0xFFE
+    assert h.interp.run(1) == 1
+    assert h.x[10] == 1 + 16 and h.pc == va + 0x1002
+    assert h.interp.pages[P >> 12][interp.LAST_SLOT] is None
+    # Fetched bare again, it is no longer kept: the page is one a translated context reads.
+    h.set_priv(PRV_M)
+    h.pc = P
+    assert h.interp.run(3) == 3 and h.x[10] == 18
+    assert h.interp.pages[P >> 12][interp.LAST_SLOT] is None
