@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.emulator import mmu
+from harness.emulator import interp, mmu
 from harness.emulator.bus import Bus
 from harness.emulator.clock import Clock
 from harness.emulator.codecache import CodeCache
@@ -227,6 +227,94 @@ def test_sfence_of_one_address_keeps_other_pages_and_drops_a_whole_superpage() -
     h.flush_page(0x40001000)
     assert not h.rtlb and not h.wtlb
     assert h.ld(0x40201000, 8, False, 0) == 0x40201
+
+
+RWX_AD = 0b11001111  # V R W X, A and D set
+
+
+def _guest_load(h: Hart, va: int) -> int:
+    """A doubleword load as the engines make it: straight from RAM on a read-TLB hit."""
+    base = h.rtlb.get(va >> 12)
+    if base is None:
+        return h.ld(va, 8, False, 0)
+    o = base | (va & 0xFFF)
+    return int.from_bytes(h.bus.ram[o : o + 8], "little")
+
+
+def _guest_store(h: Hart, va: int, value: int) -> None:
+    """A doubleword store as the engines make it: straight to RAM on a write-TLB hit."""
+    base = h.wtlb.get(va >> 12)
+    if base is None:
+        h.st(va, 8, value, 0)
+    else:
+        o = base | (va & 0xFFF)
+        h.bus.ram[o : o + 8] = value.to_bytes(8, "little")
+
+
+def test_a_fence_of_every_address_keeps_the_translations_no_page_table_store_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = make_hart()
+    _map(h, 0x40001000, BASE + 0x5000, RWX_AD)
+    _map(h, 0x40002000, BASE + 0x6000, RWX_AD)
+    h.set_priv(PRV_S)
+    walks: list[int] = []
+    walk = mmu.translate
+    monkeypatch.setattr(mmu, "translate", lambda h, va, *rest: walks.append(va >> 12) or walk(h, va, *rest))
+    for va in (0x40001000, 0x40002000):
+        _guest_load(h, va)
+    assert walks == [0x40001, 0x40002]
+    # Tables watched only now may have been stored to just before: the first fence drops.
+    h.fence_translations()
+    assert not h.rtlb
+    for va in (0x40001000, 0x40002000):
+        _guest_load(h, va)
+    _guest_store(h, 0x40002008, 7)  # data, not a table
+    h.fence_translations()
+    assert {0x40001, 0x40002} <= h.rtlb.keys() and 0x40002 in h.wtlb
+    assert _guest_load(h, 0x40002008) == 7 and _guest_load(h, 0x40001000) == 0
+    assert walks == [0x40001, 0x40002] * 2 + [0x40002]  # the store's walk (write); none since
+    # A satp write still forgets everything.
+    h.satp = h.satp
+    h.flush_translations()
+    assert not h.rtlb and not h.code.tables
+
+
+def test_a_fence_of_every_address_drops_what_a_page_table_store_may_have_changed() -> None:
+    h = make_hart(ram=8 << 20)
+    h.code.add_hart(h)
+    other = Hart(1, h.bus, h.clock, h.code)
+    h.code.add_hart(other)
+    table = BASE + 0x7000
+    _map(h, 0x40001000, table, RWX_AD)  # the table's page, mapped as data first
+    h.bus.write(BASE + 0x1000 + 1 * 8, 8, (table >> 12) << 10 | 1)  # 0x40200000's leaf table
+    h.bus.write(table, 8, ((BASE + 0x5000) >> 12) << 10 | RWX_AD)
+    h.bus.write(BASE + 0x5000, 8, 5)
+    h.bus.write(BASE + 0x6000, 8, 6)
+    for hart in (h, other):
+        hart.satp = h.satp
+        hart.set_priv(PRV_S)
+    _guest_store(h, 0x40001008, 0)
+    assert 0x40001 in h.wtlb
+    # A walk through the page makes it a watched table: stores to it leave the write TLBs.
+    assert _guest_load(h, 0x40200000) == 5
+    assert 0x40001 not in h.wtlb
+    _guest_store(h, 0x40001008, 0)  # through the slow path, which leaves it out too
+    assert 0x40001 not in h.wtlb
+    h.fence_translations()
+    for hart in (h, other):
+        assert _guest_load(hart, 0x40200000) == 5
+        interp.fetch_page(hart, 0x40200000)
+        hart.fence_translations()
+        assert 0x40200 in hart.rtlb and 0x40200 in hart.interp.itlb_sets[PRV_S]
+    # One hart retargets the PTE: until a fence the old translation may serve (as on hardware,
+    # and as every hart showed before), after it neither hart's does.
+    _guest_store(h, 0x40001000, ((BASE + 0x6000) >> 12) << 10 | RWX_AD)
+    assert _guest_load(h, 0x40200000) == 5
+    for hart in (h, other):
+        hart.fence_translations()
+        assert 0x40200 not in hart.rtlb and 0x40200 not in hart.interp.itlb_sets[PRV_S]
+        assert _guest_load(hart, 0x40200000) == 6
 
 
 class _Registers:
