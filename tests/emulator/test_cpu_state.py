@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from harness.emulator import interp, mmu
@@ -382,26 +384,33 @@ _LOADS = ((0, True, 1), (1, True, 2), (2, True, 4), (3, False, 8), (4, False, 1)
 _STORES = ((0, 1), (1, 2), (2, 4), (3, 8))
 
 
+def _load_store_program(load_offset: Callable[[int], int], store_offset: Callable[[int, int], int]) -> bytes:
+    """Every load of _LOADS from ``load_offset(i)(a0)`` into x(12 + 7 * round + i), then every
+    store of _STORES of a1 to ``store_offset(round, i)(a0)``, in two rounds; then ``j .``."""
+    words = []
+    for rnd in range(2):
+        for i, (funct3, _, _) in enumerate(_LOADS):
+            rd, offset = 12 + 7 * rnd + i, load_offset(i)
+            words.append(offset << 20 | 10 << 15 | funct3 << 12 | rd << 7 | 0x03)  # lX rd, offset(a0)
+        for i, (funct3, _) in enumerate(_STORES):
+            offset = store_offset(rnd, i)
+            words.append((offset >> 5) << 25 | 11 << 20 | 10 << 15 | funct3 << 12 | (offset & 31) << 7 | 0x23)
+    words.append(0x0000006F)  # j .
+    return b"".join(w.to_bytes(4, "little") for w in words)
+
+
 def test_interpreter_reads_and_writes_known_device_pages_as_hart_ld_and_st_do() -> None:
     # Each load and store twice: the first goes through Hart.ld/st and remembers the page, the
     # second goes to the device from the interpreter's slow path. Both must give the same.
     h = make_hart()
     device = _TopBitRegisters()
     h.bus.map(0x10001000, 0x1000, device)
-    words = []
-    for rnd in range(2):
-        for i, (funct3, _, _) in enumerate(_LOADS):
-            rd, offset = 12 + 7 * rnd + i, 0x10 * i
-            words.append(offset << 20 | 10 << 15 | funct3 << 12 | rd << 7 | 0x03)  # lX rd, offset(a0)
-        for i, (funct3, _) in enumerate(_STORES):
-            offset = 0x100 + 0x10 * i
-            words.append((offset >> 5) << 25 | 11 << 20 | 10 << 15 | funct3 << 12 | (offset & 31) << 7 | 0x23)
-    words.append(0x0000006F)  # j .
-    h.bus.load(BASE, b"".join(w.to_bytes(4, "little") for w in words))
+    program = _load_store_program(lambda i: 0x10 * i, lambda rnd, i: 0x100 + 0x10 * i)
+    h.bus.load(BASE, program)
     h.reset(BASE)
     h.x[10] = 0x10001000
     h.x[11] = value = 0x8877665544332211
-    h.interp.run(len(words) - 1)
+    h.interp.run(len(program) // 4 - 1)
     for rnd in range(2):
         for i, (_, signed, size) in enumerate(_LOADS):
             raw = (0x80 | 0x10 * i) << (8 * size - 8) | size
@@ -418,16 +427,8 @@ def test_interpreter_makes_misaligned_ram_accesses_as_hart_ld_and_st_do(monkeypa
     # what the bytes say. (The data is not on the code's page, which stores never reach fast.)
     h = make_hart()
     data = bytes(range(0x81, 0x81 + 0x40))
-    words = []
-    for rnd in range(2):
-        for i, (funct3, _, _) in enumerate(_LOADS):
-            rd, offset = 12 + 7 * rnd + i, 3 * i
-            words.append(offset << 20 | 10 << 15 | funct3 << 12 | rd << 7 | 0x03)  # lX rd, offset(a0)
-        for i, (funct3, _) in enumerate(_STORES):
-            offset = 0x101 + 0x10 * i + 0x40 * rnd
-            words.append((offset >> 5) << 25 | 11 << 20 | 10 << 15 | funct3 << 12 | (offset & 31) << 7 | 0x23)
-    words.append(0x0000006F)  # j .
-    h.bus.load(BASE, b"".join(w.to_bytes(4, "little") for w in words))
+    program = _load_store_program(lambda i: 3 * i, lambda rnd, i: 0x101 + 0x10 * i + 0x40 * rnd)
+    h.bus.load(BASE, program)
     h.bus.load(BASE + 0x1801, data)
     h.reset(BASE)
     h.x[10] = BASE + 0x1801
@@ -436,7 +437,7 @@ def test_interpreter_makes_misaligned_ram_accesses_as_hart_ld_and_st_do(monkeypa
     ld, st = Hart.ld, Hart.st
     monkeypatch.setattr(Hart, "ld", lambda self, va, *rest: slow.append(va) or ld(self, va, *rest))
     monkeypatch.setattr(Hart, "st", lambda self, va, *rest: slow.append(va) or st(self, va, *rest))
-    h.interp.run(len(words) - 1)
+    h.interp.run(len(program) // 4 - 1)
     for rnd in range(2):
         for i, (_, signed, size) in enumerate(_LOADS):
             raw = int.from_bytes(data[3 * i : 3 * i + size], "little")
