@@ -213,6 +213,8 @@ class Hart:
         times while it boots, each after changing one PTE; flushing everything made the walks
         after them about 6 of its 45 CPU seconds (issue 23).
         """
+        for engine in self.engines:
+            engine.fence_untracked()
         if not self.stale_tables:
             return
         doomed: set[int] = set()

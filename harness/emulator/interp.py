@@ -884,6 +884,9 @@ class Interpreter:
         """Forget the instruction TLB of fetch context ``key``."""
         self.itlb_sets[key].clear()
 
+    def fence_untracked(self) -> None:
+        """Nothing: every instruction-TLB fill (``fetch_page``) is tracked by the hart."""
+
     def forget_pages(self, key: int, pages: Iterable[int]) -> None:
         """Forget the instruction TLB entries of virtual ``pages`` in context ``key``."""
         itlb = self.itlb_sets[key]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.emulator import interp, mmu
+from harness.emulator.blocks import BlockEngine
 from harness.emulator.bus import Bus
 from harness.emulator.clock import Clock
 from harness.emulator.codecache import CodeCache
@@ -317,6 +318,24 @@ def test_a_fence_of_every_address_drops_what_a_page_table_store_may_have_changed
         hart.fence_translations()
         assert 0x40200 not in hart.rtlb and 0x40200 not in hart.interp.itlb_sets[PRV_S]
         assert _guest_load(hart, 0x40200000) == 6
+
+
+def test_a_fence_of_every_address_forgets_the_block_engines_untracked_code_maps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The block engine translates regions without the hart's page-table bookkeeping: whatever
+    # the hart keeps, a fence forgets its translated contexts' maps (as a flush of all did).
+    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "blocks")
+    h = make_hart()
+    blocks = h.engine
+    assert isinstance(blocks, BlockEngine)
+    _map(h, 0x40001000, BASE + 0x5000, RWX_AD)
+    h.bus.write(BASE + 0x5000, 4, 0x0000006F)  # j .
+    h.set_priv(PRV_S)
+    blocks.lookup(0x40001000)
+    assert 0x40001000 in blocks.jit_sets[PRV_S]
+    h.fence_translations()
+    assert not blocks.jit_sets[PRV_S]
 
 
 class _Registers:
