@@ -23,7 +23,7 @@ from .alu import ALU_HELPERS
 from .decode import Group, Insn
 from .interp import CONTEXTS
 from .translate import Block, Entry, build_cold_block, decode_block
-from .trap import Trap
+from .trap import PRV_S, PRV_U, Trap
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -170,6 +170,12 @@ class BlockEngine:
     def forget_context(self, key: int) -> None:
         """Forget the virtual-pc map of fetch context ``key``."""
         self.jit_sets[key].clear()
+
+    def fence_untracked(self) -> None:
+        """Forget the translated contexts' virtual-pc maps: a compiled region spans pages that
+        were translated without the hart's page-table bookkeeping."""
+        for key in (PRV_U, PRV_S):
+            self.jit_sets[key].clear()
 
     def forget_pages(self, key: int, pages: Iterable[int]) -> None:
         """Forget the translations of ``pages`` in context ``key``: compiled blocks may chain

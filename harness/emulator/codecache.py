@@ -10,6 +10,11 @@ it was at that hart's last fence.i, taken lazily just before the first store to 
 after the fence (fence.i flushes every write TLB so that first store takes the slow path).
 Translating instructions whose bytes differ from that copy is a fetch the real hardware
 could have served stale, and is reported.
+
+Page-table pages are watched the same way (``watch_table``): while some hart holds TLB entries
+filled through a page-table page, stores to that page take the slow path and mark it stale
+on those harts, so an sfence.vma of every address drops only the translations a store may
+have changed (``Hart.fence_translations``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ class CodeCache:
         # The interpreter's decoded pages, shared by the harts with the same F/D (see
         # Interpreter): none while stale fetches are reported, which is per hart.
         self.decoded: dict[bool, OpPages] = {}
+        # Page-table pages (physical page numbers) -> the harts with TLB entries filled
+        # through them (Hart.table_fills).
+        self.tables: dict[int, set[Hart]] = {}
 
     def shared_decode(self, has_fd: bool) -> OpPages | None:
         """The decoded pages every hart with (or without) F/D shares; None when stale fetches
@@ -64,6 +72,46 @@ class CodeCache:
     def is_code_page(self, ppn: int) -> bool:
         """True if some hart has translated code on physical page ``ppn``."""
         return ppn in self.page_harts
+
+    def is_watched(self, ppn: int) -> bool:
+        """True if stores to physical page ``ppn`` must take the slow path (it holds
+        translated code or page tables), so it may not enter a write TLB."""
+        return ppn in self.page_harts or ppn in self.tables
+
+    def watch_table(self, hart: Hart, ppn: int) -> None:
+        """``hart`` filled a TLB entry through the page-table page ``ppn``: stores to it take
+        the slow path from now on (the page leaves every write TLB) and mark it stale.
+
+        A page watched only now starts stale on ``hart``: a store made before it left the write
+        TLBs (a block engine's store group checks its page once for several stores) is then
+        covered too, as is a table outside RAM, which may change without a store."""
+        owners = self.tables.get(ppn)
+        if owners is not None:
+            owners.add(hart)
+            return
+        self.tables[ppn] = {hart}
+        hart.stale_tables.add(ppn)
+        bus = hart.bus
+        if bus.is_ram(ppn << 12, 0x1000):
+            offset = (ppn << 12) - bus.ram_base
+            for h in self.harts if hart in self.harts else [*self.harts, hart]:
+                h.forget_write_page(offset)
+
+    def unwatch_table(self, hart: Hart, ppn: int) -> None:
+        """``hart`` holds no TLB entry filled through page ``ppn`` any more."""
+        owners = self.tables.get(ppn)
+        if owners is not None:
+            owners.discard(hart)
+            if not owners:
+                del self.tables[ppn]
+
+    def table_store(self, paddr: int) -> None:
+        """A store to physical ``paddr``: if a page table is there, the translations filled
+        through it may have changed (the next sfence.vma drops them)."""
+        owners = self.tables.get(paddr >> 12)
+        if owners is not None:
+            for hart in owners:
+                hart.stale_tables.add(paddr >> 12)
 
     def claim(self, hart: Hart, ppn: int) -> None:
         """``hart``'s engine decoded code on physical page ``ppn``: stores to it take the slow
@@ -136,6 +184,7 @@ class CodeCache:
     def reset(self) -> None:
         """Forget all code and write history (machine reset)."""
         self.page_harts.clear()
+        self.tables.clear()
         self.reported.clear()
         for pages, live, translated in self.decoded.values():
             pages.clear()

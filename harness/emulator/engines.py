@@ -35,6 +35,10 @@ class Engine(Protocol):
     def forget_context(self, key: int) -> None:
         """Forget the translations of fetch context ``key`` (satp write, sfence.vma of all)."""
 
+    def fence_untracked(self) -> None:
+        """An sfence.vma of every address: forget the translations whose page-table pages the
+        hart does not track (``Hart.note_fill``); the hart drops the tracked ones it must."""
+
     def forget_pages(self, key: int, pages: Iterable[int]) -> None:
         """Forget the translations of virtual ``pages`` in context ``key`` (sfence.vma of one)."""
 

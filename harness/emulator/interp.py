@@ -387,14 +387,31 @@ def _signed(v: int) -> int:
 
 
 def _slow_load(h: Hart, a: int, size: int, signed: bool, pc: int) -> int:
-    """A load the data TLB missed (``a``, ``pc`` signed as the loop holds them), as a signed
-    register value. A device page the hart already knows (``Hart.mmio_r``) is read here at
-    once, as ``Hart.ld`` would: firmware reading an SD card over SPI makes three device
-    accesses per byte, and going through ``Hart.ld`` (a function with loops, which PyPy's JIT
-    does not inline) cost three times as much per access."""
-    hit = h.mmio_r.get(a >> 12 & VPN)
+    """A load the loop's fast path did not take (``a``, ``pc`` signed as the loop holds them),
+    as a signed register value.
+
+    A misaligned load inside a RAM page the read TLB maps is read here from RAM: what
+    ``Hart.ld`` reads, without its page walk (Linux times misaligned word copies at boot:
+    650,000 walks in Debian's kernel). A device page the hart already knows
+    (``Hart.mmio_r``) is read here at once, as ``Hart.ld`` would: firmware reading an SD card
+    over SPI makes three device accesses per byte, and going through ``Hart.ld`` (a function
+    with loops, which PyPy's JIT does not inline) cost three times as much per access."""
+    vpn = a >> 12 & VPN
     o = a & 0xFFF
-    if hit is None or o + size > 0x1000:
+    if o + size > 0x1000:
+        return _signed(h.ld(a & M, size, signed, pc & M))
+    p = h.rtlb.get(vpn)
+    if p is not None:
+        ram = h.bus.ram
+        if size == 8:
+            return LD_q(ram, p | o)[0]  # type: ignore[no-any-return]
+        if size == 4:
+            return (LD_i if signed else LD_I)(ram, p | o)[0]  # type: ignore[no-any-return]
+        if size == 2:
+            return (LD_h if signed else LD_H)(ram, p | o)[0]  # type: ignore[no-any-return]
+        return (LD_b if signed else LD_B)(ram, p | o)[0]  # type: ignore[no-any-return]
+    hit = h.mmio_r.get(vpn)
+    if hit is None:
         return _signed(h.ld(a & M, size, signed, pc & M))
     v = hit[0].read(hit[1] + o, size)
     if signed and v >> (size * 8 - 1):
@@ -403,11 +420,28 @@ def _slow_load(h: Hart, a: int, size: int, signed: bool, pc: int) -> int:
 
 
 def _slow_store(h: Hart, a: int, size: int, v: int, pc: int) -> None:
-    """A store the write TLB missed; a known device page (``Hart.mmio_w``) is written at once
-    (see ``_slow_load``)."""
-    hit = h.mmio_w.get(a >> 12 & VPN)
+    """A store the loop's fast path did not take (``v`` unsigned, of ``size`` bytes): a
+    misaligned one inside a RAM page the write TLB maps is written here, a known device page
+    (``Hart.mmio_w``) at once (see ``_slow_load``)."""
+    vpn = a >> 12 & VPN
     o = a & 0xFFF
-    if hit is None or o + size > 0x1000:
+    if o + size > 0x1000:
+        h.st(a & M, size, v, pc & M)
+        return
+    p = h.wtlb.get(vpn)
+    if p is not None:
+        ram = h.bus.ram
+        if size == 8:
+            ST_Q(ram, p | o, v)
+        elif size == 4:
+            ST_I(ram, p | o, v)
+        elif size == 2:
+            ST_H(ram, p | o, v)
+        else:
+            ST_B(ram, p | o, v)
+        return
+    hit = h.mmio_w.get(vpn)
+    if hit is None:
         h.st(a & M, size, v, pc & M)
     else:
         hit[0].write(hit[1] + o, size, v)
@@ -884,6 +918,9 @@ class Interpreter:
     def forget_context(self, key: int) -> None:
         """Forget the instruction TLB of fetch context ``key``."""
         self.itlb_sets[key].clear()
+
+    def fence_untracked(self) -> None:
+        """Nothing: every instruction-TLB fill (``fetch_page``) is tracked by the hart."""
 
     def forget_pages(self, key: int, pages: Iterable[int]) -> None:
         """Forget the instruction TLB entries of virtual ``pages`` in context ``key``."""

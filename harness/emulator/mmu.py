@@ -30,6 +30,7 @@ PPN_MASK = (1 << 44) - 1
 SV39_TOP = (1 << 26) - 1
 
 PAGE_FAULT = {READ: LOAD_PAGE_FAULT, WRITE: STORE_PAGE_FAULT, EXECUTE: INSN_PAGE_FAULT}
+NO_TABLES: tuple[int, ...] = ()
 ACCESS_FAULT = {READ: LOAD_ACCESS, WRITE: STORE_ACCESS, EXECUTE: INSN_ACCESS}
 
 
@@ -42,9 +43,11 @@ def translate(h: Hart, vaddr: int, access: int, priv: int, pc: int) -> int:
     """Return the physical address for ``vaddr`` or raise the matching page fault.
 
     ``h.leaf_level`` is left at the level of the leaf PTE (0 for a 4 KiB page, 1 or 2 for a
-    superpage), or 0 when no translation was done.
+    superpage), or 0 when no translation was done; ``h.walk_tables`` at the physical page
+    numbers of the page-table pages the walk read (none when no translation was done).
     """
     h.leaf_level = 0
+    h.walk_tables = NO_TABLES
     if not translation_active(h, priv):
         return vaddr
     # Sv39 addresses must be sign-extended from bit 38.
@@ -54,7 +57,9 @@ def translate(h: Hart, vaddr: int, access: int, priv: int, pc: int) -> int:
     bus = h.bus
     table = (h.satp & PPN_MASK) << 12
     level = 2
+    tables = []
     while True:
+        tables.append(table >> 12)
         pte_addr = table + ((vaddr >> (12 + 9 * level)) & 0x1FF) * 8
         try:
             pte = bus.read(pte_addr, 8)
@@ -92,6 +97,7 @@ def translate(h: Hart, vaddr: int, access: int, priv: int, pc: int) -> int:
     # The TLB fills that follow remember superpage leaves: sfence.vma of one address must drop
     # every 4 KiB entry taken from the same leaf.
     h.leaf_level = level
+    h.walk_tables = tables
     offset_mask = (1 << (12 + 9 * level)) - 1
     return ((ppn << 12) & ~offset_mask) | (vaddr & offset_mask)
 

@@ -192,7 +192,7 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 SYSOPS,
-                "    if d.rs1:\n        h.flush_page(h.x[d.rs1])\n    else:\n        h.flush_translations()\n",
+                "    if d.rs1:\n        h.flush_page(h.x[d.rs1])\n    else:\n        h.fence_translations()\n",
                 "    pass\n",
             ),
         ),

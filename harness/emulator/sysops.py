@@ -125,7 +125,7 @@ def _sfence_vma(h: Hart, d: Insn, pc: int) -> None:
     if d.rs1:
         h.flush_page(h.x[d.rs1])
     else:
-        h.flush_translations()
+        h.fence_translations()
     h.pc = _next(d, pc)
 
 

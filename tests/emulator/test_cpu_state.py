@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from harness.emulator import mmu
+from harness.emulator import interp, mmu
+from harness.emulator.blocks import BlockEngine
 from harness.emulator.bus import Bus
 from harness.emulator.clock import Clock
 from harness.emulator.codecache import CodeCache
@@ -229,6 +232,112 @@ def test_sfence_of_one_address_keeps_other_pages_and_drops_a_whole_superpage() -
     assert h.ld(0x40201000, 8, False, 0) == 0x40201
 
 
+RWX_AD = 0b11001111  # V R W X, A and D set
+
+
+def _guest_load(h: Hart, va: int) -> int:
+    """A doubleword load as the engines make it: straight from RAM on a read-TLB hit."""
+    base = h.rtlb.get(va >> 12)
+    if base is None:
+        return h.ld(va, 8, False, 0)
+    o = base | (va & 0xFFF)
+    return int.from_bytes(h.bus.ram[o : o + 8], "little")
+
+
+def _guest_store(h: Hart, va: int, value: int) -> None:
+    """A doubleword store as the engines make it: straight to RAM on a write-TLB hit."""
+    base = h.wtlb.get(va >> 12)
+    if base is None:
+        h.st(va, 8, value, 0)
+    else:
+        o = base | (va & 0xFFF)
+        h.bus.ram[o : o + 8] = value.to_bytes(8, "little")
+
+
+def test_a_fence_of_every_address_keeps_the_translations_no_page_table_store_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = make_hart()
+    _map(h, 0x40001000, BASE + 0x5000, RWX_AD)
+    _map(h, 0x40002000, BASE + 0x6000, RWX_AD)
+    h.set_priv(PRV_S)
+    walks: list[int] = []
+    walk = mmu.translate
+    monkeypatch.setattr(mmu, "translate", lambda h, va, *rest: walks.append(va >> 12) or walk(h, va, *rest))
+    for va in (0x40001000, 0x40002000):
+        _guest_load(h, va)
+    assert walks == [0x40001, 0x40002]
+    # Tables watched only now may have been stored to just before: the first fence drops.
+    h.fence_translations()
+    assert not h.rtlb
+    for va in (0x40001000, 0x40002000):
+        _guest_load(h, va)
+    _guest_store(h, 0x40002008, 7)  # data, not a table
+    h.fence_translations()
+    assert {0x40001, 0x40002} <= h.rtlb.keys() and 0x40002 in h.wtlb
+    assert _guest_load(h, 0x40002008) == 7 and _guest_load(h, 0x40001000) == 0
+    assert walks == [0x40001, 0x40002] * 2 + [0x40002]  # the store's walk (write); none since
+    # A satp write still forgets everything.
+    h.satp = h.satp
+    h.flush_translations()
+    assert not h.rtlb and not h.code.tables
+
+
+def test_a_fence_of_every_address_drops_what_a_page_table_store_may_have_changed() -> None:
+    h = make_hart(ram=8 << 20)
+    h.code.add_hart(h)
+    other = Hart(1, h.bus, h.clock, h.code)
+    h.code.add_hart(other)
+    table = BASE + 0x7000
+    _map(h, 0x40001000, table, RWX_AD)  # the table's page, mapped as data first
+    h.bus.write(BASE + 0x1000 + 1 * 8, 8, (table >> 12) << 10 | 1)  # 0x40200000's leaf table
+    h.bus.write(table, 8, ((BASE + 0x5000) >> 12) << 10 | RWX_AD)
+    h.bus.write(BASE + 0x5000, 8, 5)
+    h.bus.write(BASE + 0x6000, 8, 6)
+    for hart in (h, other):
+        hart.satp = h.satp
+        hart.set_priv(PRV_S)
+    _guest_store(h, 0x40001008, 0)
+    assert 0x40001 in h.wtlb
+    # A walk through the page makes it a watched table: stores to it leave the write TLBs.
+    assert _guest_load(h, 0x40200000) == 5
+    assert 0x40001 not in h.wtlb
+    _guest_store(h, 0x40001008, 0)  # through the slow path, which leaves it out too
+    assert 0x40001 not in h.wtlb
+    h.fence_translations()
+    for hart in (h, other):
+        assert _guest_load(hart, 0x40200000) == 5
+        interp.fetch_page(hart, 0x40200000)
+        hart.fence_translations()
+        assert 0x40200 in hart.rtlb and 0x40200 in hart.interp.itlb_sets[PRV_S]
+    # One hart retargets the PTE: until a fence the old translation may serve (as on hardware,
+    # and as every hart showed before), after it neither hart's does.
+    _guest_store(h, 0x40001000, ((BASE + 0x6000) >> 12) << 10 | RWX_AD)
+    assert _guest_load(h, 0x40200000) == 5
+    for hart in (h, other):
+        hart.fence_translations()
+        assert 0x40200 not in hart.rtlb and 0x40200 not in hart.interp.itlb_sets[PRV_S]
+        assert _guest_load(hart, 0x40200000) == 6
+
+
+def test_a_fence_of_every_address_forgets_the_block_engines_untracked_code_maps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The block engine translates regions without the hart's page-table bookkeeping: whatever
+    # the hart keeps, a fence forgets its translated contexts' maps (as a flush of all did).
+    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "blocks")
+    h = make_hart()
+    blocks = h.engine
+    assert isinstance(blocks, BlockEngine)
+    _map(h, 0x40001000, BASE + 0x5000, RWX_AD)
+    h.bus.write(BASE + 0x5000, 4, 0x0000006F)  # j .
+    h.set_priv(PRV_S)
+    blocks.lookup(0x40001000)
+    assert 0x40001000 in blocks.jit_sets[PRV_S]
+    h.fence_translations()
+    assert not blocks.jit_sets[PRV_S]
+
+
 class _Registers:
     """A device page that logs every access, and answers reads with its name and offset."""
 
@@ -294,26 +403,33 @@ _LOADS = ((0, True, 1), (1, True, 2), (2, True, 4), (3, False, 8), (4, False, 1)
 _STORES = ((0, 1), (1, 2), (2, 4), (3, 8))
 
 
+def _load_store_program(load_offset: Callable[[int], int], store_offset: Callable[[int, int], int]) -> bytes:
+    """Every load of _LOADS from ``load_offset(i)(a0)`` into x(12 + 7 * round + i), then every
+    store of _STORES of a1 to ``store_offset(round, i)(a0)``, in two rounds; then ``j .``."""
+    words = []
+    for rnd in range(2):
+        for i, (funct3, _, _) in enumerate(_LOADS):
+            rd, offset = 12 + 7 * rnd + i, load_offset(i)
+            words.append(offset << 20 | 10 << 15 | funct3 << 12 | rd << 7 | 0x03)  # lX rd, offset(a0)
+        for i, (funct3, _) in enumerate(_STORES):
+            offset = store_offset(rnd, i)
+            words.append((offset >> 5) << 25 | 11 << 20 | 10 << 15 | funct3 << 12 | (offset & 31) << 7 | 0x23)
+    words.append(0x0000006F)  # j .
+    return b"".join(w.to_bytes(4, "little") for w in words)
+
+
 def test_interpreter_reads_and_writes_known_device_pages_as_hart_ld_and_st_do() -> None:
     # Each load and store twice: the first goes through Hart.ld/st and remembers the page, the
     # second goes to the device from the interpreter's slow path. Both must give the same.
     h = make_hart()
     device = _TopBitRegisters()
     h.bus.map(0x10001000, 0x1000, device)
-    words = []
-    for rnd in range(2):
-        for i, (funct3, _, _) in enumerate(_LOADS):
-            rd, offset = 12 + 7 * rnd + i, 0x10 * i
-            words.append(offset << 20 | 10 << 15 | funct3 << 12 | rd << 7 | 0x03)  # lX rd, offset(a0)
-        for i, (funct3, _) in enumerate(_STORES):
-            offset = 0x100 + 0x10 * i
-            words.append((offset >> 5) << 25 | 11 << 20 | 10 << 15 | funct3 << 12 | (offset & 31) << 7 | 0x23)
-    words.append(0x0000006F)  # j .
-    h.bus.load(BASE, b"".join(w.to_bytes(4, "little") for w in words))
+    program = _load_store_program(lambda i: 0x10 * i, lambda rnd, i: 0x100 + 0x10 * i)
+    h.bus.load(BASE, program)
     h.reset(BASE)
     h.x[10] = 0x10001000
     h.x[11] = value = 0x8877665544332211
-    h.interp.run(len(words) - 1)
+    h.interp.run(len(program) // 4 - 1)
     for rnd in range(2):
         for i, (_, signed, size) in enumerate(_LOADS):
             raw = (0x80 | 0x10 * i) << (8 * size - 8) | size
@@ -322,3 +438,32 @@ def test_interpreter_reads_and_writes_known_device_pages_as_hart_ld_and_st_do() 
     stores = [(0x100 + 0x10 * i, size, value & ((1 << 8 * size) - 1)) for i, (_, size) in enumerate(_STORES)]
     assert device.writes == stores * 2
     assert 0x10001 in h.mmio_r and 0x10001 in h.mmio_w
+
+
+def test_interpreter_makes_misaligned_ram_accesses_as_hart_ld_and_st_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every load and store size at an odd address, twice: the first round fills the TLBs
+    # through Hart.ld/st, the second is served from them without Hart.ld/st. Both must give
+    # what the bytes say. (The data is not on the code's page, which stores never reach fast.)
+    h = make_hart()
+    data = bytes(range(0x81, 0x81 + 0x40))
+    program = _load_store_program(lambda i: 3 * i, lambda rnd, i: 0x101 + 0x10 * i + 0x40 * rnd)
+    h.bus.load(BASE, program)
+    h.bus.load(BASE + 0x1801, data)
+    h.reset(BASE)
+    h.x[10] = BASE + 0x1801
+    h.x[11] = value = 0x8877665544332211
+    slow: list[int] = []
+    ld, st = Hart.ld, Hart.st
+    monkeypatch.setattr(Hart, "ld", lambda self, va, *rest: slow.append(va) or ld(self, va, *rest))
+    monkeypatch.setattr(Hart, "st", lambda self, va, *rest: slow.append(va) or st(self, va, *rest))
+    h.interp.run(len(program) // 4 - 1)
+    for rnd in range(2):
+        for i, (_, signed, size) in enumerate(_LOADS):
+            raw = int.from_bytes(data[3 * i : 3 * i + size], "little")
+            expected = (raw - (1 << 8 * size) if signed and raw >> (8 * size - 1) else raw) & ((1 << 64) - 1)
+            assert h.x[12 + 7 * rnd + i] == expected, (rnd, i)
+        for i, (_, size) in enumerate(_STORES):
+            stored = h.bus.read(BASE + 0x1801 + 0x101 + 0x10 * i + 0x40 * rnd, size)
+            assert stored == value & ((1 << 8 * size) - 1), (rnd, i)
+    # Only the first access to each page went through Hart.ld/st (one load, one store).
+    assert len(slow) == 2

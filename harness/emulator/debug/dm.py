@@ -553,6 +553,8 @@ class DebugModule:
         # Code translated from these bytes is dropped on every hart, as for a guest store.
         if target.code.is_code_page(address >> 12):
             target.code.store(target.harts[0], address, size, 0)
+        # So are the translations filled through a page table here, at the next sfence.vma.
+        target.code.table_store(address)
         try:
             target.bus.write(address, size, value)
         except BusError:
