@@ -593,6 +593,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
             spin_regs: list[int] = []
             spin_at = 0
             code: list[Op | None] = []
+            reset_kind = eng.reset_kind or h.fetch_key != BARE
             try:
                 while n < limit:
                     if pc >> 12 != vpn:
@@ -860,7 +861,10 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True) -> None:
                     # its locals look the same, else it re-enters through the loop's preamble,
                     # boxing the loop's integers on the way: 0.7 K boxing sites, ~100 bytes
                     # allocated per instruction. Tiny Linux 5.18 -> 4.15 CPU s (4 pairs).
-                    a = b = i = p = o = v = t = period = k = 0
+                    # The kind too, except where the engine says not to (see reset_kind).
+                    if reset_kind:
+                        k = 0
+                    a = b = i = p = o = v = t = period = 0
                     taken = False
                     entry = None
                     regs = spin_regs
@@ -897,6 +901,14 @@ class Interpreter:
         self.itlb_sets: dict[int, dict[int, tuple[int, list[Op | None]]]] = {key: {} for key in CONTEXTS}
         # Set when a store by this hart rewrote code it decoded, so the loop fetches again.
         self.code_changed = False
+        # Whether the dispatch loop resets the instruction kind with its other temporaries in
+        # untranslated code too (translated code always does). Resetting it lets PyPy's
+        # bridges enter the compiled loop (tiny Linux 4.3 -> 3.5, U-Boot to "Hit any key"
+        # 1.0 -> 0.75 CPU s), but the FU740's own firmware from an SD card (SPL, U-Boot) ran
+        # 2x slower with it (to the prompt 7.4-9.3 -> 17 CPU s: the compiled loop was entered
+        # from PyPy's interpreter 3.9 M times against 1.3 M, so guards failed without bridges;
+        # why, we did not find), so the FU740's ROM boot turns it off (Machine).
+        self.reset_kind = True
 
     def run(self, budget: int) -> int:
         """Execute ``budget`` instructions; stop early on WFI or a yield. Return the
