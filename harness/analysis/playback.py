@@ -30,6 +30,8 @@ JUDGED_WINDOW = 1.0
 RECORDING_ENDS = "the recording ends here (the live run was stopped)"
 # The letters a console.timing line may start with.
 MARKS = frozenset(mark.value for mark in Mark)
+# What one read of the live reader records (guest-time reports and starvation before its bytes).
+READ_MARKS = frozenset({Mark.GUEST_REPORT, Mark.STARVED, Mark.DATA, Mark.CLOSED})
 
 
 class RecordingError(HartbeatError):
@@ -142,12 +144,7 @@ class Playback:
         until = self._now + max(1e-6, timeout)
         if self._lagging and self._events:
             self._lagging = False
-            if self._events[0].kind is Mark.JUDGED:
-                # The reader read nothing before the live run decided (it gave up on it): decide
-                # at that moment; the event itself stays for judged() to play on to.
-                self._now = max(self._now, self._base + self._events[0].t)
-            else:
-                self._apply(self._events.popleft())
+            self._play_next_read()
         elif self._events and self._base + self._events[0].t <= until:
             self._apply(self._events.popleft())
         else:
@@ -157,8 +154,27 @@ class Playback:
         """Typing delays pass like any wait."""
         self._now += max(0.0, seconds)
 
+    def _play_next_read(self) -> None:
+        """Play what the live reader read next after it lagged: every event of that one read
+        (guest-time reports, starvation, bytes: recorded at the same moment), past the other
+        limits' records of the same wait; or, if the live run decided first (it gave up on the
+        reader), move to that moment and leave the decision for judged()."""
+        events = self._events
+        while events and events[0].kind is Mark.LAGGED:
+            self._apply(events.popleft())
+        if not events:
+            return
+        if events[0].kind is Mark.JUDGED:
+            self._now = max(self._now, self._base + events[0].t)
+            return
+        read_at = events[0].t
+        while events and events[0].t == read_at and events[0].kind in READ_MARKS:
+            self._apply(events.popleft())
+
     def judged(self) -> None:
         """Play on to the moment the live matcher made this decision, if it made it about now."""
+        # A wait for the reader recorded in the same look is over: the decision is taken.
+        self._lagging = False
         index = next((i for i, e in enumerate(self._events) if e.kind is Mark.JUDGED), None)
         if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
             return
@@ -172,6 +188,7 @@ class Playback:
         relay's off time), later than anything on the console; a recording from before ``f``
         was written has no such moment and the step keeps the replay's own time.
         """
+        self._lagging = False
         index = next((i for i, e in enumerate(self._events) if e.kind is Mark.SWITCHED_OFF), None)
         if index is None:
             return False
@@ -208,6 +225,7 @@ class Playback:
 
     def write(self, data: bytes) -> None:
         """Typing: play on to the moment the live run finished typing (its next ``s`` event)."""
+        self._lagging = False
         while self._typed and self._events:
             event = self._events.popleft()
             self._apply(event)

@@ -67,6 +67,8 @@ READER_GRACE = 2.0
 # Two limits' moments (host seconds) this close are the same limit: a wait for a lagging reader
 # is recorded once, and a replay finds it by its moment.
 LAG_SAME = 1e-4
+# How many such limits are remembered (a step has a silence, a deadline and the guest clock's stall).
+LAGS_KEPT = 8
 # On a guest clock, typing waits (host seconds, at most) for the target to report that it took
 # the bytes, so the step's silence and deadline count from the guest moment it got them.
 TAKE_WAIT = 2.0
@@ -172,8 +174,8 @@ class Console:
         self._last_byte = self._t0
         # When the reader's latest read returned, everything it got already ingested.
         self._polled = self._t0
-        # The limit (its host time) whose wait for a lagging reader was recorded last.
-        self._lag_noted: float | None = None
+        # The limits (their host times) whose waits for a lagging reader were recorded last.
+        self._lags_noted: list[float] = []
         self._bytes = 0
         self._closed: str | None = None
         self._closed_t = 0.0
@@ -606,11 +608,12 @@ class Console:
         polled = self._polled
         if polled >= since or now - polled <= READER_FRESH or now - since >= READER_GRACE:
             return False
-        noted = self._lag_noted
-        # The same limit, however its moment was computed this time (the stall's moves with
-        # each look by rounding).
-        if noted is None or abs(noted - since) > LAG_SAME:
-            self._lag_noted = since
+        # Once per limit (a silence and a deadline can both wait for the same read), however its
+        # moment was computed this time (the stall's moves by rounding with each look).
+        noted = self._lags_noted
+        if not any(abs(moment - since) <= LAG_SAME for moment in noted):
+            noted.append(since)
+            del noted[:-LAGS_KEPT]
             self._recorder.mark(Mark.LAGGED, now - self._t0, f"{since - self._t0:.9f}")
         return True
 

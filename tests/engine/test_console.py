@@ -331,3 +331,28 @@ def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Pat
     again = Playback(load_recording(tmp_path)).console()
     replayed = again.wait_for([expect("never")], silence=0.3)
     assert isinstance(replayed, Quiet) and replayed.t == pytest.approx(outcome.t, abs=1e-6), (replayed, outcome)
+
+
+def test_a_silence_and_a_deadline_that_wait_for_the_same_read_are_recorded_once_and_replay_alike(
+    tmp_path: Path,
+) -> None:
+    # Both limits run out while the reader is held off; the line it then reads passes the step.
+    # Each wait is recorded once (not once a look: that flooded console.timing), and the replay
+    # plays on to that read whichever limit it meets first.
+    transport = StarvedTransport(stall=0.9)
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files)
+    transport.feed(b"mounted /usr\r\n")
+    console.start()
+    try:
+        hit = console.wait_for([expect("mounted /usr")], silence=0.3, deadline=0.5)
+        assert isinstance(hit, Matched), hit
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+    lags = [line for line in (tmp_path / "console.timing").read_text().splitlines() if line.startswith("l ")]
+    assert len(lags) == 2, lags
+    again = Playback(load_recording(tmp_path)).console()
+    replayed = again.wait_for([expect("mounted /usr")], silence=0.3, deadline=0.5)
+    assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
