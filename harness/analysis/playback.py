@@ -9,8 +9,10 @@ times out and goes quiet as it did live, in milliseconds instead of the run's se
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,11 +177,7 @@ class Playback:
         """Play on to the moment the live matcher made this decision, if it made it about now."""
         # A wait for the reader recorded in the same look is over: the decision is taken.
         self._lagging = False
-        index = next((i for i, e in enumerate(self._events) if e.kind is Mark.JUDGED), None)
-        if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
-            return
-        for _ in range(index + 1):
-            self._apply(self._events.popleft())
+        self._play_through(lambda event: event.kind is Mark.JUDGED, JUDGED_WINDOW)
 
     def switched_off(self) -> bool:
         """Play on to the moment the live run had switched the target off (its next ``f`` event).
@@ -189,26 +187,28 @@ class Playback:
         was written has no such moment and the step keeps the replay's own time.
         """
         self._lagging = False
-        index = next((i for i, e in enumerate(self._events) if e.kind is Mark.SWITCHED_OFF), None)
-        if index is None:
-            return False
-        for _ in range(index + 1):
-            self._apply(self._events.popleft())
-        return True
+        return self._play_through(lambda event: event.kind is Mark.SWITCHED_OFF, math.inf)
 
     def reader_lagged(self, since: float) -> bool:
         """Whether the live run recorded waiting for its reader when a limit ran out at ``since``
         (an ``l`` event about now): then play on to it, and the next wait to what the reader
         read next (or to the decision, if it read nothing), so the replay decides on the same
         console as the live run did."""
-        events = self._events
-        lags = (i for i, e in enumerate(events) if e.kind is Mark.LAGGED and abs(_number(e.detail) - since) <= LAG_SAME)
-        index = next(lags, None)
-        if index is None or self._base + self._events[index].t > self._now + JUDGED_WINDOW:
+        if not self._play_through(
+            lambda event: event.kind is Mark.LAGGED and abs(_number(event.detail) - since) <= LAG_SAME, JUDGED_WINDOW
+        ):
+            return False
+        self._lagging = True
+        return True
+
+    def _play_through(self, wanted: Callable[[Event], bool], within: float) -> bool:
+        """Play every event up to and including the first ``wanted`` one, if there is one
+        recorded at most ``within`` seconds after now; whether there was."""
+        index = next((i for i, event in enumerate(self._events) if wanted(event)), None)
+        if index is None or self._base + self._events[index].t > self._now + within:
             return False
         for _ in range(index + 1):
             self._apply(self._events.popleft())
-        self._lagging = True
         return True
 
     def advance_to(self, t: float) -> None:
