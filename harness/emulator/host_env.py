@@ -17,15 +17,18 @@ from collections.abc import Mapping
 
 # PyPy's nursery for the emulator (see the module docstring for the measurements).
 PYPY_NURSERY = "16MB"
+# The variables the emulator's interpreter starts with, unless the user has set them.
+SETTINGS = {"PYPY_GC_NURSERY": PYPY_NURSERY}
 
 
 def interpreter_settings() -> dict[str, str]:
     """The variables the emulator's interpreter starts with (a value the user has set is kept)."""
-    return {"PYPY_GC_NURSERY": os.environ.get("PYPY_GC_NURSERY", PYPY_NURSERY)}
+    return {name: os.environ.get(name, value) for name, value in SETTINGS.items()}
 
 
 def interpreter_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """``base`` (default: this process's environment) with the emulator's PyPy settings added."""
     env = dict(os.environ if base is None else base)
-    env.setdefault("PYPY_GC_NURSERY", PYPY_NURSERY)
+    for name, value in SETTINGS.items():
+        env.setdefault(name, value)
     return env
