@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -287,46 +289,50 @@ class StarvedTransport(PipeTransport):
         self._released.set()
 
 
-def test_silence_waits_for_a_starved_reader_before_calling_a_wedge(tmp_path: Path) -> None:
-    # The board printed its next line in time, but the reader was held off past the silence: a
-    # wedge declared then would be read off an unread pipe. The engine waits for the reader.
-    transport = StarvedTransport(stall=0.8)
-    files = ConsoleFiles.open(tmp_path)
+@contextlib.contextmanager
+def starved_console(folder: Path, stall: float, printed: bytes = b"") -> Iterator[Console]:
+    """A recording console whose reader is held off for ``stall`` s from its first read, with
+    ``printed`` already waiting in the pipe; closed (the stall ended early) on leaving."""
+    transport = StarvedTransport(stall=stall)
+    files = ConsoleFiles.open(folder)
     console = Console(transport, files)
-    transport.feed(b"mounted /usr\r\n")
+    transport.feed(printed)
     console.start()
     try:
-        hit = console.wait_for([expect("mounted /usr")], silence=0.3)
-        assert isinstance(hit, Matched), hit
+        yield console
     finally:
+        transport.release()
         os.close(transport.write_fd)
         console.stop()
         files.close()
+
+
+def lag_lines(folder: Path) -> list[str]:
+    """The recorded waits for a lagging reader (``l`` lines of console.timing)."""
+    return [line for line in (folder / "console.timing").read_text().splitlines() if line.startswith("l ")]
+
+
+def test_silence_waits_for_a_starved_reader_before_calling_a_wedge(tmp_path: Path) -> None:
+    # The board printed its next line in time, but the reader was held off past the silence: a
+    # wedge declared then would be read off an unread pipe. The engine waits for the reader.
+    with starved_console(tmp_path, 0.8, b"mounted /usr\r\n") as console:
+        hit = console.wait_for([expect("mounted /usr")], silence=0.3)
+        assert isinstance(hit, Matched), hit
     # The replay has no reader to wait for: the recorded wait (`l`) makes it play on to what the
     # live reader read next, and it decides alike (without it, it called the silence at 0.3 s).
-    timing = (tmp_path / "console.timing").read_text()
-    assert [line for line in timing.splitlines() if line.startswith("l ")], timing
+    assert lag_lines(tmp_path)
     again = Playback(load_recording(tmp_path)).console()
     replayed = again.wait_for([expect("mounted /usr")], silence=0.3)
     assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
 
 
 def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Path) -> None:
-    transport = StarvedTransport(stall=engine.READER_GRACE + 2.0)
-    files = ConsoleFiles.open(tmp_path)
-    console = Console(transport, files)
-    console.start()
-    try:
+    with starved_console(tmp_path, engine.READER_GRACE + 2.0) as console:
         started = time.monotonic()
         outcome = console.wait_for([expect("never")], silence=0.3)
         waited = time.monotonic() - started
         assert isinstance(outcome, Quiet)
         assert 0.3 + engine.READER_GRACE - 0.1 <= waited < 0.3 + engine.READER_GRACE + 1.0
-    finally:
-        transport.release()
-        os.close(transport.write_fd)
-        console.stop()
-        files.close()
     # The replay waits for the reader as long as the live run did, then decides the same.
     again = Playback(load_recording(tmp_path)).console()
     replayed = again.wait_for([expect("never")], silence=0.3)
@@ -339,20 +345,10 @@ def test_a_silence_and_a_deadline_that_wait_for_the_same_read_are_recorded_once_
     # Both limits run out while the reader is held off; the line it then reads passes the step.
     # Each wait is recorded once (not once a look: that flooded console.timing), and the replay
     # plays on to that read whichever limit it meets first.
-    transport = StarvedTransport(stall=0.9)
-    files = ConsoleFiles.open(tmp_path)
-    console = Console(transport, files)
-    transport.feed(b"mounted /usr\r\n")
-    console.start()
-    try:
+    with starved_console(tmp_path, 0.9, b"mounted /usr\r\n") as console:
         hit = console.wait_for([expect("mounted /usr")], silence=0.3, deadline=0.5)
         assert isinstance(hit, Matched), hit
-    finally:
-        os.close(transport.write_fd)
-        console.stop()
-        files.close()
-    lags = [line for line in (tmp_path / "console.timing").read_text().splitlines() if line.startswith("l ")]
-    assert len(lags) == 2, lags
+    assert len(lag_lines(tmp_path)) == 2, lag_lines(tmp_path)
     again = Playback(load_recording(tmp_path)).console()
     replayed = again.wait_for([expect("mounted /usr")], silence=0.3, deadline=0.5)
     assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
