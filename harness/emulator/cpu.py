@@ -30,6 +30,7 @@ from .decode import Insn
 from .engines import ENGINES, Engine, default_engine
 from .sysops import SYSOPS
 from .trap import (
+    BARE,
     ILLEGAL_INSN,
     INSN_ACCESS,
     INSN_PAGE_FAULT,
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 
 M64 = (1 << 64) - 1
 INTERRUPT_BIT = 1 << 63
-# Context key for untranslated (bare) addressing: every privilege shares it.
-BARE = PRV_M
 # An sfence.vma of every address that would drop more TLB entries than this drops them all.
 FENCE_PAGES_LIMIT = 512
 # Exceptions raised by fetching an instruction: taken at a trap vector that cannot be fetched

@@ -51,7 +51,7 @@ from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .csr import CSR_SSTATUS, CSR_TIME, MSTATUS_SIE, TIME_COUNTER, counter_allowed, read_sstatus
 from .decode import Group, Insn, decode32, decode_word, expand_compressed
 from .sysops import TIME_POLLS_PER_QUANTUM
-from .trap import ILLEGAL_INSN, PRV_M, PRV_S, PRV_U, Trap
+from .trap import BARE, ILLEGAL_INSN, PRV_S, PRV_U, Trap
 
 try:
     # PyPy's wrapping machine-word arithmetic: one instruction each in the JIT's code, where
@@ -91,8 +91,7 @@ M = (1 << 64) - 1
 MAXS = 0x7FFFFFFFFFFFFFFF
 MINS = -MAXS - 1
 VPN = (1 << 52) - 1
-# Fetch contexts: user, supervisor and untranslated (bare, shared by every privilege: PRV_M).
-BARE = PRV_M
+# Fetch contexts: user, supervisor and untranslated (bare, shared by every privilege).
 CONTEXTS = (PRV_U, PRV_S, BARE)
 # The slot of a page's last halfword: a 4-byte instruction there straddles into the next page.
 LAST_SLOT = 2047

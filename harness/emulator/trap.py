@@ -5,6 +5,8 @@ from __future__ import annotations
 PRV_U = 0
 PRV_S = 1
 PRV_M = 3
+# The context key (TLBs, fetch maps) of untranslated (bare) addressing: every privilege shares it.
+BARE = PRV_M
 
 # Synchronous exception causes (mcause with the interrupt bit clear).
 INSN_MISALIGNED = 0
