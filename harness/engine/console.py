@@ -428,6 +428,18 @@ class Console:
         with self._cond:
             return self._lines.around(line_no, before, after)
 
+    def lines_through(self, matched: Matched, count: int) -> list[tuple[float, str]]:
+        """The ``count`` lines that end with the one ``matched`` was on, as it was matched.
+
+        The reader may be lines ahead of the matcher by now; what came after the match is not
+        evidence of it (and a replay, which stops at the match, would not have it).
+        """
+        with self._cond:
+            if matched.line_no < self._lines.total:
+                return self._lines.around(matched.line_no, count, 0)
+            # Matched on the unfinished line (a prompt): that line as it stood at the match.
+            return [*self._lines.around(matched.line_no - 1, count - 1, 0), (matched.t, matched.line)]
+
     def last_lines(self, count: int = 20) -> list[tuple[float, str]]:
         """The most recent lines with their timestamps, the unfinished one last."""
         with self._cond:

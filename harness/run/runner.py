@@ -597,6 +597,8 @@ class Runner:
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
             return judge(outcome, step, self._evidence(before + trailing), fail_kind=fail.kind)
+        if isinstance(outcome, Matched):
+            return judge(outcome, step, self._evidence(console.lines_through(outcome, LAST_LINES)))
         return judge(outcome, step, self._evidence())
 
 

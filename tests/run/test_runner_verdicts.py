@@ -80,6 +80,16 @@ def test_banner_twice_is_a_reset(scripted_board, plan_file, run_plan):
     assert result.verdict.milestone == "uboot"
 
 
+def test_a_matched_verdict_s_last_lines_end_at_the_matched_line(scripted_board, plan_file, run_plan):
+    # The second banner and the next line come in one write: the reader has both before the
+    # matcher looks, but what came after the reset is not evidence of it (nor in a replay).
+    board = scripted_board(BOOT.replace("say fs-qrv", "say OpenSBI v1.2\\x0d\\x0afs-qrv") + "hang\n")
+    result = run_plan(plan_file(qsoe_plan(silence="5s")), board)
+    assert result.verdict.kind is Kind.RESET
+    assert result.verdict.last_lines[-1][1] == "OpenSBI v1.2"
+    assert "fs-qrv" in (result.out_dir / "console.log").read_text()
+
+
 def test_slow_boot_with_pauses_shorter_than_silence_passes(scripted_board, plan_file, run_plan):
     script = "\n".join(f"{line}\nsleep 0.6" for line in BOOT.strip().splitlines()) + "\nput login: \nhang\n"
     result = run_plan(plan_file(qsoe_plan(silence="1s")), scripted_board(script))
