@@ -164,14 +164,22 @@ def test_place_freed_when_the_holder_releases_during_the_wait(grid: GridLab) -> 
     assert json.loads((out / "report.json").read_text())["target"]["waited"] >= 1.5
 
 
-def _wait_for_boot(out: Path, timeout: float = 60) -> None:
+def _wait_for_boot(child: subprocess.Popen[str], out: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         log = out / "console.log"
         if log.exists() and "U-Boot" in log.read_text(errors="replace"):
             return
+        if child.poll() is not None:
+            # The run ended before the boot: what it printed says why (a lab error, a verdict).
+            output, _ = child.communicate()
+            raise AssertionError(f"hartbeat exited {child.returncode} before U-Boot's output:\n{output}")
         time.sleep(0.2)
-    raise AssertionError(f"no U-Boot output in {out} within {timeout} s")
+    child.kill()
+    output, _ = child.communicate()
+    report = out / "report.txt"
+    shown = report.read_text(errors="replace") if report.exists() else "(no report)"
+    raise AssertionError(f"no U-Boot output in {out} within {timeout} s; hartbeat printed:\n{output}\n{shown}")
 
 
 HANG_PLAN = (
@@ -193,7 +201,7 @@ def test_place_is_free_after_an_interrupt(grid: GridLab, how: str) -> None:
     board = grid.board_file(PLACES[0])
     out = grid.folder / "run"
     child = hartbeat("run", str(plan), "--board", str(board), "--out", str(out))
-    _wait_for_boot(out)
+    _wait_for_boot(child, out)
     assert grid.coordinator.holder(PLACES[0]) is not None
     os.kill(child.pid, getattr(signal, how))
     output, _ = child.communicate(timeout=60)
