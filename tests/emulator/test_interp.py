@@ -320,3 +320,54 @@ def test_a_straddling_instruction_kept_bare_never_serves_a_translated_fetch() ->
     h.pc = P
     assert h.interp.run(3) == 3 and h.x[10] == 18
     assert h.interp.pages[P >> 12][interp.LAST_SLOT] is None
+
+
+MRET = 0x30200073
+ECALL = 0x00000073
+
+
+@pytest.mark.parametrize("reset_kind", [False, True], ids=["loops-apart", "one-loop"])
+def test_a_quantum_moves_between_the_untranslated_and_translated_loops_and_runs_exactly(
+    monkeypatch, reset_kind: bool
+) -> None:
+    # M-mode, bare: mret into S-mode at virtual V (paging on), three addi there, an ecall back to
+    # M-mode's handler (bare): `addi a1`, then `j .`. One quantum of 10 runs through all of it,
+    # in the loops apart (the FU740's own firmware: reset_kind off) or in the one loop.
+    q, handler = BASE + 0x7000, BASE + 0x8000
+    h = _hart({BASE + 0x4000: MRET, q: _addi(10, 10, 1), q + 4: _addi(10, 10, 1), q + 8: _addi(10, 10, 1)})
+    for address, word in ((q + 12, ECALL), (handler, _addi(11, 11, 1)), (handler + 4, LOOP)):
+        h.bus.write(address, 4, word)
+    va = 0x40000000
+    root, mid, leaf = BASE, BASE + 0x1000, BASE + 0x2000
+    h.bus.write(root + (va >> 30) * 8, 8, (mid >> 12) << 10 | 1)
+    h.bus.write(mid, 8, (leaf >> 12) << 10 | 1)
+    h.bus.write(leaf, 8, (q >> 12) << 10 | 0x4B)  # V R X A
+    h.satp = 8 << 60 | root >> 12
+    h.mtvec = handler
+    h.mepc = va
+    h.mstatus |= PRV_S << 11  # MPP
+    h.pc = BASE + 0x4000
+    h.interp.reset_kind = reset_kind
+    entered: list[tuple[int, int]] = []
+
+    def recording(translated: int):
+        loop = interp._LOOPS[translated]
+
+        def record(hart, xs, limit, poll=True, translated=translated):
+            entered.append((translated, limit))
+            loop(hart, xs, limit, poll, translated)
+
+        return record
+
+    monkeypatch.setattr(interp, "_LOOPS", (recording(False), recording(True)))
+    assert h.interp.run(10) == 10
+    assert (h.x[10], h.x[11], h.priv, h.pc) == (3, 1, PRV_M, handler + 4)
+    # Apart: mret ran bare (1), the addi and the ecall translated (4), the handler bare (5).
+    assert entered == ([] if reset_kind else [(0, 10), (1, 9), (0, 5)])
+
+
+def test_the_two_dispatch_loops_are_apart_for_pypy() -> None:
+    # PyPy keeps a compiled loop per code object: one object for both would share the loop.
+    untranslated, translated = interp._LOOPS
+    assert untranslated.__code__ is not translated.__code__
+    assert untranslated.__code__.co_code == translated.__code__.co_code
