@@ -39,7 +39,7 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
   traces and hangs every other path off it as bridges; with one loop for both, the firmware
   (half a billion instructions of SPL and U-Boot from an SD card) shaped the loop the kernel
   then ran in: the tiny Linux after it ran at 23 M instructions a second, against 38 M booted
-  straight from RAM, and at 32-36 M with the loops apart. Elsewhere one loop serves both: the
+  straight from RAM, and at 29-32 M with the loops apart. Elsewhere one loop serves both: the
   kernel gains from the loop the firmware warmed (apart, the tiny Linux from RAM took 1.17x
   and Debian's kernel 1.09x the CPU time).
 * A quantum is exactly ``budget`` instructions unless the hart waits (``wfi``) or yields; a
