@@ -432,13 +432,14 @@ class Console:
         """The ``count`` lines that end with the one ``matched`` was on, as it was matched.
 
         The reader may be lines ahead of the matcher by now; what came after the match is not
-        evidence of it (and a replay, which stops at the match, would not have it).
+        evidence of it (and a replay, which stops at the match, would not have it). A reader
+        that ran more than the ring of recent lines ahead leaves the matched line alone.
         """
         with self._cond:
-            if matched.line_no < self._lines.total:
-                return self._lines.around(matched.line_no, count, 0)
-            # Matched on the unfinished line (a prompt): that line as it stood at the match.
-            return [*self._lines.around(matched.line_no - 1, count - 1, 0), (matched.t, matched.line)]
+            if matched.open_line:
+                # A prompt: the line as it stood at the match, whatever completed it since.
+                return [*self._lines.around(matched.line_no - 1, count - 1, 0), (matched.t, matched.line)]
+            return self._lines.around(matched.line_no, count, 0) or [(matched.t, matched.line)]
 
     def last_lines(self, count: int = 20) -> list[tuple[float, str]]:
         """The most recent lines with their timestamps, the unfinished one last."""

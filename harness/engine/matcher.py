@@ -70,6 +70,9 @@ class Matched:
     t: float
     # Index of the matched line among all lines since power-on (see Console.lines_around).
     line_no: int = 0
+    # Whether the match was on the unfinished last line (a prompt): ``line`` is that line as it
+    # stood then, however it ends later (see Console.lines_through).
+    open_line: bool = False
 
     @property
     def groups(self) -> dict[str, str]:
@@ -339,7 +342,7 @@ class Matcher:
         line_end = text.find("\n", start)
         line = text[line_start : line_end if line_end >= 0 else len(text)]
         line_no = pending.line_no + text.count("\n", 0, start)
-        hit = Matched(watch, found, line, pending.time_at(start), line_no)
+        hit = Matched(watch, found, line, pending.time_at(start), line_no, open_line=line_end < 0)
         # Consume up to the end of the match only: the next pattern may be later on this line.
         pending.drop(max(found.end(), start + 1))
         return hit
@@ -359,7 +362,7 @@ class Matcher:
             found = _partial_match(watch, candidate, 0, settled)
             if found:
                 self._cut_in_seen = mark
-                return Matched(watch, found, candidate, lines.partial_t, lines.total)
+                return Matched(watch, found, candidate, lines.partial_t, lines.total, open_line=True)
         return None
 
 

@@ -68,6 +68,34 @@ def test_prompt_on_unfinished_line_matches(pipe) -> None:
     assert isinstance(hit, Matched) and hit.line == "=> "
 
 
+def _wait_for_lines(console: Console, total: int) -> None:
+    deadline = time.monotonic() + 5
+    while console.line_total < total and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert console.line_total >= total
+
+
+def test_a_prompt_s_evidence_is_the_line_as_matched_whatever_completed_it_since(pipe) -> None:
+    transport, console = pipe
+    transport.feed(b"U-Boot 2023.01\r\n=> ")
+    hit = console.wait_for([expect(r"=> $")], deadline=5)
+    assert isinstance(hit, Matched) and hit.open_line
+    # The reader goes on: the prompt's line is completed and more follows before the evidence.
+    transport.feed(b"[ 5.1] a kernel message\r\nmore\r\n")
+    _wait_for_lines(console, 3)
+    assert [line for _t, line in console.lines_through(hit, 20)] == ["U-Boot 2023.01", "=> "]
+
+
+def test_a_matched_line_the_ring_no_longer_holds_is_still_the_evidence(pipe) -> None:
+    transport, console = pipe
+    burst = b"reset banner\r\n" + b"".join(b"line %d\r\n" % i for i in range(matcher.HISTORY_LINES + 50))
+    transport.feed(burst)
+    hit = console.wait_for([expect(r"^reset banner$")], deadline=5)
+    assert isinstance(hit, Matched) and not hit.open_line
+    _wait_for_lines(console, matcher.HISTORY_LINES + 51)
+    assert console.lines_through(hit, 20) == [(hit.t, "reset banner")]
+
+
 def test_unfinished_line_is_not_captured_half_way(pipe) -> None:
     transport, console = pipe
 
