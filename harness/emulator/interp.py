@@ -1,9 +1,10 @@
 """The PyPy-first execution engine: one small dispatch loop over predecoded instructions.
 
-PyPy's tracing JIT compiles the loop of ``run`` (once per kind of fetch context, below) as
-a tree of guards on the opcode kind, and every guest instruction then runs through that
-machine code: new guest code costs a decode, not a compile. (The block translator in ``translate.py`` generates Python per guest
-region, which suits CPython but makes PyPy trace thousands of functions.)
+PyPy's tracing JIT compiles the loop of ``run`` (on the FU740's own firmware, once per kind
+of fetch context, below) as a tree of guards on the opcode kind, and every guest instruction
+then runs through that machine code: new guest code costs a decode, not a compile. (The
+block translator in ``translate.py`` generates Python per guest region, which suits CPython
+but makes PyPy trace thousands of functions.)
 
 * Instructions are decoded once into ``Op`` records kept per hart and physical page
   (``Interpreter.pages``: a list with one slot per halfword), found through an instruction TLB from
@@ -35,7 +36,7 @@ region, which suits CPython but makes PyPy trace thousands of functions.)
 * Where the engine keeps the instruction kind in untranslated code (``reset_kind`` off: the
   FU740's own firmware), the loop exists twice, as two code objects: one runs untranslated
   fetches, the other translated ones, and ``run`` moves between them when a system
-  instruction or a trap changes the fetch context. PyPy compiles a loop for the path it first
+  instruction, a trap or an interrupt changes the fetch context. PyPy compiles a loop for the path it first
   traces and hangs every other path off it as bridges; with one loop for both, the firmware
   (half a billion instructions of SPL and U-Boot from an SD card) shaped the loop the kernel
   then ran in: the tiny Linux after it ran at 23 M instructions a second, against 38 M booted
@@ -909,6 +910,7 @@ _loop_translated = types.FunctionType(
     _loop.__code__.replace(co_name="_loop_translated"), _loop.__globals__, "_loop_translated", _loop.__defaults__
 )
 # The loop for a fetch context, indexed by ``fetch_key != BARE``, where the two are apart.
+_loop_translated.__qualname__ = "_loop_translated"
 _LOOPS = (_loop, _loop_translated)
 
 
