@@ -259,9 +259,13 @@ class Playback:
         console = self._console
         if console is None:
             raise RecordingError("playback.console() must be called before the playback runs")
-        self._now = max(self._now, self._base + event.t)
+        at = self._base + event.t
+        self._now = max(self._now, at)
         if event.kind is Mark.DATA:
-            console.ingest(event.data, self._now)
+            # At its own recorded time, as live: the reader stamps a read before it takes the
+            # console's lock, so a mark written meanwhile (the power-on's end) can come first in
+            # the file with a later time.
+            console.ingest(event.data, at)
         elif event.kind is Mark.GUEST_REPORT:
             console.guest_report([event.detail], self._now)
         elif event.kind is Mark.STARVED:

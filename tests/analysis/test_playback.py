@@ -110,6 +110,21 @@ def test_typing_right_after_a_prompt_settle_replays_in_order(tmp_path):
     assert again.verdict.kind is Kind.WEDGE, again.verdict.reason
 
 
+def test_a_read_stamped_before_the_power_on_s_end_replays_at_its_own_time(tmp_path: Path) -> None:
+    # Recorded in the suite: the boot's first read returned at 0.0892 s, but the power-on's end
+    # (0.0911 s) took the console's lock first and was written before it. The replay put the
+    # milestones at 0.0911 s, the live run at 0.0892 s.
+    boot = b"OpenSBI v1.2\r\nU-Boot 2023.01\r\n"
+    (tmp_path / "console.raw").write_bytes(boot)
+    (tmp_path / "console.timing").write_text(
+        f"p 0.000000000\no 0.091148335\nd 0.089177587 {len(boot)}\nc 0.181850329 gone\ne 0.199595907\n"
+    )
+    console = Playback(load_recording(tmp_path)).console()
+    again = Runner(prepare(plan(5.0), BOARD), out_dir=tmp_path).replay_on(console)
+    assert again.verdict.kind is Kind.PASS, again.verdict.reason
+    assert [round(m.t, 9) for m in again.milestones] == [0.089177587, 0.089177587]
+
+
 def test_a_timing_file_is_read_as_marks_and_unclaimed_bytes_come_last(tmp_path: Path) -> None:
     (tmp_path / "console.raw").write_bytes(b"OpenSBI v1\nU-Boot")
     (tmp_path / "console.timing").write_text("p 0.000000000\nd 0.100000000 10\nj 0.200000000\nk 0.0 2.5\n")
