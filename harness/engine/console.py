@@ -43,6 +43,7 @@ __all__ = [
     "Closed",
     "Console",
     "ConsoleFiles",
+    "Judged",
     "Matched",
     "Outcome",
     "Quiet",
@@ -112,6 +113,22 @@ class Quiet:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """The console as it stood when the engine decided on a silence or a deadline.
+
+    A verdict's evidence is taken from here, not from the console a moment later: on a
+    firehose the reader reads on while the runner gathers it, and a replay, which stops at the
+    recorded decision, would show fewer lines and a different count of them.
+    """
+
+    lines: tuple[tuple[float, str], ...]
+    line_total: int
+    open_line_length: int
+    now: float
+    quiet: float
+
+
+@dataclass(frozen=True)
 class TimedOut:
     """The deadline passed while output kept coming."""
 
@@ -176,6 +193,8 @@ class Console:
         self._polled = self._t0
         # The limits (their host times) whose waits for a lagging reader were recorded last.
         self._lags_noted: list[float] = []
+        # The console at the last wait's silence or deadline decision (None: the wait ended otherwise).
+        self.judged: Judged | None = None
         self._bytes = 0
         self._closed: str | None = None
         self._closed_t = 0.0
@@ -479,6 +498,7 @@ class Console:
         Watches earlier in ``watches`` win when two match on the same line.
         """
         limits = _Limits(deadline, silence, quiet_from)
+        self.judged = None
         decide = self._decide_on_host_clock if self._guest is None else self._decide_on_guest_clock
         idle = TICK if on_tick else IDLE
         clock = self._clock
@@ -639,6 +659,10 @@ class Console:
         """
         self._recorder.mark(Mark.JUDGED, t)
         self._clock.judged()
+        lines = self._lines
+        self.judged = Judged(
+            tuple(lines.last(HISTORY_LINES)), lines.total, lines.open_length, self.now(), self.quiet_for()
+        )
 
     def drain(self, *, quiet: float, limit: float) -> None:
         """Keep reading until the console is quiet for ``quiet`` s or ``limit`` s pass.

@@ -22,7 +22,18 @@ from harness.autopsy.model import Autopsy, Location, Privilege
 from harness.autopsy.render import headline as autopsy_headline
 from harness.autopsy.symbols import Symbols, run_sources
 from harness.autopsy.sysrq import ask as ask_sysrq
-from harness.engine.console import CONSOLE_FILES, Closed, Console, ConsoleFiles, Matched, Outcome, Watch
+from harness.engine.console import (
+    CONSOLE_FILES,
+    Closed,
+    Console,
+    ConsoleFiles,
+    Judged,
+    Matched,
+    Outcome,
+    Quiet,
+    TimedOut,
+    Watch,
+)
 from harness.engine.patterns import PatternTooSlow
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
@@ -400,24 +411,30 @@ class Runner:
     def _last_name(self) -> str | None:
         return self._reached[-1].name if self._reached else None
 
-    def _evidence(self, lines: list[tuple[float, str]] | None = None) -> Evidence:
-        """The console's state now: the time, ``lines`` (default the last ones) and its silence."""
+    def _evidence(self, lines: list[tuple[float, str]] | None = None, view: Judged | None = None) -> Evidence:
+        """The console's state now, or as ``view`` (a silence or deadline decision) saw it: the
+        time, ``lines`` (default the last ones) and its silence."""
         console = self.console
         if console is None:
             return Evidence(at=0.0, lines=tuple(lines or ()))
-        if lines is None:
-            lines = console.last_lines(LAST_LINES)
-        total = console.line_total
+        if view is None:
+            view = Judged(
+                tuple(console.last_lines(LAST_LINES)),
+                console.line_total,
+                console.open_line_length,
+                console.now(),
+                console.quiet_for(),
+            )
+        total = view.line_total
         # Counted after the last milestone's line, or from power-on; the milestone's own
         # unfinished line (a prompt) is not output that came after it.
         first = self._milestone_line + 1 if self._milestone_line >= 0 else console.power_on_line
-        open_line = console.open_line_length if total >= first else 0
         return Evidence(
-            at=console.now(),
-            lines=tuple(lines),
-            quiet=console.quiet_for(),
+            at=view.now,
+            lines=tuple(lines if lines is not None else view.lines[-LAST_LINES:]),
+            quiet=view.quiet,
             printed=max(0, total - first),
-            open_line=open_line,
+            open_line=view.open_line_length if total >= first else 0,
         )
 
     def _tell(self, kind: StatusKind, at: float, text: str) -> None:
@@ -599,6 +616,8 @@ class Runner:
             return judge(outcome, step, self._evidence(before + trailing), fail_kind=fail.kind)
         if isinstance(outcome, Matched):
             return judge(outcome, step, self._evidence(console.lines_through(outcome, LAST_LINES)))
+        if isinstance(outcome, Quiet | TimedOut) and console.judged is not None:
+            return judge(outcome, step, self._evidence(view=console.judged))
         return judge(outcome, step, self._evidence())
 
 

@@ -112,3 +112,16 @@ def test_log_only_recording_replays_approximately(scripted_board, plan_file, run
     assert not replayed.exact
     assert replayed.verdict.kind is Kind.WEDGE
     assert replayed.verdict.signature == live.verdict.signature
+
+
+def test_a_firehose_stall_s_evidence_is_the_console_at_the_decision(scripted_board, plan_file, run_plan):
+    # Output never stops: the reader reads on while the runner gathers the evidence. The evidence
+    # is the console as it stood at the recorded decision, so the replay shows the same lines.
+    live = run_plan(plan_file(qsoe_plan(within="1s")), scripted_board(QSOE_BOOT + "firehose tm_msg 0x200 seq\n"))
+    assert live.verdict.kind is Kind.STALL, live.verdict.reason
+    replayed = replay(live.out_dir)
+    assert replayed.differences() == []
+    assert [line for _t, line in replayed.verdict.last_lines] == [line for _t, line in live.verdict.last_lines]
+    for (t_replay, _line), (t_live, _same) in zip(replayed.verdict.last_lines, live.verdict.last_lines, strict=True):
+        assert abs(t_replay - t_live) < 1e-6
+    assert replayed.verdict.reason == live.verdict.reason

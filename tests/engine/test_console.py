@@ -16,6 +16,7 @@ import pytest
 from harness.analysis.playback import Playback, load_recording
 from harness.engine import console as engine
 from harness.engine import matcher
+from harness.engine.clock import RealClock
 from harness.engine.console import Closed, Console, ConsoleFiles, Matched, Quiet, TimedOut, Watch
 from harness.errors import TransportClosed
 
@@ -94,6 +95,39 @@ def test_a_matched_line_the_ring_no_longer_holds_is_still_the_evidence(pipe) -> 
     assert isinstance(hit, Matched) and not hit.open_line
     _wait_for_lines(console, matcher.HISTORY_LINES + 51)
     assert console.lines_through(hit, 20) == [(hit.t, "reset banner")]
+
+
+class FeedingAtDecisionClock(RealClock):
+    """The host's clock, which has the target print one more line as the engine decides."""
+
+    def __init__(self, transport: PipeTransport) -> None:
+        self.transport = transport
+
+    def judged(self) -> None:
+        self.transport.feed(b"after the decision\r\n")
+
+
+def test_a_deadline_s_evidence_is_the_console_at_the_decision(tmp_path: Path) -> None:
+    # The reader reads on once the engine has decided; what it reads then is not the evidence
+    # (a replay, which stops at the recorded decision, would not have it).
+    transport = PipeTransport()
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files, clock=FeedingAtDecisionClock(transport))
+    console.start()
+    try:
+        transport.feed(b"U-Boot 2023.01\r\nbefore the decision\r\n")
+        outcome = console.wait_for([expect("never")], deadline=0.3)
+        assert isinstance(outcome, TimedOut)
+        _wait_for_lines(console, 3)
+        assert console.last_lines()[-1][1] == "after the decision"
+        judged = console.judged
+        assert judged is not None and judged.line_total == 2
+        assert [line for _t, line in judged.lines] == ["U-Boot 2023.01", "before the decision"]
+        assert judged.now <= outcome.t + 0.05
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
 
 
 def test_unfinished_line_is_not_captured_half_way(pipe) -> None:
