@@ -36,13 +36,13 @@ but makes PyPy trace thousands of functions.)
 * Where the engine keeps the instruction kind in untranslated code (``reset_kind`` off: the
   FU740's own firmware), the loop exists twice, as two code objects: one runs untranslated
   fetches, the other translated ones, and ``run`` moves between them when a system
-  instruction, a trap or an interrupt changes the fetch context. PyPy compiles a loop for the path it first
-  traces and hangs every other path off it as bridges; with one loop for both, the firmware
-  (half a billion instructions of SPL and U-Boot from an SD card) shaped the loop the kernel
-  then ran in: the tiny Linux after it ran at 23 M instructions a second, against 38 M booted
-  straight from RAM, and at 29-32 M with the loops apart. Elsewhere one loop serves both: the
-  kernel gains from the loop the firmware warmed (apart, the tiny Linux from RAM took 1.17x
-  and Debian's kernel 1.09x the CPU time).
+  instruction, a trap or an interrupt changes the fetch context. PyPy compiles a loop for the
+  path it first traces and hangs every other path off it as bridges; with one loop for both,
+  the firmware (half a billion instructions of SPL and U-Boot from an SD card) shaped the loop
+  the kernel then ran in: the tiny Linux after it ran at 23 M instructions a second, against
+  38 M booted straight from RAM, and at 29-32 M with the loops apart. Elsewhere one loop
+  serves both: the kernel gains from the loop the firmware warmed (apart, the tiny Linux from
+  RAM took 1.17x and Debian's kernel 1.09x the CPU time).
 * A quantum is exactly ``budget`` instructions unless the hart waits (``wfi``) or yields; a
   spin-wait (a store-free loop back at the same registers) skips its remaining whole passes
   instead of running them, ending the quantum where running them would have.
@@ -909,8 +909,8 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
 _loop_translated = types.FunctionType(
     _loop.__code__.replace(co_name="_loop_translated"), _loop.__globals__, "_loop_translated", _loop.__defaults__
 )
-# The loop for a fetch context, indexed by ``fetch_key != BARE``, where the two are apart.
 _loop_translated.__qualname__ = "_loop_translated"
+# The loop for a fetch context, indexed by ``fetch_key != BARE``, where the two are apart.
 _LOOPS = (_loop, _loop_translated)
 
 

@@ -419,7 +419,7 @@ class Runner:
             return Evidence(at=0.0, lines=tuple(lines or ()))
         if view is None:
             view = Judged(
-                tuple(console.last_lines(LAST_LINES)),
+                tuple(console.last_lines(LAST_LINES)) if lines is None else (),
                 console.line_total,
                 console.open_line_length,
                 console.now(),
