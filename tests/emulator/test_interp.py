@@ -293,6 +293,17 @@ def test_a_straddling_instruction_fetched_bare_is_kept_and_a_store_to_its_upper_
     assert (h.x[10], h.x[11]) == (18, 18 + 16)
 
 
+def _sv39(h: Hart, va: int, *pages: int) -> int:
+    """Page tables at BASE mapping ``va`` and the pages after it to physical ``pages`` (V R X A);
+    the satp value that turns them on."""
+    root, mid, leaf = BASE, BASE + 0x1000, BASE + 0x2000
+    h.bus.write(root + (va >> 30) * 8, 8, (mid >> 12) << 10 | 1)
+    h.bus.write(mid, 8, (leaf >> 12) << 10 | 1)
+    for index, page in enumerate(pages):
+        h.bus.write(leaf + 8 * index, 8, (page >> 12) << 10 | 0x4B)
+    return 8 << 60 | root >> 12
+
+
 def test_a_straddling_instruction_kept_bare_never_serves_a_translated_fetch() -> None:
     # Virtual V maps P, V + 1 maps Q (not P + 1), where the upper half says +16 instead of +1.
     words = _straddling_program(_jal(1, 0xFFE))
@@ -301,15 +312,11 @@ def test_a_straddling_instruction_kept_bare_never_serves_a_translated_fetch() ->
     words[q + 4] = LOOP >> 16
     h = _hart(words)
     va = 0x40000000
-    root, mid, leaf = BASE, BASE + 0x1000, BASE + 0x2000
-    h.bus.write(root + (va >> 30) * 8, 8, (mid >> 12) << 10 | 1)
-    h.bus.write(mid, 8, (leaf >> 12) << 10 | 1)
-    h.bus.write(leaf, 8, (P >> 12) << 10 | 0x4B)  # V R X A
-    h.bus.write(leaf + 8, 8, (q >> 12) << 10 | 0x4B)
+    satp = _sv39(h, va, P, q)
     h.reset(P)
     assert h.interp.run(3) == 3 and h.x[10] == 1
     assert h.interp.pages[P >> 12][interp.LAST_SLOT] is not None
-    h.satp = 8 << 60 | root >> 12
+    h.satp = satp
     h.set_priv(PRV_S)
     h.pc = va + 0xFFE
     assert h.interp.run(1) == 1
@@ -338,11 +345,7 @@ def test_a_quantum_moves_between_the_untranslated_and_translated_loops_and_runs_
     for address, word in ((q + 12, ECALL), (handler, _addi(11, 11, 1)), (handler + 4, LOOP)):
         h.bus.write(address, 4, word)
     va = 0x40000000
-    root, mid, leaf = BASE, BASE + 0x1000, BASE + 0x2000
-    h.bus.write(root + (va >> 30) * 8, 8, (mid >> 12) << 10 | 1)
-    h.bus.write(mid, 8, (leaf >> 12) << 10 | 1)
-    h.bus.write(leaf, 8, (q >> 12) << 10 | 0x4B)  # V R X A
-    h.satp = 8 << 60 | root >> 12
+    h.satp = _sv39(h, va, q)
     h.mtvec = handler
     h.mepc = va
     h.mstatus |= PRV_S << 11  # MPP
