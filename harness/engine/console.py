@@ -654,11 +654,10 @@ class Console:
         return True
 
     def _judged(self, t: float) -> None:
-        """Record when the engine decided on silence or a deadline, and let a playback catch up.
-
-        Live, the verdict's evidence is what had arrived by the moment the matcher noticed, a
-        little after the deadline; on a firehose that is more lines, so a replay gathers its
-        evidence at the recorded moment too.
+        """Record when the engine decided on silence or a deadline, let a playback catch up, and
+        keep the console as it stands (``judged``, the verdict's evidence; the caller holds the
+        lock, so the reader adds nothing meanwhile): live, what had arrived when the matcher
+        noticed, a little after the limit; in a replay, the same, played to the recorded moment.
         """
         self._recorder.mark(Mark.JUDGED, t)
         self._clock.judged()
