@@ -79,11 +79,6 @@ REASONS = {
         "applies, not run by `make test`: Linux on the emulator costs 25-60 s a boot "
         "(linux-boot covers its milestones there)"
     ),
-    "emulator-sd-cost": (
-        "applies and passes by hand (`hartbeat run unmatched-boot --board emulator-unmatched-sd`, "
-        "73-242 s a run here, by the load), not run whole by `make test`: tests/emulator/test_sdcard_boot.py runs it "
-        "cut after U-Boot's prompt (as qemu-sifive-u-sd's fallback) and boots the same firmware to `mmc info`"
-    ),
 }
 
 # The boards that boot SiFive's chain from an SD card.
@@ -99,10 +94,8 @@ def _cell(plan: str, board: str) -> Cell:
     if qsoe:
         return NotApplicable("no-uboot")
     if plan == "unmatched-boot":
-        if board == "qemu-sifive-u-sd":
+        if board in SD_BOARDS:
             return Runs(HERE)
-        if board == "emulator-unmatched-sd":
-            return NotRun("emulator-sd-cost")
         return Runs(LAB_SD) if board.endswith("SD card)") else NotApplicable("no-card")
     sd = board in SD_BOARDS or board.endswith("SD card)")
     if plan.startswith("uboot-"):

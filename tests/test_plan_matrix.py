@@ -24,6 +24,8 @@ def payload(request: pytest.FixtureRequest, plan: str, board: str) -> tuple[tupl
         request.getfixturevalue("linux_image")
     if board == "qemu-sifive-u-sd":
         return (("sdcard", str(request.getfixturevalue("unleashed_card"))),)
+    if board == "emulator-unmatched-sd":
+        return (("sdcard", str(request.getfixturevalue("unmatched_card"))),)
     return ()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -58,4 +59,33 @@ def test_no_table_says_what_was_found(tmp_path: Path) -> None:
 def test_partition_outside_the_disk_is_refused(tmp_path: Path) -> None:
     bad = [gpt.Partition(1, gpt.PartitionType.LINUX_FS.value, uuid.UUID(int=1), 16384, SECTORS, "boot")]
     with pytest.raises(gpt.GptError, match="outside 34-"):
+        _disk(tmp_path / "card.img", bad)
+
+
+def test_the_header_lists_one_sector_of_entries_in_the_reserved_space(tmp_path: Path) -> None:
+    # U-Boot reads every listed entry at each partition lookup (hundreds per boot): the header
+    # lists 4 entries (one sector), while partitions still start after the 16 KiB the
+    # specification reserves for the array.
+    raw = _disk(tmp_path / "card.img", PARTS).read_bytes()
+    for header_at in (1, SECTORS - 1):
+        header = raw[header_at * gpt.SECTOR :][:92]
+        first_usable, entries_at, count, size = (
+            int.from_bytes(header[40:48], "little"),
+            int.from_bytes(header[72:80], "little"),
+            int.from_bytes(header[80:84], "little"),
+            int.from_bytes(header[84:88], "little"),
+        )
+        assert (first_usable, count, size) == (34, 4, 128)
+        listed = raw[entries_at * gpt.SECTOR :][: count * size]
+        assert int.from_bytes(header[88:92], "little") == zlib.crc32(listed)
+        assert entries_at in (2, SECTORS - 33)
+        # The rest of the reserved array is unused entries (zero), as a reader of 128 would see.
+        assert raw[entries_at * gpt.SECTOR + count * size :][: 32 * gpt.SECTOR - count * size] == bytes(
+            32 * gpt.SECTOR - count * size
+        )
+
+
+def test_a_partition_number_beyond_the_listed_entries_is_refused(tmp_path: Path) -> None:
+    bad = [gpt.Partition(5, gpt.PartitionType.LINUX_FS.value, uuid.UUID(int=1), 16384, 20000, "boot")]
+    with pytest.raises(gpt.GptError, match="partition number 5 is outside 1-4"):
         _disk(tmp_path / "card.img", bad)
