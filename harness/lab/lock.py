@@ -3,7 +3,10 @@
 The lock file holds who took it (pid, user, host, plan, command, start time) as JSON, so a
 second run is refused with a message naming the holder. ``fcntl.flock`` locks die with their
 process, so a run killed with SIGKILL never leaves a stale lock behind; the file itself stays
-and is simply taken over.
+and is simply taken over. Strictly, a flock lives as long as its open file, which a child shares
+between fork and exec: a run killed in that window leaves the lock with the child for a moment,
+and the next run waits for it (up to HANDOVER_WAIT_S) rather than refusing in the name of a dead
+process.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +31,11 @@ from harness.errors import BoardLocked, TargetError
 # /run/lock is where Debian keeps device locks (tmpfs, world-writable, sticky); other systems
 # fall back to the temporary folder. HARTBEAT_LOCK_DIR lets a lab share locks elsewhere.
 SYSTEM_LOCK_DIR = Path("/run/lock")
+# A holder that died while a child it had just forked was still between fork and exec leaves the
+# lock with that child (a flock belongs to the open file, which the child shares until its exec
+# closes it): how long a run waits for such an orphan to let go before it refuses.
+HANDOVER_WAIT_S = 3.0
+HANDOVER_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -107,24 +116,44 @@ class BoardLock:
         if self._handle is not None:
             return
         handle = self._open()
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if not isinstance(exc, BlockingIOError):
-                handle.close()
-                raise TargetError(f"cannot lock board {self.board}: {self.path}: {exc.strerror}") from None
+        deadline: float | None = None
+        while not self._try_lock(handle):
             handle.seek(0)
             text = handle.read()
-            handle.close()
-            raise BoardLocked(
-                f"board {self.board} ({self.port}) is in use by {_describe_holder(text)}; "
-                f"wait for that run to finish (lock file {self.path})"
-            ) from None
+            holder = _holder(text)
+            if holder is None or holder.host != socket.gethostname() or _alive(holder.pid):
+                handle.close()
+                raise BoardLocked(
+                    f"board {self.board} ({self.port}) is in use by {_describe_holder(text)}; "
+                    f"wait for that run to finish (lock file {self.path})"
+                )
+            # The recorded holder is gone, yet its lock is held: by a child it forked just before
+            # it died, which lets go at its exec (see HANDOVER_WAIT_S).
+            if deadline is None:
+                deadline = time.monotonic() + HANDOVER_WAIT_S
+            elif time.monotonic() >= deadline:
+                handle.close()
+                raise BoardLocked(
+                    f"board {self.board} ({self.port}) is still locked by a process that {holder} left "
+                    f"behind (it is no longer running); `fuser -v {self.path}` names it: end it, then run again"
+                )
+            time.sleep(HANDOVER_POLL_S)
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps(asdict(current_holder(plan))) + "\n")
         handle.flush()
         self._handle = handle
+
+    def _try_lock(self, handle: IO[str]) -> bool:
+        """Take the lock if it is free; False if another open file holds it."""
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            handle.close()
+            raise TargetError(f"cannot lock board {self.board}: {self.path}: {exc.strerror}") from None
+        return True
 
     def _open(self) -> IO[str]:
         # Without O_CREAT when the file exists: with fs.protected_regular (systemd's default) an
@@ -170,9 +199,27 @@ def current_holder(plan: str) -> LockHolder:
     )
 
 
-def _describe_holder(text: str) -> str:
+def _holder(text: str) -> LockHolder | None:
+    """The holder a lock file records; None while it has none (the holder is between flock()
+    and writing its record) or for a foreign file."""
     try:
-        return str(LockHolder(**json.loads(text)))
+        holder = LockHolder(**json.loads(text))
     except (ValueError, TypeError):
-        # The holder is between flock() and writing its record, or the file is foreign.
-        return "another process (no holder record yet)"
+        return None
+    return holder if isinstance(holder.pid, int) and isinstance(holder.host, str) else None
+
+
+def _describe_holder(text: str) -> str:
+    holder = _holder(text)
+    return str(holder) if holder is not None else "another process (no holder record yet)"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
