@@ -51,3 +51,15 @@ def test_dtc_rejecting_the_source_is_a_dtc_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(dts.DtcError, match="dtc failed"):
         compile_dts("/dts-v1/;\n/ { broken")
     assert not list(tmp_path.rglob("*.dtb"))
+
+
+@pytest.mark.parametrize("machine", ["virt", "unmatched"])
+def test_the_harts_come_first_as_in_the_board_s_own_tree(machine: str) -> None:
+    # OpenSBI scans the tree from its start for every interrupt parent (see render_dts): the
+    # nodes ahead of the harts are paid for at each lookup, as few as on the Unmatched's own DTB.
+    source = render_dts(BOARDS[machine], 5 if machine == "unmatched" else 1, DtOptions(256 << 20, "console=x"))
+    top = [
+        line[1:-2] for line in source.splitlines() if line.startswith("\t") and line[1] != "\t" and line.endswith(" {")
+    ]
+    assert top[:4] == ["chosen", "aliases", "cpus", "soc"], top
+    assert "memory@80000000" in top[4:]
