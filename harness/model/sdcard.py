@@ -19,6 +19,10 @@ from harness.model.preboot_finding import Finding, Level
 
 SLOT = "sdcard"
 FIT_SECTOR = 0x822  # CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_SECTOR of Debian's sifive_* builds
+# Beside every card images/sdcard/build.py writes the record of what went on it: one
+# ``ROLE VALUE`` line each (board, append, and the files: kernel, initrd, dtb, spl, fit).
+RECORD = "inputs.txt"
+RECORDED_FILES = ("kernel", "initrd", "dtb", "spl", "fit")
 
 
 class CardError(Exception):
@@ -30,6 +34,21 @@ def card_path(board: Board, variables: Mapping[str, str]) -> Path | None:
     if SLOT not in board.images:
         return None
     return board.image_files(variables, [SLOT]).get(SLOT)
+
+
+def recorded_files(card: Path) -> dict[str, Path]:
+    """The files ``card`` was built from, by role, as its record beside it says ({} for a card
+    without one, or one whose record cannot be read: a card from elsewhere)."""
+    try:
+        text = (card.resolve().parent / RECORD).read_text()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    files = {}
+    for line in text.splitlines():
+        role, _, value = line.partition(" ")
+        if role in RECORDED_FILES and value:
+            files[role] = Path(value)
+    return files
 
 
 def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:

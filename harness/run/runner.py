@@ -365,7 +365,7 @@ class Runner:
             return self._symbols
         given = self.setup.symbol_files(notes)
         try:
-            self._symbols = Symbols(run_sources(self.setup.image_files(), given))
+            self._symbols = Symbols(run_sources(self.setup.symbol_images(), given))
         except (ConfigError, OSError) as exc:
             # No names is still an autopsy: where the harts are, by address.
             notes.append(f"symbols: {exc}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from harness.errors import ConfigError, TargetUnavailable
+from harness.model import sdcard
 from harness.model.board import Board, FallbackExit
 from harness.model.plan import Milestone, Plan
 from harness.records.run_folder import RecordedRun
@@ -102,6 +103,18 @@ class RunSetup:
     def image_files(self) -> dict[str, Path]:
         """The image slots that name files, expanded."""
         return self.board.image_files(self.variables)
+
+    def symbol_images(self) -> dict[str, Path]:
+        """The image slots, and the kernel an SD card's record says is on it (slot
+        ``sdcard:kernel``): the autopsy then names the card's kernel's functions from the
+        ``vmlinux`` or ``System.map`` built beside it, as for a kernel in a slot of its own."""
+        images = self.image_files()
+        card = images.get(sdcard.SLOT)
+        if card is not None:
+            kernel = sdcard.recorded_files(card).get("kernel")
+            if kernel is not None:
+                images[f"{sdcard.SLOT}:kernel"] = kernel
+        return images
 
     def check_images(self) -> None:
         """Raise :class:`MissingImage` for the first image slot whose file is not there."""

@@ -49,7 +49,7 @@ import firmware  # noqa: E402  (the sibling fetcher)
 from debian_apt import FetchError  # noqa: E402
 from image_cache import hartbeat_cache, point_link, publish  # noqa: E402
 
-from harness.model import gpt  # noqa: E402
+from harness.model import gpt, sdcard  # noqa: E402
 
 LINUX = HERE.parent / "linux"
 # Each board's root `compatible` (Linux's device trees), to refuse a DTB for the other board.
@@ -231,7 +231,7 @@ def build(inputs: Inputs, allow_foreign_dtb: bool = False, quiet: bool = False, 
                 shutil.rmtree(temp / "boot")
                 lines = [f"board {inputs.board}", f"append {inputs.append}"]
                 lines += [f"{role} {path}" for role, path in sorted(inputs.files().items())]
-                (temp / "inputs.txt").write_text("\n".join(lines) + "\n")
+                (temp / sdcard.RECORD).write_text("\n".join(lines) + "\n")
             except BaseException:
                 shutil.rmtree(temp, ignore_errors=True)
                 raise

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.model import gpt
-from harness.model.sdcard import CardError, card_findings, spl_image
+from harness.model.sdcard import RECORD, CardError, card_findings, recorded_files, spl_image
 from harness.run.board_loader import load_board
 
 SECTORS = 65536
@@ -55,3 +55,19 @@ def test_a_card_without_a_partition_table(tmp_path: Path) -> None:
     blank.write_bytes(bytes(SECTORS * gpt.SECTOR))
     (finding,) = _findings(blank)
     assert finding.startswith("error: images.sdcard: ") and "no valid GUID partition table" in finding
+
+
+def test_a_card_s_record_names_the_files_it_was_built_from(tmp_path: Path) -> None:
+    folder = tmp_path / "cache" / "abc"
+    folder.mkdir(parents=True)
+    (folder / "sdcard.img").write_bytes(b"\0")
+    (folder / RECORD).write_text(
+        "board unmatched\nappend console=ttySIF0 mem=4G\nkernel /k/Image\ninitrd /k/initramfs.cpio\nfit /f/u-boot.itb\n"
+    )
+    # The card reached through a link (images/sdcard/out/<board>.img): its record is beside the file.
+    (tmp_path / "unmatched.img").symlink_to(folder / "sdcard.img")
+    files = recorded_files(tmp_path / "unmatched.img")
+    assert files == {"kernel": Path("/k/Image"), "initrd": Path("/k/initramfs.cpio"), "fit": Path("/f/u-boot.itb")}
+    # A card from elsewhere has no record.
+    (tmp_path / "other.img").write_bytes(b"\0")
+    assert recorded_files(tmp_path / "other.img") == {}

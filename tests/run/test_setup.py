@@ -139,6 +139,18 @@ def test_missing_image_files_are_a_missing_image_naming_the_slot(tmp_path: Path)
     setup.check_images()
 
 
+def test_a_card_slot_brings_the_kernel_its_record_names_for_the_autopsy(tmp_path: Path) -> None:
+    (tmp_path / "sdcard.img").write_bytes(b"\0")
+    (tmp_path / "inputs.txt").write_text(f"board unmatched\nkernel {tmp_path}/k/Image\n")
+    board = _board(images={"sdcard": str(tmp_path / "sdcard.img"), "bios": "none"})
+    setup = prepare(_plan(), board)
+    assert setup.symbol_images() == {"sdcard": tmp_path / "sdcard.img", "sdcard:kernel": tmp_path / "k" / "Image"}
+    # What the run boots is unchanged: the card.
+    assert setup.image_files() == {"sdcard": tmp_path / "sdcard.img"}
+    (tmp_path / "inputs.txt").unlink()
+    assert setup.symbol_images() == {"sdcard": tmp_path / "sdcard.img"}
+
+
 @pytest.mark.parametrize(
     ("target", "variables", "switched_off", "typed"),
     [

@@ -6,7 +6,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from harness.autopsy.model import Privilege
+from harness.autopsy.symbols import Symbols, run_sources
 from harness.model import gpt
+from harness.model.board import resolve
+from harness.model.plan import load_plan
+from harness.run.board_loader import load_board
+from harness.run.setup import prepare
 from tests.card_fixtures import CardInputs, build_card
 
 
@@ -86,3 +92,26 @@ def test_bad_inputs_are_one_line_errors(card_inputs: CardInputs, tmp_path: Path)
         *card_inputs.args(dtb=str(card_inputs.dtbs / "hifive-unmatched-a00.dtb")), "--allow-foreign-dtb", cache=cache
     )
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_run_on_the_card_names_its_kernel_s_functions(card_inputs: CardInputs, tmp_path: Path) -> None:
+    # The card's record says which kernel went on it; the autopsy then reads the vmlinux built
+    # beside that kernel, as for a kernel in an image slot of its own.
+    proc = build_card(*card_inputs.args("unmatched"), cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    card = Path(proc.stdout.strip())
+    images = (("sdcard", str(card)),)
+    setup = prepare(
+        load_plan(resolve("unmatched-boot", "testplans")), load_board("emulator-unmatched-sd", images=images)
+    )
+    sources = run_sources(setup.symbol_images(), [])
+    assert [(s.label, s.path) for s in sources] == [("sdcard:kernel", card_inputs.kernel.parent / "vmlinux")]
+    symbols = Symbols(sources)
+    symbols.load()
+    line = next(
+        line
+        for line in (card_inputs.kernel.parent / "System.map").read_text().splitlines()
+        if line.endswith(" memmap_init_range")
+    )
+    where = symbols.locate(int(line.split()[0], 16) + 4, Privilege.S)
+    assert where is not None and (where.function, where.offset) == ("memmap_init_range", 4)
