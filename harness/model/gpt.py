@@ -9,8 +9,9 @@ The tables written list 4 entries (one sector), in the 16 KiB the specification 
 entry array (128 entries: partitions still start at sector 34). U-Boot reads the whole listed array
 at every partition lookup: with 128 entries, `bootflow scan mmc` read 33 sectors 155 times before
 it found the extlinux entry (5,115 sectors, three quarters of the tiny Linux's kernel and initrd;
-156 of the scan's 160 M guest instructions, 5-7 CPU s on the FU740 model, 4 M and 0.25 s with 4).
-The SiFive mask ROM, U-Boot and Linux all take the number of entries from the header.
+156 of the scan's 160 M guest instructions, 5.5-7 CPU s on the FU740 model, 4 M and 0.25 s with 4).
+U-Boot, Linux, the model's mask ROM and SiFive's published FU540 ROM source take the number of
+entries from the header.
 """
 
 from __future__ import annotations

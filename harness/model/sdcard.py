@@ -20,9 +20,9 @@ from harness.model.preboot_finding import Finding, Level
 SLOT = "sdcard"
 FIT_SECTOR = 0x822  # CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_SECTOR of Debian's sifive_* builds
 # Beside every card images/sdcard/build.py writes the record of what went on it: one
-# ``ROLE VALUE`` line each (board, append, and the files: kernel, initrd, dtb, spl, fit).
+# ``ROLE VALUE`` line each, ``board`` first, then append and the files (resolved paths).
 RECORD = "inputs.txt"
-RECORDED_FILES = ("kernel", "initrd", "dtb", "spl", "fit")
+RECORDED_FILES = ("kernel", "initrd", "dtb", "spl", "fit", "extlinux")
 
 
 class CardError(Exception):
@@ -43,11 +43,14 @@ def recorded_files(card: Path) -> dict[str, Path]:
         text = (card.resolve().parent / RECORD).read_text()
     except (OSError, UnicodeDecodeError):
         return {}
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("board "):
+        return {}  # another tool's file of that name (images/linux/out has one of its own)
     files = {}
-    for line in text.splitlines():
+    for line in lines:
         role, _, value = line.partition(" ")
-        if role in RECORDED_FILES and value:
-            files[role] = Path(value)
+        if role in RECORDED_FILES and value.strip():
+            files[role] = Path(value.strip())
     return files
 
 

@@ -230,7 +230,9 @@ def build(inputs: Inputs, allow_foreign_dtb: bool = False, quiet: bool = False, 
                 write_card(inputs, key, temp / "sdcard.img", temp)
                 shutil.rmtree(temp / "boot")
                 lines = [f"board {inputs.board}", f"append {inputs.append}"]
-                lines += [f"{role} {path}" for role, path in sorted(inputs.files().items())]
+                # Resolved: `images/linux/out` is a link each new build moves, and the autopsy
+                # takes the kernel's symbols from the file named here (harness/model/sdcard.py).
+                lines += [f"{role} {path.resolve()}" for role, path in sorted(inputs.files().items())]
                 (temp / sdcard.RECORD).write_text("\n".join(lines) + "\n")
             except BaseException:
                 shutil.rmtree(temp, ignore_errors=True)

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -130,47 +131,51 @@ def test_an_unwritable_lock_folder_says_to_set_the_lock_dir(tmp_path: Path) -> N
         BoardLock("/dev/ttyUSB1", board="b", folder=blocker / "locks").acquire()
 
 
-# A run that takes the lock, forks a child that keeps the lock file open for `hold` seconds (as a
-# child between fork and exec does), and dies: the child's pid goes to `pid_file`.
+# A run that takes the lock, forks a child that keeps the lock file open (as a child between fork
+# and exec does) until `release` exists, and dies: the child's pid goes to `pid_file`.
 _ORPHANING_HOLDER = """
 import os, sys, time
 from pathlib import Path
 from harness.lab.lock import BoardLock
-path, hold, pid_file = Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+path, release, pid_file = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 lock = BoardLock("orphan", board="b", path=path)
 lock.acquire("p")
 child = os.fork()
 if child == 0:
-    time.sleep(hold)
+    while not release.exists():
+        time.sleep(0.01)
     os._exit(0)
 pid_file.write_text(str(child))
 os._exit(0)
 """
 
 
-def _orphan_the_lock(path: Path, hold: float, tmp_path: Path) -> int:
+def _orphan_the_lock(path: Path, release: Path, tmp_path: Path) -> int:
     pid_file = tmp_path / "child.pid"
     root = str(Path(__file__).resolve().parents[2])
-    subprocess.run([sys.executable, "-c", _ORPHANING_HOLDER, str(path), str(hold), str(pid_file)], cwd=root, check=True)
+    argv = [sys.executable, "-c", _ORPHANING_HOLDER, str(path), str(release), str(pid_file)]
+    subprocess.run(argv, cwd=root, check=True)
     return int(pid_file.read_text())
 
 
 def test_a_lock_left_with_the_dead_holder_s_child_is_taken_once_the_child_lets_go(tmp_path: Path) -> None:
     # Seen once as `bisect --resume` refused right after a SIGKILL: "in use by (pid N)", N dead.
-    path = tmp_path / "bisect.lock"
-    _orphan_the_lock(path, 0.5, tmp_path)
+    path, release = tmp_path / "bisect.lock", tmp_path / "release"
+    child = _orphan_the_lock(path, release, tmp_path)
+    os.kill(child, 0)  # the orphan is there, holding the lock
+    threading.Timer(0.3, release.touch).start()
     started = time.monotonic()
     lock = BoardLock("orphan", board="b", path=path)
     lock.acquire("resume")
     waited = time.monotonic() - started
     lock.release()
-    assert 0.1 < waited < 2.5, waited
+    assert waited >= 0.25, waited
 
 
 def test_a_lock_an_orphan_keeps_is_refused_naming_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("harness.lab.lock.HANDOVER_WAIT_S", 0.3)
     path = tmp_path / "bisect.lock"
-    child = _orphan_the_lock(path, 30, tmp_path)
+    child = _orphan_the_lock(path, tmp_path / "never", tmp_path)
     try:
         with pytest.raises(
             BoardLocked, match=r"left behind \(it is no longer running\); `fuser -v .*bisect.lock` names it"

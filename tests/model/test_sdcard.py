@@ -68,6 +68,8 @@ def test_a_card_s_record_names_the_files_it_was_built_from(tmp_path: Path) -> No
     (tmp_path / "unmatched.img").symlink_to(folder / "sdcard.img")
     files = recorded_files(tmp_path / "unmatched.img")
     assert files == {"kernel": Path("/k/Image"), "initrd": Path("/k/initramfs.cpio"), "fit": Path("/f/u-boot.itb")}
-    # A card from elsewhere has no record.
+    # A card from elsewhere has no record, nor one beside another tool's file of that name.
     (tmp_path / "other.img").write_bytes(b"\0")
+    assert recorded_files(tmp_path / "other.img") == {}
+    (tmp_path / RECORD).write_text("kernel 0123abcd\n")
     assert recorded_files(tmp_path / "other.img") == {}
