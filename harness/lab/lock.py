@@ -215,7 +215,7 @@ def _describe_holder(text: str) -> str:
 
 
 def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host (one of another user's counts)."""
+    """Whether process ``pid`` exists on this host (another user's process counts: EPERM)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
