@@ -48,6 +48,9 @@ class LockHolder:
     plan: str
     command: str
     started: str
+    # Where ``pid`` means this process: the kernel's boot and PID namespace (see pid_space);
+    # "" in records written before it was kept, or where /proc cannot say.
+    pid_space: str = ""
 
     def __str__(self) -> str:
         plan = f" running plan {self.plan!r}" if self.plan else ""
@@ -121,14 +124,15 @@ class BoardLock:
             handle.seek(0)
             text = handle.read()
             holder = _holder(text)
-            if holder is None or holder.host != socket.gethostname() or _alive(holder.pid):
+            if holder is None or not holder.pid_space or holder.pid_space != pid_space() or _alive(holder.pid):
                 handle.close()
                 raise BoardLocked(
                     f"board {self.board} ({self.port}) is in use by {_describe_holder(text)}; "
                     f"wait for that run to finish (lock file {self.path})"
                 )
-            # The recorded holder is gone, yet its lock is held: by a child it forked just before
-            # it died, which lets go at its exec (see HANDOVER_WAIT_S).
+            # The recorded holder (a pid of this boot and PID namespace) is gone, yet its lock is
+            # held: by a child it forked just before it died, which lets go at its exec (see
+            # HANDOVER_WAIT_S). A holder elsewhere cannot be looked up: refused at once, above.
             if deadline is None:
                 deadline = time.monotonic() + HANDOVER_WAIT_S
             elif time.monotonic() >= deadline:
@@ -196,7 +200,20 @@ def current_holder(plan: str) -> LockHolder:
         plan=plan,
         command=" ".join(sys.argv),
         started=datetime.now().astimezone().isoformat(timespec="seconds"),
+        pid_space=pid_space(),
     )
+
+
+def pid_space() -> str:
+    """``<boot id>/<PID namespace>`` of this process: a pid names one process only within both
+    (a container on the host's network has the host's name but pids of its own); "" where
+    /proc cannot say."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{boot}/{namespace}"
 
 
 def _holder(text: str) -> LockHolder | None:
@@ -206,7 +223,7 @@ def _holder(text: str) -> LockHolder | None:
         holder = LockHolder(**json.loads(text))
     except (ValueError, TypeError):
         return None
-    return holder if isinstance(holder.pid, int) and isinstance(holder.host, str) else None
+    return holder if isinstance(holder.pid, int) and isinstance(holder.pid_space, str) else None
 
 
 def _describe_holder(text: str) -> str:

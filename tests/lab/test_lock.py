@@ -183,3 +183,25 @@ def test_a_lock_an_orphan_keeps_is_refused_naming_what_to_do(tmp_path: Path, mon
             BoardLock("orphan", board="b", path=path).acquire("resume")
     finally:
         os.kill(child, signal.SIGKILL)
+
+
+def test_a_dead_pid_of_another_pid_space_is_not_taken_for_an_orphaned_lock(tmp_path: Path) -> None:
+    # A holder in a container with the host's name has pids of its own: that its pid is not
+    # running here says nothing, so the run is refused at once, naming it, without the wait.
+    path = tmp_path / "bisect.lock"
+    holder = BoardLock("x", board="b", path=path)
+    holder.acquire("p")
+    try:
+        with path.open("r+") as record:
+            data = json.loads(record.read())
+            assert data["pid_space"] and data["pid_space"].count("/") == 1
+            data.update(pid=2**22 + 12345, pid_space="another-boot/4026531836")
+            record.seek(0)
+            record.truncate()
+            record.write(json.dumps(data) + "\n")
+        started = time.monotonic()
+        with pytest.raises(BoardLocked, match=r"in use by .*\(pid 4206649\)"):
+            BoardLock("x", board="b", path=path).acquire("resume")
+        assert time.monotonic() - started < 1.0
+    finally:
+        holder.release()
