@@ -16,16 +16,18 @@ from harness.run.runner import SWITCHED_OFF, Runner
 from harness.run.setup import prepare
 from tests.plan_matrix import runs_here
 
+# The card fixture (tests/card_fixtures.py) each SD board boots.
+CARDS = {"qemu-sifive-u-sd": "unleashed_card", "emulator-unmatched-sd": "unmatched_card"}
+
 
 @pytest.fixture
 def payload(request: pytest.FixtureRequest, plan: str, board: str) -> tuple[tuple[str, str], ...]:
     """The ``--image`` pairs a cell needs (built or fetched once per session)."""
     if plan.startswith("linux-"):
         request.getfixturevalue("linux_image")
-    if board == "qemu-sifive-u-sd":
-        return (("sdcard", str(request.getfixturevalue("unleashed_card"))),)
-    if board == "emulator-unmatched-sd":
-        return (("sdcard", str(request.getfixturevalue("unmatched_card"))),)
+    card = CARDS.get(board)
+    if card is not None:
+        return (("sdcard", str(request.getfixturevalue(card))),)
     return ()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import getpass
 import json
 import os
@@ -122,12 +123,11 @@ class BoardLock:
         deadline: float | None = None
         while not self._try_lock(handle):
             handle.seek(0)
-            text = handle.read()
-            holder = _holder(text)
+            holder = _holder(handle.read())
             if holder is None or not holder.pid_space or holder.pid_space != pid_space() or _alive(holder.pid):
                 handle.close()
                 raise BoardLocked(
-                    f"board {self.board} ({self.port}) is in use by {_describe_holder(text)}; "
+                    f"board {self.board} ({self.port}) is in use by {_describe_holder(holder)}; "
                     f"wait for that run to finish (lock file {self.path})"
                 )
             # The recorded holder (a pid of this boot and PID namespace) is gone, yet its lock is
@@ -204,10 +204,11 @@ def current_holder(plan: str) -> LockHolder:
     )
 
 
+@functools.cache
 def pid_space() -> str:
     """``<boot id>/<PID namespace>`` of this process: a pid names one process only within both
     (a container on the host's network has the host's name but pids of its own); "" where
-    /proc cannot say."""
+    /proc cannot say. Read once: a process keeps both for its life."""
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         namespace = os.stat("/proc/self/ns/pid").st_ino
@@ -226,8 +227,7 @@ def _holder(text: str) -> LockHolder | None:
     return holder if isinstance(holder.pid, int) and isinstance(holder.pid_space, str) else None
 
 
-def _describe_holder(text: str) -> str:
-    holder = _holder(text)
+def _describe_holder(holder: LockHolder | None) -> str:
     return str(holder) if holder is not None else "another process (no holder record yet)"
 
 
