@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,8 @@ CROSS = "riscv64-linux-gnu-"
 # Kept beside Image: the ELF kernel and its symbol table (no DWARF: the tiny kernel has none).
 SYMBOL_FILES = ("vmlinux", "System.map")
 TARGET_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread")
+# A setting in a configuration fragment (what merge_config.sh takes as one): a value, or unset.
+CONFIG_LINE = re.compile(r"CONFIG_\w+=.*|# CONFIG_\w+ is not set")
 # Stripped, but for hbtest: the autopsy names a test program's user-mode pcs with its symbol table.
 KEEP_SYMBOLS = frozenset({"hbtest.c"})
 # The initramfs: device nodes the kernel needs before devtmpfs is mounted, our init, the tests.
@@ -98,7 +101,14 @@ def _digest(*parts: bytes) -> str:
 
 def kernel_recipe() -> list[str]:
     """How the kernel is built from its inputs: :func:`build_kernel`'s code and what it reads."""
-    return [inspect.getsource(build_kernel), inspect.getsource(check_config), CROSS, *SYMBOL_FILES]
+    return [
+        inspect.getsource(build_kernel),
+        inspect.getsource(check_config),
+        inspect.getsource(config_lines),
+        CONFIG_LINE.pattern,
+        CROSS,
+        *SYMBOL_FILES,
+    ]
 
 
 def image_recipe() -> list[str]:
@@ -180,14 +190,16 @@ def build_kernel(root: Path, source: Path, key: str, fragment: bytes, version: s
     return publish(temp, final)
 
 
+def config_lines(fragment: str) -> list[str]:
+    """The fragment's settings: ``CONFIG_X=...`` and ``# CONFIG_X is not set``, as Kconfig's
+    merge_config.sh reads them; any other line, a comment that names a symbol too, is a comment."""
+    return [line.strip() for line in fragment.splitlines() if CONFIG_LINE.fullmatch(line.strip())]
+
+
 def check_config(fragment: str, config: Path) -> None:
-    """Every line of the fragment made it into the final configuration."""
+    """Every setting of the fragment made it into the final configuration."""
     final = set(config.read_text().splitlines())
-    missing = []
-    for line in fragment.splitlines():
-        line = line.strip()
-        if line.startswith(("CONFIG_", "# CONFIG_")) and line not in final:
-            missing.append(line)
+    missing = [line for line in config_lines(fragment) if line not in final]
     if missing:
         raise BuildError(
             f"{FRAGMENT}: Kconfig did not keep {', '.join(missing)} (a dependency is missing); "

@@ -56,6 +56,19 @@ def test_every_input_changes_the_cache_key() -> None:
     assert build.image_key(base, dict(sources)) == image
 
 
+def test_the_fragment_check_reads_settings_not_comments_that_name_a_symbol(tmp_path: Path) -> None:
+    build = _build_module()
+    fragment = "# CONFIG_TTY above brings the BSD ptys (a comment)\nCONFIG_SMP=y\n# CONFIG_VT is not set\n"
+    assert build.config_lines(fragment) == ["CONFIG_SMP=y", "# CONFIG_VT is not set"]
+    config = tmp_path / ".config"
+    config.write_text("CONFIG_SMP=y\n# CONFIG_VT is not set\n")
+    build.check_config(fragment, config)
+    # A setting Kconfig dropped is still named.
+    config.write_text("CONFIG_SMP=y\nCONFIG_VT=y\n")
+    with pytest.raises(build.BuildError, match="# CONFIG_VT is not set"):
+        build.check_config(fragment, config)
+
+
 def _keys(script: Path) -> tuple[str, str]:
     spec = importlib.util.spec_from_file_location(f"hartbeat_linux_build_{script.parent.name}", script)
     assert spec is not None and spec.loader is not None
