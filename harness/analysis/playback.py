@@ -269,7 +269,7 @@ class Playback:
         elif event.kind is Mark.GUEST_REPORT:
             console.guest_report([event.detail], self._now)
         elif event.kind is Mark.STARVED:
-            console.guest_starved(_number(event.detail), self._now)
+            console.target_starved(_number(event.detail), self._now)
         elif event.kind is Mark.CLOSED:
             console.end(event.detail or "console closed")
         elif event.kind is Mark.END:

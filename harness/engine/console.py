@@ -34,6 +34,7 @@ from harness.engine.guest_clock import (
 )
 from harness.engine.matcher import HISTORY_LINES, LineEndings, Matched, Matcher, Watch
 from harness.engine.recorder import CONSOLE_FILES, ConsoleFiles, Mark, Recorder
+from harness.engine.starved import StarvedTime
 from harness.errors import TargetError, TransportClosed
 
 # The matcher's and the recorder's names the console's callers know it by.
@@ -77,9 +78,10 @@ TAKE_WAIT = 2.0
 # with nothing more: every byte printed until then has been read (see harness.engine.guest_clock), and
 # no guest pauses half a line for half a million instructions, while a prompt waits for input.
 GUEST_SETTLE = 0.005
-# On a guest clock the reader asks this often (host seconds) how long the target's process has
-# waited for a CPU, and records it when it grew by STARVED_STEP: a starved emulator's stopped
-# clock is not a hung emulator's (see _decide_on_guest_clock).
+# The reader asks this often (host seconds) how long the target's process has waited for a CPU,
+# and records it when it grew by STARVED_STEP: a starved emulator's stopped clock is not a hung
+# emulator's (see _decide_on_guest_clock), and on the host clock a starved target's silence is
+# not a wedge (see _silence_on_host_clock).
 STARVED_SAMPLE = 0.1
 STARVED_STEP = 0.05
 # How often wait_for wakes with nothing to wait for: for the caller's ticks, or to look again.
@@ -204,6 +206,8 @@ class Console:
         if guest is None and isinstance(transport, GuestClockSource):
             guest = GuestTimeline(transport.fallback_scale)
         self._guest = guest
+        # Host seconds the target waited for a CPU: not part of a stall, nor of a silence.
+        self._starved = guest.starved if guest is not None else StarvedTime()
         # The reader's last look at the target's starvation: (when, the sample recorded last).
         self._starved_looked = float("-inf")
         self._starved_recorded: float | None = None
@@ -273,7 +277,7 @@ class Console:
                 reports = self._transport.guest_marks()  # type: ignore[attr-defined]
                 if reports:
                     self.guest_report(reports, returned)
-                self._look_at_starvation(returned)
+            self._look_at_starvation(returned)
             if data:
                 self.ingest(data, returned)
             self._polled = returned
@@ -301,19 +305,16 @@ class Console:
         last = self._starved_recorded
         if sample is not None and (last is None or sample < last or sample - last >= STARVED_STEP):
             self._starved_recorded = sample
-            self.guest_starved(sample, now)
+            self.target_starved(sample, now)
 
-    def guest_starved(self, sample: float, now: float) -> None:
+    def target_starved(self, sample: float, now: float) -> None:
         """The target's process had waited ``sample`` host seconds for a CPU by ``now`` (host,
-        console's clock); recorded, so a replay judges a stopped guest clock alike."""
-        guest = self._guest
-        if guest is None:
-            return
+        console's clock); recorded, so a replay judges a stopped guest clock or a silence alike."""
         # Judged on the millisecond it is recorded with, so a replay's sums are the live ones.
         sample = round(sample, 3)
         with self._cond:
             self._recorder.mark(Mark.STARVED, now - self._t0, f"{sample:.3f}")
-            guest.starve(sample)
+            self._starved.add(sample, now - self._t0)
             self._cond.notify_all()
 
     def ingest(self, data: bytes, now: float) -> None:
@@ -543,16 +544,19 @@ class Console:
 
     def _silence_on_host_clock(self, now: float, limits: _Limits) -> Quiet | float | None:
         """Quiet once ``silence`` passed without a byte (counting from the later of the last
-        byte and ``quiet_from``) and the reader has caught up; else the seconds until then."""
+        byte and ``quiet_from``, and leaving out the seconds the target's process waited for a
+        CPU) and the reader has caught up; else the seconds until then."""
         if limits.silence is None:
             return None
         quiet_since = self._last_byte
         if limits.quiet_from is not None:
             quiet_since = max(quiet_since, self._t0 + limits.quiet_from)
         quiet = now - quiet_since
-        if quiet < limits.silence:
-            return float(limits.silence - quiet)
-        if self._reader_lags(now, quiet_since + limits.silence):
+        # A process held off the CPU could not print: its silence is the host's, not the board's.
+        starved = min(quiet, self._starved.since(quiet_since - self._t0))
+        if quiet - starved < limits.silence:
+            return float(limits.silence - (quiet - starved))
+        if self._reader_lags(now, quiet_since + limits.silence + starved):
             return READ_TIMEOUT / 5
         return Quiet(quiet, now - self._t0)
 

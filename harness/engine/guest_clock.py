@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from harness.engine.starved import StarvedTime
+
 # A guest clock that has not advanced for this many host seconds is a hung emulator, not a wedged
 # guest: the wait ends as an error naming the clock. Seconds the emulator spent waiting for a CPU
 # (a starved emulator, see StarvationSource) do not count.
@@ -81,17 +83,16 @@ class GuestTimeline:
     time of the newest report whose bytes have all been read.
     """
 
-    def __init__(self, fallback_scale: float = 1.0) -> None:
+    def __init__(self, fallback_scale: float = 1.0, starved: StarvedTime | None = None) -> None:
         self.fallback_scale = max(fallback_scale, 1e-9)
         self._waiting: deque[GuestMark] = deque()
         self._now = 0.0
         # Host time (the console's clock) when _now last moved: the stall check and the fallback.
         self._moved_host = 0.0
         self._seen = GuestMark(0.0, 0, 0)
-        # Host seconds the target waited for a CPU, in all (see starve()), and by when _now last moved.
-        self._starved = 0.0
+        # Host seconds the target waited for a CPU (the console adds to it), and by when _now last moved.
+        self.starved = starved if starved is not None else StarvedTime()
         self._starved_moved = 0.0
-        self._starved_sample: float | None = None
         self._received = 0
         self.taken = 0
         self.fault: str | None = None
@@ -102,19 +103,7 @@ class GuestTimeline:
     def start(self, host: float) -> None:
         """Power-on: guest time 0 is now on the host."""
         self._moved_host = host
-        self._starved_moved = self._starved
-
-    def starve(self, sample: float) -> None:
-        """The target's process has waited ``sample`` host seconds for a CPU since it started
-        (:meth:`StarvationSource.starved`); a smaller sample is a new process (a power cycle)."""
-        last = self._starved_sample
-        self._starved += sample if last is None or sample < last else sample - last
-        self._starved_sample = sample
-
-    @property
-    def starved_total(self) -> float:
-        """Host seconds the target has waited for a CPU since the console opened."""
-        return self._starved
+        self._starved_moved = self.starved.total
 
     def add(self, line: str, host: float) -> GuestMark | None:
         """Take one side-channel line; a garbled or backwards one ends the guest clock."""
@@ -148,7 +137,7 @@ class GuestTimeline:
             if mark.guest > self._now:
                 self._now = mark.guest
                 self._moved_host = host
-                self._starved_moved = self._starved
+                self._starved_moved = self.starved.total
             self.taken = max(self.taken, mark.taken)
 
     def pieces(self, data: bytes, host: float) -> list[tuple[bytes, float]]:
@@ -189,7 +178,7 @@ class GuestTimeline:
 
     def starved_since_moved(self) -> float:
         """Host seconds the target has waited for a CPU since the guest clock last moved."""
-        return self._starved - self._starved_moved
+        return self.starved.total - self._starved_moved
 
     def host_time(self, guest: float) -> float | None:
         """When (host seconds on the console's clock) the data printed at guest time ``guest`` was read."""

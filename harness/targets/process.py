@@ -68,12 +68,16 @@ class ProcessTransport:
 
     def starved(self) -> float | None:
         """Host seconds the program (the keeper's child) has waited for a CPU since it started,
-        as far as the samples taken so far tell (:class:`StarvationMeter`); ``None`` if unknown."""
+        as far as the samples taken so far tell (:class:`StarvationMeter`); ``None`` if unknown.
+
+        Until the keeper has started the program, the keeper's own wait is the program's: on a
+        loaded host the interpreter's start-up can take longer than a plan's silence.
+        """
         child = self.child
         if child is None or self._closed or child.pid is None:
             return None
-        program = first_child(child.pid)
-        return None if program is None else self._meter.sample(program, time.monotonic())
+        program = first_child(child.pid) or child.pid
+        return self._meter.sample(program, time.monotonic())
 
     def read(self, size: int, timeout: float) -> bytes:
         """Bytes from the process, ``b""`` on timeout; ``TransportClosed`` once it has exited."""

@@ -7,7 +7,9 @@ delay (``/proc/PID/schedstat``) is only brought up to date when the task gets a 
 it says nothing while the starvation lasts; the meter samples ``/proc/PID/stat`` instead: across
 an interval at whose both ends the process was runnable (state ``R``), the host time it did not
 spend on a CPU is time it waited for one. A process that sleeps or is stopped (blocked on a
-write, a deadlock, SIGSTOP) is not starved: that time counts as a stall.
+write, a deadlock, SIGSTOP) is not starved: that time counts as a stall. What a new process
+waited before its first sample (a keeper's interpreter starting on a loaded host) is the run-queue
+delay it has had a CPU after, which schedstat does know.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ def cpu_and_state(pid: int) -> tuple[float, str] | None:
         return None
 
 
+def run_delay(pid: int) -> float:
+    """Seconds the process ``pid`` has waited on a run queue, as of its last time on a CPU
+    (``/proc/PID/schedstat``'s second field); 0 when that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/schedstat").read_text(encoding="ascii").split()
+        return int(fields[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def first_child(pid: int) -> int | None:
     """The oldest living child of ``pid`` (the keeper's is the target's program), or ``None``."""
     try:
@@ -53,15 +65,15 @@ class StarvationMeter:
         self.total = 0.0
 
     def sample(self, pid: int, host: float) -> float | None:
-        """Look at process ``pid`` at host time ``host``; the total since it was first looked at
-        (0 again for a new process), or ``None`` when it cannot be read (it has exited)."""
+        """Look at process ``pid`` at host time ``host``; the total since it started (counted
+        again for a new process), or ``None`` when it cannot be read (it has exited)."""
         now = cpu_and_state(pid)
         if now is None:
             return None
         cpu, state = now
         last = self._last
         if pid != self._pid or last is None:
-            self._pid, self.total = pid, 0.0
+            self._pid, self.total = pid, run_delay(pid)
         elif state == RUNNABLE and last[2] == RUNNABLE:
             self.total += max(0.0, (host - last[0]) - (cpu - last[1]))
         self._last = (host, cpu, state)

@@ -414,3 +414,63 @@ def test_a_silence_and_a_deadline_that_wait_for_the_same_read_are_recorded_once_
     again = Playback(load_recording(tmp_path)).console()
     replayed = again.wait_for([expect("mounted /usr")], silence=0.3, deadline=0.5)
     assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
+
+
+class StarvingPipe(PipeTransport):
+    """A pipe whose target's process waits for a CPU for ``seconds`` from :meth:`starve` on (as a
+    process target's on a loaded host), as the transport's starvation samples tell the engine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._since: float | None = None
+        self._for = 0.0
+
+    def starve(self, seconds: float) -> None:
+        self._since, self._for = time.monotonic(), seconds
+
+    def starved(self) -> float | None:
+        if self._since is None:
+            return 0.0
+        return min(time.monotonic() - self._since, self._for)
+
+
+def held_off_boot(console: Console, transport: StarvingPipe) -> list[object]:
+    """A banner; the target held off the CPU for 0.8 s, then printing its next line; then silent
+    on a CPU. The outcomes of the three waits (silence 0.5 s), and how long the last one took."""
+    outcomes: list[object] = [console.wait_for([expect("SIM v7")], silence=0.5)]
+    transport.starve(0.8)
+    threading.Timer(0.8, transport.feed, (b"fs-qrv: mounted qrvfs at /usr\r\n",)).start()
+    outcomes.append(console.wait_for([expect("mounted qrvfs")], silence=0.5))
+    started = time.monotonic()
+    outcomes.append(console.wait_for([expect("login: ")], silence=0.5))
+    outcomes.append(time.monotonic() - started)
+    return outcomes
+
+
+def test_the_seconds_a_target_waited_for_a_cpu_are_not_part_of_its_silence(tmp_path: Path) -> None:
+    # 0.8 s without a byte on the host's clock, but the target could not run: no wedge (before,
+    # the engine called one at 0.5 s). Once it runs and prints nothing, the silence is its own.
+    transport = StarvingPipe()
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files)
+    transport.feed(b"SIM v7\r\n")
+    console.start()
+    try:
+        banner, mounted, silent, waited = held_off_boot(console, transport)
+        judged = console.judged
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+    assert isinstance(banner, Matched) and isinstance(mounted, Matched), (banner, mounted)
+    assert isinstance(silent, Quiet) and isinstance(waited, float) and 0.45 <= waited < 0.8, (silent, waited)
+    timing = (tmp_path / "console.timing").read_text().splitlines()
+    assert any(line.startswith("w ") for line in timing), "the starvation is recorded for a replay"
+    # The replay decides alike from the recorded samples.
+    again = Playback(load_recording(tmp_path)).console()
+    replayed = [again.wait_for([expect(text)], silence=0.5) for text in ("SIM v7", "mounted qrvfs", "login: ")]
+    assert isinstance(replayed[1], Matched) and isinstance(replayed[2], Quiet), replayed
+    # Decided at the live decision's recorded moment, on the same console (a report's lines).
+    decided = float(next(line for line in timing if line.startswith("j ")).split()[1])
+    assert judged is not None and again.judged is not None
+    assert (again.judged.now, again.judged.line_total) == (pytest.approx(decided, abs=1e-6), judged.line_total)

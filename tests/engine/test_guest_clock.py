@@ -223,16 +223,16 @@ def test_the_time_a_target_waited_for_a_cpu_is_not_a_stall() -> None:
     timeline = GuestTimeline()
     timeline.start(0.0)
     timeline.add(report(1.0, 0), 1.0)
-    timeline.starve(4.0)
+    timeline.starved.add(4.0, 2.0)
     assert timeline.stalled(11.0) == 10.0 - 4.0
-    timeline.starve(9.0)
+    timeline.starved.add(9.0, 3.0)
     assert timeline.stalled(11.0) == 1.0 and timeline.starved_since_moved() == 9.0
     # The clock moves: the stall counts from there, and so does the starvation.
     timeline.add(report(2.0, 0), 12.0)
     assert timeline.stalled(13.0) == 1.0 and timeline.starved_since_moved() == 0.0
     # A smaller sample is a new process (a power cycle): all of it is new starvation.
-    timeline.starve(0.5)
-    assert timeline.stalled(13.0) == 0.5 and timeline.starved_total == 9.5
+    timeline.starved.add(0.5, 12.5)
+    assert timeline.stalled(13.0) == 0.5 and timeline.starved.total == 9.5
 
 
 def test_a_starved_target_is_not_called_hung_and_its_replay_agrees(

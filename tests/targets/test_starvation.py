@@ -1,8 +1,10 @@
-"""The starvation meter on real processes: runnable without a CPU is starved; asleep or stopped is not."""
+"""The starvation meter on real processes: runnable without a CPU is starved; asleep or stopped is
+not; and a process target held off the CPU is not silent for that time."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +14,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from harness.targets.starvation import StarvationMeter, cpu_and_state, first_child
+from harness.engine.console import Console, Matched, Quiet, TimedOut
+from harness.engine.matcher import Watch
+from harness.engine.watch_kind import WatchKind
+from harness.targets.process import ProcessTarget
+from harness.targets.starvation import StarvationMeter, cpu_and_state, first_child, run_delay
 
 # Spins, once it has said so; and stops by itself (a test killed midway leaves nothing behind).
 SPIN = "import time\nend = time.monotonic() + 60\nprint('spinning', flush=True)\nwhile time.monotonic() < end: pass"
@@ -40,13 +46,14 @@ def watch(pid: int) -> tuple[float, float]:
     """(host seconds watched, starvation the meter saw), sampling as the console's reader does."""
     meter = StarvationMeter()
     start = time.monotonic()
-    assert meter.sample(pid, start) == 0.0
-    total: float | None = 0.0
+    first = meter.sample(pid, start)
+    assert first is not None and first >= 0.0
+    total: float | None = first
     while time.monotonic() - start < WATCH:
         time.sleep(0.1)
         total = meter.sample(pid, time.monotonic())
     assert total is not None
-    return time.monotonic() - start, total
+    return time.monotonic() - start, total - first
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="needs SCHED_IDLE (Linux)")
@@ -73,14 +80,96 @@ def test_a_sleeping_or_stopped_process_is_not_starved() -> None:
             assert starved == 0.0
 
 
-def test_a_process_that_has_exited_cannot_be_measured_and_a_new_one_starts_at_zero() -> None:
+def test_a_process_that_has_exited_cannot_be_measured_and_a_new_one_starts_from_its_own_wait() -> None:
     meter = StarvationMeter()
     with processes(SPIN) as (first,):
-        assert meter.sample(first.pid, time.monotonic()) == 0.0
+        assert meter.sample(first.pid, time.monotonic()) is not None
     assert meter.sample(first.pid, time.monotonic()) is None
     assert cpu_and_state(first.pid) is None
     with processes("import time; time.sleep(60)") as (second,):
-        assert meter.sample(second.pid, time.monotonic()) == 0.0
+        time.sleep(0.1)
+        # Asleep, its run-queue delay no longer moves: the new count starts from exactly that.
+        assert meter.sample(second.pid, time.monotonic()) == run_delay(second.pid)
         # The console program is the keeper's child: found through /proc.
         assert first_child(os.getpid()) is not None
         assert first_child(second.pid) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="needs SCHED_IDLE (Linux)")
+def test_what_a_new_process_waited_before_its_first_look_counts() -> None:
+    # Told to go on, the program needs 20 ms of CPU before it says so and sleeps, and is held
+    # off its CPU for 1 s meanwhile (SCHED_IDLE beside two spinners there: it gets a slice now
+    # and then, not 20 ms). By the meter's first look its wait is over, known from schedstat only.
+    cpu = min(os.sched_getaffinity(0))
+    code = (
+        "import sys, time\nsys.stdin.read(1)\nend = time.process_time() + 0.02\n"
+        "while time.process_time() < end: pass\nprint('late', flush=True)\ntime.sleep(60)"
+    )
+    late = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert late.stdin is not None and late.stdout is not None
+        with processes(SPIN, SPIN) as hogs:
+            for pid in (late.pid, *(process.pid for process in hogs)):
+                os.sched_setaffinity(pid, {cpu})
+            os.sched_setscheduler(late.pid, os.SCHED_IDLE, os.sched_param(0))
+            late.stdin.write(b"go")
+            late.stdin.flush()
+            time.sleep(1.0)
+        # Its wait is over, whatever else runs on that CPU (say a parallel test's emulator).
+        os.sched_setscheduler(late.pid, os.SCHED_OTHER, os.sched_param(0))
+        assert late.stdout.readline() == b"late\n"
+        waited = StarvationMeter().sample(late.pid, time.monotonic())
+    finally:
+        late.kill()
+        late.wait()
+    assert waited is not None and waited >= 0.6, waited
+
+
+def expect(pattern: str) -> Watch:
+    return Watch(pattern, WatchKind.EXPECT, re.compile(pattern, re.MULTILINE))
+
+
+# The target's program: says "held", then holds itself off its CPU (SCHED_IDLE beside two
+# spinners it forks there for HELD s: in its own session, so that the session's autogroup does
+# not give it a fair share anyway) and spins without printing. It ends by itself.
+HELD = 2.5
+HELD_OFF = f"""\
+import os, time
+cpu = min(os.sched_getaffinity(0))
+os.sched_setaffinity(0, {{cpu}})
+print("held", flush=True)
+for _ in range(2):
+    if os.fork() == 0:
+        end = time.monotonic() + {HELD}
+        while time.monotonic() < end: pass
+        os._exit(0)
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+end = time.monotonic() + 60
+while time.monotonic() < end: pass
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="needs SCHED_IDLE (Linux)")
+def test_a_process_target_held_off_the_cpu_is_not_called_silent() -> None:
+    # Held off, the 0.5 s silence does not pass in 1.5 s: the program could not have printed
+    # (before, a wedge was called at 0.5 s). Given its CPU back, its silence is its own.
+    target = ProcessTarget("held-off", [sys.executable, "-c", HELD_OFF])
+    console = Console(target.console())
+    console.start()
+    target.power_on()
+    console.mark_power_on()
+    try:
+        up = console.wait_for([expect("held")], silence=30.0)
+        assert isinstance(up, Matched), up
+        held = console.wait_for([expect("never printed")], silence=0.5, deadline=up.t + 1.5)
+        assert isinstance(held, TimedOut), held
+        # Its own share of the CPU back (whatever else runs there, say a parallel test's emulator).
+        assert target.pid is not None
+        program = first_child(target.pid)
+        assert program is not None
+        os.sched_setscheduler(program, os.SCHED_OTHER, os.sched_param(0))
+        on_cpu = console.wait_for([expect("never printed")], silence=0.5)
+        assert isinstance(on_cpu, Quiet) and on_cpu.t - up.t < HELD + 1.5, (up, on_cpu)
+    finally:
+        target.power_off()
+        console.stop()
