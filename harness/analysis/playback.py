@@ -193,11 +193,27 @@ class Playback:
         """Whether the live run recorded waiting for its reader when a limit ran out at ``since``
         (an ``l`` event about now): then play on to it, and the next wait to what the reader
         read next (or to the decision, if it read nothing), so the replay decides on the same
-        console as the live run did."""
-        if not self._play_through(
-            lambda event: event.kind is Mark.LAGGED and abs(_number(event.detail) - since) <= LAG_SAME, JUDGED_WINDOW
-        ):
+        console as the live run did.
+
+        A record further off is this limit's too when nothing was read before it: the live
+        harness was held off (stopped, a paused VM) from the limit until it looked again.
+        """
+        events = self._events
+        index = next(
+            (
+                i
+                for i, event in enumerate(events)
+                if event.kind is Mark.LAGGED and abs(_number(event.detail) - since) <= LAG_SAME
+            ),
+            None,
+        )
+        if index is None:
             return False
+        unread = all(events[i].kind not in READ_MARKS for i in range(index))
+        if self._base + events[index].t > self._now + JUDGED_WINDOW and not unread:
+            return False
+        for _ in range(index + 1):
+            self._apply(events.popleft())
         self._lagging = True
         return True
 
@@ -269,7 +285,8 @@ class Playback:
         elif event.kind is Mark.GUEST_REPORT:
             console.guest_report([event.detail], self._now)
         elif event.kind is Mark.STARVED:
-            console.target_starved(_number(event.detail), self._now)
+            # At its recorded time, as live: a silence leaves out what was recorded after its start.
+            console.target_starved(_number(event.detail), at)
         elif event.kind is Mark.CLOSED:
             console.end(event.detail or "console closed")
         elif event.kind is Mark.END:

@@ -66,6 +66,10 @@ READ_TIMEOUT = 0.05
 READER_FRESH = 4 * READ_TIMEOUT
 # How long a silence or deadline waits for a lagging reader before it is declared anyway.
 READER_GRACE = 2.0
+# A wait looks at the console at least once a second (IDLE). Looks further apart than this mean the
+# harness itself was held off (stopped with Ctrl-Z, a paused VM): the reader was too, and the
+# grace for it counts from when the harness runs again, not from a limit that ran out meanwhile.
+HELD_OFF = 2.0
 # Two limits' moments (host seconds) this close are the same limit: a wait for a lagging reader
 # is recorded once, and a replay finds it by its moment.
 LAG_SAME = 1e-4
@@ -193,6 +197,9 @@ class Console:
         self._last_byte = self._t0
         # When the reader's latest read returned, everything it got already ingested.
         self._polled = self._t0
+        # A wait's last look at the console, and when the harness last ran again after being held off.
+        self._looked = self._t0
+        self._resumed = self._t0
         # The limits (their host times) whose waits for a lagging reader were recorded last.
         self._lags_noted: list[float] = []
         # The console at the last wait's silence or deadline decision (None: the wait ended otherwise).
@@ -523,6 +530,7 @@ class Console:
         """One look on the host's clock (the caller holds the lock): the outcome, or how long
         to wait before the next look."""
         now = self._clock.monotonic()
+        self._look(now)
         settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
         hit = self._matcher.search(watches, settled=settled)
         if hit:
@@ -582,6 +590,7 @@ class Console:
         guest = self._guest
         assert guest is not None
         host_t = self._clock.monotonic() - self._t0
+        self._look(host_t + self._t0)
         now = guest.now(host_t)
         settled = now - self._arrivals.last >= GUEST_SETTLE or self._closed is not None
         hit = self._matcher.search(watches, settled=settled)
@@ -635,18 +644,25 @@ class Console:
         assert self._closed is not None
         return Closed(self._closed, self._closed_t, harness_side=self._recorder.error is not None)
 
+    def _look(self, now: float) -> None:
+        """A wait looks at the console at ``now`` (host): note when it runs again after being held off."""
+        if now - self._looked > HELD_OFF:
+            self._resumed = now
+        self._looked = now
+
     def _reader_lags(self, now: float, since: float) -> bool:
         """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.
 
         A read that returned after ``since`` saw everything sent before it; a reader that
-        returned moments ago is keeping up; a reader stuck for longer than READER_GRACE is not
-        waited for. Each wait for the reader is recorded (``l``): a replay has no reader thread,
-        and its clock plays on to what the live reader read next instead, so it decides alike.
+        returned moments ago is keeping up; a reader stuck for longer than READER_GRACE (from
+        the limit, or from when the harness ran again after it was held off) is not waited for.
+        Each wait for the reader is recorded (``l``): a replay has no reader thread, and its
+        clock plays on to what the live reader read next instead, so it decides alike.
         """
         if not self._thread.is_alive():
             return self._closed is None and self._clock.reader_lagged(since - self._t0)
         polled = self._polled
-        if polled >= since or now - polled <= READER_FRESH or now - since >= READER_GRACE:
+        if polled >= since or now - polled <= READER_FRESH or now - max(since, self._resumed) >= READER_GRACE:
             return False
         # Once per limit (a silence and a deadline can both wait for the same read), however its
         # moment was computed this time (the stall's moves by rounding with each look).

@@ -48,7 +48,8 @@ class ConsoleFiles:
     off (an ``off`` step, once its power backend returned); ``e T`` the harness stopped
     recording; ``k T SCALE`` the target reports its guest time (judged on it, host seconds /
     SCALE if it fails); ``g T LINE`` one guest-time report as the target sent it; ``w T S`` by
-    then the target's process had waited S host seconds for a CPU since it started; ``l T S``
+    then the target's processes had waited S host seconds for a CPU in all (a smaller S than
+    the last: a new count, a power cycle's); ``l T S``
     a limit that ran out at S found the reader behind (a starved harness), so the decision waited
     for the reader's next read. Times are host seconds; ``hartbeat replay`` reads it.
     """

@@ -29,7 +29,8 @@ class StarvedTime:
         last = self._sample
         self._total += sample if last is None or sample < last else sample - last
         self._sample = sample
-        self._at.append(t)
+        # Samples come from one reader, in order; kept ascending whatever a recording says.
+        self._at.append(max(t, self._at[-1]) if self._at else t)
         self._totals.append(self._total)
 
     @property

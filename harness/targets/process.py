@@ -67,11 +67,13 @@ class ProcessTransport:
                 return False
 
     def starved(self) -> float | None:
-        """Host seconds the program (the keeper's child) has waited for a CPU since it started,
-        as far as the samples taken so far tell (:class:`StarvationMeter`); ``None`` if unknown.
+        """Host seconds the program (the keeper's child) has waited for a CPU, as far as the
+        samples taken so far tell (:class:`StarvationMeter`: one total that rises across the
+        transport's processes); ``None`` if unknown.
 
-        Until the keeper has started the program, the keeper's own wait is the program's: on a
-        loaded host the interpreter's start-up can take longer than a plan's silence.
+        Until the keeper has started the program, and once it has exited, the keeper's own wait
+        is the program's: on a loaded host the interpreter's start-up can take longer than a
+        plan's silence. A launcher that waits for its program is the one sampled, asleep.
         """
         child = self.child
         if child is None or self._closed or child.pid is None:
