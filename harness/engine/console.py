@@ -66,6 +66,10 @@ READ_TIMEOUT = 0.05
 READER_FRESH = 4 * READ_TIMEOUT
 # How long a silence or deadline waits for a lagging reader before it is declared anyway.
 READER_GRACE = 2.0
+# On the host clock, a target whose program waited this long for a CPU within one step is not
+# judged: the host is too loaded to say whether it wedged (an error that says so, as a stopped
+# guest clock's), and no limit is put off for ever.
+STARVED_MOST = 30.0
 # A wait looks at the console at least once a second (IDLE). Looks further apart than this mean the
 # harness itself was held off (stopped with Ctrl-Z, a paused VM): the reader was too, and the
 # grace for it counts from when the harness runs again, not from a limit that ran out meanwhile.
@@ -537,6 +541,15 @@ class Console:
             return hit
         if self._closed is not None:
             return self._closed_outcome()
+        starved = self._starved.since(limits.quiet_from or 0.0)
+        if starved >= STARVED_MOST:
+            self._judged(now - self._t0)
+            return Closed(
+                f"the target's program waited {starved:.0f} s for a CPU in this step (an overloaded host): "
+                "not judged, neither a wedge nor a timeout",
+                now - self._t0,
+                harness_side=True,
+            )
         waits = [idle]
         if not settled and self._matcher.mid_line:
             # An unfinished line that may still be a prompt: look again once it has settled.
@@ -569,13 +582,15 @@ class Console:
         return Quiet(quiet, now - self._t0)
 
     def _deadline_on_host_clock(self, now: float, limits: _Limits) -> TimedOut | float | None:
-        """Timed out once the deadline passed and the reader has caught up; else the seconds until then."""
+        """Timed out once the deadline passed (leaving out the seconds the target's process
+        waited for a CPU in this step) and the reader has caught up; else the seconds until then."""
         if limits.deadline is None:
             return None
         t = now - self._t0
-        if t < limits.deadline:
-            return float(limits.deadline - t)
-        if self._reader_lags(now, self._t0 + limits.deadline):
+        due = limits.deadline + self._starved.since(limits.quiet_from or 0.0)
+        if t < due:
+            return float(due - t)
+        if self._reader_lags(now, self._t0 + due):
             return READ_TIMEOUT / 5
         return TimedOut(t)
 

@@ -515,3 +515,58 @@ def test_a_harness_held_off_waits_for_its_reader_before_calling_a_wedge(tmp_path
     assert isinstance(hit, Matched), hit
     again = Playback(load_recording(tmp_path)).console()
     assert isinstance(again.wait_for([expect("mounted /usr")], silence=0.3), Matched)
+
+
+def starving_console(folder: Path) -> tuple[StarvingPipe, Console, ConsoleFiles]:
+    transport = StarvingPipe()
+    files = ConsoleFiles.open(folder)
+    console = Console(transport, files)
+    transport.feed(b"SIM v7\r\n")
+    console.start()
+    return transport, console, files
+
+
+def test_a_deadline_leaves_out_the_seconds_the_target_waited_for_a_cpu(tmp_path: Path) -> None:
+    # The step allows 0.5 s; the target is held off the CPU for 0.8 s of it, then prints the
+    # line in its first moment back: in time (before, a timeout at 0.5 s).
+    transport, console, files = starving_console(tmp_path)
+    try:
+        banner = console.wait_for([expect("SIM v7")], deadline=5.0)
+        assert isinstance(banner, Matched)
+        start = console.now()
+        transport.starve(0.8)
+        printed = threading.Timer(0.8, transport.feed, (b"fs-qrv: mounted qrvfs at /usr\r\n",))
+        printed.start()
+        try:
+            mounted = console.wait_for([expect("mounted qrvfs")], deadline=start + 0.5, quiet_from=start)
+        finally:
+            printed.cancel()
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+    assert isinstance(mounted, Matched), mounted
+    again = Playback(load_recording(tmp_path)).console()
+    assert isinstance(again.wait_for([expect("SIM v7")], deadline=5.0), Matched)
+    replayed = again.wait_for([expect("mounted qrvfs")], deadline=start + 0.5, quiet_from=start)
+    assert isinstance(replayed, Matched), replayed
+
+
+def test_a_target_starved_past_the_most_is_not_judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Held off the CPU for longer than STARVED_MOST in one step: neither a wedge nor a timeout,
+    # an error that names the overloaded host; and no limit is put off for ever.
+    monkeypatch.setattr(engine, "STARVED_MOST", 0.6)
+    transport, console, files = starving_console(tmp_path)
+    try:
+        assert isinstance(console.wait_for([expect("SIM v7")], silence=0.3), Matched)
+        transport.starve(30.0)
+        start = console.now()
+        outcome = console.wait_for([expect("never")], silence=0.3, deadline=start + 0.4, quiet_from=start)
+        waited = console.now() - start
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+    assert isinstance(outcome, Closed) and outcome.harness_side, outcome
+    assert "waited 1 s for a CPU in this step (an overloaded host)" in outcome.reason, outcome.reason
+    assert waited < 3.0

@@ -24,6 +24,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The flaky window: once the SPAWN trace is out, a healthy boot reaches login in
 # microseconds. A second leaves room for a loaded CI box without slowing the suite much.
 WEDGE_GRACE_S = 1.0
+# How long a boot may take to spawn level1.sh at all (see Console.outcome).
+SPAWN_WAIT_S = 60.0
 
 
 def require_tools(*tools: str) -> None:
@@ -76,7 +78,11 @@ class Console:
 
     def outcome(self) -> str:
         """``"login"`` or ``"wedge"`` for a boot that gets as far as spawning level1.sh."""
-        self.expect(r"TM_REQ_SPAWN\s+exec level1\.sh\r\n")
+        # Reached in about 0.3 s; a loaded CI box once took more than 10 s (with two wedged
+        # boots spinning beside it), so wait long, and say what the boot printed if it never comes.
+        if self.expect([r"TM_REQ_SPAWN\s+exec level1\.sh\r\n", pexpect.TIMEOUT], timeout=SPAWN_WAIT_S) != 0:
+            printed = self.child.before.decode(errors="replace")[-800:]
+            raise AssertionError(f"no TM_REQ_SPAWN within {SPAWN_WAIT_S:g} s; the boot printed:\n{printed}")
         return "login" if self.expect(["login: ", pexpect.TIMEOUT], timeout=WEDGE_GRACE_S) == 0 else "wedge"
 
     @property
