@@ -434,6 +434,22 @@ class StarvingPipe(PipeTransport):
         return min(time.monotonic() - self._since, self._for)
 
 
+@contextlib.contextmanager
+def starving_console(folder: Path) -> Iterator[tuple[StarvingPipe, Console]]:
+    """A recording console on a :class:`StarvingPipe` whose target has printed its banner."""
+    transport = StarvingPipe()
+    files = ConsoleFiles.open(folder)
+    console = Console(transport, files)
+    transport.feed(b"SIM v7\r\n")
+    console.start()
+    try:
+        yield transport, console
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+
+
 def held_off_boot(console: Console, transport: StarvingPipe) -> list[object]:
     """A banner; the target held off the CPU for 0.8 s, then printing its next line; then silent
     on a CPU. The outcomes of the three waits (silence 0.5 s)."""
@@ -452,20 +468,11 @@ def held_off_boot(console: Console, transport: StarvingPipe) -> list[object]:
 def test_the_seconds_a_target_waited_for_a_cpu_are_not_part_of_its_silence(tmp_path: Path) -> None:
     # 0.8 s without a byte on the host's clock, but the target could not run: no wedge (before,
     # the engine called one at 0.5 s). Once it runs and prints nothing, the silence is its own.
-    transport = StarvingPipe()
-    files = ConsoleFiles.open(tmp_path)
-    console = Console(transport, files)
-    transport.feed(b"SIM v7\r\n")
-    console.start()
-    try:
+    with starving_console(tmp_path) as (transport, console):
         banner, mounted, silent = held_off_boot(console, transport)
         judged = console.judged
-    finally:
-        os.close(transport.write_fd)
-        console.stop()
-        files.close()
     assert isinstance(banner, Matched) and isinstance(mounted, Matched), (banner, mounted)
-    assert isinstance(mounted, Matched) and isinstance(silent, Quiet)
+    assert isinstance(silent, Quiet), silent
     assert 0.5 <= silent.t - mounted.t < 0.8, (mounted.t, silent)
     timing = (tmp_path / "console.timing").read_text().splitlines()
     assert any(line.startswith("w ") for line in timing), "the starvation is recorded for a replay"
@@ -517,20 +524,10 @@ def test_a_harness_held_off_waits_for_its_reader_before_calling_a_wedge(tmp_path
     assert isinstance(again.wait_for([expect("mounted /usr")], silence=0.3), Matched)
 
 
-def starving_console(folder: Path) -> tuple[StarvingPipe, Console, ConsoleFiles]:
-    transport = StarvingPipe()
-    files = ConsoleFiles.open(folder)
-    console = Console(transport, files)
-    transport.feed(b"SIM v7\r\n")
-    console.start()
-    return transport, console, files
-
-
 def test_a_deadline_leaves_out_the_seconds_the_target_waited_for_a_cpu(tmp_path: Path) -> None:
     # The step allows 0.5 s; the target is held off the CPU for 0.8 s of it, then prints the
     # line in its first moment back: in time (before, a timeout at 0.5 s).
-    transport, console, files = starving_console(tmp_path)
-    try:
+    with starving_console(tmp_path) as (transport, console):
         banner = console.wait_for([expect("SIM v7")], deadline=5.0)
         assert isinstance(banner, Matched)
         start = console.now()
@@ -541,10 +538,6 @@ def test_a_deadline_leaves_out_the_seconds_the_target_waited_for_a_cpu(tmp_path:
             mounted = console.wait_for([expect("mounted qrvfs")], deadline=start + 0.5, quiet_from=start)
         finally:
             printed.cancel()
-    finally:
-        os.close(transport.write_fd)
-        console.stop()
-        files.close()
     assert isinstance(mounted, Matched), mounted
     again = Playback(load_recording(tmp_path)).console()
     assert isinstance(again.wait_for([expect("SIM v7")], deadline=5.0), Matched)
@@ -556,17 +549,12 @@ def test_a_target_starved_past_the_most_is_not_judged(tmp_path: Path, monkeypatc
     # Held off the CPU for longer than STARVED_MOST in one step: neither a wedge nor a timeout,
     # an error that names the overloaded host; and no limit is put off for ever.
     monkeypatch.setattr(engine, "STARVED_MOST", 0.6)
-    transport, console, files = starving_console(tmp_path)
-    try:
+    with starving_console(tmp_path) as (transport, console):
         assert isinstance(console.wait_for([expect("SIM v7")], silence=0.3), Matched)
         transport.starve(30.0)
         start = console.now()
         outcome = console.wait_for([expect("never")], silence=0.3, deadline=start + 0.4, quiet_from=start)
         waited = console.now() - start
-    finally:
-        os.close(transport.write_fd)
-        console.stop()
-        files.close()
     assert isinstance(outcome, Closed) and outcome.harness_side, outcome
     assert "waited 1 s for a CPU in this step (an overloaded host)" in outcome.reason, outcome.reason
     assert waited < 3.0
