@@ -34,6 +34,9 @@ RECORDING_ENDS = "the recording ends here (the live run was stopped)"
 MARKS = frozenset(mark.value for mark in Mark)
 # What one read of the live reader records (guest-time reports and starvation before its bytes).
 READ_MARKS = frozenset({Mark.GUEST_REPORT, Mark.STARVED, Mark.DATA, Mark.CLOSED})
+# What a live harness held off whole between a limit and its record of waiting for the reader
+# cannot have recorded in between (see Playback.reader_lagged).
+NOT_HELD_OFF = frozenset({Mark.DATA, Mark.CLOSED, Mark.JUDGED, Mark.TYPED, Mark.SWITCHED_OFF, Mark.END})
 
 
 class RecordingError(HartbeatError):
@@ -195,8 +198,9 @@ class Playback:
         read next (or to the decision, if it read nothing), so the replay decides on the same
         console as the live run did.
 
-        A record further off is this limit's too when nothing was read before it: the live
-        harness was held off (stopped, a paused VM) from the limit until it looked again.
+        A record further off is this limit's too when nothing was read, decided, typed or
+        switched off before it: the live harness was held off (stopped, a paused VM) from the
+        limit until it looked again.
         """
         events = self._events
         index = next(
@@ -209,8 +213,8 @@ class Playback:
         )
         if index is None:
             return False
-        unread = all(events[i].kind not in READ_MARKS for i in range(index))
-        if self._base + events[index].t > self._now + JUDGED_WINDOW and not unread:
+        far = self._base + events[index].t > self._now + JUDGED_WINDOW
+        if far and any(events[i].kind in NOT_HELD_OFF for i in range(index)):
             return False
         for _ in range(index + 1):
             self._apply(events.popleft())

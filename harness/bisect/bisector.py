@@ -424,11 +424,16 @@ class Bisector:
         """
         records = list(self.history.get(bad.index, ()))
         limit = self.settings.endpoint_limit if wanted == self.settings.endpoint_runs else wanted * ENDPOINT_PATIENCE
-        while len(records) < wanted or (not any(can_define_hang(r.verdict) for r in records) and len(records) < limit):
-            if len(records) == wanted:
+        told = False
+        while len(records) < wanted or (len(records) < limit and self._endpoint_undecided(records)):
+            if len(records) >= wanted and not told:
+                told = True
+                failed = any(can_define_hang(r.verdict) for r in records)
+                why = "its most frequent failures are tied" if failed else "did not fail"
                 self.progress.decision(
-                    f"the bad endpoint {bad.name} did not fail in {wanted} runs; booting it up to "
-                    f"{limit - wanted} more times (--endpoint-max {limit}) until it does"
+                    f"the bad endpoint {bad.name} {why} in {len(records)} runs; booting it up to "
+                    f"{limit - len(records)} more times (--endpoint-max {limit}) until "
+                    f"{'one leads' if failed else 'it does'}"
                 )
             # Never past the bound, even on many boards at once.
             count = min(max(wanted - len(records), 1), limit - len(records))
@@ -440,6 +445,16 @@ class Bisector:
             records.extend(batch[:count])
             good = None
         return records
+
+    def _endpoint_undecided(self, records: Sequence[RunRecord]) -> bool:
+        """Whether the bad endpoint's runs do not yet say what the hang is: none failed, or (when
+        the signature is to be learned from them) its two most frequent failures are tied, say a
+        boot the host held off beside the real hang: a tie is no most frequent failure."""
+        counts = Counter(r.verdict.signature for r in records if can_define_hang(r.verdict)).most_common(2)
+        if not counts:
+            return True
+        learning = self.criterion.signature is None and self.settings.bad_if is BadIf.SIGNATURE
+        return learning and len(counts) == 2 and counts[0][1] == counts[1][1]
 
     def _endpoint_job(self, bad: Build) -> Callable[[Board], RunRecord]:
         return lambda board: self.boot(board, bad, Phase.ENDPOINT)

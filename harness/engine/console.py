@@ -66,9 +66,9 @@ READ_TIMEOUT = 0.05
 READER_FRESH = 4 * READ_TIMEOUT
 # How long a silence or deadline waits for a lagging reader before it is declared anyway.
 READER_GRACE = 2.0
-# On the host clock, a target whose program waited this long for a CPU within one step is not
-# judged: the host is too loaded to say whether it wedged (an error that says so, as a stopped
-# guest clock's), and no limit is put off for ever.
+# On the host clock, a limit is put off by at most this many seconds the target's program waited
+# for a CPU; one that runs out with that much left out is not judged: the host is too loaded to say
+# whether the target wedged (an error that says so, as a stopped guest clock's).
 STARVED_MOST = 30.0
 # A wait looks at the console at least once a second (IDLE). Looks further apart than this mean the
 # harness itself was held off (stopped with Ctrl-Z, a paused VM): the reader was too, and the
@@ -168,6 +168,8 @@ class _Limits:
     deadline: float | None
     silence: float | None
     quiet_from: float | None
+    # When the wait began (host seconds since power-on): a step's start, where quiet_from does not say.
+    started: float = 0.0
 
 
 class Console:
@@ -512,7 +514,7 @@ class Console:
         later of the last byte and ``quiet_from`` (a command just typed restarts the clock).
         Watches earlier in ``watches`` win when two match on the same line.
         """
-        limits = _Limits(deadline, silence, quiet_from)
+        limits = _Limits(deadline, silence, quiet_from, self._clock.monotonic() - self._t0)
         self.judged = None
         decide = self._decide_on_host_clock if self._guest is None else self._decide_on_guest_clock
         idle = TICK if on_tick else IDLE
@@ -541,15 +543,6 @@ class Console:
             return hit
         if self._closed is not None:
             return self._closed_outcome()
-        starved = self._starved.since(limits.quiet_from or 0.0)
-        if starved >= STARVED_MOST:
-            self._judged(now - self._t0)
-            return Closed(
-                f"the target's program waited {starved:.0f} s for a CPU in this step (an overloaded host): "
-                "not judged, neither a wedge nor a timeout",
-                now - self._t0,
-                harness_side=True,
-            )
         waits = [idle]
         if not settled and self._matcher.mid_line:
             # An unfinished line that may still be a prompt: look again once it has settled.
@@ -563,7 +556,23 @@ class Console:
                 return reached
         return float(min(waits))
 
-    def _silence_on_host_clock(self, now: float, limits: _Limits) -> Quiet | float | None:
+    def _left_out(self, since: float) -> float:
+        """Seconds the target's program waited for a CPU after ``since`` (host, on the console's
+        clock) that a limit leaves out: at most STARVED_MOST."""
+        return min(self._starved.since(since - self._t0), STARVED_MOST)
+
+    def _overloaded(self, left_out: float, t: float) -> Closed | None:
+        """The error for a limit that ran out with STARVED_MOST seconds left out, else ``None``."""
+        if left_out < STARVED_MOST:
+            return None
+        return Closed(
+            f"the target's program waited {left_out:.0f} s or more for a CPU (an overloaded host): "
+            "not judged, neither a wedge nor a timeout",
+            t,
+            harness_side=True,
+        )
+
+    def _silence_on_host_clock(self, now: float, limits: _Limits) -> Quiet | Closed | float | None:
         """Quiet once ``silence`` passed without a byte (counting from the later of the last
         byte and ``quiet_from``, and leaving out the seconds the target's process waited for a
         CPU) and the reader has caught up; else the seconds until then."""
@@ -574,25 +583,26 @@ class Console:
             quiet_since = max(quiet_since, self._t0 + limits.quiet_from)
         quiet = now - quiet_since
         # A process held off the CPU could not print: its silence is the host's, not the board's.
-        starved = min(quiet, self._starved.since(quiet_since - self._t0))
+        starved = min(quiet, self._left_out(quiet_since))
         if quiet - starved < limits.silence:
             return float(limits.silence - (quiet - starved))
         if self._reader_lags(now, quiet_since + limits.silence + starved):
             return READ_TIMEOUT / 5
-        return Quiet(quiet, now - self._t0)
+        return self._overloaded(starved, now - self._t0) or Quiet(quiet, now - self._t0)
 
-    def _deadline_on_host_clock(self, now: float, limits: _Limits) -> TimedOut | float | None:
+    def _deadline_on_host_clock(self, now: float, limits: _Limits) -> TimedOut | Closed | float | None:
         """Timed out once the deadline passed (leaving out the seconds the target's process
         waited for a CPU in this step) and the reader has caught up; else the seconds until then."""
         if limits.deadline is None:
             return None
         t = now - self._t0
-        due = limits.deadline + self._starved.since(limits.quiet_from or 0.0)
+        waited = self._left_out(self._t0 + (limits.started if limits.quiet_from is None else limits.quiet_from))
+        due = limits.deadline + waited
         if t < due:
             return float(due - t)
         if self._reader_lags(now, self._t0 + due):
             return READ_TIMEOUT / 5
-        return TimedOut(t)
+        return self._overloaded(waited, t) or TimedOut(t)
 
     def _decide_on_guest_clock(self, watches: Sequence[Watch], limits: _Limits, idle: float) -> Outcome | float:
         """One look on the guest's clock (the caller holds the lock).

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from scripted_series import make_series, write_plan_and_board
+from scripted_series import HANG, make_series, write_plan_and_board
 
 from conftest import bisect_args, hartbeat
 
@@ -90,6 +90,33 @@ def test_flaky_hang_found_in_20_of_20_trials(tmp_path: Path) -> None:
     assert found == ["build-005"] * 20
     assert min(confidences) >= 0.95
     assert all(not r["deterministic"] for r in results)
+
+
+# The bad endpoint fails two ways: a wedge after its banner (25 % of seeds, say a boot the
+# host held off) and the hang being bisected (50 %).
+TWO_WAYS = f"""#!/bin/sh
+echo 'SIM v7'
+if [ $(( $1 % 100 )) -lt 25 ]; then exec sleep 3600; fi
+echo 'fs-qrv: mounted qrvfs at /usr'
+if [ $(( $1 % 100 )) -lt 75 ]; then {HANG}; fi
+printf 'login: '
+exec sleep 3600
+"""
+
+
+def test_a_tie_between_the_bad_endpoints_failures_is_broken_by_more_boots(
+    tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect
+) -> None:
+    # With seed 38 its two endpoint runs fail once each way. A tie is no most frequent failure:
+    # it boots on until one leads (before, it took the first, the banner wedge, and the bisect
+    # called every real hang "another failure" and ended inconclusive).
+    builds = make_series(tmp_path, 8, culprit=5, hang_percent=50)
+    (builds / "build-007" / "script").write_text(TWO_WAYS, encoding="utf-8")
+    code, result = bisect(*scripted, builds, tmp_path / "out", "--seed", "38", "--endpoint-runs", "2")
+    assert (code, result["first_bad"]) == (0, "build-005"), result.get("reason")
+    assert result["signature"] == "wedge|usr-mounted|tm_msg 0x# <- TM_REQ_SPAWN exec level#.sh"
+    endpoint = next(row for row in result["rows"] if row["name"] == "build-007")
+    assert endpoint["runs"] > 2, endpoint
 
 
 def test_three_jobs_find_the_same_culprit(tmp_path: Path, scripted: tuple[Path, Path], bisect: Bisect) -> None:

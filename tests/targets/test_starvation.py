@@ -46,6 +46,14 @@ def processes(*codes: str) -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait()
 
 
+def asleep(process: subprocess.Popen[bytes]) -> None:
+    """Wait until ``process`` (running ASLEEP) sleeps: its run-queue delay no longer moves."""
+    assert process.stdout is not None and process.stdout.readline() == b"asleep\n"
+    end = time.monotonic() + 10.0
+    while (cpu_and_state(process.pid) or (0.0, "?"))[1] != "S" and time.monotonic() < end:
+        time.sleep(0.01)
+
+
 def watch(pid: int) -> tuple[float, float]:
     """(host seconds watched, starvation the meter saw), sampling as the console's reader does."""
     meter = StarvationMeter()
@@ -92,8 +100,7 @@ def test_a_process_that_has_exited_cannot_be_measured_and_a_new_one_starts_from_
     assert meter.sample(first.pid, time.monotonic()) is None
     assert cpu_and_state(first.pid) is None
     with processes(ASLEEP) as (second,):
-        assert second.stdout is not None and second.stdout.readline() == b"asleep\n"
-        time.sleep(0.05)
+        asleep(second)
         # Asleep, its run-queue delay no longer moves: started since the last look, all of its
         # wait is added to the total, which goes on rising across the target's processes.
         assert meter.sample(second.pid, time.monotonic()) == before + run_delay(second.pid)
@@ -107,8 +114,8 @@ def test_a_process_seen_before_or_started_before_the_last_look_adds_no_earlier_w
     # wait overlapped (an orphan the keeper adopts); and one seen before is not counted again.
     with processes(ASLEEP, ASLEEP) as (program, orphan):
         for process in (program, orphan):
-            assert process.stdout is not None and process.stdout.readline() == b"asleep\n"
-        time.sleep(0.1)
+            asleep(process)
+        time.sleep(0.05)
         meter = StarvationMeter()
         total = meter.sample(program.pid, time.monotonic())
         assert total == run_delay(program.pid)
