@@ -69,11 +69,12 @@ class StarvationMeter:
     calls: the keeper, then its program, then the next power cycle's, one rising total."""
 
     def __init__(self) -> None:
-        self._pid: int | None = None
+        # The process looked at last, as (pid, start time): a pid the kernel reused is another.
+        self._pid: tuple[int, float] | None = None
         # (host seconds, CPU seconds, state) of the process looked at last, at that look.
         self._last: tuple[float, float, str] | None = None
         # Every process looked at, and when (CLOCK_BOOTTIME) the meter last looked at one.
-        self._seen: set[int] = set()
+        self._seen: set[tuple[int, float]] = set()
         self._looked: float | None = None
         self.total = 0.0
 
@@ -86,15 +87,16 @@ class StarvationMeter:
         cpu, state, started = stat
         looked, self._looked = self._looked, time.clock_gettime(time.CLOCK_BOOTTIME)
         last = self._last
-        if pid != self._pid:
+        process = (pid, started)
+        if process != self._pid:
             # What a new process waited before this first look counts if it started since the
             # last look: before that, it ran beside the process looked at then (an orphan the
             # keeper adopted), and their waits overlapped. A process seen before (the keeper
             # again, once its program has exited) starts a new interval.
-            if pid not in self._seen and (looked is None or started >= looked - 1 / TICKS):
+            if process not in self._seen and (looked is None or started >= looked - 1 / TICKS):
                 self.total += run_delay(pid)
-            self._seen.add(pid)
-            self._pid, last = pid, None
+            self._seen.add(process)
+            self._pid, last = process, None
         elif last is not None and state == RUNNABLE and last[2] == RUNNABLE:
             self.total += max(0.0, (host - last[0]) - (cpu - last[1]))
         self._last = (host, cpu, state)
