@@ -23,9 +23,9 @@ class StarvedTime:
         self._totals: list[float] = []
 
     def add(self, sample: float, t: float) -> None:
-        """The target's process had waited ``sample`` seconds for a CPU since it started, by host
-        time ``t``; a smaller sample than the last is a new process (a power cycle, or the keeper's
-        child after the keeper), all of whose wait is new."""
+        """The target's processes had waited ``sample`` seconds for a CPU in all, by host time
+        ``t``; a smaller sample than the last is a count started again (a new process where the
+        transport counts per process), all of whose wait is new."""
         last = self._sample
         self._total += sample if last is None or sample < last else sample - last
         self._sample = sample
