@@ -71,8 +71,9 @@ class StarvationSource(Protocol):
     """A console transport that can tell how long its target's process waited for a CPU."""
 
     def starved(self) -> float | None:
-        """Host seconds the target's process has spent runnable but not running since it
-        started (it wanted a CPU and got none), or ``None`` when that cannot be known."""
+        """Host seconds the target's processes have spent runnable but not running (they wanted
+        a CPU and got none), one total that only a count started again makes smaller, or
+        ``None`` when that cannot be known."""
 
 
 class GuestTimeline:
