@@ -388,7 +388,11 @@ def test_silence_waits_for_a_starved_reader_before_calling_a_wedge(tmp_path: Pat
     assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
 
 
-def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(tmp_path: Path) -> None:
+def test_a_reader_stuck_past_the_grace_does_not_hold_the_wedge_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Half the grace, so that the fast tier waits for it half as long.
+    monkeypatch.setattr(engine, "READER_GRACE", 1.0)
     with starved_console(tmp_path, engine.READER_GRACE + 2.0) as console:
         started = time.monotonic()
         outcome = console.wait_for([expect("never")], silence=0.3)
