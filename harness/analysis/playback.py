@@ -37,6 +37,8 @@ READ_MARKS = frozenset({Mark.GUEST_REPORT, Mark.STARVED, Mark.DATA, Mark.CLOSED}
 # What a live harness held off whole between a limit and its record of waiting for the reader
 # cannot have recorded in between (see Playback.reader_lagged).
 NOT_HELD_OFF = frozenset({Mark.DATA, Mark.CLOSED, Mark.JUDGED, Mark.TYPED, Mark.SWITCHED_OFF, Mark.END})
+# What only a look (or the runner between waits) records: a held-off stretch ends before these.
+LOOK_BARRIERS = frozenset({Mark.JUDGED, Mark.TYPED, Mark.SWITCHED_OFF, Mark.END})
 
 
 class RecordingError(HartbeatError):
@@ -219,6 +221,19 @@ class Playback:
         for _ in range(index + 1):
             self._apply(events.popleft())
         self._lagging = True
+        return True
+
+    def looked(self, t: float) -> bool:
+        """Where the live harness made no look from before ``t`` until later (an ``h`` event: it
+        was held off), play on to its next look, with all its reader read meanwhile; whether it did."""
+        events = self._events
+        index = next((i for i, event in enumerate(events) if event.kind is Mark.HELD), None)
+        if index is None or not _number(events[index].detail) <= t < events[index].t:
+            return False
+        if any(events[i].kind in LOOK_BARRIERS for i in range(index)):
+            return False
+        for _ in range(index + 1):
+            self._apply(events.popleft())
         return True
 
     def _play_through(self, wanted: Callable[[Event], bool], within: float) -> bool:

@@ -36,6 +36,10 @@ class Clock(Protocol):
         when a limit ran out at ``since`` (seconds since power-on), so the decision waits for
         what the reader read next, as it did live."""
 
+    def looked(self, t: float) -> bool:
+        """A wait looks at the console at ``t`` (seconds since power-on); for a replay, whether it
+        played on to where the live harness looked next, having made no look in between."""
+
 
 WAIT_FLOOR = 0.001
 
@@ -65,6 +69,10 @@ class RealClock:
 
     def reader_lagged(self, since: float) -> bool:
         """Never asked live (the reader thread says it); no reader, nothing to wait for."""
+        return False
+
+    def looked(self, t: float) -> bool:
+        """Nothing to do: live, a look is where it is."""
         return False
 
 

@@ -535,8 +535,7 @@ class Console:
     def _decide_on_host_clock(self, watches: Sequence[Watch], limits: _Limits, idle: float) -> Outcome | float:
         """One look on the host's clock (the caller holds the lock): the outcome, or how long
         to wait before the next look."""
-        now = self._clock.monotonic()
-        self._look(now)
+        now = self._look()
         settled = now - self._last_byte >= PARTIAL_SETTLE or self._closed is not None
         hit = self._matcher.search(watches, settled=settled)
         if hit:
@@ -614,8 +613,7 @@ class Console:
         """
         guest = self._guest
         assert guest is not None
-        host_t = self._clock.monotonic() - self._t0
-        self._look(host_t + self._t0)
+        host_t = self._look() - self._t0
         now = guest.now(host_t)
         settled = now - self._arrivals.last >= GUEST_SETTLE or self._closed is not None
         hit = self._matcher.search(watches, settled=settled)
@@ -669,11 +667,18 @@ class Console:
         assert self._closed is not None
         return Closed(self._closed, self._closed_t, harness_side=self._recorder.error is not None)
 
-    def _look(self, now: float) -> None:
-        """A wait looks at the console at ``now`` (host): note when it runs again after being held off."""
+    def _look(self) -> float:
+        """A wait looks at the console: now (host, on the console's clock). A look long after the
+        one before is a harness that was held off: recorded (``h``), so a replay decides nothing
+        between the two either, and the reader's grace counts from here."""
+        now = self._clock.monotonic()
+        if self._clock.looked(now - self._t0):
+            now = self._clock.monotonic()
         if now - self._looked > HELD_OFF:
             self._resumed = now
+            self._recorder.mark(Mark.HELD, now - self._t0, f"{self._looked - self._t0:.9f}")
         self._looked = now
+        return now
 
     def _reader_lags(self, now: float, since: float) -> bool:
         """Whether bytes that arrived before ``since`` may still be unread: the reader is starved.

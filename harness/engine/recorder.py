@@ -34,6 +34,7 @@ class Mark(StrEnum):
     GUEST_REPORT = "g"
     STARVED = "w"
     LAGGED = "l"
+    HELD = "h"
 
 
 @dataclass
@@ -51,7 +52,9 @@ class ConsoleFiles:
     then the target's processes had waited S host seconds for a CPU in all (a smaller S than
     the last: a new count, a power cycle's); ``l T S``
     a limit that ran out at S found the reader behind (a starved harness), so the decision waited
-    for the reader's next read. Times are host seconds; ``hartbeat replay`` reads it.
+    for the reader's next read; ``h T S`` the engine looked at the console at T, its look before
+    at S (the harness was held off between: a replay decides nothing there). Times are host
+    seconds; ``hartbeat replay`` reads it.
     """
 
     raw: IO[bytes]

@@ -168,6 +168,9 @@ class StepClock:
     def reader_lagged(self, since: float) -> bool:
         return False
 
+    def looked(self, t: float) -> bool:
+        return False
+
 
 @pytest.mark.parametrize("settle", [True, False])
 def test_a_prompt_answered_by_typing_does_not_wait_for_the_pause(settle: bool) -> None:
@@ -591,3 +594,39 @@ def test_a_starved_target_that_prints_before_its_limits_passes(
         finally:
             printed.cancel()
     assert isinstance(mounted, Matched), mounted
+
+
+def test_a_harness_held_off_whose_reader_reads_first_replays_to_the_live_match(tmp_path: Path) -> None:
+    # While the wait sleeps, the whole harness is stopped for a minute; on resuming its reader
+    # reads the board's next line before the wait looks again: live, a match. The replay cannot
+    # tell the harness was stopped but by the recorded look (`h`): without it, it called the
+    # silence that ran out at 0.3 s.
+    clock = StoppedClock()
+    transport = PipeTransport()
+    files = ConsoleFiles.open(tmp_path)
+    console = Console(transport, files, clock=clock)
+    transport.feed(b"SIM v7\r\n")
+    console.start()
+
+    def stopped_then_printed() -> None:
+        clock.stop(60.0)
+        transport.feed(b"mounted /usr\r\n")
+
+    try:
+        assert isinstance(console.wait_for([expect("SIM v7")], silence=0.3), Matched)
+        resumed = threading.Timer(0.1, stopped_then_printed)
+        resumed.start()
+        try:
+            hit = console.wait_for([expect("mounted /usr")], silence=0.3)
+        finally:
+            resumed.cancel()
+    finally:
+        os.close(transport.write_fd)
+        console.stop()
+        files.close()
+    assert isinstance(hit, Matched), hit
+    assert any(line.startswith("h ") for line in (tmp_path / "console.timing").read_text().splitlines())
+    again = Playback(load_recording(tmp_path)).console()
+    assert isinstance(again.wait_for([expect("SIM v7")], silence=0.3), Matched)
+    replayed = again.wait_for([expect("mounted /usr")], silence=0.3)
+    assert isinstance(replayed, Matched) and replayed.t == pytest.approx(hit.t, abs=1e-6), (replayed, hit)
