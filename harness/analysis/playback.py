@@ -133,6 +133,11 @@ class Playback:
         self._typed = any(event.kind is Mark.TYPED for event in self._events)
         # The live reader lagged here: the next wait lasts until its next read (see wait()).
         self._lagging = False
+        # Events played so far, and where (counted as those) the held-off looks and what ends a
+        # held-off stretch stand: looked() runs on every look, and must not scan the recording.
+        self._played = 0
+        self._held = deque(i for i, event in enumerate(self._events) if event.kind is Mark.HELD)
+        self._barriers = deque(i for i, event in enumerate(self._events) if event.kind in LOOK_BARRIERS)
 
     # -- the clock ----------------------------------------------------------------------------
 
@@ -226,11 +231,16 @@ class Playback:
     def looked(self, t: float) -> bool:
         """Where the live harness made no look from before ``t`` until later (an ``h`` event: it
         was held off), play on to its next look, with all its reader read meanwhile; whether it did."""
-        events = self._events
-        index = next((i for i, event in enumerate(events) if event.kind is Mark.HELD), None)
-        if index is None or not _number(events[index].detail) <= t < events[index].t:
+        held, barriers, played = self._held, self._barriers, self._played
+        while held and held[0] < played:
+            held.popleft()
+        while barriers and barriers[0] < played:
+            barriers.popleft()
+        if not held or (barriers and barriers[0] < held[0]):
             return False
-        if any(events[i].kind in LOOK_BARRIERS for i in range(index)):
+        events = self._events
+        index = held[0] - played
+        if not _number(events[index].detail) <= t < events[index].t:
             return False
         for _ in range(index + 1):
             self._apply(events.popleft())
@@ -294,6 +304,7 @@ class Playback:
         console = self._console
         if console is None:
             raise RecordingError("playback.console() must be called before the playback runs")
+        self._played += 1
         at = self._base + event.t
         self._now = max(self._now, at)
         if event.kind is Mark.DATA:

@@ -221,7 +221,9 @@ class Console:
         self._guest = guest
         # Host seconds the target waited for a CPU: not part of a stall, nor of a silence.
         self._starved = guest.starved if guest is not None else StarvedTime()
-        # The reader's last look at the target's starvation: (when, the sample recorded last).
+        # Where the reader asks how long the target waited for a CPU (decided once: the reader
+        # looks after every read), and its last look: (when, the sample recorded last).
+        self._starvation = transport if isinstance(transport, StarvationSource) else None
         self._starved_looked = float("-inf")
         self._starved_recorded: float | None = None
         # Guest mode: when output came, in guest time.
@@ -310,11 +312,11 @@ class Console:
 
     def _look_at_starvation(self, now: float) -> None:
         """Every STARVED_SAMPLE, ask the transport how long the target waited for a CPU."""
-        transport = self._transport
-        if now - self._starved_looked < STARVED_SAMPLE or not isinstance(transport, StarvationSource):
+        source = self._starvation
+        if source is None or now - self._starved_looked < STARVED_SAMPLE:
             return
         self._starved_looked = now
-        sample = transport.starved()
+        sample = source.starved()
         last = self._starved_recorded
         if sample is not None and (last is None or sample < last or sample - last >= STARVED_STEP):
             self._starved_recorded = sample
