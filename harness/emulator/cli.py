@@ -55,6 +55,7 @@ from .debug.jtag import JtagSpecError
 from .devices.sdcard import SdCardError
 from .dts import DtcError
 from .loader import LoadError
+from .loops import summary as loop_summary
 from .machine import MIB, Machine, MachineConfig
 from .timefeed import TimeFeed
 
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"hartbeat-emu: {cpu:.2f} s of CPU ({n / cpu / 1e6 if cpu else 0:.2f} MIPS per CPU second), "
                     f"engine {machine.harts[0].engine.name}\n"
                 )
+                loops, looped = loop_summary(machine.harts)
+                sys.stderr.write(f"hartbeat-emu: {looped} instructions in {loops} compiled guest loops\n")
         return status
     except (LoadError, DtcError, BusError, SdCardError, OSError, JtagSpecError) as exc:
         if console is not None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .cpu import Hart
-    from .interp import Op
+    from .ops import Op
 
 # The interpreter's decoded pages (physical page -> slots), their filled-slot counts and the
 # pages a translated context fetched from.

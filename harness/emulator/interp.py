@@ -23,7 +23,7 @@ but makes PyPy trace thousands of functions.)
   floating point) for the registers they touch.
 * The most frequent helper instructions of a Linux boot run inline, with the helper's exact
   effect, when their operands allow: LR/SC and AMOs (add, swap, or, and, xor) on aligned RAM
-  that the data TLBs map (``_atomic``), csrrs/csrrc of sstatus that only set or clear SIE
+  that the data TLBs map (``atomics.atomic``), csrrs/csrrc of sstatus that only set or clear SIE
   in S-mode (``_status_ie``: the kernel's interrupt save/restore), and reads of ``time`` the
   privilege may make (``_read_time``: U-Boot polls it every 8 bytes it reads from an SD card,
   3.6 M times for Debian's kernel; each left the loop). Anything else (a TLB miss, a
@@ -50,276 +50,135 @@ but makes PyPy trace thousands of functions.)
 
 from __future__ import annotations
 
-import itertools
-import mmap
-import operator
-import struct
 import sys
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
-from .csr import CSR_SSTATUS, CSR_TIME, MSTATUS_SIE, TIME_COUNTER, counter_allowed, read_sstatus
-from .decode import Group, Insn, decode32, decode_word, expand_compressed
+from .atomics import atomic
+from .csr import MSTATUS_SIE, TIME_COUNTER, counter_allowed, read_sstatus
+from .decode import decode32, decode_word, expand_compressed
+from .loops import ENABLED as _LOOPS_ON
+from .loops import HOT_RUNS as _HOT_RUNS
+from .loops import Region
+from .loops import enter as enter_loop
+from .ops import (
+    _X31,
+    _X33,
+    ADD,
+    ADDI,
+    ADDIW,
+    ADDW,
+    AMO,
+    AND,
+    ANDI,
+    AUIPC,
+    BEQ,
+    BGE,
+    BLT,
+    BLTU,
+    BNE,
+    DIV,
+    DIVU,
+    DIVUW,
+    DIVW,
+    FENCE,
+    FIRST_ATOMIC,
+    FIRST_BRANCH,
+    FIRST_LOAD,
+    FIRST_REG_ALU,
+    FIRST_STORE,
+    FPU,
+    ILLEGAL,
+    JAL,
+    JALR,
+    LAST_SLOT,
+    LB,
+    LBU,
+    LD,
+    LD_B,
+    LD_H,
+    LD_I,
+    LH,
+    LR_D,
+    LR_W,
+    LUI,
+    LW,
+    LWU,
+    MINS,
+    MUL,
+    MULH,
+    MULHSU,
+    MULHU,
+    MULW,
+    OR,
+    ORI,
+    REM,
+    REMU,
+    REMW,
+    SB,
+    SD,
+    SLL,
+    SLLI,
+    SLLIW,
+    SLLW,
+    SLT,
+    SLTI,
+    SLTIU,
+    SLTU,
+    SPIN_CHECK_MASK,
+    SRA,
+    SRAI,
+    SRAW,
+    SRL,
+    SRLI,
+    SRLIW,
+    SRLW,
+    ST_B,
+    ST_H,
+    ST_I,
+    ST_Q,
+    STATUS_SET,
+    SUB,
+    SUBW,
+    SW,
+    SYSTEM,
+    TIME_READ,
+    VPN,
+    XOR,
+    XORI,
+    ZERO_SINK,
+    LD_b,
+    LD_h,
+    LD_i,
+    LD_q,
+    M,
+    Op,
+    ST_q,
+    _signed,
+    _x31,
+    _x33,
+    int_add,
+    int_lshift,
+    int_mul,
+    int_sub,
+    make_op,
+    uint_rshift,
+)
 from .sysops import TIME_POLLS_PER_QUANTUM
 from .trap import BARE, ILLEGAL_INSN, PRV_S, PRV_U, Trap
-
-try:
-    # PyPy's wrapping machine-word arithmetic: one instruction each in the JIT's code, where
-    # ``a + b`` checks for overflow and, on a 64-bit wrap, builds a big integer that only a
-    # round trip through ``struct`` (``_signed``) turns back into a word. (``slli a0, a0, 32``,
-    # the compiler's zero-extension, wraps on about every other execution: 50 M such round trips
-    # in a Debian kernel boot.)
-    from __pypy__.intop import int_add, int_lshift, int_mul, int_sub, uint_rshift  # type: ignore[import-not-found]
-except ImportError:  # CPython: the interpreter there only runs the block engine's tails
-
-    def int_add(a: int, b: int) -> int:
-        """``a + b`` wrapped to a signed 64-bit word."""
-        return ((a + b + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
-
-    def int_sub(a: int, b: int) -> int:
-        """``a - b`` wrapped to a signed 64-bit word."""
-        return ((a - b + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
-
-    def int_mul(a: int, b: int) -> int:
-        """``a * b`` wrapped to a signed 64-bit word."""
-        return ((a * b + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
-
-    def int_lshift(a: int, n: int) -> int:
-        """``a << n`` (0 <= n < 64) wrapped to a signed 64-bit word."""
-        return (((a << n) + 0x8000000000000000) & 0xFFFFFFFFFFFFFFFF) - 0x8000000000000000
-
-    def uint_rshift(a: int, n: int) -> int:
-        """The 64-bit pattern of ``a`` shifted right logically by ``n`` (0 <= n < 64), signed."""
-        return a if n == 0 else (a & 0xFFFFFFFFFFFFFFFF) >> n
-
 
 if TYPE_CHECKING:
     from .cpu import Hart
 
-M = (1 << 64) - 1
-# Spelled so that PyPy holds them as machine words (1 << 63 - 1 would stay a big integer).
-MAXS = 0x7FFFFFFFFFFFFFFF
-MINS = -MAXS - 1
-VPN = (1 << 52) - 1
 # Fetch contexts: user, supervisor and untranslated (bare, shared by every privilege).
 CONTEXTS = (PRV_U, PRV_S, BARE)
-# The slot of a page's last halfword: a 4-byte instruction there straddles into the next page.
-LAST_SLOT = 2047
 # ``_loop``'s context when one loop runs both untranslated and translated fetches (_LOOPS).
 EITHER = -1
-# x[ZERO_SINK] receives writes to x0 (see the module docstring).
-ZERO_SINK = 32
-# Registers are compared every SPIN_CHECK_MASK + 1 iterations of a store-free loop.
-SPIN_CHECK_MASK = 31
 # Helpers that store nothing, so a loop of them still waits for another hart (`lr.w; bnez`, a
 # spinlock taken with LR/SC): it yields like a loop of plain loads instead of running its quanta.
 LOAD_RESERVED = frozenset({"lr.w", "lr.d"})
-
-_Q = struct.Struct("<Q")
-_q = struct.Struct("<q")
-_I = struct.Struct("<I")
-_i = struct.Struct("<i")
-_H = struct.Struct("<H")
-_h = struct.Struct("<h")
-_b = struct.Struct("<b")
-_B = struct.Struct("<B")
-# All of a hart's registers at once (x0..x31 and the x0 sink; x1..x31), unsigned and signed.
-_X33, _x33 = struct.Struct("<33Q"), struct.Struct("<33q")
-_X31, _x31 = struct.Struct("<31Q"), struct.Struct("<31q")
-LD_Q, ST_Q = _Q.unpack_from, _Q.pack_into
-LD_I, ST_I = _I.unpack_from, _I.pack_into
-LD_i = _i.unpack_from
-LD_q, ST_q = _q.unpack_from, _q.pack_into
-LD_H, ST_H = _H.unpack_from, _H.pack_into
-LD_h = _h.unpack_from
-LD_b = _b.unpack_from
-# Bytes go through struct too: RAM is an mmap, and PyPy's JIT turns struct on it into raw
-# memory accesses, but indexing an mmap (ram[i], ram[i] = v) stays a slow call, 20x slower.
-LD_B, ST_B = _B.unpack_from, _B.pack_into
-
-# Operation kinds, grouped so the dispatch tests ranges before single kinds. The order inside
-# a group puts the most frequent operations first. Each kind is declared once, with the
-# mnemonic it runs (None: run by a helper, chosen by the decoder's group): module constants,
-# because PyPy's JIT folds a global int into the guard it compares against.
-KINDS: dict[str, int] = {}
-_numbers = itertools.count()
-
-
-def _kind(mnemonic: str | None) -> int:
-    kind = next(_numbers)
-    if mnemonic is not None:
-        KINDS[mnemonic] = kind
-    return kind
-
-
-# immediate
-ADDI = _kind("addi")
-LUI = _kind("lui")
-AUIPC = _kind("auipc")
-SLLI = _kind("slli")
-SRLI = _kind("srli")
-SRAI = _kind("srai")
-ANDI = _kind("andi")
-ORI = _kind("ori")
-XORI = _kind("xori")
-SLTI = _kind("slti")
-SLTIU = _kind("sltiu")
-ADDIW = _kind("addiw")
-SLLIW = _kind("slliw")
-SRLIW = _kind("srliw")
-SRAIW = _kind("sraiw")
-# register-register
-ADD = _kind("add")
-SUB = _kind("sub")
-AND = _kind("and")
-OR = _kind("or")
-XOR = _kind("xor")
-SLL = _kind("sll")
-SRL = _kind("srl")
-SRA = _kind("sra")
-SLT = _kind("slt")
-SLTU = _kind("sltu")
-ADDW = _kind("addw")
-SUBW = _kind("subw")
-SLLW = _kind("sllw")
-SRLW = _kind("srlw")
-SRAW = _kind("sraw")
-MUL = _kind("mul")
-MULW = _kind("mulw")
-MULH = _kind("mulh")
-MULHSU = _kind("mulhsu")
-MULHU = _kind("mulhu")
-DIV = _kind("div")
-DIVU = _kind("divu")
-REM = _kind("rem")
-REMU = _kind("remu")
-DIVW = _kind("divw")
-DIVUW = _kind("divuw")
-REMW = _kind("remw")
-REMUW = _kind("remuw")
-# memory
-LD = _kind("ld")
-LW = _kind("lw")
-LWU = _kind("lwu")
-LBU = _kind("lbu")
-LB = _kind("lb")
-LH = _kind("lh")
-LHU = _kind("lhu")
-SD = _kind("sd")
-SW = _kind("sw")
-SB = _kind("sb")
-SH = _kind("sh")
-# control transfer and the rest
-BEQ = _kind("beq")
-BNE = _kind("bne")
-BLT = _kind("blt")
-BGE = _kind("bge")
-BLTU = _kind("bltu")
-BGEU = _kind("bgeu")
-JAL = _kind("jal")
-JALR = _kind("jalr")
-FENCE = _kind("fence")
-# csrrs/csrrc (and their immediate forms) on sstatus: run inline while they only set or clear
-# SIE (a kernel's local_irq_save/restore: most of a Linux boot's system instructions), else
-# Hart.sysop like every system instruction.
-STATUS_SET = _kind(None)
-STATUS_CLEAR = _kind(None)
-# csrr rd, time (csrrs/csrrc with x0): firmware's and the kernel's time polls (U-Boot reads it
-# every 8 bytes it reads from an SD card). Inline where the counter is readable, else Hart.sysop.
-TIME_READ = _kind(None)
-# LR/SC and the common AMOs: run inline on aligned RAM that the data TLBs map, else Hart.amo.
-FIRST_ATOMIC = LR_W = _kind("lr.w")
-SC_W = _kind("sc.w")
-AMOADD_W = _kind("amoadd.w")
-AMOSWAP_W = _kind("amoswap.w")
-AMOOR_W = _kind("amoor.w")
-AMOAND_W = _kind("amoand.w")
-AMOXOR_W = _kind("amoxor.w")
-LR_D = _kind("lr.d")
-SC_D = _kind("sc.d")
-AMOADD_D = _kind("amoadd.d")
-AMOSWAP_D = _kind("amoswap.d")
-AMOOR_D = _kind("amoor.d")
-AMOAND_D = _kind("amoand.d")
-AMOXOR_D = _kind("amoxor.d")
-AMO = _kind(None)
-FPU = _kind(None)
-SYSTEM = _kind(None)
-ILLEGAL = _kind("illegal")
-
-FIRST_REG_ALU = ADD
-FIRST_LOAD = LD
-FIRST_STORE = SD
-FIRST_BRANCH = BEQ
-
-# The decoder's groups that a helper runs, as the loop's kinds.
-HELPER_KINDS = {Group.SYSTEM: SYSTEM, Group.CSR: SYSTEM, Group.AMO: AMO, Group.FP: FPU}
-# The sstatus instructions run inline: mnemonic -> (kind, whether the operand is the immediate).
-STATUS_FORMS = {
-    "csrrs": (STATUS_SET, False),
-    "csrrsi": (STATUS_SET, True),
-    "csrrc": (STATUS_CLEAR, False),
-    "csrrci": (STATUS_CLEAR, True),
-}
-
-
-def _swap(old: int, operand: int) -> int:
-    return operand
-
-
-# The read-modify-write of each AMO run inline, on the old value and rs2 (both signed words,
-# and so is each result; a 32-bit store keeps its low bits).
-AMO_OPS: dict[int, Callable[[int, int], int]] = {
-    AMOADD_W: int_add,
-    AMOADD_D: int_add,
-    AMOSWAP_W: _swap,
-    AMOSWAP_D: _swap,
-    AMOOR_W: operator.or_,
-    AMOOR_D: operator.or_,
-    AMOAND_W: operator.and_,
-    AMOAND_D: operator.and_,
-    AMOXOR_W: operator.xor,
-    AMOXOR_D: operator.xor,
-}
-
-
-class Op:
-    """A decoded instruction as the dispatch loop reads it: small ints only.
-
-    ``rd`` is ZERO_SINK for x0; ``insn`` is the full decode, for the helpers (system, AMO,
-    floating point) that take it. The sstatus kinds hold their operand as ``x[rs1] | imm``:
-    an immediate form's rs1 is x0 and its imm the immediate (a register form's imm is 0).
-    """
-
-    __slots__ = ("imm", "insn", "kind", "length", "rd", "rs1", "rs2")
-
-    def __init__(self, kind: int, d: Insn) -> None:
-        # One unpacking, not five reads of named-tuple fields: PyPy runs the decoder in its
-        # interpreter (see fetch_op), where each field read is a property call.
-        _, rd, self.rs1, self.rs2, _, self.imm, _, _, self.length, _ = d
-        self.kind = kind
-        self.rd = rd or ZERO_SINK
-        self.insn = d
-
-
-def make_op(d: Insn, has_fd: bool) -> Op:
-    """The ``Op`` for decoded instruction ``d`` on a hart with (or without) F/D."""
-    kind = KINDS.get(d.op)
-    if kind is not None:
-        return Op(kind, d)
-    status = STATUS_FORMS.get(d.op)
-    if status is not None and not status[1] and d.rs1 == 0 and d.imm & 0xFFF == CSR_TIME:
-        return Op(TIME_READ, d)
-    if status is not None and d.imm & 0xFFF == CSR_SSTATUS:
-        op = Op(status[0], d)
-        op.rs1, op.imm = (0, d.rs1) if status[1] else (d.rs1, 0)
-        return op
-    kind = HELPER_KINDS[d.group]
-    if kind == FPU and not has_fd:
-        return Op(ILLEGAL, d)
-    return Op(kind, d)
 
 
 _OPS: dict[int, Op] = {}
@@ -389,14 +248,6 @@ def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
     h.interp.itlb_sets[h.fetch_key][pc >> 12] = (paddr, code)
     h.note_fill(pc >> 12)
     return paddr, code
-
-
-def _signed(v: int) -> int:
-    """``v`` (any integer) reduced to the signed 64-bit range, as a machine-word int on PyPy.
-
-    PyPy keeps the result of arithmetic on a big integer big even when it fits a word again,
-    and every later operation on it slow; a round trip through ``struct`` gives a word."""
-    return _q.unpack(_Q.pack(v & M))[0]  # type: ignore[no-any-return]
 
 
 def _slow_load(h: Hart, a: int, size: int, signed: bool, pc: int) -> int:
@@ -508,48 +359,6 @@ def _status_ie(h: Hart, x: list[int], op: Op) -> bool:
     return True
 
 
-def _atomic(h: Hart, x: list[int], op: Op, ram: mmap.mmap) -> bool:
-    """Run an LR/SC or AMO kind inline if its address is aligned RAM that the data TLBs map
-    (True); else change nothing (False: Hart.amo runs it, with its traps and slow paths).
-    What it does is Hart.amo's TLB-hit path on the signed registers."""
-    k = op.kind
-    a = x[op.rs1]
-    wide = k >= LR_D
-    if a & (7 if wide else 3):
-        return False
-    vpn = a >> 12 & VPN
-    o = a & 0xFFF
-    if k in (LR_W, LR_D):
-        p = h.rtlb.get(vpn)
-        if p is None:
-            return False
-        x[op.rd] = LD_q(ram, p | o)[0] if wide else LD_i(ram, p | o)[0]
-        h.reservation = a & M
-        return True
-    p = h.wtlb.get(vpn)
-    if p is None:
-        return False
-    b = x[op.rs2]
-    if k in (SC_W, SC_D):
-        ok = h.reservation == a & M
-        h.reservation = None
-        if ok:
-            if wide:
-                ST_q(ram, p | o, b)
-            else:
-                ST_I(ram, p | o, b & 0xFFFFFFFF)
-        x[op.rd] = 0 if ok else 1
-        return True
-    if wide:
-        old = LD_q(ram, p | o)[0]
-        ST_q(ram, p | o, AMO_OPS[k](old, b))
-    else:
-        old = LD_i(ram, p | o)[0]
-        ST_I(ram, p | o, AMO_OPS[k](old, b) & 0xFFFFFFFF)
-    x[op.rd] = old
-    return True
-
-
 def run(h: Hart, budget: int, poll: bool = True) -> int:
     """Execute ``budget`` instructions on ``h``; stop early on WFI or a yield. Return the
     instructions executed. ``poll`` False: no interrupt check before the first instruction
@@ -618,6 +427,11 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
             spin_n = 0
             spin_regs: list[int] = []
             spin_at = 0
+            # The target of the last backward branch taken and how often in a row (loops.py).
+            hot_pc = 1
+            hot_n = 0
+            hot_start = REJOIN
+            back = False
             code: list[Op | None] = []
             reset_kind = eng.reset_kind or h.fetch_key != BARE
             try:
@@ -837,9 +651,12 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                                         n += (limit - n) // period * period
                                     spin_regs = regs
                                     spin_at = n
+                            back = True
                     elif k == JAL:
                         x[op.rd] = pc + op.length
                         pc += op.imm
+                        # A jump back (not a call) closes a loop too (`j` to its test).
+                        back = op.imm < 0 and op.rd == ZERO_SINK
                     elif k == JALR:
                         t = int_add(x[op.rs1], op.imm) & -2
                         x[op.rd] = pc + op.length
@@ -855,7 +672,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                         if h.mip & h.mie or h.yielding:
                             h.pc = pc & M
                             break
-                    elif FIRST_ATOMIC <= k < AMO and _atomic(h, x, op, ram):
+                    elif FIRST_ATOMIC <= k < AMO and atomic(h, x, op, ram):
                         pc += op.length
                         if k != LR_W and k != LR_D:
                             spin_pc = 1
@@ -881,6 +698,25 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                         if eng.code_changed:
                             eng.code_changed = False
                             vpn = -1 << 60
+                    if back:
+                        if pc != hot_pc:
+                            hot_pc = pc
+                            hot_n = hot_start
+                            hot_start = 0
+                        else:
+                            hot_n += 1
+                        if hot_n >= HOT_RUNS:
+                            # A loop running (HOT_RUNS passes in a row), or the first
+                            # backward branch since a region or the quantum began: its
+                            # region, if it has one, runs on from here (loops.py).
+                            ran = enter_loop(h, x, pc, n, limit, hot_n == HOT_RUNS)
+                            hot_n = 0
+                            if ran is not None:
+                                n, pc = ran
+                                vpn = -1 << 60
+                                spin_pc = 1
+                                hot_pc = 1
+                                hot_start = REJOIN
                     # Every path leaves the per-instruction temporaries alike. PyPy compiles this
                     # loop for the path it traced first (with `k` known, say, to be ADDI); a
                     # bridge (every other path) may jump back into that compiled loop only where
@@ -891,9 +727,10 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                     if reset_kind:
                         k = 0
                     a = b = i = p = o = v = t = period = 0
-                    taken = False
+                    taken = back = False
                     entry = None
                     regs = spin_regs
+                    ran = None
                 else:
                     h.pc = pc & M
             except Trap as t:
@@ -947,6 +784,15 @@ class Interpreter:
         # from PyPy's interpreter 3.9 M times against 1.3 M, so guards failed without bridges;
         # why, we did not find), so the FU740's ROM boot turns it off (Machine).
         self.reset_kind = True
+        # Compiled guest loops by head pc, per fetch context, and how often each head not yet
+        # compiled got hot (loops.py).
+        self.loop_sets: dict[int, dict[int, Region]] = {key: {} for key in CONTEXTS}
+        self.loop_heat: dict[int, int] = {}
+        # Counts the times this hart's decoded code was dropped: a region checks its Ops again
+        # only when it moved (loops.Region.current).
+        self.code_epoch = 0
+        # The instruction count a device access that raised inside a region leaves (loops.enter).
+        self.loop_n = 0
 
     def run(self, budget: int) -> int:
         """Execute ``budget`` instructions; stop early on WFI or a yield. Return the
@@ -959,6 +805,7 @@ class Interpreter:
         self.pages.clear()
         self.page_live.clear()
         self.translated.clear()
+        self.code_epoch += 1
         self.forget_code()
         if self.shared:
             for other in self.hart.code.harts:
@@ -1061,6 +908,7 @@ class Interpreter:
                 cleared += 1
         if not cleared and not dropped:
             return True
+        self.code_epoch += 1
         if self.hart is writer or writer.interp.pages is self.pages:
             # The writer's loop may be running this very list, whichever hart decoded it.
             writer.interp.code_changed = True
@@ -1077,3 +925,8 @@ class Interpreter:
 def machine_int(v: int) -> int:
     """A non-negative ``v`` below 2**63 as a machine-word int on PyPy (see ``_signed``)."""
     return _signed(v)
+
+
+# Off: no count reaches it. REJOIN: a count that asks for the region at once, not counted as heat.
+HOT_RUNS = _HOT_RUNS if _LOOPS_ON else 1 << 62
+REJOIN = HOT_RUNS + 1 if _LOOPS_ON else 0

@@ -115,6 +115,9 @@ LOOP_STATE = {
     "spin_n",
     "spin_regs",
     "spin_at",
+    "hot_pc",
+    "hot_n",
+    "hot_start",
     "reset_kind",
 }
 LEAVING = {"d", "ux"}

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from .. import interp
+from .. import interp, ops
 from ..boards import ROM_BASE
 from ..bus import Bus, BusError
 from ..codecache import CodeCache
@@ -428,7 +428,7 @@ class DebugModule:
 
     def _run_progbuf(self, h: Hart) -> None:
         """Run the program buffer on halted ``h`` until its (implicit) ebreak."""
-        code: list[interp.Op | None] = [None] * 2048
+        code: list[ops.Op | None] = [None] * 2048
         halves = b"".join(w.to_bytes(4, "little") for w in (*self.progbuf, EBREAK))
         offset = 0
         while offset < len(halves) - 2:
@@ -436,7 +436,7 @@ class DebugModule:
             if word & 3 != 3:
                 word &= 0xFFFF
             d = decode(word, h.has_fd)
-            code[(PROGBUF_ADDR + offset) >> 1] = interp.make_op(d, h.has_fd)
+            code[(PROGBUF_ADDR + offset) >> 1] = ops.make_op(d, h.has_fd)
             offset += d.length
         vpn = PROGBUF_ADDR >> 12
         itlb = h.interp.itlb_sets[h.fetch_key]

@@ -1,0 +1,528 @@
+"""Hot guest loops, compiled into Python functions of their own for PyPy's JIT.
+
+The interpreter's dispatch loop (``interp._loop``) is one loop for every guest instruction:
+PyPy compiles it as a tree of guards on the instruction's kind, and each guest instruction
+pays for the fetch, the dispatch and the register list. A guest loop that runs millions of
+times (Linux initialising 16 GiB of page structures, the kernel's crypto self-tests) is worth
+a loop of its own: a *region* is Python source for the instructions the loop reaches (the
+body, what it calls, the calls' returns), with registers in locals, immediates and pcs as
+literals. PyPy traces the region's own ``while`` loop along the guest's path, so a guest loop
+becomes one compiled loop with its registers in machine registers.
+
+A region runs integer arithmetic, branches and jumps, loads and stores, and the atomics the
+interpreter runs inline, each as the interpreter does it: a load or store that misses the data
+TLBs takes the interpreter's slow path where that needs no trap (a misaligned access inside a
+page, a device page the hart knows, a TLB miss the page walk fills; ``load_miss``,
+``store_miss``), the atomics go through ``atomics.atomic`` itself. Anything else (a fault, an
+access across pages, a system instruction, floating point, a pc the region does not hold) ends
+the region *before* that instruction, with the registers stored back, and the interpreter runs
+it: the guest sees what the interpreter alone would show it, instruction for instruction, and a
+quantum ends at the same count (a block that would not fit the budget is left to the
+interpreter). Nothing inside a region changes the fetch context, the TLBs, ``mip`` or ``mie``
+in a way the interpreter would look at before its next system instruction, so no interrupt is
+taken elsewhere (``interp`` module docstring). A device write that ends the machine (a
+power-off, a reset) leaves the registers and the count as the interpreter would. A pass that
+changes no register and stores nothing is a spin-wait and skips its whole passes left, as the
+interpreter's does.
+
+A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS``
+times in a row, ``HEAT`` times), from the instructions the hart has already decoded there (an
+instruction not yet run is where the region ends), and kept per hart and fetch context by the
+head's virtual pc. It is checked on every entry against the instruction TLB and the decoded
+slots it was built from, so a remapped page or rewritten code drops it; one whose entries run
+few instructions each (it leaves every pass) is dropped too. Its function is
+cached by source text: harts running the same code, and processes mapping the same code at
+the same addresses, share one compiled loop. ``HARTBEAT_EMU_LOOPS=0`` turns regions off (the
+interpreter alone, for comparisons).
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from . import ops as I
+from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
+from .atomics import atomic
+
+if TYPE_CHECKING:
+    from .cpu import Hart
+
+# Back-edges to one head in a row before the head is looked up, and how often a head must get
+# that hot before its region is compiled: a region's function runs in PyPy's interpreter until
+# PyPy compiles its loop, and tracing a region costs as much as interpreting about a million
+# guest instructions, so only loops that keep running are worth one. At 8,000 (128,000 passes)
+# the tiny Linux on `virt` compiles one loop, Linux on the Unmatched's 16 GiB four (its page
+# structures), Debian's kernel a few dozen; at 2,000 the tiny Linux took 1.05x the CPU time.
+HOT_RUNS = 16
+HEAT = 8000
+# A region whose first JUDGED_AFTER entries ran fewer than SHORTEST_RUN instructions each on
+# average is dropped: an entry costs about what the interpreter takes for a hundred.
+JUDGED_AFTER = 64
+SHORTEST_RUN = 300
+# Instructions in one region at most (compile time grows with it).
+MAX_INSNS = 400
+# Regions off (``HARTBEAT_EMU_LOOPS=0``): the interpreter alone, for comparisons.
+ENABLED = os.environ.get("HARTBEAT_EMU_LOOPS", "1") != "0"
+
+RegionFn = Callable[["Hart", list[int], int, int], tuple[int, int]]
+
+# Kinds a region runs, by what follows them.
+_IMM_ALU = {
+    I.ADDI: "int_add({a}, {i})",
+    I.LUI: "{i}",
+    I.SLLI: "int_lshift({a}, {i})",
+    I.SRLI: "uint_rshift({a}, {i})",
+    I.SRAI: "{a} >> {i}",
+    I.ANDI: "{a} & {i}",
+    I.ORI: "{a} | {i}",
+    I.XORI: "{a} ^ {i}",
+    I.SLTI: "(1 if {a} < {i} else 0)",
+    I.SLTIU: "(1 if ({a} ^ MINS) < {iu} else 0)",
+    I.ADDIW: "(({a} + {i} + 0x80000000) & 0xFFFFFFFF) - 0x80000000",
+    I.SLLIW: "((({a} & 0xFFFFFFFF) << {i}) + 0x80000000 & 0xFFFFFFFF) - 0x80000000",
+    I.SRLIW: "((({a} & 0xFFFFFFFF) >> {i}) + 0x80000000 & 0xFFFFFFFF) - 0x80000000",
+    I.SRAIW: "(({a} + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> {i}",
+}
+_REG_ALU = {
+    I.ADD: "int_add({a}, {b})",
+    I.SUB: "int_sub({a}, {b})",
+    I.AND: "{a} & {b}",
+    I.OR: "{a} | {b}",
+    I.XOR: "{a} ^ {b}",
+    I.SLL: "int_lshift({a}, {b} & 63)",
+    I.SRL: "uint_rshift({a}, {b} & 63)",
+    I.SRA: "{a} >> ({b} & 63)",
+    I.SLT: "(1 if {a} < {b} else 0)",
+    I.SLTU: "(1 if ({a} ^ MINS) < ({b} ^ MINS) else 0)",
+    I.ADDW: "(({a} + {b} + 0x80000000) & 0xFFFFFFFF) - 0x80000000",
+    I.SUBW: "(({a} - {b} + 0x80000000) & 0xFFFFFFFF) - 0x80000000",
+    I.SLLW: "((({a} & 0xFFFFFFFF) << ({b} & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000",
+    I.SRLW: "((({a} & 0xFFFFFFFF) >> ({b} & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000",
+    I.SRAW: "(({a} + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> ({b} & 31)",
+    I.MUL: "int_mul({a}, {b})",
+    I.MULW: "((({a} & 0xFFFFFFFF) * ({b} & 0xFFFFFFFF) + 0x80000000) & 0xFFFFFFFF) - 0x80000000",
+    I.MULH: "_signed(({a} * {b}) >> 64)",
+    I.MULHSU: "_signed(({a} * ({b} & M)) >> 64)",
+    I.MULHU: "_signed((({a} & M) * ({b} & M)) >> 64)",
+    I.DIV: "_signed(div({a} & M, {b} & M))",
+    I.DIVU: "_signed(divu({a} & M, {b} & M))",
+    I.REM: "_signed(rem({a} & M, {b} & M))",
+    I.REMU: "_signed(remu({a} & M, {b} & M))",
+    I.DIVW: "_signed(divw({a} & M, {b} & M))",
+    I.DIVUW: "_signed(divuw({a} & M, {b} & M))",
+    I.REMW: "_signed(remw({a} & M, {b} & M))",
+    I.REMUW: "_signed(remuw({a} & M, {b} & M))",
+}
+# Loads: (reader, alignment mask); stores: (writer, alignment mask, value mask or None).
+_LOADS = {
+    I.LD: ("LD_q", 7),
+    I.LW: ("LD_i", 3),
+    I.LWU: ("LD_I", 3),
+    I.LBU: ("LD_B", 0),
+    I.LB: ("LD_b", 0),
+    I.LH: ("LD_h", 1),
+    I.LHU: ("LD_H", 1),
+}
+_SIGNED_LOADS = frozenset({I.LD, I.LW, I.LB, I.LH})
+_STORES = {
+    I.SD: ("ST_q", 7, None),
+    I.SW: ("ST_I", 3, "0xFFFFFFFF"),
+    I.SB: ("ST_B", 0, "0xFF"),
+    I.SH: ("ST_H", 1, "0xFFFF"),
+}
+_BRANCHES = {
+    I.BEQ: "{a} == {b}",
+    I.BNE: "{a} != {b}",
+    I.BLT: "{a} < {b}",
+    I.BGE: "{a} >= {b}",
+    I.BLTU: "({a} ^ MINS) < ({b} ^ MINS)",
+    I.BGEU: "({a} ^ MINS) >= ({b} ^ MINS)",
+}
+_READERS = {(8, True): I.LD_q, (8, False): I.LD_q, (4, True): I.LD_i, (4, False): I.LD_I}
+_READERS.update({(2, True): I.LD_h, (2, False): I.LD_H, (1, True): I.LD_b, (1, False): I.LD_B})
+_WRITERS = {8: I.ST_Q, 4: I.ST_I, 2: I.ST_H, 1: I.ST_B}
+
+
+def load_miss(h: Hart, a: int, size: int, signed: bool) -> int | None:
+    """A load the region's TLB hit path did not take, as the interpreter's slow path would do it
+    (``interp._slow_load``) where that needs no trap: a misaligned load inside a mapped RAM page,
+    a device page the hart knows, a TLB miss the page walk fills. None: the interpreter runs it."""
+    o = a & 0xFFF
+    if o + size > 0x1000:
+        return None
+    vpn = a >> 12 & I.VPN
+    p = h.rtlb.get(vpn)
+    if p is None:
+        hit = h.mmio_r.get(vpn)
+        if hit is not None:
+            v = hit[0].read(hit[1] + o, size)
+            if signed and v >> (size * 8 - 1):
+                v -= 1 << (size * 8)
+            return I._signed(v)
+        p = h.probe(a & I.M, 0)
+        if p is None:
+            return None
+    return _READERS[size, signed](h.bus.ram, p | o)[0]  # type: ignore[no-any-return]
+
+
+def store_miss(h: Hart, a: int, size: int, v: int) -> int:
+    """A store (``v`` unsigned, of ``size`` bytes) the region's TLB hit path did not take, as
+    ``interp._slow_store`` would do it where that needs no trap: 0 written to RAM, 1 to a device,
+    -1 not written (the interpreter runs it)."""
+    o = a & 0xFFF
+    if o + size > 0x1000:
+        return -1
+    vpn = a >> 12 & I.VPN
+    p = h.wtlb.get(vpn)
+    if p is None:
+        hit = h.mmio_w.get(vpn)
+        if hit is not None:
+            hit[0].write(hit[1] + o, size, v)
+            return 1
+        p = h.probe(a & I.M, 1)
+        if p is None:
+            return -1
+    _WRITERS[size](h.bus.ram, p | o, v)
+    return 0
+
+
+# The names region source uses.
+_SHARED = "int_add int_sub int_mul int_lshift uint_rshift _signed M MINS VPN"
+_ACCESSORS = "LD_q LD_i LD_I LD_B LD_b LD_h LD_H ST_q ST_I ST_B ST_H"
+_GLOBALS: dict[str, object] = {name: getattr(I, name) for name in f"{_SHARED} {_ACCESSORS}".split()}
+_GLOBALS.update(div=div, divu=divu, rem=rem, remu=remu, divw=divw, divuw=divuw, remw=remw, remuw=remuw)
+_GLOBALS.update(load_miss=load_miss, store_miss=store_miss, atomic=atomic)
+# Compiled region functions by source text.
+_COMPILED: dict[str, RegionFn] = {}
+
+
+class Region:
+    """A compiled guest loop and what it was built from: per virtual page, the slot list the
+    instruction TLB gave and the (slot, Op) pairs read from it."""
+
+    __slots__ = ("calls", "epoch", "fn", "pages", "ran")
+
+    def __init__(
+        self,
+        fn: RegionFn | None,
+        pages: tuple[tuple[int, list[I.Op | None], tuple[tuple[int, I.Op], ...]], ...],
+        epoch: int,
+    ) -> None:
+        self.fn = fn
+        self.pages = pages
+        self.epoch = epoch
+        # Entries and the instructions run in them, until the region is judged worth running.
+        self.calls = 0
+        self.ran = 0
+
+    def current(self, itlb: dict[int, tuple[int, list[I.Op | None]]], epoch: int) -> bool:
+        """Whether the pages still map to the code the region was built from: the same slot
+        lists, and (once code was invalidated anywhere since the last look) the same Ops."""
+        for vpn, code, _ in self.pages:
+            entry = itlb.get(vpn)
+            if entry is None or entry[1] is not code:
+                return False
+        if epoch != self.epoch:
+            for _, code, slots in self.pages:
+                for slot, op in slots:
+                    if code[slot] is not op:
+                        return False
+            self.epoch = epoch
+        return True
+
+
+# A head found to hold no region worth running (kept so it is not looked at again).
+NO_REGION = Region(None, (), 0)
+
+
+def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> tuple[int, int] | None:
+    """Run the region whose head is ``pc`` (signed) if it has one, and the regions whose heads
+    it ends at: the instruction count and the pc the interpreter goes on from; None if the
+    interpreter goes on at ``pc`` itself. ``counted``: ``pc`` is a head that just got hot."""
+    eng = h.interp
+    key = h.fetch_key
+    regions = eng.loop_sets[key]
+    itlb = eng.itlb_sets[key]
+    ran = False
+    # What the interpreter counts if a device write ends the run (a power-off, a reset): the
+    # region in which it happened sets loop_n to the count with the write (see _source).
+    eng.loop_n = n
+    started = n
+    try:
+        while n < limit:
+            region = regions.get(pc)
+            if region is None:
+                if ran or not counted:
+                    break
+                heat = eng.loop_heat
+                seen = heat.get(pc, 0) + 1
+                if seen < HEAT:
+                    heat[pc] = seen
+                    break
+                heat.pop(pc, None)
+                region = regions[pc] = build(itlb, pc, eng.code_epoch)
+            elif not region.current(itlb, eng.code_epoch):
+                del regions[pc]
+                break
+            fn = region.fn
+            if fn is None:
+                break
+            head = pc
+            before = n
+            n, pc = fn(h, x, n, limit)
+            ran = True
+            region.calls += 1
+            region.ran += n - before
+            if region.calls == JUDGED_AFTER and region.ran < JUDGED_AFTER * SHORTEST_RUN:
+                # Entered often for a few instructions each time (it leaves for an instruction
+                # it cannot run, every pass): the entries cost more than the region saves.
+                region.fn = None
+            if pc == head:
+                break
+    except BaseException:
+        # The interpreter's loop adds what it had counted before the regions ran.
+        h.icount += eng.loop_n - started
+        raise
+    return (n, pc) if ran else None
+
+
+def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int) -> Region:
+    """The region from loop head ``head``: the decoded instructions reachable from it."""
+    ops: dict[int, I.Op] = {}
+    slots: dict[int, dict[int, I.Op]] = {}
+    codes: dict[int, list[I.Op | None]] = {}
+    leaders = {head}
+    work = [head]
+    while work:
+        pc = work.pop()
+        if pc in ops or len(ops) >= MAX_INSNS:
+            continue
+        vpn = pc >> 12 & I.VPN
+        entry = itlb.get(vpn)
+        if entry is None:
+            continue
+        slot = (pc & 0xFFF) >> 1
+        op = entry[1][slot]
+        # Not yet decoded, or straddling into the next page (decoded there on every run).
+        if op is None or (slot == I.LAST_SLOT and op.length == 4) or not _runs(op):
+            continue
+        ops[pc] = op
+        codes[vpn] = entry[1]
+        slots.setdefault(vpn, {})[slot] = op
+        k = op.kind
+        after = pc + op.length
+        if I.FIRST_BRANCH <= k < I.JAL:
+            leaders.update((after, pc + op.imm))
+            work += (after, pc + op.imm)
+        elif k == I.JAL:
+            # A call's return site is where the callee's `ret` (a JALR) comes back to.
+            leaders.update((after, pc + op.imm))
+            work += (after, pc + op.imm)
+        elif k == I.JALR:
+            leaders.add(after)
+            work.append(after)
+        else:
+            work.append(after)
+    if head not in ops:
+        return NO_REGION
+    source = _source(head, ops, leaders)
+    fn = _COMPILED.get(source)
+    if fn is None:
+        # A module's namespace, not a plain dict: PyPy reads a module's globals as constants in
+        # compiled code, where a dict's are looked up by name on every use.
+        module = types.ModuleType("hartbeat_region")
+        module.__dict__.update(_GLOBALS)
+        module.__dict__.update((f"atomic_op_{id(op)}", op) for op in ops.values() if _is_atomic(op.kind))
+        exec(compile(source, f"<region {head & I.M:#x}>", "exec"), module.__dict__)
+        fn = _COMPILED[source] = module.region
+    pages = tuple((vpn, codes[vpn], tuple(sorted(s.items()))) for vpn, s in sorted(slots.items()))
+    return Region(fn, pages, epoch)
+
+
+def _runs(op: I.Op) -> bool:
+    """Whether a region runs this instruction itself."""
+    return op.kind <= I.FENCE or _is_atomic(op.kind)
+
+
+def _is_atomic(kind: int) -> bool:
+    """LR, SC and the AMOs the interpreter runs inline (``atomics.atomic``)."""
+    return I.FIRST_ATOMIC <= kind < I.AMO
+
+
+def _size(kind: int) -> int:
+    """The bytes a load or store kind accesses."""
+    return 8 if kind in (I.LD, I.SD) else 4 if kind in (I.LW, I.LWU, I.SW) else 2 if kind in (I.LH, I.LHU, I.SH) else 1
+
+
+def _leave(indent: str, index: int, pc: int) -> str:
+    """The lines that end the region before the instruction at ``pc``, the block's ``index``-th."""
+    return f"{indent}n += {index}\n{indent}pc = {pc}\n{indent}break"
+
+
+def _reg(r: int) -> str:
+    return f"r{r}" if r and r != I.ZERO_SINK else "0"
+
+
+def _dest(r: int) -> str | None:
+    return f"r{r}" if r != I.ZERO_SINK else None
+
+
+def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
+    """Python source of the region: a dispatch on the pc over its blocks (see module doc)."""
+    used: set[int] = set()
+    written: set[int] = set()
+    for op in ops.values():
+        used.update((op.rs1, op.rs2))
+        if op.rd != I.ZERO_SINK:
+            written.add(op.rd)
+    used = {r for r in used | written if 0 < r < 32}
+    stores = any(op.kind in _STORES or (_is_atomic(op.kind) and op.kind not in (I.LR_W, I.LR_D)) for op in ops.values())
+    body: list[str] = []
+    starts = sorted(pc for pc in leaders if pc in ops)
+    for number, start in enumerate(starts):
+        body.append(f"        {'if' if number == 0 else 'elif'} pc == {start}:")
+        body += _block(start, ops, leaders, head, tuple(sorted(written)), stores)
+    # What a device access that raises (a power-off, a reset) leaves: the registers as the
+    # interpreter's would be, and the count with that access (enter).
+    stored_back = "; ".join(f"x[{r}] = r{r}" for r in sorted(written)) or "pass"
+    body = [line.replace("STORE_BACK", stored_back) for line in body]
+    regs = sorted(used)
+    lines = ["def region(h, x, n, limit):", "    R = h.rtlb", "    W = h.wtlb", "    ram = h.bus.ram"]
+    lines.append("    eng = h.interp")
+    lines += [f"    r{r} = x[{r}]" for r in regs]
+    lines += [f"    pc = {head}", "    spins = 0", "    spin_at = -1", "    snap = None", "    stored = False"]
+    lines += ["    while True:", *body, "        else:", "            break"]
+    lines += [f"    x[{r}] = r{r}" for r in sorted(written)]
+    lines.append("    return n, pc")
+    return "\n".join(lines) + "\n"
+
+
+def _block(
+    start: int, ops: dict[int, I.Op], leaders: set[int], head: int, written: tuple[int, ...], stores: bool
+) -> list[str]:
+    """The lines of the block at ``start``: its instructions, then where it goes."""
+    pcs: list[int] = []
+    pc = start
+    while pc in ops:
+        pcs.append(pc)
+        k = ops[pc].kind
+        if I.FIRST_BRANCH <= k <= I.JALR:
+            break
+        pc += ops[pc].length
+        if pc in leaders:
+            break
+    out: list[str] = []
+    add = out.append
+    t = "            "
+    length = len(pcs)
+    if start == head:
+        # The interpreter's spin-wait rule, on the head of the loop (see interp._loop).
+        snapshot = "(" + "".join(f"r{r}, " for r in written) + ")"
+        add(f"{t}spins += 1")
+        add(f"{t}if not spins & {I.SPIN_CHECK_MASK}:")
+        add(f"{t}    regs = {snapshot}")
+        add(f"{t}    if {'not stored and ' if stores else ''}regs == snap:")
+        add(f"{t}        n += (limit - n) // (n - spin_at) * (n - spin_at)")
+        add(f"{t}    snap = regs")
+        add(f"{t}    spin_at = n")
+        if stores:
+            add(f"{t}    stored = False")
+    add(f"{t}if n > limit - {length}:")
+    add(f"{t}    break")
+    end = pcs[-1] + ops[pcs[-1]].length
+    for index, pc in enumerate(pcs):
+        op = ops[pc]
+        k = op.kind
+        a, b, rd = _reg(op.rs1), _reg(op.rs2), _dest(op.rd)
+        i = op.imm
+        leave = _leave(t + "        ", index, pc)
+        if k in _IMM_ALU:
+            if rd:
+                add(f"{t}{rd} = " + _IMM_ALU[k].format(a=a, i=i, iu=i ^ I.MINS))
+        elif k == I.AUIPC:
+            if rd:
+                add(f"{t}{rd} = {I.int_add(pc, i)}")
+        elif k in _REG_ALU:
+            if rd:
+                add(f"{t}{rd} = " + _REG_ALU[k].format(a=a, b=b))
+        elif k in _LOADS:
+            reader, align = _LOADS[k]
+            add(f"{t}a = {a} + {i}")
+            add(f"{t}p = R.get(a >> 12 & VPN)")
+            add(f"{t}if p is not None{f' and not a & {align}' if align else ''}:")
+            add(f"{t}    {rd or '_'} = {reader}(ram, p | (a & 0xFFF))[0]")
+            add(f"{t}else:")
+            add(f"{t}    try:")
+            add(f"{t}        v = load_miss(h, a, {_size(k)}, {k in _SIGNED_LOADS})")
+            add(f"{t}    except BaseException:")
+            add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
+            add(f"{t}        raise")
+            add(f"{t}    if v is None:\n{leave}")
+            add(f"{t}    {rd or '_'} = v")
+        elif k in _STORES:
+            writer, align, mask = _STORES[k]
+            value = f"{b} & {mask}" if mask else b
+            add(f"{t}a = {a} + {i}")
+            add(f"{t}p = W.get(a >> 12 & VPN)")
+            add(f"{t}if p is not None{f' and not a & {align}' if align else ''}:")
+            add(f"{t}    {writer}(ram, p | (a & 0xFFF), {value})")
+            add(f"{t}else:")
+            add(f"{t}    try:")
+            add(f"{t}        v = store_miss(h, a, {_size(k)}, {value if mask else f'{b} & M'})")
+            add(f"{t}    except BaseException:")
+            add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
+            add(f"{t}        raise")
+            add(f"{t}    if v < 0:\n{leave}")
+            add(f"{t}    if v and eng.code_changed:")
+            add(f"{t}        # A device wrote decoded code: the interpreter fetches it again.")
+            add(f"{t}        eng.code_changed = False")
+            add(f"{t}        n += {index + 1}")
+            add(f"{t}        pc = {pc + op.length}")
+            add(f"{t}        break")
+            add(f"{t}stored = True")
+        elif k == I.FENCE:
+            pass
+        elif _is_atomic(k):
+            # Through the interpreter's own inline atomics, on the register list.
+            name = f"atomic_op_{id(op)}"
+            add(f"{t}x[{op.rs1}] = {a}; x[{op.rs2}] = {b}")
+            add(f"{t}if not atomic(h, x, {name}, ram):\n{_leave(t + '    ', index, pc)}")
+            if rd:
+                add(f"{t}{rd} = x[{op.rd}]")
+            if k not in (I.LR_W, I.LR_D):
+                add(f"{t}stored = True")
+        elif I.FIRST_BRANCH <= k < I.JAL:
+            add(f"{t}n += {length}")
+            add(f"{t}if " + _BRANCHES[k].format(a=a, b=b) + ":")
+            add(f"{t}    pc = {pc + i}")
+            add(f"{t}    continue")
+            add(f"{t}pc = {pc + op.length}")
+            add(f"{t}continue")
+            return out
+        elif k == I.JAL:
+            if rd:
+                add(f"{t}{rd} = {pc + op.length}")
+            add(f"{t}n += {length}")
+            add(f"{t}pc = {pc + i}")
+            add(f"{t}continue")
+            return out
+        elif k == I.JALR:
+            add(f"{t}pc = int_add({a}, {i}) & -2")
+            if rd:
+                add(f"{t}{rd} = {pc + op.length}")
+            add(f"{t}n += {length}")
+            add(f"{t}continue")
+            return out
+    add(f"{t}n += {length}")
+    add(f"{t}pc = {end}")
+    add(f"{t}continue")
+    return out
+
+
+def summary(harts: Iterable[Hart]) -> tuple[int, int]:
+    """How many compiled loops the harts have run, and the instructions run in them."""
+    regions = {id(r): r for h in harts for table in h.interp.loop_sets.values() for r in table.values() if r.calls}
+    return len(regions), sum(r.ran for r in regions.values())

@@ -1,0 +1,161 @@
+"""harness.emulator.loops: a guest loop compiled into a region runs the guest the interpreter
+alone runs, instruction for instruction.
+
+Each test runs a bare-metal guest on the interpreter twice in this process, with regions (every
+hot loop compiled at once) and without, and compares what the guest shows: the console, every
+hart's instruction count after every scheduling round, the traps taken and the registers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.emulator import interp, loops
+from harness.emulator.console import MemoryConsole
+from harness.emulator.devices.test import MachineExit
+from harness.emulator.machine import Machine, MachineConfig
+
+from .conftest import PROGRAMS, link, needs_gcc
+
+pytestmark = needs_gcc
+
+# Far more rounds than the programs need: a hang fails instead of running on.
+MAX_ROUNDS = 20000
+
+
+Run = tuple[bytes, list[list[int]], Machine, int]
+
+
+def run(elf: Path, smp: int, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run ``elf`` on the interpreter to power-off, with every hot loop compiled at once or with
+    none: console, instruction counts per hart after each round, the machine and its exit status."""
+    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
+    with monkeypatch.context() as patch:
+        if compiled:
+            patch.setattr(loops, "HEAT", 1)
+        else:
+            patch.setattr(interp, "HOT_RUNS", 1 << 62)
+        console = MemoryConsole()
+        machine = Machine(MachineConfig(board="virt", smp=smp, bios="none", kernel=str(elf)), console)
+        rounds: list[list[int]] = []
+        with pytest.raises(MachineExit) as exited:
+            while len(rounds) < MAX_ROUNDS:
+                if not machine.step_round():
+                    machine.idle()
+                rounds.append([h.icount for h in machine.harts])
+        rounds.append([h.icount for h in machine.harts])
+        console.flush()
+    return bytes(console.output), rounds, machine, exited.value.status
+
+
+def assert_same(plain: Run, compiled: Run) -> None:
+    out_p, rounds_p, machine_p, status_p = plain
+    out_c, rounds_c, machine_c, status_c = compiled
+    assert out_c == out_p
+    assert status_c == status_p
+    first = next((i for i, (a, b) in enumerate(zip(rounds_p, rounds_c, strict=False)) if a != b), None)
+    assert first is None, f"round {first + 1}: interpreter {rounds_p[first]}, with regions {rounds_c[first]}"
+    assert len(rounds_c) == len(rounds_p)
+    assert [h.traps for h in machine_c.harts] == [h.traps for h in machine_p.harts]
+    assert [h.x for h in machine_c.harts] == [h.x for h in machine_p.harts]
+    assert [h.pc for h in machine_c.harts] == [h.pc for h in machine_p.harts]
+
+
+def test_every_path_of_a_region_runs_the_guest_the_interpreter_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
+    plain = run(elf, 2, False, monkeypatch)
+    compiled = run(elf, 2, True, monkeypatch)
+    out, _, machine, status = plain
+    # The guest did what the test is about: its text through the UART loop, a checksum, the
+    # hole's faults (200 loads), and no region without the compiled loops.
+    assert status == 0
+    lines = out.decode().split("\n")
+    assert lines[0] == "hot loops: the UART written and read in a compiled loop", out
+    assert len(lines[1]) == 16 and int(lines[1], 16), out
+    assert machine.harts[0].traps >= 200
+    assert loops.summary(machine.harts) == (0, 0)
+    # With them, most of what hart 0 ran ran in regions, among them the store loop's, the
+    # device loop's and the patched one's.
+    count, ran = loops.summary(compiled[2].harts)
+    assert count >= 5
+    assert ran > compiled[2].harts[0].icount // 2
+    assert_same(plain, compiled)
+
+
+POWER_OFF_IN_A_LOOP = r"""
+    .equ TEST, 0x100000
+    .option norvc
+    .section .text.entry, "ax"
+    .globl _start
+_start:
+    bnez a0, park
+    li s1, 3000
+    li s2, TEST
+    li s3, 0x5555
+1:  addi s1, s1, -1
+    seqz t0, s1
+    mul t0, t0, s3                  # 0x5555 on the last pass: the test device powers off
+    sw t0, 0(s2)
+    add s4, s4, s1
+    j 1b
+park:
+    wfi
+    j park
+"""
+
+
+def test_a_device_write_that_powers_off_inside_a_region_counts_as_the_interpreter_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "power_off.S"
+    source.write_text(POWER_OFF_IN_A_LOOP)
+    elf = link(source, tmp_path / "power_off.elf")
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    # The write that powered off ran in a region (the loop ran 3000 times, compiled after 16).
+    assert loops.summary(compiled[2].harts)[1] > 2000 * 6
+    assert_same(plain, compiled)
+
+
+def test_a_region_is_dropped_when_its_page_is_mapped_elsewhere_or_its_code_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
+    _, _, machine, _ = run(elf, 2, True, monkeypatch)
+    h = machine.harts[0]
+    itlb = h.interp.itlb_sets[h.fetch_key]
+    regions = [r for r in h.interp.loop_sets[h.fetch_key].values() if r.fn is not None]
+    assert regions
+    region = regions[0]
+    assert region.current(itlb, h.interp.code_epoch)
+    # Rewritten code: a slot it was built from holds another Op once code was dropped anywhere.
+    vpn, code, slots = region.pages[0]
+    slot, op = slots[0]
+    code[slot] = None
+    assert not region.current(itlb, h.interp.code_epoch + 1)
+    code[slot] = op
+    assert region.current(itlb, h.interp.code_epoch + 1)
+    # Remapped: the instruction TLB gives another slot list for the page.
+    saved = itlb.pop(vpn)
+    assert not region.current(itlb, h.interp.code_epoch + 1)
+    itlb[vpn] = (saved[0], list(saved[1]))
+    assert not region.current(itlb, h.interp.code_epoch + 1)
+
+
+def test_a_head_whose_first_instruction_a_region_cannot_run_gets_no_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
+    _, _, machine, _ = run(elf, 2, True, monkeypatch)
+    h = machine.harts[0]
+    itlb = h.interp.itlb_sets[h.fetch_key]
+    # The trap handler's first instruction reads a CSR: a system instruction stays the
+    # interpreter's. And a pc not decoded at all.
+    trap = h.mtvec
+    assert loops.build(itlb, interp._signed(trap), 0) is loops.NO_REGION
+    assert loops.build(itlb, interp._signed(0x80000000 + 0x3FFE), 0) is loops.NO_REGION
