@@ -23,9 +23,9 @@ but makes PyPy trace thousands of functions.)
   floating point) for the registers they touch.
 * The most frequent helper instructions of a Linux boot run inline, with the helper's exact
   effect, when their operands allow: LR/SC and AMOs (add, swap, or, and, xor) on aligned RAM
-  that the data TLBs map (``atomics.atomic``), csrrs/csrrc of sstatus that only set or clear SIE
-  in S-mode (``_status_ie``: the kernel's interrupt save/restore), and reads of ``time`` the
-  privilege may make (``_read_time``: U-Boot polls it every 8 bytes it reads from an SD card,
+  that the data TLBs map (``inline.atomic``), csrrs/csrrc of sstatus that only set or clear SIE
+  in S-mode (``inline.status_ie``: the kernel's interrupt save/restore), and reads of ``time`` the
+  privilege may make (``inline.read_time``: U-Boot polls it every 8 bytes it reads from an SD card,
   3.6 M times for Debian's kernel; each left the loop). Anything else (a TLB miss, a
   misaligned address, another operand) goes to the helper unchanged.
 * Writes to x0 go to a scratch register (index 32) that no instruction reads, so no
@@ -56,9 +56,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
-from .atomics import atomic
-from .csr import MSTATUS_SIE, TIME_COUNTER, counter_allowed, read_sstatus
 from .decode import decode32, decode_word, expand_compressed
+from .inline import atomic, read_time, status_ie
 from .loops import ENABLED as _LOOPS_ON
 from .loops import HOT_RUNS as _HOT_RUNS
 from .loops import Region
@@ -139,7 +138,6 @@ from .ops import (
     ST_H,
     ST_I,
     ST_Q,
-    STATUS_SET,
     SUB,
     SUBW,
     SW,
@@ -166,7 +164,6 @@ from .ops import (
     make_op,
     uint_rshift,
 )
-from .sysops import TIME_POLLS_PER_QUANTUM
 from .trap import BARE, ILLEGAL_INSN, PRV_S, PRV_U, Trap
 
 if TYPE_CHECKING:
@@ -326,37 +323,6 @@ def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:
         h.fpu(d, upc)
     x[0] = 0
     xs[op.rd] = _signed(x[op.rd])
-
-
-def _read_time(h: Hart, x: list[int], op: Op) -> bool:
-    """Read ``time`` inline if this privilege may (True), with ``_csr``'s effect: the value,
-    and a yield at the quantum's TIME_POLLS_PER_QUANTUM-th poll; else change nothing (False:
-    Hart.sysop raises the illegal-instruction trap)."""
-    if not counter_allowed(h, TIME_COUNTER):
-        return False
-    x[op.rd] = _signed(h.clock.mtime())
-    h.time_polls += 1
-    if h.time_polls >= TIME_POLLS_PER_QUANTUM:
-        h.yielding = True
-    return True
-
-
-def _status_ie(h: Hart, x: list[int], op: Op) -> bool:
-    """Run an sstatus kind inline if it is S-mode's and only sets or clears SIE (True); else
-    change nothing (False: Hart.sysop runs it)."""
-    operand = x[op.rs1] | op.imm
-    if h.priv != PRV_S or operand & ~MSTATUS_SIE:
-        return False
-    old = read_sstatus(h)
-    # What the CSR table's sstatus writer does when only SIE changes: mstatus keeps its legal
-    # MPP and its FS (stored as off or Dirty), SUM and MXR stay (no TLB flush), and the
-    # data context (privilege, MPRV, satp) is the same.
-    if op.kind == STATUS_SET:
-        h.mstatus |= operand
-    else:
-        h.mstatus &= ~operand
-    x[op.rd] = _signed(old)
-    return True
 
 
 def run(h: Hart, budget: int, poll: bool = True) -> int:
@@ -663,7 +629,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                         pc = t
                     elif k == FENCE:
                         pc += op.length
-                    elif k < FIRST_ATOMIC and (_read_time(h, x, op) if k == TIME_READ else _status_ie(h, x, op)):
+                    elif k < FIRST_ATOMIC and (read_time(h, x, op) if k == TIME_READ else status_ie(h, x, op)):
                         pc += op.length
                         # As after any system instruction: spin detection starts again, and
                         # an interrupt pending and enabled now is taken before the next one
@@ -717,6 +683,12 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                                 spin_pc = 1
                                 hot_pc = 1
                                 hot_start = REJOIN
+                                if eng.loop_break:
+                                    # The region ended after a time read or an sstatus
+                                    # change that leaves the loop (see the kinds above).
+                                    eng.loop_break = False
+                                    h.pc = pc & M
+                                    break
                     # Every path leaves the per-instruction temporaries alike. PyPy compiles this
                     # loop for the path it traced first (with `k` known, say, to be ADDI); a
                     # bridge (every other path) may jump back into that compiled loop only where
@@ -793,6 +765,8 @@ class Interpreter:
         self.code_epoch = 0
         # The instruction count a device access that raised inside a region leaves (loops.enter).
         self.loop_n = 0
+        # Set by a region that ended where the interpreter leaves its loop (loops._block).
+        self.loop_break = False
 
     def run(self, budget: int) -> int:
         """Execute ``budget`` instructions; stop early on WFI or a yield. Return the

@@ -13,7 +13,7 @@ A region runs integer arithmetic, branches and jumps, loads and stores, and the 
 interpreter runs inline, each as the interpreter does it: a load or store that misses the data
 TLBs takes the interpreter's slow path where that needs no trap (a misaligned access inside a
 page, a device page the hart knows, a TLB miss the page walk fills; ``load_miss``,
-``store_miss``), the atomics go through ``atomics.atomic`` itself. Anything else (a fault, an
+``store_miss``), the atomics go through ``inline.atomic`` itself. Anything else (a fault, an
 access across pages, a system instruction, floating point, a pc the region does not hold) ends
 the region *before* that instruction, with the registers stored back, and the interpreter runs
 it: the guest sees what the interpreter alone would show it, instruction for instruction, and a
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from . import ops as I
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
-from .atomics import atomic
+from .inline import atomic, read_time, status_ie
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -57,11 +57,13 @@ if TYPE_CHECKING:
 # the tiny Linux on `virt` compiles one loop, Linux on the Unmatched's 16 GiB four (its page
 # structures), Debian's kernel a few dozen; at 2,000 the tiny Linux took 1.05x the CPU time.
 HOT_RUNS = 16
-HEAT = 8000
+HEAT = int(os.environ.get("HARTBEAT_EMU_LOOP_HEAT", "8000"))
 # A region whose first JUDGED_AFTER entries ran fewer than SHORTEST_RUN instructions each on
 # average is dropped: an entry costs about what the interpreter takes for a hundred.
 JUDGED_AFTER = 64
 SHORTEST_RUN = 300
+# Times one head's region is built, as more of the code it reaches gets run.
+MOST_BUILDS = 4
 # Instructions in one region at most (compile time grows with it).
 MAX_INSNS = 400
 # Regions off (``HARTBEAT_EMU_LOOPS=0``): the interpreter alone, for comparisons.
@@ -126,6 +128,10 @@ _LOADS = {
     I.LH: ("LD_h", 1),
     I.LHU: ("LD_H", 1),
 }
+# The system instructions a region runs through the interpreter's inline helpers.
+_SYSTEM_INLINE = {I.TIME_READ: "read_time", I.STATUS_SET: "status_ie", I.STATUS_CLEAR: "status_ie"}
+# Kinds whose region code takes only their operands (every other names its Op).
+_OPERANDS_ONLY = frozenset(range(I.FENCE + 1))
 _SIGNED_LOADS = frozenset({I.LD, I.LW, I.LB, I.LH})
 _STORES = {
     I.SD: ("ST_q", 7, None),
@@ -194,7 +200,7 @@ _SHARED = "int_add int_sub int_mul int_lshift uint_rshift _signed M MINS VPN"
 _ACCESSORS = "LD_q LD_i LD_I LD_B LD_b LD_h LD_H ST_q ST_I ST_B ST_H"
 _GLOBALS: dict[str, object] = {name: getattr(I, name) for name in f"{_SHARED} {_ACCESSORS}".split()}
 _GLOBALS.update(div=div, divu=divu, rem=rem, remu=remu, divw=divw, divuw=divuw, remw=remw, remuw=remuw)
-_GLOBALS.update(load_miss=load_miss, store_miss=store_miss, atomic=atomic)
+_GLOBALS.update(load_miss=load_miss, store_miss=store_miss, atomic=atomic, read_time=read_time, status_ie=status_ie)
 # Compiled region functions by source text.
 _COMPILED: dict[str, RegionFn] = {}
 
@@ -203,15 +209,22 @@ class Region:
     """A compiled guest loop and what it was built from: per virtual page, the slot list the
     instruction TLB gave and the (slot, Op) pairs read from it."""
 
-    __slots__ = ("calls", "epoch", "fn", "pages", "ran")
+    __slots__ = ("builds", "calls", "epoch", "fn", "pages", "ran", "stale", "undecoded")
 
     def __init__(
         self,
         fn: RegionFn | None,
         pages: tuple[tuple[int, list[I.Op | None], tuple[tuple[int, I.Op], ...]], ...],
         epoch: int,
+        undecoded: frozenset[int],
     ) -> None:
         self.fn = fn
+        # Where it ended because the hart had not run the instruction there yet when it was
+        # built; set stale when it ends at one of them, to be built again on its next entry
+        # (the code after an inner loop runs only once that loop has got hot).
+        self.undecoded = undecoded
+        self.stale = False
+        self.builds = 1
         self.pages = pages
         self.epoch = epoch
         # Entries and the instructions run in them, until the region is judged worth running.
@@ -235,7 +248,7 @@ class Region:
 
 
 # A head found to hold no region worth running (kept so it is not looked at again).
-NO_REGION = Region(None, (), 0)
+NO_REGION = Region(None, (), 0, frozenset())
 
 
 def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> tuple[int, int] | None:
@@ -267,6 +280,10 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
             elif not region.current(itlb, eng.code_epoch):
                 del regions[pc]
                 break
+            elif region.stale:
+                builds = region.builds + 1
+                region = regions[pc] = build(itlb, pc, eng.code_epoch)
+                region.builds = builds
             fn = region.fn
             if fn is None:
                 break
@@ -274,6 +291,8 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
             before = n
             n, pc = fn(h, x, n, limit)
             ran = True
+            if pc in region.undecoded and region.builds < MOST_BUILDS:
+                region.stale = True
             region.calls += 1
             region.ran += n - before
             if region.calls == JUDGED_AFTER and region.ran < JUDGED_AFTER * SHORTEST_RUN:
@@ -296,6 +315,7 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
     codes: dict[int, list[I.Op | None]] = {}
     leaders = {head}
     work = [head]
+    undecoded: set[int] = set()
     while work:
         pc = work.pop()
         if pc in ops or len(ops) >= MAX_INSNS:
@@ -306,8 +326,12 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
             continue
         slot = (pc & 0xFFF) >> 1
         op = entry[1][slot]
-        # Not yet decoded, or straddling into the next page (decoded there on every run).
-        if op is None or (slot == I.LAST_SLOT and op.length == 4) or not _runs(op):
+        if op is None:
+            # Not run yet: the region ends here until it is built again (enter).
+            undecoded.add(pc)
+            continue
+        # Straddling into the next page (decoded there on every run), or not the region's.
+        if (slot == I.LAST_SLOT and op.length == 4) or not _runs(op):
             continue
         ops[pc] = op
         codes[vpn] = entry[1]
@@ -335,20 +359,21 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
         # compiled code, where a dict's are looked up by name on every use.
         module = types.ModuleType("hartbeat_region")
         module.__dict__.update(_GLOBALS)
-        module.__dict__.update((f"atomic_op_{id(op)}", op) for op in ops.values() if _is_atomic(op.kind))
+        # The Ops the inline helpers take, by name (an Op stands for one instruction word).
+        module.__dict__.update((f"op_{id(op)}", op) for op in ops.values() if op.kind not in _OPERANDS_ONLY)
         exec(compile(source, f"<region {head & I.M:#x}>", "exec"), module.__dict__)
         fn = _COMPILED[source] = module.region
     pages = tuple((vpn, codes[vpn], tuple(sorted(s.items()))) for vpn, s in sorted(slots.items()))
-    return Region(fn, pages, epoch)
+    return Region(fn, pages, epoch, frozenset(undecoded))
 
 
 def _runs(op: I.Op) -> bool:
     """Whether a region runs this instruction itself."""
-    return op.kind <= I.FENCE or _is_atomic(op.kind)
+    return op.kind <= I.FENCE or _is_atomic(op.kind) or op.kind in _SYSTEM_INLINE
 
 
 def _is_atomic(kind: int) -> bool:
-    """LR, SC and the AMOs the interpreter runs inline (``atomics.atomic``)."""
+    """LR, SC and the AMOs the interpreter runs inline (``inline.atomic``)."""
     return I.FIRST_ATOMIC <= kind < I.AMO
 
 
@@ -485,9 +510,22 @@ def _block(
             add(f"{t}stored = True")
         elif k == I.FENCE:
             pass
+        elif k in _SYSTEM_INLINE:
+            # Through the interpreter's own inline time read or sstatus.SIE change, on the
+            # register list; then as the interpreter after one: an interrupt pending and enabled
+            # now, or a yield (the time polled often enough), ends its loop at the next
+            # instruction (interp._loop looks at loop_break), and no spin-wait is seen across it.
+            add(f"{t}x[{op.rs1}] = {a}")
+            add(f"{t}if not {_SYSTEM_INLINE[k]}(h, x, op_{id(op)}):\n{_leave(t + '    ', index, pc)}")
+            if rd:
+                add(f"{t}{rd} = x[{op.rd}]")
+            add(f"{t}stored = True")
+            add(f"{t}if h.mip & h.mie or h.yielding:")
+            add(f"{t}    eng.loop_break = True")
+            add(_leave(t + "    ", index + 1, pc + op.length))
         elif _is_atomic(k):
             # Through the interpreter's own inline atomics, on the register list.
-            name = f"atomic_op_{id(op)}"
+            name = f"op_{id(op)}"
             add(f"{t}x[{op.rs1}] = {a}; x[{op.rs2}] = {b}")
             add(f"{t}if not atomic(h, x, {name}, ram):\n{_leave(t + '    ', index, pc)}")
             if rd:

@@ -50,7 +50,7 @@ CPU = "harness/emulator/cpu.py"
 SYSOPS = "harness/emulator/sysops.py"
 MACHINE = "harness/emulator/machine.py"
 INTERP = "harness/emulator/interp.py"
-ATOMICS = "harness/emulator/atomics.py"
+INLINE = "harness/emulator/inline.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     Mutant(
@@ -108,9 +108,9 @@ MUTANTS: tuple[Mutant, ...] = (
                 "            ok = self.reservation == addr\n            self.reservation = None\n",
                 "            ok = self.reservation == addr\n",
             ),
-            # The interpreter runs SC inline on RAM the write TLB maps (atomics.atomic).
+            # The interpreter runs SC inline on RAM the write TLB maps (inline.atomic).
             Edit(
-                ATOMICS,
+                INLINE,
                 "        ok = h.reservation == a & M\n        h.reservation = None\n",
                 "        ok = h.reservation == a & M\n",
             ),
@@ -122,7 +122,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "early emulators that implement SC as a plain store",
         (
             Edit(CPU, "            ok = self.reservation == addr\n", "            ok = True\n"),
-            Edit(ATOMICS, "        ok = h.reservation == a & M\n", "        ok = True\n"),
+            Edit(INLINE, "        ok = h.reservation == a & M\n", "        ok = True\n"),
         ),
     ),
     Mutant(
@@ -183,7 +183,7 @@ MUTANTS: tuple[Mutant, ...] = (
                 "            value = old - (1 << (size * 8)) if old >> (size * 8 - 1) else old\n",
                 "            value = old\n",
             ),
-            Edit(ATOMICS, "        old = LD_i(ram, p | o)[0]\n", "        old = LD_I(ram, p | o)[0]\n"),
+            Edit(INLINE, "        old = LD_i(ram, p | o)[0]\n", "        old = LD_I(ram, p | o)[0]\n"),
         ),
     ),
     Mutant(

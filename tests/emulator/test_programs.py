@@ -272,7 +272,7 @@ val: .dword 0
 
 def test_atomics_on_a_data_page_and_their_misaligned_trap(run_asm) -> None:  # type: ignore[no-untyped-def]
     # The data sits on its own page, so after the first store the write TLB maps it and the
-    # interpreter runs these inline (atomics.atomic); a misaligned one goes to Hart.amo.
+    # interpreter runs these inline (inline.atomic); a misaligned one goes to Hart.amo.
     _ok(
         run_asm(r"""
 _start:

@@ -3,13 +3,15 @@
 # every integer operation a region runs, mixed into one checksum; byte, halfword, word and double
 # stores and loads, aligned, misaligned inside a page and across a page boundary; a call and
 # its return inside the loop; a loop closed by a jump back; UART writes and status reads (a
-# device inside a loop); every AMO and LR/SC; a loop that patches an instruction it runs (fence.i); a load from a
+# device inside a loop); every AMO and LR/SC; the time polled in a loop while the timer and software interrupts come; a loop that patches an instruction it runs (fence.i); a load from a
 # hole that faults (the handler skips it); a second hart waiting on a flag, storing each pass.
 # Hart 0 prints the checksum in hex and powers off through the test device.
     .equ UART, 0x10000000
     .equ TEST, 0x100000
     .equ HOLE, 0x40000000
     .equ N, 700
+    .equ CLINT, 0x2000000
+    .equ TICKS, 1000
     .option norvc
 
     .section .text.entry, "ax"
@@ -247,6 +249,32 @@ patched:
     lw t0, 0(s4)
     addi s3, s3, -1
     bnez s3, 13b
+    # --- the time polled in a loop (a delay: the hart yields), the timer interrupting it -------
+    li t0, CLINT + 0xBFF8
+    ld t1, 0(t0)
+    addi t1, t1, TICKS
+    li t0, CLINT + 0x4000
+    sd t1, 0(t0)
+    li t0, 0x88
+    csrs mie, t0
+    csrsi mstatus, 8
+    li s3, 40 * TICKS
+    rdtime s4
+    li s5, CLINT
+    li s6, 1
+19: li t2, 100                     # work between two polls
+20: addi t2, t2, -1
+    xor s0, s0, t2
+    bnez t2, 20b
+    sw s6, 0(s5)                    # a software interrupt to itself, taken after the next
+    rdtime t0                       # system instruction (this time read)
+    sub t1, t0, s4
+    xor s0, s0, t1
+    bltu t1, s3, 19b
+    csrci mstatus, 8
+    la t0, ticks
+    ld t1, 0(t0)
+    add s0, s0, t1
     # --- release hart 1 (spinning), wait for its answer, print the checksum -------------------
     la t0, flag
     sd s0, 0(t0)
@@ -306,10 +334,31 @@ mix:                                # a0 = a0 * 31 + (a0 >> 7), through a jalr r
     add a0, t0, t1
     ret
 
-trap:                               # an access fault: skip the faulting load
+trap:                               # an access fault: skip the faulting load; the timer:
+    csrr t5, mcause                 # count the tick, arm the next
+    bltz t5, 1f
     csrr t5, mepc
     addi t5, t5, 4
     csrw mepc, t5
+    mret
+1:  slli t5, t5, 1
+    li t6, 6                        # a software interrupt: count it, clear it
+    bne t5, t6, 2f
+    la t5, ticks
+    ld t6, 0(t5)
+    addi t6, t6, 1000
+    sd t6, 0(t5)
+    li t5, CLINT
+    sw zero, 0(t5)
+    mret
+2:  la t5, ticks
+    ld t6, 0(t5)
+    addi t6, t6, 1
+    sd t6, 0(t5)
+    li t5, CLINT + 0x4000
+    ld t6, 0(t5)
+    addi t6, t6, TICKS
+    sd t6, 0(t5)
     mret
 
     .section .rodata
@@ -323,6 +372,7 @@ answer:  .dword 0
 beat:    .dword 0
 amobeat: .dword 0
 early:   .dword 0
+ticks:   .dword 0
 words:   .dword 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0
     .balign 4096
 buf:     .space 8192

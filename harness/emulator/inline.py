@@ -1,6 +1,7 @@
-"""LR/SC and the AMOs run inline, where their operands allow, with ``Hart.amo``'s exact effect:
-the interpreter's dispatch loop (``interp``) and the compiled guest loops (``loops``) both run
-them through :func:`atomic`, so a change to either runs in both.
+"""The helper instructions run inline where their operands allow, each with its helper's exact
+effect: LR/SC and the AMOs (``Hart.amo``), reads of ``time`` and csrrs/csrrc of sstatus that only
+set or clear SIE (``Hart.sysop``). The interpreter's dispatch loop (``interp``) and the compiled
+guest loops (``loops``) both run them through these functions, so a change runs in both.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .csr import MSTATUS_SIE, TIME_COUNTER, counter_allowed, read_sstatus
 from .ops import (
     AMOADD_D,
     AMOADD_W,
@@ -26,14 +28,18 @@ from .ops import (
     SC_D,
     SC_W,
     ST_I,
+    STATUS_SET,
     VPN,
     LD_i,
     LD_q,
     M,
     Op,
     ST_q,
+    _signed,
     int_add,
 )
+from .sysops import TIME_POLLS_PER_QUANTUM
+from .trap import PRV_S
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -98,4 +104,35 @@ def atomic(h: Hart, x: list[int], op: Op, ram: mmap.mmap) -> bool:
         old = LD_i(ram, p | o)[0]
         ST_I(ram, p | o, AMO_OPS[k](old, b) & 0xFFFFFFFF)
     x[op.rd] = old
+    return True
+
+
+def read_time(h: Hart, x: list[int], op: Op) -> bool:
+    """Read ``time`` inline if this privilege may (True), with ``_csr``'s effect: the value,
+    and a yield at the quantum's TIME_POLLS_PER_QUANTUM-th poll; else change nothing (False:
+    Hart.sysop raises the illegal-instruction trap)."""
+    if not counter_allowed(h, TIME_COUNTER):
+        return False
+    x[op.rd] = _signed(h.clock.mtime())
+    h.time_polls += 1
+    if h.time_polls >= TIME_POLLS_PER_QUANTUM:
+        h.yielding = True
+    return True
+
+
+def status_ie(h: Hart, x: list[int], op: Op) -> bool:
+    """Run an sstatus kind inline if it is S-mode's and only sets or clears SIE (True); else
+    change nothing (False: Hart.sysop runs it)."""
+    operand = x[op.rs1] | op.imm
+    if h.priv != PRV_S or operand & ~MSTATUS_SIE:
+        return False
+    old = read_sstatus(h)
+    # What the CSR table's sstatus writer does when only SIE changes: mstatus keeps its legal
+    # MPP and its FS (stored as off or Dirty), SUM and MXR stay (no TLB flush), and the
+    # data context (privilege, MPRV, satp) is the same.
+    if op.kind == STATUS_SET:
+        h.mstatus |= operand
+    else:
+        h.mstatus &= ~operand
+    x[op.rd] = _signed(old)
     return True
