@@ -63,12 +63,16 @@ def assert_same(plain: Run, compiled: Run) -> None:
     assert [h.pc for h in machine_c.harts] == [h.pc for h in machine_p.harts]
 
 
-def test_every_path_of_a_region_runs_the_guest_the_interpreter_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
-    plain = run(elf, 2, False, monkeypatch)
-    compiled = run(elf, 2, True, monkeypatch)
+@pytest.fixture(scope="module")
+def hot_loops(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    """programs/hot_loops.S on 2 harts, without regions and with every hot loop compiled."""
+    elf = link(PROGRAMS / "hot_loops.S", tmp_path_factory.mktemp("hot_loops") / "hot_loops.elf")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return run(elf, 2, False, monkeypatch), run(elf, 2, True, monkeypatch)
+
+
+def test_every_path_of_a_region_runs_the_guest_the_interpreter_runs(hot_loops: tuple[Run, Run]) -> None:
+    plain, compiled = hot_loops
     out, _, machine, status = plain
     # The guest did what the test is about: its text through the UART loop, a checksum, the
     # hole's faults (200 loads), and no region without the compiled loops.
@@ -123,10 +127,9 @@ def test_a_device_write_that_powers_off_inside_a_region_counts_as_the_interprete
 
 
 def test_a_region_is_dropped_when_its_page_is_mapped_elsewhere_or_its_code_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hot_loops: tuple[Run, Run],
 ) -> None:
-    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
-    _, _, machine, _ = run(elf, 2, True, monkeypatch)
+    machine = hot_loops[1][2]
     h = machine.harts[0]
     itlb = h.interp.itlb_sets[h.fetch_key]
     regions = [r for r in h.interp.loop_sets[h.fetch_key].values() if r.fn is not None]
@@ -145,13 +148,11 @@ def test_a_region_is_dropped_when_its_page_is_mapped_elsewhere_or_its_code_chang
     assert not region.current(itlb, h.interp.code_epoch + 1)
     itlb[vpn] = (saved[0], list(saved[1]))
     assert not region.current(itlb, h.interp.code_epoch + 1)
+    itlb[vpn] = saved
 
 
-def test_a_head_whose_first_instruction_a_region_cannot_run_gets_no_region(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
-    _, _, machine, _ = run(elf, 2, True, monkeypatch)
+def test_a_head_whose_first_instruction_a_region_cannot_run_gets_no_region(hot_loops: tuple[Run, Run]) -> None:
+    machine = hot_loops[1][2]
     h = machine.harts[0]
     itlb = h.interp.itlb_sets[h.fetch_key]
     # The trap handler's first instruction reads a CSR: a system instruction stays the

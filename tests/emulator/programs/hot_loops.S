@@ -9,7 +9,7 @@
     .equ UART, 0x10000000
     .equ TEST, 0x100000
     .equ HOLE, 0x40000000
-    .equ N, 700
+    .equ N, 300
     .equ CLINT, 0x2000000
     .equ TICKS, 1000
     .option norvc
@@ -258,7 +258,7 @@ patched:
     li t0, 0x88
     csrs mie, t0
     csrsi mstatus, 8
-    li s3, 40 * TICKS
+    li s3, 20 * TICKS
     rdtime s4
     li s5, CLINT
     li s6, 1
