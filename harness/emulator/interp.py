@@ -58,7 +58,6 @@ from typing import TYPE_CHECKING
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .decode import decode32, decode_word, expand_compressed
 from .inline import atomic, read_time, status_ie
-from .loops import ENABLED as _LOOPS_ON
 from .loops import HOT_RUNS as _HOT_RUNS
 from .loops import Region
 from .loops import enter as enter_loop
@@ -92,6 +91,7 @@ from .ops import (
     ILLEGAL,
     JAL,
     JALR,
+    JUMP_BACK,
     LAST_SLOT,
     LB,
     LBU,
@@ -146,7 +146,6 @@ from .ops import (
     VPN,
     XOR,
     XORI,
-    ZERO_SINK,
     LD_b,
     LD_h,
     LD_i,
@@ -231,7 +230,7 @@ if sys.implementation.name == "pypy":
     # are not inlined into fetch_op's trace either: each is compiled on its own, small, instead
     # of one long trace per path through all of them (U-Boot to "Hit any key": 1.6-3.2 % fewer
     # host instructions, valgrind, three pairs).
-    for helper in (fetch_op, decode_word, decode32, expand_compressed, make_op):
+    for helper in (fetch_op, decode_word, decode32, expand_compressed, make_op, enter_loop):
         pypyjit.dont_trace_here(0, False, helper.__code__)
 
 
@@ -372,6 +371,8 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
     eng = h.interp
     n = 0
     h.yielding = False
+    # Only a quantum's first loop (hot_pc 1) asks for its region at once (see Interpreter).
+    eng.hot_pc = 1
     try:
         while n < limit and not h.wfi and not h.yielding:
             if poll and h.mip & h.mie:
@@ -393,10 +394,6 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
             spin_n = 0
             spin_regs: list[int] = []
             spin_at = 0
-            # The target of the last backward branch taken and how often in a row (loops.py).
-            hot_pc = 1
-            hot_n = 0
-            hot_start = REJOIN
             back = False
             code: list[Op | None] = []
             reset_kind = eng.reset_kind or h.fetch_key != BARE
@@ -617,12 +614,13 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                                         n += (limit - n) // period * period
                                     spin_regs = regs
                                     spin_at = n
-                            back = True
+                            back = COMPILE_LOOPS
                     elif k == JAL:
                         x[op.rd] = pc + op.length
                         pc += op.imm
-                        # A jump back (not a call) closes a loop too (`j` to its test).
-                        back = op.imm < 0 and op.rd == ZERO_SINK
+                    elif k == JUMP_BACK:
+                        pc += op.imm
+                        back = COMPILE_LOOPS
                     elif k == JALR:
                         t = int_add(x[op.rs1], op.imm) & -2
                         x[op.rd] = pc + op.length
@@ -665,24 +663,25 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                             eng.code_changed = False
                             vpn = -1 << 60
                     if back:
-                        if pc != hot_pc:
-                            hot_pc = pc
-                            hot_n = hot_start
-                            hot_start = 0
+                        # A loop closed (a backward branch taken, a jump back): PyPy traces
+                        # each path with `back` a constant, so this costs the others nothing.
+                        if pc != eng.hot_pc:
+                            # A new loop, or (hot_pc 1) the first one since the quantum
+                            # or a region began: its region, if any, is asked for at once.
+                            eng.hot_n = REJOIN if eng.hot_pc == 1 else 0
+                            eng.hot_pc = pc
                         else:
-                            hot_n += 1
-                        if hot_n >= HOT_RUNS:
-                            # A loop running (HOT_RUNS passes in a row), or the first
-                            # backward branch since a region or the quantum began: its
+                            eng.hot_n += 1
+                        if eng.hot_n >= HOT_RUNS:
+                            # A loop running HOT_RUNS passes in a row, or rejoined: its
                             # region, if it has one, runs on from here (loops.py).
-                            ran = enter_loop(h, x, pc, n, limit, hot_n == HOT_RUNS)
-                            hot_n = 0
+                            ran = enter_loop(h, x, pc, n, limit, eng.hot_n == HOT_RUNS)
+                            eng.hot_n = 0
                             if ran is not None:
                                 n, pc = ran
                                 vpn = -1 << 60
                                 spin_pc = 1
-                                hot_pc = 1
-                                hot_start = REJOIN
+                                eng.hot_pc = 1
                                 if eng.loop_break:
                                     # The region ended after a time read or an sstatus
                                     # change that leaves the loop (see the kinds above).
@@ -760,6 +759,12 @@ class Interpreter:
         # compiled got hot (loops.py).
         self.loop_sets: dict[int, dict[int, Region]] = {key: {} for key in CONTEXTS}
         self.loop_heat: dict[int, int] = {}
+        # The target of the last backward branch or jump taken and how often in a row (_loop):
+        # fields, not the loop's locals, because every local the dispatch loop carries from one
+        # instruction to the next costs every instruction (as locals: 3.4% more host
+        # instructions to the tiny Linux's shell).
+        self.hot_pc = 1
+        self.hot_n = 0
         # Counts the times this hart's decoded code was dropped: a region checks its Ops again
         # only when it moved (loops.Region.current).
         self.code_epoch = 0
@@ -901,6 +906,16 @@ def machine_int(v: int) -> int:
     return _signed(v)
 
 
-# Off: no count reaches it. REJOIN: a count that asks for the region at once, not counted as heat.
-HOT_RUNS = _HOT_RUNS if _LOOPS_ON else 1 << 62
-REJOIN = HOT_RUNS + 1 if _LOOPS_ON else 0
+# REJOIN: a count that asks for the region at once, not counted as heat (loops.enter).
+HOT_RUNS = _HOT_RUNS
+REJOIN = HOT_RUNS + 1
+# Whether the dispatch loop looks for hot guest loops: a module constant, so that where it is
+# False PyPy folds the look away from every path (set_compiled_loops, before a guest runs).
+COMPILE_LOOPS = False
+
+
+def set_compiled_loops(on: bool) -> None:
+    """Look for hot guest loops and run their regions (loops.py), or not; for the machine being
+    built, before its harts run (changing it later makes PyPy compile the loop again)."""
+    global COMPILE_LOOPS
+    COMPILE_LOOPS = on

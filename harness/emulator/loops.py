@@ -66,8 +66,6 @@ SHORTEST_RUN = 300
 MOST_BUILDS = 4
 # Instructions in one region at most (compile time grows with it).
 MAX_INSNS = 400
-# Regions off (``HARTBEAT_EMU_LOOPS=0``): the interpreter alone, for comparisons.
-ENABLED = os.environ.get("HARTBEAT_EMU_LOOPS", "1") != "0"
 
 RegionFn = Callable[["Hart", list[int], int, int], tuple[int, int]]
 
@@ -338,7 +336,10 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
         slots.setdefault(vpn, {})[slot] = op
         k = op.kind
         after = pc + op.length
-        if I.FIRST_BRANCH <= k < I.JAL:
+        if k == I.JUMP_BACK:
+            leaders.add(pc + op.imm)
+            work.append(pc + op.imm)
+        elif I.FIRST_BRANCH <= k < I.JAL:
             leaders.update((after, pc + op.imm))
             work += (after, pc + op.imm)
         elif k == I.JAL:
@@ -532,6 +533,11 @@ def _block(
                 add(f"{t}{rd} = x[{op.rd}]")
             if k not in (I.LR_W, I.LR_D):
                 add(f"{t}stored = True")
+        elif k == I.JUMP_BACK:
+            add(f"{t}n += {length}")
+            add(f"{t}pc = {pc + i}")
+            add(f"{t}continue")
+            return out
         elif I.FIRST_BRANCH <= k < I.JAL:
             add(f"{t}n += {length}")
             add(f"{t}if " + _BRANCHES[k].format(a=a, b=b) + ":")
@@ -564,3 +570,15 @@ def summary(harts: Iterable[Hart]) -> tuple[int, int]:
     """How many compiled loops the harts have run, and the instructions run in them."""
     regions = {id(r): r for h in harts for table in h.interp.loop_sets.values() for r in table.values() if r.calls}
     return len(regions), sum(r.ran for r in regions.values())
+
+
+def wanted(board: str) -> bool:
+    """Whether a machine compiles its hot guest loops: ``HARTBEAT_EMU_LOOPS`` (``1`` or ``0``) if
+    set, else on the ``unmatched`` machine only. Looking for loops costs the interpreter about 3%
+    of its host instructions on any boot; regions win that back many times where the guest runs
+    long loops (the Unmatched's firmware and Linux on its 16 GiB: 0.77-0.85x the CPU time), and
+    not on ``virt``'s boots (the tiny Linux 1.03-1.06x, Debian's kernel 1.0-1.04x)."""
+    chosen = os.environ.get("HARTBEAT_EMU_LOOPS")
+    if chosen in ("0", "1"):
+        return chosen == "1"
+    return board == "unmatched"

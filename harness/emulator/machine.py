@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import boards
+from . import boards, interp, loops
 from .boards import Board
 from .bus import Bus
 from .clock import Clock
@@ -114,6 +114,7 @@ class Machine:
             raise LoadError(f"machine '{self.board.name}' needs at least {self.board.min_smp} harts")
         self.smp = smp
         self.console = console
+        interp.set_compiled_loops(loops.wanted(config.board))
         rom_boot = config.msel is not None
         if rom_boot and self.board.name != boards.UNMATCHED.name:
             raise LoadError(f"machine '{self.board.name}' has no mode-select pins (msel is for unmatched)")

@@ -170,6 +170,8 @@ BGE = _kind("bge")
 BLTU = _kind("bltu")
 BGEU = _kind("bgeu")
 JAL = _kind("jal")
+# `jal x0` to a lower address: a loop's jump back to its test (loops.py finds loops by it).
+JUMP_BACK = _kind(None)
 JALR = _kind("jalr")
 FENCE = _kind("fence")
 # csrrs/csrrc (and their immediate forms) on sstatus: run inline while they only set or clear
@@ -238,6 +240,8 @@ class Op:
 def make_op(d: Insn, has_fd: bool) -> Op:
     """The ``Op`` for decoded instruction ``d`` on a hart with (or without) F/D."""
     kind = KINDS.get(d.op)
+    if kind == JAL and d.rd == 0 and d.imm < 0:
+        return Op(JUMP_BACK, d)
     if kind is not None:
         return Op(kind, d)
     status = STATUS_FORMS.get(d.op)

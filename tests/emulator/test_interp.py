@@ -115,9 +115,6 @@ LOOP_STATE = {
     "spin_n",
     "spin_regs",
     "spin_at",
-    "hot_pc",
-    "hot_n",
-    "hot_start",
     "reset_kind",
 }
 LEAVING = {"d", "ux"}

@@ -32,11 +32,9 @@ def run(elf: Path, smp: int, compiled: bool, monkeypatch: pytest.MonkeyPatch) ->
     """Run ``elf`` on the interpreter to power-off, with every hot loop compiled at once or with
     none: console, instruction counts per hart after each round, the machine and its exit status."""
     monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
+    monkeypatch.setenv("HARTBEAT_EMU_LOOPS", "1" if compiled else "0")
     with monkeypatch.context() as patch:
-        if compiled:
-            patch.setattr(loops, "HEAT", 1)
-        else:
-            patch.setattr(interp, "HOT_RUNS", 1 << 62)
+        patch.setattr(loops, "HEAT", 1)
         console = MemoryConsole()
         machine = Machine(MachineConfig(board="virt", smp=smp, bios="none", kernel=str(elf)), console)
         rounds: list[list[int]] = []
