@@ -371,8 +371,6 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
     eng = h.interp
     n = 0
     h.yielding = False
-    # Only a quantum's first loop (hot_pc 1) asks for its region at once (see Interpreter).
-    eng.hot_pc = 1
     try:
         while n < limit and not h.wfi and not h.yielding:
             if poll and h.mip & h.mie:
@@ -394,6 +392,9 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
             spin_n = 0
             spin_regs: list[int] = []
             spin_at = 0
+            # The first loop closed since the quantum began or a system instruction (hot_pc 1)
+            # asks for its region at once (see Interpreter).
+            eng.hot_pc = 1
             back = False
             code: list[Op | None] = []
             reset_kind = eng.reset_kind or h.fetch_key != BARE
