@@ -32,8 +32,7 @@ head's virtual pc. It is checked on every entry against the instruction TLB and 
 slots it was built from, so a remapped page or rewritten code drops it; one whose entries run
 few instructions each (it leaves every pass) is dropped too. Its function is
 cached by source text: harts running the same code, and processes mapping the same code at
-the same addresses, share one compiled loop. ``HARTBEAT_EMU_LOOPS=0`` turns regions off (the
-interpreter alone, for comparisons).
+the same addresses, share one compiled loop. Which machines compile their loops: ``wanted``.
 """
 
 from __future__ import annotations
