@@ -760,14 +760,17 @@ class Interpreter:
         # compiled got hot (loops.py).
         self.loop_sets: dict[int, dict[int, Region]] = {key: {} for key in CONTEXTS}
         self.loop_heat: dict[int, int] = {}
+        # Regions compiled for this hart and the instructions run in them (loops.summary).
+        self.loops_built = 0
+        self.loop_ran = 0
         # The target of the last backward branch or jump taken and how often in a row (_loop):
         # fields, not the loop's locals, because every local the dispatch loop carries from one
         # instruction to the next costs every instruction (as locals: 3.4% more host
         # instructions to the tiny Linux's shell).
         self.hot_pc = 1
         self.hot_n = 0
-        # Counts the times this hart's decoded code was dropped: a region checks its Ops again
-        # only when it moved (loops.Region.current).
+        # Counts the stores that reached this hart's decoded pages: a region checks its Ops
+        # again only when it moved (loops.Region.current).
         self.code_epoch = 0
         # The instruction count a device access that raised inside a region leaves (loops.enter).
         self.loop_n = 0
@@ -867,6 +870,9 @@ class Interpreter:
         """Forget the decoded instructions overlapping physical ``[start, end)`` on page
         ``ppn`` (and one kept straddling into it from the page before); True if the page
         still holds some."""
+        # Before anything else: where harts share decoded pages, the first hart told clears the
+        # slots and the others find nothing to clear, yet their regions were built from them.
+        self.code_epoch += 1
         code = self.pages.get(ppn)
         if code is None:
             if self.shared:
@@ -888,7 +894,6 @@ class Interpreter:
                 cleared += 1
         if not cleared and not dropped:
             return True
-        self.code_epoch += 1
         if self.hart is writer or writer.interp.pages is self.pages:
             # The writer's loop may be running this very list, whichever hart decoded it.
             writer.interp.code_changed = True

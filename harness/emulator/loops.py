@@ -22,14 +22,17 @@ interpreter). Nothing inside a region changes the fetch context, the TLBs, ``mip
 in a way the interpreter would look at before its next system instruction, so no interrupt is
 taken elsewhere (``interp`` module docstring). A device write that ends the machine (a
 power-off, a reset) leaves the registers and the count as the interpreter would. A pass that
-changes no register and stores nothing is a spin-wait and skips its whole passes left, as the
-interpreter's does.
+changes no register and stores nothing (no SC, AMO, time read or sstatus change either) is a
+spin-wait and skips its whole passes left, as the interpreter's does, though not always from
+the same pass: the state is the same unless such a pass reads a device register that changes
+when read.
 
 A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS``
 times in a row, ``HEAT`` times), from the instructions the hart has already decoded there (an
 instruction not yet run is where the region ends), and kept per hart and fetch context by the
 head's virtual pc. It is checked on every entry against the instruction TLB and the decoded
-slots it was built from, so a remapped page or rewritten code drops it; one whose entries run
+slots it was built from (once a store reached the hart's code pages since), so a remapped page
+or rewritten code drops it; one whose entries run
 few instructions each (it leaves every pass) is dropped too. Its function is
 cached by source text: harts running the same code, and processes mapping the same code at
 the same addresses, share one compiled loop. Which machines compile their loops: ``wanted``.
@@ -61,6 +64,8 @@ HEAT = int(os.environ.get("HARTBEAT_EMU_LOOP_HEAT", "8000"))
 # average is dropped: an entry costs about what the interpreter takes for a hundred.
 JUDGED_AFTER = 64
 SHORTEST_RUN = 300
+# The RAM from which a machine compiles its loops by default (wanted).
+WANTED_RAM = 4 << 30
 # Times one head's region is built, as more of the code it reaches gets run.
 MOST_BUILDS = 4
 # Instructions in one region at most (compile time grows with it).
@@ -185,6 +190,10 @@ def store_miss(h: Hart, a: int, size: int, v: int) -> int:
         if hit is not None:
             hit[0].write(hit[1] + o, size, v)
             return 1
+        if h.code.report is not None:
+            # The first store to a page since fence.i goes through Hart.st, which snapshots
+            # the page for the stale-fetch report (CodeCache.before_store).
+            return -1
         p = h.probe(a & I.M, 1)
         if p is None:
             return -1
@@ -274,19 +283,24 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                     break
                 heat.pop(pc, None)
                 region = regions[pc] = build(itlb, pc, eng.code_epoch)
+                eng.loops_built += region.fn is not None
             elif not region.current(itlb, eng.code_epoch):
                 del regions[pc]
                 break
             elif region.stale:
                 builds = region.builds + 1
                 region = regions[pc] = build(itlb, pc, eng.code_epoch)
-                region.builds = builds
+                if region.fn is not None:
+                    eng.loops_built += 1
+                    region.builds = builds
             fn = region.fn
             if fn is None:
                 break
             head = pc
             before = n
             n, pc = fn(h, x, n, limit)
+            eng.loop_n = n
+            eng.loop_ran += n - before
             ran = True
             if pc in region.undecoded and region.builds < MOST_BUILDS:
                 region.stale = True
@@ -296,7 +310,9 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 # Entered often for a few instructions each time (it leaves for an instruction
                 # it cannot run, every pass): the entries cost more than the region saves.
                 region.fn = None
-            if pc == head:
+            if pc == head or eng.loop_break:
+                # Back at its own head (its region left it), or where the interpreter leaves
+                # its loop (an interrupt pending, a yield): no other region runs first.
                 break
     except BaseException:
         # The interpreter's loop adds what it had counted before the regions ran.
@@ -404,7 +420,12 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
         if op.rd != I.ZERO_SINK:
             written.add(op.rd)
     used = {r for r in used | written if 0 < r < 32}
-    stores = any(op.kind in _STORES or (_is_atomic(op.kind) and op.kind not in (I.LR_W, I.LR_D)) for op in ops.values())
+    # What makes a pass no spin-wait, as in the interpreter: a store, an SC or AMO, a time read
+    # or an sstatus change.
+    stores = any(
+        op.kind in _STORES or op.kind in _SYSTEM_INLINE or (_is_atomic(op.kind) and op.kind not in (I.LR_W, I.LR_D))
+        for op in ops.values()
+    )
     body: list[str] = []
     starts = sorted(pc for pc in leaders if pc in ops)
     for number, start in enumerate(starts):
@@ -533,10 +554,7 @@ def _block(
             if k not in (I.LR_W, I.LR_D):
                 add(f"{t}stored = True")
         elif k == I.JUMP_BACK:
-            add(f"{t}n += {length}")
-            add(f"{t}pc = {pc + i}")
-            add(f"{t}continue")
-            return out
+            return out + _goto(t, length, pc + i)
         elif I.FIRST_BRANCH <= k < I.JAL:
             add(f"{t}n += {length}")
             add(f"{t}if " + _BRANCHES[k].format(a=a, b=b) + ":")
@@ -548,10 +566,7 @@ def _block(
         elif k == I.JAL:
             if rd:
                 add(f"{t}{rd} = {pc + op.length}")
-            add(f"{t}n += {length}")
-            add(f"{t}pc = {pc + i}")
-            add(f"{t}continue")
-            return out
+            return out + _goto(t, length, pc + i)
         elif k == I.JALR:
             add(f"{t}pc = int_add({a}, {i}) & -2")
             if rd:
@@ -559,25 +574,29 @@ def _block(
             add(f"{t}n += {length}")
             add(f"{t}continue")
             return out
-    add(f"{t}n += {length}")
-    add(f"{t}pc = {end}")
-    add(f"{t}continue")
-    return out
+    return out + _goto(t, length, end)
+
+
+def _goto(indent: str, count: int, target: int) -> list[str]:
+    """The lines that end a block of ``count`` instructions by going on at ``target``."""
+    return [f"{indent}n += {count}", f"{indent}pc = {target}", f"{indent}continue"]
 
 
 def summary(harts: Iterable[Hart]) -> tuple[int, int]:
-    """How many compiled loops the harts have run, and the instructions run in them."""
-    regions = {id(r): r for h in harts for table in h.interp.loop_sets.values() for r in table.values() if r.calls}
-    return len(regions), sum(r.ran for r in regions.values())
+    """How many regions the harts compiled (one built again counts again), and the instructions
+    run in regions."""
+    return sum(h.interp.loops_built for h in harts), sum(h.interp.loop_ran for h in harts)
 
 
-def wanted(board: str) -> bool:
+def wanted(ram_size: int) -> bool:
     """Whether a machine compiles its hot guest loops: ``HARTBEAT_EMU_LOOPS`` (``1`` or ``0``) if
-    set, else on the ``unmatched`` machine only. Looking for loops costs the interpreter about 3%
-    of its host instructions on any boot; regions win that back many times where the guest runs
-    long loops (the Unmatched's firmware and Linux on its 16 GiB: 0.77-0.85x the CPU time), and
-    not on ``virt``'s boots (the tiny Linux 1.03-1.06x, Debian's kernel 1.0-1.04x)."""
+    set, else where it has at least ``WANTED_RAM`` bytes of RAM. Looking for loops costs the
+    interpreter about 3% of its host instructions on any boot; regions win that back many times
+    where the guest runs long loops, and a big memory is what makes them long (Linux initialising
+    the Unmatched's 16 GiB of page structures, the board's own firmware reading its SD card:
+    0.77-0.94x the CPU time), not on the 256-512 MiB boots (the tiny Linux 1.03-1.06x, Debian's
+    kernel 1.0-1.04x)."""
     chosen = os.environ.get("HARTBEAT_EMU_LOOPS")
     if chosen in ("0", "1"):
         return chosen == "1"
-    return board == "unmatched"
+    return ram_size >= WANTED_RAM

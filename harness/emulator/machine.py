@@ -114,7 +114,7 @@ class Machine:
             raise LoadError(f"machine '{self.board.name}' needs at least {self.board.min_smp} harts")
         self.smp = smp
         self.console = console
-        interp.set_compiled_loops(loops.wanted(config.board))
+        interp.set_compiled_loops(loops.wanted(config.ram_size))
         rom_boot = config.msel is not None
         if rom_boot and self.board.name != boards.UNMATCHED.name:
             raise LoadError(f"machine '{self.board.name}' has no mode-select pins (msel is for unmatched)")

@@ -158,3 +158,26 @@ def test_a_head_whose_first_instruction_a_region_cannot_run_gets_no_region(hot_l
     trap = h.mtvec
     assert loops.build(itlb, interp._signed(trap), 0) is loops.NO_REGION
     assert loops.build(itlb, interp._signed(0x80000000 + 0x3FFE), 0) is loops.NO_REGION
+
+
+def test_a_store_by_another_hart_sharing_the_decoded_pages_drops_the_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Harts that decode alike share one slot list per page: the first hart a store reaches
+    # clears the slots, the others find nothing to clear, and a region of theirs built from
+    # those slots must still be checked again (Interpreter.invalidate, Region.current).
+    elf = link(PROGRAMS / "hot_loops.S", tmp_path / "hot_loops.elf")
+    machine = run(elf, 2, True, monkeypatch)[2]
+    h0, h1 = machine.harts
+    assert h0.interp.pages is h1.interp.pages
+    itlb = h0.interp.itlb_sets[h0.fetch_key]
+    region = next(r for r in h0.interp.loop_sets[h0.fetch_key].values() if r.fn is not None)
+    assert region.current(itlb, h0.interp.code_epoch)
+    vpn, code, slots = region.pages[0]
+    slot = slots[0][0]
+    ppn = itlb[vpn][0] >> 12
+    start = ppn << 12 | slot << 1
+    h1.interp.invalidate(ppn, start, start + 2, h1)
+    h0.interp.invalidate(ppn, start, start + 2, h1)
+    assert code[slot] is None
+    assert not region.current(itlb, h0.interp.code_epoch)

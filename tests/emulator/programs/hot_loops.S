@@ -271,6 +271,18 @@ patched:
     sub t1, t0, s4
     xor s0, s0, t1
     bltu t1, s3, 19b
+    # --- a store-free loop whose registers repeat every 32 passes, with a time read each 32:
+    # no spin-wait (the interpreter starts its spin detection again after a system instruction)
+    rdtime s4
+    li s3, 3 * TICKS
+    li t0, 0
+21: addi t0, t0, 1
+    andi t0, t0, 31
+    bnez t0, 21b
+    rdtime t1
+    sub t2, t1, s4
+    bltu t2, s3, 21b
+    xor s0, s0, t2
     csrci mstatus, 8
     la t0, ticks
     ld t1, 0(t0)
