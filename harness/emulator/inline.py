@@ -1,7 +1,9 @@
-"""The helper instructions run inline where their operands allow, each with its helper's exact
+"""What the interpreter runs inline where the operands allow, each with the helper's exact
 effect: LR/SC and the AMOs (``Hart.amo``), reads of ``time`` and csrrs/csrrc of sstatus that only
-set or clear SIE (``Hart.sysop``). The interpreter's dispatch loop (``interp``) and the compiled
-guest loops (``loops``) both run them through these functions, so a change runs in both.
+set or clear SIE (``Hart.sysop``), and the loads and stores the data TLBs' fast path did not take
+that need no page walk (``Hart.ld``/``Hart.st``). The interpreter's dispatch loop (``interp``) and
+the compiled guest loops (``loops``) both run them through these functions, so a change runs in
+both.
 """
 
 from __future__ import annotations
@@ -23,13 +25,21 @@ from .ops import (
     AMOSWAP_W,
     AMOXOR_D,
     AMOXOR_W,
+    LD_B,
+    LD_H,
+    LD_I,
     LR_D,
     LR_W,
     SC_D,
     SC_W,
+    ST_B,
+    ST_H,
     ST_I,
+    ST_Q,
     STATUS_SET,
     VPN,
+    LD_b,
+    LD_h,
     LD_i,
     LD_q,
     M,
@@ -136,3 +146,65 @@ def status_ie(h: Hart, x: list[int], op: Op) -> bool:
         h.mstatus &= ~operand
     x[op.rd] = _signed(old)
     return True
+
+
+def read_ram(ram: mmap.mmap, at: int, size: int, signed: bool) -> int:
+    """``size`` bytes of RAM at offset ``at`` as a signed register value (sign- or zero-extended)."""
+    if size == 8:
+        return LD_q(ram, at)[0]  # type: ignore[no-any-return]
+    if size == 4:
+        return (LD_i if signed else LD_I)(ram, at)[0]  # type: ignore[no-any-return]
+    if size == 2:
+        return (LD_h if signed else LD_H)(ram, at)[0]  # type: ignore[no-any-return]
+    return (LD_b if signed else LD_B)(ram, at)[0]  # type: ignore[no-any-return]
+
+
+def write_ram(ram: mmap.mmap, at: int, size: int, v: int) -> None:
+    """Write the ``size`` bytes of ``v`` (unsigned, masked to them) to RAM at offset ``at``."""
+    if size == 8:
+        ST_Q(ram, at, v)
+    elif size == 4:
+        ST_I(ram, at, v)
+    elif size == 2:
+        ST_H(ram, at, v)
+    else:
+        ST_B(ram, at, v)
+
+
+def read_mapped(h: Hart, a: int, size: int, signed: bool) -> int | None:
+    """A load at ``a`` (signed) read without a page walk, as ``Hart.ld`` would read it: inside a
+    RAM page the read TLB maps (misaligned too), or a device page the hart knows (``mmio_r``); a
+    signed register value, or None (a TLB miss, or an access across pages)."""
+    o = a & 0xFFF
+    if o + size > 0x1000:
+        return None
+    vpn = a >> 12 & VPN
+    p = h.rtlb.get(vpn)
+    if p is not None:
+        return read_ram(h.bus.ram, p | o, size, signed)
+    hit = h.mmio_r.get(vpn)
+    if hit is None:
+        return None
+    v = hit[0].read(hit[1] + o, size)
+    if signed and v >> (size * 8 - 1):
+        v -= 1 << (size * 8)
+    return _signed(v)
+
+
+def write_mapped(h: Hart, a: int, size: int, v: int) -> int:
+    """A store of ``v`` (unsigned, of ``size`` bytes) at ``a`` made without a page walk, as
+    ``Hart.st`` would make it: 0 written to a RAM page the write TLB maps (misaligned too), 1 to
+    a device page the hart knows (``mmio_w``), -1 not written (a TLB miss, or across pages)."""
+    o = a & 0xFFF
+    if o + size > 0x1000:
+        return -1
+    vpn = a >> 12 & VPN
+    p = h.wtlb.get(vpn)
+    if p is not None:
+        write_ram(h.bus.ram, p | o, size, v)
+        return 0
+    hit = h.mmio_w.get(vpn)
+    if hit is None:
+        return -1
+    hit[0].write(hit[1] + o, size, v)
+    return 1

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
 from .decode import decode32, decode_word, expand_compressed
-from .inline import atomic, read_time, status_ie
+from .inline import atomic, read_mapped, read_time, status_ie, write_mapped
 from .loops import HOT_RUNS as _HOT_RUNS
 from .loops import Region
 from .loops import enter as enter_loop
@@ -137,7 +137,6 @@ from .ops import (
     ST_B,
     ST_H,
     ST_I,
-    ST_Q,
     SUB,
     SUBW,
     SW,
@@ -256,55 +255,16 @@ def _slow_load(h: Hart, a: int, size: int, signed: bool, pc: int) -> int:
     (``Hart.mmio_r``) is read here at once, as ``Hart.ld`` would: firmware reading an SD card
     over SPI makes three device accesses per byte, and going through ``Hart.ld`` (a function
     with loops, which PyPy's JIT does not inline) cost three times as much per access."""
-    vpn = a >> 12 & VPN
-    o = a & 0xFFF
-    if o + size > 0x1000:
-        return _signed(h.ld(a & M, size, signed, pc & M))
-    p = h.rtlb.get(vpn)
-    if p is not None:
-        ram = h.bus.ram
-        if size == 8:
-            return LD_q(ram, p | o)[0]  # type: ignore[no-any-return]
-        if size == 4:
-            return (LD_i if signed else LD_I)(ram, p | o)[0]  # type: ignore[no-any-return]
-        if size == 2:
-            return (LD_h if signed else LD_H)(ram, p | o)[0]  # type: ignore[no-any-return]
-        return (LD_b if signed else LD_B)(ram, p | o)[0]  # type: ignore[no-any-return]
-    hit = h.mmio_r.get(vpn)
-    if hit is None:
-        return _signed(h.ld(a & M, size, signed, pc & M))
-    v = hit[0].read(hit[1] + o, size)
-    if signed and v >> (size * 8 - 1):
-        v -= 1 << (size * 8)
-    return _signed(v)
+    v = read_mapped(h, a, size, signed)
+    return _signed(h.ld(a & M, size, signed, pc & M)) if v is None else v
 
 
 def _slow_store(h: Hart, a: int, size: int, v: int, pc: int) -> None:
     """A store the loop's fast path did not take (``v`` unsigned, of ``size`` bytes): a
     misaligned one inside a RAM page the write TLB maps is written here, a known device page
     (``Hart.mmio_w``) at once (see ``_slow_load``)."""
-    vpn = a >> 12 & VPN
-    o = a & 0xFFF
-    if o + size > 0x1000:
+    if write_mapped(h, a, size, v) < 0:
         h.st(a & M, size, v, pc & M)
-        return
-    p = h.wtlb.get(vpn)
-    if p is not None:
-        ram = h.bus.ram
-        if size == 8:
-            ST_Q(ram, p | o, v)
-        elif size == 4:
-            ST_I(ram, p | o, v)
-        elif size == 2:
-            ST_H(ram, p | o, v)
-        else:
-            ST_B(ram, p | o, v)
-        return
-    hit = h.mmio_w.get(vpn)
-    if hit is None:
-        h.st(a & M, size, v, pc & M)
-    else:
-        hit[0].write(hit[1] + o, size, v)
 
 
 def _call_helper(h: Hart, xs: list[int], op: Op, pc: int) -> None:

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 from . import ops as I
 from .alu import div, divu, divuw, divw, rem, remu, remuw, remw
-from .inline import atomic, read_time, status_ie
+from .inline import atomic, read_mapped, read_ram, read_time, status_ie, write_mapped, write_ram
 
 if TYPE_CHECKING:
     from .cpu import Hart
@@ -149,55 +149,32 @@ _BRANCHES = {
     I.BLTU: "({a} ^ MINS) < ({b} ^ MINS)",
     I.BGEU: "({a} ^ MINS) >= ({b} ^ MINS)",
 }
-_READERS = {(8, True): I.LD_q, (8, False): I.LD_q, (4, True): I.LD_i, (4, False): I.LD_I}
-_READERS.update({(2, True): I.LD_h, (2, False): I.LD_H, (1, True): I.LD_b, (1, False): I.LD_B})
-_WRITERS = {8: I.ST_Q, 4: I.ST_I, 2: I.ST_H, 1: I.ST_B}
 
 
 def load_miss(h: Hart, a: int, size: int, signed: bool) -> int | None:
     """A load the region's TLB hit path did not take, as the interpreter's slow path would do it
     (``interp._slow_load``) where that needs no trap: a misaligned load inside a mapped RAM page,
     a device page the hart knows, a TLB miss the page walk fills. None: the interpreter runs it."""
-    o = a & 0xFFF
-    if o + size > 0x1000:
-        return None
-    vpn = a >> 12 & I.VPN
-    p = h.rtlb.get(vpn)
-    if p is None:
-        hit = h.mmio_r.get(vpn)
-        if hit is not None:
-            v = hit[0].read(hit[1] + o, size)
-            if signed and v >> (size * 8 - 1):
-                v -= 1 << (size * 8)
-            return I._signed(v)
-        p = h.probe(a & I.M, 0)
-        if p is None:
-            return None
-    return _READERS[size, signed](h.bus.ram, p | o)[0]  # type: ignore[no-any-return]
+    v = read_mapped(h, a, size, signed)
+    if v is not None or (a & 0xFFF) + size > 0x1000:
+        return v
+    p = h.probe(a & I.M, 0)
+    return None if p is None else read_ram(h.bus.ram, p | (a & 0xFFF), size, signed)
 
 
 def store_miss(h: Hart, a: int, size: int, v: int) -> int:
     """A store (``v`` unsigned, of ``size`` bytes) the region's TLB hit path did not take, as
     ``interp._slow_store`` would do it where that needs no trap: 0 written to RAM, 1 to a device,
     -1 not written (the interpreter runs it)."""
-    o = a & 0xFFF
-    if o + size > 0x1000:
-        return -1
-    vpn = a >> 12 & I.VPN
-    p = h.wtlb.get(vpn)
+    done = write_mapped(h, a, size, v)
+    # With stale-fetch reports, the first store to a page since fence.i goes through Hart.st,
+    # which snapshots the page (CodeCache.before_store).
+    if done >= 0 or (a & 0xFFF) + size > 0x1000 or h.code.report is not None:
+        return done
+    p = h.probe(a & I.M, 1)
     if p is None:
-        hit = h.mmio_w.get(vpn)
-        if hit is not None:
-            hit[0].write(hit[1] + o, size, v)
-            return 1
-        if h.code.report is not None:
-            # The first store to a page since fence.i goes through Hart.st, which snapshots
-            # the page for the stale-fetch report (CodeCache.before_store).
-            return -1
-        p = h.probe(a & I.M, 1)
-        if p is None:
-            return -1
-    _WRITERS[size](h.bus.ram, p | o, v)
+        return -1
+    write_ram(h.bus.ram, p | (a & 0xFFF), size, v)
     return 0
 
 

@@ -144,6 +144,14 @@ _start:
     lwu a2, 6(t1)
     ld a3, 16(t1)
     ld a4, 3(t1)                    # misaligned
+    li a5, -2                       # a misaligned word read back sign-extended
+    sw a5, 9(t1)
+    lw a6, 9(t1)
+    beq a6, a5, 23f
+    li t0, TEST                     # not: fail with status 2
+    li t1, (2 << 16) | 0x3333
+    sw t1, 0(t0)
+23:
     add s0, s0, t2
     xor s0, s0, t3
     add s0, s0, t4
@@ -179,6 +187,11 @@ _start:
     sb t1, 7(s3)                    # the scratch register, written and read back
     lbu t2, 7(s3)
     lb t3, 6(s3)                    # MSR: 0xb0, negative as a signed byte
+    bltz t3, 22f
+    li t0, TEST                     # not sign-extended: fail with status 1
+    li t1, (1 << 16) | 0x3333
+    sw t1, 0(t0)
+22:
     add s0, s0, t2
     xor s0, s0, t3
     add s0, s0, t1
