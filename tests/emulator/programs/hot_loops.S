@@ -2,7 +2,8 @@
 # loops.py; tests/emulator/test_loops.py runs it with loops compiled and without, and compares):
 # every integer operation a region runs, mixed into one checksum; byte, halfword, word and double
 # stores and loads, aligned, misaligned inside a page and across a page boundary; a call and
-# its return inside the loop; a loop closed by a jump back; UART writes and status reads (a
+# its return inside the loop, a call through a register, a call to a long function, a 4-byte
+# instruction straddling two pages; a loop closed by a jump back; UART writes and status reads (a
 # device inside a loop); every AMO and LR/SC; the time polled in a loop while the timer and software interrupts come; a loop that patches an instruction it runs (fence.i); a load from a
 # hole that faults (the handler skips it); a second hart waiting on a flag, storing each pass.
 # Hart 0 prints the checksum in hex and powers off through the test device.
@@ -167,6 +168,33 @@ _start:
     add s0, s0, t1
     addi s3, s3, -1
     bnez s3, 7b
+    # --- a call through a register inside the loop (a function pointer): the region ends at
+    # the callee, which only an indirect jump reaches, until it is built again to hold it -------
+    la s4, mix
+    li s3, N
+24: mv a0, s0
+    jalr s4
+    mv s0, a0
+    addi s3, s3, -1
+    bnez s3, 24b
+    # --- a loop calling a function longer than a region: the region holds the loop's own code -
+    .globl long_loop, long_return
+    li a1, 1                        # once through its long path first: decoded, never hot
+    mv a0, s0
+    call long
+    mv s0, a0
+    li a1, 0
+    li s3, N
+long_loop:
+    mv a0, s0
+    call long
+long_return:
+    xor s0, s0, a0
+    addi s3, s3, -1
+    bnez s3, long_loop
+    # --- a loop with a 4-byte instruction straddling two pages (kept decoded in its slot) -----
+    li s3, N
+    call straddle
     # --- a call and its return inside the loop; a loop closed by a jump back ------------------
     li s3, N
 8:  beqz s3, 9f
@@ -359,6 +387,15 @@ mix:                                # a0 = a0 * 31 + (a0 >> 7), through a jalr r
     add a0, t0, t1
     ret
 
+long:                               # a0 += 1, after 410 instructions if a1 is set
+    beqz a1, 1f
+    .rept 205
+    addi a0, a0, 3
+    xori a0, a0, 0x5a
+    .endr
+1:  addi a0, a0, 1
+    ret
+
 trap:                               # an access fault: skip the faulting load; the timer:
     csrr t5, mcause                 # count the tick, arm the next
     bltz t5, 1f
@@ -385,6 +422,22 @@ trap:                               # an access fault: skip the faulting load; t
     addi t6, t6, TICKS
     sd t6, 0(t5)
     mret
+
+    # The page's last halfword holds the first half of a 4-byte instruction.
+    .globl straddle
+    .option push
+    .option rvc
+    .balign 4096
+    .skip 4096 - 6
+straddle:
+    c.nop
+    c.nop
+    xori s0, s0, 0x155              # at 0xffe: its upper half on the next page
+    addi s0, s0, 7
+    addi s3, s3, -1
+    bnez s3, straddle
+    ret
+    .option pop
 
     .section .rodata
 text:    .asciz "hot loops: the UART written and read in a compiled loop\n"
