@@ -87,27 +87,6 @@ FAST = (
     "cli/test_places.py",
 )
 
-# Under xdist each free worker takes the next test in collection order, so a long test collected
-# late is a tail the other worker waits out (the replay, last, waited 32 s for one in a run of
-# 10:34). These modules hold the suite's longest tests (`make test PYTEST_ARGS=--durations=80`,
-# 7 December 2026: 62, 48, 40, 32, 26, 19 s ...) and go first; the fast tier's short tests go
-# last, where they fill the workers' ends evenly. Only the order changes: a stale list costs time,
-# never a result.
-LONGEST_FIRST = (
-    "lab/test_labgrid_bisect.py",
-    "linux/test_linux_boot.py",
-    "bisect/test_bisect_scripted.py",
-    "test_plan_matrix.py",
-    "bisect/test_bisect_qemu.py",
-    "analysis/test_calibrate.py",
-    "bisect/test_bisect_parallel.py",
-    "test_bench_peers.py",
-    "lab/test_jtag_wedges.py",
-    "emulator/test_sdcard_boot.py",
-)
-# The replay of every run waits for the other workers' tests to end: it stays last.
-LAST = "test_zz_replay_all.py"
-
 
 # Session fixtures every folder shares (one build, fetch or card per session): the tiny Linux,
 # Debian's kernel with its device trees, Debian's SiFive firmware, the Unleashed SD card.
@@ -182,19 +161,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = workers.shared_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-    # A stable sort: each module's tests keep their order and stay together.
-    items.sort(key=run_order)
-
-
-def run_order(item: pytest.Item) -> int:
-    """Where a test runs in the session: the modules holding the longest tests first
-    (:data:`LONGEST_FIRST`, in that order), then the other slow ones, the fast tier, the replay."""
-    relative = item.path.resolve().relative_to(TESTS).as_posix()
-    if relative == LAST:
-        return len(LONGEST_FIRST) + 2
-    if relative in LONGEST_FIRST:
-        return LONGEST_FIRST.index(relative)
-    return len(LONGEST_FIRST) + is_fast(item.path)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
