@@ -8,9 +8,10 @@ seconds from power-on to `U-Boot SPL`, to U-Boot's `=>` prompt and to the init's
 shell; the baseline, in the same run, is `linux-boot` on qemu-sifive-u (the same machine and
 kernel with OpenSBI + the kernel loaded straight into RAM) to the same shell. The emulator's
 Unmatched booting its own card (emulator-unmatched-sd: mask ROM -> SPL -> DDR -> OpenSBI + U-Boot
-from the FIT, the same Debian firmware and layout) runs `unmatched-boot --until prompt`, power-on
-to `U-Boot SPL` and to the prompt, next to QEMU sifive_u's; goal for the emulator: the prompt
-within 10 s. Medians; needs `make sdcard` first.
+from the FIT, the same Debian firmware and layout) runs the whole `unmatched-boot`, power-on to
+`U-Boot SPL`, to the prompt and to the tiny Linux's shell, next to QEMU sifive_u's; goals for the
+emulator (issue 26): the prompt within 10 s, the shell within 20 s, each said met or not. Medians;
+needs `make sdcard` first.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ from harness.run.setup import prepare  # noqa: E402
 BUILD = REPO / "images" / "sdcard" / "build.py"
 FIRMWARE = REPO / "images" / "sdcard" / "out-firmware" / "unleashed"
 LINUX = REPO / "images" / "linux"
+# Issue 26's goals for emulator-unmatched-sd: power-on to U-Boot's prompt, to the tiny Linux's shell.
+PROMPT_GOAL_S = 10.0
+SHELL_GOAL_S = 20.0
+
+
+def goal(seconds: float, limit: float) -> str:
+    """How a median compares with its goal, in the words the README's table keeps."""
+    return f"goal {limit:.0f} s: {'met' if seconds <= limit else 'NOT met'}"
 
 
 def card_build_seconds(cache: Path) -> float:
@@ -85,9 +94,7 @@ def main() -> int:
         for index in range(args.runs):
             sd.append(milestone_times("unmatched-boot", "qemu-sifive-u-sd", Path(folder) / f"sd-{index}"))
             base.append(milestone_times("linux-boot", "qemu-sifive-u", Path(folder) / f"base-{index}"))
-            emulator.append(
-                milestone_times("unmatched-boot", "emulator-unmatched-sd", Path(folder) / f"emu-{index}", "prompt")
-            )
+            emulator.append(milestone_times("unmatched-boot", "emulator-unmatched-sd", Path(folder) / f"emu-{index}"))
 
     def median(runs: list[dict[str, float]], name: str) -> float:
         return statistics.median(run[name] for run in runs)
@@ -101,10 +108,12 @@ def main() -> int:
     print(f"qemu-sifive-u-sd power-on -> Linux shell: {shell:.2f} s")
     print(f"baseline qemu-sifive-u (kernel in RAM) power-on -> Linux shell: {baseline:.2f} s")
     print(f"SD chain / kernel in RAM, to the shell: {shell / baseline:.1f}x")
-    emu_spl, emu_prompt = (median(emulator, name) for name in ("spl", "prompt"))
+    emu_spl, emu_prompt, emu_shell = (median(emulator, name) for name in ("spl", "prompt", "shell"))
     print(f"emulator-unmatched-sd power-on -> U-Boot SPL: {emu_spl:.2f} s")
-    print(f"emulator-unmatched-sd power-on -> U-Boot prompt: {emu_prompt:.2f} s (goal 10 s)")
+    print(f"emulator-unmatched-sd power-on -> U-Boot prompt: {emu_prompt:.2f} s ({goal(emu_prompt, PROMPT_GOAL_S)})")
+    print(f"emulator-unmatched-sd power-on -> Linux shell: {emu_shell:.2f} s ({goal(emu_shell, SHELL_GOAL_S)})")
     print(f"emulator / QEMU sifive_u, SD card to the U-Boot prompt: {emu_prompt / prompt:.1f}x")
+    print(f"emulator / QEMU sifive_u, SD card to the Linux shell: {emu_shell / shell:.1f}x")
     return 0
 
 
