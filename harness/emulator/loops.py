@@ -389,7 +389,8 @@ def _dest(r: int) -> str | None:
 
 
 def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
-    """Python source of the region: a dispatch on the pc over its blocks (see module doc)."""
+    """Python source of the region: a dispatch on the pc over its blocks (see module doc and
+    ``_dispatch``)."""
     used: set[int] = set()
     written: set[int] = set()
     for op in ops.values():
@@ -403,11 +404,9 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
         op.kind in _STORES or op.kind in _SYSTEM_INLINE or (_is_atomic(op.kind) and op.kind not in (I.LR_W, I.LR_D))
         for op in ops.values()
     )
-    body: list[str] = []
     starts = sorted(pc for pc in leaders if pc in ops)
-    for number, start in enumerate(starts):
-        body.append(f"        {'if' if number == 0 else 'elif'} pc == {start}:")
-        body += _block(start, ops, leaders, head, tuple(sorted(written)), stores)
+    blocks = {start: _block(start, ops, leaders, head, tuple(sorted(written)), stores) for start in starts}
+    body = _dispatch(starts, blocks, 0)
     # What a device access that raises (a power-off, a reset) leaves: the registers as the
     # interpreter's would be, and the count with that access (enter).
     stored_back = "; ".join(f"x[{r}] = r{r}" for r in sorted(written)) or "pass"
@@ -417,10 +416,31 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
     lines.append("    eng = h.interp")
     lines += [f"    r{r} = x[{r}]" for r in regs]
     lines += [f"    pc = {head}", "    spins = 0", "    spin_at = -1", "    snap = None", "    stored = False"]
-    lines += ["    while True:", *body, "        else:", "            break"]
+    lines += ["    while True:", *body]
     lines += [f"    x[{r}] = r{r}" for r in sorted(written)]
     lines.append("    return n, pc")
     return "\n".join(lines) + "\n"
+
+
+def _dispatch(starts: list[int], blocks: dict[int, list[str]], depth: int) -> list[str]:
+    """The lines that run the block at ``pc`` among ``starts`` (sorted), or leave the region: a
+    tree of comparisons, so a jump between blocks costs PyPy's trace about log2(blocks) guards
+    where a chain of ``elif pc ==`` cost one per block before the right one (a region holds up to
+    a hundred blocks, and each pass through a loop jumps between several)."""
+    indent = "        " + "    " * depth
+    if len(starts) == 1:
+        start = starts[0]
+        # Block lines are written for depth 0 (and some hold several lines in one string).
+        shift = "    " * depth
+        body = [shift + line for text in blocks[start] for line in text.split("\n")]
+        return [f"{indent}if pc == {start}:", *body, f"{indent}else:", f"{indent}    break"]
+    middle = len(starts) // 2
+    return [
+        f"{indent}if pc < {starts[middle]}:",
+        *_dispatch(starts[:middle], blocks, depth + 1),
+        f"{indent}else:",
+        *_dispatch(starts[middle:], blocks, depth + 1),
+    ]
 
 
 def _block(

@@ -88,6 +88,24 @@ def test_every_path_of_a_region_runs_the_guest_the_interpreter_runs(hot_loops: t
     assert_same(plain, compiled)
 
 
+def test_a_region_finds_each_of_its_blocks_in_log2_comparisons() -> None:
+    # A jump between blocks dispatches on the pc: a tree of comparisons, not a chain of one per
+    # block (each comparison is a guard in PyPy's trace of the region's loop).
+    starts = list(range(0x1000, 0x1000 + 4 * 100, 4))
+    blocks = {start: [f"            return {start} - n"] for start in starts}
+    lines = loops._dispatch(starts, blocks, 0)
+    depths = [(len(line) - len(line.lstrip()) - 8) // 4 for line in lines if line.lstrip().startswith("if pc == ")]
+    assert len(depths) == 100
+    assert max(depths) <= 7
+    namespace: dict[str, object] = {}
+    exec("def dispatch(pc, n):\n    while True:\n" + "\n".join(lines) + "\n    return None\n", namespace)
+    dispatch = namespace["dispatch"]
+    assert callable(dispatch)
+    assert [dispatch(start, 1) for start in starts] == [start - 1 for start in starts]
+    # A pc between blocks, before the first or past the last leaves the region.
+    assert [dispatch(pc, 1) for pc in (0x1002, 0xFFC, 0x1000 + 4 * 100, -1)] == [None] * 4
+
+
 POWER_OFF_IN_A_LOOP = r"""
     .equ TEST, 0x100000
     .option norvc
