@@ -43,7 +43,7 @@ SHELL_GOAL_S = 20.0
 
 
 def goal(seconds: float, limit: float) -> str:
-    """How a median compares with its goal, in the words the README's table keeps."""
+    """How a median compares with its goal: "goal 10 s: met" or "goal 10 s: NOT met"."""
     return f"goal {limit:.0f} s: {'met' if seconds <= limit else 'NOT met'}"
 
 

@@ -425,8 +425,9 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
 def _dispatch(starts: list[int], blocks: dict[int, list[str]], depth: int) -> list[str]:
     """The lines that run the block at ``pc`` among ``starts`` (sorted), or leave the region: a
     tree of comparisons, so a jump between blocks costs PyPy's trace about log2(blocks) guards
-    where a chain of ``elif pc ==`` cost one per block before the right one (a region holds up to
-    a hundred blocks, and each pass through a loop jumps between several)."""
+    where a chain of ``elif pc ==`` cost one per block before the right one (a region of
+    ``MAX_INSNS`` instructions holds a hundred blocks or more, and each pass through a loop jumps
+    between several)."""
     indent = "        " + "    " * depth
     if len(starts) == 1:
         start = starts[0]

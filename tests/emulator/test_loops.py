@@ -88,6 +88,22 @@ def test_every_path_of_a_region_runs_the_guest_the_interpreter_runs(hot_loops: t
     assert_same(plain, compiled)
 
 
+class Counted(int):
+    """An int that counts the comparisons made with it."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        self.compared += 1
+        return int(self) == other
+
+    def __lt__(self, other: int) -> bool:
+        self.compared += 1
+        return int(self) < other
+
+    __hash__ = int.__hash__
+
+
 def test_a_region_finds_each_of_its_blocks_in_log2_comparisons() -> None:
     # A jump between blocks dispatches on the pc: a tree of comparisons, not a chain of one per
     # block (each comparison is a guard in PyPy's trace of the region's loop).
@@ -102,6 +118,11 @@ def test_a_region_finds_each_of_its_blocks_in_log2_comparisons() -> None:
     dispatch = namespace["dispatch"]
     assert callable(dispatch)
     assert [dispatch(start, 1) for start in starts] == [start - 1 for start in starts]
+    # Counted: at most 7 comparisons down the tree and one at the leaf, for every block.
+    for start in starts:
+        pc = Counted(start)
+        dispatch(pc, 0)
+        assert pc.compared <= 8, (hex(start), pc.compared)
     # A pc between blocks, before the first or past the last leaves the region.
     assert [dispatch(pc, 1) for pc in (0x1002, 0xFFC, 0x1000 + 4 * 100, -1)] == [None] * 4
 

@@ -169,7 +169,7 @@ _start:
     addi s3, s3, -1
     bnez s3, 7b
     # --- a call through a register inside the loop (a function pointer): the region ends at
-    # the callee, which only an indirect jump reaches, until it is built again to hold it -------
+    # the callee, which only an indirect jump reaches ------------------------------------------
     la s4, mix
     li s3, N
 24: mv a0, s0
@@ -177,8 +177,8 @@ _start:
     mv s0, a0
     addi s3, s3, -1
     bnez s3, 24b
-    # --- a loop calling a function longer than a region: the region holds the loop's own code -
-    .globl long_loop, long_return
+    # --- a loop calling a function whose decoded cold path is longer than a region: the
+    # region is cut at MAX_INSNS instructions, the loop runs where the cut leaves it -----------
     li a1, 1                        # once through its long path first: decoded, never hot
     mv a0, s0
     call long
@@ -189,7 +189,8 @@ long_loop:
     mv a0, s0
     call long
 long_return:
-    xor s0, s0, a0
+    mv s0, a0                       # s0 + 1, mixed with the count (one to one)
+    xor s0, s0, s3
     addi s3, s3, -1
     bnez s3, long_loop
     # --- a loop with a 4-byte instruction straddling two pages (kept decoded in its slot) -----
