@@ -26,10 +26,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
 
-# The suite on every core (pytest-xdist): most of its time is spent waiting for boots, silences and
-# processes, not computing, so two workers on two cores nearly halve it. `--dist loadgroup` keeps a
-# module's shared boot on one worker (tests/workers.py); JOBS=0 runs it in one process.
-JOBS        ?= auto
+# The suite on every core (pytest-xdist), two workers per core: a third of its time is spent waiting
+# for silences, boots, labgrid and sshd rather than computing (1.35 of 2 cores busy with one worker
+# per core, 610 s; 476.95 s with two), so a second worker per core fills the waits. `--dist
+# loadgroup` keeps a module's shared boot on one worker (tests/workers.py); JOBS=0 runs it in one
+# process, JOBS=N on N workers.
+JOBS        ?= $(shell echo $$(( 2 * $$(nproc) )))
 XDIST       := -n $(JOBS) --dist loadgroup
 
 test: deps venv
