@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pexpect
@@ -157,6 +157,8 @@ class Figure:
     seconds: float
     instructions: int | None = None
     cpu: float | None = None
+    # The slowest of the repeated runs to the same mark (a goal "in every single run" is judged on it).
+    worst: float | None = None
 
 
 def build_compute_elf(workdir: Path, iterations: int) -> Path:
@@ -216,12 +218,15 @@ def measure(argv: list[str], marks: tuple[tuple[str, str], ...], env: dict[str, 
 
 
 def median_run(argv: list[str], marks: tuple[tuple[str, str], ...], env: dict[str, str], repeats: int) -> list[Figure]:
-    """``measure`` ``repeats`` times; the run whose last mark is the median, all of them printed."""
+    """``measure`` ``repeats`` times; the run whose last mark is the median, all of them printed,
+    each figure carrying the slowest run's seconds to its mark."""
     results = sorted((measure(argv, marks, env) for _ in range(repeats)), key=lambda figures: figures[-1].seconds)
     if repeats > 1:
-        seconds = ", ".join(f"{figures[-1].seconds:.2f}" for figures in results)
-        print(f"    ({Path(argv[0]).name}: {repeats} runs to the last mark: {seconds} s; the median is shown)")
-    return results[len(results) // 2]
+        for index, (label, _) in enumerate(marks):
+            seconds = ", ".join(f"{figures[index].seconds:.2f}" for figures in results)
+            print(f"    ({Path(argv[0]).name}: {repeats} runs {label}: {seconds} s; the median is shown)")
+    middle = results[len(results) // 2]
+    return [replace(figure, worst=max(r[i].seconds for r in results)) for i, figure in enumerate(middle)]
 
 
 def interpreters() -> list[tuple[str, str]]:
@@ -357,8 +362,11 @@ def print_goals(measured: dict[tuple[str, str, str], Figure]) -> None:
     for name, mark, limit in GOALS:
         figure = measured.get((name, mark, engine))
         if figure is not None:
-            verdict = "met" if figure.seconds <= limit else "NOT met"
-            print(f"    {name}, {mark}: {figure.seconds:.2f} s (goal <= {limit:g} s): {verdict}")
+            # Every run must meet it, not the median alone: judged on the slowest.
+            worst = figure.worst if figure.worst is not None else figure.seconds
+            verdict = "met" if worst <= limit else "NOT met"
+            shown = f"{figure.seconds:.2f} s, slowest run {worst:.2f} s"
+            print(f"    {name}, {mark}: {shown} (goal <= {limit:g} s): {verdict}")
     for one, five, mark in HART_PAIRS:
         single, many = measured.get((one, mark, engine)), measured.get((five, mark, engine))
         if single is not None and many is not None:
