@@ -31,7 +31,7 @@ demo: deps venv
 # per core, 610 s; 476.95 s with two), so a second worker per core fills the waits. `--dist
 # loadgroup` keeps a module's shared boot on one worker (tests/workers.py); JOBS=0 runs it in one
 # process, JOBS=N on N workers.
-JOBS        ?= $(shell echo $$(( 2 * $$(nproc) )))
+JOBS        ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); echo $$(( 2 * n )))
 XDIST       := -n $(JOBS) --dist loadgroup
 
 test: deps venv
