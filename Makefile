@@ -27,11 +27,12 @@ demo: deps venv
 	$(BIN)/hartbeat run $(DEMO_PLAN) --board $(DEMO_BOARD)
 
 # The suite on every core (pytest-xdist), two workers per core: a third of its time is spent waiting
-# for silences, boots, labgrid and sshd rather than computing (1.35 of 2 cores busy with one worker
-# per core, 610 s; 476.95 s with two), so a second worker per core fills the waits. `--dist
-# loadgroup` keeps a module's shared boot on one worker (tests/workers.py); JOBS=0 runs it in one
-# process, JOBS=N on N workers.
-JOBS        ?= $(shell n=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); echo $$(( 2 * n )))
+# for silences, boots, labgrid and sshd rather than computing (about 820 CPU s, measured with four
+# workers, took 610 s with one worker per core on 2 cores; 455-477 s with two), so a second worker
+# per core fills the waits (measured on 2 cores only). nproc without OpenMP's limits, which it
+# obeys. `--dist loadgroup` keeps a module's shared boot on one worker (tests/workers.py); JOBS=0
+# runs it in one process, JOBS=N on N workers.
+JOBS        ?= $(shell n=$$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1); echo $$(( 2 * n )))
 XDIST       := -n $(JOBS) --dist loadgroup
 
 test: deps venv

@@ -54,6 +54,7 @@ from .console import Console, pty_console, stdio_console
 from .debug.jtag import JtagSpecError
 from .devices.sdcard import SdCardError
 from .dts import DtcError
+from .interp import tune_jit
 from .loader import LoadError
 from .loops import summary as loop_summary
 from .machine import MIB, Machine, MachineConfig
@@ -233,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(machine.dtb)
             return 0
         console = pty_console() if args.serial == "pty" else stdio_console()
+        # Before the machine: building one that boots from its mask ROM already runs the ROM's
+        # SPI reads of the SPL.
+        tune_jit(rom_boot=config.msel is not None)
         machine = Machine(config, console)
         if args.jtag:
             port = machine.attach_jtag(args.jtag)

@@ -232,6 +232,30 @@ if sys.implementation.name == "pypy":
     for helper in (fetch_op, decode_word, decode32, expand_compressed, make_op, enter_loop):
         pypyjit.dont_trace_here(0, False, helper.__code__)
 
+# Passes of a loop before PyPy traces it (PyPy's default: 1039) on the FU740's own firmware. The
+# SPL and U-Boot read the SD card over SPI through short loops (8 bytes per FIFO fill, a timer
+# read between) and many device paths, each warm for a while and then left: tracing them sooner
+# paid. The Unmatched's card with the tiny Linux, power-on to the shell: 222.2 G -> 202.5 G host
+# instructions (valgrind cachegrind). On RAM boots it does not: U-Boot on `virt` to "Hit any
+# key" 0.92 -> 1.07 s (medians of 3, alternating), so they keep PyPy's default.
+FIRMWARE_JIT_THRESHOLD = 500
+
+
+def jit_settings(rom_boot: bool) -> tuple[str, ...]:
+    """The ``pypyjit.set_param`` settings for a machine that boots from its mask ROM (the
+    FU740's own firmware from an SD card) or not."""
+    return (f"threshold={FIRMWARE_JIT_THRESHOLD}",) if rom_boot else ()
+
+
+def tune_jit(rom_boot: bool) -> None:
+    """Apply :func:`jit_settings` to this process's JIT (on PyPy; nothing on CPython)."""
+    if sys.implementation.name != "pypy":
+        return
+    import pypyjit
+
+    for setting in jit_settings(rom_boot):
+        pypyjit.set_param(setting)
+
 
 def fetch_page(h: Hart, pc: int) -> tuple[int, list[Op | None]]:
     """Physical page address and slot list for the page holding virtual ``pc`` (filling the

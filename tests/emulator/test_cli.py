@@ -188,3 +188,46 @@ def test_control_and_jtag_options_work_with_their_modules_imported_late(tmp_path
     finally:
         proc.kill()
         proc.wait()
+
+
+# Runs main() with the machine built but not run, and PyPy's JIT tuning recorded in order.
+TUNED = """
+import sys
+from harness.emulator import cli
+order = []
+
+
+class Built(cli.Machine):
+    def __init__(self, *args, **kwargs):
+        order.append("machine")
+        super().__init__(*args, **kwargs)
+
+    def run(self, max_seconds=None, control=None):
+        order.append("run")
+        return 0
+
+
+cli.Machine = Built
+cli.tune_jit = lambda rom_boot: order.append(f"tune:{rom_boot}")
+status = cli.main(sys.argv[1:])
+print("order:", status, *order)
+"""
+
+
+def test_a_mask_rom_boot_tunes_pypys_jit_before_the_rom_reads_the_card(tmp_path: Path) -> None:
+    # Building the FU740 that boots from its card already runs the mask ROM's SPI reads of the
+    # SPL, so the JIT's settings for the firmware come first; a RAM boot asks for none.
+    from .fu740_card import write_card
+
+    card = write_card(tmp_path / "sd.img", spl=bytes.fromhex("73005010") * 4)  # wfi
+    elf = build_elf(tmp_path, HELLO, "hello")
+    for args, rom_boot in (
+        (["-M", "unmatched,msel=11", "-drive", f"file={card},if=sd,format=raw"], True),
+        (["-bios", "none", "-kernel", str(elf)], False),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", TUNED, *args], capture_output=True, text=True, cwd=ROOT,
+            stdin=subprocess.DEVNULL, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.rsplit("order: ", 1)[-1].split() == ["0", f"tune:{rom_boot}", "machine", "run"]

@@ -101,6 +101,34 @@ def test_pypy_runs_the_same_word_operations() -> None:
         assert int(got) == reference(name, a, b), f"PyPy {name}({a:#x}, {b:#x}) = {int(got):#x}"
 
 
+def test_only_a_mask_rom_boot_has_jit_settings_of_its_own() -> None:
+    (setting,) = interp.jit_settings(rom_boot=True)
+    name, value = setting.split("=")
+    assert name == "threshold" and int(value) > 0
+    assert interp.jit_settings(rom_boot=False) == ()
+
+
+# Applies the mask ROM boot's settings; prints the threshold they set and PyPy's default.
+PYPY_TUNE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import pypyjit
+from harness.emulator import interp
+interp.tune_jit(True)
+print(interp.FIRMWARE_JIT_THRESHOLD, pypyjit.defaults["threshold"])
+"""
+
+
+@pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 is not installed (make deps installs it)")
+def test_pypy_takes_the_mask_rom_boots_jit_settings_and_traces_sooner_than_its_default() -> None:
+    # A setting PyPy refused would end every SD card boot with a ValueError before the mask ROM.
+    argv = ["pypy3", "-c", PYPY_TUNE, str(ROOT)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    ours, default = (int(word) for word in done.stdout.split())
+    assert ours < default, "the firmware's threshold was measured below PyPy's default; a new PyPy moved it"
+
+
 # What the dispatch loop carries from one instruction to the next, and what only paths that
 # leave the loop assign: every other local is a per-instruction temporary.
 LOOP_STATE = {
