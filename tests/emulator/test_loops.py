@@ -17,7 +17,7 @@ from harness.emulator.console import MemoryConsole
 from harness.emulator.devices.test import MachineExit
 from harness.emulator.machine import Machine, MachineConfig
 
-from .conftest import PROGRAMS, link, needs_gcc
+from .conftest import PROGRAMS, build_elf, link, needs_gcc, run_elf
 
 pytestmark = needs_gcc
 
@@ -220,3 +220,54 @@ def test_a_store_by_another_hart_sharing_the_decoded_pages_drops_the_region(
     h0.interp.invalidate(ppn, start, start + 2, h1)
     assert code[slot] is None
     assert not region.current(itlb, h0.interp.code_epoch)
+
+
+# U-Boot's SiFive SPI driver, as the FU740's firmware reads an SD card: for every 8 bytes it fills
+# the FIFO in a loop tested at its top (the closing jump taken 8 times) and drains it in one
+# tested at its bottom (7 times). Neither loop runs 16 passes in a row.
+FIFO_FILLS = r"""
+_start:
+    li s0, 3000            # FIFO fills
+    la s1, buf
+    li s2, 0               # checksum
+    li t1, 8
+fill:
+    li t0, 0
+tx: beq t0, t1, txdone
+    add t2, s1, t0
+    sb t0, 0(t2)
+    addi t0, t0, 1
+    j tx
+txdone:
+    li t0, 0
+rx: add t2, s1, t0
+    lbu t3, 0(t2)
+    add s2, s2, t3
+    addi t0, t0, 1
+    bltu t0, t1, rx
+    addi s0, s0, -1
+    bnez s0, fill
+    li t0, 3000 * 28       # 0 + 1 + ... + 7 per fill
+    bne s2, t0, bad
+    PASS
+bad:
+    FAIL 1
+    .data
+    .balign 4096           # data on a page of its own (stores to a code page leave a region)
+buf: .space 8
+"""
+
+
+def test_a_loop_of_eight_passes_entered_again_and_again_gets_a_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
+    monkeypatch.setenv("HARTBEAT_EMU_LOOPS", "1")
+    # A low heat keeps the test short; what is tested is which runs count as heat at all.
+    monkeypatch.setattr(loops, "HEAT", 200)
+    result = run_elf(build_elf(tmp_path, FIFO_FILLS))
+    assert result.status == 0, result.output
+    count, ran = loops.summary(result.machine.harts)
+    assert count >= 1
+    # After the first few hundred fills, the fills and drains run in the region.
+    assert ran > result.machine.harts[0].icount * 3 // 4
