@@ -17,7 +17,7 @@ from harness.emulator.console import MemoryConsole
 from harness.emulator.devices.test import MachineExit
 from harness.emulator.machine import Machine, MachineConfig
 
-from .conftest import PROGRAMS, build_elf, link, needs_gcc, run_elf
+from .conftest import PRELUDE, PROGRAMS, build_elf, link, needs_gcc, run_elf
 
 pytestmark = needs_gcc
 
@@ -271,3 +271,47 @@ def test_a_loop_of_eight_passes_entered_again_and_again_gets_a_region(
     assert count >= 1
     # After the first few hundred fills, the fills and drains run in the region.
     assert ran > result.machine.harts[0].icount * 3 // 4
+
+
+# A loop that reads a word of its own code page and then rewrites an instruction on that page,
+# which it runs next. The read TLB maps the page; the write TLB never does (stores to decoded code
+# take the slow path, which drops the decoded instruction). A region that took the read TLB's
+# page for the store would write RAM behind the decoded instruction, and the old one would run.
+CODE_PAGE_READ_THEN_WRITTEN = r"""
+    .option norvc          # whole 4-byte words to read and write
+_start:
+    li s0, 600
+    li s2, 0
+    la s1, site
+    lw s3, 0(s1)           # addi s2, s2, 1
+    lw s4, alt             # addi s2, s2, 2
+    xor s4, s4, s3
+loop:
+    lw t0, 0(s1)
+    xor t0, t0, s4         # the other of the two instructions
+    sw t0, 0(s1)
+site:
+    addi s2, s2, 1
+    addi s0, s0, -1
+    bnez s0, loop
+    li t1, 300 * 2 + 300 * 1
+    bne s2, t1, bad
+    PASS
+bad:
+    FAIL 1
+alt:
+    addi s2, s2, 2
+"""
+
+
+def test_a_region_reading_a_code_page_still_writes_it_through_the_slow_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "code_page.S"
+    src.write_text(PRELUDE + CODE_PAGE_READ_THEN_WRITTEN)
+    elf = link(src, tmp_path / "code_page.elf")
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    assert loops.summary(compiled[2].harts)[0] >= 1
+    assert_same(plain, compiled)
