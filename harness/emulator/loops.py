@@ -27,7 +27,7 @@ spin-wait and skips its whole passes left, as the interpreter's does, though not
 the same pass: the state is the same unless such a pass reads a device register that changes
 when read.
 
-A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS``
+A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS`` + 1
 times in a row, ``HEAT`` times), from the instructions the hart has already decoded there (an
 instruction not yet run is where the region ends), and kept per hart and fetch context by the
 head's virtual pc. It is checked on every entry against the instruction TLB and the decoded
