@@ -18,8 +18,9 @@ access across pages, a system instruction, floating point, a pc the region does 
 the region *before* that instruction, with the registers stored back, and the interpreter runs
 it: the guest sees what the interpreter alone would show it, instruction for instruction, and a
 quantum ends at the same count (a block that would not fit the budget is left to the
-interpreter). Nothing inside a region changes the fetch context, the TLBs, ``mip`` or ``mie``
-in a way the interpreter would look at before its next system instruction, so no interrupt is
+interpreter). Nothing inside a region changes the fetch context, ``mip`` or ``mie``, or a TLB
+other than through its slow paths (``_page``), in a way the interpreter would look at before its
+next system instruction, so no interrupt is
 taken elsewhere (``interp`` module docstring). A device write that ends the machine (a
 power-off, a reset) leaves the registers and the count as the interpreter would. A pass that
 changes no register and stores nothing (no SC, AMO, time read or sstatus change either) is a
@@ -52,16 +53,16 @@ from .inline import atomic, read_mapped, read_ram, read_time, status_ie, write_m
 if TYPE_CHECKING:
     from .cpu import Hart
 
-# Back-edges to one head in a row before the head is looked up, and how often a head must get
-# that hot before its region is compiled: a region's function runs in PyPy's interpreter until
+# Back-edges to one head in a row after the first before the head is looked up, and how often a
+# head must get that hot before its region is compiled: a region's function runs in PyPy's interpreter until
 # PyPy compiles its loop, and tracing a region costs as much as interpreting about a million
 # guest instructions, so only loops that keep running are worth one. At 8,000 the tiny Linux on
 # `virt` compiles one loop, Linux on the Unmatched's 16 GiB four (its page structures), Debian's
 # kernel a few dozen; at 2,000 the tiny Linux took 1.05x the CPU time. HOT_RUNS is 7, not 16, so
 # that a loop of 8 passes counts: U-Boot's SiFive SPI driver fills the 8-byte FIFO and drains it
 # for every 8 bytes it reads from an SD card (its loop-closing jump taken 8 times, the first
-# starting the run). The Unmatched's card to `Starting kernel`: tiny Linux 13.5-14.5 -> 11.4-12.5
-# CPU s, Debian's kernel 48.6 -> 27.3 (the loops U-Boot proper reads the kernel with compiled).
+# starting the run). The Unmatched's card to `Starting kernel`: tiny Linux 13.4-14.5 -> 11.7-12.1
+# CPU s (3 pairs), Debian's card 48.6 -> 27.3 (the loops U-Boot proper reads the kernel with).
 HOT_RUNS = 7
 HEAT = int(os.environ.get("HARTBEAT_EMU_LOOP_HEAT", "8000"))
 # A region whose first JUDGED_AFTER entries ran fewer than SHORTEST_RUN instructions each on
@@ -510,6 +511,7 @@ def _block(
             add(f"{t}    except BaseException:")
             add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
             add(f"{t}        raise")
+            add(f"{t}    wv = -1")
             add(f"{t}    if v is None:\n{leave}")
             add(f"{t}    {rd or '_'} = v")
         elif k in _STORES:
@@ -525,6 +527,7 @@ def _block(
             add(f"{t}    except BaseException:")
             add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
             add(f"{t}        raise")
+            add(f"{t}    wv = -1")
             add(f"{t}    if v < 0:\n{leave}")
             add(f"{t}    if v and eng.code_changed:")
             add(f"{t}        # A device wrote decoded code: the interpreter fetches it again.")
@@ -584,12 +587,14 @@ def _block(
 def _page(indent: str, tlb: str, last: str) -> list[str]:
     """The lines that set ``p`` to the TLB entry (``tlb``: ``R`` or ``W``) of address ``a``'s page,
     or None: the entry that TLB gave last in this region call (locals ``{last}v``, ``{last}p``)
-    when ``a`` is on that page, else a lookup, kept when it hits. Nothing inside a region takes an
-    entry out of a TLB (a satp or mstatus write, an sfence.vma, a store to a page table, a page
-    becoming code: each is an instruction the region leaves before, or happens at a fetch), so a
-    hit stays true to the region's end. Linux initialising 16 GiB of page structures makes several
-    stores to each ``struct page`` and the dict lookup was most of a store's cost: the tiny Linux
-    on the Unmatched's 16 GiB to its shell, host instructions under valgrind 70.5 G -> 66.3 G."""
+    when ``a`` is on that page, else a lookup, kept when it hits. A region runs nothing that takes
+    an entry out of the read TLB (a satp or mstatus write, an sfence.vma: instructions it leaves
+    before). The write TLB loses entries also when a page walk first goes through a page, which
+    then becomes a watched page table (``codecache.watch_table`` -> ``Hart.forget_write_page``):
+    a region walks only in ``load_miss``/``store_miss``, so after each of those it forgets its
+    write page (``wv = -1``). Linux initialising 16 GiB of page structures makes several stores to
+    each ``struct page`` and the dict lookup was most of a store's cost: the tiny Linux on the
+    Unmatched's 16 GiB to its shell, host instructions under valgrind 70.5 G -> 66.3 G."""
     return [
         f"{indent}v = a >> 12 & VPN",
         f"{indent}if v == {last}v:",

@@ -315,3 +315,115 @@ def test_a_region_reading_a_code_page_still_writes_it_through_the_slow_path(
     assert plain[3] == 0
     assert loops.summary(compiled[2].harts)[0] >= 1
     assert_same(plain, compiled)
+
+
+# A store in a region through virtual page S (mapped to physical page P: the write TLB holds S),
+# then the page table entry behind S changed to another page without sfence.vma, then a load
+# whose page walk goes through P for the first time: P becomes a watched page table and S
+# leaves the write TLB (codecache.watch_table). The interpreter walks S again at its next store
+# and sees the new entry (status 0: the later stores reach P2); a region still using the write
+# page it kept would go on storing to P (FAIL 2). Either is allowed by the spec (no sfence.vma);
+# regions must do what the interpreter does.
+WALK_DROPS_A_WRITE_PAGE = r"""
+_start:
+    la t0, trap
+    csrw mtvec, t0
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    la s0, root
+    la s1, midB
+    la s2, ptP
+    la s3, ptQ
+    la s4, dataD
+    la s5, pageP2
+    li t0, 0xC7                       # root[0]: 0-1 GiB identity (devices), V R W A D
+    sd t0, 0(s0)
+    li t0, (0x80000 << 10) | 0xCF     # root[2]: 2-3 GiB identity, V R W X A D
+    sd t0, 16(s0)
+    srli t0, s1, 12
+    slli t0, t0, 10
+    ori t0, t0, 1
+    sd t0, 8(s0)                      # root[1] -> midB (VA 0x40000000)
+    srli t0, s2, 12
+    slli t0, t0, 10
+    ori t0, t0, 1
+    sd t0, 0(s1)                      # midB[0] -> P
+    srli t0, s3, 12
+    slli t0, t0, 10
+    ori t0, t0, 1
+    sd t0, 8(s1)                      # midB[1] -> Q
+    srli t0, s4, 12
+    slli t0, t0, 10
+    ori t0, t0, 0xC7
+    sd t0, 0(s2)                      # P[0] -> D   (VA 0x40000000)
+    srli t0, s2, 12
+    slli t0, t0, 10
+    ori t0, t0, 0xC7
+    sd t0, 0(s3)                      # Q[0] -> P   (VA 0x40200000 = S, an alias of P)
+    srli t0, s0, 12
+    li t1, 8 << 60
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+    li t0, 1 << 11
+    csrs mstatus, t0                  # MPP = S
+    la t0, smode
+    csrw mepc, t0
+    mret
+smode:
+    li a0, 0x40200000
+    sd zero, 8(a0)                    # write TLB: S -> P (walk root, midB, Q)
+    srli t0, s5, 12
+    slli t0, t0, 10
+    ori t0, t0, 0xC7
+    sd t0, 0(s3)                      # Q[0] -> P2, no sfence.vma (the TLB may keep S -> P)
+    li s6, 400
+    li t0, 0x40000000
+    sub s8, t0, s4
+loop:
+    sd s6, 16(a0)                     # store to S
+    sltiu t2, s6, 100
+    neg t2, t2
+    and t3, t2, s8
+    add t4, s4, t3
+    ld t1, 0(t4)                      # from s6 = 99: VA 0x40000000, first walk through P
+    addi s6, s6, -1
+    bnez s6, loop
+    ld t0, 16(s2)                     # P + 16
+    ld t1, 16(s5)                     # P2 + 16
+    li t2, 99
+    bne t0, t2, 1f
+    li t2, 1
+    bne t1, t2, 1f
+    PASS                              # the interpreter: S re-walked after the drop -> P2
+1:  li t2, 1
+    bne t0, t2, 2f
+    bnez t1, 2f
+    FAIL 2                            # every store to S went to P
+2:  FAIL 3
+trap:
+    FAIL 9
+    .data
+    .balign 4096
+root: .space 4096
+midB: .space 4096
+ptP: .space 4096
+ptQ: .space 4096
+dataD: .space 4096
+pageP2: .space 4096
+"""
+
+
+def test_a_walk_inside_a_region_that_drops_a_write_page_is_seen_by_the_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "walk.S"
+    src.write_text(PRELUDE + WALK_DROPS_A_WRITE_PAGE)
+    elf = link(src, tmp_path / "walk.elf")
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    assert loops.summary(compiled[2].harts)[1] > 0
+    assert_same(plain, compiled)
