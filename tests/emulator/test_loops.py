@@ -17,7 +17,7 @@ from harness.emulator.console import MemoryConsole
 from harness.emulator.devices.test import MachineExit
 from harness.emulator.machine import Machine, MachineConfig
 
-from .conftest import PRELUDE, PROGRAMS, build_elf, link, needs_gcc, run_elf
+from .conftest import PROGRAMS, build_elf, link, needs_gcc, run_elf
 
 pytestmark = needs_gcc
 
@@ -304,14 +304,17 @@ alt:
 """
 
 
+def lockstep(tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Run, Run]:
+    """``source`` (after the test prelude) on one hart, without regions and with every hot loop
+    compiled at once."""
+    elf = build_elf(tmp_path, source)
+    return run(elf, 1, False, monkeypatch), run(elf, 1, True, monkeypatch)
+
+
 def test_a_region_reading_a_code_page_still_writes_it_through_the_slow_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = tmp_path / "code_page.S"
-    src.write_text(PRELUDE + CODE_PAGE_READ_THEN_WRITTEN)
-    elf = link(src, tmp_path / "code_page.elf")
-    plain = run(elf, 1, False, monkeypatch)
-    compiled = run(elf, 1, True, monkeypatch)
+    plain, compiled = lockstep(tmp_path, CODE_PAGE_READ_THEN_WRITTEN, monkeypatch)
     assert plain[3] == 0
     assert loops.summary(compiled[2].harts)[0] >= 1
     assert_same(plain, compiled)
@@ -419,11 +422,7 @@ pageP2: .space 4096
 def test_a_walk_inside_a_region_that_drops_a_write_page_is_seen_by_the_region(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = tmp_path / "walk.S"
-    src.write_text(PRELUDE + WALK_DROPS_A_WRITE_PAGE)
-    elf = link(src, tmp_path / "walk.elf")
-    plain = run(elf, 1, False, monkeypatch)
-    compiled = run(elf, 1, True, monkeypatch)
+    plain, compiled = lockstep(tmp_path, WALK_DROPS_A_WRITE_PAGE, monkeypatch)
     assert plain[3] == 0
     assert loops.summary(compiled[2].harts)[1] > 0
     assert_same(plain, compiled)
