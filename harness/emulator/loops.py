@@ -20,13 +20,12 @@ it: the guest sees what the interpreter alone would show it, instruction for ins
 quantum ends at the same count (a block that would not fit the budget is left to the
 interpreter). Nothing inside a region changes the fetch context, ``mip`` or ``mie``, or a TLB
 other than through its slow paths (``_page``), in a way the interpreter would look at before its
-next system instruction, so no interrupt is
-taken elsewhere (``interp`` module docstring). A device write that ends the machine (a
-power-off, a reset) leaves the registers and the count as the interpreter would. A pass that
-changes no register and stores nothing (no SC, AMO, time read or sstatus change either) is a
-spin-wait and skips its whole passes left, as the interpreter's does, though not always from
-the same pass: the state is the same unless such a pass reads a device register that changes
-when read.
+next system instruction, so no interrupt is taken elsewhere (``interp`` module docstring). A
+device write that ends the machine (a power-off, a reset) leaves the registers and the count as
+the interpreter would. A pass that changes no register and stores nothing (no SC, AMO, time
+read or sstatus change either) is a spin-wait and skips its whole passes left, as the
+interpreter's does, though not always from the same pass: the state is the same unless such a
+pass reads a device register that changes when read.
 
 A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS`` + 1
 times in a row, ``HEAT`` times), from the instructions the hart has already decoded there (an
@@ -54,9 +53,9 @@ if TYPE_CHECKING:
     from .cpu import Hart
 
 # Back-edges to one head in a row after the first before the head is looked up, and how often a
-# head must get that hot before its region is compiled: a region's function runs in PyPy's interpreter until
-# PyPy compiles its loop, and tracing a region costs as much as interpreting about a million
-# guest instructions, so only loops that keep running are worth one. At 8,000 the tiny Linux on
+# head must get that hot before its region is compiled: a region's function runs in PyPy's
+# interpreter until PyPy compiles its loop, and tracing a region costs as much as interpreting
+# about a million guest instructions, so only loops that keep running are worth one. At 8,000 the tiny Linux on
 # `virt` compiles one loop, Linux on the Unmatched's 16 GiB four (its page structures), Debian's
 # kernel a few dozen; at 2,000 the tiny Linux took 1.05x the CPU time. HOT_RUNS is 7, not 16, so
 # that a loop of 8 passes counts: U-Boot's SiFive SPI driver fills the 8-byte FIFO and drains it
@@ -511,6 +510,7 @@ def _block(
             add(f"{t}    except BaseException:")
             add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
             add(f"{t}        raise")
+            # The miss may have walked the page tables, and a walk can empty the write page (_page).
             add(f"{t}    wv = -1")
             add(f"{t}    if v is None:\n{leave}")
             add(f"{t}    {rd or '_'} = v")
@@ -527,6 +527,7 @@ def _block(
             add(f"{t}    except BaseException:")
             add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
             add(f"{t}        raise")
+            # As after a load's miss.
             add(f"{t}    wv = -1")
             add(f"{t}    if v < 0:\n{leave}")
             add(f"{t}    if v and eng.code_changed:")
