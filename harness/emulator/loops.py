@@ -595,7 +595,7 @@ def _page(indent: str, tlb: str, last: str) -> list[str]:
     a region walks only in ``load_miss``/``store_miss``, so after each of those it forgets its
     write page (``wv = -1``). Linux initialising 16 GiB of page structures makes several stores to
     each ``struct page`` and the dict lookup was most of a store's cost: the tiny Linux on the
-    Unmatched's 16 GiB to its shell, host instructions under valgrind 70.5 G -> 66.3 G."""
+    Unmatched's 16 GiB to its shell, host instructions under valgrind 70.5 G -> 66.0 G."""
     return [
         f"{indent}v = a >> 12 & VPN",
         f"{indent}if v == {last}v:",
