@@ -55,13 +55,14 @@ if TYPE_CHECKING:
 # Back-edges to one head in a row after the first before the head is looked up, and how often a
 # head must get that hot before its region is compiled: a region's function runs in PyPy's
 # interpreter until PyPy compiles its loop, and tracing a region costs as much as interpreting
-# about a million guest instructions, so only loops that keep running are worth one. At 8,000 the tiny Linux on
-# `virt` compiles one loop, Linux on the Unmatched's 16 GiB four (its page structures), Debian's
-# kernel a few dozen; at 2,000 the tiny Linux took 1.05x the CPU time. HOT_RUNS is 7, not 16, so
-# that a loop of 8 passes counts: U-Boot's SiFive SPI driver fills the 8-byte FIFO and drains it
-# for every 8 bytes it reads from an SD card (its loop-closing jump taken 8 times, the first
-# starting the run). The Unmatched's card to `Starting kernel`: tiny Linux 13.4-14.5 -> 11.7-12.1
-# CPU s (3 pairs), Debian's card 48.6 -> 27.3 (the loops U-Boot proper reads the kernel with).
+# about a million guest instructions, so only loops that keep running are worth one. At 8,000
+# the tiny Linux on `virt` compiles one loop, Linux on the Unmatched's 16 GiB four (its page
+# structures), Debian's kernel a few dozen; at 2,000 the tiny Linux took 1.05x the CPU time.
+# HOT_RUNS is 7, not 16, so that a loop of 8 passes counts: U-Boot's SiFive SPI driver fills the
+# 8-byte FIFO and drains it for every 8 bytes it reads from an SD card (its loop-closing jump
+# taken 8 times, the first starting the run). The Unmatched's card to `Starting kernel`: tiny
+# Linux 13.4-14.5 -> 11.7-12.1 CPU s (3 pairs), Debian's card 48.6 -> 27.3 (the loops U-Boot
+# proper reads the kernel with).
 HOT_RUNS = 7
 HEAT = int(os.environ.get("HARTBEAT_EMU_LOOP_HEAT", "8000"))
 # A region whose first JUDGED_AFTER entries ran fewer than SHORTEST_RUN instructions each on
