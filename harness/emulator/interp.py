@@ -378,7 +378,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
             spin_at = 0
             # The first loop closed since the quantum began or a system instruction (hot_pc 1)
             # asks for its region at once (see Interpreter).
-            eng.hot_pc = 1
+            eng.hot_pc = eng.hot_end = 1
             back = False
             code: list[Op | None] = []
             reset_kind = eng.reset_kind or h.fetch_key != BARE
@@ -651,10 +651,20 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                         # A loop closed (a backward branch taken, a jump back): PyPy traces
                         # each path with `back` a constant, so this costs the others nothing.
                         if pc != eng.hot_pc:
-                            # A new loop, or (hot_pc 1) the first one since the quantum
-                            # or a region began: its region, if any, is asked for at once.
-                            eng.hot_n = REJOIN if eng.hot_pc == 1 else 0
-                            eng.hot_pc = pc
+                            # The edge runs from `end` back to `pc`. One that crosses the
+                            # loop's own (their spans overlap, neither inside the other) closes
+                            # the same cycle: a loop the compiler laid out with two backward
+                            # jumps a pass (Linux's __free_pages_ok, freeing 16 GiB a page at
+                            # a time). It neither counts nor starts a loop; counted as a new
+                            # one, such a loop started again twice a pass and never got hot.
+                            # Anything else is a new loop, or (hot_pc 1) the first one since
+                            # the quantum or a region began: its region is asked for at once.
+                            end = pc - op.imm
+                            head = eng.hot_pc
+                            if not (head < pc <= eng.hot_end < end or pc < head <= end < eng.hot_end):
+                                eng.hot_n = REJOIN if head == 1 else 0
+                                eng.hot_pc = pc
+                                eng.hot_end = end
                         else:
                             eng.hot_n += 1
                         if eng.hot_n >= HOT_RUNS:
@@ -666,7 +676,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                                 n, pc = ran
                                 vpn = -1 << 60
                                 spin_pc = 1
-                                eng.hot_pc = 1
+                                eng.hot_pc = eng.hot_end = 1
                                 if eng.loop_break:
                                     # The region ended after a time read or an sstatus
                                     # change that leaves the loop (see the kinds above).
@@ -682,7 +692,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                     # The kind too, except where the engine says not to (see reset_kind).
                     if reset_kind:
                         k = 0
-                    a = b = i = p = o = v = t = period = 0
+                    a = b = i = p = o = v = t = period = end = head = 0
                     taken = back = False
                     entry = None
                     regs = spin_regs
@@ -753,6 +763,8 @@ class Interpreter:
         # instructions to the tiny Linux's shell).
         self.hot_pc = 1
         self.hot_n = 0
+        # Where that backward edge came from (the loop's end, as far as _loop knows it).
+        self.hot_end = 1
         # Counts the stores that reached this hart's decoded pages: a region checks its Ops
         # again only when it moved (loops.Region.current).
         self.code_epoch = 0

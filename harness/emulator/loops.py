@@ -28,7 +28,8 @@ interpreter's does, though not always from the same pass: the state is the same 
 pass reads a device register that changes when read.
 
 A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS`` + 1
-times in a row, ``HEAT`` times), from the instructions the hart has already decoded there (an
+times in a row, ``HEAT`` times; a backward edge crossing the loop's own does not break the run, see
+``interp._loop``), from the instructions the hart has already decoded there (an
 instruction not yet run is where the region ends), and kept per hart and fetch context by the
 head's virtual pc. It is checked on every entry against the instruction TLB and the decoded
 slots it was built from (once a store reached the hart's code pages since), so a remapped page

@@ -273,6 +273,63 @@ def test_a_loop_of_eight_passes_entered_again_and_again_gets_a_region(
     assert ran > result.machine.harts[0].icount * 3 // 4
 
 
+# A loop the compiler laid out with two backward jumps per pass, as Linux's __free_pages_ok frees
+# the pages of a 16 GiB board: the test at the top jumps forward to the body, which calls a
+# function and then jumps back to the increment (`j next`), and the increment jumps back to the
+# test (`j head`). The two edges cross; counting only runs of one edge, the loop started again
+# twice a pass and never got hot.
+CROSSING_BACK_EDGES = r"""
+_start:
+    li s0, 300             # entries
+    li s2, 0               # checksum
+outer:
+    li s3, 0
+    li s4, 64              # passes per entry
+head:
+    blt s3, s4, body
+    addi s0, s0, -1
+    bnez s0, outer
+    li t0, 300 * 2016      # 0 + 1 + ... + 63 per entry
+    bne s2, t0, bad
+    PASS
+bad:
+    FAIL 1
+next:
+    addi s3, s3, 1
+    j head
+body:
+    mv a0, s3
+    call weigh
+    bnez a1, next
+    add s2, s2, a0
+    j next
+weigh:
+    li a1, 0
+    ret
+"""
+
+
+def test_a_loop_closed_by_two_crossing_backward_jumps_gets_a_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
+    monkeypatch.setenv("HARTBEAT_EMU_LOOPS", "1")
+    monkeypatch.setattr(loops, "HEAT", 200)
+    result = run_elf(build_elf(tmp_path, CROSSING_BACK_EDGES))
+    assert result.status == 0, result.output
+    count, ran = loops.summary(result.machine.harts)
+    assert count >= 1
+    assert ran > result.machine.harts[0].icount * 3 // 4
+
+
+def test_a_region_of_a_loop_with_crossing_backward_jumps_runs_as_the_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain, compiled = lockstep(tmp_path, CROSSING_BACK_EDGES, monkeypatch)
+    assert plain[3] == 0
+    assert_same(plain, compiled)
+
+
 # A loop that reads a word of its own code page and then rewrites an instruction on that page,
 # which it runs next. The read TLB maps the page; the write TLB never does (stores to decoded code
 # take the slow path, which drops the decoded instruction). A region that took the read TLB's
