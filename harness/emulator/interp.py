@@ -753,6 +753,8 @@ class Interpreter:
         # Compiled guest loops by head pc, per fetch context, and how often each head not yet
         # compiled got hot (loops.py).
         self.loop_sets: dict[int, dict[int, Region]] = {key: {} for key in CONTEXTS}
+        # The regions by the heads of the loops inside them (loops.enter).
+        self.inner_sets: dict[int, dict[int, Region]] = {key: {} for key in CONTEXTS}
         self.loop_heat: dict[int, int] = {}
         # Regions compiled for this hart and the instructions run in them (loops.summary).
         self.loops_built = 0

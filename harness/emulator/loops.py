@@ -31,7 +31,8 @@ A region is found from a loop head (the target of a backward branch or jump take
 times in a row, ``HEAT`` times; a backward edge crossing the loop's own does not break the run, see
 ``interp._loop``), from the instructions the hart has already decoded there (an
 instruction not yet run is where the region ends), and kept per hart and fetch context by the
-head's virtual pc. It is checked on every entry against the instruction TLB and the decoded
+head's virtual pc; the interpreter also comes back into it at the head of a loop inside it (after
+a yield or a quantum's end there). It is checked on every entry against the instruction TLB and the decoded
 slots it was built from (once a store reached the hart's code pages since), so a remapped page
 or rewritten code drops it; one whose entries run
 few instructions each (it leaves every pass) is dropped too. Its function is
@@ -77,7 +78,7 @@ MOST_BUILDS = 4
 # Instructions in one region at most (compile time grows with it).
 MAX_INSNS = 400
 
-RegionFn = Callable[["Hart", list[int], int, int], tuple[int, int]]
+RegionFn = Callable[["Hart", list[int], int, int, int], tuple[int, int]]
 
 # Kinds a region runs, by what follows them.
 _IMM_ALU = {
@@ -198,7 +199,7 @@ class Region:
     """A compiled guest loop and what it was built from: per virtual page, the slot list the
     instruction TLB gave and the (slot, Op) pairs read from it."""
 
-    __slots__ = ("builds", "calls", "epoch", "fn", "pages", "ran", "stale", "undecoded")
+    __slots__ = ("builds", "calls", "epoch", "fn", "head", "inner", "pages", "ran", "stale", "undecoded")
 
     def __init__(
         self,
@@ -206,8 +207,14 @@ class Region:
         pages: tuple[tuple[int, list[I.Op | None], tuple[tuple[int, I.Op], ...]], ...],
         epoch: int,
         undecoded: frozenset[int],
+        head: int = 0,
+        inner: tuple[int, ...] = (),
     ) -> None:
         self.fn = fn
+        # Its head, and the heads of the loops inside it (targets of its backward edges), where
+        # the interpreter may come back into it (enter).
+        self.head = head
+        self.inner = inner
         # Where it ended because the hart had not run the instruction there yet when it was
         # built; set stale when it ends at one of them, to be built again on its next entry
         # (the code after an inner loop runs only once that loop has got hot).
@@ -247,6 +254,7 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
     eng = h.interp
     key = h.fetch_key
     regions = eng.loop_sets[key]
+    inner = eng.inner_sets[key]
     itlb = eng.itlb_sets[key]
     ran = False
     # What the interpreter counts if a device write ends the run (a power-off, a reset): the
@@ -257,16 +265,29 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
         while n < limit:
             region = regions.get(pc)
             if region is None:
-                if ran or not counted:
-                    break
-                heat = eng.loop_heat
-                seen = heat.get(pc, 0) + 1
-                if seen < HEAT:
-                    heat[pc] = seen
-                    break
-                heat.pop(pc, None)
-                region = regions[pc] = build(itlb, pc, eng.code_epoch)
-                eng.loops_built += region.fn is not None
+                # A loop inside a region whose run ended (a yield polling the time, a quantum's
+                # end) comes back into that region at once, rather than running interpreted
+                # until the region's own head gets hot again.
+                region = inner.get(pc)
+                if region is not None:
+                    if region.fn is None or region.stale or regions.get(region.head) is not region:
+                        del inner[pc]
+                        break
+                    if not region.current(itlb, eng.code_epoch):
+                        break
+                else:
+                    if ran or not counted:
+                        break
+                    heat = eng.loop_heat
+                    seen = heat.get(pc, 0) + 1
+                    if seen < HEAT:
+                        heat[pc] = seen
+                        break
+                    heat.pop(pc, None)
+                    region = regions[pc] = build(itlb, pc, eng.code_epoch)
+                    if region.fn is not None:
+                        eng.loops_built += 1
+                        inner.update(dict.fromkeys(region.inner, region))
             elif not region.current(itlb, eng.code_epoch):
                 del regions[pc]
                 break
@@ -276,12 +297,13 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 if region.fn is not None:
                     eng.loops_built += 1
                     region.builds = builds
+                    inner.update(dict.fromkeys(region.inner, region))
             fn = region.fn
             if fn is None:
                 break
             head = pc
             before = n
-            n, pc = fn(h, x, n, limit)
+            n, pc = fn(h, x, n, limit, pc)
             eng.loop_n = n
             eng.loop_ran += n - before
             ran = True
@@ -312,6 +334,7 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
     leaders = {head}
     work = [head]
     undecoded: set[int] = set()
+    backward: set[int] = set()
     while work:
         pc = work.pop()
         if pc in ops or len(ops) >= MAX_INSNS:
@@ -337,9 +360,12 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
         if k == I.JUMP_BACK:
             leaders.add(pc + op.imm)
             work.append(pc + op.imm)
+            backward.add(pc + op.imm)
         elif I.FIRST_BRANCH <= k < I.JAL:
             leaders.update((after, pc + op.imm))
             work += (after, pc + op.imm)
+            if op.imm < 0:
+                backward.add(pc + op.imm)
         elif k == I.JAL:
             # A call's return site is where the callee's `ret` (a JALR) comes back to.
             leaders.update((after, pc + op.imm))
@@ -363,7 +389,8 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
         exec(compile(source, f"<region {head & I.M:#x}>", "exec"), module.__dict__)
         fn = _COMPILED[source] = module.region
     pages = tuple((vpn, codes[vpn], tuple(sorted(s.items()))) for vpn, s in sorted(slots.items()))
-    return Region(fn, pages, epoch, frozenset(undecoded))
+    inner = tuple(sorted(pc for pc in backward if pc in ops and pc != head))
+    return Region(fn, pages, epoch, frozenset(undecoded), head, inner)
 
 
 def _runs(op: I.Op) -> bool:
@@ -418,10 +445,10 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
     stored_back = "; ".join(f"x[{r}] = r{r}" for r in sorted(written)) or "pass"
     body = [line.replace("STORE_BACK", stored_back) for line in body]
     regs = sorted(used)
-    lines = ["def region(h, x, n, limit):", "    R = h.rtlb", "    W = h.wtlb", "    ram = h.bus.ram"]
+    lines = ["def region(h, x, n, limit, pc):", "    R = h.rtlb", "    W = h.wtlb", "    ram = h.bus.ram"]
     lines.append("    eng = h.interp")
     lines += [f"    r{r} = x[{r}]" for r in regs]
-    lines += [f"    pc = {head}", "    spins = 0", "    spin_at = -1", "    snap = None", "    stored = False"]
+    lines += ["    spins = 0", "    spin_at = -1", "    snap = None", "    stored = False"]
     # The last page each data TLB gave (see _page): none yet.
     lines += ["    rv = wv = -1", "    rp = wp = 0"]
     lines += ["    while True:", *body]

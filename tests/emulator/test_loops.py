@@ -14,8 +14,10 @@ import pytest
 
 from harness.emulator import interp, loops
 from harness.emulator.console import MemoryConsole
+from harness.emulator.cpu import Hart
 from harness.emulator.devices.test import MachineExit
 from harness.emulator.machine import Machine, MachineConfig
+from harness.emulator.ops import Op
 
 from .conftest import PROGRAMS, build_elf, link, needs_gcc, run_elf
 
@@ -328,6 +330,65 @@ def test_a_region_of_a_loop_with_crossing_backward_jumps_runs_as_the_interpreter
     plain, compiled = lockstep(tmp_path, CROSSING_BACK_EDGES, monkeypatch)
     assert plain[3] == 0
     assert_same(plain, compiled)
+
+
+# A FIFO fill of 8 passes (it gets hot and becomes a region's head), a drain of 5 passes and the
+# loop around both: the drain and the outer loop never run 7 passes in a row, so their heads get
+# no region of their own, yet both are inside the fill's region. A quantum that ends in the drain
+# (half the instructions) starts the next one there; its first loop closed is the drain's.
+INNER_LOOPS = r"""
+_start:
+    li s0, 3000            # outer passes
+    li s2, 0
+    li s3, 0
+    li t2, 8
+outer:
+    li t0, 0
+fill:
+    beq t0, t2, filled
+    add s2, s2, t0
+    addi t0, t0, 1
+    j fill
+filled:
+    li t1, 5
+drain:
+    add s3, s3, s2
+    xor s4, s3, s2
+    add s3, s3, s4
+    srli s3, s3, 1
+    addi t1, t1, -1
+    bnez t1, drain
+    addi s0, s0, -1
+    bnez s0, outer
+    PASS
+"""
+
+
+def test_a_quantum_that_starts_inside_a_regions_inner_loop_goes_on_in_that_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries: list[tuple[int, int]] = []
+    build = loops.build
+
+    def recording_build(itlb: dict[int, tuple[int, list[Op | None]]], head: int, epoch: int) -> loops.Region:
+        region = build(itlb, head, epoch)
+        fn = region.fn
+        if fn is not None:
+
+            def run(h: Hart, x: list[int], n: int, limit: int, pc: int) -> tuple[int, int]:
+                entries.append((head, pc))
+                return fn(h, x, n, limit, pc)
+
+            region.fn = run
+        return region
+
+    monkeypatch.setattr(loops, "build", recording_build)
+    plain, compiled = lockstep(tmp_path, INNER_LOOPS, monkeypatch)
+    assert plain[3] == 0
+    assert_same(plain, compiled)
+    # Some runs of the fill's region began at the drain's head or the outer loop's.
+    inner = {pc for head, pc in entries if pc != head}
+    assert inner, entries[:10]
 
 
 # A loop that reads a word of its own code page and then rewrites an instruction on that page,
