@@ -657,6 +657,8 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                             # jumps a pass (Linux's __free_pages_ok, freeing 16 GiB a page at
                             # a time). It neither counts nor starts a loop; counted as a new
                             # one, such a loop started again twice a pass and never got hot.
+                            # (A new loop whose one edge happens to cross the last loop's waits
+                            # for the next quantum, where hot_pc starts at 1 again.)
                             # Anything else is a new loop, or (hot_pc 1) the first one since
                             # the quantum or a region began: its region is asked for at once.
                             end = pc - op.imm

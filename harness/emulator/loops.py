@@ -31,8 +31,9 @@ A region is found from a loop head (the target of a backward branch or jump take
 times in a row, ``HEAT`` times; a backward edge crossing the loop's own does not break the run, see
 ``interp._loop``), from the instructions the hart has already decoded there (an
 instruction not yet run is where the region ends), and kept per hart and fetch context by the
-head's virtual pc; the interpreter also comes back into it at the head of a loop inside it (after
-a yield or a quantum's end there). It is checked on every entry against the instruction TLB and the decoded
+head's virtual pc; the interpreter also enters it at the head of a loop inside it wherever it would
+look for a region there (after a yield or a quantum's end inside that loop, say). It is checked on
+every entry against the instruction TLB and the decoded
 slots it was built from (once a store reached the hart's code pages since), so a remapped page
 or rewritten code drops it; one whose entries run
 few instructions each (it leaves every pass) is dropped too. Its function is
@@ -248,9 +249,10 @@ NO_REGION = Region(None, (), 0, frozenset())
 
 
 def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> tuple[int, int] | None:
-    """Run the region whose head is ``pc`` (signed) if it has one, and the regions whose heads
-    it ends at: the instruction count and the pc the interpreter goes on from; None if the
-    interpreter goes on at ``pc`` itself. ``counted``: ``pc`` is a head that just got hot."""
+    """Run the region whose head is ``pc`` (signed) if it has one, else the region holding a loop
+    whose head is ``pc`` (``Region.inner``), from there; then the regions it ends at, the same way:
+    the instruction count and the pc the interpreter goes on from; None if the interpreter goes on
+    at ``pc`` itself. ``counted``: ``pc`` is a head that just got hot."""
     eng = h.interp
     key = h.fetch_key
     regions = eng.loop_sets[key]
@@ -274,6 +276,9 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                         del inner[pc]
                         break
                     if not region.current(itlb, eng.code_epoch):
+                        # Its code changed: the head gets a region of its own if it keeps
+                        # getting hot (the region itself is dropped at its own head).
+                        del inner[pc]
                         break
                 else:
                     if ran or not counted:
@@ -301,7 +306,7 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
             fn = region.fn
             if fn is None:
                 break
-            head = pc
+            start = pc
             before = n
             n, pc = fn(h, x, n, limit, pc)
             eng.loop_n = n
@@ -315,9 +320,10 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 # Entered often for a few instructions each time (it leaves for an instruction
                 # it cannot run, every pass): the entries cost more than the region saves.
                 region.fn = None
-            if pc == head or eng.loop_break:
-                # Back at its own head (its region left it), or where the interpreter leaves
-                # its loop (an interrupt pending, a yield): no other region runs first.
+            if pc == start or n == before or eng.loop_break:
+                # Back where it started (its region left it there), nothing run (the budget
+                # left is less than the block there), or where the interpreter leaves its loop
+                # (an interrupt pending, a yield): no other region runs first.
                 break
     except BaseException:
         # The interpreter's loop adds what it had counted before the regions ran.
