@@ -260,19 +260,24 @@ buf: .space 8
 """
 
 
-def test_a_loop_of_eight_passes_entered_again_and_again_gets_a_region(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def assert_mostly_in_regions(tmp_path: Path, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ``source`` with regions on and a low heat: its loop gets a region, and after the first
+    few hundred passes it runs there (three quarters of its instructions)."""
     monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
     monkeypatch.setenv("HARTBEAT_EMU_LOOPS", "1")
     # A low heat keeps the test short; what is tested is which runs count as heat at all.
     monkeypatch.setattr(loops, "HEAT", 200)
-    result = run_elf(build_elf(tmp_path, FIFO_FILLS))
+    result = run_elf(build_elf(tmp_path, source))
     assert result.status == 0, result.output
     count, ran = loops.summary(result.machine.harts)
     assert count >= 1
-    # After the first few hundred fills, the fills and drains run in the region.
     assert ran > result.machine.harts[0].icount * 3 // 4
+
+
+def test_a_loop_of_eight_passes_entered_again_and_again_gets_a_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_mostly_in_regions(tmp_path, FIFO_FILLS, monkeypatch)
 
 
 # A loop the compiler laid out with two backward jumps per pass, as Linux's __free_pages_ok frees
@@ -314,14 +319,7 @@ weigh:
 def test_a_loop_closed_by_two_crossing_backward_jumps_gets_a_region(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
-    monkeypatch.setenv("HARTBEAT_EMU_LOOPS", "1")
-    monkeypatch.setattr(loops, "HEAT", 200)
-    result = run_elf(build_elf(tmp_path, CROSSING_BACK_EDGES))
-    assert result.status == 0, result.output
-    count, ran = loops.summary(result.machine.harts)
-    assert count >= 1
-    assert ran > result.machine.harts[0].icount * 3 // 4
+    assert_mostly_in_regions(tmp_path, CROSSING_BACK_EDGES, monkeypatch)
 
 
 def test_a_region_of_a_loop_with_crossing_backward_jumps_runs_as_the_interpreter(
