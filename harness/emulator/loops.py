@@ -29,16 +29,15 @@ pass reads a device register that changes when read.
 
 A region is found from a loop head (the target of a backward branch or jump taken ``HOT_RUNS`` + 1
 times in a row, ``HEAT`` times; a backward edge crossing the loop's own does not break the run, see
-``interp._loop``), from the instructions the hart has already decoded there (an
-instruction not yet run is where the region ends), and kept per hart and fetch context by the
-head's virtual pc; the interpreter also enters it at the head of a loop inside it wherever it would
-look for a region there (after a yield or a quantum's end inside that loop, say). It is checked on
-every entry against the instruction TLB and the decoded
-slots it was built from (once a store reached the hart's code pages since), so a remapped page
-or rewritten code drops it; one whose entries run
-few instructions each (it leaves every pass) is dropped too. Its function is
-cached by source text: harts running the same code, and processes mapping the same code at
-the same addresses, share one compiled loop. Which machines compile their loops: ``wanted``.
+``interp._loop``), from the instructions the hart has already decoded there (an instruction not yet
+run is where the region ends), and kept per hart and fetch context by the head's virtual pc; the
+interpreter also enters it at the head of a loop inside it wherever it would look for a region there
+(after a yield or a quantum's end inside that loop, say). It is checked on every entry against the
+instruction TLB and the decoded slots it was built from (once a store reached the hart's code pages
+since), so a remapped page or rewritten code drops it; one whose entries run few instructions each
+(it leaves every pass) is dropped too. Its function is cached by source text: harts running the same
+code, and processes mapping the same code at the same addresses, share one compiled loop. Which
+machines compile their loops: ``wanted``.
 """
 
 from __future__ import annotations
@@ -272,12 +271,10 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 # until the region's own head gets hot again.
                 region = inner.get(pc)
                 if region is not None:
-                    if region.fn is None or region.stale or regions.get(region.head) is not region:
-                        del inner[pc]
-                        break
-                    if not region.current(itlb, eng.code_epoch):
-                        # Its code changed: the head gets a region of its own if it keeps
-                        # getting hot (the region itself is dropped at its own head).
+                    live = region.fn is not None and not region.stale and regions.get(region.head) is region
+                    if not live or not region.current(itlb, eng.code_epoch):
+                        # Dropped, due to be built again, or its code changed (it is dropped at
+                        # its own head): this head gets a region of its own if it gets hot.
                         del inner[pc]
                         break
                 else:
