@@ -10,7 +10,12 @@
 #include "riscv.h"
 #include "taskman.h"
 
-#define HART_WAIT_TICKS (MTIME_HZ / 10)
+/*
+ * How long hart 0 waits for the others, as Linux waits a second for each CPU it brings up: a
+ * hart that is merely late (QEMU's vCPU thread on a loaded host can start 100 ms after the first)
+ * must not be taken for a missing one; a missing one still ends in the panic below.
+ */
+#define HART_WAIT_TICKS MTIME_HZ
 #define HART_POLL_TICKS (MTIME_HZ / 10000)
 #define STALL_PERIOD_TICKS (MTIME_HZ / 500)
 
