@@ -42,6 +42,13 @@ UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
 # before it is powered, while a pty drops whatever is written before anyone opens it.
 ATTACH_TIMEOUT = 10.0
 ATTACH_SETTLE = 0.3
+# QEMU 7.2's pty (Debian 12) discards every byte the guest writes while it believes nobody has
+# the slave open, and looks again only once a second: each time ser2net closed and reopened the
+# device (a client reconnecting), up to a second of the boot could vanish mid-line (a fresh-clone
+# CI once lost half of U-Boot's banner that way). The board holds the slave itself for as long
+# as QEMU runs, as a UART's wire stays connected, and lets QEMU run only after its once-a-second
+# look has seen it held.
+QEMU_PTY_LOOK = 1.1
 
 
 def missing_tools(*tools: str) -> list[str]:
@@ -105,29 +112,31 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-def _opened_elsewhere(device: str, exclude_pid: int) -> bool:
-    """Whether a process other than ``exclude_pid`` has ``device`` open."""
+def _opened_elsewhere(device: str, exclude_pid: int, own_fd: int | None = None) -> bool:
+    """Whether a process other than ``exclude_pid`` has ``device`` open, not counting this
+    process's descriptor ``own_fd`` (the board's own hold on it)."""
+    own = Path(f"/proc/{os.getpid()}/fd/{own_fd}") if own_fd is not None else None
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         if fd_dir.parent.name == str(exclude_pid):
             continue
         with contextlib.suppress(OSError):
             for fd in fd_dir.iterdir():
                 with contextlib.suppress(OSError):
-                    if os.readlink(fd) == device:
+                    if fd != own and os.readlink(fd) == device:
                         return True
     return False
 
 
-def _wait_attached(process: subprocess.Popen[str], pty: str) -> None:
-    """Wait until someone other than ``process`` holds ``pty`` open (or ``process`` ends, or
-    ATTACH_TIMEOUT passes)."""
+def _wait_attached(process: subprocess.Popen[str], pty: str, own_fd: int | None = None) -> None:
+    """Wait until someone other than ``process`` (and the board's own ``own_fd``) holds ``pty``
+    open (or ``process`` ends, or ATTACH_TIMEOUT passes)."""
     # Attached means held open for a moment: ser2net opens the device for every client that
     # connects, also one whose RFC2217 negotiation then fails, and a qsoe image prints its
     # whole boot within 40 ms of running.
     deadline = time.monotonic() + ATTACH_TIMEOUT
     held_since: float | None = None
     while time.monotonic() < deadline and process.poll() is None:
-        if not _opened_elsewhere(pty, process.pid):
+        if not _opened_elsewhere(pty, process.pid, own_fd):
             held_since = None
         elif held_since is None:
             held_since = time.monotonic()
@@ -152,6 +161,8 @@ class VirtualBoard:
         self._sockets = Path(tempfile.mkdtemp(prefix="hb-lab-"))
         self._process: subprocess.Popen[str] | None = None
         self._idle_master: int | None = None
+        # The board's own hold on the running QEMU's pty slave (see QEMU_PTY_LOOK).
+        self._wire: int | None = None
         self.pty: str | None = None
         self.boots = 0
         self._lock = threading.Lock()
@@ -219,12 +230,19 @@ class VirtualBoard:
                 process.kill()
                 raise RuntimeError(f"QEMU did not report its pty: {line!r}")
             self._process, self.pty = process, found.group(1)
+            self._wire = os.open(self.pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            seen_by = time.monotonic() + QEMU_PTY_LOOK
             self.boots += 1
             self._point_at(self.pty)
-            threading.Thread(target=self._run_when_attached, args=(process, self.pty, monitor), daemon=True).start()
+            threading.Thread(
+                target=self._run_when_attached, args=(process, self.pty, self._wire, monitor, seen_by), daemon=True
+            ).start()
 
-    def _run_when_attached(self, process: subprocess.Popen[str], pty: str, monitor: Path) -> None:
-        _wait_attached(process, pty)
+    def _run_when_attached(
+        self, process: subprocess.Popen[str], pty: str, wire: int, monitor: Path, seen_by: float
+    ) -> None:
+        _wait_attached(process, pty, wire)
+        time.sleep(max(0.0, seen_by - time.monotonic()))
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as control:
             control.connect(str(monitor))
             control.sendall(b"cont\n")
@@ -264,6 +282,9 @@ class VirtualBoard:
                 self.port.unlink()
 
     def _kill(self) -> None:
+        wire, self._wire = self._wire, None
+        if wire is not None:
+            os.close(wire)
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
