@@ -73,7 +73,7 @@ from .ops import (
     ANDI,
     AUIPC,
     BEQ,
-    BGE,
+    BGEU,
     BLT,
     BLTU,
     BNE,
@@ -99,7 +99,7 @@ from .ops import (
     LD_B,
     LD_H,
     LD_I,
-    LH,
+    LHU,
     LR_D,
     LR_W,
     LUI,
@@ -108,13 +108,13 @@ from .ops import (
     MINS,
     MUL,
     MULH,
-    MULHSU,
     MULHU,
     MULW,
     OR,
     ORI,
     REM,
     REMU,
+    REMUW,
     REMW,
     SB,
     SD,
@@ -123,12 +123,12 @@ from .ops import (
     SLLIW,
     SLLW,
     SLT,
-    SLTI,
     SLTIU,
     SLTU,
     SPIN_CHECK_MASK,
     SRA,
     SRAI,
+    SRAIW,
     SRAW,
     SRL,
     SRLI,
@@ -402,94 +402,94 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                         i = op.imm
                         if k == ADDI:
                             x[op.rd] = int_add(a, i)
-                        elif k == LUI:
-                            x[op.rd] = i
-                        elif k == AUIPC:
-                            x[op.rd] = int_add(pc, i)
                         elif k == SLLI:
                             x[op.rd] = int_lshift(a, i)
                         elif k == SRLI:
                             x[op.rd] = uint_rshift(a, i)
-                        elif k == SRAI:
-                            x[op.rd] = a >> i
-                        elif k == ANDI:
-                            x[op.rd] = a & i
-                        elif k == ORI:
-                            x[op.rd] = a | i
-                        elif k == XORI:
-                            x[op.rd] = a ^ i
-                        elif k == SLTI:
-                            x[op.rd] = 1 if a < i else 0
-                        elif k == SLTIU:
-                            x[op.rd] = 1 if (a ^ MINS) < (i ^ MINS) else 0
                         elif k == ADDIW:
                             x[op.rd] = ((a + i + 0x80000000) & 0xFFFFFFFF) - 0x80000000
                         elif k == SLLIW:
                             x[op.rd] = (((a & 0xFFFFFFFF) << i) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
                         elif k == SRLIW:
                             x[op.rd] = (((a & 0xFFFFFFFF) >> i) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-                        else:  # SRAIW
+                        elif k == ANDI:
+                            x[op.rd] = a & i
+                        elif k == AUIPC:
+                            x[op.rd] = int_add(pc, i)
+                        elif k == XORI:
+                            x[op.rd] = a ^ i
+                        elif k == LUI:
+                            x[op.rd] = i
+                        elif k == SLTIU:
+                            x[op.rd] = 1 if (a ^ MINS) < (i ^ MINS) else 0
+                        elif k == SRAIW:
                             x[op.rd] = ((a + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> i
+                        elif k == ORI:
+                            x[op.rd] = a | i
+                        elif k == SRAI:
+                            x[op.rd] = a >> i
+                        else:  # SLTI
+                            x[op.rd] = 1 if a < i else 0
                         pc += op.length
                     elif k < FIRST_LOAD:
                         a = x[op.rs1]
                         b = x[op.rs2]
                         if k == ADD:
                             x[op.rd] = int_add(a, b)
+                        elif k == XOR:
+                            x[op.rd] = a ^ b
+                        elif k == OR:
+                            x[op.rd] = a | b
+                        elif k == ADDW:
+                            x[op.rd] = ((a + b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
                         elif k == SUB:
                             x[op.rd] = int_sub(a, b)
                         elif k == AND:
                             x[op.rd] = a & b
-                        elif k == OR:
-                            x[op.rd] = a | b
-                        elif k == XOR:
-                            x[op.rd] = a ^ b
-                        elif k == SLL:
-                            x[op.rd] = int_lshift(a, b & 63)
-                        elif k == SRL:
-                            x[op.rd] = uint_rshift(a, b & 63)
-                        elif k == SRA:
-                            x[op.rd] = a >> (b & 63)
-                        elif k == SLT:
-                            x[op.rd] = 1 if a < b else 0
                         elif k == SLTU:
                             x[op.rd] = 1 if (a ^ MINS) < (b ^ MINS) else 0
-                        elif k == ADDW:
-                            x[op.rd] = ((a + b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-                        elif k == SUBW:
-                            x[op.rd] = ((a - b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-                        elif k == SLLW:
-                            x[op.rd] = (((a & 0xFFFFFFFF) << (b & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-                        elif k == SRLW:
-                            x[op.rd] = (((a & 0xFFFFFFFF) >> (b & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
-                        elif k == SRAW:
-                            x[op.rd] = ((a + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> (b & 31)
                         elif k == MUL:
                             x[op.rd] = int_mul(a, b)
-                        elif k == MULW:
-                            x[op.rd] = (((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-                        elif k == MULH:
-                            x[op.rd] = _signed((a * b) >> 64)
-                        elif k == MULHSU:
-                            x[op.rd] = _signed((a * (b & M)) >> 64)
+                        elif k == SUBW:
+                            x[op.rd] = ((a - b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
                         elif k == MULHU:
                             x[op.rd] = _signed(((a & M) * (b & M)) >> 64)
-                        elif k == DIV:
-                            x[op.rd] = _signed(div(a & M, b & M))
+                        elif k == SRL:
+                            x[op.rd] = uint_rshift(a, b & 63)
+                        elif k == SLL:
+                            x[op.rd] = int_lshift(a, b & 63)
+                        elif k == REMUW:
+                            x[op.rd] = _signed(remuw(a & M, b & M))
                         elif k == DIVU:
                             x[op.rd] = _signed(divu(a & M, b & M))
-                        elif k == REM:
-                            x[op.rd] = _signed(rem(a & M, b & M))
                         elif k == REMU:
                             x[op.rd] = _signed(remu(a & M, b & M))
-                        elif k == DIVW:
-                            x[op.rd] = _signed(divw(a & M, b & M))
                         elif k == DIVUW:
                             x[op.rd] = _signed(divuw(a & M, b & M))
+                        elif k == SLLW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) << (b & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
+                        elif k == DIV:
+                            x[op.rd] = _signed(div(a & M, b & M))
+                        elif k == MULW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) * (b & 0xFFFFFFFF) + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+                        elif k == SLT:
+                            x[op.rd] = 1 if a < b else 0
+                        elif k == SRAW:
+                            x[op.rd] = ((a + 0x80000000 & 0xFFFFFFFF) - 0x80000000) >> (b & 31)
+                        elif k == SRLW:
+                            x[op.rd] = (((a & 0xFFFFFFFF) >> (b & 31)) + 0x80000000 & 0xFFFFFFFF) - 0x80000000
                         elif k == REMW:
                             x[op.rd] = _signed(remw(a & M, b & M))
-                        else:  # REMUW
-                            x[op.rd] = _signed(remuw(a & M, b & M))
+                        elif k == SRA:
+                            x[op.rd] = a >> (b & 63)
+                        elif k == DIVW:
+                            x[op.rd] = _signed(divw(a & M, b & M))
+                        elif k == REM:
+                            x[op.rd] = _signed(rem(a & M, b & M))
+                        elif k == MULH:
+                            x[op.rd] = _signed((a * b) >> 64)
+                        else:  # MULHSU
+                            x[op.rd] = _signed((a * (b & M)) >> 64)
                         pc += op.length
                     elif k < FIRST_STORE:
                         a = x[op.rs1] + op.imm
@@ -500,35 +500,35 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                                 x[op.rd] = LD_q(ram, p | o)[0]
                             else:
                                 x[op.rd] = _slow_load(h, a, 8, False, pc)
-                        elif k == LW:
-                            if p is not None and not a & 3:
-                                x[op.rd] = LD_i(ram, p | o)[0]
-                            else:
-                                x[op.rd] = _slow_load(h, a, 4, True, pc)
-                        elif k == LWU:
-                            if p is not None and not a & 3:
-                                x[op.rd] = LD_I(ram, p | o)[0]
-                            else:
-                                x[op.rd] = _slow_load(h, a, 4, False, pc)
                         elif k == LBU:
                             if p is not None:
                                 x[op.rd] = LD_B(ram, p | o)[0]
                             else:
                                 x[op.rd] = _slow_load(h, a, 1, False, pc)
+                        elif k == LW:
+                            if p is not None and not a & 3:
+                                x[op.rd] = LD_i(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _slow_load(h, a, 4, True, pc)
+                        elif k == LHU:
+                            if p is not None and not a & 1:
+                                x[op.rd] = LD_H(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _slow_load(h, a, 2, False, pc)
+                        elif k == LWU:
+                            if p is not None and not a & 3:
+                                x[op.rd] = LD_I(ram, p | o)[0]
+                            else:
+                                x[op.rd] = _slow_load(h, a, 4, False, pc)
                         elif k == LB:
                             if p is not None:
                                 x[op.rd] = LD_b(ram, p | o)[0]
                             else:
                                 x[op.rd] = _slow_load(h, a, 1, True, pc)
-                        elif k == LH:
-                            if p is not None and not a & 1:
-                                x[op.rd] = LD_h(ram, p | o)[0]
-                            else:
-                                x[op.rd] = _slow_load(h, a, 2, True, pc)
-                        elif p is not None and not a & 1:  # LHU
-                            x[op.rd] = LD_H(ram, p | o)[0]
+                        elif p is not None and not a & 1:  # LH
+                            x[op.rd] = LD_h(ram, p | o)[0]
                         else:
-                            x[op.rd] = _slow_load(h, a, 2, False, pc)
+                            x[op.rd] = _slow_load(h, a, 2, True, pc)
                         pc += op.length
                     elif k < FIRST_BRANCH:
                         a = x[op.rs1] + op.imm
@@ -563,18 +563,18 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                     elif k < JAL:
                         a = x[op.rs1]
                         b = x[op.rs2]
-                        if k == BEQ:
-                            taken = a == b
-                        elif k == BNE:
+                        if k == BNE:
                             taken = a != b
-                        elif k == BLT:
-                            taken = a < b
-                        elif k == BGE:
-                            taken = a >= b
+                        elif k == BEQ:
+                            taken = a == b
                         elif k == BLTU:
                             taken = (a ^ MINS) < (b ^ MINS)
-                        else:  # BGEU
+                        elif k == BGEU:
                             taken = (a ^ MINS) >= (b ^ MINS)
+                        elif k == BLT:
+                            taken = a < b
+                        else:  # BGE
+                            taken = a >= b
                         if not taken:
                             pc += op.length
                         elif op.imm >= 0:
