@@ -29,6 +29,7 @@ from .debug.stepper import stepper_for
 from .decode import Insn
 from .engines import ENGINES, Engine, default_engine
 from .sysops import SYSOPS
+from .tlb import Tlb
 from .trap import (
     BARE,
     ILLEGAL_INSN,
@@ -166,9 +167,7 @@ class Hart:
         self.walk_tables: Sequence[int] = mmu.NO_TABLES
         self._forget_tables()
         self.superpage_fills: dict[int, list[int]] = {}
-        self.tlb_sets: dict[int, tuple[dict[int, int], dict[int, int]]] = {
-            key: ({}, {}) for key in (PRV_U, PRV_S, BARE)
-        }
+        self.tlb_sets: dict[int, tuple[Tlb, Tlb]] = {key: (Tlb(), Tlb()) for key in (PRV_U, PRV_S, BARE)}
         # Device pages by context, as the TLBs hold RAM pages: virtual page -> (device, offset of
         # the page in the device), for reads and writes apart (their permissions differ). A load
         # or store there calls the device at once instead of translating and searching the bus

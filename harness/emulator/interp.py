@@ -162,6 +162,7 @@ from .ops import (
     make_op,
     uint_rshift,
 )
+from .tlb import FRONT_MASK as TLB_FRONT_MASK
 from .trap import BARE, ILLEGAL_INSN, PRV_S, PRV_U, Trap
 
 if TYPE_CHECKING:
@@ -366,6 +367,11 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
             pc = _signed(h.pc)
             R = h.rtlb
             W = h.wtlb
+            # The TLBs' direct-mapped fronts (tlb.py), read inline by loads and stores.
+            RT = R.tags
+            RB = R.bases
+            WT = W.tags
+            WB = W.bases
             itlb = eng.itlb_sets[h.fetch_key]
             vpn = -1 << 60
             base = 0
@@ -493,7 +499,9 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                         pc += op.length
                     elif k < FIRST_STORE:
                         a = x[op.rs1] + op.imm
-                        p = R.get(a >> 12 & VPN)
+                        dv = a >> 12 & VPN
+                        ds = dv & TLB_FRONT_MASK
+                        p = RB[ds] if RT[ds] == dv else R.lookup(dv)
                         o = a & 0xFFF
                         if k == LD:
                             if p is not None and not a & 7:
@@ -533,7 +541,9 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                     elif k < FIRST_BRANCH:
                         a = x[op.rs1] + op.imm
                         v = x[op.rs2]
-                        p = W.get(a >> 12 & VPN)
+                        dv = a >> 12 & VPN
+                        ds = dv & TLB_FRONT_MASK
+                        p = WB[ds] if WT[ds] == dv else W.lookup(dv)
                         o = a & 0xFFF
                         if k == SD:
                             if p is not None and not a & 7:
@@ -694,7 +704,7 @@ def _loop(h: Hart, x: list[int], limit: int, poll: bool = True, translated: int 
                     # The kind too, except where the engine says not to (see reset_kind).
                     if reset_kind:
                         k = 0
-                    a = b = i = p = o = v = t = period = end = head = 0
+                    a = b = i = p = o = v = t = dv = ds = period = end = head = 0
                     taken = back = False
                     entry = None
                     regs = spin_regs
