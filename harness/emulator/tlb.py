@@ -52,7 +52,8 @@ class Tlb(dict[int, int]):
         self._drop(vpn)
 
     def pop(self, vpn: int, default: int | None = None) -> int | None:  # type: ignore[override]
-        """Remove ``vpn``'s entry, returning it (``default`` if there was none)."""
+        """Remove ``vpn``'s entry, returning it (``default``, None unless given, if there was
+        none: the TLB's callers forget pages that may not be there)."""
         self._drop(vpn)
         return super().pop(vpn, default)
 
@@ -68,8 +69,8 @@ class Tlb(dict[int, int]):
         if self.tags[slot] == vpn:
             self.tags[slot] = NO_PAGE
 
-    # The dictionary's other ways of changing would bypass the front: none is used, and each
-    # refuses rather than let the front go stale.
+    # The dictionary's other ways of changing (and copying, which would share the front) would
+    # bypass it: none is used, and each refuses rather than let the front go stale.
     def update(self, *args: Mapping[int, int] | Iterable[tuple[int, int]], **kwargs: int) -> NoReturn:  # type: ignore[override]
         """Not supported (it would bypass the front): set entries one at a time."""
         raise TypeError("Tlb.update would bypass the front; set entries one at a time")
@@ -81,3 +82,15 @@ class Tlb(dict[int, int]):
     def popitem(self) -> NoReturn:
         """Not supported (it would bypass the front)."""
         raise TypeError("Tlb.popitem would bypass the front")
+
+    def __ior__(self, other: object) -> NoReturn:  # type: ignore[misc]
+        """Not supported (``|=`` would bypass the front)."""
+        raise TypeError("Tlb |= would bypass the front; set entries one at a time")
+
+    def __copy__(self) -> NoReturn:
+        """Not supported: a copy would share the front with this TLB."""
+        raise TypeError("a Tlb is not copied (its copy would share the front)")
+
+    def __reduce__(self) -> NoReturn:
+        """Not supported: a hart's TLB is not saved; it refills from the page tables."""
+        raise TypeError("a Tlb is not pickled, front and all: it refills from the page tables")

@@ -7,6 +7,9 @@ would read and write through a mapping it has already changed.
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 from harness.emulator.bus import Bus
@@ -57,8 +60,15 @@ def test_a_page_sharing_a_slot_evicts_only_the_front_copy_and_lookup_brings_it_b
 
 @pytest.mark.parametrize(
     "change",
-    [lambda t: t.update({1: 0x1000}), lambda t: t.setdefault(1, 0x1000), lambda t: t.popitem()],
-    ids=["update", "setdefault", "popitem"],
+    [
+        lambda t: t.update({1: 0x1000}),
+        lambda t: t.setdefault(1, 0x1000),
+        lambda t: t.popitem(),
+        lambda t: t.__ior__({2: 0x5000}),
+        lambda t: copy.copy(t),
+        lambda t: pickle.dumps(t),
+    ],
+    ids=["update", "setdefault", "popitem", "ior", "copy", "pickle"],
 )
 def test_the_ways_that_would_bypass_the_front_are_refused(change) -> None:
     tlb = Tlb()
@@ -135,3 +145,29 @@ def test_a_load_after_a_satp_write_reads_through_the_new_tables() -> None:
     assert h.interp.run(1) == 1 and h.x[A0] == 1
     assert h.interp.run(2) == 2
     assert h.x[A1] == 2
+
+
+def _addi(rd: int, rs1: int, imm: int) -> int:
+    return (imm & 0xFFF) << 20 | rs1 << 15 | rd << 7 | 0x13
+
+
+def _jalr(rd: int, rs1: int) -> int:
+    return rs1 << 15 | rd << 7 | 0x67
+
+
+def test_a_page_that_becomes_code_leaves_the_write_front_so_a_store_to_it_is_seen() -> None:
+    # Bare M-mode: store a routine (`addi a0, a0, 1; ret`) into a data page, call it, store a
+    # new first instruction (`addi a0, a0, 16`) and call it again. The first store put the page
+    # in the write TLB's front; once fetched it is code, and the second store must go where the
+    # decoded copy is dropped, not straight to RAM.
+    page, ret = BASE + 0x9000, _jalr(0, 1)
+    program = [_sd(T1, T0), _jalr(1, T0), _sd(T2, T0), 0x0000100F, _jalr(1, T0)]  # fence.i
+    h = Hart(0, Bus(BASE, 0x20000), Clock(10_000_000), CodeCache())
+    h.code.add_hart(h)  # as Machine does: the code cache drops its code pages from this hart's TLBs
+    for index, word in enumerate([*program, 0x0000006F]):
+        h.bus.write(CODE + 4 * index, 4, word)
+    h.reset(CODE)
+    h.x[T0], h.x[T1], h.x[T2] = page, ret << 32 | _addi(A0, A0, 1), ret << 32 | _addi(A0, A0, 16)
+    assert h.interp.run(1) == 1 and in_front(h.wtlb, page >> 12) is not None
+    assert h.interp.run(8) == 8
+    assert h.x[A0] == 17

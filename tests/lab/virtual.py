@@ -47,7 +47,8 @@ ATTACH_SETTLE = 0.3
 # device (a client reconnecting), up to a second of the boot could vanish mid-line (a fresh-clone
 # CI once lost half of U-Boot's banner that way). The board holds the slave itself for as long
 # as QEMU runs, as a UART's wire stays connected, and lets QEMU run only after its once-a-second
-# look has seen it held.
+# look has seen it held. (With nobody reading, the guest's output then waits in the pty's buffer,
+# and once that is full its UART stalls, rather than being thrown away.)
 QEMU_PTY_LOOK = 1.1
 
 
@@ -197,6 +198,8 @@ class VirtualBoard:
         with self._lock:
             if self.running:
                 return
+            # A QEMU that ended by itself (a guest poweroff, -no-reboot) still has its hold.
+            self._kill()
             self._unplug_idle()
             monitor = self._sockets / f"monitor-{self.boots}.sock"
             machine = "virt"
