@@ -103,15 +103,22 @@ def _tables(h: Hart, root: int, page: int) -> int:
     return 8 << 60 | root >> 12
 
 
+def _bare_hart(program: list[int]) -> Hart:
+    """A hart in M-mode, bare, about to run ``program`` at CODE (then `j .`) in the interpreter."""
+    h = Hart(0, Bus(BASE, 0x20000), Clock(10_000_000), CodeCache())
+    h.code.add_hart(h)  # as Machine does: the code cache drops its code pages from this hart's TLBs
+    for index, word in enumerate([*program, 0x0000006F]):
+        h.bus.write(CODE + 4 * index, 4, word)
+    h.reset(CODE)
+    return h
+
+
 def _hart(program: list[int]) -> Hart:
     """M-mode with MPRV set and MPP = S: fetches are bare, loads and stores go through Sv39 (and
     the data TLB) as the kernel's would, run by the interpreter."""
-    h = Hart(0, Bus(BASE, 0x20000), Clock(10_000_000), CodeCache())
-    for index, word in enumerate([*program, 0x0000006F]):  # then `j .`
-        h.bus.write(CODE + 4 * index, 4, word)
+    h = _bare_hart(program)
     h.bus.write(OLD, 8, 1)
     h.bus.write(NEW, 8, 2)
-    h.reset(CODE)
     h.satp = _tables(h, BASE, OLD)
     h.mstatus |= 1 << 17 | PRV_S << 11  # MPRV, MPP
     h.x[T0] = VA
@@ -162,11 +169,7 @@ def test_a_page_that_becomes_code_leaves_the_write_front_so_a_store_to_it_is_see
     # decoded copy is dropped, not straight to RAM.
     page, ret = BASE + 0x9000, _jalr(0, 1)
     program = [_sd(T1, T0), _jalr(1, T0), _sd(T2, T0), 0x0000100F, _jalr(1, T0)]  # fence.i
-    h = Hart(0, Bus(BASE, 0x20000), Clock(10_000_000), CodeCache())
-    h.code.add_hart(h)  # as Machine does: the code cache drops its code pages from this hart's TLBs
-    for index, word in enumerate([*program, 0x0000006F]):
-        h.bus.write(CODE + 4 * index, 4, word)
-    h.reset(CODE)
+    h = _bare_hart(program)
     h.x[T0], h.x[T1], h.x[T2] = page, ret << 32 | _addi(A0, A0, 1), ret << 32 | _addi(A0, A0, 16)
     assert h.interp.run(1) == 1 and in_front(h.wtlb, page >> 12) is not None
     assert h.interp.run(8) == 8
