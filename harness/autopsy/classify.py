@@ -18,6 +18,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
+    LoopReads,
 )
 
 # At least one trap per this many instructions retired is a trap loop (a handler that returns to
@@ -69,6 +70,8 @@ class Classified:
     klass: HartClass
     note: str
     pc: int
+    # A spinning hart's samples in its loop, whose code says what the loop waits on.
+    loop_pcs: tuple[int, ...] = ()
 
 
 def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) -> Classified:
@@ -109,9 +112,8 @@ def classify(samples: Sequence[HartSample], state: HartState, locate: Locate) ->
         # minority of samples elsewhere does not make a spinning hart a running one.
         away = len(samples) - len(loop)
         elsewhere = f" (elsewhere in {away} of {len(samples)} samples)" if away else ""
-        return Classified(
-            HartClass.SPINNING, f"spinning in {mode.value}-mode in {_short(pc, locate)}{counted}{elsewhere}", pc
-        )
+        note = f"spinning in {mode.value}-mode in {_short(pc, locate)}{counted}{elsewhere}"
+        return Classified(HartClass.SPINNING, note, pc, tuple(s.pc for s in loop))
     pcs = [s.pc for s in samples]
     names = sorted({f for f in (_function(pc, locate) for pc in pcs) if f is not None})
     seen = f" through {', '.join(names)}" if names else ""
@@ -199,11 +201,7 @@ def diagnose(harts: Sequence[HartAutopsy]) -> Diagnosis:
         who = "all harts" if len(harts) > 1 else f"hart {harts[0].hart}"
         return Diagnosis(DiagnosisKind.DEADLOCK, f"deadlock: {who} idle in wfi, no enabled interrupt pending")
     if len(spinning) >= 2:
-        # Nobody runs and nobody gets anywhere: each spinning hart waits for what another holds.
-        places = [f"hart {h.hart} in {_place(h)}" for h in spinning]
-        ids = hart_list([h.hart for h in spinning])
-        text = f"deadlock: {ids} spin waiting on each other ({', '.join(places)}){rest}"
-        return Diagnosis(DiagnosisKind.DEADLOCK, text)
+        return _spinners(spinning, rest)
     if spinning:
         hart = spinning[0]
         return Diagnosis(DiagnosisKind.SPINNING, f"hart {hart.hart} {hart.note}{rest}")
@@ -211,6 +209,31 @@ def diagnose(harts: Sequence[HartAutopsy]) -> Diagnosis:
     if stopped:
         return Diagnosis(DiagnosisKind.STOPPED, f"{hart_list([h.hart for h in stopped])} stopped{rest}")
     return Diagnosis(DiagnosisKind.PARTIAL, f"{hart_list([h.hart for h in idle])} idle{rest}")
+
+
+def _spinners(spinning: Sequence[HartAutopsy], rest: str) -> Diagnosis:
+    """Several harts spin and none runs: a deadlock only when every loop reads memory (a spin
+    that reads nothing, or whose code did not say, is not shown waiting on anyone)."""
+    ids = hart_list([h.hart for h in spinning])
+    places = ", ".join(f"hart {h.hart} in {_place(h)}" for h in spinning)
+    loops = [h.loop or LoopReads.UNKNOWN for h in spinning]
+    if all(loop is LoopReads.MEMORY for loop in loops):
+        return Diagnosis(
+            DiagnosisKind.DEADLOCK, f"deadlock: {ids} spin waiting on memory, no hart runs ({places}){rest}"
+        )
+    if all(loop is LoopReads.UNKNOWN for loop in loops):
+        text = f"{ids} spinning, no hart runs ({places}); what their loops read is not known{rest}"
+        return Diagnosis(DiagnosisKind.SPINNING, text)
+    each = "; ".join(f"hart {h.hart} in {_place(h)}, {_reads(h.loop)}" for h in spinning)
+    return Diagnosis(DiagnosisKind.SPINNING, f"{ids} spinning, no hart runs: {each}{rest}")
+
+
+def _reads(loop: LoopReads | None) -> str:
+    return {
+        LoopReads.MEMORY: "reading memory",
+        LoopReads.NOTHING: "reading no memory (waiting for nothing)",
+        LoopReads.CALLS: "calling out of its loop",
+    }.get(loop or LoopReads.UNKNOWN, "what its loop reads not known")
 
 
 def _place(hart: HartAutopsy) -> str:

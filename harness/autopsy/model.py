@@ -63,13 +63,32 @@ class HartClass(StrEnum):
 class DiagnosisKind(StrEnum):
     """The whole system's state, from the harts' classes."""
 
-    DEADLOCK = "deadlock"  # no hart makes progress: all idle, or several spinning while the others wait
-    SPINNING = "spinning"  # one hart spins in one place, the others idle
+    DEADLOCK = "deadlock"  # no hart makes progress: all idle, or several spinning on memory while none runs
+    SPINNING = "spinning"  # harts spin in place, the others idle (not all of them shown waiting on memory)
     STOPPED = "stopped"  # harts retire no instruction and are not in wfi
     TRAP_LOOP = "trap loop"  # at least one hart takes the same trap again and again
     RUNNING = "running"  # at least one hart runs widely: busy, not stuck (or stuck in a big loop)
     PARTIAL = "partial"  # some harts could not be read, the others do not explain the hang
     UNAVAILABLE = "unavailable"  # no autopsy: the reason says why
+
+
+class LoopReads(StrEnum):
+    """What a spinning hart's loop reads, from its instructions: whether it can be waiting on another hart."""
+
+    MEMORY = "memory"  # a load, lr or AMO not through sp: it waits on what another hart or a device writes
+    NOTHING = "nothing"  # no memory but its own stack: an endless loop that waits for nothing
+    CALLS = "calls"  # it calls out (a function, ecall): what it waits on is not in the loop
+    UNKNOWN = "unknown"  # its code could not be read, or no backward branch closes it
+
+    @property
+    def phrase(self) -> str:
+        """The words a hart's note ends with (empty when nothing is known)."""
+        return {
+            LoopReads.MEMORY: "its loop reads memory: it waits on another hart or a device",
+            LoopReads.NOTHING: "its loop reads no memory but its own stack: it waits for nothing",
+            LoopReads.CALLS: "its loop calls out: what it waits on is not in the loop",
+            LoopReads.UNKNOWN: "",
+        }[self]
 
 
 @dataclass(frozen=True)
@@ -250,6 +269,8 @@ class HartAutopsy:
     ra_where: Location | None = None
     backtrace: tuple[Frame, ...] = ()
     reason: str | None = None
+    # For a spinning hart: what its loop's instructions read (None for the other classes).
+    loop: LoopReads | None = None
 
 
 @dataclass(frozen=True)

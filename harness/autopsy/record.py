@@ -21,6 +21,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
+    LoopReads,
     Privilege,
     SysrqCpu,
     SysrqReport,
@@ -95,6 +96,7 @@ def autopsy_to_json(autopsy: Autopsy) -> dict[str, Any]:
                 "class": h.klass.value,
                 "note": h.note,
                 "reason": h.reason,
+                "loop": None if h.loop is None else h.loop.value,
                 "where": _location(h.where),
                 "ra_where": _location(h.ra_where),
                 "state": None if h.state is None else _state(h.state),
@@ -201,6 +203,7 @@ def _hart_from(item: Any) -> HartAutopsy:
             Frame(_int(f["pc"]), _location_from(f.get("where")), f.get("unreadable")) for f in item.get("backtrace", [])
         ),
         reason=item.get("reason"),
+        loop=None if item.get("loop") is None else LoopReads(item["loop"]),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from harness.autopsy.backtrace import backtrace, caller_location
 from harness.autopsy.classify import classify, diagnose
+from harness.autopsy.loops import loop_reads
 from harness.autopsy.model import (
     MAX_SECONDS,
     Autopsy,
@@ -217,6 +218,11 @@ def _conclude(
             HartSample(t, s.pc, s.instret, s.traps, s.wfi, s.mode) for t, s in states if not isinstance(s, HartMissing)
         )
         classified = classify(samples, last, locate)
+        note, loop = classified.note, None
+        if classified.klass is HartClass.SPINNING and not request.expired():
+            # Whether the loop reads memory decides if spinning harts can be waiting on each other.
+            loop = loop_reads(functools.partial(probe.read_memory, hart), classified.loop_pcs)
+            note = f"{note}; {loop.phrase}" if loop.phrase else note
         # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
         # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.
         shown = next((s for s in reversed(full) if s.pc == classified.pc), last)
@@ -225,12 +231,13 @@ def _conclude(
             HartAutopsy(
                 hart,
                 classified.klass,
-                classified.note,
+                note,
                 state=shown,
                 samples=samples,
                 where=locate(shown.pc),
                 ra_where=caller_location(shown.ra, locate),
                 backtrace=frames,
+                loop=loop,
             )
         )
     return tuple(out)

@@ -14,6 +14,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
+    LoopReads,
     Privilege,
     TrapCsrs,
 )
@@ -53,6 +54,7 @@ AUTOPSY = Autopsy(
                 Frame(KERNEL_PC - 8, Location("vmlinux", "hb_write", 0x10)),
                 Frame(0, unreadable="frame at 0x0 cannot be read"),
             ),
+            loop=LoopReads.NOTHING,
         ),
         HartAutopsy(1, HartClass.UNAVAILABLE, "hart 1 is not halted", reason="hart 1 is not halted"),
     ),
@@ -71,6 +73,7 @@ def test_the_object_round_trips_through_json() -> None:
     assert data["harts"][0]["state"]["trap_mode"] == "S" and data["harts"][0]["state"]["cause"] == "0x9"
     assert (data["harts"][0]["state"]["satp_mode"], data["harts"][0]["state"]["asid"]) == ("sv39", 5)
     assert data["harts"][0]["state"]["mstatus_sie"] is True and data["harts"][0]["state"]["mstatus_mie"] is False
+    assert data["harts"][0]["loop"] == "nothing" and data["harts"][1]["loop"] is None
     assert autopsy_from_json(data) == AUTOPSY
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.replay import replay
-from harness.autopsy.model import DiagnosisKind, HartClass
+from harness.autopsy.model import DiagnosisKind, HartClass, LoopReads
+from harness.autopsy.render import autopsy_lines
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
 from harness.probes.registry import BACKENDS
@@ -55,12 +56,13 @@ def test_the_lock_order_deadlock_names_both_harts_and_the_lock_functions(wedge: 
     assert wedge.verdict.kind.value == "wedge" and autopsy is not None, wedge.verdict.reason
     assert autopsy.backend == wedge.board.target and autopsy.samples == 5
     assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
-    assert autopsy.diagnosis.summary.startswith("deadlock: harts 0 and 1 spin waiting on each other")
+    assert autopsy.diagnosis.summary.startswith("deadlock: harts 0 and 1 spin waiting on memory")
     functions = {h.hart: h.where.function for h in autopsy.harts if h.where is not None}
     # init took proc_lock and spins for tm_lock (lr/sc); taskman holds tm_lock and spins for proc_lock.
     assert functions == {0: "spin_lock_lrsc", 1: "spin_lock"}
     for hart in autopsy.harts:
         assert hart.klass is HartClass.SPINNING and hart.where is not None and hart.where.file == "lock.c"
+        assert hart.loop is LoopReads.MEMORY, autopsy_lines(autopsy)  # both lock loops read the lock
         first, last = hart.samples[0].instret, hart.samples[-1].instret
         assert first is None or last is None or last > first  # None: a backend that cannot count
     callers = {h.hart: [f.where.function for f in h.backtrace if f.where] for h in autopsy.harts}

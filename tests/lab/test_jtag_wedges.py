@@ -171,7 +171,7 @@ def test_the_qsoe_deadlock_through_openocd_is_the_emulators_autopsy(
     assert view(through_jtag) == view(own)
     # Both name the deadlock, the lock functions and the callers.
     for autopsy in (through_jtag, own):
-        assert autopsy.diagnosis.summary.startswith("deadlock: harts 0 and 1 spin waiting on each other")
+        assert autopsy.diagnosis.summary.startswith("deadlock: harts 0 and 1 spin waiting on memory")
         assert {h.hart: h.where and h.where.function for h in autopsy.harts} == {0: "spin_lock_lrsc", 1: "spin_lock"}
         callers = {h.hart: [f.where.function for f in h.backtrace if f.where] for h in autopsy.harts}
         assert callers[0][:1] == ["hart0_main"] and callers[1][:1] == ["taskman_main"], callers

@@ -20,6 +20,7 @@ from harness.autopsy.model import (
     HartMissing,
     HartState,
     Location,
+    LoopReads,
     Privilege,
     TrapCsrs,
 )
@@ -69,6 +70,10 @@ class Names:
         self.verified = address
 
 
+# The code at LOCK: lr.w.aq t0,(a0); bne t0,zero,LOCK (a loop that waits on memory).
+LOCK_LOOP = bytes.fromhex("af220514e39e02fe")
+
+
 class Scripted:
     """Two harts spinning in spin_lock, hart 1 with a frame that returns into spawn."""
 
@@ -92,6 +97,8 @@ class Scripted:
         )  # fmt: skip
 
     def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
+        if LOCK <= address < LOCK + len(LOCK_LOOP):
+            return LOCK_LOOP[address - LOCK : address - LOCK + size]
         # fp - 16: the caller's fp (0: outermost) and the return address into spawn.
         return struct.pack("<QQ", 0, 0x80001010) if address == 0x8000_7F30 and size == 16 else None
 
@@ -112,8 +119,11 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     assert (autopsy.backend, autopsy.samples, probe.reads) == ("scripted", 5, 5)
     assert 0.08 <= autopsy.span <= 1.0 and autopsy.duration >= autopsy.span
     assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
-    assert "harts 0 and 1 spin waiting on each other" in autopsy.diagnosis.summary
+    assert "harts 0 and 1 spin waiting on memory" in autopsy.diagnosis.summary
     hart = autopsy.harts[1]
+    assert hart.loop is LoopReads.MEMORY and hart.note.endswith(
+        "its loop reads memory: it waits on another hart or a device"
+    )
     assert hart.klass is HartClass.SPINNING and hart.where is not None and hart.where.function == "spin_lock"
     assert [s.instret for s in hart.samples] == [1001, 2001, 3001, 4001, 5001]
     # ra points into spin_lock itself (a call made from it): the frame chain gives the caller.
@@ -270,7 +280,7 @@ def test_the_recorded_autopsy_is_shown_by_compare_and_bisect(monkeypatch: pytest
     text = table(compare([Column("a", run), Column("b", run)]))
     assert text.count("autopsy (scripted,") == 2
     lines = culprit_autopsy(str(tmp_path / "run"))
-    assert lines and "deadlock: harts 0 and 1 spin waiting on each other" in lines[0]
+    assert lines and "deadlock: harts 0 and 1 spin waiting on memory" in lines[0]
     assert culprit_autopsy(str(tmp_path / "gone")) == ()
     answer = Answer.from_dict(
         {"status": "found", "reason": "", "first_bad": "b7", "last_good": "b6", "remaining": [], "signature": "x",
