@@ -18,7 +18,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
-    LoopReads,
+    LoopWait,
 )
 
 # At least one trap per this many instructions retired is a trap loop (a handler that returns to
@@ -212,28 +212,29 @@ def diagnose(harts: Sequence[HartAutopsy]) -> Diagnosis:
 
 
 def _spinners(spinning: Sequence[HartAutopsy], rest: str) -> Diagnosis:
-    """Several harts spin and none runs: a deadlock only when every loop reads memory (a spin
-    that reads nothing, or whose code did not say, is not shown waiting on anyone)."""
+    """Several harts spin and none runs: a deadlock only when every loop leaves on a value read
+    from memory (a loop with no exit, or one that counts or reads the clock, waits on nobody;
+    one whose code did not say is not shown waiting on anyone either)."""
     ids = hart_list([h.hart for h in spinning])
     places = ", ".join(f"hart {h.hart} in {_place(h)}" for h in spinning)
-    loops = [h.loop or LoopReads.UNKNOWN for h in spinning]
-    if all(loop is LoopReads.MEMORY for loop in loops):
+    loops = [h.loop or LoopWait.UNKNOWN for h in spinning]
+    if all(loop is LoopWait.MEMORY for loop in loops):
         return Diagnosis(
             DiagnosisKind.DEADLOCK, f"deadlock: {ids} spin waiting on memory, no hart runs ({places}){rest}"
         )
-    if all(loop is LoopReads.UNKNOWN for loop in loops):
-        text = f"{ids} spinning, no hart runs ({places}); what their loops read is not known{rest}"
+    if all(loop is LoopWait.UNKNOWN for loop in loops):
+        text = f"{ids} spinning, no hart runs ({places}); what their loops wait on is not known{rest}"
         return Diagnosis(DiagnosisKind.SPINNING, text)
-    each = "; ".join(f"hart {h.hart} in {_place(h)}, {_reads(h.loop)}" for h in spinning)
+    each = "; ".join(f"hart {h.hart} in {_place(h)}, {_waits(h.loop)}" for h in spinning)
     return Diagnosis(DiagnosisKind.SPINNING, f"{ids} spinning, no hart runs: {each}{rest}")
 
 
-def _reads(loop: LoopReads | None) -> str:
+def _waits(loop: LoopWait | None) -> str:
     return {
-        LoopReads.MEMORY: "reading memory",
-        LoopReads.NOTHING: "reading no memory (waiting for nothing)",
-        LoopReads.CALLS: "calling out of its loop",
-    }.get(loop or LoopReads.UNKNOWN, "what its loop reads not known")
+        LoopWait.MEMORY: "waiting on memory",
+        LoopWait.NOTHING: "in a loop with no exit (waiting for nothing)",
+        LoopWait.REGISTERS: "leaving on registers only (waiting on no hart)",
+    }.get(loop or LoopWait.UNKNOWN, "what it waits on not known")
 
 
 def _place(hart: HartAutopsy) -> str:

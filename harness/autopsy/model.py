@@ -72,22 +72,22 @@ class DiagnosisKind(StrEnum):
     UNAVAILABLE = "unavailable"  # no autopsy: the reason says why
 
 
-class LoopReads(StrEnum):
-    """What a spinning hart's loop reads, from its instructions: whether it can be waiting on another hart."""
+class LoopWait(StrEnum):
+    """What a spinning hart's loop waits on, from its instructions: the values its exits test."""
 
-    MEMORY = "memory"  # a load, lr or AMO not through sp: it waits on what another hart or a device writes
-    NOTHING = "nothing"  # no memory but its own stack: an endless loop that waits for nothing
-    CALLS = "calls"  # it calls out (a function, ecall): what it waits on is not in the loop
-    UNKNOWN = "unknown"  # its code could not be read, or no backward branch closes it
+    MEMORY = "memory"  # an exit tests a value read from memory (not the stack): another hart or a device
+    NOTHING = "nothing"  # no exit at all: only an interrupt takes the hart out of it
+    REGISTERS = "registers"  # its exits test only registers, its stack or CSRs: a count or the clock
+    UNKNOWN = "unknown"  # its code could not be read or followed (no closing branch, an indirect call)
 
     @property
     def phrase(self) -> str:
         """The words a hart's note ends with (empty when nothing is known)."""
         return {
-            LoopReads.MEMORY: "its loop reads memory: it waits on another hart or a device",
-            LoopReads.NOTHING: "its loop reads no memory but its own stack: it waits for nothing",
-            LoopReads.CALLS: "its loop calls out: what it waits on is not in the loop",
-            LoopReads.UNKNOWN: "",
+            LoopWait.MEMORY: "its loop leaves on a value read from memory: it waits on another hart or a device",
+            LoopWait.NOTHING: "its loop has no exit: it waits for nothing",
+            LoopWait.REGISTERS: "its loop leaves on registers or CSRs only (a count, the clock): it waits on no hart",
+            LoopWait.UNKNOWN: "",
         }[self]
 
 
@@ -269,8 +269,8 @@ class HartAutopsy:
     ra_where: Location | None = None
     backtrace: tuple[Frame, ...] = ()
     reason: str | None = None
-    # For a spinning hart: what its loop's instructions read (None for the other classes).
-    loop: LoopReads | None = None
+    # For a spinning hart: what its loop's exits wait on (None for the other classes).
+    loop: LoopWait | None = None
 
 
 @dataclass(frozen=True)

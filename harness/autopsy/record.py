@@ -21,7 +21,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
-    LoopReads,
+    LoopWait,
     Privilege,
     SysrqCpu,
     SysrqReport,
@@ -203,7 +203,7 @@ def _hart_from(item: Any) -> HartAutopsy:
             Frame(_int(f["pc"]), _location_from(f.get("where")), f.get("unreadable")) for f in item.get("backtrace", [])
         ),
         reason=item.get("reason"),
-        loop=None if item.get("loop") is None else LoopReads(item["loop"]),
+        loop=None if item.get("loop") is None else LoopWait(item["loop"]),
     )
 
 

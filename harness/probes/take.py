@@ -17,7 +17,7 @@ from typing import Protocol
 
 from harness.autopsy.backtrace import backtrace, caller_location
 from harness.autopsy.classify import classify, diagnose
-from harness.autopsy.loops import loop_reads
+from harness.autopsy.loops import loop_wait
 from harness.autopsy.model import (
     MAX_SECONDS,
     Autopsy,
@@ -220,8 +220,9 @@ def _conclude(
         classified = classify(samples, last, locate)
         note, loop = classified.note, None
         if classified.klass is HartClass.SPINNING and not request.expired():
-            # Whether the loop reads memory decides if spinning harts can be waiting on each other.
-            loop = loop_reads(functools.partial(probe.read_memory, hart), classified.loop_pcs)
+            # What the loop's exits test decides whether spinning harts can be waiting on each other.
+            ra = next((s.ra for s in reversed(full) if s.pc == classified.pc), last.ra)
+            loop = loop_wait(functools.partial(probe.read_memory, hart), classified.loop_pcs, ra)
             note = f"{note}; {loop.phrase}" if loop.phrase else note
         # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
         # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.

@@ -12,7 +12,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
-    LoopReads,
+    LoopWait,
     Privilege,
     TrapCsrs,
 )
@@ -99,7 +99,7 @@ def test_without_an_instruction_count_a_constant_pc_is_spinning_not_stopped() ->
 
 
 def hart(
-    n: int, klass: HartClass, where: Location | None = SPIN, note: str = "", loop: LoopReads | None = None
+    n: int, klass: HartClass, where: Location | None = SPIN, note: str = "", loop: LoopWait | None = None
 ) -> HartAutopsy:
     return HartAutopsy(n, klass, note or klass.value, state=state(n), where=where, loop=loop)
 
@@ -113,8 +113,8 @@ def test_all_harts_idle_is_a_deadlock_in_wfi() -> None:
 def test_harts_spinning_on_memory_with_nobody_running_are_a_deadlock() -> None:
     other = Location("qsoe.elf", "spin_lock_lrsc", 8, "lock.c", 21)
     diagnosis = diagnose([
-        hart(0, HartClass.SPINNING, other, loop=LoopReads.MEMORY),
-        hart(1, HartClass.SPINNING, loop=LoopReads.MEMORY),
+        hart(0, HartClass.SPINNING, other, loop=LoopWait.MEMORY),
+        hart(1, HartClass.SPINNING, loop=LoopWait.MEMORY),
         hart(2, HartClass.IDLE),
     ])  # fmt: skip
     assert diagnosis.kind is DiagnosisKind.DEADLOCK
@@ -129,29 +129,29 @@ def test_a_spin_that_reads_no_memory_makes_no_deadlock() -> None:
     # boot code by OpenSBI 1.1's hart-start race; neither waits on the other.
     boot = Location("vmlinux", "secondary_start_sbi", 0x1D8)
     diagnosis = diagnose([
-        hart(0, HartClass.SPINNING, Location("hbtest", "wedge_spin", 0x20), loop=LoopReads.NOTHING),
-        hart(1, HartClass.SPINNING, boot, loop=LoopReads.MEMORY),
+        hart(0, HartClass.SPINNING, Location("hbtest", "wedge_spin", 0x20), loop=LoopWait.NOTHING),
+        hart(1, HartClass.SPINNING, boot, loop=LoopWait.MEMORY),
     ])  # fmt: skip
     assert diagnosis.kind is DiagnosisKind.SPINNING
     assert diagnosis.summary == (
-        "harts 0 and 1 spinning, no hart runs: hart 0 in wedge_spin, reading no memory (waiting for nothing); "
-        "hart 1 in secondary_start_sbi, reading memory"
+        "harts 0 and 1 spinning, no hart runs: hart 0 in wedge_spin, in a loop with no exit (waiting for nothing); "
+        "hart 1 in secondary_start_sbi, waiting on memory"
     )
 
 
-def test_spinning_harts_whose_loops_are_unread_or_call_out_are_not_called_a_deadlock() -> None:
-    unread = diagnose([hart(0, HartClass.SPINNING), hart(1, HartClass.SPINNING, loop=LoopReads.UNKNOWN)])
+def test_spinning_harts_whose_loops_are_unknown_or_count_are_not_called_a_deadlock() -> None:
+    unread = diagnose([hart(0, HartClass.SPINNING), hart(1, HartClass.SPINNING, loop=LoopWait.UNKNOWN)])
     assert unread.kind is DiagnosisKind.SPINNING
     assert unread.summary == (
         "harts 0 and 1 spinning, no hart runs (hart 0 in spin_lock (lock.c:12), hart 1 in spin_lock (lock.c:12)); "
-        "what their loops read is not known"
+        "what their loops wait on is not known"
     )
-    calls = diagnose([
-        hart(0, HartClass.SPINNING, loop=LoopReads.CALLS),
-        hart(1, HartClass.SPINNING, loop=LoopReads.MEMORY),
+    counts = diagnose([
+        hart(0, HartClass.SPINNING, loop=LoopWait.REGISTERS),
+        hart(1, HartClass.SPINNING, loop=LoopWait.MEMORY),
     ])  # fmt: skip
-    assert calls.kind is DiagnosisKind.SPINNING
-    assert "hart 0 in spin_lock (lock.c:12), calling out of its loop; hart 1" in calls.summary
+    assert counts.kind is DiagnosisKind.SPINNING
+    assert "hart 0 in spin_lock (lock.c:12), leaving on registers only (waiting on no hart); hart 1" in counts.summary
 
 
 def test_one_hart_spinning_while_the_rest_idle_names_it() -> None:

@@ -14,7 +14,7 @@ from harness.autopsy.model import (
     HartSample,
     HartState,
     Location,
-    LoopReads,
+    LoopWait,
     Privilege,
     TrapCsrs,
 )
@@ -54,7 +54,7 @@ AUTOPSY = Autopsy(
                 Frame(KERNEL_PC - 8, Location("vmlinux", "hb_write", 0x10)),
                 Frame(0, unreadable="frame at 0x0 cannot be read"),
             ),
-            loop=LoopReads.NOTHING,
+            loop=LoopWait.NOTHING,
         ),
         HartAutopsy(1, HartClass.UNAVAILABLE, "hart 1 is not halted", reason="hart 1 is not halted"),
     ),

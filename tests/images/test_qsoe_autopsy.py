@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.replay import replay
-from harness.autopsy.model import DiagnosisKind, HartClass, LoopReads
+from harness.autopsy.model import DiagnosisKind, HartClass, LoopWait
 from harness.autopsy.render import autopsy_lines
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
@@ -62,7 +62,7 @@ def test_the_lock_order_deadlock_names_both_harts_and_the_lock_functions(wedge: 
     assert functions == {0: "spin_lock_lrsc", 1: "spin_lock"}
     for hart in autopsy.harts:
         assert hart.klass is HartClass.SPINNING and hart.where is not None and hart.where.file == "lock.c"
-        assert hart.loop is LoopReads.MEMORY, autopsy_lines(autopsy)  # both lock loops read the lock
+        assert hart.loop is LoopWait.MEMORY, autopsy_lines(autopsy)  # both lock loops read the lock
         first, last = hart.samples[0].instret, hart.samples[-1].instret
         assert first is None or last is None or last > first  # None: a backend that cannot count
     callers = {h.hart: [f.where.function for f in h.backtrace if f.where] for h in autopsy.harts}

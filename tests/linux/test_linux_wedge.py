@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis.replay import replay
-from harness.autopsy.model import Autopsy, HartAutopsy, HartClass, LoopReads, Privilege, SysrqCpu
+from harness.autopsy.model import Autopsy, HartAutopsy, HartClass, LoopWait, Privilege, SysrqCpu
 from harness.autopsy.render import autopsy_lines
 from harness.model.board import PROJECT_ROOT
 from harness.model.plan import load_plan
@@ -82,7 +82,7 @@ def test_a_user_program_spinning_is_found_in_u_mode_in_its_function(
     assert hart.klass is HartClass.SPINNING, text
     assert "wedge_spin" in text, text
     # A counter on its own stack: the loop waits for nobody, so no other hart is said to wait on it.
-    assert hart.loop is LoopReads.NOTHING, text
+    assert hart.loop is LoopWait.NOTHING, text
     sysrq = autopsy.sysrq
     assert sysrq is not None
     # The BREAK reached Linux (QEMU: QMP; the emulator: its control socket into the 16550), and
@@ -115,7 +115,7 @@ def test_a_kernel_loop_is_named_from_the_kernel_symbols(board_name: str, linux_i
     assert "lkdtm_SOFTLOCKUP" in named, autopsy_lines(autopsy)
     assert "lkdtm_do_action" in named, autopsy_lines(autopsy)
     # lkdtm_SOFTLOCKUP calls cpu_relax out of line: the callee is followed, and reads only its stack.
-    assert hart.loop is LoopReads.NOTHING, autopsy_lines(autopsy)
+    assert hart.loop is LoopWait.NOTHING, autopsy_lines(autopsy)
     sysrq = autopsy.sysrq
     assert sysrq is not None
     # Linux's own answer, printed on the console after the verdict and kept in the log.

@@ -20,7 +20,7 @@ from harness.autopsy.model import (
     HartMissing,
     HartState,
     Location,
-    LoopReads,
+    LoopWait,
     Privilege,
     TrapCsrs,
 )
@@ -121,8 +121,8 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     assert autopsy.diagnosis.kind is DiagnosisKind.DEADLOCK
     assert "harts 0 and 1 spin waiting on memory" in autopsy.diagnosis.summary
     hart = autopsy.harts[1]
-    assert hart.loop is LoopReads.MEMORY and hart.note.endswith(
-        "its loop reads memory: it waits on another hart or a device"
+    assert hart.loop is LoopWait.MEMORY and hart.note.endswith(
+        "its loop leaves on a value read from memory: it waits on another hart or a device"
     )
     assert hart.klass is HartClass.SPINNING and hart.where is not None and hart.where.function == "spin_lock"
     assert [s.instret for s in hart.samples] == [1001, 2001, 3001, 4001, 5001]
