@@ -180,10 +180,29 @@ def loop_wait(read: ReadCode, pcs: Sequence[int], ra: int | None = None) -> Loop
     When every sample fell in a function the loop calls (``cpu_relax``), the loop is looked for
     again with ``ra`` too, the return address into the caller's loop.
     """
-    found = _loop_wait(read, pcs)
+    cached = _Cached(read)
+    found = _loop_wait(cached, pcs)
     if found is LoopWait.UNKNOWN and pcs and ra is not None:
-        return _loop_wait(read, [*pcs, ra])
+        return _loop_wait(cached, [*pcs, ra])
     return found
+
+
+class _Cached:
+    """Memory reads served from the windows already read where they lie inside one: a read
+    over JTAG costs milliseconds, and the candidates for a loop's body overlap."""
+
+    def __init__(self, read: ReadCode) -> None:
+        self.read = read
+        self.windows: list[tuple[int, bytes]] = []
+
+    def __call__(self, address: int, size: int) -> bytes | None:
+        for start, data in self.windows:
+            if start <= address and address + size <= start + len(data):
+                return data[address - start : address - start + size]
+        read = self.read(address, size)
+        if read:
+            self.windows.append((address, read))
+        return read
 
 
 @dataclass(frozen=True)

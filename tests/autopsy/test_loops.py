@@ -109,6 +109,19 @@ def test_a_value_read_in_one_iteration_and_tested_in_the_next_is_memory() -> Non
     assert wait(0x72, 0x74, 0x76) is LoopWait.MEMORY
 
 
+def test_overlapping_reads_are_served_from_what_was_read() -> None:
+    asked: list[tuple[int, int]] = []
+
+    def counted(address: int, size: int) -> bytes | None:
+        asked.append((address, size))
+        return read(address, size)
+
+    # Two closing candidates (cpu_relax's own c.j, then lkdtm_SOFTLOCKUP's), each body read and
+    # cpu_relax read as their callee: two reads, the window from the lowest sample and the callee.
+    assert loop_wait(counted, [BASE + 0x3C, BASE + 0x40], BASE + 0x4C) is LoopWait.NOTHING
+    assert asked == [(BASE + 0x3C, 0x40 - 0x3C + 128), (BASE + 0x2A, 128)]
+
+
 def test_what_cannot_be_followed_is_unknown() -> None:
     assert wait(0x26, 0x28) is LoopWait.UNKNOWN  # an indirect call
     assert wait(0x8A, 0x8C) is LoopWait.UNKNOWN  # a return inside the body
