@@ -230,6 +230,7 @@ def _spinners(spinning: Sequence[HartAutopsy], rest: str) -> Diagnosis:
 
 
 def _waits(loop: LoopWait | None) -> str:
+    """What a spinning hart's loop waits on, as the several-spinners line says it."""
     return {
         LoopWait.MEMORY: "waiting on memory",
         LoopWait.NOTHING: "in a loop with no exit (waiting for nothing)",

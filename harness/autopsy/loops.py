@@ -1,205 +1,90 @@
 """What a spinning hart's loop waits on, from its instructions: is it waiting on another hart?
 
 Two harts that spin while no hart runs are a deadlock only if each waits on something another
-can change. What a loop waits on is what its exits test: a loop whose exit tests a value read
-from memory through any register but ``sp`` (a lock word, a flag) waits on another hart or a
-device; a loop with no exit (``for (;;) cpu_relax();``, a ``volatile`` counter on the stack)
-waits for nothing; one whose exits test only registers, its stack or CSRs (a count, the clock)
-waits on no hart.
+can change. What a loop waits on is what its exits test:
 
-The loop is found from the sampled pcs: decoding forward from the lowest, the first backward
-branch or jump whose body (from its target to it, with the functions it calls directly, each
-followed to its last return) holds every sampled pc closes it. Its exits are the conditional
-branches that leave it (the closing branch's fall-through among them); the values they test are
-followed through the body twice (a value read in one iteration is tested in the next). Only the
-formats that decide this are decoded (RV64GC's loads, AMOs, integer arithmetic, CSR reads,
-branches, jumps, calls and returns); anything else is just its length and writes nothing tracked.
+* a loop with no exit (``for (;;) cpu_relax();``, a ``volatile`` counter on the stack) waits for
+  nothing: only an interrupt takes the hart out of it;
+* a loop whose exit may test a value read from memory (through a register that is not the
+  stack's: a lock word, a flag, a device's status, the CLINT's ``mtime``) may wait on another
+  hart or a device;
+* a loop whose exits test only registers, the stack or CSRs (a count, ``rdtime``) waits on no hart.
+
+**Finding the loop.** Decoding forward from the lowest sampled pc, each backward branch or jump
+is a candidate: its body runs from its target to it, with the functions the body calls directly
+(each decoded from its entry to the return past its furthest forward branch, :data:`REACH` bytes
+at most, and not calling on) and its detours (a branch out to straight-line code that jumps back
+into the body: a slow path). A candidate whose target runs straight into a return is a shared
+function epilogue, not a loop. The first candidate that holds every sampled pc is the loop, and
+its answer stands, ``unknown`` included; when none does (every sample in a function the loop
+calls, laid out before it), the search is made again with the return address as a sample too.
+
+**What the exits test.** A value is followed from a memory read through the instructions that
+compute from it (and through stack slots it is stored to), over a few passes, so a value read in
+one iteration and tested in the next counts. What a branch that tests such a value decides is
+tainted too: every register written after it in its function (or in the loop's body, or in its
+detour), since which side joins where is not known; and only a write before every forward
+branch, which runs on every pass, clears a register's taint. A loop that
+calls what cannot be followed, returns or jumps away from inside its body, is ``unknown``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum, auto
 
+from harness.autopsy.decode import SP, Effect, Instruction, instructions
 from harness.autopsy.model import LoopWait
 
 # A loop whose sampled pcs spread wider than this is not decoded (a spin is a few instructions).
 MAX_LOOP = 1024
-# How far past the highest sampled pc the closing branch is looked for, and how much of a
-# called function is read.
+# How far past the highest sampled pc the closing branch is looked for, and how much of a called
+# function or a detour is read.
 REACH = 128
-SP = 2
+# Memory is read a page at most at a time where a read across a page's end fails.
+PAGE = 4096
+# Passes over the loop's instructions while following values (a value read late in one pass and
+# tested early in the next needs two; detours and stack slots one more each).
+LAPS = 4
 
 ReadCode = Callable[[int, int], bytes | None]
 
 
-class Effect(Enum):
-    """What one instruction does that matters to a loop."""
-
-    OTHER = auto()
-    READ = auto()  # reads memory through a register other than sp
-    STACK = auto()  # reads memory through sp
-    CSR = auto()  # reads a CSR (the clock, mip)
-    CALL = auto()  # jal/jalr that links (a jal with its target), c.jalr, ecall
-    JUMP = auto()  # a jump that does not link, with its target
-    BRANCH = auto()  # a conditional branch, with its target
-    RETURN = auto()  # jalr/c.jr that does not link: a return (or an indirect jump away)
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """One decoded instruction: address, length, effect, target (jumps, branches and direct
-    calls), the integer register it writes (``None``: none tracked) and the ones it reads."""
-
-    address: int
-    size: int
-    effect: Effect
-    target: int | None = None
-    rd: int | None = None
-    sources: tuple[int, ...] = ()
-
-
-def _bits(word: int, high: int, low: int) -> int:
-    return word >> low & ((1 << (high - low + 1)) - 1)
-
-
-def _signed(value: int, bits: int) -> int:
-    return value - (1 << bits) if value >> (bits - 1) & 1 else value
-
-
-def decode(address: int, word: int) -> Instruction:
-    """The instruction at ``address`` whose first (low) bytes are ``word`` (4 bytes, little-endian)."""
-    if word & 3 != 3:
-        return _compressed(address, word & 0xFFFF)
-    opcode = word & 0x7F
-    rd, rs1, rs2 = _bits(word, 11, 7), _bits(word, 19, 15), _bits(word, 24, 20)
-    if opcode == 0x03:  # LOAD
-        return Instruction(address, 4, Effect.STACK if rs1 == SP else Effect.READ, rd=rd, sources=(rs1,))
-    if opcode == 0x07:  # LOAD-FP: the value goes to an FP register, which is not tracked
-        return Instruction(address, 4, Effect.STACK if rs1 == SP else Effect.READ)
-    if opcode == 0x2F:  # AMO (lr and every AMO read memory)
-        return Instruction(address, 4, Effect.READ, rd=rd, sources=(rs1, rs2))
-    if opcode in (0x13, 0x1B):  # OP-IMM, OP-IMM-32
-        return Instruction(address, 4, Effect.OTHER, rd=rd, sources=(rs1,))
-    if opcode in (0x33, 0x3B):  # OP, OP-32 (M included)
-        return Instruction(address, 4, Effect.OTHER, rd=rd, sources=(rs1, rs2))
-    if opcode in (0x37, 0x17):  # LUI, AUIPC
-        return Instruction(address, 4, Effect.OTHER, rd=rd)
-    if opcode == 0x63:  # BRANCH
-        imm = _bits(word, 31, 31) << 12 | _bits(word, 7, 7) << 11 | _bits(word, 30, 25) << 5 | _bits(word, 11, 8) << 1
-        return Instruction(address, 4, Effect.BRANCH, address + _signed(imm, 13), sources=(rs1, rs2))
-    if opcode == 0x6F:  # JAL
-        imm = (
-            _bits(word, 31, 31) << 20 | _bits(word, 19, 12) << 12 | _bits(word, 20, 20) << 11 | _bits(word, 30, 21) << 1
-        )
-        return Instruction(address, 4, Effect.CALL if rd else Effect.JUMP, address + _signed(imm, 21), rd=rd)
-    if opcode == 0x67:  # JALR: a call when it links; otherwise a return or an indirect jump out
-        return Instruction(address, 4, Effect.CALL if rd else Effect.RETURN, rd=rd)
-    if opcode == 0x73:
-        funct3 = _bits(word, 14, 12)
-        if funct3 == 0:
-            return Instruction(address, 4, Effect.CALL if word >> 7 == 0 else Effect.OTHER)  # ecall; wfi, ...
-        if funct3 != 4:  # csrrw/s/c and their immediate forms: rd gets the CSR
-            return Instruction(address, 4, Effect.CSR, rd=rd)
-    return Instruction(address, 4, Effect.OTHER)
-
-
-def _compressed(address: int, half: int) -> Instruction:
-    quadrant, funct3 = half & 3, half >> 13
-    rd, rs2 = _bits(half, 11, 7), _bits(half, 6, 2)
-    rd_, rs1_, rs2_ = 8 + _bits(half, 4, 2), 8 + _bits(half, 9, 7), 8 + _bits(half, 4, 2)
-    if quadrant == 0:
-        if funct3 == 0:  # c.addi4spn
-            return Instruction(address, 2, Effect.OTHER, rd=rd_, sources=(SP,))
-        if funct3 == 1:  # c.fld
-            return Instruction(address, 2, Effect.READ)
-        if funct3 in (2, 3):  # c.lw, c.ld: rs1' is never sp
-            return Instruction(address, 2, Effect.READ, rd=rd_, sources=(rs1_,))
-        return Instruction(address, 2, Effect.OTHER)  # stores
-    if quadrant == 1:
-        if funct3 in (0, 1):  # c.addi, c.addiw
-            return Instruction(address, 2, Effect.OTHER, rd=rd, sources=(rd,))
-        if funct3 in (2, 3):  # c.li, c.lui, c.addi16sp (sp from sp)
-            return Instruction(address, 2, Effect.OTHER, rd=rd, sources=(SP,) if rd == SP else ())
-        if funct3 == 4:
-            if _bits(half, 11, 10) != 3:  # c.srli, c.srai, c.andi
-                return Instruction(address, 2, Effect.OTHER, rd=rs1_, sources=(rs1_,))
-            return Instruction(address, 2, Effect.OTHER, rd=rs1_, sources=(rs1_, rs2_))  # c.sub ... c.addw
-        if funct3 == 5:  # c.j
-            imm = (
-                _bits(half, 12, 12) << 11
-                | _bits(half, 11, 11) << 4
-                | _bits(half, 10, 9) << 8
-                | _bits(half, 8, 8) << 10
-                | _bits(half, 7, 7) << 6
-                | _bits(half, 6, 6) << 7
-                | _bits(half, 5, 3) << 1
-                | _bits(half, 2, 2) << 5
-            )
-            return Instruction(address, 2, Effect.JUMP, address + _signed(imm, 12))
-        imm = (  # c.beqz, c.bnez
-            _bits(half, 12, 12) << 8
-            | _bits(half, 11, 10) << 3
-            | _bits(half, 6, 5) << 6
-            | _bits(half, 4, 3) << 1
-            | _bits(half, 2, 2) << 5
-        )
-        return Instruction(address, 2, Effect.BRANCH, address + _signed(imm, 9), sources=(rs1_,))
-    if quadrant == 2:
-        if funct3 == 0:  # c.slli
-            return Instruction(address, 2, Effect.OTHER, rd=rd, sources=(rd,))
-        if funct3 == 1:  # c.fldsp
-            return Instruction(address, 2, Effect.STACK)
-        if funct3 in (2, 3):  # c.lwsp, c.ldsp
-            return Instruction(address, 2, Effect.STACK, rd=rd, sources=(SP,))
-        if funct3 == 4:
-            link = _bits(half, 12, 12)
-            if rs2 == 0 and rd:  # c.jr, c.jalr
-                return Instruction(address, 2, Effect.CALL if link else Effect.RETURN, rd=1 if link else None)
-            if rs2:  # c.mv, c.add
-                return Instruction(address, 2, Effect.OTHER, rd=rd, sources=(rd, rs2) if link else (rs2,))
-    return Instruction(address, 2, Effect.OTHER)
-
-
-def instructions(code: bytes, base: int) -> Iterator[Instruction]:
-    """Decode ``code`` (loaded at ``base``) from its start; a cut last instruction ends it."""
-    offset = 0
-    while offset + 2 <= len(code):
-        word = int.from_bytes(code[offset : offset + 4].ljust(4, b"\0"), "little")
-        insn = decode(base + offset, word)
-        if offset + insn.size > len(code):
-            return
-        yield insn
-        offset += insn.size
-
-
-def loop_wait(read: ReadCode, pcs: Sequence[int], ra: int | None = None) -> LoopWait:
+def loop_wait(
+    read: ReadCode, pcs: Sequence[int], ra: int | None = None, stack: frozenset[int] = frozenset({SP})
+) -> LoopWait:
     """What the loop through ``pcs`` (a spinning hart's sampled pcs) waits on, from memory's code.
 
-    When every sample fell in a function the loop calls (``cpu_relax``), the loop is looked for
-    again with ``ra`` too, the return address into the caller's loop.
+    ``read(address, size)`` reads memory as the hart sees it (``None`` where it cannot);
+    ``ra`` is the hart's return address; ``stack`` the registers that point into its stack
+    (``sp``, and ``s0`` where it is a frame pointer: -O0 code keeps its locals there).
     """
     cached = _Cached(read)
-    found = _loop_wait(cached, pcs)
-    if found is LoopWait.UNKNOWN and pcs and ra is not None:
-        return _loop_wait(cached, [*pcs, ra])
-    return found
+    found = _loop_wait(cached, pcs, stack)
+    if found is None and pcs and ra is not None:
+        found = _loop_wait(cached, [*pcs, ra], stack)
+    return LoopWait.UNKNOWN if found is None else found
 
 
 class _Cached:
-    """Memory reads served from the windows already read where they lie inside one: a read
-    over JTAG costs milliseconds, and the candidates for a loop's body overlap."""
+    """Memory reads served from the windows already read where they lie inside one (a read over
+    JTAG costs milliseconds, and the candidates for a loop's body overlap); a read that fails is
+    tried again cut at its page's end (the code may end a mapping)."""
 
     def __init__(self, read: ReadCode) -> None:
         self.read = read
         self.windows: list[tuple[int, bytes]] = []
 
     def __call__(self, address: int, size: int) -> bytes | None:
+        if address < 0 or size <= 0:
+            return None  # a branch target below address 0: not code
         for start, data in self.windows:
             if start <= address and address + size <= start + len(data):
                 return data[address - start : address - start + size]
         read = self.read(address, size)
+        cut = PAGE - address % PAGE
+        if not read and cut < size:
+            read = self.read(address, cut)
         if read:
             self.windows.append((address, read))
         return read
@@ -207,24 +92,32 @@ class _Cached:
 
 @dataclass(frozen=True)
 class _Loop:
-    """A loop's instructions in execution order (callees inline after their call) and the
-    address ranges it covers (its body, then each callee)."""
+    """A loop: its instructions in the order they run (a callee's after its call, a detour's
+    after its branch), the address ranges it covers (its body first), its exits (the branches
+    that leave it), each forward branch's shadow (``(branch, first, last)``: the addresses after
+    it whose running it may decide), and whether everything in it could be followed."""
 
     order: tuple[Instruction, ...]
     ranges: tuple[tuple[int, int], ...]
-    closing: Instruction
-    callees: frozenset[int]  # addresses of instructions inside called functions
+    exits: tuple[Instruction, ...]
+    shadows: tuple[tuple[int, int, int], ...]
+    complete: bool
+
+    def covers(self, pcs: Sequence[int]) -> bool:
+        """Whether every pc lies in the loop."""
+        return all(any(a <= pc <= b for a, b in self.ranges) for pc in pcs)
 
 
-def _loop_wait(read: ReadCode, pcs: Sequence[int]) -> LoopWait:
+def _loop_wait(read: ReadCode, pcs: Sequence[int], stack: frozenset[int]) -> LoopWait | None:
+    """The first candidate loop's answer that holds every pc; ``None`` when none does."""
     if not pcs:
-        return LoopWait.UNKNOWN
+        return None
     low, high = min(pcs), max(pcs)
     if high - low > MAX_LOOP:
-        return LoopWait.UNKNOWN
+        return None
     code = read(low, high - low + REACH)
     if not code:
-        return LoopWait.UNKNOWN
+        return None
     for closing in instructions(code, low):
         target = closing.target
         if closing.effect not in (Effect.JUMP, Effect.BRANCH) or target is None or target > closing.address:
@@ -232,32 +125,51 @@ def _loop_wait(read: ReadCode, pcs: Sequence[int]) -> LoopWait:
         if low - target > MAX_LOOP:
             continue
         loop = _follow(read, target, closing)
-        if loop is not None and all(any(a <= pc <= b for a, b in loop.ranges) for pc in pcs):
-            found = _waits(loop)
-            if found is not LoopWait.UNKNOWN:
-                return found  # else an outer loop may still close around these samples
-    return LoopWait.UNKNOWN
+        if loop is not None and loop.covers(pcs):
+            return _waits(loop, stack)
+    return None
 
 
 def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
-    """The loop from ``start`` to ``closing`` with its direct callees; ``None`` when unreadable,
-    or when it calls what cannot be followed (then its waits are out of sight: unknown)."""
+    """The candidate loop from ``start`` to ``closing``; ``None`` when its body is unreadable or
+    is a function's epilogue (its target runs straight into a return)."""
     body = _span(read, start, closing.address + closing.size)
-    if body is None:
+    if body is None or _epilogue(body):
         return None
+    end = closing.address
     order: list[Instruction] = []
-    ranges = [(start, closing.address)]
-    inside: set[int] = set()
+    ranges = [(start, end)]
+    exits: list[Instruction] = []
+    shadows: list[tuple[int, int, int]] = []
+    complete = True
     for insn in body:
         order.append(insn)
+        target = insn.target
         if insn.effect is Effect.CALL:
-            callee = None if insn.target is None else _callee(read, insn.target)
+            callee = None if target is None else _callee(read, target)
             if callee is None:
-                return None
+                complete = False
+                continue
             ranges.append((callee[0].address, callee[-1].address))
-            order.extend(callee)
-            inside.update(i.address for i in callee)
-    return _Loop(tuple(order), tuple(ranges), closing, frozenset(inside))
+            order += callee
+            shadows += _forward_shadows(callee)
+        elif insn.effect is Effect.BRANCH and target is not None and not start <= target <= end:
+            detour = _detour(read, target, start, end)
+            if detour is None:
+                exits.append(insn)
+                continue
+            insns, covered, followed = detour
+            ranges += covered
+            order += insns
+            shadows += [(insn.address, a, b) for a, b in covered]
+            complete = complete and followed
+        elif insn.effect is Effect.BRANCH and target is not None and target > insn.address:
+            shadows.append((insn.address, insn.address + insn.size, end))
+        elif insn.effect is Effect.RETURN or (insn.effect is Effect.JUMP and target is not None and target > end):
+            complete = False  # it leaves from inside its body: what decides that is out of sight
+    if closing.effect is Effect.BRANCH:
+        exits.append(closing)  # its fall-through leaves
+    return _Loop(tuple(order), tuple(ranges), tuple(exits), tuple(shadows), complete)
 
 
 def _span(read: ReadCode, start: int, end: int) -> list[Instruction] | None:
@@ -268,10 +180,32 @@ def _span(read: ReadCode, start: int, end: int) -> list[Instruction] | None:
     return list(instructions(code, start))
 
 
+def _epilogue(body: Sequence[Instruction]) -> bool:
+    """Whether the body's first instructions run straight into a return (``cpu_relax``'s
+    ``pause`` path jumps back to its own epilogue: a backward jump, not a loop)."""
+    for insn in body:
+        if insn.effect is Effect.RETURN:
+            return True
+        if insn.effect in (Effect.BRANCH, Effect.JUMP, Effect.CALL):
+            return False
+    return False
+
+
+def _forward_shadows(insns: Sequence[Instruction]) -> list[tuple[int, int, int]]:
+    """Each forward branch's shadow among ``insns``: everything after it to their end (what it
+    skips, and the side it goes to, whose end is not known without a control-flow graph)."""
+    last = insns[-1].address
+    return [
+        (i.address, i.address + i.size, last)
+        for i in insns
+        if i.effect is Effect.BRANCH and i.target is not None and i.target > i.address
+    ]
+
+
 def _callee(read: ReadCode, start: int) -> list[Instruction] | None:
-    """A called function from its entry to its last return or jump, within :data:`REACH` bytes:
-    a return is its end only when no branch in it goes further (``cpu_relax`` returns, then
-    has its ``pause`` path after). ``None`` when it is unreadable, longer, or calls on."""
+    """A called function from its entry to the return past its furthest forward branch, within
+    :data:`REACH` bytes (``cpu_relax`` returns, then has its ``pause`` path after). ``None`` when
+    it is unreadable, longer, calls on, or ends in a jump elsewhere (a tail call)."""
     code = read(start, REACH)
     if not code:
         return None
@@ -281,36 +215,71 @@ def _callee(read: ReadCode, start: int) -> list[Instruction] | None:
         if insn.effect is Effect.CALL:
             return None
         body.append(insn)
-        if insn.effect in (Effect.BRANCH, Effect.JUMP) and insn.target is not None:
-            furthest = max(furthest, insn.target)
+        target = insn.target
+        if insn.effect in (Effect.BRANCH, Effect.JUMP) and target is not None:
+            if not start <= target < start + REACH:
+                return None  # a branch or tail call out of it
+            furthest = max(furthest, target)
         if insn.effect in (Effect.RETURN, Effect.JUMP) and insn.address >= furthest:
-            return body
+            return body if insn.effect is Effect.RETURN or (target is not None and target <= insn.address) else None
     return None
 
 
-def _waits(loop: _Loop) -> LoopWait:
-    """What the loop's exits test, following values from loads through arithmetic (twice round,
-    for a value read in one iteration and tested in the next)."""
-    memory: set[int] = set()  # registers holding (something computed from) a value read from memory
+def _detour(
+    read: ReadCode, start: int, low: int, high: int
+) -> tuple[list[Instruction], list[tuple[int, int]], bool] | None:
+    """The straight-line code at ``start`` when it jumps back into the body ``[low, high]`` (a
+    slow path): its instructions (with the functions it calls), the ranges they cover, and
+    whether every call could be followed. ``None`` when the code leaves instead: an exit."""
+    code = read(start, REACH)
+    if not code:
+        return None
+    insns: list[Instruction] = []
+    ranges: list[tuple[int, int]] = []
+    followed = True
+    for insn in instructions(code, start):
+        insns.append(insn)
+        target = insn.target
+        if insn.effect is Effect.JUMP and target is not None and low <= target <= high:
+            return insns, [(start, insn.address), *ranges], followed
+        if insn.effect in (Effect.BRANCH, Effect.JUMP, Effect.RETURN):
+            return None
+        if insn.effect is Effect.CALL:
+            callee = None if target is None else _callee(read, target)
+            if callee is None:
+                followed = False
+            else:
+                insns += callee
+                ranges.append((callee[0].address, callee[-1].address))
+    return None
 
-    def within(address: int) -> bool:
-        return any(a <= address <= b for a, b in loop.ranges)
 
-    exits: list[bool] = []  # per exit: does it test memory's value
-    for lap in range(2):
-        for insn in loop.order:
-            own = insn.address not in loop.callees
-            leaves = insn.target is not None and not within(insn.target)
-            if insn.effect is Effect.BRANCH and (leaves or (own and insn.address == loop.closing.address)):
-                if lap:
-                    exits.append(any(r in memory for r in insn.sources))
-            elif own and (insn.effect is Effect.RETURN or (insn.effect is Effect.JUMP and leaves)):
-                return LoopWait.UNKNOWN  # a return or a jump out of the middle: the body is not straight
-            if insn.rd:
-                if insn.effect is Effect.READ or any(r in memory for r in insn.sources):
-                    memory.add(insn.rd)
-                else:
-                    memory.discard(insn.rd)
-    if not exits:
+def _waits(loop: _Loop, stack: frozenset[int]) -> LoopWait:
+    """What the loop's exits test (see the module docstring)."""
+    if not loop.complete:
+        return LoopWait.UNKNOWN
+    if not loop.exits:
         return LoopWait.NOTHING
-    return LoopWait.MEMORY if any(exits) else LoopWait.REGISTERS
+    memory: set[int] = set()  # registers that may hold (something computed from) memory's value
+    tainted: set[int] = set()  # branches that test such a value
+    stacked = False  # such a value was stored to the stack
+
+    def shadowed(address: int, only_tainted: bool) -> bool:
+        return any(lo <= address <= hi for b, lo, hi in loop.shadows if not only_tainted or b in tainted)
+
+    for _ in range(LAPS):
+        for insn in loop.order:
+            from_memory = any(r in memory for r in insn.sources)
+            if insn.effect is Effect.BRANCH and from_memory:
+                tainted.add(insn.address)
+            if insn.effect is Effect.WRITE and insn.base in stack and from_memory:
+                stacked = True
+            if insn.rd:
+                read = insn.effect is Effect.READ and (insn.base not in stack or stacked)
+                if read or from_memory or shadowed(insn.address, True):
+                    memory.add(insn.rd)
+                elif not shadowed(insn.address, False):
+                    memory.discard(insn.rd)  # written on every pass from other values
+    if any(e.address in tainted or shadowed(e.address, True) for e in loop.exits):
+        return LoopWait.MEMORY
+    return LoopWait.REGISTERS

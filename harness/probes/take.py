@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from harness.autopsy.backtrace import backtrace, caller_location
+from harness.autopsy.backtrace import MAX_FRAME, backtrace, caller_location
 from harness.autopsy.classify import classify, diagnose
+from harness.autopsy.decode import FP, SP
 from harness.autopsy.loops import loop_wait
 from harness.autopsy.model import (
     MAX_SECONDS,
@@ -221,8 +222,8 @@ def _conclude(
         note, loop = classified.note, None
         if classified.klass is HartClass.SPINNING and not request.expired():
             # What the loop's exits test decides whether spinning harts can be waiting on each other.
-            ra = next((s.ra for s in reversed(full) if s.pc == classified.pc), last.ra)
-            loop = loop_wait(functools.partial(probe.read_memory, hart), classified.loop_pcs, ra)
+            at = next((s for s in reversed(full) if s.pc == classified.pc), last)
+            loop = loop_wait(_code_reader(probe, hart, request), classified.loop_pcs, at.ra, _stack_registers(at))
             note = f"{note}; {loop.phrase}" if loop.phrase else note
         # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
         # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.
@@ -242,6 +243,30 @@ def _conclude(
             )
         )
     return tuple(out)
+
+
+def _code_reader(probe: Probe, hart: int, request: Request) -> Callable[[int, int], bytes | None]:
+    """The hart's memory for the loop's analysis: nothing once the time kept back for the stacks
+    and the classification is reached, and a backend that gives up (its deadline) is nothing
+    read rather than the whole autopsy lost."""
+
+    def read(address: int, size: int) -> bytes | None:
+        if request.deadline - time.monotonic() < RESERVE / 2:
+            return None
+        try:
+            return probe.read_memory(hart, address, size)
+        except AutopsyUnavailable:
+            return None
+
+    return read
+
+
+def _stack_registers(state: HartState) -> frozenset[int]:
+    """The registers that point into the hart's stack: sp, and s0 where it is a frame pointer
+    (within a frame's reach above sp): -O0 code keeps its locals there."""
+    if state.sp <= state.fp <= state.sp + MAX_FRAME:
+        return frozenset({SP, FP})
+    return frozenset({SP})
 
 
 def _settings_notes(settings: AutopsySettings, taken: int) -> list[str]:

@@ -43,7 +43,7 @@ def in_lock(address: int) -> Location | None:
 def test_in_wfi_with_nothing_pending_and_enabled_is_idle() -> None:
     s = samples([0x80000DFE] * 3, [10, 10, 10], wfi=True)
     # MSIP enabled but not pending: nothing can wake the hart.
-    klass, note, _pc, _loop = astuple(classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8), in_lock))
+    klass, note, *_ = astuple(classify(s, state(pc=0x80000DFE, wfi=True, mie=0x8), in_lock))
     assert klass is HartClass.IDLE and "no enabled interrupt pending" in note
 
 
@@ -69,10 +69,11 @@ def test_wfi_with_an_enabled_interrupt_pending_is_not_idle() -> None:
 
 def test_a_few_pcs_in_one_function_with_instructions_growing_is_spinning() -> None:
     s = samples([0x80000324, 0x80000330, 0x80000324], [100, 5000, 9000])
-    klass, note, _pc, _loop = astuple(classify(s, state(), in_lock))
+    found = classify(s, state(), in_lock)
+    klass, note, pcs = found.klass, found.note, found.loop_pcs
     assert klass is HartClass.SPINNING
     assert "spin_lock (lock.c:12)" in note and "8900 instructions" in note
-    assert _loop == (0x80000324, 0x80000330, 0x80000324)  # the loop's pcs, whose code is read next
+    assert pcs == (0x80000324, 0x80000330, 0x80000324)  # the loop's pcs, whose code is read next
 
 
 def test_pcs_far_apart_in_several_functions_is_running() -> None:
@@ -88,7 +89,7 @@ def test_no_instruction_retired_outside_wfi_is_stopped() -> None:
 
 def test_a_trap_taken_at_every_sample_is_a_trap_loop() -> None:
     s = samples([0x80000100] * 3, [10, 900, 1800], traps=[4, 200, 400])
-    klass, note, _pc, _loop = astuple(classify(s, state(cause=2, epc=0x80000324, traps=400), in_lock))
+    klass, note, *_ = astuple(classify(s, state(cause=2, epc=0x80000324, traps=400), in_lock))
     assert klass is HartClass.TRAP_LOOP
     assert "illegal instruction" in note and "spin_lock" in note
 

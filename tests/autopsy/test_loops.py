@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.autopsy.loops import Effect, instructions, loop_wait
+from harness.autopsy.loops import loop_wait
 from harness.autopsy.model import LoopWait
 
 BASE = 0x80000000
@@ -27,49 +27,43 @@ BASE = 0x80000000
 #                 (Linux 6.1's secondary harts' wait in head.S: the code at 0x802001d8 of 7 December's CI)
 #   8a returns:   c.lw a5,0(a0); c.beqz a5,90; c.jr ra; 90: c.j returns
 #   92 up:        jal ra,down; c.beqz a0,up; 98 down: c.lw a0,0(a1); c.jr ra   (a caller below its callee)
+#   9c slowpath:  c.lw a5,0(a3); c.bnez a5,a6; a0: c.addi a1,-1; c.bnez a1,slowpath; c.nop;
+#                 a6: c.addi a2,1; c.j a0                (a debug flag's slow path, a count's exit)
+#   aa locals:    lw a5,-20(s0); c.addi a5,1; sw a5,-20(s0); lw a4,-20(s0); blt a4,a1,locals; c.nop  (-O0)
+#   be choose:    c.lw a5,0(a0); c.beqz a5,c6; c.li a0,5; c.jr ra; c6: c.li a0,0; c.jr ra
+#   ca waitchoose: jal ra,choose; c.beqz a0,waitchoose; c.nop   (the value returned depends on memory)
+#   d2 conditional: c.lw a5,0(a0); c.beqz a1,d8; c.li a5,0; d8: c.bnez a5,conditional; c.nop
+#   dc tail:      c.j poll;  de waittail: jal ra,tail; c.beqz a0,waittail; c.nop   (a tail call)
+#   e6 fpflag:    c.fld fa5,0(a0); fmv.x.d a5,fa5; c.beqz a5,fpflag; c.nop
+#   f0 spilled:   c.lw a5,0(a0); sw a5,-20(s0); lw a4,-20(s0); c.beqz a4,spilled; c.nop  (-O0)
+#   fe lisp:      c.li sp,16
 CODE = bytes.fromhex(
     "af220514e39e02feaf22b518e39a02fe1c41fdffb3c707020f000001e5bfa26785073ee4edbf02977dfd411122e4"
     "000883a701046347f000b3c707022264410182800f000001ddbfeff03ffef5bf88418280eff0dfff75dd7d157dfd"
     "f32710c0e3eea7fe5c4993f70702eddf1c418547f5ff99e31c41f5bf010003b1050003320600e30c01fee30a02fe"
-    "1c4191c38280edbfef00600075dd88418280"
+    "1c4191c38280edbfef00600075dd884182809c4281e7fd15edfd01000506e5bf8327c4fe85072326f4fe0327c4fe"
+    "e349b7fe01001c4199c31545828001458280eff05fff75dd01001c4191c18147edff01008dbfeff0ffff75dd0100"
+    "1c21d38707e2eddf01001c412326f4fe0327c4fe7ddb01004141"
 )
+FRAME = frozenset({2, 8})  # sp, and s0 as a frame pointer
+
+
+# The page holding CODE (the rest of it zeros); the next page is not mapped, and a read that
+# reaches into it fails whole, as a probe's does. A copy of `plain` ends the page.
+PAGE = bytearray(CODE.ljust(4096, b"\0"))
+PAGE[4092:4096] = CODE[0x10:0x14]
 
 
 def read(address: int, size: int) -> bytes | None:
-    """Memory holding CODE at BASE (nothing elsewhere), as a probe's read_memory answers."""
+    """Memory as a probe's read_memory answers: all of it, or None."""
     offset = address - BASE
-    if offset < 0 or offset >= len(CODE):
+    if offset < 0 or offset + size > len(PAGE):
         return None
-    return CODE[offset : offset + size]
+    return bytes(PAGE[offset : offset + size])
 
 
-def wait(*offsets: int, ra: int | None = None) -> LoopWait:
-    return loop_wait(read, [BASE + o for o in offsets], None if ra is None else BASE + ra)
-
-
-def test_the_forms_that_matter_decode_with_their_registers_and_targets() -> None:
-    decoded = {i.address - BASE: i for i in instructions(CODE, BASE)}
-    assert sum(i.size for i in decoded.values()) == len(CODE)
-    lr, bne = decoded[0x00], decoded[0x04]
-    assert (lr.effect, lr.rd, lr.sources) == (Effect.READ, 5, (10, 0))  # lr.w: t0 from (a0)
-    assert (bne.effect, bne.target, bne.sources) == (Effect.BRANCH, BASE, (5, 0))
-    assert (decoded[0x10].effect, decoded[0x10].rd, decoded[0x10].sources) == (Effect.READ, 15, (10,))  # c.lw
-    assert (decoded[0x12].effect, decoded[0x12].target) == (Effect.BRANCH, BASE + 0x10)  # c.bnez
-    assert (decoded[0x1C].effect, decoded[0x1C].target) == (Effect.JUMP, BASE + 0x14)  # c.j
-    assert (decoded[0x1E].effect, decoded[0x1E].rd) == (Effect.STACK, 15)  # c.ldsp
-    assert (decoded[0x26].effect, decoded[0x26].target) == (Effect.CALL, None)  # c.jalr
-    assert (decoded[0x2E].rd, decoded[0x2E].sources) == (8, (2,))  # c.addi4spn s0,sp
-    assert (decoded[0x34].effect, decoded[0x34].target) == (Effect.BRANCH, BASE + 0x42)  # blt forwards
-    assert decoded[0x40].effect is Effect.RETURN  # c.jr ra
-    assert (decoded[0x48].effect, decoded[0x48].target, decoded[0x48].rd) == (Effect.CALL, BASE + 0x2A, 1)
-    assert (decoded[0x5C].effect, decoded[0x5C].rd) == (Effect.CSR, 15)  # csrr a5,time
-    assert (decoded[0x66].rd, decoded[0x66].sources) == (15, (15,))  # andi
-    assert (decoded[0x6E].rd, decoded[0x6E].sources) == (15, ())  # c.li
-    assert (decoded[0x7A].effect, decoded[0x7A].rd, decoded[0x7A].sources) == (Effect.READ, 2, (11,))  # ld sp,(a1)
-
-
-def test_a_cut_instruction_at_the_end_is_not_decoded() -> None:
-    assert [i.address for i in instructions(CODE[:6], 0)] == [0]
+def wait(*offsets: int, ra: int | None = None, stack: frozenset[int] = frozenset({2})) -> LoopWait:
+    return loop_wait(read, [BASE + o for o in offsets], None if ra is None else BASE + ra, stack)
 
 
 def test_lock_loops_wait_on_memory_wherever_the_samples_fell() -> None:
@@ -109,6 +103,32 @@ def test_a_value_read_in_one_iteration_and_tested_in_the_next_is_memory() -> Non
     assert wait(0x72, 0x74, 0x76) is LoopWait.MEMORY
 
 
+def test_a_slow_path_that_comes_back_is_part_of_the_loop_not_an_exit() -> None:
+    # The flag read on every pass decides only the detour; the exit tests the count.
+    assert wait(0x9C, 0xA2) is LoopWait.REGISTERS
+    assert wait(0x9C, 0xA6, 0xA2) is LoopWait.REGISTERS  # a sample in the detour
+
+
+def test_locals_in_the_frame_are_the_stack_where_s0_is_a_frame_pointer() -> None:
+    assert wait(0xAA, 0xB8, stack=FRAME) is LoopWait.REGISTERS
+    assert wait(0xAA, 0xB8) is LoopWait.MEMORY  # s0 not known to point into the stack
+    # A value read from memory and passed through a stack slot is still memory's.
+    assert wait(0xF0, 0xFA, stack=FRAME) is LoopWait.MEMORY
+
+
+def test_what_a_branch_on_memory_decides_is_memory_too() -> None:
+    assert wait(0xC2, 0xCE) is LoopWait.MEMORY  # poll returns 5 or 0 by *p: the caller's exit tests it
+    assert wait(0xD2, 0xD8) is LoopWait.MEMORY  # replaced on one side only: still memory's on the other
+
+
+def test_a_flag_read_through_a_floating_point_register_is_memory() -> None:
+    assert wait(0xE6, 0xEC) is LoopWait.MEMORY
+
+
+def test_a_loop_at_a_pages_end_is_read_up_to_it() -> None:
+    assert wait(0xFFC, 0xFFE) is LoopWait.MEMORY
+
+
 def test_overlapping_reads_are_served_from_what_was_read() -> None:
     asked: list[tuple[int, int]] = []
 
@@ -129,3 +149,15 @@ def test_what_cannot_be_followed_is_unknown() -> None:
     assert wait(0x00, 0x2000) is LoopWait.UNKNOWN  # too wide to be one spin
     assert loop_wait(read, []) is LoopWait.UNKNOWN
     assert wait(0x98, 0x9A, ra=0x12) is LoopWait.UNKNOWN  # a stale ra that leads nowhere near
+    assert wait(0xE2, 0xDE) is LoopWait.UNKNOWN  # a callee that tail-calls: not followed
+
+
+def test_a_target_below_address_zero_is_never_read() -> None:
+    asked: list[int] = []
+
+    def low_memory(address: int, size: int) -> bytes | None:
+        asked.append(address)
+        return (b"\0\0" + CODE[0x1C:0x1E])[address : address + size]  # c.j -8 at 2: to -6
+
+    assert loop_wait(low_memory, [2]) is LoopWait.UNKNOWN
+    assert asked and min(asked) >= 0

@@ -131,6 +131,27 @@ def test_samples_every_hart_classifies_and_walks_the_stack(monkeypatch: pytest.M
     assert autopsy.symbols == ("kernel=k.elf",) and names.verified in (LOCK, LOCK + 4)
 
 
+class GivesUpOnCode(Scripted):
+    """A backend that raises its own error when asked for the loop's code (out of time, say)."""
+
+    def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
+        if LOCK <= address < LOCK + 0x40:
+            raise AutopsyUnavailable("the backend gave up")
+        return super().read_memory(hart, address, size)
+
+
+def test_a_backend_that_gives_up_on_the_loops_code_costs_only_what_the_loops_wait_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use(monkeypatch, lambda request: GivesUpOnCode())
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST, Names())
+    assert autopsy.available, autopsy.diagnosis
+    assert [h.loop for h in autopsy.harts] == [LoopWait.UNKNOWN, LoopWait.UNKNOWN]
+    assert autopsy.diagnosis.kind is DiagnosisKind.SPINNING
+    assert autopsy.diagnosis.summary.endswith("what their loops wait on is not known")
+    assert [str(f.where) for f in autopsy.harts[1].backtrace] == ["spawn+0x10 (init.c:59)"]  # the rest is read
+
+
 class Glancing(Scripted):
     """Slow full reads (as over JTAG) and a quick glance: pc, mode, wfi and counters only."""
 
