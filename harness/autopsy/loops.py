@@ -13,8 +13,8 @@ can change. What a loop waits on is what its exits test:
 **Finding the loop.** Decoding forward from the lowest sampled pc, each backward branch or jump
 is a candidate: its body runs from its target to it, with the functions the body calls directly
 (each decoded from its entry to the return past its furthest forward branch, :data:`REACH` bytes
-at most, and not calling on) and its detours (a branch out to straight-line code that jumps back
-into the body: a slow path). A candidate whose target runs straight into a return is a shared
+at most, and not calling on) and its detours (a branch out to straight-line code that jumps or
+branches back into the body: a slow path; a branch back is then also an exit). A candidate whose target runs straight into a return is a shared
 function epilogue, not a loop. The first candidate that holds every sampled pc is the loop, and
 its answer stands, ``unknown`` included; when none does (every sample in a function the loop
 calls, laid out before it), the search is made again with the return address as a sample too.
@@ -23,8 +23,10 @@ calls, laid out before it), the search is made again with the return address as 
 compute from it (and through stack slots it is stored to), over a few passes, so a value read in
 one iteration and tested in the next counts. What a branch that tests such a value decides is
 tainted too: every register written after it in its function (or in the loop's body, or in its
-detour), since which side joins where is not known; and only a write before every forward
-branch, which runs on every pass, clears a register's taint. A loop that
+detour), since which side joins where is not known; and only a write before every branch,
+which runs on every pass, clears a register's taint. The loop waits on memory when an exit tests
+such a value, or when every exit lies after a branch that does (a count that runs down only while
+a flag is set). A loop that
 calls what cannot be followed, returns or jumps away from inside its body, is ``unknown``.
 """
 
@@ -158,12 +160,15 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
             if detour is None:
                 exits.append(insn)
                 continue
-            insns, covered, followed = detour
+            insns, covered, followed, leaves = detour
             ranges += covered
             order += insns
+            exits += leaves
             shadows += [(insn.address, a, b) for a, b in covered]
             complete = complete and followed
-        elif insn.effect is Effect.BRANCH and target is not None and target > insn.address:
+        elif insn.effect is Effect.BRANCH and insn is not body[-1]:
+            # The rest of the body runs only when this branch falls through (forwards: skips it;
+            # backwards: goes round again first).
             shadows.append((insn.address, insn.address + insn.size, end))
         elif insn.effect is Effect.RETURN or (insn.effect is Effect.JUMP and target is not None and target > end):
             complete = False  # it leaves from inside its body: what decides that is out of sight
@@ -227,10 +232,12 @@ def _callee(read: ReadCode, start: int) -> list[Instruction] | None:
 
 def _detour(
     read: ReadCode, start: int, low: int, high: int
-) -> tuple[list[Instruction], list[tuple[int, int]], bool] | None:
+) -> tuple[list[Instruction], list[tuple[int, int]], bool, list[Instruction]] | None:
     """The straight-line code at ``start`` when it jumps back into the body ``[low, high]`` (a
-    slow path): its instructions (with the functions it calls), the ranges they cover, and
-    whether every call could be followed. ``None`` when the code leaves instead: an exit."""
+    slow path; a conditional branch back counts, its fall-through then being an exit, as
+    compilers lay out a loop's condition again after a slow path): its instructions (with the
+    functions it calls), the ranges they cover, whether every call could be followed, and its
+    exit. ``None`` when the code leaves instead: the branch to it is an exit."""
     code = read(start, REACH)
     if not code:
         return None
@@ -240,8 +247,9 @@ def _detour(
     for insn in instructions(code, start):
         insns.append(insn)
         target = insn.target
-        if insn.effect is Effect.JUMP and target is not None and low <= target <= high:
-            return insns, [(start, insn.address), *ranges], followed
+        if insn.effect in (Effect.JUMP, Effect.BRANCH) and target is not None and low <= target <= high:
+            leaves = [insn] if insn.effect is Effect.BRANCH else []
+            return insns, [(start, insn.address), *ranges], followed, leaves
         if insn.effect in (Effect.BRANCH, Effect.JUMP, Effect.RETURN):
             return None
         if insn.effect is Effect.CALL:
@@ -280,6 +288,8 @@ def _waits(loop: _Loop, stack: frozenset[int]) -> LoopWait:
                     memory.add(insn.rd)
                 elif not shadowed(insn.address, False):
                     memory.discard(insn.rd)  # written on every pass from other values
-    if any(e.address in tainted or shadowed(e.address, True) for e in loop.exits):
+    # An exit that tests memory's value waits on it; so does a loop whose every exit is reached
+    # only by a branch on memory (a count that runs down only while a flag is set).
+    if any(e.address in tainted for e in loop.exits) or all(shadowed(e.address, True) for e in loop.exits):
         return LoopWait.MEMORY
     return LoopWait.REGISTERS

@@ -200,6 +200,7 @@ def _conclude(
             if not isinstance(item, HartMissing) and not request.expired():
                 symbols.verify(item.pc, functools.partial(probe.read_memory, item.hart))
     out = []
+    spinning: dict[int, tuple[int, ...]] = {}
     for hart in ids:
         states = [(t, item) for t, harts in reads for item in harts if item.hart == hart]
         latest = states[-1][1]
@@ -219,12 +220,8 @@ def _conclude(
             HartSample(t, s.pc, s.instret, s.traps, s.wfi, s.mode) for t, s in states if not isinstance(s, HartMissing)
         )
         classified = classify(samples, last, locate)
-        note, loop = classified.note, None
-        if classified.klass is HartClass.SPINNING and not request.expired():
-            # What the loop's exits test decides whether spinning harts can be waiting on each other.
-            at = next((s for s in reversed(full) if s.pc == classified.pc), last)
-            loop = loop_wait(_code_reader(probe, hart, request), classified.loop_pcs, at.ra, _stack_registers(at))
-            note = f"{note}; {loop.phrase}" if loop.phrase else note
+        if classified.klass is HartClass.SPINNING:
+            spinning[hart] = classified.loop_pcs
         # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
         # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.
         shown = next((s for s in reversed(full) if s.pc == classified.pc), last)
@@ -233,32 +230,56 @@ def _conclude(
             HartAutopsy(
                 hart,
                 classified.klass,
-                note,
+                classified.note,
                 state=shown,
                 samples=samples,
                 where=locate(shown.pc),
                 ra_where=caller_location(shown.ra, locate),
                 backtrace=frames,
-                loop=loop,
             )
         )
-    return tuple(out)
+    # Last, with the time left after every hart's stack: what each spinning hart's loop waits
+    # on, which decides whether spinning harts can be waiting on each other.
+    reader = _CodeReader(probe, request)
+    return tuple(_with_loop(h, reader, spinning[h.hart]) if h.hart in spinning else h for h in out)
 
 
-def _code_reader(probe: Probe, hart: int, request: Request) -> Callable[[int, int], bytes | None]:
-    """The hart's memory for the loop's analysis: nothing once the time kept back for the stacks
-    and the classification is reached, and a backend that gives up (its deadline) is nothing
-    read rather than the whole autopsy lost."""
+def _with_loop(hart: HartAutopsy, reader: _CodeReader, pcs: tuple[int, ...]) -> HartAutopsy:
+    """A spinning hart with what its loop waits on, its note saying it."""
+    state = hart.state
+    if state is None or not reader.time_left():
+        return hart
+    loop = loop_wait(functools.partial(reader.read, hart.hart), pcs, state.ra, _stack_registers(state))
+    note = f"{hart.note}; {loop.phrase}" if loop.phrase else hart.note
+    return replace(hart, note=note, loop=loop)
 
-    def read(address: int, size: int) -> bytes | None:
-        if request.deadline - time.monotonic() < RESERVE / 2:
+
+class _CodeReader:
+    """Memory for the loops' analysis, within the time left: a read is not started unless the
+    slowest read so far would still end RESERVE / 2 before the deadline (a JTAG read takes a
+    good part of a second on a slow adapter), and a backend that gives up (its own deadline) is
+    nothing read rather than the whole autopsy lost."""
+
+    def __init__(self, probe: Probe, request: Request) -> None:
+        self.probe = probe
+        self.request = request
+        self.slowest = 0.0
+
+    def time_left(self) -> bool:
+        """Whether one more read of the slowest kind so far fits before the deadline."""
+        return self.request.deadline - time.monotonic() > self.slowest + RESERVE / 2
+
+    def read(self, hart: int, address: int, size: int) -> bytes | None:
+        """``size`` bytes at ``address`` as ``hart`` sees them, or ``None``."""
+        if not self.time_left():
             return None
+        started = time.monotonic()
         try:
-            return probe.read_memory(hart, address, size)
+            return self.probe.read_memory(hart, address, size)
         except AutopsyUnavailable:
             return None
-
-    return read
+        finally:
+            self.slowest = max(self.slowest, time.monotonic() - started)
 
 
 def _stack_registers(state: HartState) -> frozenset[int]:

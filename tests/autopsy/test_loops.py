@@ -36,14 +36,20 @@ BASE = 0x80000000
 #   dc tail:      c.j poll;  de waittail: jal ra,tail; c.beqz a0,waittail; c.nop   (a tail call)
 #   e6 fpflag:    c.fld fa5,0(a0); fmv.x.d a5,fa5; c.beqz a5,fpflag; c.nop
 #   f0 spilled:   c.lw a5,0(a0); sw a5,-20(s0); lw a4,-20(s0); c.beqz a4,spilled; c.nop  (-O0)
-#   fe lisp:      c.li sp,16
+#   fe lisp:      c.li sp,16; c.nop
+#  102 dly:       lw a5,0(s2); c.addi s0,1; c.bnez a5,110; 10a: bne s1,s0,dly; c.jr ra;
+#                 110: jal ra,slowfn; bne s1,s0,dly; c.j 10e; 11a slowfn: c.nop; c.jr ra
+#                 (gcc -O2's layout of a slow path: the call, then the loop's own test again)
+#  11e guarded:   c.lw a5,0(a0); c.beqz a5,guarded; c.addi a1,-1; c.bnez a1,guarded; c.nop
+#                 (a count that runs down only while a flag is set)
 CODE = bytes.fromhex(
     "af220514e39e02feaf22b518e39a02fe1c41fdffb3c707020f000001e5bfa26785073ee4edbf02977dfd411122e4"
     "000883a701046347f000b3c707022264410182800f000001ddbfeff03ffef5bf88418280eff0dfff75dd7d157dfd"
     "f32710c0e3eea7fe5c4993f70702eddf1c418547f5ff99e31c41f5bf010003b1050003320600e30c01fee30a02fe"
     "1c4191c38280edbfef00600075dd884182809c4281e7fd15edfd01000506e5bf8327c4fe85072326f4fe0327c4fe"
     "e349b7fe01001c4199c31545828001458280eff05fff75dd01001c4191c18147edff01008dbfeff0ffff75dd0100"
-    "1c21d38707e2eddf01001c412326f4fe0327c4fe7ddb01004141"
+    "1c21d38707e2eddf01001c412326f4fe0327c4fe7ddb0100414101008327090005048"
+    "1e7e39c84fe8280ef00a000e39784feddbf010082801c41fddffd15edfd0100"
 )
 FRAME = frozenset({2, 8})  # sp, and s0 as a frame pointer
 
@@ -107,6 +113,12 @@ def test_a_slow_path_that_comes_back_is_part_of_the_loop_not_an_exit() -> None:
     # The flag read on every pass decides only the detour; the exit tests the count.
     assert wait(0x9C, 0xA2) is LoopWait.REGISTERS
     assert wait(0x9C, 0xA6, 0xA2) is LoopWait.REGISTERS  # a sample in the detour
+    # The detour ends in the loop's own test: its fall-through is one more exit, on the count.
+    assert wait(0x102, 0x10A, 0x114) is LoopWait.REGISTERS
+
+
+def test_an_exit_reached_only_through_a_branch_on_memory_waits_on_memory() -> None:
+    assert wait(0x11E, 0x124) is LoopWait.MEMORY
 
 
 def test_locals_in_the_frame_are_the_stack_where_s0_is_a_frame_pointer() -> None:
