@@ -14,10 +14,11 @@ can change. What a loop waits on is what its exits test:
 is a candidate: its body runs from its target to it, with the functions the body calls directly
 (each decoded from its entry to the return past its furthest forward branch, :data:`REACH` bytes
 at most, and not calling on) and its detours (a branch out to straight-line code that jumps or
-branches back into the body: a slow path; a branch back is then also an exit). A candidate whose target runs straight into a return is a shared
-function epilogue, not a loop. The first candidate that holds every sampled pc is the loop, and
-its answer stands, ``unknown`` included; when none does (every sample in a function the loop
-calls, laid out before it), the search is made again with the return address as a sample too.
+branches back into the body: a slow path; a branch back is then also an exit). A candidate
+whose target runs straight into a return is a shared function epilogue, not a loop. The first
+candidate that holds every sampled pc is the loop, and its answer stands, ``unknown`` included;
+when none does (every sample in a function the loop calls, laid out before it), the search is
+made again with the return address as a sample too.
 
 **What the exits test.** A value is followed from a memory read through the instructions that
 compute from it (and through stack slots it is stored to), over a few passes, so a value read in
