@@ -40,8 +40,8 @@ class Effect(Enum):
 @dataclass(frozen=True)
 class Instruction:
     """One decoded instruction: address, length, effect, target (jumps, branches and direct
-    calls), the register it writes (``None``: none), the ones it reads, and a memory read's
-    address register (``base``)."""
+    calls), the register it writes (``None``: none), the ones it reads, and a memory access's
+    address register (``base``) and offset from it."""
 
     address: int
     size: int
@@ -50,6 +50,7 @@ class Instruction:
     rd: int | None = None
     sources: tuple[int, ...] = ()
     base: int | None = None
+    offset: int = 0
 
 
 def _bits(word: int, high: int, low: int) -> int:
@@ -67,15 +68,16 @@ def decode(address: int, word: int) -> Instruction:
     opcode = word & 0x7F
     rd, rs1, rs2 = _bits(word, 11, 7), _bits(word, 19, 15), _bits(word, 24, 20)
     if opcode == 0x03:  # LOAD
-        return Instruction(address, 4, Effect.READ, rd=rd, sources=(rs1,), base=rs1)
+        return Instruction(address, 4, Effect.READ, rd=rd, sources=(rs1,), base=rs1, offset=_signed(word >> 20, 12))
     if opcode == 0x07:  # LOAD-FP
-        return Instruction(address, 4, Effect.READ, rd=FP_BASE + rd, sources=(rs1,), base=rs1)
+        offset = _signed(word >> 20, 12)
+        return Instruction(address, 4, Effect.READ, rd=FP_BASE + rd, sources=(rs1,), base=rs1, offset=offset)
     if opcode == 0x2F:  # AMO (lr and every AMO read memory)
         return Instruction(address, 4, Effect.READ, rd=rd, sources=(rs1, rs2), base=rs1)
-    if opcode == 0x23:  # STORE
-        return Instruction(address, 4, Effect.WRITE, sources=(rs2,), base=rs1)
-    if opcode == 0x27:  # STORE-FP
-        return Instruction(address, 4, Effect.WRITE, sources=(FP_BASE + rs2,), base=rs1)
+    if opcode in (0x23, 0x27):  # STORE, STORE-FP
+        offset = _signed(_bits(word, 31, 25) << 5 | rd, 12)
+        value = rs2 if opcode == 0x23 else FP_BASE + rs2
+        return Instruction(address, 4, Effect.WRITE, sources=(value,), base=rs1, offset=offset)
     if opcode in (0x13, 0x1B):  # OP-IMM, OP-IMM-32
         return Instruction(address, 4, Effect.OTHER, rd=rd, sources=(rs1,))
     if opcode in (0x33, 0x3B):  # OP, OP-32 (M included)
@@ -120,14 +122,18 @@ def _compressed(address: int, half: int) -> Instruction:
     if quadrant == 0:
         if funct3 == 0:  # c.addi4spn
             return Instruction(address, 2, Effect.OTHER, rd=rd_, sources=(SP,))
+        # CL/CS offsets: a word's [5:3|2|6] from bits 12:10, 6, 5; a double's [5:3|7:6] from 12:10, 6:5.
+        word_offset = _bits(half, 12, 10) << 3 | _bits(half, 6, 6) << 2 | _bits(half, 5, 5) << 6
+        double_offset = _bits(half, 12, 10) << 3 | _bits(half, 6, 5) << 6
+        offset = word_offset if funct3 in (2, 6) else double_offset
         if funct3 == 1:  # c.fld
-            return Instruction(address, 2, Effect.READ, rd=FP_BASE + rd_, sources=(rs1_,), base=rs1_)
+            return Instruction(address, 2, Effect.READ, rd=FP_BASE + rd_, sources=(rs1_,), base=rs1_, offset=offset)
         if funct3 in (2, 3):  # c.lw, c.ld
-            return Instruction(address, 2, Effect.READ, rd=rd_, sources=(rs1_,), base=rs1_)
+            return Instruction(address, 2, Effect.READ, rd=rd_, sources=(rs1_,), base=rs1_, offset=offset)
         if funct3 == 5:  # c.fsd
-            return Instruction(address, 2, Effect.WRITE, sources=(FP_BASE + rs2_,), base=rs1_)
+            return Instruction(address, 2, Effect.WRITE, sources=(FP_BASE + rs2_,), base=rs1_, offset=offset)
         if funct3 in (6, 7):  # c.sw, c.sd
-            return Instruction(address, 2, Effect.WRITE, sources=(rs2_,), base=rs1_)
+            return Instruction(address, 2, Effect.WRITE, sources=(rs2_,), base=rs1_, offset=offset)
         return Instruction(address, 2, Effect.OTHER)
     if quadrant == 1:
         if funct3 in (0, 1):  # c.addi, c.addiw
@@ -163,20 +169,29 @@ def _compressed(address: int, half: int) -> Instruction:
     if quadrant == 2:
         if funct3 == 0:  # c.slli
             return Instruction(address, 2, Effect.OTHER, rd=rd, sources=(rd,))
-        if funct3 == 1:  # c.fldsp
-            return Instruction(address, 2, Effect.READ, rd=FP_BASE + rd, sources=(SP,), base=SP)
-        if funct3 in (2, 3):  # c.lwsp, c.ldsp
-            return Instruction(address, 2, Effect.READ, rd=rd, sources=(SP,), base=SP)
+        # CI (loads) offsets: a word's [5|4:2|7:6] from 12, 6:4, 3:2; a double's [5|4:3|8:6] from 12, 6:5, 4:2.
+        if funct3 in (1, 3):  # c.fldsp, c.ldsp
+            offset = _bits(half, 12, 12) << 5 | _bits(half, 6, 5) << 3 | _bits(half, 4, 2) << 6
+            return Instruction(
+                address, 2, Effect.READ, rd=rd + (FP_BASE if funct3 == 1 else 0), sources=(SP,), base=SP, offset=offset
+            )
+        if funct3 == 2:  # c.lwsp
+            offset = _bits(half, 12, 12) << 5 | _bits(half, 6, 4) << 2 | _bits(half, 3, 2) << 6
+            return Instruction(address, 2, Effect.READ, rd=rd, sources=(SP,), base=SP, offset=offset)
         if funct3 == 4:
             link = _bits(half, 12, 12)
             if rs2 == 0 and rd:  # c.jr, c.jalr
                 return Instruction(address, 2, Effect.CALL if link else Effect.RETURN, rd=1 if link else None)
             if rs2:  # c.mv, c.add
                 return Instruction(address, 2, Effect.OTHER, rd=rd, sources=(rd, rs2) if link else (rs2,))
-        if funct3 == 5:  # c.fsdsp
-            return Instruction(address, 2, Effect.WRITE, sources=(FP_BASE + rs2,), base=SP)
-        if funct3 in (6, 7):  # c.swsp, c.sdsp
-            return Instruction(address, 2, Effect.WRITE, sources=(rs2,), base=SP)
+        # CSS offsets: a word's [5:2|7:6] from 12:9, 8:7; a double's [5:3|8:6] from 12:10, 9:7.
+        if funct3 in (5, 7):  # c.fsdsp, c.sdsp
+            offset = _bits(half, 12, 10) << 3 | _bits(half, 9, 7) << 6
+            value = FP_BASE + rs2 if funct3 == 5 else rs2
+            return Instruction(address, 2, Effect.WRITE, sources=(value,), base=SP, offset=offset)
+        if funct3 == 6:  # c.swsp
+            offset = _bits(half, 12, 9) << 2 | _bits(half, 8, 7) << 6
+            return Instruction(address, 2, Effect.WRITE, sources=(rs2,), base=SP, offset=offset)
     return Instruction(address, 2, Effect.OTHER)
 
 

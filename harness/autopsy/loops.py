@@ -5,30 +5,35 @@ can change. What a loop waits on is what its exits test:
 
 * a loop with no exit (``for (;;) cpu_relax();``, a ``volatile`` counter on the stack) waits for
   nothing: only an interrupt takes the hart out of it;
-* a loop whose exit may test a value read from memory (through a register that is not the
-  stack's: a lock word, a flag, a device's status, the CLINT's ``mtime``) may wait on another
-  hart or a device;
-* a loop whose exits test only registers, the stack or CSRs (a count, ``rdtime``) waits on no hart.
+* a loop whose exit may test a value read from memory (a lock word, a flag, a device's status,
+  the CLINT's ``mtime``) may wait on another hart or a device;
+* a loop whose exits test only registers, its stack or CSRs (a count, ``rdtime``) waits on no hart.
+
+The stack is what is read through ``sp``, and below ``s0`` where ``s0`` is a frame pointer (-O0
+code keeps its locals there); a stack slot is memory's only once the loop stores memory's value
+to it. A slot the loop never writes (a structure another hart was handed a pointer to) counts
+as the stack: a miss this analysis accepts.
 
 **Finding the loop.** Decoding forward from the lowest sampled pc, each backward branch or jump
 is a candidate: its body runs from its target to it, with the functions the body calls directly
 (each decoded from its entry to the return past its furthest forward branch, :data:`REACH` bytes
-at most, and not calling on) and its detours (a branch out to straight-line code that jumps or
-branches back into the body: a slow path; a branch back is then also an exit). A candidate
-whose target runs straight into a return is a shared function epilogue, not a loop. The first
-candidate that holds every sampled pc is the loop, and its answer stands, ``unknown`` included;
-when none does (every sample in a function the loop calls, laid out before it), the search is
-made again with the return address as a sample too.
+at most, and not calling on) and its detours (straight-line code reached by a branch out of the
+body, or by the closing branch's fall-through, that jumps or branches back into it: a slow path,
+as gcc lays it out at -O1 and -O2; a branch back is then also an exit). A candidate whose target
+runs straight into a return is a shared function epilogue, not a loop. The first candidate that
+holds every sampled pc is the loop, and its answer stands, ``unknown`` included; when none does
+(every sample in a function the loop calls, laid out before it), the search is made again with
+the return address as a sample too.
 
 **What the exits test.** A value is followed from a memory read through the instructions that
-compute from it (and through stack slots it is stored to), over a few passes, so a value read in
-one iteration and tested in the next counts. What a branch that tests such a value decides is
-tainted too: every register written after it in its function (or in the loop's body, or in its
-detour), since which side joins where is not known; and only a write before every branch,
-which runs on every pass, clears a register's taint. The loop waits on memory when an exit tests
-such a value, or when every exit lies after a branch that does (a count that runs down only while
-a flag is set). A loop that
-calls what cannot be followed, returns or jumps away from inside its body, is ``unknown``.
+compute from it and the stack slots it is stored to, over a few passes, so a value read in one
+iteration and tested in the next counts. What a branch on such a value decides is memory's too:
+the registers written where it decides what runs (a forward branch: to its target, and the else
+side past it when the code it skips ends in a jump forward; to the function's end when that code
+returns; a backward one: the rest of the body). Only a write that runs on every pass clears a
+register. The loop waits on memory when an exit tests such a value, or when every exit lies
+where such a branch decides (a count that runs down only while a flag is set). A loop that calls
+what cannot be followed, or returns or jumps away from inside its body, is ``unknown``.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.autopsy.decode import SP, Effect, Instruction, instructions
+from harness.autopsy.decode import FP, SP, Effect, Instruction, instructions
 from harness.autopsy.model import LoopWait
 
 # A loop whose sampled pcs spread wider than this is not decoded (a spin is a few instructions).
@@ -53,19 +58,17 @@ LAPS = 4
 ReadCode = Callable[[int, int], bytes | None]
 
 
-def loop_wait(
-    read: ReadCode, pcs: Sequence[int], ra: int | None = None, stack: frozenset[int] = frozenset({SP})
-) -> LoopWait:
+def loop_wait(read: ReadCode, pcs: Sequence[int], ra: int | None = None, frame_pointer: bool = False) -> LoopWait:
     """What the loop through ``pcs`` (a spinning hart's sampled pcs) waits on, from memory's code.
 
-    ``read(address, size)`` reads memory as the hart sees it (``None`` where it cannot);
-    ``ra`` is the hart's return address; ``stack`` the registers that point into its stack
-    (``sp``, and ``s0`` where it is a frame pointer: -O0 code keeps its locals there).
+    ``read(address, size)`` reads memory as the hart sees it (``None`` where it cannot); ``ra``
+    is the hart's return address; ``frame_pointer``: ``s0`` points into the hart's stack as a
+    frame pointer, so what -O0 code reads below it is a local of the frame.
     """
     cached = _Cached(read)
-    found = _loop_wait(cached, pcs, stack)
+    found = _loop_wait(cached, pcs, frame_pointer)
     if found is None and pcs and ra is not None:
-        found = _loop_wait(cached, [*pcs, ra], stack)
+        found = _loop_wait(cached, [*pcs, ra], frame_pointer)
     return LoopWait.UNKNOWN if found is None else found
 
 
@@ -96,12 +99,15 @@ class _Cached:
 @dataclass(frozen=True)
 class _Loop:
     """A loop: its instructions in the order they run (a callee's after its call, a detour's
-    after its branch), the address ranges it covers (its body first), its exits (the branches
-    that leave it), each forward branch's shadow (``(branch, first, last)``: the addresses after
-    it whose running it may decide), and whether everything in it could be followed."""
+    after its branch), the address ranges it covers (its body first), which stack frame each
+    range runs in (``(first, last, frame)``: the body and its detours 0, each callee its own), its
+    exits (the branches that leave it), each branch's shadow (``(branch, first, last)``: the
+    addresses whose running it decides, see ``_shadow``), and whether everything in it could be
+    followed."""
 
     order: tuple[Instruction, ...]
     ranges: tuple[tuple[int, int], ...]
+    frames: tuple[tuple[int, int, int], ...]
     exits: tuple[Instruction, ...]
     shadows: tuple[tuple[int, int, int], ...]
     complete: bool
@@ -111,7 +117,7 @@ class _Loop:
         return all(any(a <= pc <= b for a, b in self.ranges) for pc in pcs)
 
 
-def _loop_wait(read: ReadCode, pcs: Sequence[int], stack: frozenset[int]) -> LoopWait | None:
+def _loop_wait(read: ReadCode, pcs: Sequence[int], frame_pointer: bool) -> LoopWait | None:
     """The first candidate loop's answer that holds every pc; ``None`` when none does."""
     if not pcs:
         return None
@@ -129,7 +135,7 @@ def _loop_wait(read: ReadCode, pcs: Sequence[int], stack: frozenset[int]) -> Loo
             continue
         loop = _follow(read, target, closing)
         if loop is not None and loop.covers(pcs):
-            return _waits(loop, stack)
+            return _waits(loop, frame_pointer)
     return None
 
 
@@ -142,9 +148,22 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
     end = closing.address
     order: list[Instruction] = []
     ranges = [(start, end)]
+    frames = [(start, end, 0)]  # the body's own frame is 0; each callee has its own
     exits: list[Instruction] = []
     shadows: list[tuple[int, int, int]] = []
     complete = True
+
+    def add_detour(branch: Instruction, detour: _Detour) -> None:
+        nonlocal complete
+        insns, covered, followed, leaves = detour
+        ranges.extend(covered)
+        frames.append((*covered[0], 0))  # a detour runs in the body's frame, its callees in theirs
+        frames.extend((a, b, len(frames) + i) for i, (a, b) in enumerate(covered[1:]))
+        order.extend(insns)
+        exits.extend(leaves)
+        shadows.extend((branch.address, a, b) for a, b in covered)
+        complete = complete and followed
+
     for insn in body:
         order.append(insn)
         target = insn.target
@@ -154,28 +173,47 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
                 complete = False
                 continue
             ranges.append((callee[0].address, callee[-1].address))
+            frames.append((callee[0].address, callee[-1].address, len(frames)))
             order += callee
-            shadows += _forward_shadows(callee)
+            shadows += [_shadow(callee, i) for i in callee if i.effect is Effect.BRANCH]
         elif insn.effect is Effect.BRANCH and target is not None and not start <= target <= end:
             detour = _detour(read, target, start, end)
             if detour is None:
                 exits.append(insn)
-                continue
-            insns, covered, followed, leaves = detour
-            ranges += covered
-            order += insns
-            exits += leaves
-            shadows += [(insn.address, a, b) for a, b in covered]
-            complete = complete and followed
-        elif insn.effect is Effect.BRANCH and insn is not body[-1]:
-            # The rest of the body runs only when this branch falls through (forwards: skips it;
-            # backwards: goes round again first).
-            shadows.append((insn.address, insn.address + insn.size, end))
+            else:
+                add_detour(insn, detour)
+        elif insn.effect is Effect.BRANCH and insn is not closing:
+            shadows.append(_shadow(body, insn))
         elif insn.effect is Effect.RETURN or (insn.effect is Effect.JUMP and target is not None and target > end):
             complete = False  # it leaves from inside its body: what decides that is out of sight
     if closing.effect is Effect.BRANCH:
-        exits.append(closing)  # its fall-through leaves
-    return _Loop(tuple(order), tuple(ranges), tuple(exits), tuple(shadows), complete)
+        # Its fall-through leaves, unless a slow path laid out there comes back (gcc -O1).
+        detour = _detour(read, closing.address + closing.size, start, end)
+        if detour is None:
+            exits.append(closing)
+        else:
+            add_detour(closing, detour)
+    return _Loop(tuple(order), tuple(ranges), tuple(frames), tuple(exits), tuple(shadows), complete)
+
+
+def _shadow(insns: Sequence[Instruction], branch: Instruction) -> tuple[int, int, int]:
+    """What ``branch`` decides runs, among ``insns`` (a body or a callee, in address order):
+    ``(branch, first, last)``. Backwards: the rest of them (they run once it falls through).
+    Forwards: what it skips, to its target, and past it the else side when the skipped code ends
+    in a jump forward; the rest of them when the skipped code returns (the sides join only in the
+    caller)."""
+    last = insns[-1].address
+    target = branch.target
+    first = branch.address + branch.size
+    if target is None or target <= branch.address:
+        return branch.address, first, last
+    skipped = [i for i in insns if branch.address < i.address < target]
+    if any(i.effect is Effect.RETURN for i in skipped):
+        return branch.address, first, last
+    jump = skipped[-1] if skipped else None
+    if jump is not None and jump.effect is Effect.JUMP and jump.target is not None and jump.target > target:
+        return branch.address, first, min(jump.target - 1, last)
+    return branch.address, first, target - 1
 
 
 def _span(read: ReadCode, start: int, end: int) -> list[Instruction] | None:
@@ -195,17 +233,6 @@ def _epilogue(body: Sequence[Instruction]) -> bool:
         if insn.effect in (Effect.BRANCH, Effect.JUMP, Effect.CALL):
             return False
     return False
-
-
-def _forward_shadows(insns: Sequence[Instruction]) -> list[tuple[int, int, int]]:
-    """Each forward branch's shadow among ``insns``: everything after it to their end (what it
-    skips, and the side it goes to, whose end is not known without a control-flow graph)."""
-    last = insns[-1].address
-    return [
-        (i.address, i.address + i.size, last)
-        for i in insns
-        if i.effect is Effect.BRANCH and i.target is not None and i.target > i.address
-    ]
 
 
 def _callee(read: ReadCode, start: int) -> list[Instruction] | None:
@@ -231,9 +258,12 @@ def _callee(read: ReadCode, start: int) -> list[Instruction] | None:
     return None
 
 
-def _detour(
-    read: ReadCode, start: int, low: int, high: int
-) -> tuple[list[Instruction], list[tuple[int, int]], bool, list[Instruction]] | None:
+# A detour: its instructions, the ranges they cover (its own first, then its callees'), whether
+# every call in it could be followed, and its exits.
+_Detour = tuple[list[Instruction], list[tuple[int, int]], bool, list[Instruction]]
+
+
+def _detour(read: ReadCode, start: int, low: int, high: int) -> _Detour | None:
     """The straight-line code at ``start`` when it jumps back into the body ``[low, high]`` (a
     slow path; a conditional branch back counts, its fall-through then being an exit, as
     compilers lay out a loop's condition again after a slow path): its instructions (with the
@@ -263,15 +293,23 @@ def _detour(
     return None
 
 
-def _waits(loop: _Loop, stack: frozenset[int]) -> LoopWait:
+def _waits(loop: _Loop, frame_pointer: bool) -> LoopWait:
     """What the loop's exits test (see the module docstring)."""
     if not loop.complete:
         return LoopWait.UNKNOWN
     if not loop.exits:
         return LoopWait.NOTHING
+
+    def slot(insn: Instruction) -> tuple[int, int, int] | None:
+        """The stack slot a load or store uses, by frame, register and offset; None off the stack."""
+        if insn.base == SP or (insn.base == FP and frame_pointer and insn.offset < 0):
+            frame = next((f for a, b, f in loop.frames if a <= insn.address <= b), -1)
+            return frame, insn.base, insn.offset
+        return None
+
     memory: set[int] = set()  # registers that may hold (something computed from) memory's value
+    slots: set[tuple[int, int, int]] = set()  # stack slots that may hold such a value
     tainted: set[int] = set()  # branches that test such a value
-    stacked = False  # such a value was stored to the stack
 
     def shadowed(address: int, only_tainted: bool) -> bool:
         return any(lo <= address <= hi for b, lo, hi in loop.shadows if not only_tainted or b in tainted)
@@ -281,11 +319,16 @@ def _waits(loop: _Loop, stack: frozenset[int]) -> LoopWait:
             from_memory = any(r in memory for r in insn.sources)
             if insn.effect is Effect.BRANCH and from_memory:
                 tainted.add(insn.address)
-            if insn.effect is Effect.WRITE and insn.base in stack and from_memory:
-                stacked = True
+            place = slot(insn) if insn.effect in (Effect.READ, Effect.WRITE) else None
+            if insn.effect is Effect.WRITE and place is not None and (from_memory or shadowed(insn.address, True)):
+                slots.add(place)
             if insn.rd:
-                read = insn.effect is Effect.READ and (insn.base not in stack or stacked)
-                if read or from_memory or shadowed(insn.address, True):
+                if insn.effect is Effect.READ:
+                    # Off the stack, or from a slot that holds memory's value: memory's.
+                    derived = place is None or place in slots
+                else:
+                    derived = from_memory
+                if derived or shadowed(insn.address, True):
                     memory.add(insn.rd)
                 elif not shadowed(insn.address, False):
                     memory.discard(insn.rd)  # written on every pass from other values

@@ -17,7 +17,6 @@ from typing import Protocol
 
 from harness.autopsy.backtrace import MAX_FRAME, backtrace, caller_location
 from harness.autopsy.classify import classify, diagnose
-from harness.autopsy.decode import FP, SP
 from harness.autopsy.loops import loop_wait
 from harness.autopsy.model import (
     MAX_SECONDS,
@@ -105,10 +104,12 @@ def _take(request: Request, symbols: Symbolizer | None) -> Autopsy:
         loader.start()
     probe = backend.open(request)
     try:
-        reads = _sample(probe, request, first, sampled)
+        reads, took = _sample(probe, request, first, sampled)
         if loader is not None:
             loader.join(max(0.0, request.deadline - RESERVE - time.monotonic()))
-        harts = _conclude(probe, request, reads, symbols if loaded.is_set() else None)
+        # A memory read is taken to cost at first what reading one hart's registers cost.
+        memory = _GuardedMemory(probe, request, took / max(1, len(reads[0][1]) if reads else 1))
+        harts = _conclude(memory, request, reads, symbols if loaded.is_set() else None)
     finally:
         probe.close()
     settings = request.settings
@@ -156,10 +157,11 @@ def _sample(
     request: Request,
     first_read: list[tuple[HartState | HartMissing, ...]],
     sampled: threading.Event,
-) -> list[tuple[float, Read]]:
-    """``samples`` reads of every hart, ``interval`` apart (fewer if the deadline comes first);
-    the first read also goes to ``first_read``, with ``sampled`` set. A probe that can glance
-    (:class:`GlancingProbe`) is read in full at the first and last sample only."""
+) -> tuple[list[tuple[float, Read]], float]:
+    """``samples`` reads of every hart, ``interval`` apart (fewer if the deadline comes first),
+    and the seconds the last full read took; the first read also goes to ``first_read``, with
+    ``sampled`` set. A probe that can glance (:class:`GlancingProbe`) is read in full at the
+    first and last sample only."""
     settings = request.settings
     reads: list[tuple[float, Read]] = []
     first = time.monotonic()
@@ -183,11 +185,11 @@ def _sample(
             if index == 0:
                 first_read.append(full)
                 sampled.set()
-    return reads
+    return reads, took
 
 
 def _conclude(
-    probe: Probe,
+    memory: _GuardedMemory,
     request: Request,
     reads: Sequence[tuple[float, Read]],
     symbols: Symbolizer | None,
@@ -198,7 +200,7 @@ def _conclude(
         # A file of another build would name every address wrongly: check each against memory first.
         for item in reads[-1][1]:
             if not isinstance(item, HartMissing) and not request.expired():
-                symbols.verify(item.pc, functools.partial(probe.read_memory, item.hart))
+                symbols.verify(item.pc, functools.partial(memory.read_memory, item.hart))
     out = []
     spinning: dict[int, tuple[int, ...]] = {}
     for hart in ids:
@@ -225,7 +227,7 @@ def _conclude(
         # The state shown is the latest one at the pc that stands for the hart (a spinning hart's
         # loop, though the last sample caught it taking a tick), so pc, ra and stack agree.
         shown = next((s for s in reversed(full) if s.pc == classified.pc), last)
-        frames = () if request.expired() else backtrace(probe, shown, locate, request)
+        frames = () if request.expired() else backtrace(memory, shown, locate, request)
         out.append(
             HartAutopsy(
                 hart,
@@ -240,36 +242,36 @@ def _conclude(
         )
     # Last, with the time left after every hart's stack: what each spinning hart's loop waits
     # on, which decides whether spinning harts can be waiting on each other.
-    reader = _CodeReader(probe, request)
-    return tuple(_with_loop(h, reader, spinning[h.hart]) if h.hart in spinning else h for h in out)
+    return tuple(_with_loop(h, memory, spinning[h.hart]) if h.hart in spinning else h for h in out)
 
 
-def _with_loop(hart: HartAutopsy, reader: _CodeReader, pcs: tuple[int, ...]) -> HartAutopsy:
+def _with_loop(hart: HartAutopsy, memory: _GuardedMemory, pcs: tuple[int, ...]) -> HartAutopsy:
     """A spinning hart with what its loop waits on, its note saying it."""
     state = hart.state
-    if state is None or not reader.time_left():
+    if state is None or not memory.time_left():
         return hart
-    loop = loop_wait(functools.partial(reader.read, hart.hart), pcs, state.ra, _stack_registers(state))
+    loop = loop_wait(functools.partial(memory.read_memory, hart.hart), pcs, state.ra, _frame_pointer(state))
     note = f"{hart.note}; {loop.phrase}" if loop.phrase else hart.note
     return replace(hart, note=note, loop=loop)
 
 
-class _CodeReader:
-    """Memory for the loops' analysis, within the time left: a read is not started unless the
-    slowest read so far would still end RESERVE / 2 before the deadline (a JTAG read takes a
+class _GuardedMemory:
+    """The probe's memory for checking symbol files, walking stacks and reading loops, within
+    the time left: a read is not started unless one as slow as the slowest so far (at first, a
+    hart's registers' read) would still end RESERVE / 2 before the deadline (a JTAG read takes a
     good part of a second on a slow adapter), and a backend that gives up (its own deadline) is
     nothing read rather than the whole autopsy lost."""
 
-    def __init__(self, probe: Probe, request: Request) -> None:
+    def __init__(self, probe: Probe, request: Request, slowest: float) -> None:
         self.probe = probe
         self.request = request
-        self.slowest = 0.0
+        self.slowest = slowest
 
     def time_left(self) -> bool:
         """Whether one more read of the slowest kind so far fits before the deadline."""
         return self.request.deadline - time.monotonic() > self.slowest + RESERVE / 2
 
-    def read(self, hart: int, address: int, size: int) -> bytes | None:
+    def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
         """``size`` bytes at ``address`` as ``hart`` sees them, or ``None``."""
         if not self.time_left():
             return None
@@ -282,12 +284,10 @@ class _CodeReader:
             self.slowest = max(self.slowest, time.monotonic() - started)
 
 
-def _stack_registers(state: HartState) -> frozenset[int]:
-    """The registers that point into the hart's stack: sp, and s0 where it is a frame pointer
-    (within a frame's reach above sp): -O0 code keeps its locals there."""
-    if state.sp <= state.fp <= state.sp + MAX_FRAME:
-        return frozenset({SP, FP})
-    return frozenset({SP})
+def _frame_pointer(state: HartState) -> bool:
+    """Whether s0 points into the hart's stack (within a frame's reach above sp), as a frame
+    pointer does: -O0 code keeps its locals below it."""
+    return state.sp <= state.fp <= state.sp + MAX_FRAME
 
 
 def _settings_notes(settings: AutopsySettings, taken: int) -> list[str]:

@@ -27,7 +27,7 @@ BASE = 0x80000000
 #                 (Linux 6.1's secondary harts' wait in head.S: the code at 0x802001d8 of 7 December's CI)
 #   8a returns:   c.lw a5,0(a0); c.beqz a5,90; c.jr ra; 90: c.j returns
 #   92 up:        jal ra,down; c.beqz a0,up; 98 down: c.lw a0,0(a1); c.jr ra   (a caller below its callee)
-#   9c slowpath:  c.lw a5,0(a3); c.bnez a5,a6; a0: c.addi a1,-1; c.bnez a1,slowpath; c.nop;
+#   9c slowpath:  c.lw a5,0(a3); c.bnez a5,a6; a0: c.addi a1,-1; c.bnez a1,slowpath; c.jr ra;
 #                 a6: c.addi a2,1; c.j a0                (a debug flag's slow path, a count's exit)
 #   aa locals:    lw a5,-20(s0); c.addi a5,1; sw a5,-20(s0); lw a4,-20(s0); blt a4,a1,locals; c.nop  (-O0)
 #   be choose:    c.lw a5,0(a0); c.beqz a5,c6; c.li a0,5; c.jr ra; c6: c.li a0,0; c.jr ra
@@ -42,18 +42,30 @@ BASE = 0x80000000
 #                 (gcc -O2's layout of a slow path: the call, then the loop's own test again)
 #  11e guarded:   c.lw a5,0(a0); c.beqz a5,guarded; c.addi a1,-1; c.bnez a1,guarded; c.nop
 #                 (a count that runs down only while a flag is set)
+#  128 o1top:     csrrs a5,time,zero; bgeu a5,a0,138; c.lw a4,0(a3); c.beqz a4,o1top; c.addi a2,1;
+#                 c.j o1top; 138: c.jr ra      (gcc -O1: the slow path after the closing branch)
+#  13a o0relax:   jal ra,relax; csrrs a5,time,zero; ld a4,-24(s0); bltu a5,a4,o0relax; c.jr ra
+#                 (-O0: while (rdtime() < until) cpu_relax();, until a local of the frame)
+#  14c dbgcall:   c.lw a5,0(a3); c.beqz a5,154; jal ra,slowfn; 154: c.addi a1,-1; c.bnez a1,dbgcall;
+#                 c.jr ra      (while (n--) if (debug) slow();)
+#  15a slots:     c.lw a5,0(a0); sw a5,-20(s0); lw a4,-20(s0); c.sw a4,0(a1); lw a5,-24(s0);
+#                 c.addi a5,1; sw a5,-24(s0); lw a4,-24(s0); blt a4,a2,slots; c.jr ra
+#                 (-O0: s = *status; *last = s; i++, in two slots of the frame)
+#  17a viaS0:     jal ra,relax; c.lw a5,0(s0); c.beqz a5,viaS0; c.jr ra
+#                 (-O2: while (!*flag) cpu_relax();, the flag's address kept in s0)
+#  184 guard2:    c.lw a5,0(a0); c.beqz a5,guard2; c.bnez a1,guard2; c.jr ra
+#                 (the exit tests a register the loop never writes, reached only once the flag is set)
 CODE = bytes.fromhex(
     "af220514e39e02feaf22b518e39a02fe1c41fdffb3c707020f000001e5bfa26785073ee4edbf02977dfd411122e4"
     "000883a701046347f000b3c707022264410182800f000001ddbfeff03ffef5bf88418280eff0dfff75dd7d157dfd"
     "f32710c0e3eea7fe5c4993f70702eddf1c418547f5ff99e31c41f5bf010003b1050003320600e30c01fee30a02fe"
-    "1c4191c38280edbfef00600075dd884182809c4281e7fd15edfd01000506e5bf8327c4fe85072326f4fe0327c4fe"
+    "1c4191c38280edbfef00600075dd884182809c4281e7fd15edfd82800506e5bf8327c4fe85072326f4fe0327c4fe"
     "e349b7fe01001c4199c31545828001458280eff05fff75dd01001c4191c18147edff01008dbfeff0ffff75dd0100"
-    "1c21d38707e2eddf01001c412326f4fe0327c4fe7ddb0100414101008327090005048"
-    "1e7e39c84fe8280ef00a000e39784feddbf010082801c41fddffd15edfd0100"
+    "1c21d38707e2eddf01001c412326f4fe0327c4fe7ddb01004141010083270900050481e7e39c84fe8280ef00a000"
+    "e39784feddbf010082801c41fddffd15edfd0100f32710c063f6a70098427ddb0506cdbf8280eff01feff32710c0"
+    "033784fee3eae7fe82809c4299c3eff0bffcfd15fdf982801c412326f4fe0327c4fe98c1832784fe85072324f4fe"
+    "032784fee343c7fe8280eff01feb1c40eddf82801c41fddff5fd8280"
 )
-FRAME = frozenset({2, 8})  # sp, and s0 as a frame pointer
-
-
 # The page holding CODE (the rest of it zeros); the next page is not mapped, and a read that
 # reaches into it fails whole, as a probe's does. A copy of `plain` ends the page.
 PAGE = bytearray(CODE.ljust(4096, b"\0"))
@@ -68,8 +80,8 @@ def read(address: int, size: int) -> bytes | None:
     return bytes(PAGE[offset : offset + size])
 
 
-def wait(*offsets: int, ra: int | None = None, stack: frozenset[int] = frozenset({2})) -> LoopWait:
-    return loop_wait(read, [BASE + o for o in offsets], None if ra is None else BASE + ra, stack)
+def wait(*offsets: int, ra: int | None = None, frame_pointer: bool = False) -> LoopWait:
+    return loop_wait(read, [BASE + o for o in offsets], None if ra is None else BASE + ra, frame_pointer)
 
 
 def test_lock_loops_wait_on_memory_wherever_the_samples_fell() -> None:
@@ -117,15 +129,32 @@ def test_a_slow_path_that_comes_back_is_part_of_the_loop_not_an_exit() -> None:
     assert wait(0x102, 0x10A, 0x114) is LoopWait.REGISTERS
 
 
+def test_gcc_o1s_slow_path_after_the_closing_branch_is_no_exit() -> None:
+    # The flag decides only whether the slow path runs; the exit tests the clock.
+    assert wait(0x128, 0x132) is LoopWait.REGISTERS
+
+
+def test_what_a_branch_on_memory_decides_ends_where_its_sides_join() -> None:
+    assert wait(0x14C, 0x156) is LoopWait.REGISTERS  # the count's test runs on both sides of the flag's
+
+
 def test_an_exit_reached_only_through_a_branch_on_memory_waits_on_memory() -> None:
-    assert wait(0x11E, 0x124) is LoopWait.MEMORY
+    assert wait(0x11E, 0x124) is LoopWait.MEMORY  # the count is written past the flag's test
+    assert wait(0x184, 0x188) is LoopWait.MEMORY  # the register tested is not written at all
 
 
 def test_locals_in_the_frame_are_the_stack_where_s0_is_a_frame_pointer() -> None:
-    assert wait(0xAA, 0xB8, stack=FRAME) is LoopWait.REGISTERS
+    assert wait(0xAA, 0xB8, frame_pointer=True) is LoopWait.REGISTERS
     assert wait(0xAA, 0xB8) is LoopWait.MEMORY  # s0 not known to point into the stack
-    # A value read from memory and passed through a stack slot is still memory's.
-    assert wait(0xF0, 0xFA, stack=FRAME) is LoopWait.MEMORY
+    # A value read from memory and passed through a stack slot is still memory's; another slot is not.
+    assert wait(0xF0, 0xFA, frame_pointer=True) is LoopWait.MEMORY
+    assert wait(0x15A, 0x174, frame_pointer=True) is LoopWait.REGISTERS
+    # cpu_relax restores s0 and sp from the stack after a branch on a static key: they stay the
+    # stack's, and the caller's local (below s0) is still a local.
+    assert wait(0x13A, 0x146, frame_pointer=True) is LoopWait.REGISTERS
+    assert wait(0x13A, 0x146) is LoopWait.MEMORY  # s0 not known to be a frame pointer
+    # s0 holding a flag's address (at or above it) is a pointer, frame pointer or not.
+    assert wait(0x17A, 0x180, frame_pointer=True) is LoopWait.MEMORY
 
 
 def test_what_a_branch_on_memory_decides_is_memory_too() -> None:

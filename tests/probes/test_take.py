@@ -152,6 +152,42 @@ def test_a_backend_that_gives_up_on_the_loops_code_costs_only_what_the_loops_wai
     assert [str(f.where) for f in autopsy.harts[1].backtrace] == ["spawn+0x10 (init.c:59)"]  # the rest is read
 
 
+class SlowMemory(Scripted):
+    """A JTAG-like backend: every memory read takes 0.45 s, and once its deadline has passed it
+    raises, as the emulator's and QEMU's backends do."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__()
+        self.request = request
+
+    def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
+        if self.request.expired():
+            raise AutopsyUnavailable("the backend did not answer in time")
+        time.sleep(0.45)
+        return super().read_memory(hart, address, size)
+
+
+def test_slow_memory_reads_stop_where_the_time_does_and_the_autopsy_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, SlowMemory)
+    settings = AutopsySettings(samples=3, span=0.1, limit=1.3)
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, settings, Names())
+    assert autopsy.available, autopsy.diagnosis
+    assert autopsy.duration < 1.3
+    # Not every read fitted: at least one hart's loop or stack was left unread, and said so.
+    assert any(h.loop is None or not h.backtrace or h.backtrace[-1].unreadable for h in autopsy.harts)
+
+
+def test_a_backend_that_gives_up_on_a_stack_read_keeps_the_autopsy(monkeypatch: pytest.MonkeyPatch) -> None:
+    class GivesUp(Scripted):
+        def read_memory(self, hart: int, address: int, size: int) -> bytes | None:
+            raise AutopsyUnavailable("the backend gave up")
+
+    use(monkeypatch, lambda request: GivesUp())
+    autopsy = take_autopsy(FakeTarget(), FAKE_BOARD, FAST, Names())
+    assert autopsy.available, autopsy.diagnosis
+    assert all(h.klass is HartClass.SPINNING and h.loop is LoopWait.UNKNOWN for h in autopsy.harts)
+
+
 class Glancing(Scripted):
     """Slow full reads (as over JTAG) and a quick glance: pc, mode, wfi and counters only."""
 
