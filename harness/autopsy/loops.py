@@ -32,8 +32,9 @@ the registers written where it decides what runs (a forward branch: to its targe
 side past it when the code it skips ends in a jump forward; to the function's end when that code
 returns; a backward one: the rest of the body). Only a write that runs on every pass clears a
 register. The loop waits on memory when an exit tests such a value, or when every exit lies
-where such a branch decides (a count that runs down only while a flag is set). A loop that calls
-what cannot be followed, or returns or jumps away from inside its body, is ``unknown``.
+where such a branch decides (a count that runs down only while a flag is set). A return inside
+the body (-Os) is an exit of the branch that jumps over it. A loop that calls what cannot be
+followed, or returns or jumps away from inside its body otherwise, is ``unknown``.
 """
 
 from __future__ import annotations
@@ -184,6 +185,8 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
                 add_detour(insn, detour)
         elif insn.effect is Effect.BRANCH and insn is not closing:
             shadows.append(_shadow(body, insn))
+        elif insn.effect is Effect.RETURN and (guard := _guard(body, insn)) is not None:
+            exits.append(guard)  # -Os returns from inside the loop: the branch over the return decides
         elif insn.effect is Effect.RETURN or (insn.effect is Effect.JUMP and target is not None and target > end):
             complete = False  # it leaves from inside its body: what decides that is out of sight
     if closing.effect is Effect.BRANCH:
@@ -194,6 +197,18 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
         else:
             add_detour(closing, detour)
     return _Loop(tuple(order), tuple(ranges), tuple(frames), tuple(exits), tuple(shadows), complete)
+
+
+def _guard(body: Sequence[Instruction], ret: Instruction) -> Instruction | None:
+    """The branch that jumps over ``ret`` inside the body, with only straight-line code between
+    them (its fall-through runs into the return: an exit); ``None`` when there is none."""
+    before = [i for i in body if i.address < ret.address]
+    for insn in reversed(before):
+        if insn.effect is Effect.BRANCH:
+            return insn if insn.target is not None and insn.target > ret.address else None
+        if insn.effect in (Effect.JUMP, Effect.CALL, Effect.RETURN):
+            return None
+    return None
 
 
 def _shadow(insns: Sequence[Instruction], branch: Instruction) -> tuple[int, int, int]:
