@@ -52,6 +52,8 @@ MAX_LOOP = 1024
 REACH = 128
 # Memory is read a page at most at a time where a read across a page's end fails.
 PAGE = 4096
+# The end of a 64-bit address space: a branch target past it (or below 0) is not read.
+ADDRESSES = 1 << 64
 # Passes over the loop's instructions while following values (a value read late in one pass and
 # tested early in the next needs two; detours and stack slots one more each).
 LAPS = 4
@@ -81,10 +83,14 @@ class _Cached:
     def __init__(self, read: ReadCode) -> None:
         self.read = read
         self.windows: list[tuple[int, bytes]] = []
+        self.failed: set[tuple[int, int]] = set()
 
     def __call__(self, address: int, size: int) -> bytes | None:
-        if address < 0 or size <= 0:
-            return None  # a branch target below address 0: not code
+        if address < 0 or address >= ADDRESSES:
+            return None  # a branch target outside the address space is not code
+        size = min(size, ADDRESSES - address)
+        if size <= 0 or (address, size) in self.failed:
+            return None  # a read that failed fails again
         for start, data in self.windows:
             if start <= address and address + size <= start + len(data):
                 return data[address - start : address - start + size]
@@ -94,6 +100,8 @@ class _Cached:
             read = self.read(address, cut)
         if read:
             self.windows.append((address, read))
+        else:
+            self.failed.add((address, size))
         return read
 
 

@@ -206,3 +206,27 @@ def test_a_target_below_address_zero_is_never_read() -> None:
 
     assert loop_wait(low_memory, [2]) is LoopWait.UNKNOWN
     assert asked and min(asked) >= 0
+
+
+def test_a_target_past_the_address_space_is_never_read_and_a_failed_read_is_not_repeated() -> None:
+    top = (1 << 64) - 4
+    asked: list[tuple[int, int]] = []
+
+    def high_memory(address: int, size: int) -> bytes | None:
+        asked.append((address, size))
+        if address + size > 1 << 64:
+            raise ValueError("a backend that cannot take such an address")
+        return (CODE[0x10:0x14] + b"\0" * 4096)[: max(0, min(size, (1 << 64) - address))] or None
+
+    # c.lw; c.bnez at the very top: the window past 2**64 is not asked for, the page cut is.
+    assert loop_wait(high_memory, [top, top + 2]) is LoopWait.MEMORY
+    assert all(a + n <= 1 << 64 for a, n in asked)
+    missing: list[tuple[int, int]] = []
+
+    def nothing(address: int, size: int) -> bytes | None:
+        missing.append((address, size))
+        return None
+
+    # The window fails, then the search with ra (here within the samples) asks for it again.
+    assert loop_wait(nothing, [BASE + 0x10, BASE + 0x12], BASE + 0x12) is LoopWait.UNKNOWN
+    assert missing == [(BASE + 0x10, 2 + 128)]
