@@ -108,14 +108,13 @@ class _Cached:
 @dataclass(frozen=True)
 class _Loop:
     """A loop: its instructions in the order they run (a callee's after its call, a detour's
-    after its branch), the address ranges it covers (its body first), which stack frame each
-    range runs in (``(first, last, frame)``: the body and its detours 0, each callee its own), its
-    exits (the branches that leave it), each branch's shadow (``(branch, first, last)``: the
+    after its branch), the address ranges it covers with the stack frame each runs in
+    (``(first, last, frame)``: its body first; the body and its detours frame 0, each callee its
+    own), its exits (the branches that leave it), each branch's shadow (``(branch, first, last)``: the
     addresses whose running it decides, see ``_shadow``), and whether everything in it could be
     followed."""
 
     order: tuple[Instruction, ...]
-    ranges: tuple[tuple[int, int], ...]
     frames: tuple[tuple[int, int, int], ...]
     exits: tuple[Instruction, ...]
     shadows: tuple[tuple[int, int, int], ...]
@@ -123,7 +122,7 @@ class _Loop:
 
     def covers(self, pcs: Sequence[int]) -> bool:
         """Whether every pc lies in the loop."""
-        return all(any(a <= pc <= b for a, b in self.ranges) for pc in pcs)
+        return all(any(a <= pc <= b for a, b, _ in self.frames) for pc in pcs)
 
 
 def _loop_wait(read: ReadCode, pcs: Sequence[int], frame_pointer: bool) -> LoopWait | None:
@@ -156,7 +155,6 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
         return None
     end = closing.address
     order: list[Instruction] = []
-    ranges = [(start, end)]
     frames = [(start, end, 0)]  # the body's own frame is 0; each callee has its own
     exits: list[Instruction] = []
     shadows: list[tuple[int, int, int]] = []
@@ -165,7 +163,6 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
     def add_detour(branch: Instruction, detour: _Detour) -> None:
         nonlocal complete
         insns, covered, followed, leaves = detour
-        ranges.extend(covered)
         frames.append((*covered[0], 0))  # a detour runs in the body's frame, its callees in theirs
         frames.extend((a, b, len(frames) + i) for i, (a, b) in enumerate(covered[1:]))
         order.extend(insns)
@@ -181,7 +178,6 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
             if callee is None:
                 complete = False
                 continue
-            ranges.append((callee[0].address, callee[-1].address))
             frames.append((callee[0].address, callee[-1].address, len(frames)))
             order += callee
             shadows += [_shadow(callee, i) for i in callee if i.effect is Effect.BRANCH]
@@ -204,7 +200,7 @@ def _follow(read: ReadCode, start: int, closing: Instruction) -> _Loop | None:
             exits.append(closing)
         else:
             add_detour(closing, detour)
-    return _Loop(tuple(order), tuple(ranges), tuple(frames), tuple(exits), tuple(shadows), complete)
+    return _Loop(tuple(order), tuple(frames), tuple(exits), tuple(shadows), complete)
 
 
 def _guard(body: Sequence[Instruction], ret: Instruction) -> Instruction | None:
