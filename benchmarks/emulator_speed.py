@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -264,10 +265,10 @@ def workloads(elf: Path, skip_linux: bool) -> list[Workload]:
     linux = None if skip_linux else tiny_linux()
     if linux is not None:
         kernel, initrd = linux
-        args = ("-M", "virt", "-m", "256M", "-nographic", "-bios", FW_JUMP, "-kernel", str(kernel))
+        args: tuple[str, ...] = ("-M", "virt", "-m", "256M", "-nographic", "-bios", FW_JUMP, "-kernel", str(kernel))
         args += ("-initrd", str(initrd), "-append", "console=ttyS0 earlycon")
         found.append(Workload("tiny Linux 6.1, virt, 1 hart", args, (("to the shell", "hartbeat# "),)))
-        unmatched = ("-M", "unmatched", "-smp", "5", "-m", "256M", "-nographic", "-bios", FW_JUMP)
+        unmatched: tuple[str, ...] = ("-M", "unmatched", "-smp", "5", "-m", "256M", "-nographic", "-bios", FW_JUMP)
         unmatched += ("-kernel", str(kernel), "-initrd", str(initrd), "-append", "console=ttySIF0 earlycon")
         found.append(
             Workload("tiny Linux 6.1, unmatched, 5 harts", unmatched, (("to the shell", "hartbeat# "),), qemu=False)
@@ -320,7 +321,8 @@ def main() -> int:
     measured: dict[tuple[str, str, str], Figure] = {}
     with tempfile.TemporaryDirectory() as tmp:
         elf = build_compute_elf(Path(tmp), args.iterations)
-        for work in workloads(elf, args.skip_linux):
+        found = workloads(elf, args.skip_linux)
+        for work in found:
             if args.only and args.only not in work.name:
                 continue
             runs: list[tuple[str, list[Figure]]] = []
@@ -340,7 +342,8 @@ def main() -> int:
                     print(row(label, figures[index], reference[index] if reference else None))
                     measured[(work.name, mark, label)] = figures[index]
             sys.stdout.flush()
-    print_goals(measured)
+        pairs = paired_ratios(found, env, args.only)
+    print_goals(measured, pairs)
     return 0
 
 
@@ -350,15 +353,46 @@ GOALS = (
     ("tiny Linux 6.1, virt, 1 hart", "to the shell", 3.0),
     ("Debian distro kernel, virt, 1 hart", "to the shell", 30.0),
 )
-# The most a 5-hart boot may cost against the same boot on one hart.
+# The most a 5-hart boot may cost against the same boot on one hart, and the pairs of runs
+# (1 hart, then 5) it is judged on.
 HART_RATIO = 1.3
+PAIRS = 3
 HART_PAIRS = (
     ("OpenSBI + U-Boot, virt, 1 hart", "OpenSBI + U-Boot, unmatched, 5 harts", "to the prompt"),
     ("tiny Linux 6.1, virt, 1 hart", "tiny Linux 6.1, unmatched, 5 harts", "to the shell"),
 )
 
 
-def print_goals(measured: dict[tuple[str, str, str], Figure]) -> None:
+def paired_ratios(found: list[Workload], env: dict[str, str], only: str | None) -> dict[str, float]:
+    """Each 5-hart boot's cost against the 1-hart one (``HART_PAIRS``), on the default
+    interpreter: ``PAIRS`` pairs of runs, the 1-hart boot and then the 5-hart one, each pair's
+    ratio of wall seconds to the mark, every pair printed; the median by the pair's name.
+
+    Paired, because this host's speed drifts by more than the goal's margin within minutes (the
+    same boot 1.4x apart in one afternoon): two medians measured minutes apart gave 1.10x in one
+    run and 1.45x in another for the same code, while the runs of one pair, seconds apart, share
+    the host's speed of the moment."""
+    python = interpreters()[-1][1]
+    by_name = {work.name: work for work in found}
+    medians: dict[str, float] = {}
+    for one, five, mark in HART_PAIRS:
+        single, many = by_name.get(one), by_name.get(five)
+        if single is None or many is None or (only and only not in one and only not in five):
+            continue
+        index = [label for label, _ in single.marks].index(mark)
+        ratios = []
+        for _ in range(PAIRS):
+            first = measure([python, "-m", "harness.emulator", *single.args], single.marks, env)[index]
+            second = measure([python, "-m", "harness.emulator", *many.args], many.marks, env)[index]
+            ratios.append(second.seconds / first.seconds)
+            print(f"    (pair: 1 hart {first.seconds:.2f} s, 5 harts {second.seconds:.2f} s: {ratios[-1]:.2f}x)")
+        medians[five] = statistics.median(ratios)
+        print(f"{five} / 1 hart, {mark}, {PAIRS} pairs: median {medians[five]:.2f}x")
+        sys.stdout.flush()
+    return medians
+
+
+def print_goals(measured: dict[tuple[str, str, str], Figure], pairs: dict[str, float]) -> None:
     """The issue's goals against the default interpreter (PyPy where installed), in wall seconds."""
     engine = "PyPy" if any(label == "PyPy" for _, _, label in measured) else "CPython"
     print(f"goals ({engine}, wall seconds):")
@@ -370,13 +404,13 @@ def print_goals(measured: dict[tuple[str, str, str], Figure]) -> None:
             verdict = "met" if worst <= limit else "NOT met"
             shown = f"{figure.seconds:.2f} s" + (f", slowest run {worst:.2f} s" if figure.worst is not None else "")
             print(f"    {name}, {mark}: {shown} (goal <= {limit:g} s): {verdict}")
-    # A ratio of the two medians: the runs of the two boots are not paired, so no run-by-run worst.
-    for one, five, mark in HART_PAIRS:
-        single, many = measured.get((one, mark, engine)), measured.get((five, mark, engine))
-        if single is not None and many is not None:
-            ratio = many.seconds / single.seconds
+    # The median of the paired runs' ratios (paired_ratios), not a ratio of the two medians above.
+    for _, five, mark in HART_PAIRS:
+        ratio = pairs.get(five)
+        if ratio is not None:
             verdict = "met" if ratio <= HART_RATIO else "NOT met"
-            print(f"    5 harts / 1 hart, {five.split(',')[0]} {mark}: {ratio:.2f}x (goal <= {HART_RATIO}x): {verdict}")
+            text = f"{ratio:.2f}x, median of {PAIRS} pairs"
+            print(f"    5 harts / 1 hart, {five.split(',')[0]} {mark}: {text} (goal <= {HART_RATIO}x): {verdict}")
 
 
 if __name__ == "__main__":
