@@ -102,6 +102,9 @@ def test_emulator_boards_judge_in_guest_seconds_under_either_interpreter() -> No
     assert scale("emulator-virt", "/usr/bin/pypy3") == 1
     assert scale("emulator-virt", sys.executable) == 1
     assert scale("emulator-unmatched", sys.executable) == 1
+    # The board booting the Unmatched's own firmware from its card too: a 20 s silence there is
+    # 20 guest seconds (it was 500, the board's old host stretch applied to guest seconds).
+    assert scale("emulator-unmatched-sd", "/usr/bin/pypy3") == 1
     # A board (or `--set`) may still ask for one, and gets exactly that.
     assert scale("emulator-virt", sys.executable, ("time_scale", "2")) == 2
     # Outside the console (a pytest item's timeout) a plan second may take the emulator's slowdown.
