@@ -369,9 +369,9 @@ def paired_ratios(found: list[Workload], env: dict[str, str], only: str | None) 
     ratio of wall seconds to the mark, every pair printed; the median by the pair's name.
 
     Paired, because this host's speed drifts by more than the goal's margin within minutes (the
-    same boot 1.4x apart in one afternoon): two medians measured minutes apart gave 1.10x in one
-    run and 1.45x in another for the same code, while the runs of one pair, seconds apart, share
-    the host's speed of the moment."""
+    same boot 1.5x apart in one afternoon): two single runs about 30 s apart (CPython's between
+    them) gave 1.10x in one run and 1.49x in another for the same code, while the runs of one
+    pair, seconds apart, share the host's speed of the moment."""
     python = interpreters()[-1][1]
     by_name = {work.name: work for work in found}
     medians: dict[str, float] = {}

@@ -45,8 +45,9 @@ def default_python() -> str:
 
 # The emulator reports its guest time and plans are judged on it. Should that clock fail (a
 # report garbled or going backwards), the run goes on in host seconds divided by the emulator's
-# measured slowdown against the hardware QEMU models: 25 under PyPy (Debian's distro kernel to
-# its shell, 23x QEMU, rounded up), and CPython runs a Linux boot about CPYTHON_SLOWDOWN times
+# slowdown against the hardware QEMU models: 25 under PyPy (Debian's distro kernel to its shell
+# was 23x QEMU when this was set, 11-14x in December's later runs; a cap that errs long, since one
+# too short on a slowed host calls a healthy run hung), and CPython runs a Linux boot about CPYTHON_SLOWDOWN times
 # slower again (hartbeat's tiny Linux to its prompt: 16.6 s against 4.7 s, `make bench`;
 # `[emulator] cpython_slowdown`: short firmware-only boots are about as fast on both).
 PYPY_SLOWDOWN = 25.0
