@@ -38,7 +38,7 @@ from harness.pytest_plugin.shards import Shards
 from harness.pytest_plugin.states import StateBoots, StateNotReached
 from harness.records.report import summary
 from harness.records.results import RunResult
-from harness.run.board_loader import load_board
+from harness.run.board_loader import load_board, load_fallback
 from harness.run.runner import Runner, default_out_dir
 from harness.run.setup import prepare
 from harness.targets import host_time_scale
@@ -198,9 +198,20 @@ def _scale(config: pytest.Config) -> float:
     item timeouts: a board judged on its guest clock may take its emulator's slowdown in host time."""
     try:
         names = _board_names(config) or [config.getoption("hartbeat_board")]
-        return max(host_time_scale(_load(config, name)) for name in names) if _uses_boards(config) else 1.0
+        return max(worst_host_scale(_load(config, name)) for name in names) if _uses_boards(config) else 1.0
     except ConfigError:
         return 1.0
+
+
+def worst_host_scale(board: Board) -> float:
+    """``host_time_scale`` of ``board`` or of its fallback, whichever is larger: the item runs on
+    the fallback when the board is unavailable (a QEMU board without QEMU runs on the emulator,
+    whose plan second may take 25 host seconds), so its timeout must allow for either."""
+    scale = host_time_scale(board)
+    if board.fallback is not None:
+        with contextlib.suppress(ConfigError):
+            scale = max(scale, host_time_scale(load_fallback(board)))
+    return scale
 
 
 _SHARDS = pytest.StashKey[Shards]()
