@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan, board = setup.plan, setup.board
     if not plan.runs_on(board.name):
         print(
-            f"hartbeat: warning: plan {plan.name} is written for boards {', '.join(plan.boards)}, "
+            f"hartbeat: warning: plan {plan.name} is written for {plan.written_for()}, "
             f"running it on {board.name} as asked",
             file=sys.stderr,
         )

@@ -120,8 +120,20 @@ class Plan:
     left_out: int = 0
 
     def runs_on(self, board_name: str) -> bool:
-        """True when the plan names no boards, or one of its ``boards`` patterns matches."""
-        return not self.boards or any(fnmatch.fnmatchcase(board_name, pattern) for pattern in self.boards)
+        """Whether the plan is written for a board of this name: one of its ``boards`` patterns
+        matches it (any board, when every pattern excludes) and none of its ``!`` patterns does."""
+        included = [pattern for pattern in self.boards if not pattern.startswith("!")]
+        excluded = [pattern[1:] for pattern in self.boards if pattern.startswith("!")]
+        if included and not any(fnmatch.fnmatchcase(board_name, pattern) for pattern in included):
+            return False
+        return not any(fnmatch.fnmatchcase(board_name, pattern) for pattern in excluded)
+
+    def written_for(self) -> str:
+        """The plan's ``boards`` in words: ``boards qemu-*``, ``any board but *qsoe*``."""
+        included = [pattern for pattern in self.boards if not pattern.startswith("!")]
+        excluded = [pattern[1:] for pattern in self.boards if pattern.startswith("!")]
+        text = f"boards {', '.join(included)}" if included else "any board"
+        return f"{text} but {', '.join(excluded)}" if excluded else text
 
     def cut_after(self, name: str) -> Plan:
         """The plan ending with milestone ``name`` (``hartbeat run --until``); unknown names are listed."""
@@ -173,6 +185,9 @@ def load_plan(path: Path) -> Plan:
     variables = root.variables("variables")
 
     boards = tuple(root.str_list("boards"))
+    for index, pattern in enumerate(boards):
+        if pattern.strip("!") == "" or pattern.startswith("!!"):
+            raise ConfigError(path, f"boards[{index}]", f"expected a board name pattern or `!pattern`, got {pattern!r}")
     image_table = root.table("images")
     # A relative path is relative to the plan's folder, as a board's image paths are to its own.
     images = {

@@ -156,7 +156,7 @@ class PlanItem(pytest.Item):
         """Boot, watch, decide (with ``--hartbeat-boards``: wait for this item's run on its board)."""
         board = _board(self.config, self)
         if not self.plan.runs_on(board.name):
-            pytest.skip(f"plan {self.plan.name} is for boards {', '.join(self.plan.boards)}, not {board.name}")
+            pytest.skip(f"plan {self.plan.name} is written for {self.plan.written_for()}, not {board.name}")
         shards = self.config.stash.get(_SHARDS, None)
         if shards is not None and shards.queued(self.nodeid):
             # A shared boot left on would keep its board's lock while this item waits for a worker.

@@ -144,3 +144,20 @@ def test_boards_patterns_choose_where_a_plan_runs(tmp_path: Path) -> None:
     plan = load_plan(top_keys(tmp_path, 'boards = ["qemu-*", "unmatched"]\n'))
     assert plan.runs_on("qemu-virt") and plan.runs_on("unmatched") and not plan.runs_on("emulator-virt")
     assert load_plan(plan_with(tmp_path, "")).runs_on("anything")
+    # `!pattern` leaves boards out: of every board when no pattern includes, else of those included.
+    anywhere_but = load_plan(top_keys(tmp_path, 'boards = ["!*-sd", "!*qsoe*"]\n'))
+    assert anywhere_but.runs_on("qemu-virt") and anywhere_but.runs_on("my-emulator")
+    assert not anywhere_but.runs_on("qemu-sifive-u-sd") and not anywhere_but.runs_on("emulator-qsoe")
+    qemu_but = load_plan(top_keys(tmp_path, 'boards = ["qemu-*", "!qemu-qsoe"]\n'))
+    assert qemu_but.runs_on("qemu-virt") and not qemu_but.runs_on("qemu-qsoe") and not qemu_but.runs_on("unmatched")
+    # What the warning and pytest's skip say.
+    assert plan.written_for() == "boards qemu-*, unmatched"
+    assert anywhere_but.written_for() == "any board but *-sd, *qsoe*"
+    assert qemu_but.written_for() == "boards qemu-* but qemu-qsoe"
+
+
+@pytest.mark.parametrize("pattern", ["!", "", "!!qemu-virt"])
+def test_a_boards_pattern_that_names_nothing_is_refused_with_its_place(tmp_path: Path, pattern: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_plan(top_keys(tmp_path, f'boards = ["qemu-virt", "{pattern}"]\n'))
+    assert error.value.key == "boards[1]" and "`!pattern`" in str(error.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -82,7 +83,9 @@ def test_a_plan_for_one_board_only_is_dealt_to_that_board(tmp_path: Path) -> Non
     (plans / "smoke3.toml").unlink()
     (plans / "smoke4.toml").unlink()
     # Collected first ("a" < "s"): its turn is board a, but it is written for board b only.
-    only_b = (plans / "smoke2.toml").read_text().replace('name = "smoke2"', 'name = "only-b"\nboards = ["*-b"]')
+    smoke2 = (plans / "smoke2.toml").read_text().replace('name = "smoke2"', 'name = "only-b"')
+    only_b = re.sub(r"^boards = .*$", 'boards = ["*-b"]', smoke2, flags=re.M)
+    assert 'boards = ["*-b"]' in only_b
     (plans / "a-only-b.toml").write_text(only_b)
     proc, junit, _ = pytest_on(tmp_path, plans, "--hartbeat-boards", ",".join(boards))
     assert proc.returncode == 0, proc.stdout + proc.stderr
