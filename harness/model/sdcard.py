@@ -23,6 +23,10 @@ FIT_SECTOR = 0x822  # CONFIG_SYS_MMCSD_RAW_MODE_U_BOOT_SECTOR of Debian's sifive
 # ``ROLE VALUE`` line each, ``board`` first, then append and the files (resolved paths).
 RECORD = "inputs.txt"
 RECORDED_FILES = ("kernel", "initrd", "dtb", "spl", "fit", "extlinux")
+# The machine (QEMU's or the emulator's, before any option) that is each card's board: a card's
+# SPL brings up its own SoC's DDR and clocks, and stops on the other's (the FU540 of the
+# Unleashed, QEMU's sifive_u; the FU740 of the Unmatched, the emulator's unmatched).
+CARD_MACHINES = {"sifive_u": "unleashed", "unmatched": "unmatched"}
 
 
 class CardError(Exception):
@@ -36,18 +40,27 @@ def card_path(board: Board, variables: Mapping[str, str]) -> Path | None:
     return board.image_files(variables, [SLOT]).get(SLOT)
 
 
+def _record(card: Path) -> list[str]:
+    """The lines of ``card``'s record ([] for a card without one, or another tool's file)."""
+    try:
+        lines = (card.resolve().parent / RECORD).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    # Another tool's file of that name (images/linux/out has one of its own) has no board line.
+    return lines if lines and lines[0].startswith("board ") else []
+
+
+def card_board(card: Path) -> str | None:
+    """The board ``card`` was built for, as its record says (None for a card without one)."""
+    lines = _record(card)
+    return lines[0].partition(" ")[2].strip() or None if lines else None
+
+
 def recorded_files(card: Path) -> dict[str, Path]:
     """The files ``card`` was built from, by role, as its record beside it says ({} for a card
     without one, or one whose record cannot be read: a card from elsewhere)."""
-    try:
-        text = (card.resolve().parent / RECORD).read_text()
-    except (OSError, UnicodeDecodeError):
-        return {}
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("board "):
-        return {}  # another tool's file of that name (images/linux/out has one of its own)
     files = {}
-    for line in lines:
+    for line in _record(card):
         role, _, value = line.partition(" ")
         if role in RECORDED_FILES and value.strip():
             files[role] = Path(value.strip())
@@ -87,6 +100,19 @@ def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
                 f"U-Boot SPL reads the FIT from raw sector {FIT_SECTOR:#x} and would fail",
             )
         )
+    built_for, machine = card_board(card), _machine(board)
+    runs = CARD_MACHINES.get(machine.split(",")[0]) if machine else None
+    if built_for is not None and runs is not None and built_for != runs:
+        findings.append(
+            Finding(
+                Level.ERROR,
+                source,
+                key,
+                f"{card} was built for the {built_for} (its {RECORD}), but board {board.name} runs machine "
+                f"{machine}, which is the {runs}: the card's SPL would not bring up its DDR; use a card built "
+                f"with images/sdcard/build.py --board {runs}",
+            )
+        )
     if not any(part.attributes & gpt.LEGACY_BOOTABLE for part in parts):
         findings.append(
             Finding(
@@ -98,6 +124,12 @@ def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _machine(board: Board) -> str | None:
+    """The machine a QEMU or emulator board runs (its own section's ``machine``), else None."""
+    machine = board.settings.get(board.target, {}).get("machine") if board.target in ("qemu", "emulator") else None
+    return machine if isinstance(machine, str) else None
 
 
 def spl_image(card: Path, dest: Path) -> Path:

@@ -17,6 +17,12 @@ FIT = gpt.Partition(2, gpt.PartitionType.SIFIVE_UBOOT.value, uuid.UUID(int=2), 2
 BOOT = gpt.Partition(3, gpt.PartitionType.LINUX_FS.value, uuid.UUID(int=3), 16384, 65501, "boot", gpt.LEGACY_BOOTABLE)
 
 
+def card_for(folder: Path, board: str) -> Path:
+    """A whole card in ``folder`` whose record says it was built for ``board``."""
+    (folder / RECORD).write_text(f"board {board}\nappend console=ttySIF0\n")
+    return _card(folder / "card.img", [SPL, FIT, BOOT])
+
+
 def _card(path: Path, parts: list[gpt.Partition]) -> Path:
     with path.open("wb") as out:
         out.truncate(SECTORS * gpt.SECTOR)
@@ -73,3 +79,15 @@ def test_a_card_s_record_names_the_files_it_was_built_from(tmp_path: Path) -> No
     assert recorded_files(tmp_path / "other.img") == {}
     (tmp_path / RECORD).write_text("kernel 0123abcd\n")
     assert recorded_files(tmp_path / "other.img") == {}
+
+
+def test_a_card_built_for_the_other_board_is_refused_by_the_machine_it_would_not_boot(tmp_path: Path) -> None:
+    card = card_for(tmp_path, "unmatched")
+    # QEMU's sifive_u is the Unleashed's FU540: the Unmatched's SPL would not bring up its DDR.
+    (finding,) = _findings(card)
+    assert finding.startswith("error: images.sdcard: ") and "was built for the unmatched" in finding
+    assert "machine sifive_u,msel=11, which is the unleashed" in finding and "--board unleashed" in finding
+    # The emulator's FU740 boots it; a real board (no machine to compare) is not judged.
+    for name in ("emulator-unmatched-sd", "unmatched"):
+        board = load_board(name, images=(("sdcard", str(card)),))
+        assert card_findings(board, {}) == [], name
