@@ -379,11 +379,12 @@ def paired_ratios(found: list[Workload], env: dict[str, str], only: str | None) 
         single, many = by_name.get(one), by_name.get(five)
         if single is None or many is None or (only and only not in one and only not in five):
             continue
-        index = [label for label, _ in single.marks].index(mark)
+        first_at = [label for label, _ in single.marks].index(mark)
+        second_at = [label for label, _ in many.marks].index(mark)
         ratios = []
         for _ in range(PAIRS):
-            first = measure([python, "-m", "harness.emulator", *single.args], single.marks, env)[index]
-            second = measure([python, "-m", "harness.emulator", *many.args], many.marks, env)[index]
+            first = measure([python, "-m", "harness.emulator", *single.args], single.marks, env)[first_at]
+            second = measure([python, "-m", "harness.emulator", *many.args], many.marks, env)[second_at]
             ratios.append(second.seconds / first.seconds)
             print(f"    (pair: 1 hart {first.seconds:.2f} s, 5 harts {second.seconds:.2f} s: {ratios[-1]:.2f}x)")
         medians[five] = statistics.median(ratios)

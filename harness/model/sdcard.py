@@ -102,7 +102,7 @@ def card_findings(board: Board, variables: Mapping[str, str]) -> list[Finding]:
         )
     built_for, machine = card_board(card), _machine(board)
     runs = CARD_MACHINES.get(machine.split(",")[0]) if machine else None
-    if built_for is not None and runs is not None and built_for != runs:
+    if built_for in CARD_MACHINES.values() and runs is not None and built_for != runs:
         findings.append(
             Finding(
                 Level.ERROR,

@@ -74,22 +74,16 @@ def _symlink_loop(path: Path) -> bool:
     return False
 
 
-def check_fallback(
-    board: Board, image_overrides: Iterable[tuple[str, str]], variables: Mapping[str, str]
-) -> list[Finding]:
-    """The fallback board exists, loads, and takes the same ``--image`` slots; what its SD card
-    check finds is a warning (it matters only if the board is unavailable): an Unmatched's card
-    given to the Unmatched, whose fallback is QEMU's FU540, would not boot there."""
+def check_fallback(board: Board, image_overrides: Iterable[tuple[str, str]]) -> list[Finding]:
+    """The fallback board exists, loads, and takes the same ``--image`` slots. (Its SD card is
+    checked when the run falls back to it: ``Runner``.)"""
     if board.fallback is None:
         return []
     try:
-        fallback = load_fallback(board, image_overrides)
+        load_fallback(board, image_overrides)
     except ConfigError as exc:
         return [Finding(Level.ERROR, str(board.path), "fallback", exc.problem)]
-    return [
-        Finding(Level.WARNING, finding.source, finding.key, f"if the fallback {fallback.name} runs: {finding.message}")
-        for finding in card_findings(fallback, variables)
-    ]
+    return []
 
 
 def check_plan_against_board(plan: Plan, board: Board, variables: Mapping[str, str]) -> list[Finding]:
@@ -183,7 +177,7 @@ def preboot_findings(setup: RunSetup) -> list[Finding]:
     SD card, and the target's own checks; against the plan as written (its own limits)."""
     plan, board, variables = setup.plan, setup.board, setup.variables
     findings = check_images(board, variables, plan)
-    findings += check_fallback(board, setup.images, variables)
+    findings += check_fallback(board, setup.images)
     findings += check_plan_against_board(plan, board, variables)
     findings += check_patterns(plan)
     findings += check_deadlines(plan)

@@ -38,6 +38,8 @@ from harness.engine.patterns import PatternTooSlow
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
 from harness.model.plan import Milestone, Plan
+from harness.model.preboot_finding import Level
+from harness.model.sdcard import card_findings
 from harness.probes.take import take_autopsy
 from harness.records.report import FORMATS, write_report
 from harness.records.results import MilestoneResult, RunResult
@@ -148,7 +150,17 @@ class Runner:
             if not self.setup.board.fallback:
                 raise
             self.setup = self.setup.fallen_back(str(exc))
+            self._check_fallback_card()
             return self._prepare()
+
+    def _check_fallback_card(self) -> None:
+        """The card the fallback would boot, checked before it does (the board asked for was
+        checked before the run): an Unmatched's card given to the Unmatched ends on QEMU's FU540,
+        whose SPL stop would say nothing of why."""
+        board = self.setup.board
+        errors = [f for f in card_findings(board, self.setup.variables) if f.level is Level.ERROR]
+        if errors:
+            raise TargetError(f"fallback {board.name}: {errors[0].message}")
 
     def _prepare(self) -> Target:
         setup = self.setup

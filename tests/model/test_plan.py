@@ -156,7 +156,7 @@ def test_boards_patterns_choose_where_a_plan_runs(tmp_path: Path) -> None:
     assert qemu_but.written_for() == "boards qemu-* but qemu-qsoe"
 
 
-@pytest.mark.parametrize("pattern", ["!", "", "!!qemu-virt"])
+@pytest.mark.parametrize("pattern", ["!", "", "!!qemu-virt", "! *qsoe*", " ", "qemu-virt "])
 def test_a_boards_pattern_that_names_nothing_is_refused_with_its_place(tmp_path: Path, pattern: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_plan(top_keys(tmp_path, f'boards = ["qemu-virt", "{pattern}"]\n'))

@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness.model.plan import load_plan
-from harness.model.preboot_finding import Level
 from harness.run.board_loader import load_board
-from harness.run.preboot_check import check_deadlines, check_fallback, preboot_findings
+from harness.run.preboot_check import check_deadlines, preboot_findings
 from harness.run.setup import prepare
 from harness.targets.linux_boot import check_boot_arguments, dtb_bootargs, is_linux_image
-from tests.model.test_sdcard import card_for
 
 pytestmark = pytest.mark.skipif(shutil.which("dtc") is None, reason="needs dtc (device-tree-compiler, make deps)")
 
@@ -157,14 +155,3 @@ def test_a_deadline_shorter_than_the_silence_is_a_warning_and_no_shipped_plan_ha
     assert "less than its 30 s silence limit" in warnings[0] and "cannot tell a wedge from a stall" in warnings[0]
     for shipped in sorted((Path(__file__).parents[2] / "testplans").glob("*.toml")):
         assert check_deadlines(load_plan(shipped)) == [], shipped
-
-
-def test_the_fallback_s_card_findings_are_warnings_naming_the_fallback(tmp_path: Path) -> None:
-    # The Unmatched's card given to the Unmatched, whose fallback is QEMU's FU540 (sifive_u): the
-    # board itself may be there, so it is a warning, saying when it would matter.
-    card = card_for(tmp_path, "unmatched")
-    (warning,) = check_fallback(load_board("unmatched"), (("sdcard", str(card)),), {})
-    assert warning.level is Level.WARNING and warning.key == "images.sdcard"
-    assert warning.message.startswith("if the fallback qemu-sifive-u-sd runs: ")
-    assert "was built for the unmatched" in warning.message
-    assert check_fallback(load_board("unmatched"), (("sdcard", str(card_for(tmp_path, "unleashed"))),), {}) == []

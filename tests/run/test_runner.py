@@ -14,14 +14,16 @@ import pytest
 
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import BoardLocked
-from harness.model.board import Board
-from harness.model.plan import FailPattern, Milestone, Plan, standard_fails
+from harness.model.board import Board, resolve
+from harness.model.plan import FailPattern, Milestone, Plan, load_plan, standard_fails
 from harness.pytest_plugin.live_console import Session
 from harness.records.report import summary
+from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
 from harness.run.status import StatusEvent, StatusKind
 from harness.targets.fake import FakeTarget, FakeTransport
+from tests.model.test_sdcard import card_for
 
 BOOT = "OpenSBI v1.2\r\nPlatform Name : fake\r\nU-Boot 2023.01\r\nHit any key to stop autoboot\r\n=> "
 
@@ -240,3 +242,19 @@ def test_a_run_refused_on_a_locked_board_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(BoardLocked):
         runner.run()
     assert sorted(p.name for p in (tmp_path / "given").iterdir()) == ["notes.txt"]
+
+
+def test_a_fallback_whose_card_was_built_for_the_other_board_is_an_error_before_it_boots(tmp_path: Path) -> None:
+    # The Unmatched's card given to the Unmatched: unplugged, it falls back to QEMU's FU540
+    # (qemu-sifive-u-sd), which that card's SPL would not bring up. The pre-boot check judged the
+    # serial board (no machine to compare); the fallback is checked when the run falls back.
+    card = card_for(tmp_path, "unmatched")
+    images = [("sdcard", str(card))]
+    board = load_board("unmatched", overrides=[("serial.port", str(tmp_path / "no-such-tty"))], images=images)
+    setup = prepare(load_plan(resolve("unmatched-boot", "testplans")), board, images=images)
+    result = Runner(setup, out_dir=tmp_path / "run").run()
+    assert result.board.name == "qemu-sifive-u-sd"
+    assert result.verdict.kind is Kind.ERROR, result.verdict
+    assert "fallback qemu-sifive-u-sd: " in result.verdict.reason, result.verdict
+    assert "was built for the unmatched" in result.verdict.reason
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["verdict"]["kind"] == "error"
