@@ -186,8 +186,8 @@ def load_plan(path: Path) -> Plan:
 
     boards = tuple(root.str_list("boards"))
     for index, pattern in enumerate(boards):
-        name = pattern.removeprefix("!")
-        if not name or name != name.strip() or name.startswith("!"):
+        board_pattern = pattern.removeprefix("!")
+        if not board_pattern or board_pattern != board_pattern.strip() or board_pattern.startswith("!"):
             raise ConfigError(path, f"boards[{index}]", f"expected a board name pattern or `!pattern`, got {pattern!r}")
     image_table = root.table("images")
     # A relative path is relative to the plan's folder, as a board's image paths are to its own.

@@ -146,6 +146,8 @@ def test_boards_patterns_choose_where_a_plan_runs(tmp_path: Path) -> None:
     assert load_plan(plan_with(tmp_path, "")).runs_on("anything")
     # `!pattern` leaves boards out: of every board when no pattern includes, else of those included.
     anywhere_but = load_plan(top_keys(tmp_path, 'boards = ["!*-sd", "!*qsoe*"]\n'))
+    # The plan keeps its own name (a pattern's check once took it).
+    assert anywhere_but.name == plan.name == load_plan(plan_with(tmp_path, "")).name
     assert anywhere_but.runs_on("qemu-virt") and anywhere_but.runs_on("my-emulator")
     assert not anywhere_but.runs_on("qemu-sifive-u-sd") and not anywhere_but.runs_on("emulator-qsoe")
     qemu_but = load_plan(top_keys(tmp_path, 'boards = ["qemu-*", "!qemu-qsoe"]\n'))

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_shipped_plan_and_board_has_a_cell() -> None:
     assert sorted(PLANS) == sorted(p.stem for p in (ROOT / "testplans").glob("*.toml"))
+    # Each is named as its file (the name is what reports, JUnit and `boards` skips show).
+    assert [load_plan(ROOT / "testplans" / f"{name}.toml").name for name in PLANS] == list(PLANS)
     shipped = {p.stem for p in (ROOT / "boards").glob("*.toml")}
     # The real Unmatched is stood in for by the virtual lab's serial board, in two set-ups.
     assert shipped == {b.split(" ")[0] for b in BOARDS}
