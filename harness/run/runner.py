@@ -625,7 +625,11 @@ class Runner:
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
-            return judge(outcome, step, self._evidence(before + trailing), fail_kind=fail.kind)
+            # The verdict is when its line came, not when the wait for the lines after it ended:
+            # that wait is in host time, and on a guest clock an idle guest's time runs on
+            # meanwhile (a FAIL line at 30.65 guest s was reported at 160.3 s).
+            evidence = replace(self._evidence(before + trailing), at=outcome.t)
+            return judge(outcome, step, evidence, fail_kind=fail.kind)
         if isinstance(outcome, Matched):
             return judge(outcome, step, self._evidence(console.lines_through(outcome, LAST_LINES)))
         if isinstance(outcome, Quiet | TimedOut) and console.judged is not None:

@@ -40,3 +40,7 @@ def test_the_seed_mutant_is_caught_by_linux_stress_on_emulator_virt(linux_image:
     assert verdict["kind"] == "fail" and verdict["key_line"].startswith("hbtest: FAIL: "), verdict
     if verdict["waiting_for"] == "fork-threads":
         assert "fork-threads: still running after 30 s: hung" in verdict["key_line"], verdict
+    # The verdict is dated by its line, in guest seconds (not by the end of the wait for the lines
+    # after it, while the idle guest's clock ran on: 160.3 s for a line at 30.65 s).
+    (key_t,) = [entry["t"] for entry in verdict["last_lines"] if entry["line"] == verdict["key_line"]]
+    assert abs(verdict["at"] - key_t) < 1.0, (verdict["at"], key_t)
