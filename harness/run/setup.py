@@ -191,7 +191,17 @@ def recorded(run: RecordedRun, plan: Plan, *, switched_off: bool | None = None) 
         # Reports from before time_scale was recorded: the plan limits show it against the file.
         time_scale=float(scale) if scale is not None else 1.0,
     )
-    return prepare(plan, recorded_board, switched_off=switched_off)
+    setup = prepare(plan, recorded_board, switched_off=switched_off)
+    # A run on the fallback board is replayed as one: its report says so, as the live one did.
+    asked = run.report.get("fallback_for")
+    if not isinstance(asked, dict):
+        return setup
+    try:
+        fallback_exit = FallbackExit(run.report.get("fallback_exit", FallbackExit.VERDICT.value))
+    except ValueError:
+        fallback_exit = FallbackExit.VERDICT
+    fallback = Fallback(str(asked.get("board", "")), str(asked.get("reason", "")), recorded_board.name)
+    return replace(setup, fallback=fallback, fallback_exit=fallback_exit)
 
 
 def _setup(

@@ -125,3 +125,20 @@ def test_a_firehose_stall_s_evidence_is_the_console_at_the_decision(scripted_boa
     for (t_replay, _line), (t_live, _same) in zip(replayed.verdict.last_lines, live.verdict.last_lines, strict=True):
         assert abs(t_replay - t_live) < 1e-6
     assert replayed.verdict.reason == live.verdict.reason
+
+
+def test_a_run_on_the_fallback_board_replays_as_one(tmp_path, scripted_board, plan_file, run_plan):
+    # The board asked for is unplugged (its serial port is not there): the run falls back.
+    plan, script = CASES[Kind.PASS]
+    asked = tmp_path / "asked.toml"
+    asked.write_text(
+        f'name = "asked"\ntarget = "serial"\nfallback = "{scripted_board(script)}"\n'
+        f'[serial]\nport = "{tmp_path / "no-such-tty"}"\n[power]\nbackend = "command"\non = ["true"]\noff = ["true"]\n'
+    )
+    live = run_plan(plan_file(plan), asked)
+    assert live.board.name == "scripted" and live.fallback_for is not None, live.fallback_for
+    replayed = replay(live.out_dir)
+    assert replayed.differences() == []
+    # The replay's report says where the run was, as the live one did (it said nothing of it).
+    assert replayed.result.fallback_for == live.fallback_for
+    assert replayed.result.fallback == live.fallback and replayed.result.fallback_exit == live.fallback_exit
