@@ -127,9 +127,11 @@ def _timeline_rows(milestones: Sequence[dict[str, Any]], verdict: dict[str, Any]
     for m in milestones:
         t = float(m["t"])
         bar = _bar(previous, t, span, "", f"{m['name']}: {previous:.3f} -> {t:.3f} s")
+        # On a guest clock, when the host read it too (`host_t`).
+        host = f" [host {float(m['host_t']):.3f} s]" if m.get("host_t") is not None else ""
         rows.append(
             f'<div class="row"><div class="name">{escape(m["name"])}</div><div class="track">{bar}</div>'
-            f'<div class="time">{t:.3f} s (+{t - previous:.3f})</div></div>'
+            f'<div class="time">{t:.3f} s (+{t - previous:.3f}){host}</div></div>'
         )
         previous = t
     kind = verdict.get("kind", "")
@@ -267,7 +269,11 @@ def render_run(report: dict[str, Any], lines: Sequence[tuple[float, str]]) -> st
     last = {(round(t, 6), text) for t, text in last_lines} if kind != Kind.PASS else set()
     head = [f'<div class="verdict k-{escape(kind)}" id="verdict"><div class="kind">{escape(kind.upper())}</div>']
     head.append(f"<div>{escape(plan)} on {escape(board)}; started {escape(report.get('started', ''))}, ")
-    head.append(f"{float(report.get('duration', 0.0)):.2f} s</div>")
+    head.append(f"{float(report.get('duration', 0.0)):.2f} s of the host</div>")
+    if report.get("clock") == "guest":
+        head.append(
+            "<div id=\"clock\">times are the target's guest seconds (its own clock); the host's in brackets</div>"
+        )
     if kind != Kind.PASS:
         head.append(f'<div id="reason">{escape(verdict.get("reason", ""))}</div>')
         signature = escape(verdict.get("signature", ""))

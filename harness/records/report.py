@@ -134,7 +134,15 @@ def junit_xml(result: RunResult) -> str:
         ET.SubElement(case, "error", message=reason, type=verdict.kind.value).text = details
     elif verdict.kind is not Kind.PASS:
         ET.SubElement(case, "failure", message=reason, type=verdict.kind.value).text = details
-    milestones = "\n".join(f"{m.name}: {m.t:.3f} s" for m in result.milestones)
+    ET.SubElement(properties, "property", name="clock", value=result.clock)
+    if result.clock == "guest":
+        # The times are the target's own seconds, not the host's the case's `time` counts.
+        milestones = "\n".join(
+            f"{m.name}: {m.t:.3f} guest s" + (f" (host {m.host_t:.3f} s)" if m.host_t is not None else "")
+            for m in result.milestones
+        )
+    else:
+        milestones = "\n".join(f"{m.name}: {m.t:.3f} s" for m in result.milestones)
     ran_on = printable(result.ran_on) + "\n" if result.fallback_for else ""
     ET.SubElement(case, "system-out").text = ran_on + milestones
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)

@@ -12,6 +12,7 @@ import pytest
 from harness.engine.verdict import Kind, Verdict
 from harness.model.board import Board, FallbackExit
 from harness.model.plan import Plan
+from harness.records.html_report import render_run
 from harness.records.report import FORMATS, SCHEMA, junit_xml, report_dict, summary, write_report
 from harness.records.results import MilestoneResult, RunResult
 
@@ -112,3 +113,20 @@ def test_every_format_is_written_into_the_run_folder(runs_folder: Path) -> None:
     assert json.loads((runs_folder / "report.json").read_text())["verdict"]["kind"] == "stall"
     assert ET.parse(runs_folder / "junit.xml").getroot().get("failures") == "1"
     assert "stall" in (runs_folder / "report.html").read_text()
+
+
+def test_a_guest_clock_run_says_so_in_junit_and_html() -> None:
+    # The emulator's times are its own seconds; the duration is the host's.
+    banner = MilestoneResult("banner", 0.25, 0.25, "OpenSBI v1.3", host_t=1.5)
+    run = result(Kind.PASS, milestones=(banner,), clock="guest")
+    suite = ET.fromstring(junit_xml(run))
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["clock"] == "guest"
+    case = suite.find("testcase")
+    assert case is not None and case.findtext("system-out") == "banner: 0.250 guest s (host 1.500 s)"
+    page = render_run(report_dict(run), [])
+    assert 'id="clock"' in page and "guest seconds" in page and "0.250 s (+0.250) [host 1.500 s]" in page
+    # A run on the host's clock says nothing of a guest clock.
+    host = result(Kind.PASS)
+    assert ET.fromstring(junit_xml(host)).find("testcase").findtext("system-out") == "banner: 0.123 s"  # type: ignore[union-attr]
+    assert 'id="clock"' not in render_run(report_dict(host), [])
