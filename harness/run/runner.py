@@ -37,7 +37,7 @@ from harness.engine.console import (
 from harness.engine.patterns import PatternTooSlow
 from harness.engine.verdict import LAST_LINES, Evidence, Kind, Step, Verdict, concluded, judge
 from harness.errors import BoardLocked, ConfigError, HartbeatError, OutputError, TargetError, TargetUnavailable
-from harness.model.plan import Milestone, Plan
+from harness.model.plan import FailPattern, Milestone, Plan
 from harness.model.preboot_finding import Level
 from harness.model.sdcard import card_findings
 from harness.probes.take import take_autopsy
@@ -625,6 +625,9 @@ class Runner:
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
+            if fail.kind is Kind.OOPS:
+                # An oops says the kernel went on; if it panicked in the lines after, it did not.
+                outcome, fail = _panic_after(outcome, fail, trailing, watches.fails)
             # The verdict is when its line came, not when the wait for the lines after it ended:
             # that wait is in host time, and on a guest clock an idle guest's time runs on
             # meanwhile (a FAIL line at 30.65 guest s was reported at 160.3 s).
@@ -635,6 +638,20 @@ class Runner:
         if isinstance(outcome, Quiet | TimedOut) and console.judged is not None:
             return judge(outcome, step, self._evidence(view=console.judged))
         return judge(outcome, step, self._evidence())
+
+
+def _panic_after(
+    oops: Matched, fail: FailPattern, trailing: list[tuple[float, str]], fails: Mapping[Watch, FailPattern]
+) -> tuple[Matched, FailPattern]:
+    """The first of the ``trailing`` lines (those after ``oops``'s) that a ``panic`` fail pattern
+    matches, as the outcome to judge; else ``oops`` itself."""
+    panics = [(watch, pattern) for watch, pattern in fails.items() if pattern.kind is Kind.PANIC]
+    for offset, (t, line) in enumerate(trailing, start=1):
+        for watch, pattern in panics:
+            match = pattern.regex.search(line)
+            if match is not None:
+                return Matched(watch, match, line, t, oops.line_no + offset), pattern
+    return oops, fail
 
 
 def _why(exc: OSError) -> str:

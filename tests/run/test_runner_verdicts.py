@@ -73,6 +73,25 @@ def test_panic_fails_fast_and_captures_the_reason(scripted_board, plan_file, run
     assert verdict.signature == "panic|usr-mounted|Kernel panic - not syncing: fs-qrv: bad superblock magic 0x#"
 
 
+def test_an_oops_the_kernel_did_not_survive_is_the_panic_after_it(scripted_board, plan_file, run_plan):
+    # An oops says the kernel went on; one that killed the idle task panics in the next lines.
+    oops = "say Oops - store (or AMO) access fault [#1]\nsay epc : 0xffffffff80001234\n"
+    panic = "say Kernel panic - not syncing: Attempted to kill the idle task!\n"
+    result = run_plan(plan_file(qsoe_plan(silence="30s")), scripted_board(BOOT + oops + panic + "hang\n"))
+    verdict = result.verdict
+    assert verdict.kind is Kind.PANIC, verdict.reason
+    assert verdict.key_line == "Kernel panic - not syncing: Attempted to kill the idle task!"
+    assert verdict.captures["reason"] == "Attempted to kill the idle task!"
+    lines = [line for _t, line in verdict.last_lines]
+    assert lines.index("Oops - store (or AMO) access fault [#1]") < lines.index(verdict.key_line)
+    # Dated by the panic's own line.
+    (panic_t,) = [t for t, line in verdict.last_lines if line == verdict.key_line]
+    assert abs(verdict.at - panic_t) < 0.1
+    # An oops the kernel went on from stays an oops.
+    survived = run_plan(plan_file(qsoe_plan(silence="30s")), scripted_board(BOOT + oops + "hang\n"))
+    assert survived.verdict.kind is Kind.OOPS, survived.verdict.reason
+
+
 def test_banner_twice_is_a_reset(scripted_board, plan_file, run_plan):
     board = scripted_board(BOOT.replace("say fs-qrv", "say OpenSBI v1.2\nsay fs-qrv") + "hang\n")
     result = run_plan(plan_file(qsoe_plan(silence="5s")), board)
