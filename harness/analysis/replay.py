@@ -48,13 +48,16 @@ class Replayed:
         return self.result.verdict
 
     def differences(self, tolerance: float = 0.001) -> list[str]:
-        """How the replay differs from the live run: kind, milestone, signature, times."""
+        """How the replay differs from the live run: kind, milestones (reached and waited for),
+        signature, key line, times."""
         live = self.live.verdict
         out = []
         for key, mine in (
             ("kind", self.verdict.kind.value),
             ("milestone", self.verdict.milestone),
+            ("waiting_for", self.verdict.waiting_for),
             ("signature", self.verdict.signature),
+            ("key_line", self.verdict.key_line),
         ):
             if live.get(key) != mine:
                 out.append(f"{key}: live {live.get(key)!r}, replay {mine!r}")

@@ -142,3 +142,14 @@ def test_a_run_on_the_fallback_board_replays_as_one(tmp_path, scripted_board, pl
     # The replay's report says where the run was, as the live one did (it said nothing of it).
     assert replayed.result.fallback_for == live.fallback_for
     assert replayed.result.fallback == live.fallback and replayed.result.fallback_exit == live.fallback_exit
+
+
+def test_differences_name_the_milestone_waited_for_and_the_key_line(scripted_board, plan_file, run_plan):
+    plan, script = CASES[Kind.WEDGE]
+    replayed = replay(run_plan(plan_file(plan), scripted_board(script)).out_dir)
+    assert replayed.differences() == []
+    replayed.live.verdict["waiting_for"] = "elsewhere"
+    replayed.live.verdict["key_line"] = "another line"
+    found = replayed.differences()
+    assert any(d.startswith("waiting_for: live 'elsewhere'") for d in found), found
+    assert any(d.startswith("key_line: live 'another line'") for d in found), found
