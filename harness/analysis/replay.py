@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.analysis.playback import Playback, Recording, load_recording
 from harness.engine.console import Console
 from harness.engine.recorder import Mark
+from harness.engine.text import printable
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import HartbeatError
 from harness.model.plan import Milestone, Plan, load_plan
@@ -57,7 +58,8 @@ class Replayed:
             ("milestone", self.verdict.milestone),
             ("waiting_for", self.verdict.waiting_for),
             ("signature", self.verdict.signature),
-            ("key_line", self.verdict.key_line),
+            # As report.json keeps it: made printable (colour codes and control characters out).
+            ("key_line", printable(self.verdict.key_line)),
         ):
             if live.get(key) != mine:
                 out.append(f"{key}: live {live.get(key)!r}, replay {mine!r}")
