@@ -90,12 +90,22 @@ def replayable(run: RecordedRun) -> str | None:
         return f"its plan {plan_path} is not a file (a pytest console session, or moved): give --plan"
     if not (run.folder / "console.timing").is_file() and not (run.folder / "console.log").is_file():
         return "it has no console recording"
+    if run.kind == Kind.ERROR.value and not any(_size(run.folder / name) for name in ("console.raw", "console.log")):
+        return f"the live run's target failed before its console said anything ({reason[:80]})"
     names = [m.name for m in load_plan(plan_path).milestones]
     waiting = run.verdict.get("waiting_for")
     stepped = [m.name for m in run.milestones] + ([str(waiting)] if waiting else [])
     if stepped != names[: len(stepped)]:
         return f"its steps {stepped} are not its plan's (a Python test drove the runner): give --plan"
     return None
+
+
+def _size(path: Path) -> int:
+    """``path``'s size, 0 when it is not there."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _typing_only(plan: Plan) -> Plan:

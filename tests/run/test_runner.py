@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
+from harness.analysis.replay import replayable
 from harness.engine.verdict import Kind, Verdict
 from harness.errors import BoardLocked
 from harness.model.board import Board, resolve
 from harness.model.plan import FailPattern, Milestone, Plan, load_plan, standard_fails
 from harness.pytest_plugin.live_console import Session
 from harness.records.report import summary
+from harness.records.run_folder import load_run
 from harness.run.board_loader import load_board
 from harness.run.runner import Runner
 from harness.run.setup import prepare
@@ -258,3 +260,6 @@ def test_a_fallback_whose_card_was_built_for_the_other_board_is_an_error_before_
     assert "fallback qemu-sifive-u-sd: " in result.verdict.reason, result.verdict
     assert "was built for the unmatched" in result.verdict.reason
     assert json.loads((tmp_path / "run" / "report.json").read_text())["verdict"]["kind"] == "error"
+    # Nothing was printed: there is no console to judge again (replay says why, not "wedge").
+    why = replayable(load_run(tmp_path / "run"))
+    assert why is not None and "failed before its console said anything" in why
