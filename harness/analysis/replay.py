@@ -90,7 +90,8 @@ def replayable(run: RecordedRun) -> str | None:
         return f"its plan {plan_path} is not a file (a pytest console session, or moved): give --plan"
     if not (run.folder / "console.timing").is_file() and not (run.folder / "console.log").is_file():
         return "it has no console recording"
-    if run.kind == Kind.ERROR.value and not any(_size(run.folder / name) for name in ("console.raw", "console.log")):
+    recording = ("console.raw", "console.log", "console.timing")
+    if run.kind == Kind.ERROR.value and not any(_size(run.folder / name) for name in recording):
         return f"the live run's target failed before its console said anything ({reason[:80]})"
     names = [m.name for m in load_plan(plan_path).milestones]
     waiting = run.verdict.get("waiting_for")

@@ -37,7 +37,10 @@ def _compared(replayed: Replayed, new_plan: bool) -> str:
     recorded = "" if autopsy is None else "\n  the live run's autopsy:\n" + "\n".join(autopsy_lines(autopsy, "  "))
     differences = replayed.differences()
     if not differences:
-        agrees = "\n  replay agrees with the live run (kind, milestone, signature, milestone times within 1 ms)"
+        agrees = (
+            "\n  replay agrees with the live run (kind, milestones reached and waited for, signature, key line,"
+            " milestone times within 1 ms)"
+        )
         return head + agrees + recorded
     word = "the new plan gives" if new_plan else "replay differs"
     return head + f"\n  {word}: " + "; ".join(differences) + recorded

@@ -59,6 +59,9 @@ SYSRQ_VERDICTS = frozenset({Kind.WEDGE, Kind.STALL})
 
 # Lines kept after a panic line: the backtrace or register dump that follows it.
 TRAILING_LINES = 15
+# How far after an oops line a panic is looked for (within the oops pattern's `after` seconds): a
+# RISC-V oops prints about 30 lines of registers and call trace before `Kernel panic`.
+PANIC_SEARCH_LINES = 150
 
 
 # The reasons of verdicts that the harness gave itself, not the console: replay leaves them out.
@@ -150,7 +153,6 @@ class Runner:
             if not self.setup.board.fallback:
                 raise
             self.setup = self.setup.fallen_back(str(exc))
-            self._check_fallback_card()
             return self._prepare()
 
     def _check_fallback_card(self) -> None:
@@ -167,6 +169,9 @@ class Runner:
         setup.check_images()
         target = self._given_target or make_target(setup.board, {**setup.variables, "plan": setup.plan.name})
         target.check_available()
+        if setup.fallback is not None:
+            # Available, so it would boot now (an unavailable fallback is a skip, as before).
+            self._check_fallback_card()
         if self.hold:
             prepare_hold(target)
         if not self.plan.autopsy.enabled:
@@ -625,14 +630,25 @@ class Runner:
             before = console.lines_around(outcome.line_no, LAST_LINES, 0)
             console.drain(quiet=0.5, limit=fail.after)
             trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
+            oops = outcome
             if fail.kind is Kind.OOPS:
-                # An oops says the kernel went on; if it panicked in the lines after, it did not.
-                outcome, fail = _panic_after(outcome, fail, trailing, watches.fails)
+                # An oops says the kernel went on; if it panicked in the lines logged after it
+                # (past a register dump and call trace: all the ring holds within `after`), it did
+                # not, and the panic's line and the lines around it are the evidence.
+                logged = console.lines_around(oops.line_no, 1, PANIC_SEARCH_LINES)[1:]
+                outcome, fail = _panic_after(oops, fail, logged, watches.fails)
+                if outcome is not oops:
+                    before = console.lines_around(outcome.line_no, LAST_LINES, 0)
+                    trailing = console.lines_around(outcome.line_no, 1, TRAILING_LINES)[1:]
             # The verdict is when its line came, not when the wait for the lines after it ended:
             # that wait is in host time, and on a guest clock an idle guest's time runs on
             # meanwhile (a FAIL line at 30.65 guest s was reported at 160.3 s).
             evidence = replace(self._evidence(before + trailing), at=outcome.t)
-            return judge(outcome, step, evidence, fail_kind=fail.kind)
+            verdict = judge(outcome, step, evidence, fail_kind=fail.kind)
+            if outcome is not oops:
+                # The oops it followed may be further back than the last lines: the reason names it.
+                verdict = replace(verdict, reason=f"{verdict.reason}; after the oops at {oops.t:.3f} s: {oops.line}")
+            return verdict
         if isinstance(outcome, Matched):
             return judge(outcome, step, self._evidence(console.lines_through(outcome, LAST_LINES)))
         if isinstance(outcome, Quiet | TimedOut) and console.judged is not None:
@@ -643,10 +659,13 @@ class Runner:
 def _panic_after(
     oops: Matched, fail: FailPattern, trailing: list[tuple[float, str]], fails: Mapping[Watch, FailPattern]
 ) -> tuple[Matched, FailPattern]:
-    """The first of the ``trailing`` lines (those after ``oops``'s) that a ``panic`` fail pattern
-    matches, as the outcome to judge; else ``oops`` itself."""
+    """The first of the ``trailing`` lines (those after ``oops``'s, logged within its pattern's
+    ``after`` seconds) that a ``panic`` fail pattern matches, as the outcome to judge; else
+    ``oops`` itself."""
     panics = [(watch, pattern) for watch, pattern in fails.items() if pattern.kind is Kind.PANIC]
     for offset, (t, line) in enumerate(trailing, start=1):
+        if t > oops.t + fail.after:
+            break
         for watch, pattern in panics:
             match = pattern.regex.search(line)
             if match is not None:

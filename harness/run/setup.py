@@ -194,8 +194,8 @@ def recorded(run: RecordedRun, plan: Plan, *, switched_off: bool | None = None) 
     setup = prepare(plan, recorded_board, switched_off=switched_off)
     # A run on the fallback board is replayed as one: its report says so, as the live one did.
     asked = run.report.get("fallback_for")
-    if not isinstance(asked, dict):
-        return setup
+    if not isinstance(asked, dict) or not all(isinstance(asked.get(key), str) for key in ("board", "reason")):
+        return setup  # none, or not as hartbeat writes it (run_folder.load_run reports the file's shape)
     try:
         fallback_exit = FallbackExit(run.report.get("fallback_exit", FallbackExit.VERDICT.value))
     except ValueError:

@@ -74,16 +74,20 @@ def test_panic_fails_fast_and_captures_the_reason(scripted_board, plan_file, run
 
 
 def test_an_oops_the_kernel_did_not_survive_is_the_panic_after_it(scripted_board, plan_file, run_plan):
-    # An oops says the kernel went on; one that killed the idle task panics in the next lines.
-    oops = "say Oops - store (or AMO) access fault [#1]\nsay epc : 0xffffffff80001234\n"
+    # An oops says the kernel went on; one that killed the idle task panics after its dump: a
+    # RISC-V oops prints its registers, status and call trace first (about 30 lines).
+    dump = "".join(f"say  t{i} : {i:016x}\n" for i in range(20)) + "say ---[ end trace 0000000000000000 ]---\n"
+    oops = "say Oops - store (or AMO) access fault [#1]\nsay epc : 0xffffffff80001234\n" + dump
     panic = "say Kernel panic - not syncing: Attempted to kill the idle task!\n"
     result = run_plan(plan_file(qsoe_plan(silence="30s")), scripted_board(BOOT + oops + panic + "hang\n"))
     verdict = result.verdict
     assert verdict.kind is Kind.PANIC, verdict.reason
     assert verdict.key_line == "Kernel panic - not syncing: Attempted to kill the idle task!"
     assert verdict.captures["reason"] == "Attempted to kill the idle task!"
-    lines = [line for _t, line in verdict.last_lines]
-    assert lines.index("Oops - store (or AMO) access fault [#1]") < lines.index(verdict.key_line)
+    assert verdict.key_line in [line for _t, line in verdict.last_lines]
+    # The oops before it, further back than the last lines, is named in the reason.
+    assert verdict.reason.endswith("Oops - store (or AMO) access fault [#1]"), verdict.reason
+    assert "; after the oops at " in verdict.reason
     # Dated by the panic's own line.
     (panic_t,) = [t for t, line in verdict.last_lines if line == verdict.key_line]
     assert abs(verdict.at - panic_t) < 0.1
