@@ -122,18 +122,22 @@ class Plan:
     def runs_on(self, board_name: str) -> bool:
         """Whether the plan is written for a board of this name: one of its ``boards`` patterns
         matches it (any board, when every pattern excludes) and none of its ``!`` patterns does."""
-        included = [pattern for pattern in self.boards if not pattern.startswith("!")]
-        excluded = [pattern[1:] for pattern in self.boards if pattern.startswith("!")]
+        included, excluded = self._board_patterns()
         if included and not any(fnmatch.fnmatchcase(board_name, pattern) for pattern in included):
             return False
         return not any(fnmatch.fnmatchcase(board_name, pattern) for pattern in excluded)
 
     def written_for(self) -> str:
         """The plan's ``boards`` in words: ``boards qemu-*``, ``any board but *qsoe*``."""
-        included = [pattern for pattern in self.boards if not pattern.startswith("!")]
-        excluded = [pattern[1:] for pattern in self.boards if pattern.startswith("!")]
+        included, excluded = self._board_patterns()
         text = f"boards {', '.join(included)}" if included else "any board"
         return f"{text} but {', '.join(excluded)}" if excluded else text
+
+    def _board_patterns(self) -> tuple[list[str], list[str]]:
+        """The ``boards`` patterns that include, and those that exclude (their ``!`` taken off)."""
+        included = [pattern for pattern in self.boards if not pattern.startswith("!")]
+        excluded = [pattern[1:] for pattern in self.boards if pattern.startswith("!")]
+        return included, excluded
 
     def cut_after(self, name: str) -> Plan:
         """The plan ending with milestone ``name`` (``hartbeat run --until``); unknown names are listed."""

@@ -135,14 +135,12 @@ def junit_xml(result: RunResult) -> str:
     elif verdict.kind is not Kind.PASS:
         ET.SubElement(case, "failure", message=reason, type=verdict.kind.value).text = details
     ET.SubElement(properties, "property", name="clock", value=result.clock)
-    if result.clock == "guest":
-        # The times are the target's own seconds, not the host's the case's `time` counts.
-        milestones = "\n".join(
-            f"{m.name}: {m.t:.3f} guest s" + (f" (host {m.host_t:.3f} s)" if m.host_t is not None else "")
-            for m in result.milestones
-        )
-    else:
-        milestones = "\n".join(f"{m.name}: {m.t:.3f} s" for m in result.milestones)
+    # On a guest clock the times are the target's own seconds, not the host's the case's `time` counts.
+    unit = "guest s" if result.clock == "guest" else "s"
+    milestones = "\n".join(
+        f"{m.name}: {m.t:.3f} {unit}" + (f" (host {m.host_t:.3f} s)" if m.host_t is not None else "")
+        for m in result.milestones
+    )
     ran_on = printable(result.ran_on) + "\n" if result.fallback_for else ""
     ET.SubElement(case, "system-out").text = ran_on + milestones
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)

@@ -200,7 +200,7 @@ def recorded(run: RecordedRun, plan: Plan, *, switched_off: bool | None = None) 
         fallback_exit = FallbackExit(run.report.get("fallback_exit", FallbackExit.VERDICT.value))
     except ValueError:
         fallback_exit = FallbackExit.VERDICT
-    fallback = Fallback(str(asked.get("board", "")), str(asked.get("reason", "")), recorded_board.name)
+    fallback = Fallback(asked["board"], asked["reason"], recorded_board.name)
     return replace(setup, fallback=fallback, fallback_exit=fallback_exit)
 
 
