@@ -7,7 +7,14 @@ times (Linux initialising 16 GiB of page structures, the kernel's crypto self-te
 a loop of its own: a *region* is Python source for the instructions the loop reaches (the
 body, what it calls, the calls' returns), with registers in locals, immediates and pcs as
 literals. PyPy traces the region's own ``while`` loop along the guest's path, so a guest loop
-becomes one compiled loop with its registers in machine registers.
+becomes one compiled loop with its registers in machine registers. Each trip of that loop starts
+at a block found by its pc; once a region has run ``INLINE_AFTER`` instructions it is built again
+with, after the head of its loop (and of each loop inside it), the blocks a pass goes on to written
+in line, both ways at each branch, through a call (its ``ret`` checked against the call's return
+address, then the caller's code in line) until the pass comes back to a loop head or
+``INLINE_BUDGET`` instructions are written: one trip is a whole pass, and PyPy's trace of it keeps
+every value in a register between the blocks, where one trip per block had handed the registers
+from trace to trace at every jump.
 
 A region runs integer arithmetic, branches and jumps, loads and stores, and the atomics the
 interpreter runs inline, each as the interpreter does it: a load or store that misses the data
@@ -45,6 +52,7 @@ from __future__ import annotations
 import os
 import types
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import ops as I
@@ -77,6 +85,18 @@ WANTED_RAM = 4 << 30
 MOST_BUILDS = 4
 # Instructions in one region at most (compile time grows with it).
 MAX_INSNS = 400
+# Instructions written in line after a loop head's block (see the module docstring): Linux's
+# page-structure loops on 16 GiB, power-on to "Memory:", host instructions under valgrind 40.2 G
+# with none, 36.3 G at 60, 35.2 G at 160, 32.9 G at 320 and 1,000 (a pass is shorter than that).
+INLINE_BUDGET = 320
+# Instructions a region runs before it is built again with its passes in line: that makes its
+# source and PyPy's traces of it longer, which only a loop that keeps running pays back. The card
+# boot's firmware loops run 0.1-13 M instructions each; U-Boot's SD read and Linux's page
+# structures 90-220 M. Every region built in line at once, the tiny card's regions took 1.7 times
+# the source (65.7 K lines against 43.0 K) and 2.5 times the compile time.
+INLINE_AFTER = 20_000_000
+# The indentation of a block's lines in the region's loop (the dispatch shifts them).
+_BASE = "            "
 
 RegionFn = Callable[["Hart", list[int], int, int, int], tuple[int, int]]
 
@@ -199,7 +219,7 @@ class Region:
     """A compiled guest loop and what it was built from: per virtual page, the slot list the
     instruction TLB gave and the (slot, Op) pairs read from it."""
 
-    __slots__ = ("builds", "calls", "epoch", "fn", "head", "inner", "pages", "ran", "stale", "undecoded")
+    __slots__ = ("builds", "calls", "epoch", "fn", "head", "in_line", "inner", "pages", "ran", "stale", "undecoded")
 
     def __init__(
         self,
@@ -209,8 +229,11 @@ class Region:
         undecoded: frozenset[int],
         head: int = 0,
         inner: tuple[int, ...] = (),
+        in_line: bool = False,
     ) -> None:
         self.fn = fn
+        # Whether its loop heads' passes are written in line (INLINE_AFTER).
+        self.in_line = in_line
         # Its head, and the heads of the loops inside it (targets of its backward edges), where
         # the interpreter may come back into it (enter).
         self.head = head
@@ -223,7 +246,7 @@ class Region:
         self.builds = 1
         self.pages = pages
         self.epoch = epoch
-        # Entries and the instructions run in them, until the region is judged worth running.
+        # Entries and the instructions run in them (judged after JUDGED_AFTER entries).
         self.calls = 0
         self.ran = 0
 
@@ -295,7 +318,8 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 break
             elif region.stale:
                 builds = region.builds + 1
-                region = regions[pc] = build(itlb, pc, eng.code_epoch)
+                in_line = region.in_line or region.ran >= INLINE_AFTER
+                region = regions[pc] = build(itlb, pc, eng.code_epoch, in_line)
                 if region.fn is not None:
                     eng.loops_built += 1
                     region.builds = builds
@@ -313,6 +337,8 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 region.stale = True
             region.calls += 1
             region.ran += n - before
+            if region.ran >= INLINE_AFTER and not region.in_line:
+                region.stale = True
             if region.calls == JUDGED_AFTER and region.ran < JUDGED_AFTER * SHORTEST_RUN:
                 # Entered often for a few instructions each time (it leaves for an instruction
                 # it cannot run, every pass): the entries cost more than the region saves.
@@ -329,8 +355,9 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
     return (n, pc) if ran else None
 
 
-def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int) -> Region:
-    """The region from loop head ``head``: the decoded instructions reachable from it."""
+def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int, in_line: bool = False) -> Region:
+    """The region from loop head ``head``: the decoded instructions reachable from it; ``in_line``:
+    with its loop heads' passes written in line (see the module docstring)."""
     ops: dict[int, I.Op] = {}
     slots: dict[int, dict[int, I.Op]] = {}
     codes: dict[int, list[I.Op | None]] = {}
@@ -380,7 +407,7 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
             work.append(after)
     if head not in ops:
         return NO_REGION
-    source = _source(head, ops, leaders)
+    source = _source(head, ops, leaders, backward if in_line else None)
     fn = _COMPILED.get(source)
     if fn is None:
         # A module's namespace, not a plain dict: PyPy reads a module's globals as constants in
@@ -393,7 +420,7 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int)
         fn = _COMPILED[source] = module.region
     pages = tuple((vpn, codes[vpn], tuple(sorted(s.items()))) for vpn, s in sorted(slots.items()))
     inner = tuple(sorted(pc for pc in backward if pc in ops and pc != head))
-    return Region(fn, pages, epoch, frozenset(undecoded), head, inner)
+    return Region(fn, pages, epoch, frozenset(undecoded), head, inner, in_line)
 
 
 def _runs(op: I.Op) -> bool:
@@ -424,9 +451,10 @@ def _dest(r: int) -> str | None:
     return f"r{r}" if r != I.ZERO_SINK else None
 
 
-def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
-    """Python source of the region: a dispatch on the pc over its blocks (see module doc and
-    ``_dispatch``)."""
+def _source(head: int, ops: dict[int, I.Op], leaders: set[int], inner: Iterable[int] | None = None) -> str:
+    """Python source of the region: a dispatch on the pc over its blocks. With ``inner`` (the
+    heads of the loops inside it), the blocks at ``head`` and at those are followed by what comes
+    after them in line (see module doc, ``_dispatch`` and ``_follow``)."""
     used: set[int] = set()
     written: set[int] = set()
     for op in ops.values():
@@ -440,21 +468,47 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int]) -> str:
         op.kind in _STORES or op.kind in _SYSTEM_INLINE or (_is_atomic(op.kind) and op.kind not in (I.LR_W, I.LR_D))
         for op in ops.values()
     )
-    starts = sorted(pc for pc in leaders if pc in ops)
-    blocks = {start: _block(start, ops, leaders, head, tuple(sorted(written)), stores) for start in starts}
-    body = _dispatch(starts, blocks, 0)
-    # What a device access that raises (a power-off, a reset) leaves: the registers as the
-    # interpreter's would be, and the count with that access (enter).
-    stored_back = "; ".join(f"x[{r}] = r{r}" for r in sorted(written)) or "pass"
-    body = [line.replace("STORE_BACK", stored_back) for line in body]
+    in_line = inner is not None
+    heads = {head} | {pc for pc in inner or () if pc in ops}
+    shape = _Shape(ops, leaders, head, frozenset(heads), tuple(sorted(written)), stores)
+    # The dispatch holds the blocks a trip can start at: where the region is entered (its loop
+    # heads), where a jump through a register may go (a function's entry, the code after a call
+    # or a return: another function often follows a `ret`, and a function pointer finds it in the
+    # region there), and where the blocks written go on through it; not those only ever written
+    # in line.
+    jumps = [(pc, op) for pc, op in ops.items() if op.kind in (I.JAL, I.JALR)]
+    entries = {pc + op.length for pc, op in jumps} | {pc + op.imm for pc, op in jumps if op.kind == I.JAL}
+    todo = sorted(heads | entries)
+    blocks: dict[int, list[str]] = {}
+    while todo:
+        start = todo.pop()
+        if start in blocks or start not in ops:
+            continue
+        budget = _Budget(INLINE_BUDGET if in_line and start in heads else 0)
+        blocks[start] = _block(shape, start, _BASE, budget)
+        todo += budget.jumps
+    body = _dispatch(sorted(blocks), blocks, 0)
+    # One cached page per base register and TLB (see _page).
+    read_bases = sorted({op.rs1 for op in ops.values() if op.kind in _LOADS})
+    write_bases = sorted({op.rs1 for op in ops.values() if op.kind in _STORES})
+    forget = "".join(f"wb{r}v = " for r in write_bases)
+    body = ["    " + line.replace("FORGET_WRITES", f"m = {forget}-1") for line in body]
     regs = sorted(used)
     lines = ["def region(h, x, n, limit, pc):", "    R = h.rtlb", "    W = h.wtlb", "    ram = h.bus.ram"]
     lines.append("    eng = h.interp")
     lines += [f"    r{r} = x[{r}]" for r in regs]
     lines += ["    spins = 0", "    spin_at = -1", "    snap = None", "    stored = False"]
     # The last page each data TLB gave (see _page): none yet.
-    lines += ["    rv = wv = -1", "    rp = wp = 0"]
-    lines += ["    while True:", *body]
+    lines += [f"    rb{r}v = -1" for r in read_bases] + [f"    rb{r}p = 0" for r in read_bases]
+    lines += [f"    wb{r}v = -1" for r in write_bases] + [f"    wb{r}p = 0" for r in write_bases]
+    # ``m``: the count with the device access under way in a load's or store's slow path, else
+    # -1. One that raises (a power-off, a reset) leaves the registers as the interpreter's would
+    # be, and that count (enter): written once here, not at every access (most of the source a
+    # region compiled was those lines, and compiling regions is most of the cost of building them).
+    lines += ["    m = -1", "    try:", "        while True:", *body]
+    lines += ["    except BaseException:", "        if m >= 0:", "            eng.loop_n = m"]
+    lines += [f"            x[{r}] = r{r}" for r in sorted(written)]
+    lines.append("        raise")
     lines += [f"    x[{r}] = r{r}" for r in sorted(written)]
     lines.append("    return n, pc")
     return "\n".join(lines) + "\n"
@@ -482,10 +536,63 @@ def _dispatch(starts: list[int], blocks: dict[int, list[str]], depth: int) -> li
     ]
 
 
-def _block(
-    start: int, ops: dict[int, I.Op], leaders: set[int], head: int, written: tuple[int, ...], stores: bool
-) -> list[str]:
-    """The lines of the block at ``start``: its instructions, then where it goes."""
+@dataclass(frozen=True)
+class _Shape:
+    """What every block of a region is written from: its instructions by pc, the block starts,
+    its head and the heads of the loops inside it, the registers it writes, whether it stores."""
+
+    ops: dict[int, I.Op]
+    leaders: set[int]
+    head: int
+    heads: frozenset[int]
+    written: tuple[int, ...]
+    stores: bool
+
+
+class _Budget:
+    """Writing one entry of the dispatch: the instructions a loop head's pass may still have
+    written in line after its block, and the blocks it goes on at through the dispatch."""
+
+    __slots__ = ("jumps", "left")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.jumps: set[int] = set()
+
+
+def _follow(shape: _Shape, t: str, target: int, budget: _Budget, returns: tuple[int, ...]) -> list[str]:
+    """The lines, indented by ``t``, that go on at ``target``: its block written in line while the
+    budget holds it (never a loop head: a pass ends there), else a jump through the dispatch.
+    ``returns``: the return addresses of the calls made on the way (innermost last)."""
+    if target in shape.ops and target not in shape.heads:
+        size = _extent(shape, target)
+        if size <= budget.left:
+            budget.left -= size
+            return _block(shape, target, t, budget, returns)
+    budget.jumps.add(target)
+    return [f"{t}pc = {target}", f"{t}continue"]
+
+
+def _extent(shape: _Shape, start: int) -> int:
+    """Instructions in the block at ``start``."""
+    ops = shape.ops
+    pc = start
+    count = 0
+    while pc in ops:
+        count += 1
+        k = ops[pc].kind
+        if I.FIRST_BRANCH <= k <= I.JALR:
+            break
+        pc += ops[pc].length
+        if pc in shape.leaders:
+            break
+    return count
+
+
+def _block(shape: _Shape, start: int, t: str, budget: _Budget, returns: tuple[int, ...] = ()) -> list[str]:
+    """The lines of the block at ``start``, indented by ``t``: its instructions, then where it goes
+    (see ``_follow``)."""
+    ops, leaders, head, written, stores = shape.ops, shape.leaders, shape.head, shape.written, shape.stores
     pcs: list[int] = []
     pc = start
     while pc in ops:
@@ -498,7 +605,6 @@ def _block(
             break
     out: list[str] = []
     add = out.append
-    t = "            "
     length = len(pcs)
     if start == head:
         # The interpreter's spin-wait rule, on the head of the loop (see interp._loop).
@@ -513,6 +619,7 @@ def _block(
         if stores:
             add(f"{t}    stored = False")
     add(f"{t}if n > limit - {length}:")
+    add(f"{t}    pc = {start}")
     add(f"{t}    break")
     end = pcs[-1] + ops[pcs[-1]].length
     for index, pc in enumerate(pcs):
@@ -533,34 +640,29 @@ def _block(
         elif k in _LOADS:
             reader, align = _LOADS[k]
             add(f"{t}a = {a} + {i}")
-            out += _page(t, "R", "r")
+            out += _page(t, "R", f"rb{op.rs1}")
             add(f"{t}if p is not None{f' and not a & {align}' if align else ''}:")
             add(f"{t}    {rd or '_'} = {reader}(ram, p | (a & 0xFFF))[0]")
             add(f"{t}else:")
-            add(f"{t}    try:")
-            add(f"{t}        v = load_miss(h, a, {_size(k)}, {k in _SIGNED_LOADS})")
-            add(f"{t}    except BaseException:")
-            add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
-            add(f"{t}        raise")
-            # The miss may have walked the page tables, and a walk can empty the write page (_page).
-            add(f"{t}    wv = -1")
+            add(f"{t}    m = n + {index + 1}")
+            add(f"{t}    v = load_miss(h, a, {_size(k)}, {k in _SIGNED_LOADS})")
+            # The miss may have walked the page tables, and a walk can empty a write page (_page);
+            # no access is under way (m, see _source).
+            add(f"{t}    FORGET_WRITES")
             add(f"{t}    if v is None:\n{leave}")
             add(f"{t}    {rd or '_'} = v")
         elif k in _STORES:
             writer, align, mask = _STORES[k]
             value = f"{b} & {mask}" if mask else b
             add(f"{t}a = {a} + {i}")
-            out += _page(t, "W", "w")
+            out += _page(t, "W", f"wb{op.rs1}")
             add(f"{t}if p is not None{f' and not a & {align}' if align else ''}:")
             add(f"{t}    {writer}(ram, p | (a & 0xFFF), {value})")
             add(f"{t}else:")
-            add(f"{t}    try:")
-            add(f"{t}        v = store_miss(h, a, {_size(k)}, {value if mask else f'{b} & M'})")
-            add(f"{t}    except BaseException:")
-            add(f"{t}        eng.loop_n = n + {index + 1}; STORE_BACK")
-            add(f"{t}        raise")
+            add(f"{t}    m = n + {index + 1}")
+            add(f"{t}    v = store_miss(h, a, {_size(k)}, {value if mask else f'{b} & M'})")
             # As after a load's miss.
-            add(f"{t}    wv = -1")
+            add(f"{t}    FORGET_WRITES")
             add(f"{t}    if v < 0:\n{leave}")
             add(f"{t}    if v and eng.code_changed:")
             add(f"{t}        # A device wrote decoded code: the interpreter fetches it again.")
@@ -594,40 +696,49 @@ def _block(
             if k not in (I.LR_W, I.LR_D):
                 add(f"{t}stored = True")
         elif k == I.JUMP_BACK:
-            return out + _goto(t, length, pc + i)
+            add(f"{t}n += {length}")
+            return out + _follow(shape, t, pc + i, budget, returns)
         elif I.FIRST_BRANCH <= k < I.JAL:
             add(f"{t}n += {length}")
             add(f"{t}if " + _BRANCHES[k].format(a=a, b=b) + ":")
-            add(f"{t}    pc = {pc + i}")
-            add(f"{t}    continue")
-            add(f"{t}pc = {pc + op.length}")
-            add(f"{t}continue")
-            return out
+            out += _follow(shape, t + "    ", pc + i, budget, returns)
+            return out + _follow(shape, t, pc + op.length, budget, returns)
         elif k == I.JAL:
             if rd:
                 add(f"{t}{rd} = {pc + op.length}")
-            return out + _goto(t, length, pc + i)
+            add(f"{t}n += {length}")
+            # A call (it links): its callee's return is written in line to come back here.
+            return out + _follow(shape, t, pc + i, budget, (*returns, pc + op.length) if rd else returns)
         elif k == I.JALR:
             add(f"{t}pc = int_add({a}, {i}) & -2")
             if rd:
                 add(f"{t}{rd} = {pc + op.length}")
             add(f"{t}n += {length}")
+            if returns and not rd:
+                # A return, or a jump through a register, from a call written in line: where that
+                # call returns to, if it does (a function may return elsewhere).
+                add(f"{t}if pc == {returns[-1]}:")
+                out += _follow(shape, t + "    ", returns[-1], budget, returns[:-1])
             add(f"{t}continue")
             return out
-    return out + _goto(t, length, end)
+    add(f"{t}n += {length}")
+    return out + _follow(shape, t, end, budget, returns)
 
 
 def _page(indent: str, tlb: str, last: str) -> list[str]:
     """The lines that set ``p`` to the TLB entry (``tlb``: ``R`` or ``W``) of address ``a``'s page,
-    or None: the entry that TLB gave last in this region call (locals ``{last}v``, ``{last}p``)
-    when ``a`` is on that page, else a lookup, kept when it hits. A region runs nothing that takes
-    an entry out of the read TLB (a satp or mstatus write, an sfence.vma: instructions it leaves
-    before). The write TLB loses entries also when a page walk first goes through a page, which
-    then becomes a watched page table (``codecache.watch_table`` -> ``Hart.forget_write_page``):
-    a region walks only in ``load_miss``/``store_miss``, so after each of those it forgets its
-    write page (``wv = -1``). Linux initialising 16 GiB of page structures makes several stores to
-    each ``struct page`` and the dict lookup was most of a store's cost: the tiny Linux on the
-    Unmatched's 16 GiB to its shell, host instructions under valgrind 70.5 G -> 66.0 G."""
+    or None: the entry that TLB gave last to an access through the same base register in this
+    region call (locals ``{last}v``, ``{last}p``, e.g. ``rb2v`` for loads through sp) when ``a`` is
+    on that page, else a lookup, kept when it hits. A region runs nothing that takes an entry out
+    of the read TLB (a satp or mstatus write, an sfence.vma: instructions it leaves before). The
+    write TLB loses entries also when a page walk first goes through a page, which then becomes a
+    watched page table (``codecache.watch_table`` -> ``Hart.forget_write_page``): a region walks
+    only in ``load_miss``/``store_miss``, so after each of those it forgets all its write pages
+    (``FORGET_WRITES`` in ``_source``). Linux initialising 16 GiB of page structures makes several
+    stores to each ``struct page`` and the dict lookup was most of a store's cost: the tiny Linux
+    on the Unmatched's 16 GiB to its shell, host instructions under valgrind 70.5 G -> 66.0 G with
+    one page kept per TLB. One per base register: a pass of that loop reaches the stack, its zone
+    and the page structures in turn, a lookup at each change; to "Memory:" 36.1 G -> 35.2 G."""
     return [
         f"{indent}v = a >> 12 & VPN",
         f"{indent}if v == {last}v:",
@@ -638,11 +749,6 @@ def _page(indent: str, tlb: str, last: str) -> list[str]:
         f"{indent}        {last}v = v",
         f"{indent}        {last}p = p",
     ]
-
-
-def _goto(indent: str, count: int, target: int) -> list[str]:
-    """The lines that end a block of ``count`` instructions by going on at ``target``."""
-    return [f"{indent}n += {count}", f"{indent}pc = {target}", f"{indent}continue"]
 
 
 def summary(harts: Iterable[Hart]) -> tuple[int, int]:

@@ -101,6 +101,38 @@ def test_pypy_runs_the_same_word_operations() -> None:
         assert int(got) == reference(name, a, b), f"PyPy {name}({a:#x}, {b:#x}) = {int(got):#x}"
 
 
+# Integers well outside a word, at its edges and inside it.
+WIDE = (*EDGES, 1 << 63, -(1 << 63) - 1, 1 << 64, (1 << 64) + 3, (1 << 200) + 7, -(1 << 130) - 9)
+
+
+def test_signed_reduces_any_integer_to_the_signed_word() -> None:
+    for v in WIDE:
+        assert interp._signed(v) == signed(v), hex(v)
+
+
+PYPY_SIGNED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import __pypy__
+from harness.emulator import interp
+for line in sys.stdin:
+    v = interp._signed(int(line) + (1 << 100) - (1 << 100))  # a big integer on PyPy, even in range
+    print(v, "word" if "W_IntObject" in __pypy__.internal_repr(v) else "big")
+"""
+
+
+@pytest.mark.skipif(shutil.which("pypy3") is None, reason="pypy3 is not installed (make deps installs it)")
+def test_pypy_signed_gives_a_machine_word_in_and_out_of_range() -> None:
+    # In range through int_add (a big integer that fits comes back a word), outside it through
+    # struct: the same value as CPython's, and a word either way (a big one slows every later
+    # operation on the register).
+    stdin = "".join(f"{v}\n" for v in WIDE)
+    out = subprocess.run(
+        ["pypy3", "-c", PYPY_SIGNED, str(ROOT)], input=stdin, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert [line.split() for line in out] == [[str(signed(v)), "word"] for v in WIDE]
+
+
 def test_only_a_mask_rom_boot_has_jit_settings_of_its_own() -> None:
     (setting,) = interp.jit_settings(rom_boot=True)
     name, value = setting.split("=")

@@ -31,12 +31,15 @@ Run = tuple[bytes, list[list[int]], Machine, int]
 
 
 def run(elf: Path, smp: int, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """Run ``elf`` on the interpreter to power-off, with every hot loop compiled at once or with
-    none: console, instruction counts per hart after each round, the machine and its exit status."""
+    """Run ``elf`` on the interpreter to power-off, with every hot loop compiled at once (and built
+    again with its passes in line after its first run) or with none: console, instruction counts
+    per hart after each round, the machine and its exit status."""
     monkeypatch.setenv("HARTBEAT_EMU_ENGINE", "interp")
     monkeypatch.setenv("HARTBEAT_EMU_LOOPS", "1" if compiled else "0")
     with monkeypatch.context() as patch:
         patch.setattr(loops, "HEAT", 1)
+        # Each region runs once as first built, then with its passes in line.
+        patch.setattr(loops, "INLINE_AFTER", 0)
         console = MemoryConsole()
         machine = Machine(MachineConfig(board="virt", smp=smp, bios="none", kernel=str(elf)), console)
         rounds: list[list[int]] = []
@@ -162,6 +165,121 @@ def test_a_device_write_that_powers_off_inside_a_region_counts_as_the_interprete
     assert plain[3] == 0
     # The write that powered off ran in a region (the loop ran 3000 times, compiled after 16).
     assert loops.summary(compiled[2].harts)[1] > 2000 * 6
+    assert_same(plain, compiled)
+
+
+PASSES = 3000
+A_PASS_OF_BLOCKS = rf"""
+    .equ TEST, 0x100000
+    .option norvc
+    .section .text.entry, "ax"
+    .globl _start
+_start:
+    bnez a0, park
+    li s1, {PASSES}
+1:  andi t0, s1, 1                  # odd passes one way, even the other
+    beqz t0, 2f
+    addi s2, s2, 3
+    j 3f
+2:  addi s2, s2, 5
+3:  mv a0, s2
+    jal twice                       # a call, and its return into the pass
+    mv s2, a0
+    addi s1, s1, -1
+    bnez s1, 1b
+    li t0, TEST
+    li t1, 0x5555
+    sw t1, 0(t0)
+park:
+    wfi
+    j park
+twice:
+    slli a0, a0, 1
+    xori a0, a0, 0x2b
+    ret
+"""
+
+
+def test_a_pass_through_a_loop_of_blocks_and_a_call_is_one_trip_of_the_regions_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyPy compiles a region's `while` loop one trip at a time: the blocks a pass goes through
+    # from the loop's head are written in line after it (the callee and the code its return
+    # comes back to as well), so that one trace holds the whole pass, not one block.
+    source = tmp_path / "blocks.S"
+    source.write_text(A_PASS_OF_BLOCKS)
+    elf = link(source, tmp_path / "blocks.elf")
+    plain = run(elf, 1, False, monkeypatch)
+    trips = [0]
+
+    def counted(*args: object) -> str:
+        text = original(*args)  # type: ignore[arg-type]
+        if len(args) < 4 or args[3] is None:
+            return text  # as first built, before its passes are in line (the first quantum)
+        loop = next(line for line in text.split("\n") if line.strip() == "while True:")
+        inside = " " * (len(loop) - len(loop.lstrip()) + 4)
+        return text.replace(f"{loop}\n", f"{loop}\n{inside}trips[0] += 1\n", 1)
+
+    original = loops._source
+    monkeypatch.setattr(loops, "_source", counted)
+    monkeypatch.setitem(loops._GLOBALS, "trips", trips)
+    monkeypatch.setattr(loops, "_COMPILED", {})
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    ran = loops.summary(compiled[2].harts)[1]
+    # Most passes (11 or 12 instructions) ran in the region, compiled after the first few, and
+    # after its first quantum with the passes in line, each in one trip:
+    # four or five a pass, one per block, without the blocks in line.
+    assert ran > (PASSES - 100) * 11
+    assert PASSES // 2 < trips[0] < PASSES * 1.1, (trips[0], ran)
+    assert_same(plain, compiled)
+
+
+A_CALL_THROUGH_A_REGISTER = rf"""
+    .equ TEST, 0x100000
+    .option norvc
+    .section .text.entry, "ax"
+    .globl _start
+_start:
+    bnez a0, park
+    la s4, follows
+    li s1, {PASSES}
+1:  mv a0, s2
+    jal first
+    jalr s4                         # a function pointer to the code after first's return
+    mv s2, a0
+    addi s1, s1, -1
+    bnez s1, 1b
+    li t0, TEST
+    li t1, 0x5555
+    sw t1, 0(t0)
+park:
+    wfi
+    j park
+first:
+    addi a0, a0, 7
+    ret
+follows:                            # as U-Boot's timer read, called through its driver's ops
+    xori a0, a0, 0x15
+    ret
+"""
+
+
+def test_a_function_after_a_return_called_through_a_register_runs_in_the_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A region takes in the code after each `ret` (another function often follows) and keeps it
+    # where its dispatch finds it, in line or not: a pass calls it through a register without
+    # leaving the region (U-Boot's SPI read did, at every time read, when only a call's return
+    # site was kept: 90 M of its instructions went back to the interpreter).
+    source = tmp_path / "pointer.S"
+    source.write_text(A_CALL_THROUGH_A_REGISTER)
+    elf = link(source, tmp_path / "pointer.elf")
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    # 10 instructions a pass: most passes ran in the region.
+    assert loops.summary(compiled[2].harts)[1] > (PASSES - 100) * 10
     assert_same(plain, compiled)
 
 
@@ -367,8 +485,10 @@ def recorded_entries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     entries: list[tuple[int, int]] = []
     build = loops.build
 
-    def recording_build(itlb: dict[int, tuple[int, list[Op | None]]], head: int, epoch: int) -> loops.Region:
-        region = build(itlb, head, epoch)
+    def recording_build(
+        itlb: dict[int, tuple[int, list[Op | None]]], head: int, epoch: int, in_line: bool = False
+    ) -> loops.Region:
+        region = build(itlb, head, epoch, in_line)
         fn = region.fn
         if fn is not None:
 

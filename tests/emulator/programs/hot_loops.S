@@ -2,7 +2,7 @@
 # loops.py; tests/emulator/test_loops.py runs it with loops compiled and without, and compares):
 # every integer operation a region runs, mixed into one checksum; byte, halfword, word and double
 # stores and loads, aligned, misaligned inside a page and across a page boundary; a call and
-# its return inside the loop, a call through a register, a call to a long function, a 4-byte
+# its return inside the loop, a call returning elsewhere, a call through a register, a call to a long function, a 4-byte
 # instruction straddling two pages; a loop closed by a jump back; UART writes and status reads (a
 # device inside a loop); every AMO and LR/SC; the time polled in a loop while the timer and software interrupts come; a loop that patches an instruction it runs (fence.i); a load from a
 # hole that faults (the handler skips it); a second hart waiting on a flag, storing each pass.
@@ -198,9 +198,20 @@ long_return:
     call straddle
     # --- a call and its return inside the loop; a loop closed by a jump back ------------------
     li s3, N
+    la s5, buf
+    li s6, 4096
+    add s6, s6, s5                  # buf + 4096: a second page, through a second base register
 8:  beqz s3, 9f
     mv a0, s0
     call mix
+    jal skip                        # returns one instruction past its call's return address
+    xori a0, a0, 0x3c               # skipped
+    sd a0, 8(s5)                    # two pages, through two base registers, in turn
+    ld t0, 16(s6)
+    add a0, a0, t0
+    sd a0, 16(s6)
+    ld t1, 8(s5)
+    xor a0, a0, t1
     mv s0, a0
     addi s3, s3, -1
     j 8b
@@ -388,13 +399,11 @@ mix:                                # a0 = a0 * 31 + (a0 >> 7), through a jalr r
     add a0, t0, t1
     ret
 
-long:                               # a0 += 1, after 410 instructions if a1 is set
-    beqz a1, 1f
-    .rept 205
-    addi a0, a0, 3
-    xori a0, a0, 0x5a
-    .endr
-1:  addi a0, a0, 1
+# (A region built from a loop that calls `mix` takes in what follows each `ret` up to the trap
+# handler's CSR read, and not `long`: the loop's own code after the calls fits in it.)
+skip:                               # a0 += 9, returning past the instruction after its call
+    addi a0, a0, 9
+    addi ra, ra, 4
     ret
 
 trap:                               # an access fault: skip the faulting load; the timer:
@@ -423,6 +432,15 @@ trap:                               # an access fault: skip the faulting load; t
     addi t6, t6, TICKS
     sd t6, 0(t5)
     mret
+
+long:                               # a0 += 1, after 410 instructions if a1 is set
+    beqz a1, 1f
+    .rept 205
+    addi a0, a0, 3
+    xori a0, a0, 0x5a
+    .endr
+1:  addi a0, a0, 1
+    ret
 
     # The page's last halfword holds the first half of a 4-byte instruction.
     .globl straddle
