@@ -95,8 +95,11 @@ INLINE_BUDGET = 320
 # structures 90-220 M. Every region built in line at once, the tiny card's regions took 1.7 times
 # the source (65.7 K lines against 43.0 K) and 2.5 times the compile time.
 INLINE_AFTER = 20_000_000
-# The indentation of a block's lines in the region's loop (the dispatch shifts them).
+# The indentation of a block's lines in the region's loop (the dispatch shifts them), and the
+# deepest a block is written in line (64 levels: the dispatch's tree of up to 400 blocks and a
+# block's own `if`s add under 16 more).
 _BASE = "            "
+_DEEPEST = 4 * 64
 
 RegionFn = Callable[["Hart", list[int], int, int, int], tuple[int, int]]
 
@@ -471,23 +474,16 @@ def _source(head: int, ops: dict[int, I.Op], leaders: set[int], inner: Iterable[
     in_line = inner is not None
     heads = {head} | {pc for pc in inner or () if pc in ops}
     shape = _Shape(ops, leaders, head, frozenset(heads), tuple(sorted(written)), stores)
-    # The dispatch holds the blocks a trip can start at: where the region is entered (its loop
-    # heads), where a jump through a register may go (a function's entry, the code after a call
-    # or a return: another function often follows a `ret`, and a function pointer finds it in the
-    # region there), and where the blocks written go on through it; not those only ever written
-    # in line.
-    jumps = [(pc, op) for pc, op in ops.items() if op.kind in (I.JAL, I.JALR)]
-    entries = {pc + op.length for pc, op in jumps} | {pc + op.imm for pc, op in jumps if op.kind == I.JAL}
-    todo = sorted(heads | entries)
-    blocks: dict[int, list[str]] = {}
-    while todo:
-        start = todo.pop()
-        if start in blocks or start not in ops:
-            continue
-        budget = _Budget(INLINE_BUDGET if in_line and start in heads else 0)
-        blocks[start] = _block(shape, start, _BASE, budget)
-        todo += budget.jumps
-    body = _dispatch(sorted(blocks), blocks, 0)
+    # Every block start stays in the dispatch, those written in line too: a jump through a register
+    # may go to any of them (a switch's jump table to a label a branch also reaches; a function
+    # pointer to the function after another's `ret`, as U-Boot's timer read), and leaving there
+    # would drop the region after its first few entries.
+    starts = sorted(pc for pc in leaders if pc in ops)
+    blocks = {
+        start: _block(shape, start, _BASE, _Budget(INLINE_BUDGET if in_line and start in heads else 0))
+        for start in starts
+    }
+    body = _dispatch(starts, blocks, 0)
     # One cached page per base register and TLB (see _page).
     read_bases = sorted({op.rs1 for op in ops.values() if op.kind in _LOADS})
     write_bases = sorted({op.rs1 for op in ops.values() if op.kind in _STORES})
@@ -550,26 +546,26 @@ class _Shape:
 
 
 class _Budget:
-    """Writing one entry of the dispatch: the instructions a loop head's pass may still have
-    written in line after its block, and the blocks it goes on at through the dispatch."""
+    """The instructions a loop head's pass may still have written in line after its block."""
 
-    __slots__ = ("jumps", "left")
+    __slots__ = ("left",)
 
     def __init__(self, left: int) -> None:
         self.left = left
-        self.jumps: set[int] = set()
 
 
 def _follow(shape: _Shape, t: str, target: int, budget: _Budget, returns: tuple[int, ...]) -> list[str]:
     """The lines, indented by ``t``, that go on at ``target``: its block written in line while the
     budget holds it (never a loop head: a pass ends there), else a jump through the dispatch.
-    ``returns``: the return addresses of the calls made on the way (innermost last)."""
-    if target in shape.ops and target not in shape.heads:
+    ``returns``: the return addresses of the calls made on the way (innermost last). Each branch
+    taken in line nests a level deeper: at ``_DEEPEST`` levels the pass goes on through the
+    dispatch (CPython compiles no more than 100 levels; a chain of forward branches each taken into
+    the next reached that)."""
+    if target in shape.ops and target not in shape.heads and len(t) < _DEEPEST:
         size = _extent(shape, target)
         if size <= budget.left:
             budget.left -= size
             return _block(shape, target, t, budget, returns)
-    budget.jumps.add(target)
     return [f"{t}pc = {target}", f"{t}continue"]
 
 

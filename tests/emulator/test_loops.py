@@ -283,6 +283,71 @@ def test_a_function_after_a_return_called_through_a_register_runs_in_the_region(
     assert_same(plain, compiled)
 
 
+def a_program(tmp_path: Path, name: str, body: str) -> Path:
+    """A bare-metal program: hart 0 runs ``body`` and powers off, other harts wait."""
+    source = tmp_path / f"{name}.S"
+    source.write_text(
+        '    .equ TEST, 0x100000\n    .option norvc\n    .section .text.entry, "ax"\n    .globl _start\n'
+        f"_start:\n    bnez a0, park\n{body}\n    li t0, TEST\n    li t1, 0x5555\n    sw t1, 0(t0)\n"
+        "park:\n    wfi\n    j park\n"
+    )
+    return link(source, tmp_path / f"{name}.elf")
+
+
+def test_a_jump_through_a_register_to_a_block_written_in_line_stays_in_the_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3f is reached by a branch (so written in line after the head) and, every other pass,
+    # through a register (a switch's jump table to a label a bounds check also reaches): the
+    # dispatch must still find it, or the region leaves there every other pass and is dropped.
+    elf = a_program(
+        tmp_path,
+        "table",
+        f"""
+    li s1, {PASSES}
+1:  addi s1, s1, -1
+    andi t2, s1, 1
+    beqz t2, 3f
+    la t1, 3f
+    jr t1
+2:  j 1b
+3:  addi s2, s2, 7
+    bnez s1, 1b
+""",
+    )
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    # 5 or 7 instructions a pass: most of them in the region.
+    assert loops.summary(compiled[2].harts)[1] > (PASSES - 100) * 5
+    assert_same(plain, compiled)
+
+
+def test_a_chain_of_branches_each_taken_into_the_next_is_written_no_deeper_than_python_compiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each branch taken in line nests a level deeper; 110 of them in a pass went past the 100
+    # levels CPython compiles (IndentationError out of the build, ending the run).
+    elf = a_program(
+        tmp_path,
+        "chain",
+        f"""
+    li s1, {PASSES // 10}
+1:  addi s1, s1, -1
+    .rept 110
+    bnez s1, .+8
+    addi s2, s2, 1
+    .endr
+    bnez s1, 1b
+""",
+    )
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    assert loops.summary(compiled[2].harts)[1] > (PASSES // 10 - 20) * 110
+    assert_same(plain, compiled)
+
+
 def test_a_region_is_dropped_when_its_page_is_mapped_elsewhere_or_its_code_changes(
     hot_loops: tuple[Run, Run],
 ) -> None:

@@ -204,9 +204,10 @@ long_return:
 8:  beqz s3, 9f
     mv a0, s0
     call mix
+    bltz s3, 25f                    # never taken: makes 25 a block start, where skip returns
     jal skip                        # returns one instruction past its call's return address
     xori a0, a0, 0x3c               # skipped
-    sd a0, 8(s5)                    # two pages, through two base registers, in turn
+25: sd a0, 8(s5)                    # two pages, through two base registers, in turn
     ld t0, 16(s6)
     add a0, a0, t0
     sd a0, 16(s6)
