@@ -169,13 +169,21 @@ def test_a_device_write_that_powers_off_inside_a_region_counts_as_the_interprete
 
 
 PASSES = 3000
-A_PASS_OF_BLOCKS = rf"""
-    .equ TEST, 0x100000
-    .option norvc
-    .section .text.entry, "ax"
-    .globl _start
-_start:
-    bnez a0, park
+
+
+def a_program(tmp_path: Path, name: str, body: str, functions: str = "") -> Path:
+    """A bare-metal program: hart 0 runs ``body`` and powers off, other harts wait; ``functions``
+    follow."""
+    source = tmp_path / f"{name}.S"
+    source.write_text(
+        '    .equ TEST, 0x100000\n    .option norvc\n    .section .text.entry, "ax"\n    .globl _start\n'
+        f"_start:\n    bnez a0, park\n{body}\n    li t0, TEST\n    li t1, 0x5555\n    sw t1, 0(t0)\n"
+        f"park:\n    wfi\n    j park\n{functions}"
+    )
+    return link(source, tmp_path / f"{name}.elf")
+
+
+A_PASS_OF_BLOCKS = f"""
     li s1, {PASSES}
 1:  andi t0, s1, 1                  # odd passes one way, even the other
     beqz t0, 2f
@@ -187,12 +195,8 @@ _start:
     mv s2, a0
     addi s1, s1, -1
     bnez s1, 1b
-    li t0, TEST
-    li t1, 0x5555
-    sw t1, 0(t0)
-park:
-    wfi
-    j park
+"""
+TWICE = """
 twice:
     slli a0, a0, 1
     xori a0, a0, 0x2b
@@ -206,9 +210,7 @@ def test_a_pass_through_a_loop_of_blocks_and_a_call_is_one_trip_of_the_regions_l
     # PyPy compiles a region's `while` loop one trip at a time: the blocks a pass goes through
     # from the loop's head are written in line after it (the callee and the code its return
     # comes back to as well), so that one trace holds the whole pass, not one block.
-    source = tmp_path / "blocks.S"
-    source.write_text(A_PASS_OF_BLOCKS)
-    elf = link(source, tmp_path / "blocks.elf")
+    elf = a_program(tmp_path, "blocks", A_PASS_OF_BLOCKS, TWICE)
     plain = run(elf, 1, False, monkeypatch)
     trips = [0]
 
@@ -235,13 +237,7 @@ def test_a_pass_through_a_loop_of_blocks_and_a_call_is_one_trip_of_the_regions_l
     assert_same(plain, compiled)
 
 
-A_CALL_THROUGH_A_REGISTER = rf"""
-    .equ TEST, 0x100000
-    .option norvc
-    .section .text.entry, "ax"
-    .globl _start
-_start:
-    bnez a0, park
+A_CALL_THROUGH_A_REGISTER = f"""
     la s4, follows
     li s1, {PASSES}
 1:  mv a0, s2
@@ -250,12 +246,8 @@ _start:
     mv s2, a0
     addi s1, s1, -1
     bnez s1, 1b
-    li t0, TEST
-    li t1, 0x5555
-    sw t1, 0(t0)
-park:
-    wfi
-    j park
+"""
+FIRST_AND_FOLLOWS = """
 first:
     addi a0, a0, 7
     ret
@@ -272,26 +264,13 @@ def test_a_function_after_a_return_called_through_a_register_runs_in_the_region(
     # where its dispatch finds it, in line or not: a pass calls it through a register without
     # leaving the region (U-Boot's SPI read did, at every time read, when only a call's return
     # site was kept: 90 M of its instructions went back to the interpreter).
-    source = tmp_path / "pointer.S"
-    source.write_text(A_CALL_THROUGH_A_REGISTER)
-    elf = link(source, tmp_path / "pointer.elf")
+    elf = a_program(tmp_path, "pointer", A_CALL_THROUGH_A_REGISTER, FIRST_AND_FOLLOWS)
     plain = run(elf, 1, False, monkeypatch)
     compiled = run(elf, 1, True, monkeypatch)
     assert plain[3] == 0
     # 10 instructions a pass: most passes ran in the region.
     assert loops.summary(compiled[2].harts)[1] > (PASSES - 100) * 10
     assert_same(plain, compiled)
-
-
-def a_program(tmp_path: Path, name: str, body: str) -> Path:
-    """A bare-metal program: hart 0 runs ``body`` and powers off, other harts wait."""
-    source = tmp_path / f"{name}.S"
-    source.write_text(
-        '    .equ TEST, 0x100000\n    .option norvc\n    .section .text.entry, "ax"\n    .globl _start\n'
-        f"_start:\n    bnez a0, park\n{body}\n    li t0, TEST\n    li t1, 0x5555\n    sw t1, 0(t0)\n"
-        "park:\n    wfi\n    j park\n"
-    )
-    return link(source, tmp_path / f"{name}.elf")
 
 
 def test_a_jump_through_a_register_to_a_block_written_in_line_stays_in_the_region(
