@@ -154,18 +154,24 @@ park:
 """
 
 
+def ran_in_regions(elf: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run ``elf`` to its power-off with regions and without, check both ran the guest alike, and
+    give the instructions run in regions."""
+    plain = run(elf, 1, False, monkeypatch)
+    compiled = run(elf, 1, True, monkeypatch)
+    assert plain[3] == 0
+    assert_same(plain, compiled)
+    return loops.summary(compiled[2].harts)[1]
+
+
 def test_a_device_write_that_powers_off_inside_a_region_counts_as_the_interpreter_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = tmp_path / "power_off.S"
     source.write_text(POWER_OFF_IN_A_LOOP)
     elf = link(source, tmp_path / "power_off.elf")
-    plain = run(elf, 1, False, monkeypatch)
-    compiled = run(elf, 1, True, monkeypatch)
-    assert plain[3] == 0
     # The write that powered off ran in a region (the loop ran 3000 times, compiled after 16).
-    assert loops.summary(compiled[2].harts)[1] > 2000 * 6
-    assert_same(plain, compiled)
+    assert ran_in_regions(elf, monkeypatch) > 2000 * 6
 
 
 PASSES = 3000
@@ -265,12 +271,8 @@ def test_a_function_after_a_return_called_through_a_register_runs_in_the_region(
     # leaving the region (U-Boot's SPI read did, at every time read, when only a call's return
     # site was kept: 90 M of its instructions went back to the interpreter).
     elf = a_program(tmp_path, "pointer", A_CALL_THROUGH_A_REGISTER, FIRST_AND_FOLLOWS)
-    plain = run(elf, 1, False, monkeypatch)
-    compiled = run(elf, 1, True, monkeypatch)
-    assert plain[3] == 0
     # 10 instructions a pass: most passes ran in the region.
-    assert loops.summary(compiled[2].harts)[1] > (PASSES - 100) * 10
-    assert_same(plain, compiled)
+    assert ran_in_regions(elf, monkeypatch) > (PASSES - 100) * 10
 
 
 def test_a_jump_through_a_register_to_a_block_written_in_line_stays_in_the_region(
@@ -294,12 +296,8 @@ def test_a_jump_through_a_register_to_a_block_written_in_line_stays_in_the_regio
     bnez s1, 1b
 """,
     )
-    plain = run(elf, 1, False, monkeypatch)
-    compiled = run(elf, 1, True, monkeypatch)
-    assert plain[3] == 0
     # 5 or 7 instructions a pass: most of them in the region.
-    assert loops.summary(compiled[2].harts)[1] > (PASSES - 100) * 5
-    assert_same(plain, compiled)
+    assert ran_in_regions(elf, monkeypatch) > (PASSES - 100) * 5
 
 
 def test_a_chain_of_branches_each_taken_into_the_next_is_written_no_deeper_than_python_compiles(
@@ -320,11 +318,7 @@ def test_a_chain_of_branches_each_taken_into_the_next_is_written_no_deeper_than_
     bnez s1, 1b
 """,
     )
-    plain = run(elf, 1, False, monkeypatch)
-    compiled = run(elf, 1, True, monkeypatch)
-    assert plain[3] == 0
-    assert loops.summary(compiled[2].harts)[1] > (PASSES // 10 - 20) * 110
-    assert_same(plain, compiled)
+    assert ran_in_regions(elf, monkeypatch) > (PASSES // 10 - 20) * 110
 
 
 def test_a_region_is_dropped_when_its_page_is_mapped_elsewhere_or_its_code_changes(
