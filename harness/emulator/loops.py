@@ -42,7 +42,11 @@ interpreter also enters it at the head of a loop inside it wherever it would loo
 (after a yield or a quantum's end inside that loop, say). It is checked on every entry against the
 instruction TLB and the decoded slots it was built from (once a store reached the hart's code pages
 since), so a remapped page or rewritten code drops it; one whose entries run few instructions each
-(it leaves every pass) is dropped too. Its function is cached by source text: harts running the same
+(it leaves every pass) is dropped too, unless most of those entries left it through a call by register
+(``ra`` at one of its blocks) for code it could run: a function only a pointer reaches (U-Boot SPL's
+timer read, through its driver's ops, in a delay loop) is then a *root* it is built again from. The
+instructions are taken breadth first from the head and the roots, so a region that MAX_INSNS cuts short
+leaves out the code furthest from them. Its function is cached by source text: harts running the same
 code, and processes mapping the same code at the same addresses, share one compiled loop. Which
 machines compile their loops: ``wanted``.
 """
@@ -51,6 +55,7 @@ from __future__ import annotations
 
 import os
 import types
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -222,7 +227,23 @@ class Region:
     """A compiled guest loop and what it was built from: per virtual page, the slot list the
     instruction TLB gave and the (slot, Op) pairs read from it."""
 
-    __slots__ = ("builds", "calls", "epoch", "fn", "head", "in_line", "inner", "pages", "ran", "stale", "undecoded")
+    __slots__ = (
+        "builds",
+        "calls",
+        "epoch",
+        "fn",
+        "head",
+        "held",
+        "in_line",
+        "inner",
+        "outside",
+        "pages",
+        "ran",
+        "roots",
+        "stale",
+        "starts",
+        "undecoded",
+    )
 
     def __init__(
         self,
@@ -233,8 +254,19 @@ class Region:
         head: int = 0,
         inner: tuple[int, ...] = (),
         in_line: bool = False,
+        roots: tuple[int, ...] = (),
+        starts: frozenset[int] = frozenset(),
+        held: frozenset[int] = frozenset(),
     ) -> None:
         self.fn = fn
+        # The pcs it was built from besides its head (where its entries left it for code no
+        # branch of its own reaches, see enter), its blocks' first pcs (its dispatch's) and the
+        # pcs of all its instructions.
+        self.roots = roots
+        self.starts = starts
+        self.held = held
+        # Where its first JUDGED_AFTER entries left it for a pc it does not hold, and how often.
+        self.outside: dict[int, int] = {}
         # Whether its loop heads' passes are written in line (INLINE_AFTER).
         self.in_line = in_line
         # Its head, and the heads of the loops inside it (targets of its backward edges), where
@@ -322,7 +354,7 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
             elif region.stale:
                 builds = region.builds + 1
                 in_line = region.in_line or region.ran >= INLINE_AFTER
-                region = regions[pc] = build(itlb, pc, eng.code_epoch, in_line)
+                region = regions[pc] = build(itlb, pc, eng.code_epoch, in_line, region.roots)
                 if region.fn is not None:
                     eng.loops_built += 1
                     region.builds = builds
@@ -342,10 +374,27 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
             region.ran += n - before
             if region.ran >= INLINE_AFTER and not region.in_line:
                 region.stale = True
+            if region.calls <= JUDGED_AFTER and pc not in region.held and x[1] in region.starts:
+                # Left for code it does not hold with `ra` at one of its blocks: a call from it
+                # (through a register, as a rule: a `jal`'s callee is in it unless MAX_INSNS left
+                # it out). Not a return to a caller, a switch's jump table or an instruction of
+                # its own it stopped before (a yield after a time read): built again for every
+                # pc it left at, OpenSBI's device-tree walk took four builds of 4,000-line sources
+                # per loop and was dropped all the same.
+                region.outside[pc] = region.outside.get(pc, 0) + 1
             if region.calls == JUDGED_AFTER and region.ran < JUDGED_AFTER * SHORTEST_RUN:
-                # Entered often for a few instructions each time (it leaves for an instruction
-                # it cannot run, every pass): the entries cost more than the region saves.
-                region.fn = None
+                roots = _roots(region, itlb)
+                if not roots:
+                    # Entered often for a few instructions each time (it leaves for an
+                    # instruction it cannot run, every pass): the entries cost more than the
+                    # region saves.
+                    region.fn = None
+                else:
+                    # It leaves most passes for code it could run that none of its branches
+                    # reaches (a function called through a pointer: U-Boot SPL's timer read,
+                    # through its driver's ops, in the SD card read): built again with it.
+                    region.roots += roots
+                    region.stale = True
             if pc == start or n == before or eng.loop_break:
                 # Back where it started (its region left it there), nothing run (the budget
                 # left is less than the block there), or where the interpreter leaves its loop
@@ -358,18 +407,28 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
     return (n, pc) if ran else None
 
 
-def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int, in_line: bool = False) -> Region:
-    """The region from loop head ``head``: the decoded instructions reachable from it; ``in_line``:
-    with its loop heads' passes written in line (see the module docstring)."""
+def build(
+    itlb: dict[int, tuple[int, list[I.Op | None]]],
+    head: int,
+    epoch: int,
+    in_line: bool = False,
+    roots: tuple[int, ...] = (),
+) -> Region:
+    """The region from loop head ``head``: the decoded instructions reachable from it, then from
+    each of ``roots`` (see ``_roots``); ``in_line``: with its loop heads' passes written in line
+    (see the module docstring)."""
     ops: dict[int, I.Op] = {}
     slots: dict[int, dict[int, I.Op]] = {}
     codes: dict[int, list[I.Op | None]] = {}
-    leaders = {head}
-    work = [head]
+    leaders = {head, *roots}
+    # Breadth first: when MAX_INSNS cuts a region short, what it leaves out is the code furthest
+    # from the head and the roots (depth first, U-Boot SPL's SPI transfer loop filled its region
+    # with the callees of its first branch's target and left out its own next block).
+    work = deque((head, *roots))
     undecoded: set[int] = set()
     backward: set[int] = set()
     while work:
-        pc = work.pop()
+        pc = work.popleft()
         if pc in ops or len(ops) >= MAX_INSNS:
             continue
         vpn = pc >> 12 & I.VPN
@@ -423,7 +482,30 @@ def build(itlb: dict[int, tuple[int, list[I.Op | None]]], head: int, epoch: int,
         fn = _COMPILED[source] = module.region
     pages = tuple((vpn, codes[vpn], tuple(sorted(s.items()))) for vpn, s in sorted(slots.items()))
     inner = tuple(sorted(pc for pc in backward if pc in ops and pc != head))
-    return Region(fn, pages, epoch, frozenset(undecoded), head, inner, in_line)
+    starts = frozenset(pc for pc in leaders if pc in ops)
+    return Region(fn, pages, epoch, frozenset(undecoded), head, inner, in_line, roots, starts, frozenset(ops))
+
+
+def _roots(region: Region, itlb: dict[int, tuple[int, list[I.Op | None]]]) -> tuple[int, ...]:
+    """The roots ``region`` is built again with: where its first JUDGED_AFTER entries left it for a
+    pc it does not hold (see ``enter``), where the hart has decoded an instruction a region could
+    hold (not one it leaves for by design, nor one across the page's end), each at least an eighth
+    of the entries and together at least half (one pointer to several functions), once per pc and
+    within MOST_BUILDS; else none, and it is dropped."""
+    if region.builds >= MOST_BUILDS:
+        return ()
+    found = []
+    for pc, times in region.outside.items():
+        entry = itlb.get(pc >> 12 & I.VPN)
+        slot = (pc & 0xFFF) >> 1
+        op = None if entry is None else entry[1][slot]
+        if op is None or not _runs(op) or (slot == I.LAST_SLOT and op.length == 4):
+            continue
+        if times * 8 >= JUDGED_AFTER and pc not in region.roots:
+            found.append((times, pc))
+    if sum(times for times, _ in found) * 2 < JUDGED_AFTER:
+        return ()
+    return tuple(pc for _, pc in sorted(found, reverse=True))
 
 
 def _runs(op: I.Op) -> bool:

@@ -9,6 +9,7 @@ hart's instruction count after every scheduling round, the traps taken and the r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,6 +276,71 @@ def test_a_function_after_a_return_called_through_a_register_runs_in_the_region(
     assert ran_in_regions(elf, monkeypatch) > (PASSES - 100) * 10
 
 
+def a_loop_calling_through(pointer: str) -> str:
+    """A loop of PASSES passes, each calling ``pointer``'s function through a register."""
+    return f"""
+    la s4, {pointer}
+    li s1, {PASSES}
+1:  mv a0, s2
+    jalr s4                         # the only way to {pointer}: a function pointer
+    mv s2, a0
+    addi s1, s1, -1
+    bnez s1, 1b
+"""
+
+
+# After `j park` (a_program): no branch or call of the loop's reaches them.
+FAR = """
+far:
+    xori a0, a0, 0x15
+    addi a0, a0, 3
+    ret
+"""
+GETTIME = """
+gettime:
+    rdtime a0                       # the 8th time read of a quantum yields: the region stops after it
+    andi a0, a0, 0xff
+    ret
+"""
+
+
+def roots_built(elf: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[tuple[int, ...]]]:
+    """``ran_in_regions`` of ``elf``, and the roots of each region built."""
+    builds: list[tuple[int, ...]] = []
+    original = loops.build
+
+    def recording_build(*args: Any) -> loops.Region:
+        region = original(*args)
+        builds.append(region.roots)
+        return region
+
+    monkeypatch.setattr(loops, "build", recording_build)
+    return ran_in_regions(elf, monkeypatch), builds
+
+
+def test_a_function_only_a_pointer_reaches_is_taken_into_the_region_its_loop_leaves_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop leaves its region for `far` every pass (8 instructions): judged after its first
+    # entries, the region is built again with `far` as a root rather than dropped, and the
+    # `ret` comes back into it (U-Boot SPL's delay loop calls its timer through the driver's
+    # ops: its region was dropped and 9 M instructions of the card's boot ran interpreted).
+    ran, builds = roots_built(a_program(tmp_path, "far", a_loop_calling_through("far"), FAR), monkeypatch)
+    assert any(builds), builds
+    assert ran > (PASSES - 200) * 8, (ran, builds)
+
+
+def test_a_region_is_not_built_again_for_an_instruction_of_its_own_it_stops_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With `gettime` a root, the region stops after every 8th time read (a yield), at the `andi`
+    # it holds: that is no root (its build would change nothing), and the region, still entered
+    # for a few dozen instructions at a time, is dropped after its second build.
+    elf = a_program(tmp_path, "gettime", a_loop_calling_through("gettime"), GETTIME)
+    with_roots = [roots for roots in roots_built(elf, monkeypatch)[1] if roots]
+    assert with_roots and all(roots == with_roots[0] and len(roots) == 1 for roots in with_roots), with_roots
+
+
 def test_a_jump_through_a_register_to_a_block_written_in_line_stays_in_the_region(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -524,9 +590,13 @@ def recorded_entries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     build = loops.build
 
     def recording_build(
-        itlb: dict[int, tuple[int, list[Op | None]]], head: int, epoch: int, in_line: bool = False
+        itlb: dict[int, tuple[int, list[Op | None]]],
+        head: int,
+        epoch: int,
+        in_line: bool = False,
+        roots: tuple[int, ...] = (),
     ) -> loops.Region:
-        region = build(itlb, head, epoch, in_line)
+        region = build(itlb, head, epoch, in_line, roots)
         fn = region.fn
         if fn is not None:
 
