@@ -43,6 +43,12 @@ def assert_passed(result: RunResult) -> None:
 @pytest.mark.parametrize("board", ["qemu-virt", "qemu-sifive-u"])
 def test_linux_boot_and_stress_on_qemu(linux_image: Path, tmp_path: Path, board: str) -> None:
     boot = run("linux-boot", board, tmp_path / "boot")
+    if "failed to come online" in (boot.out_dir / "console.log").read_text(errors="replace"):
+        # Linux gives a secondary hart a second of QEMU's time (host time under TCG) to start:
+        # a host starving QEMU's vCPU threads (CI: four workers on two cores) makes it give up
+        # ("CPU1: failed to come online"), the guest's verdict on the host, not the harness's.
+        # Booted again once; the assertions below hold for that boot.
+        boot = run("linux-boot", board, tmp_path / "boot-again")
     assert_passed(boot)
     captures = {name: value for m in boot.milestones for name, value in m.captures.items()}
     assert captures["linux"].startswith("6.1.")
