@@ -392,7 +392,7 @@ def enter(h: Hart, x: list[int], pc: int, n: int, limit: int, counted: bool) -> 
                 else:
                     # It leaves most passes for code it could run that none of its branches
                     # reaches (a function called through a pointer: U-Boot SPL's timer read,
-                    # through its driver's ops, in the SD card read): built again with it.
+                    # through its driver's ops, in its delay loops): built again with it.
                     region.roots += roots
                     region.stale = True
             if pc == start or n == before or eng.loop_break:
