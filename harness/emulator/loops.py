@@ -441,8 +441,12 @@ def build(
             # Not run yet: the region ends here until it is built again (enter).
             undecoded.add(pc)
             continue
-        # Straddling into the next page (decoded there on every run), or not the region's.
-        if (slot == I.LAST_SLOT and op.length == 4) or not _runs(op):
+        # A 4-byte instruction at the page's last halfword is in its slot only where the
+        # interpreter keeps it (fetched untranslated from RAM: keep_straddling), and a store to
+        # its upper half on the next page clears the slot and moves the code epoch, so current()
+        # sees it like any other change. The SPL's SPI byte loop has such a `fence` in every pass:
+        # its region ended before it each time and was dropped.
+        if not _runs(op):
             continue
         ops[pc] = op
         codes[vpn] = entry[1]
@@ -489,7 +493,7 @@ def build(
 def _roots(region: Region, itlb: dict[int, tuple[int, list[I.Op | None]]]) -> tuple[int, ...]:
     """The roots ``region`` is built again with: where its first JUDGED_AFTER entries left it for a
     pc it does not hold (see ``enter``), where the hart has decoded an instruction a region could
-    hold (not one it leaves for by design, nor one across the page's end), each at least an eighth
+    hold (not one it leaves for by design), each at least an eighth
     of the entries and together at least half (one pointer to several functions), once per pc and
     within MOST_BUILDS; else none, and it is dropped."""
     if region.builds >= MOST_BUILDS:
@@ -499,7 +503,7 @@ def _roots(region: Region, itlb: dict[int, tuple[int, list[I.Op | None]]]) -> tu
         entry = itlb.get(pc >> 12 & I.VPN)
         slot = (pc & 0xFFF) >> 1
         op = None if entry is None else entry[1][slot]
-        if op is None or not _runs(op) or (slot == I.LAST_SLOT and op.length == 4):
+        if op is None or not _runs(op):
             continue
         if times * 8 >= JUDGED_AFTER and pc not in region.roots:
             found.append((times, pc))

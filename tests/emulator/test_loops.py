@@ -829,3 +829,83 @@ def test_a_walk_inside_a_region_that_drops_a_write_page_is_seen_by_the_region(
     assert plain[3] == 0
     assert loops.summary(compiled[2].harts)[1] > 0
     assert_same(plain, compiled)
+
+
+# A loop one of whose 4-byte instructions starts at a page's last halfword (its upper half on
+# the next page), fetched untranslated, as the FU740 SPL's SPI byte loop has a `fence` at the L2
+# LIM's 0x0800bffe: the interpreter keeps such an instruction decoded (keep_straddling), and the
+# region runs it too instead of ending before it every pass.
+STRADDLING = r"""
+    .option norvc          # 4-byte instructions but for the two c.nop
+_start:
+    li s0, 30000
+    li s2, 0
+    li s3, 0
+    j loop
+    .balign 4096
+    .space 4096 - 14
+loop:                      # 14 bytes before the page's end
+    addi s2, s2, 1
+    addi s0, s0, -1
+    .2byte 0x0001          # c.nop: the next instruction starts 2 bytes before the page's end
+    .2byte 0x0001
+    add s3, s3, s2         # straddles
+    bnez s0, loop
+    li t0, 30000 * 30001 / 2
+    bne s3, t0, bad
+    PASS
+bad:
+    FAIL 1
+"""
+
+
+def test_a_loop_with_an_instruction_across_a_page_end_runs_in_its_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ending before the instruction every pass, the region ran 4 instructions an entry and was
+    # dropped: 0.3 % of the loop in regions.
+    assert_mostly_in_regions(tmp_path, STRADDLING, monkeypatch)
+
+
+# The same instruction turned from `add` into `sub` and back by a store to its upper half, on
+# the next page, between runs of 50 passes: a region holding it must run the instruction as it
+# is now (s3 ends at 0; a stale one leaves -1000 or 1000).
+STRADDLING_REWRITTEN = r"""
+    .option norvc
+_start:
+    li s0, 20
+    li s3, 0
+    li t1, 1
+    la s1, upper           # the straddling instruction's upper half
+    li s4, 0x4000          # bit 30 of the word: add <-> sub
+outer:
+    lhu t0, 0(s1)
+    xor t0, t0, s4
+    sh t0, 0(s1)
+    li t2, 50
+    j loop
+    .balign 4096
+    .space 4096 - 10
+loop:
+    addi t2, t2, -1
+    .2byte 0x0001
+    .2byte 0x0001
+    add s3, s3, t1         # straddles: sub on odd runs of the outer loop, add on even
+upper = . - 2
+    bnez t2, loop
+    addi s0, s0, -1
+    bnez s0, outer
+    bnez s3, bad
+    PASS
+bad:
+    FAIL 1
+"""
+
+
+def test_a_region_runs_an_instruction_across_a_page_end_as_a_store_to_the_next_page_left_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain, compiled = lockstep(tmp_path, STRADDLING_REWRITTEN, monkeypatch)
+    assert plain[3] == 0
+    assert loops.summary(compiled[2].harts)[1] > 20 * 40 * 4
+    assert_same(plain, compiled)
