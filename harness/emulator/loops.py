@@ -242,6 +242,7 @@ class Region:
         "roots",
         "stale",
         "starts",
+        "straddling",
         "undecoded",
     )
 
@@ -257,8 +258,12 @@ class Region:
         roots: tuple[int, ...] = (),
         starts: frozenset[int] = frozenset(),
         held: frozenset[int] = frozenset(),
+        straddling: tuple[tuple[list[I.Op | None], I.Op], ...] = (),
     ) -> None:
         self.fn = fn
+        # Its 4-byte instructions at a page's last halfword, with their pages' slot lists: looked
+        # at on every entry (see current).
+        self.straddling = straddling
         # The pcs it was built from besides its head (where its entries left it for code no
         # branch of its own reaches, see enter), its blocks' first pcs (its dispatch's) and the
         # pcs of all its instructions.
@@ -291,6 +296,13 @@ class Region:
         for vpn, code, _ in self.pages:
             entry = itlb.get(vpn)
             if entry is None or entry[1] is not code:
+                return False
+        # A store to the upper half of an instruction across a page's end is told to the harts
+        # that claimed the next page; where harts share decoded pages, this one may run another's
+        # kept instruction without having claimed it, and its epoch does not move. The slot the
+        # store cleared is shared, so it is looked at every time.
+        for code, op in self.straddling:
+            if code[I.LAST_SLOT] is not op:
                 return False
         if epoch != self.epoch:
             for _, code, slots in self.pages:
@@ -487,7 +499,12 @@ def build(
     pages = tuple((vpn, codes[vpn], tuple(sorted(s.items()))) for vpn, s in sorted(slots.items()))
     inner = tuple(sorted(pc for pc in backward if pc in ops and pc != head))
     starts = frozenset(pc for pc in leaders if pc in ops)
-    return Region(fn, pages, epoch, frozenset(undecoded), head, inner, in_line, roots, starts, frozenset(ops))
+    straddling = tuple(
+        (codes[pc >> 12 & I.VPN], op) for pc, op in ops.items() if (pc & 0xFFF) >> 1 == I.LAST_SLOT and op.length == 4
+    )
+    return Region(
+        fn, pages, epoch, frozenset(undecoded), head, inner, in_line, roots, starts, frozenset(ops), straddling
+    )
 
 
 def _roots(region: Region, itlb: dict[int, tuple[int, list[I.Op | None]]]) -> tuple[int, ...]:

@@ -909,3 +909,93 @@ def test_a_region_runs_an_instruction_across_a_page_end_as_a_store_to_the_next_p
     assert plain[3] == 0
     assert loops.summary(compiled[2].harts)[1] > 20 * 40 * 4
     assert_same(plain, compiled)
+
+
+# Two harts sharing decoded pages: hart 0 runs a `j` across a page's end once (the interpreter
+# keeps it decoded, and hart 0 claims the next page), then hart 1 loops through it, from its
+# region, without decoding it itself. Hart 0 then turns `j blka` into `j blkb` by a store to the
+# upper half: only hart 0 is told, yet hart 1's region must take the new jump (hart 1 counts its
+# passes through blkb in s3 - s5; a region running the old jump left it at 36 of 57,143).
+STRADDLING_SHARED = r"""
+    .option norvc
+    .option norelax
+_start:
+    la s1, upper
+    la s6, flags
+    bnez a0, hart1
+    li t0, 1
+    sd t0, 0(s6)           # stop = 1
+    jal ra, jmp            # hart 0 runs the jump once: decoded and kept
+    sd zero, 0(s6)         # stop = 0
+    li t0, 1
+    sd t0, 8(s6)           # go
+    li t1, 200000
+1:  addi t1, t1, -1
+    bnez t1, 1b
+    lhu t0, 0(s1)
+    xori t0, t0, 0x80      # `j blka` -> `j blkb`
+    sh t0, 0(s1)
+    fence.i
+    li t1, 200000
+1:  addi t1, t1, -1
+    bnez t1, 1b
+    li t0, 1
+    sd t0, 0(s6)           # stop
+2:  ld t0, 16(s6)
+    beqz t0, 2b
+    ld t0, 24(s6)          # hart 1's passes through blkb
+    li t1, 1000
+    blt t0, t1, bad
+    PASS
+bad:
+    FAIL 1
+hart1:
+    ld t0, 8(s6)
+    beqz t0, hart1
+    li s3, 0
+    li s5, 0
+    jal ra, head
+    sub t0, s3, s5
+    sd t0, 24(s6)
+    li t0, 1
+    sd t0, 16(s6)
+park:
+    wfi
+    j park
+    .balign 4096
+    .space 4096 - 32
+out:
+    ret
+    .space 12
+head:
+    addi s5, s5, 1
+    ld t0, 0(s6)
+    bnez t0, out
+    .2byte 0x0001          # c.nop: the jump starts 2 bytes before the page's end
+jmp:
+    j blka                 # straddles
+upper = . - 2
+    .balign 4096
+    .space 4096
+blka:
+    addi s3, s3, 1
+    j head
+blkb:
+    addi s3, s3, 2
+    j head
+    .data
+    .balign 4096
+flags: .space 64
+"""
+
+
+def test_a_region_sees_a_store_to_an_instruction_across_a_page_end_that_another_hart_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elf = build_elf(tmp_path, STRADDLING_SHARED)
+    plain, compiled = run(elf, 2, False, monkeypatch), run(elf, 2, True, monkeypatch)
+    harts = compiled[2].harts
+    assert all(h.interp.pages is harts[0].interp.pages for h in harts)
+    assert plain[3] == 0
+    assert loops.summary(harts)[1] > 100_000
+    assert_same(plain, compiled)
