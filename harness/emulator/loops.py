@@ -454,10 +454,10 @@ def build(
             undecoded.add(pc)
             continue
         # A 4-byte instruction at the page's last halfword is in its slot only where the
-        # interpreter keeps it (fetched untranslated from RAM: keep_straddling), and a store to
-        # its upper half on the next page clears the slot and moves the code epoch, so current()
-        # sees it like any other change. The SPL's SPI byte loop has such a `fence` in every pass:
-        # its region ended before it each time and was dropped.
+        # interpreter keeps it (fetched untranslated from RAM: keep_straddling); a store to its
+        # upper half on the next page clears the slot, which current() looks at on every entry
+        # (Region.straddling). The SPL's SPI byte loop has such a `fence` in every pass: its
+        # region ended before it each time and was dropped.
         if not _runs(op):
             continue
         ops[pc] = op
@@ -510,9 +510,9 @@ def build(
 def _roots(region: Region, itlb: dict[int, tuple[int, list[I.Op | None]]]) -> tuple[int, ...]:
     """The roots ``region`` is built again with: where its first JUDGED_AFTER entries left it for a
     pc it does not hold (see ``enter``), where the hart has decoded an instruction a region could
-    hold (not one it leaves for by design), each at least an eighth
-    of the entries and together at least half (one pointer to several functions), once per pc and
-    within MOST_BUILDS; else none, and it is dropped."""
+    hold (not one it leaves for by design), each at least an eighth of the entries and together at
+    least half (one pointer to several functions), once per pc and within MOST_BUILDS; else none,
+    and it is dropped."""
     if region.builds >= MOST_BUILDS:
         return ()
     found = []
