@@ -71,9 +71,14 @@ def test_a_handler_that_returns_to_its_fault_is_a_trap_loop(tmp_path: Path) -> N
     elf = build_elf(tmp_path, SOURCE, "traploop")
     (tmp_path / "board.toml").write_text(BOARD.format(elf=elf))
     (tmp_path / "plan.toml").write_text(PLAN)
-    result = Runner(
-        prepare(load_plan(tmp_path / "plan.toml"), load_board(str(tmp_path / "board.toml"))), out_dir=tmp_path / "run"
-    ).run()
+    plan, board = load_plan(tmp_path / "plan.toml"), load_board(str(tmp_path / "board.toml"))
+    result = Runner(prepare(plan, board), out_dir=tmp_path / "run").run()
+    if result.autopsy is not None and "did not answer within" in result.autopsy.diagnosis.summary:
+        # The autopsy takes 0.5 s here; its budget is 5 s, and a host starving the test's own
+        # process (CI: four workers on two cores) once let it end with no sample taken
+        # ("autopsy unavailable: the emulator backend did not answer within 5 s", the product's
+        # honest answer then). Run once more; the assertions below hold for that run.
+        result = Runner(prepare(plan, board), out_dir=tmp_path / "run-again").run()
     assert result.verdict.kind.value == "wedge", result.verdict.reason
     autopsy = result.autopsy
     assert autopsy is not None and autopsy.diagnosis.kind is DiagnosisKind.TRAP_LOOP, autopsy
